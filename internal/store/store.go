@@ -1,0 +1,191 @@
+// Package store defines how spoor persists canonical chain data and reads it
+// back: the Store interface that every backend implements (the embedded
+// Pebble backend in store/pebblestore; a server backend later), the views it
+// returns, and its errors. No storage-engine type appears here.
+package store
+
+import (
+	"errors"
+
+	"github.com/holiman/uint256"
+	"github.com/spoor-dev/spoor/internal/model"
+)
+
+// Errors. Match with errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrChain marks blocks that do not extend the stored chain (wrong
+	// height or previous hash) or spend outputs that do not exist.
+	ErrChain = errors.New("store: block does not fit the stored chain")
+)
+
+// Mark is the state of one chain in the store at a point in time. Undo(mark)
+// returns the chain to exactly that state.
+type Mark struct {
+	HasBlocks bool
+	Height    uint64 // highest block height stored (valid when HasBlocks)
+	Hash      [32]byte
+	NextTx    uint64 // next transaction number (dense, from 1, in ingest order)
+	NextAddr  uint64 // next address id (dense, from 1)
+	NextAsset uint32 // next token asset id (from 1; 0 is native)
+	Blocks    uint64
+	Txs       uint64
+	Transfers uint64
+}
+
+// ApplyMode says how Apply treats block order.
+type ApplyMode uint8
+
+const (
+	// Linked: each block must extend the stored tip (height+1, prev hash).
+	// Required for UTXO chains and node sources with reorg handling.
+	Linked ApplyMode = iota
+	// Unordered: blocks may come in any height order (exports); a
+	// transaction whose id is already stored is skipped, so overlapping
+	// exports never double count.
+	Unordered
+)
+
+// Writer ingests blocks.
+type Writer interface {
+	// Mark returns the chain's current state.
+	Mark(c model.Chain) (Mark, error)
+	// Apply stores blocks atomically: all or nothing, durable on return.
+	// UTXO inputs are linked to the outputs they spend (and their Address,
+	// Value and ScriptType filled in).
+	Apply(c model.Chain, mode ApplyMode, blocks []*model.Block) error
+	// Undo returns the chain to the state of mark, exactly: everything
+	// applied after it is removed and spent outputs are restored.
+	Undo(c model.Chain, m Mark) error
+	// RollbackTo removes every block above height (a reorg to a fork point).
+	RollbackTo(c model.Chain, height uint64) error
+	// SetNetwork records the chain's network name ("mainnet", "regtest"...);
+	// it is fixed once set.
+	SetNetwork(c model.Chain, network string) error
+	// PutAsset records or updates a token's symbol and decimals.
+	PutAsset(c model.Chain, contract []byte, symbol string, decimals int) (model.AssetID, error)
+}
+
+// Reader answers queries.
+type Reader interface {
+	Network(c model.Chain) (string, error)
+	BlockHash(c model.Chain, height uint64) ([32]byte, error) // ErrNotFound
+	Block(c model.Chain, height uint64) (*BlockInfo, error)
+	Address(c model.Chain, addr []byte) (*AddressSummary, error) // ErrNotFound
+	Tx(c model.Chain, txid [32]byte) (*TxView, error)           // ErrNotFound
+	// AddressTxs lists an address's transactions in time order, starting at
+	// transaction number after (exclusive), at most limit (0 = all).
+	AddressTxs(c model.Chain, addr []byte, after uint64, limit int) ([]AddressTx, error)
+	Assets(c model.Chain) ([]model.Asset, error)
+	Stats() ([]ChainStats, error)
+}
+
+// Store is a complete backend.
+type Store interface {
+	Writer
+	Reader
+	Close() error
+}
+
+// BlockInfo is a stored block header.
+type BlockInfo struct {
+	Height   uint64
+	Hash     [32]byte
+	PrevHash [32]byte
+	Time     int64
+	NTx      uint64
+}
+
+// AssetTotals are an address's totals in one asset, in base units.
+type AssetTotals struct {
+	Asset        model.Asset
+	Received     uint256.Int
+	Sent         uint256.Int
+	TransfersIn  uint64
+	TransfersOut uint64
+}
+
+// Balance is Received − Sent (zero if Sent exceeds Received, which only an
+// incomplete ingest of an account chain can produce).
+func (t *AssetTotals) Balance() uint256.Int {
+	var b uint256.Int
+	if t.Sent.Gt(&t.Received) {
+		return b
+	}
+	b.Sub(&t.Received, &t.Sent)
+	return b
+}
+
+// AddressSummary is what the store knows of one address.
+type AddressSummary struct {
+	Chain     model.Chain
+	Address   []byte
+	ID        uint64
+	TxCount   uint64
+	FirstSeen int64 // unix seconds
+	LastSeen  int64
+	Assets    []AssetTotals // native first, then by asset id
+}
+
+// TxInput is a linked UTXO input.
+type TxInput struct {
+	Address    []byte
+	Value      uint64
+	ScriptType model.ScriptType
+	PrevTxID   [32]byte
+	PrevIndex  uint32
+}
+
+// TxOutput is a UTXO output with the transaction that spent it, if any.
+type TxOutput struct {
+	Index      uint32
+	Address    []byte
+	Value      uint64
+	ScriptType model.ScriptType
+	SpentBy    *[32]byte
+}
+
+// TxTransfer is one value movement of an account-chain transaction.
+type TxTransfer struct {
+	From, To []byte
+	Asset    model.Asset
+	Value    uint256.Int
+	LogIndex int32
+}
+
+// TxView is a stored transaction.
+type TxView struct {
+	Chain       model.Chain
+	TxID        [32]byte
+	TxNum       uint64
+	BlockHeight uint64
+	Time        int64
+	Index       uint32
+	Coinbase    bool
+	Failed      bool
+	Fee         uint256.Int
+	FeePayer    []byte
+	Inputs      []TxInput
+	Outputs     []TxOutput
+	Transfers   []TxTransfer
+}
+
+// AddressTx is one entry of an address's adjacency: a transaction and what
+// the address received and sent in it, per asset.
+type AddressTx struct {
+	TxNum uint64
+	Asset model.AssetID
+	In    uint256.Int
+	Out   uint256.Int
+}
+
+// ChainStats are a chain's counters.
+type ChainStats struct {
+	Chain     model.Chain
+	Network   string
+	Height    uint64
+	Blocks    uint64
+	Txs       uint64
+	Addresses uint64
+	Transfers uint64
+}
