@@ -72,7 +72,7 @@ type Reader interface {
 	BlockHash(c model.Chain, height uint64) ([32]byte, error) // ErrNotFound
 	Block(c model.Chain, height uint64) (*BlockInfo, error)
 	Address(c model.Chain, addr []byte) (*AddressSummary, error) // ErrNotFound
-	Tx(c model.Chain, txid [32]byte) (*TxView, error)           // ErrNotFound
+	Tx(c model.Chain, txid [32]byte) (*TxView, error)            // ErrNotFound
 	// AddressTxs lists an address's transactions in time order, starting at
 	// transaction number after (exclusive), at most limit (0 = all).
 	AddressTxs(c model.Chain, addr []byte, after uint64, limit int) ([]AddressTx, error)
