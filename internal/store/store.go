@@ -84,6 +84,8 @@ type Reader interface {
 type Store interface {
 	Writer
 	Reader
+	PriceStore
+	FactStore
 	Close() error
 }
 
