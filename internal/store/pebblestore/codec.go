@@ -1,0 +1,440 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/holiman/uint256"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// Key layout. Every key is <table byte><chain byte><fields…>, fixed-width
+// big-endian integers so that keys sort by number.
+const (
+	tMeta     = 'm' // m c                      → meta (the chain's Mark + network)
+	tBlock    = 'b' // b c height8              → block record
+	tOrder    = 'o' // o c firstTx8             → height8 (blocks in ingest order)
+	tTxID     = 'x' // x c txid32               → txnum uvarint
+	tTx       = 't' // t c txnum8               → tx record
+	tUTXO     = 'u' // u c txid32 vout4         → utxo record (unspent outputs only)
+	tSpent    = 's' // s c txnum8 vout4         → spender txnum uvarint
+	tAddr     = 'd' // d c addrbytes            → addr id uvarint
+	tAddrRev  = 'i' // i c id8                  → addrbytes
+	tAdj      = 'a' // a c id8 txnum8 asset4    → in amount, out amount
+	tAgg      = 'g' // g c id8                  → aggregate (merge operands)
+	tAsset    = 'k' // k c contract             → asset id uvarint
+	tAssetRev = 'K' // K c asset4               → asset record
+)
+
+func key(t byte, c byte, n int) []byte {
+	k := make([]byte, 2, 2+n)
+	k[0], k[1] = t, c
+	return k
+}
+
+func be64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+func be32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
+
+func blockKey(c byte, h uint64) []byte    { return be64(key(tBlock, c, 8), h) }
+func orderKey(c byte, tx uint64) []byte   { return be64(key(tOrder, c, 8), tx) }
+func txidKey(c byte, id *[32]byte) []byte { return append(key(tTxID, c, 32), id[:]...) }
+func txKey(c byte, n uint64) []byte       { return be64(key(tTx, c, 8), n) }
+func addrKey(c byte, a []byte) []byte     { return append(key(tAddr, c, len(a)), a...) }
+func addrRevKey(c byte, id uint64) []byte { return be64(key(tAddrRev, c, 8), id) }
+func aggKey(c byte, id uint64) []byte     { return be64(key(tAgg, c, 8), id) }
+func assetKey(c byte, contract []byte) []byte {
+	return append(key(tAsset, c, len(contract)), contract...)
+}
+func assetRevKey(c byte, id uint32) []byte { return be32(key(tAssetRev, c, 4), id) }
+
+func utxoKey(c byte, id *[32]byte, vout uint32) []byte {
+	return be32(append(key(tUTXO, c, 36), id[:]...), vout)
+}
+func spentKey(c byte, txnum uint64, vout uint32) []byte {
+	return be32(be64(key(tSpent, c, 12), txnum), vout)
+}
+func adjKey(c byte, id, txnum uint64, asset uint32) []byte {
+	return be32(be64(be64(key(tAdj, c, 20), id), txnum), asset)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// errCorrupt marks a record that does not decode: the store is damaged.
+var errCorrupt = errors.New("pebblestore: corrupt record")
+
+// reader decodes a record; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", errCorrupt, what)
+	}
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || len(r.b) < n {
+		r.fail("short bytes")
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte1() byte {
+	b := r.bytes(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (r *reader) hash() (h [32]byte) {
+	copy(h[:], r.bytes(32))
+	return h
+}
+
+func (r *reader) lenBytes() []byte { return r.bytes(int(r.uvarint())) }
+
+// amount reads a length-prefixed big-endian uint256.
+func (r *reader) amount() (v uint256.Int) {
+	b := r.bytes(int(r.byte1()))
+	if len(b) > 32 {
+		r.fail("amount longer than 32 bytes")
+		return v
+	}
+	v.SetBytes(b)
+	return v
+}
+
+func putUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+func putVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
+func putLenBytes(b, v []byte) []byte       { return append(putUvarint(b, uint64(len(v))), v...) }
+
+// putAmount writes a uint256 as a length byte and minimal big-endian bytes.
+func putAmount(b []byte, v *uint256.Int) []byte {
+	n := (v.BitLen() + 7) / 8
+	b = append(b, byte(n))
+	if n == 0 {
+		return b
+	}
+	var buf [32]byte
+	v.WriteToSlice(buf[:])
+	return append(b, buf[32-n:]...)
+}
+
+func putAmount64(b []byte, v uint64) []byte {
+	var u uint256.Int
+	u.SetUint64(v)
+	return putAmount(b, &u)
+}
+
+// meta is the persisted chain state: the Mark plus the network name.
+type meta struct {
+	store.Mark
+	Network string
+}
+
+func encodeMeta(m *meta) []byte {
+	b := []byte{1} // version
+	if m.HasBlocks {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = putUvarint(b, m.Height)
+	b = append(b, m.Hash[:]...)
+	for _, v := range []uint64{m.NextTx, m.NextAddr, uint64(m.NextAsset), m.Blocks, m.Txs, m.Transfers} {
+		b = putUvarint(b, v)
+	}
+	return putLenBytes(b, []byte(m.Network))
+}
+
+func decodeMeta(v []byte) (*meta, error) {
+	r := &reader{b: v}
+	if r.byte1() != 1 {
+		r.fail("meta version")
+	}
+	m := &meta{}
+	m.HasBlocks = r.byte1() == 1
+	m.Height = r.uvarint()
+	m.Hash = r.hash()
+	m.NextTx = r.uvarint()
+	m.NextAddr = r.uvarint()
+	m.NextAsset = uint32(r.uvarint())
+	m.Blocks = r.uvarint()
+	m.Txs = r.uvarint()
+	m.Transfers = r.uvarint()
+	m.Network = string(r.lenBytes())
+	return m, r.err
+}
+
+func emptyMeta() *meta {
+	return &meta{Mark: store.Mark{NextTx: 1, NextAddr: 1, NextAsset: 1}}
+}
+
+// blockRec is a stored block: its header facts and the chain's Mark just
+// before it was applied (what RollbackTo returns to).
+type blockRec struct {
+	store.BlockInfo
+	FirstTx uint64
+	Before  meta
+}
+
+func encodeBlock(b *blockRec) []byte {
+	v := append([]byte(nil), b.Hash[:]...)
+	v = append(v, b.PrevHash[:]...)
+	v = putVarint(v, b.Time)
+	v = putUvarint(v, b.FirstTx)
+	v = putUvarint(v, b.NTx)
+	return append(v, encodeMeta(&b.Before)...)
+}
+
+func decodeBlock(height uint64, v []byte) (*blockRec, error) {
+	r := &reader{b: v}
+	b := &blockRec{}
+	b.Height = height
+	b.Hash = r.hash()
+	b.PrevHash = r.hash()
+	b.Time = r.varint()
+	b.FirstTx = r.uvarint()
+	b.NTx = r.uvarint()
+	if r.err != nil {
+		return nil, r.err
+	}
+	m, err := decodeMeta(r.b)
+	if err != nil {
+		return nil, err
+	}
+	b.Before = *m
+	return b, nil
+}
+
+// Tx record flags.
+const (
+	flagCoinbase = 1 << iota
+	flagFailed
+)
+
+// txRec is the stored form of a transaction: addresses as ids.
+type txRec struct {
+	ID        [32]byte
+	Height    uint64
+	Index     uint32
+	Flags     byte
+	Fee       uint256.Int
+	FeePayer  uint64
+	Inputs    []inRec
+	Outputs   []outRec
+	Transfers []xferRec
+}
+
+type inRec struct {
+	Addr      uint64
+	Value     uint64
+	Script    byte
+	PrevTx    uint64 // txnum of the spent output's transaction
+	PrevIndex uint32
+}
+
+type outRec struct {
+	Addr   uint64
+	Value  uint64
+	Script byte
+}
+
+type xferRec struct {
+	From, To uint64
+	Asset    uint32
+	Value    uint256.Int
+	LogIndex int32
+}
+
+func encodeTx(t *txRec) []byte {
+	b := make([]byte, 0, 48+12*len(t.Inputs)+8*len(t.Outputs)+16*len(t.Transfers))
+	b = append(b, t.ID[:]...)
+	b = putUvarint(b, t.Height)
+	b = putUvarint(b, uint64(t.Index))
+	b = append(b, t.Flags)
+	b = putAmount(b, &t.Fee)
+	b = putUvarint(b, t.FeePayer)
+	b = putUvarint(b, uint64(len(t.Inputs)))
+	for _, in := range t.Inputs {
+		b = putUvarint(b, in.Addr)
+		b = putUvarint(b, in.Value)
+		b = append(b, in.Script)
+		b = putUvarint(b, in.PrevTx)
+		b = putUvarint(b, uint64(in.PrevIndex))
+	}
+	b = putUvarint(b, uint64(len(t.Outputs)))
+	for _, o := range t.Outputs {
+		b = putUvarint(b, o.Addr)
+		b = putUvarint(b, o.Value)
+		b = append(b, o.Script)
+	}
+	b = putUvarint(b, uint64(len(t.Transfers)))
+	for i := range t.Transfers {
+		x := &t.Transfers[i]
+		b = putUvarint(b, x.From)
+		b = putUvarint(b, x.To)
+		b = putUvarint(b, uint64(x.Asset))
+		b = putAmount(b, &x.Value)
+		b = putVarint(b, int64(x.LogIndex))
+	}
+	return b
+}
+
+// maxRecordItems bounds counts read from a record before allocating.
+const maxRecordItems = 1 << 24
+
+func decodeTx(v []byte) (*txRec, error) {
+	r := &reader{b: v}
+	t := &txRec{}
+	t.ID = r.hash()
+	t.Height = r.uvarint()
+	t.Index = uint32(r.uvarint())
+	t.Flags = r.byte1()
+	t.Fee = r.amount()
+	t.FeePayer = r.uvarint()
+	n := r.uvarint()
+	if n > maxRecordItems || n > uint64(len(r.b)) {
+		r.fail("input count")
+		return nil, r.err
+	}
+	t.Inputs = make([]inRec, n)
+	for i := range t.Inputs {
+		in := &t.Inputs[i]
+		in.Addr = r.uvarint()
+		in.Value = r.uvarint()
+		in.Script = r.byte1()
+		in.PrevTx = r.uvarint()
+		in.PrevIndex = uint32(r.uvarint())
+	}
+	n = r.uvarint()
+	if n > maxRecordItems || n > uint64(len(r.b)) {
+		r.fail("output count")
+		return nil, r.err
+	}
+	t.Outputs = make([]outRec, n)
+	for i := range t.Outputs {
+		o := &t.Outputs[i]
+		o.Addr = r.uvarint()
+		o.Value = r.uvarint()
+		o.Script = r.byte1()
+	}
+	n = r.uvarint()
+	if n > maxRecordItems || n > uint64(len(r.b)) {
+		r.fail("transfer count")
+		return nil, r.err
+	}
+	t.Transfers = make([]xferRec, n)
+	for i := range t.Transfers {
+		x := &t.Transfers[i]
+		x.From = r.uvarint()
+		x.To = r.uvarint()
+		x.Asset = uint32(r.uvarint())
+		x.Value = r.amount()
+		x.LogIndex = int32(r.varint())
+	}
+	return t, r.err
+}
+
+// utxoRec is an unspent output, keyed by its outpoint.
+type utxoRec struct {
+	TxNum  uint64
+	Addr   uint64
+	Value  uint64
+	Script byte
+}
+
+func encodeUTXO(u *utxoRec) []byte {
+	b := make([]byte, 0, 24)
+	b = putUvarint(b, u.TxNum)
+	b = putUvarint(b, u.Addr)
+	b = putUvarint(b, u.Value)
+	return append(b, u.Script)
+}
+
+func decodeUTXO(v []byte) (utxoRec, error) {
+	r := &reader{b: v}
+	u := utxoRec{TxNum: r.uvarint(), Addr: r.uvarint(), Value: r.uvarint(), Script: r.byte1()}
+	return u, r.err
+}
+
+// adjacency value: in amount, out amount, transfers in, transfers out.
+func encodeAdj(in, out *uint256.Int, nIn, nOut uint64) []byte {
+	b := putAmount(putAmount(make([]byte, 0, 20), in), out)
+	return putUvarint(putUvarint(b, nIn), nOut)
+}
+
+func decodeAdj(v []byte) (in, out uint256.Int, nIn, nOut uint64, err error) {
+	r := &reader{b: v}
+	in = r.amount()
+	out = r.amount()
+	nIn = r.uvarint()
+	nOut = r.uvarint()
+	return in, out, nIn, nOut, r.err
+}
+
+func uvarint(b []byte) (uint64, int) { return binary.Uvarint(b) }
+
+func encodeAssetRec(a *assetRec) []byte {
+	b := putLenBytes(nil, a.Contract)
+	b = putLenBytes(b, []byte(a.Symbol))
+	return putVarint(b, int64(a.Decimals))
+}
+
+type assetRec struct {
+	Contract []byte
+	Symbol   string
+	Decimals int
+}
+
+func decodeAssetRec(v []byte) (assetRec, error) {
+	r := &reader{b: v}
+	a := assetRec{Contract: append([]byte(nil), r.lenBytes()...), Symbol: string(r.lenBytes()), Decimals: int(r.varint())}
+	return a, r.err
+}

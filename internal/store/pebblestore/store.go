@@ -1,0 +1,240 @@
+// Package pebblestore is spoor's embedded storage backend: one Pebble
+// database holding the chain data in append-mostly keyspaces laid out for
+// traversal (per-address adjacency ordered by transaction number, which is
+// time order), keyed lookups (txid, address), the UTXO set for linking, and
+// per-address totals kept as blind merge operands. Every Apply is one atomic,
+// synced batch that also carries the chain's cursor, so a crash leaves the
+// store at a batch boundary and a resumed ingest continues exactly there.
+// See ARCHITECTURE.md for the layout and why.
+package pebblestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// Store is the Pebble-backed store.Store.
+type Store struct {
+	db *pebble.DB
+
+	mu     sync.Mutex
+	chains map[model.Chain]*chainState
+}
+
+// chainState is the in-memory view of one chain: its committed meta and a
+// bounded cache of address ids.
+type chainState struct {
+	meta  meta
+	addrs map[string]uint64
+}
+
+// addrCacheMax bounds the address-id cache; when full it is dropped and
+// refilled from Pebble, so memory stays flat on any chain size.
+const addrCacheMax = 1 << 21
+
+var _ store.Store = (*Store)(nil)
+
+// Options tunes the store; zero values pick defaults.
+type Options struct {
+	CacheBytes int64
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens the store with options.
+func OpenWith(dir string, o Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("pebblestore: create %s: %w", dir, err)
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 256 << 20
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:                       cache,
+		Merger:                      aggMerger,
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		LBaseMaxBytes:               256 << 20,
+		Logger:                      quietLogger{},
+	}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].BlockSize = 32 << 10
+	}
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	return &Store{db: db, chains: map[model.Chain]*chainState{}}, nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DiskUsage reports the bytes the database occupies on disk.
+func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+
+// Flush writes memtables to sstables (for footprint measurements).
+func (s *Store) Flush() error { return s.db.Flush() }
+
+// Compact fully compacts the database (for footprint measurements).
+func (s *Store) Compact() error {
+	return s.db.Compact(context.Background(), []byte{0}, []byte{0xff, 0xff}, true)
+}
+
+// get returns a copy of the value at k, or ErrNotFound.
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, nil
+}
+
+// state returns the chain's in-memory state, loading it on first use.
+// Callers hold s.mu.
+func (s *Store) state(c model.Chain) (*chainState, error) {
+	if st, ok := s.chains[c]; ok {
+		return st, nil
+	}
+	st := &chainState{addrs: map[string]uint64{}}
+	v, err := s.get(key(tMeta, byte(c), 0))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		st.meta = *emptyMeta()
+	case err != nil:
+		return nil, err
+	default:
+		m, err := decodeMeta(v)
+		if err != nil {
+			return nil, fmt.Errorf("chain %s meta: %w", c, err)
+		}
+		st.meta = *m
+	}
+	s.chains[c] = st
+	return st, nil
+}
+
+// Mark implements store.Writer.
+func (s *Store) Mark(c model.Chain) (store.Mark, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return store.Mark{}, err
+	}
+	return st.meta.Mark, nil
+}
+
+// Network implements store.Reader.
+func (s *Store) Network(c model.Chain) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return "", err
+	}
+	return st.meta.Network, nil
+}
+
+// SetNetwork implements store.Writer.
+func (s *Store) SetNetwork(c model.Chain, network string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return err
+	}
+	if st.meta.Network == network {
+		return nil
+	}
+	if st.meta.Network != "" {
+		return fmt.Errorf("%w: store holds %s %s, input is %s", store.ErrChain, c, st.meta.Network, network)
+	}
+	m := st.meta
+	m.Network = network
+	if err := s.db.Set(key(tMeta, byte(c), 0), encodeMeta(&m), pebble.Sync); err != nil {
+		return err
+	}
+	st.meta = m
+	return nil
+}
+
+// PutAsset implements store.Writer.
+func (s *Store) PutAsset(c model.Chain, contract []byte, symbol string, decimals int) (model.AssetID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return 0, err
+	}
+	if len(contract) == 0 {
+		return 0, fmt.Errorf("pebblestore: PutAsset needs a contract (the native asset is fixed)")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	m := st.meta
+	id, err := s.assetID(b, byte(c), &m, contract, nil)
+	if err != nil {
+		return 0, err
+	}
+	b.Set(assetRevKey(byte(c), uint32(id)), encodeAssetRec(&assetRec{Contract: contract, Symbol: symbol, Decimals: decimals}), nil)
+	b.Set(key(tMeta, byte(c), 0), encodeMeta(&m), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, err
+	}
+	st.meta = m
+	return id, nil
+}
+
+// assetID returns the id of a token contract, allocating it in b when new
+// (and recording it in fresh, a per-batch map, when given).
+func (s *Store) assetID(b *pebble.Batch, c byte, m *meta, contract []byte, fresh map[string]uint32) (model.AssetID, error) {
+	if id, ok := fresh[string(contract)]; ok {
+		return model.AssetID(id), nil
+	}
+	v, err := s.get(assetKey(c, contract))
+	if err == nil {
+		r := &reader{b: v}
+		id := r.uvarint()
+		return model.AssetID(id), r.err
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	id := m.NextAsset
+	m.NextAsset++
+	b.Set(assetKey(c, contract), putUvarint(nil, uint64(id)), nil)
+	b.Set(assetRevKey(c, id), encodeAssetRec(&assetRec{Contract: contract, Decimals: -1}), nil)
+	if fresh != nil {
+		fresh[string(contract)] = id
+	}
+	return model.AssetID(id), nil
+}
