@@ -1,0 +1,349 @@
+package btc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+)
+
+// ErrBadBlockFile marks malformed blk files; the message names file and offset.
+var ErrBadBlockFile = errors.New("btc: bad block file")
+
+// maxBlockSize bounds a record's length before anything is allocated (the
+// consensus limit is 4 MB of weight; 8 MiB leaves room for test networks).
+const maxBlockSize = 8 << 20
+
+// FileError locates a problem in a blk file.
+type FileError struct {
+	File   string
+	Offset int64
+	Msg    string
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s at byte offset %d: %s", e.File, e.Offset, e.Msg)
+}
+
+func (e *FileError) Unwrap() error { return ErrBadBlockFile }
+
+// blkFile is one blk*.dat file and its XOR key (zero key: not obfuscated).
+type blkFile struct {
+	path string
+	xor  [8]byte
+}
+
+// record locates one block inside a blk file.
+type record struct {
+	file   int   // index into BlockFiles.files
+	offset int64 // offset of the block bytes (after magic and length)
+	size   uint32
+	hash   chainhash.Hash
+	prev   chainhash.Hash
+	bits   uint32
+}
+
+// BlockFiles is an index of the blocks in a set of blk files.
+type BlockFiles struct {
+	Params  *chaincfg.Params
+	files   []blkFile
+	records []record
+	byHash  map[chainhash.Hash]int
+}
+
+// OpenBlockFiles indexes path: a Bitcoin Core blocks/ folder (blk*.dat, with
+// xor.dat when present) or a single file of blk records. It reads every
+// record header and validates the framing; block bodies are read later.
+func OpenBlockFiles(path string) (*BlockFiles, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("btc: %w", err)
+	}
+	bf := &BlockFiles{byHash: map[chainhash.Hash]int{}}
+	if fi.IsDir() {
+		names, err := filepath.Glob(filepath.Join(path, "blk*.dat"))
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("btc: no blk*.dat files in %s", path)
+		}
+		sort.Slice(names, func(i, j int) bool { return blkNum(names[i]) < blkNum(names[j]) })
+		var key [8]byte
+		if k, err := os.ReadFile(filepath.Join(path, "xor.dat")); err == nil {
+			if len(k) != 8 {
+				return nil, fmt.Errorf("btc: %s: xor key is %d bytes, want 8", filepath.Join(path, "xor.dat"), len(k))
+			}
+			copy(key[:], k)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("btc: %w", err)
+		}
+		for _, n := range names {
+			bf.files = append(bf.files, blkFile{path: n, xor: key})
+		}
+	} else {
+		bf.files = []blkFile{{path: path}}
+	}
+	for i := range bf.files {
+		if err := bf.scan(i); err != nil {
+			return nil, err
+		}
+	}
+	if bf.Params == nil {
+		return nil, fmt.Errorf("btc: %s holds no blocks", path)
+	}
+	return bf, nil
+}
+
+func blkNum(name string) int {
+	var n int
+	fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "blk"), ".dat"), "%d", &n)
+	return n
+}
+
+// xorAt de-obfuscates b, which was read at file offset off.
+func xorAt(b []byte, key *[8]byte, off int64) {
+	if *key == ([8]byte{}) {
+		return
+	}
+	for i := range b {
+		b[i] ^= key[(off+int64(i))%8]
+	}
+}
+
+// scan indexes the records of file i.
+func (bf *BlockFiles) scan(i int) error {
+	f := &bf.files[i]
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return fmt.Errorf("btc: %w", err)
+	}
+	xorAt(data, &f.xor, 0)
+	var off int64
+	for off < int64(len(data)) {
+		rest := data[off:]
+		if len(rest) < 8 {
+			if allZero(rest) {
+				return nil
+			}
+			return &FileError{f.path, off, fmt.Sprintf("truncated record header (%d bytes left)", len(rest))}
+		}
+		magic := wire.BitcoinNet(binary.LittleEndian.Uint32(rest))
+		if magic == 0 && allZero(rest) {
+			return nil // Core pre-allocates files with zeros
+		}
+		params, ok := netsByMagic[magic]
+		if !ok {
+			return &FileError{f.path, off, fmt.Sprintf("unknown magic %08x", uint32(magic))}
+		}
+		if bf.Params == nil {
+			bf.Params = params
+		} else if bf.Params != params {
+			return &FileError{f.path, off, fmt.Sprintf("magic of %s in a %s file set", params.Name, bf.Params.Name)}
+		}
+		size := binary.LittleEndian.Uint32(rest[4:])
+		if size < 80 || size > maxBlockSize {
+			return &FileError{f.path, off + 4, fmt.Sprintf("block length %d outside [80, %d]", size, maxBlockSize)}
+		}
+		if int64(size) > int64(len(rest)-8) {
+			return &FileError{f.path, off, fmt.Sprintf("truncated block: record says %d bytes, %d remain", size, len(rest)-8)}
+		}
+		var hdr wire.BlockHeader
+		if err := hdr.Deserialize(bytes.NewReader(rest[8:88])); err != nil {
+			return &FileError{f.path, off + 8, "block header: " + err.Error()}
+		}
+		r := record{file: i, offset: off + 8, size: size, hash: hdr.BlockHash(), prev: hdr.PrevBlock, bits: hdr.Bits}
+		if _, dup := bf.byHash[r.hash]; !dup {
+			bf.byHash[r.hash] = len(bf.records)
+			bf.records = append(bf.records, r)
+		}
+		off += 8 + int64(size)
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Blocks returns the number of distinct blocks indexed.
+func (bf *BlockFiles) Blocks() int { return len(bf.records) }
+
+// Planned is a block of the best chain: its height and where to read it.
+type Planned struct {
+	Height uint64
+	Hash   chainhash.Hash
+	rec    int // -1: the genesis block from chain parameters
+}
+
+// BestChain orders the indexed blocks by previous hash into the chain with
+// the most work that starts at the genesis block or at root (a block already
+// stored, at rootHeight). The genesis block is taken from the chain
+// parameters when the files do not hold it (a file starting at block 1).
+// Blocks on side branches and blocks that connect to nothing are left out.
+func (bf *BlockFiles) BestChain(root *chainhash.Hash, rootHeight uint64) ([]Planned, error) {
+	genesis := *bf.Params.GenesisHash
+	type node struct {
+		height uint64
+		work   *big.Int
+		ok     bool
+		done   bool
+	}
+	nodes := make([]node, len(bf.records))
+	// resolve walks back to a known ancestor, then fills heights and
+	// cumulative work forward (iteratively: chains are long).
+	resolve := func(i int) node {
+		var stack []int
+		j := i
+		var base node
+		for {
+			if nodes[j].done {
+				base = nodes[j]
+				break
+			}
+			r := &bf.records[j]
+			if r.hash == genesis {
+				nodes[j] = node{height: 0, work: blockchain.CalcWork(r.bits), ok: true, done: true}
+				base = nodes[j]
+				break
+			}
+			stack = append(stack, j)
+			if r.prev == genesis {
+				base = node{height: 0, work: blockchain.CalcWork(bf.Params.GenesisBlock.Header.Bits), ok: true}
+				break
+			}
+			if root != nil && r.prev == *root {
+				base = node{height: rootHeight, work: big.NewInt(0), ok: true}
+				break
+			}
+			p, ok := bf.byHash[r.prev]
+			if !ok {
+				break // connects to nothing we know
+			}
+			j = p
+		}
+		for k := len(stack) - 1; k >= 0; k-- {
+			idx := stack[k]
+			if !base.ok {
+				nodes[idx] = node{done: true}
+			} else {
+				w := new(big.Int).Add(base.work, blockchain.CalcWork(bf.records[idx].bits))
+				nodes[idx] = node{height: base.height + 1, work: w, ok: true, done: true}
+			}
+			base = nodes[idx]
+		}
+		return nodes[i]
+	}
+	best := -1
+	for i := range bf.records {
+		n := resolve(i)
+		if !n.ok {
+			continue
+		}
+		if best < 0 || n.work.Cmp(nodes[best].work) > 0 {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, fmt.Errorf("btc: no block connects to the %s genesis block%s", bf.Params.Name, rootNote(root))
+	}
+	var chain []Planned
+	for i := best; ; {
+		r := &bf.records[i]
+		chain = append(chain, Planned{Height: nodes[i].height, Hash: r.hash, rec: i})
+		if r.hash == genesis {
+			break
+		}
+		if r.prev == genesis {
+			chain = append(chain, Planned{Height: 0, Hash: genesis, rec: -1})
+			break
+		}
+		if root != nil && r.prev == *root {
+			break
+		}
+		i = bf.byHash[r.prev]
+	}
+	for l, r := 0, len(chain)-1; l < r; l, r = l+1, r-1 {
+		chain[l], chain[r] = chain[r], chain[l]
+	}
+	return chain, nil
+}
+
+func rootNote(root *chainhash.Hash) string {
+	if root == nil {
+		return ""
+	}
+	return " nor to the stored tip " + root.String()
+}
+
+// Reader reads planned blocks' bytes, keeping a few files open.
+type Reader struct {
+	bf    *BlockFiles
+	open  map[int]*os.File
+	order []int
+}
+
+// NewReader returns a reader over bf.
+func (bf *BlockFiles) NewReader() *Reader { return &Reader{bf: bf, open: map[int]*os.File{}} }
+
+// Close closes the open files.
+func (r *Reader) Close() error {
+	for _, f := range r.open {
+		f.Close()
+	}
+	r.open = map[int]*os.File{}
+	return nil
+}
+
+// Raw returns the serialized block p and where it came from (for errors).
+func (r *Reader) Raw(p Planned) ([]byte, string, error) {
+	if p.rec < 0 {
+		var buf bytes.Buffer
+		if err := r.bf.Params.GenesisBlock.Serialize(&buf); err != nil {
+			return nil, "", err
+		}
+		return buf.Bytes(), "genesis block of " + r.bf.Params.Name, nil
+	}
+	rec := &r.bf.records[p.rec]
+	bf := &r.bf.files[rec.file]
+	f, ok := r.open[rec.file]
+	if !ok {
+		if len(r.order) >= 16 {
+			old := r.order[0]
+			r.order = r.order[1:]
+			r.open[old].Close()
+			delete(r.open, old)
+		}
+		var err error
+		if f, err = os.Open(bf.path); err != nil {
+			return nil, "", fmt.Errorf("btc: %w", err)
+		}
+		r.open[rec.file] = f
+		r.order = append(r.order, rec.file)
+	}
+	b := make([]byte, rec.size)
+	if _, err := f.ReadAt(b, rec.offset); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, "", &FileError{bf.path, rec.offset, "read block: " + err.Error()}
+	}
+	xorAt(b, &bf.xor, rec.offset)
+	return b, fmt.Sprintf("%s at byte offset %d", bf.path, rec.offset-8), nil
+}

@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+func init() {
+	register("address", "show an address: spoor address CHAIN ADDR [--json]", cmdAddress)
+	register("tx", "show a transaction: spoor tx CHAIN TXID [--json]", cmdTx)
+	register("stats", "show what the store holds [--json]", cmdStats)
+}
+
+// AddressAsset is one asset line of `spoor address --json`.
+type AddressAsset struct {
+	Asset        string `json:"asset"`
+	Token        string `json:"token,omitempty"`
+	Decimals     *int   `json:"decimals,omitempty"`
+	Received     string `json:"received"`
+	Sent         string `json:"sent"`
+	Balance      string `json:"balance"`
+	TransfersIn  uint64 `json:"transfers_in"`
+	TransfersOut uint64 `json:"transfers_out"`
+	ReceivedUSD  string `json:"received_usd,omitempty"`
+	SentUSD      string `json:"sent_usd,omitempty"`
+	PriceSource  string `json:"price_source,omitempty"`
+}
+
+// AddressReport is the JSON of `spoor address`.
+type AddressReport struct {
+	Chain     string         `json:"chain"`
+	Address   string         `json:"address"`
+	TxCount   uint64         `json:"tx_count"`
+	FirstSeen string         `json:"first_seen"`
+	LastSeen  string         `json:"last_seen"`
+	Assets    []AddressAsset `json:"assets"`
+}
+
+// addressHooks may enrich an address report (e.g. USD valuation); each gets
+// the store and the summary the report was built from.
+var addressHooks []func(env *Env, st store.Store, sum *store.AddressSummary, rep *AddressReport) error
+
+func cmdAddress(env *Env, args []string) error {
+	fs := newFlags(env, "address")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := requireArgs(pos, 2, "spoor address CHAIN ADDR"); err != nil {
+		return err
+	}
+	c, err := parseChainArg(pos[0])
+	if err != nil {
+		return err
+	}
+	st, err := openStore(env)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cd, err := codecFor(st, c)
+	if err != nil {
+		return err
+	}
+	ab, err := cd.Decode(pos[1])
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	sum, err := st.Address(c, ab)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s address %s: never seen in the ingested data", c, pos[1])
+	}
+	if err != nil {
+		return err
+	}
+	rep := &AddressReport{Chain: c.String(), Address: cd.MustEncode(ab), TxCount: sum.TxCount,
+		FirstSeen: timeString(sum.FirstSeen), LastSeen: timeString(sum.LastSeen), Assets: []AddressAsset{}}
+	for i := range sum.Assets {
+		t := &sum.Assets[i]
+		bal := t.Balance()
+		aa := AddressAsset{Asset: t.Asset.Symbol, Received: t.Received.Dec(), Sent: t.Sent.Dec(), Balance: bal.Dec(),
+			TransfersIn: t.TransfersIn, TransfersOut: t.TransfersOut}
+		if len(t.Asset.Contract) > 0 {
+			aa.Token = cd.MustEncode(t.Asset.Contract)
+			d := t.Asset.Decimals
+			aa.Decimals = &d
+			if aa.Asset == "" {
+				aa.Asset = "unknown token"
+			}
+		}
+		rep.Assets = append(rep.Assets, aa)
+	}
+	for _, h := range addressHooks {
+		if err := h(env, st, sum, rep); err != nil {
+			return err
+		}
+	}
+	if env.JSON {
+		return writeJSON(env.Stdout, rep)
+	}
+	fmt.Fprintf(env.Stdout, "%s %s\n  transactions %d, first seen %s, last seen %s\n", rep.Chain, rep.Address, rep.TxCount, rep.FirstSeen, rep.LastSeen)
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  asset\treceived\tsent\tbalance\tin\tout\t")
+	for _, a := range rep.Assets {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t\n", a.Asset, a.Received, a.Sent, a.Balance, a.TransfersIn, a.TransfersOut)
+	}
+	return tw.Flush()
+}
+
+// TxInputJSON is an input line of `spoor tx --json`.
+type TxInputJSON struct {
+	Address   string `json:"address"`
+	Value     string `json:"value"`
+	PrevTxID  string `json:"prev_txid"`
+	PrevIndex uint32 `json:"prev_index"`
+}
+
+// TxOutputJSON is an output line of `spoor tx --json`.
+type TxOutputJSON struct {
+	Index      uint32  `json:"index"`
+	Address    string  `json:"address"`
+	Value      string  `json:"value"`
+	ScriptType string  `json:"script_type"`
+	SpentBy    *string `json:"spent_by"`
+}
+
+// TxTransferJSON is a transfer line of `spoor tx --json` (account chains).
+type TxTransferJSON struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Asset    string `json:"asset"`
+	Token    string `json:"token,omitempty"`
+	Value    string `json:"value"`
+	LogIndex int32  `json:"log_index"`
+}
+
+// TxReport is the JSON of `spoor tx`.
+type TxReport struct {
+	Chain       string           `json:"chain"`
+	TxID        string           `json:"txid"`
+	BlockHeight uint64           `json:"block_height"`
+	Time        string           `json:"time"`
+	Fee         string           `json:"fee"`
+	FeePayer    string           `json:"fee_payer,omitempty"`
+	Coinbase    bool             `json:"coinbase,omitempty"`
+	Failed      bool             `json:"failed,omitempty"`
+	Inputs      []TxInputJSON    `json:"inputs,omitempty"`
+	Outputs     []TxOutputJSON   `json:"outputs,omitempty"`
+	Transfers   []TxTransferJSON `json:"transfers,omitempty"`
+}
+
+func cmdTx(env *Env, args []string) error {
+	fs := newFlags(env, "tx")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := requireArgs(pos, 2, "spoor tx CHAIN TXID"); err != nil {
+		return err
+	}
+	c, err := parseChainArg(pos[0])
+	if err != nil {
+		return err
+	}
+	id, err := parseTxID(pos[1])
+	if err != nil {
+		return err
+	}
+	st, err := openStore(env)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cd, err := codecFor(st, c)
+	if err != nil {
+		return err
+	}
+	tv, err := st.Tx(c, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s transaction %s: not in the ingested data", c, pos[1])
+	}
+	if err != nil {
+		return err
+	}
+	rep := TxReport{Chain: c.String(), TxID: txidString(c, tv.TxID), BlockHeight: tv.BlockHeight, Time: timeString(tv.Time),
+		Fee: tv.Fee.Dec(), Coinbase: tv.Coinbase, Failed: tv.Failed}
+	if len(tv.FeePayer) > 0 {
+		rep.FeePayer = cd.MustEncode(tv.FeePayer)
+	}
+	for _, in := range tv.Inputs {
+		rep.Inputs = append(rep.Inputs, TxInputJSON{Address: cd.MustEncode(in.Address), Value: fmt.Sprint(in.Value),
+			PrevTxID: hex.EncodeToString(in.PrevTxID[:]), PrevIndex: in.PrevIndex})
+	}
+	for _, o := range tv.Outputs {
+		oj := TxOutputJSON{Index: o.Index, Address: cd.MustEncode(o.Address), Value: fmt.Sprint(o.Value), ScriptType: o.ScriptType.String()}
+		if o.SpentBy != nil {
+			s := txidString(c, *o.SpentBy)
+			oj.SpentBy = &s
+		}
+		rep.Outputs = append(rep.Outputs, oj)
+	}
+	for _, x := range tv.Transfers {
+		tj := TxTransferJSON{From: encodeOrEmpty(cd, x.From), To: encodeOrEmpty(cd, x.To), Asset: x.Asset.Symbol,
+			Value: x.Value.Dec(), LogIndex: x.LogIndex}
+		if len(x.Asset.Contract) > 0 {
+			tj.Token = cd.MustEncode(x.Asset.Contract)
+		}
+		rep.Transfers = append(rep.Transfers, tj)
+	}
+	if env.JSON {
+		return writeJSON(env.Stdout, rep)
+	}
+	fmt.Fprintf(env.Stdout, "%s tx %s\n  block %d at %s, fee %s\n", rep.Chain, rep.TxID, rep.BlockHeight, rep.Time, rep.Fee)
+	for _, in := range rep.Inputs {
+		fmt.Fprintf(env.Stdout, "  in   %-62s %16s  ← %s:%d\n", in.Address, in.Value, in.PrevTxID, in.PrevIndex)
+	}
+	for _, o := range rep.Outputs {
+		spent := "unspent"
+		if o.SpentBy != nil {
+			spent = "spent by " + *o.SpentBy
+		}
+		fmt.Fprintf(env.Stdout, "  out %d %-62s %16s  %s, %s\n", o.Index, o.Address, o.Value, o.ScriptType, spent)
+	}
+	for _, t := range rep.Transfers {
+		fmt.Fprintf(env.Stdout, "  %s → %s  %s %s\n", t.From, t.To, t.Value, t.Asset)
+	}
+	return nil
+}
+
+func encodeOrEmpty(cd address.Codec, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return cd.MustEncode(b)
+}
+
+// ChainStatsJSON is one chain of `spoor stats --json`.
+type ChainStatsJSON struct {
+	Chain     string `json:"chain"`
+	Network   string `json:"network,omitempty"`
+	Height    uint64 `json:"height"`
+	Blocks    uint64 `json:"blocks"`
+	Txs       uint64 `json:"txs"`
+	Addresses uint64 `json:"addresses"`
+	Transfers uint64 `json:"transfers"`
+}
+
+func cmdStats(env *Env, args []string) error {
+	fs := newFlags(env, "stats")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := openStore(env)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cs, err := st.Stats()
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Chains []ChainStatsJSON `json:"chains"`
+	}{Chains: []ChainStatsJSON{}}
+	for _, s := range cs {
+		out.Chains = append(out.Chains, ChainStatsJSON{s.Chain.String(), s.Network, s.Height, s.Blocks, s.Txs, s.Addresses, s.Transfers})
+	}
+	if env.JSON {
+		return writeJSON(env.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "chain\tnetwork\theight\tblocks\ttxs\taddresses\ttransfers\t")
+	for _, s := range out.Chains {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", s.Chain, s.Network, s.Height, s.Blocks, s.Txs, s.Addresses, s.Transfers)
+	}
+	return tw.Flush()
+}

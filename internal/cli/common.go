@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"encoding/hex"
+
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/chain/btc"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+	"github.com/spoor-dev/spoor/internal/store/pebblestore"
+)
+
+// chainDir is where the chain store lives inside the data directory.
+func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
+
+// openStore opens the embedded chain store of the data directory.
+func openStore(env *Env) (*pebblestore.Store, error) {
+	return pebblestore.Open(chainDir(env))
+}
+
+// codecFor returns the address codec of a chain as stored (Bitcoin's network
+// comes from the store).
+func codecFor(st store.Reader, c model.Chain) (address.Codec, error) {
+	cd := address.For(c)
+	if c == model.BTC {
+		net, err := st.Network(c)
+		if err != nil {
+			return cd, err
+		}
+		if net != "" {
+			cd.Params = btc.ParamsByName(net)
+		}
+	}
+	return cd, nil
+}
+
+// parseChainArg parses a chain name given on the command line.
+func parseChainArg(s string) (model.Chain, error) {
+	c, err := model.ParseChain(s)
+	if err != nil {
+		return 0, usageErr("%v", err)
+	}
+	return c, nil
+}
+
+// parseTxID parses a transaction id in display hex (0x prefix allowed).
+func parseTxID(s string) ([32]byte, error) {
+	var id [32]byte
+	h := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 32 {
+		return id, usageErr("transaction id %q: want 64 hex digits", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// txidString renders a transaction id the way the chain's tools do.
+func txidString(c model.Chain, id [32]byte) string {
+	if c == model.ETH {
+		return "0x" + hex.EncodeToString(id[:])
+	}
+	return hex.EncodeToString(id[:])
+}
+
+// timeString renders unix seconds as RFC 3339 UTC ("" for zero).
+func timeString(t int64) string {
+	if t == 0 {
+		return ""
+	}
+	return time.Unix(t, 0).UTC().Format(time.RFC3339)
+}
+
+// requireArgs checks the number of positional arguments.
+func requireArgs(pos []string, n int, usage string) error {
+	if len(pos) != n {
+		return usageErr("want %d arguments: %s", n, usage)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/spoor-dev/spoor/internal/chain/btc"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// job is one raw block to decode; its result goes to out (buffered 1).
+type job struct {
+	raw    []byte
+	height uint64
+	want   chainhash.Hash
+	where  string
+	out    chan item
+}
+
+// decodeBlocks runs decoders on all cores and returns the items in job order.
+func decodeBlocks(jobs <-chan *job, ordered <-chan *job) <-chan item {
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for j := range jobs {
+				j.out <- decodeOne(j)
+			}
+		}()
+	}
+	out := make(chan item, 64)
+	go func() {
+		defer close(out)
+		for j := range ordered {
+			it := <-j.out
+			out <- it
+			if it.err != nil {
+				for j := range ordered { // let the producer finish
+					<-j.out
+				}
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func decodeOne(j *job) item {
+	if j.raw == nil {
+		return item{err: errors.New(j.where)}
+	}
+	var mb wire.MsgBlock
+	if err := mb.Deserialize(bytes.NewReader(j.raw)); err != nil {
+		return item{err: fmt.Errorf("%w: %s: block %d: %v", btc.ErrBadBlockFile, j.where, j.height, err)}
+	}
+	if h := mb.BlockHash(); h != j.want {
+		return item{err: fmt.Errorf("%s: block %d: content hashes to %s, expected %s", j.where, j.height, h, j.want)}
+	}
+	return item{blk: btc.ConvertBlock(&mb, j.height), where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
+}
+
+// prepareNetwork records the network on first ingest and refuses a mix.
+func prepareNetwork(st store.Store, p *chaincfg.Params) error {
+	return st.SetNetwork(model.BTC, p.Name)
+}
+
+// BTCFiles ingests a Bitcoin Core blocks folder or one blk file.
+func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
+	bf, err := btc.OpenBlockFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareNetwork(st, bf.Params); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	mark, err := st.Mark(model.BTC)
+	if err != nil {
+		return nil, err
+	}
+	var root *chainhash.Hash
+	if mark.HasBlocks {
+		h := btc.WireHash(mark.Hash)
+		root = &h
+	}
+	plan, err := bf.BestChain(root, mark.Height)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Skip what is stored; roll back where the files' chain differs.
+	res := &Result{Chain: model.BTC}
+	start := 0
+	for start < len(plan) && mark.HasBlocks && plan[start].Height <= mark.Height {
+		stored, err := st.BlockHash(model.BTC, plan[start].Height)
+		if err != nil {
+			return nil, err
+		}
+		if btc.WireHash(stored) != plan[start].Hash {
+			break
+		}
+		start++
+	}
+	res.Skipped = uint64(start)
+	if start < len(plan) && mark.HasBlocks && plan[start].Height <= mark.Height {
+		fork := plan[start].Height - 1
+		if plan[start].Height == 0 {
+			return nil, fmt.Errorf("%s: genesis block differs from the stored chain", path)
+		}
+		if err := st.RollbackTo(model.BTC, fork); err != nil {
+			return nil, err
+		}
+		res.RolledBack = mark.Height - fork
+		if mark, err = st.Mark(model.BTC); err != nil {
+			return nil, err
+		}
+	}
+	plan = plan[start:]
+	target := uint64(0)
+	if len(plan) > 0 {
+		target = plan[len(plan)-1].Height
+	}
+	rd := bf.NewReader()
+	defer rd.Close()
+	jobs := make(chan *job, 8)
+	ordered := make(chan *job, 32)
+	go func() {
+		defer close(jobs)
+		defer close(ordered)
+		for _, p := range plan {
+			raw, where, err := rd.Raw(p)
+			j := &job{raw: raw, height: p.Height, want: p.Hash, where: where, out: make(chan item, 1)}
+			if err != nil {
+				j.raw, j.where = nil, err.Error()
+			}
+			ordered <- j
+			jobs <- j
+			if err != nil {
+				return
+			}
+		}
+	}()
+	a := newApplier(st, model.BTC, store.Linked, &opts, target)
+	r, err := a.run(decodeBlocks(jobs, ordered), mark)
+	if err != nil {
+		return nil, err
+	}
+	r.Skipped, r.RolledBack = res.Skipped, res.RolledBack
+	if r.Applied == 0 {
+		r.Height = mark.Height
+	}
+	return r, nil
+}
+
+// RPCRange limits an RPC ingest; zero values mean "from the stored tip" and
+// "to the node's tip".
+type RPCRange struct {
+	From, To      uint64
+	HasFrom       bool
+	HasTo         bool
+	Confirmations uint64 // stay this many blocks behind the node's tip
+}
+
+// BTCRPC ingests from a Bitcoin Core or btcd node over JSON-RPC.
+func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, error) {
+	params, err := c.Params()
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareNetwork(st, params); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.URL, err)
+	}
+	tip, err := c.BlockCount()
+	if err != nil {
+		return nil, err
+	}
+	if tip < rng.Confirmations {
+		tip = 0
+	} else {
+		tip -= rng.Confirmations
+	}
+	mark, err := st.Mark(model.BTC)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Chain: model.BTC}
+	// Reorg: walk back until the node agrees with the store.
+	if mark.HasBlocks {
+		h := mark.Height
+		if h > tip {
+			h = tip
+		}
+		for {
+			stored, err := st.BlockHash(model.BTC, h)
+			if err != nil {
+				return nil, err
+			}
+			nodeHash, err := c.BlockHash(h)
+			if err != nil {
+				return nil, err
+			}
+			if btc.WireHash(stored) == nodeHash {
+				break
+			}
+			if h == 0 {
+				return nil, fmt.Errorf("%s: the node's genesis block differs from the stored chain", c.URL)
+			}
+			h--
+		}
+		if h < mark.Height {
+			if err := st.RollbackTo(model.BTC, h); err != nil {
+				return nil, err
+			}
+			res.RolledBack = mark.Height - h
+			if mark, err = st.Mark(model.BTC); err != nil {
+				return nil, err
+			}
+		}
+	}
+	from := uint64(0)
+	if mark.HasBlocks {
+		from = mark.Height + 1
+	}
+	if rng.HasFrom {
+		if rng.From > from {
+			return nil, fmt.Errorf("--from %d: Bitcoin ingest links every input to the output it spends, so it must continue from height %d (the stored tip + 1)", rng.From, from)
+		}
+		if rng.From < from {
+			res.Skipped = from - rng.From
+		}
+	}
+	to := tip
+	if rng.HasTo && rng.To < to {
+		to = rng.To
+	}
+	jobs := make(chan *job, 8)
+	ordered := make(chan *job, 32)
+	go func() {
+		defer close(jobs)
+		defer close(ordered)
+		for h := from; h <= to && from <= to; h++ {
+			where := fmt.Sprintf("node %s", c.URL)
+			hash, err := c.BlockHash(h)
+			var raw []byte
+			if err == nil {
+				raw, err = c.RawBlock(hash)
+			}
+			j := &job{raw: raw, height: h, want: hash, where: where, out: make(chan item, 1)}
+			if err != nil {
+				j.raw, j.where = nil, fmt.Sprintf("height %d: %v", h, err)
+			}
+			ordered <- j
+			jobs <- j
+			if err != nil {
+				return
+			}
+		}
+	}()
+	a := newApplier(st, model.BTC, store.Linked, &opts, to)
+	r, err := a.run(decodeBlocks(jobs, ordered), mark)
+	if err != nil {
+		return nil, err
+	}
+	r.Skipped, r.RolledBack = res.Skipped, res.RolledBack
+	if r.Applied == 0 {
+		r.Height = mark.Height
+	}
+	return r, nil
+}

@@ -1,0 +1,157 @@
+// Package ingest drives chain adapters into the store: it pulls canonical
+// blocks from a source in chain order, applies them in atomic batches,
+// handles reorgs by rolling the store back to the fork point, shows
+// progress, and on any error returns the store to exactly the state it had
+// before the ingest began.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// Options tune an ingest run.
+type Options struct {
+	// BatchTxs is how many transactions go into one atomic store batch
+	// (default 20,000; env SPOOR_BATCH_TXS overrides, for tests).
+	BatchTxs int
+	// Progress receives a progress line (with \r) when non-nil.
+	Progress io.Writer
+}
+
+func (o *Options) batchTxs() int {
+	if v, err := strconv.Atoi(os.Getenv("SPOOR_BATCH_TXS")); err == nil && v > 0 {
+		return v
+	}
+	if o.BatchTxs > 0 {
+		return o.BatchTxs
+	}
+	return 20000
+}
+
+// Result says what an ingest did.
+type Result struct {
+	Chain      model.Chain
+	Applied    uint64 // blocks applied
+	Skipped    uint64 // blocks already stored
+	RolledBack uint64 // blocks removed by a reorg
+	Txs        uint64
+	Height     uint64
+	Elapsed    time.Duration
+}
+
+// item is one decoded block from a source, or the error that stopped it.
+type item struct {
+	blk   *model.Block
+	where string
+	err   error
+}
+
+// applier batches blocks into store.Apply calls.
+type applier struct {
+	st      store.Store
+	chain   model.Chain
+	mode    store.ApplyMode
+	opts    *Options
+	pending []*model.Block
+	ptx     int
+	res     *Result
+	start   time.Time
+	last    time.Time
+	target  uint64
+}
+
+func newApplier(st store.Store, c model.Chain, mode store.ApplyMode, opts *Options, target uint64) *applier {
+	now := time.Now()
+	return &applier{st: st, chain: c, mode: mode, opts: opts, res: &Result{Chain: c}, start: now, last: now, target: target}
+}
+
+func (a *applier) add(b *model.Block) error {
+	a.pending = append(a.pending, b)
+	a.ptx += len(b.Txs)
+	if a.ptx >= a.opts.batchTxs() || len(a.pending) >= 2000 {
+		return a.flush()
+	}
+	return nil
+}
+
+func (a *applier) flush() error {
+	if len(a.pending) == 0 {
+		return nil
+	}
+	if err := a.st.Apply(a.chain, a.mode, a.pending); err != nil {
+		return err
+	}
+	last := a.pending[len(a.pending)-1]
+	a.res.Applied += uint64(len(a.pending))
+	a.res.Txs += uint64(a.ptx)
+	a.res.Height = last.Height
+	a.pending, a.ptx = a.pending[:0], 0
+	a.progress(false)
+	return nil
+}
+
+func (a *applier) progress(final bool) {
+	w := a.opts.Progress
+	if w == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(a.last) < 200*time.Millisecond {
+		return
+	}
+	a.last = now
+	secs := now.Sub(a.start).Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	pct := ""
+	if a.target > 0 {
+		pct = fmt.Sprintf(" %5.1f%%", 100*float64(a.res.Height)/float64(a.target))
+	}
+	fmt.Fprintf(w, "\r%s height %d/%d%s  %.0f blocks/s  %.0f tx/s ", a.chain, a.res.Height, a.target, pct,
+		float64(a.res.Applied)/secs, float64(a.res.Txs)/secs)
+	if final {
+		fmt.Fprintln(w)
+	}
+}
+
+// run applies every item from src in order. On error it undoes everything
+// applied since mark, so the store is as it was.
+func (a *applier) run(src <-chan item, mark store.Mark) (*Result, error) {
+	fail := func(err error) (*Result, error) {
+		for range src { // drain so the producer stops
+		}
+		if uerr := a.st.Undo(a.chain, mark); uerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("restoring the store failed: %w", uerr))
+		}
+		return nil, err
+	}
+	for it := range src {
+		if it.err != nil {
+			return fail(it.err)
+		}
+		if err := a.add(it.blk); err != nil {
+			return fail(fmt.Errorf("%s: %w", it.where, err))
+		}
+	}
+	if err := a.flush(); err != nil {
+		return fail(err)
+	}
+	a.progress(true)
+	a.res.Elapsed = time.Since(a.start)
+	return a.res, nil
+}
+
+// Terminal reports whether f is a terminal (progress is shown only there).
+func Terminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
