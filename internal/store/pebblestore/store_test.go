@@ -1,0 +1,303 @@
+package pebblestore
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/holiman/uint256"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// utxoWorld generates a linked UTXO chain with known per-address balances.
+type utxoWorld struct {
+	rng     *rand.Rand
+	blocks  []*model.Block
+	unspent []model.Output // with Index = position in unspentRef
+	ref     []struct {
+		id   [32]byte
+		vout uint32
+	}
+	balance map[string]uint64
+	txs     int
+}
+
+func newUTXOWorld(seed uint64, nBlocks int) *utxoWorld {
+	w := &utxoWorld{rng: rand.New(rand.NewPCG(seed, 1)), balance: map[string]uint64{}}
+	addrs := make([][]byte, 40)
+	for i := range addrs {
+		addrs[i] = []byte{1, byte(i), byte(i >> 8), 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}
+	}
+	var prev [32]byte
+	for h := 0; h < nBlocks; h++ {
+		b := &model.Block{Chain: model.BTC, Height: uint64(h), PrevHash: prev, Time: int64(1600000000 + 600*h)}
+		b.Hash = [32]byte{byte(h), byte(h >> 8), 0xbb, byte(seed)}
+		newTx := func() [32]byte {
+			w.txs++
+			return [32]byte{byte(w.txs), byte(w.txs >> 8), byte(w.txs >> 16), 0xcc, byte(seed)}
+		}
+		// coinbase
+		cb := model.Tx{ID: newTx(), Coinbase: true, Index: 0}
+		to := addrs[w.rng.IntN(len(addrs))]
+		cb.Outputs = []model.Output{{Address: to, Value: 5000, ScriptType: model.ScriptP2PKH}}
+		b.Txs = append(b.Txs, cb)
+		// a few spends of random unspent outputs
+		for k := 0; k < 3 && len(w.ref) > 2; k++ {
+			tx := model.Tx{ID: newTx(), Index: uint32(len(b.Txs))}
+			var sum uint64
+			for n := 1 + w.rng.IntN(2); n > 0 && len(w.ref) > 0; n-- {
+				i := w.rng.IntN(len(w.ref))
+				tx.Inputs = append(tx.Inputs, model.Input{PrevTxID: w.ref[i].id, PrevIndex: w.ref[i].vout})
+				sum += w.unspent[i].Value
+				w.balance[string(w.unspent[i].Address)] -= w.unspent[i].Value
+				w.ref = append(w.ref[:i], w.ref[i+1:]...)
+				w.unspent = append(w.unspent[:i], w.unspent[i+1:]...)
+			}
+			fee := uint64(w.rng.IntN(10))
+			if fee > sum {
+				fee = sum
+			}
+			a := (sum - fee) / 2
+			for j, v := range []uint64{a, sum - fee - a} {
+				to := addrs[w.rng.IntN(len(addrs))]
+				tx.Outputs = append(tx.Outputs, model.Output{Index: uint32(j), Address: to, Value: v, ScriptType: model.ScriptP2WPKH})
+			}
+			b.Txs = append(b.Txs, tx)
+			w.addOutputs(&tx)
+		}
+		w.addOutputs(&b.Txs[0])
+		w.blocks = append(w.blocks, b)
+		prev = b.Hash
+	}
+	return w
+}
+
+func (w *utxoWorld) addOutputs(tx *model.Tx) {
+	for j, o := range tx.Outputs {
+		w.ref = append(w.ref, struct {
+			id   [32]byte
+			vout uint32
+		}{tx.ID, uint32(j)})
+		w.unspent = append(w.unspent, o)
+		w.balance[string(o.Address)] += o.Value
+	}
+}
+
+func openTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func digest(t *testing.T, s *Store) string {
+	t.Helper()
+	d, err := s.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestUTXOBalancesAndRollbackExact(t *testing.T) {
+	w := newUTXOWorld(1, 120)
+	s := openTestStore(t)
+	// The coinbase of a block is added to the world's unspent set after the
+	// block's other txs, so the generator never spends within a block; apply
+	// in uneven batches to cross batch boundaries.
+	var digests []string
+	for i := 0; i < len(w.blocks); {
+		n := 1 + i%7
+		if i+n > len(w.blocks) {
+			n = len(w.blocks) - i
+		}
+		if err := s.Apply(model.BTC, store.Linked, w.blocks[i:i+n]); err != nil {
+			t.Fatalf("apply %d..%d: %v", i, i+n, err)
+		}
+		for k := 0; k < n; k++ {
+			digests = append(digests, "")
+		}
+		digests[i+n-1] = digest(t, s)
+		i += n
+	}
+	for a, want := range w.balance {
+		sum, err := s.Address(model.BTC, []byte(a))
+		if err != nil {
+			t.Fatalf("address %x: %v", a, err)
+		}
+		got := sum.Assets[0].Balance()
+		if got.Uint64() != want {
+			t.Fatalf("address %x balance %d, want %d", a, got.Uint64(), want)
+		}
+	}
+	st, _ := s.Stats()
+	if st[0].Txs != uint64(w.txs) || st[0].Blocks != uint64(len(w.blocks)) {
+		t.Fatalf("stats %+v, want %d txs %d blocks", st[0], w.txs, len(w.blocks))
+	}
+	// Roll back to each recorded batch boundary, newest first: the store must
+	// equal exactly what it was then.
+	for h := len(w.blocks) - 2; h >= 0; h-- {
+		if digests[h] == "" {
+			continue
+		}
+		if err := s.RollbackTo(model.BTC, uint64(h)); err != nil {
+			t.Fatal(err)
+		}
+		if got := digest(t, s); got != digests[h] {
+			t.Fatalf("after rollback to %d the store differs from when it was at %d", h, h)
+		}
+	}
+	// Re-apply everything after a rollback: balances again exact.
+	m, _ := s.Mark(model.BTC)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[m.Height+1:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := digest(t, s); got != digests[len(digests)-1] {
+		t.Fatal("re-applied chain differs from the first application")
+	}
+}
+
+func TestApplyIsAtomic(t *testing.T) {
+	w := newUTXOWorld(2, 30)
+	s := openTestStore(t)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[:20]); err != nil {
+		t.Fatal(err)
+	}
+	before := digest(t, s)
+	bad := *w.blocks[25]
+	bad.Txs = append([]model.Tx(nil), bad.Txs...)
+	bad.Txs = append(bad.Txs, model.Tx{ID: [32]byte{0xde, 0xad}, Inputs: []model.Input{{PrevTxID: [32]byte{0x99}, PrevIndex: 3}},
+		Outputs: []model.Output{{Address: []byte{1, 2, 3}, Value: 1}}})
+	blocks := append(append([]*model.Block(nil), w.blocks[20:25]...), &bad)
+	err := s.Apply(model.BTC, store.Linked, blocks)
+	if !errors.Is(err, store.ErrChain) {
+		t.Fatalf("spend of an unknown output: err = %v, want ErrChain", err)
+	}
+	if got := digest(t, s); got != before {
+		t.Fatal("a failed Apply changed the store")
+	}
+	// A block that does not extend the tip is refused too.
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[22:23]); !errors.Is(err, store.ErrChain) {
+		t.Fatalf("wrong height: err = %v", err)
+	}
+	// And the store still accepts the right continuation.
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[20:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUndoToMark(t *testing.T) {
+	w := newUTXOWorld(3, 40)
+	s := openTestStore(t)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[:10]); err != nil {
+		t.Fatal(err)
+	}
+	mark, _ := s.Mark(model.BTC)
+	before := digest(t, s)
+	for i := 10; i < 40; i += 5 {
+		if err := s.Apply(model.BTC, store.Linked, w.blocks[i:i+5]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Undo(model.BTC, mark); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != before {
+		t.Fatal("undo to mark is not exact")
+	}
+	// The store survives a reopen with the same contents.
+	dir := t.TempDir()
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Apply(model.BTC, store.Linked, w.blocks[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s2) != before {
+		t.Fatal("a fresh store with the same blocks differs")
+	}
+	s2.Close()
+	s3, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if digest(t, s3) != before {
+		t.Fatal("contents changed across close and open")
+	}
+}
+
+func accountBlock(h uint64, txs ...model.Tx) *model.Block {
+	return &model.Block{Chain: model.Tron, Height: h, Hash: [32]byte{byte(h), 0xaa}, Time: int64(1650000000 + 3*h), Txs: txs}
+}
+
+func TestAccountTransfersUnordered(t *testing.T) {
+	a := append([]byte{0x41, 1}, make([]byte, 19)...)
+	b := append([]byte{0x41, 2}, make([]byte, 19)...)
+	usdt := append([]byte{0x41, 9}, make([]byte, 19)...)
+	amt := func(v uint64) uint256.Int { var u uint256.Int; u.SetUint64(v); return u }
+	big := uint256.MustFromDecimal("340282366920938463463374607431768211456") // 2^128
+	mk := func(id byte, from, to, contract []byte, v uint256.Int, fee uint64) model.Tx {
+		tx := model.Tx{ID: [32]byte{id}, Transfers: []model.Transfer{{From: from, To: to, Contract: contract, Value: v, LogIndex: -1}}, FeePayer: from}
+		tx.Fee = amt(fee)
+		return tx
+	}
+	blocks := []*model.Block{
+		accountBlock(10, mk(1, a, b, nil, amt(1_000_000), 100)),
+		accountBlock(12, mk(2, a, b, usdt, *big, 0), mk(3, b, a, usdt, amt(5), 7)),
+		accountBlock(11, model.Tx{ID: [32]byte{4}, Failed: true, FeePayer: a, Fee: amt(50),
+			Transfers: []model.Transfer{{From: a, To: b, Value: amt(999)}}}),
+	}
+	s := openTestStore(t)
+	if err := s.Apply(model.Tron, store.Unordered, blocks); err != nil {
+		t.Fatal(err)
+	}
+	once := digest(t, s)
+	// Overlapping re-export: the same blocks again, plus nothing new.
+	if err := s.Apply(model.Tron, store.Unordered, blocks[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != once {
+		t.Fatal("re-applying stored transactions changed the store")
+	}
+	sa, err := s.Address(model.Tron, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a: sent 1e6 TRX + fee 100 + failed fee 50; received 5 USDT-like; sent 2^128.
+	want := map[string][2]string{"TRX": {"0", fmt.Sprint(1_000_000 + 100 + 50)}, "": {"5", big.Dec()}}
+	for _, x := range sa.Assets {
+		w, ok := want[x.Asset.Symbol]
+		if !ok {
+			t.Fatalf("unexpected asset %+v", x.Asset)
+		}
+		if x.Received.Dec() != w[0] || x.Sent.Dec() != w[1] {
+			t.Fatalf("%s: received %s sent %s, want %v", x.Asset.Symbol, x.Received.Dec(), x.Sent.Dec(), w)
+		}
+	}
+	if sa.TxCount != 4 || sa.FirstSeen != 1650000030 || sa.LastSeen != 1650000036 {
+		t.Fatalf("a: tx_count %d first %d last %d", sa.TxCount, sa.FirstSeen, sa.LastSeen)
+	}
+	if _, err := s.PutAsset(model.Tron, usdt, "USDT", 6); err != nil {
+		t.Fatal(err)
+	}
+	tv, err := s.Tx(model.Tron, [32]byte{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tv.Transfers) != 1 || tv.Transfers[0].Asset.Symbol != "USDT" || tv.Transfers[0].Value.Cmp(big) != 0 {
+		t.Fatalf("tx 2: %+v", tv.Transfers)
+	}
+	// A different block at a stored height is refused.
+	clash := accountBlock(10, mk(9, a, b, nil, amt(1), 0))
+	clash.Hash[5] = 1
+	if err := s.Apply(model.Tron, store.Unordered, []*model.Block{clash}); !errors.Is(err, store.ErrChain) {
+		t.Fatalf("conflicting block: %v", err)
+	}
+}
