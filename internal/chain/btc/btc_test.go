@@ -1,0 +1,287 @@
+package btc
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/model"
+)
+
+// TestRealBlocks checks the decoder and script classifier on two full
+// mainnet blocks (540,107 and 574,200): the txids must rebuild each block's
+// merkle root, and every standard output must get the address btcd's own
+// txscript extracts.
+func TestRealBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		txs  int // counted from each block's tx-count varint, independently of the decoder
+	}{
+		{"block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk", 3315},
+		{"block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk", 230},
+	} {
+		name := tc.name
+		raw, err := os.ReadFile(btcdTestdata(t, filepath.Join("wire/testdata", name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mb wire.MsgBlock
+		if err := mb.Deserialize(bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+		b := ConvertBlock(&mb, 1)
+		if len(b.Txs) != tc.txs {
+			t.Fatalf("%s: %d txs, want %d", name, len(b.Txs), tc.txs)
+		}
+		var txs []*btcutil.Tx
+		for i := range b.Txs {
+			h := WireHash(b.Txs[i].ID)
+			if h != mb.Transactions[i].TxHash() {
+				t.Fatalf("%s tx %d: id differs", name, i)
+			}
+			txs = append(txs, btcutil.NewTx(mb.Transactions[i]))
+		}
+		merkles := blockchain.BuildMerkleTreeStore(txs, false)
+		if *merkles[len(merkles)-1] != mb.Header.MerkleRoot {
+			t.Fatalf("%s: merkle root of the txids differs from the header", name)
+		}
+		if WireHash(b.Hash).String() != name[len("block-"):len(name)-len(".blk")] {
+			t.Fatalf("block hash %x does not match file name %s", b.Hash, name)
+		}
+		if !b.Txs[0].Coinbase || b.Txs[1].Coinbase {
+			t.Fatalf("%s: coinbase flags wrong", name)
+		}
+		checked := 0
+		for i, mtx := range mb.Transactions {
+			for j, out := range mtx.TxOut {
+				cls, addrs, _, err := txscript.ExtractPkScriptAddrs(out.PkScript, &chaincfg.MainNetParams)
+				if err != nil || len(addrs) != 1 {
+					continue
+				}
+				var want string
+				switch cls {
+				case txscript.PubKeyHashTy, txscript.ScriptHashTy, txscript.WitnessV0PubKeyHashTy, txscript.WitnessV0ScriptHashTy, txscript.WitnessV1TaprootTy:
+					want = addrs[0].EncodeAddress()
+				case txscript.PubKeyTy:
+					want = addrs[0].(*btcutil.AddressPubKey).AddressPubKeyHash().EncodeAddress()
+				default:
+					continue
+				}
+				got, err := address.For(model.BTC).Encode(b.Txs[i].Outputs[j].Address)
+				if err != nil || got != want {
+					t.Fatalf("%s tx %d out %d: address %s (%v), txscript says %s", name, i, j, got, err, want)
+				}
+				checked++
+			}
+		}
+		if checked < tc.txs {
+			t.Fatalf("%s: only %d outputs compared", name, checked)
+		}
+	}
+}
+
+func TestClassifyNonStandard(t *testing.T) {
+	for _, tc := range []struct {
+		script []byte
+		want   model.ScriptType
+	}{
+		{[]byte{0x6a, 0x04, 1, 2, 3, 4}, model.ScriptNullData},
+		{[]byte{0x52, 0x02, 0xaa, 0xbb}, model.ScriptWitnessUnknown},
+		{append(append([]byte{0x51, 33}, make([]byte, 33)...), 0x51, 0xae), model.ScriptMultisig},
+		{[]byte{0xff, 0xfe}, model.ScriptNonStandard},
+		{nil, model.ScriptNonStandard},
+	} {
+		a, st := ClassifyScript(tc.script)
+		if st != tc.want || a[0] != address.BTCKindScript || len(a) != 33 {
+			t.Fatalf("%x: type %s addr %x, want %s pseudo-address", tc.script, st, a, tc.want)
+		}
+		s, err := address.For(model.BTC).Encode(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := address.For(model.BTC).Decode(s)
+		if err != nil || !bytes.Equal(back, a) {
+			t.Fatalf("pseudo-address %s does not round-trip", s)
+		}
+	}
+}
+
+func planHeights(t *testing.T, plan []Planned) {
+	t.Helper()
+	for i, p := range plan {
+		if p.Height != uint64(i) {
+			t.Fatalf("plan[%d] has height %d", i, p.Height)
+		}
+	}
+}
+
+func TestBlockFilesOrderXORAndPadding(t *testing.T) {
+	path, data := blocks1To255(t)
+	bf, err := OpenBlockFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bf.Params != &chaincfg.MainNetParams || bf.Blocks() != 255 {
+		t.Fatalf("params %s, %d blocks; want mainnet, 255", bf.Params.Name, bf.Blocks())
+	}
+	plan, err := bf.BestChain(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 256 || plan[0].Hash != *chaincfg.MainNetParams.GenesisHash || plan[0].rec != -1 {
+		t.Fatalf("plan of %d blocks starting %s", len(plan), plan[0].Hash)
+	}
+	planHeights(t, plan)
+	// Block 170 is the first person-to-person payment.
+	if plan[170].Hash.String() != "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee" {
+		t.Fatalf("block 170 = %s", plan[170].Hash)
+	}
+	// Shuffle the records, obfuscate with a key, pad with zeros, split in
+	// two files: Core's layout. The plan must not change.
+	recs := splitRecords(t, data)
+	rng := rand.New(rand.NewPCG(7, 7))
+	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+	dir := t.TempDir()
+	key := []byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}
+	if err := os.WriteFile(filepath.Join(dir, "xor.dat"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for f, part := range [][][]byte{recs[:100], recs[100:]} {
+		blob := append(bytes.Join(part, nil), make([]byte, 4096)...)
+		for i := range blob {
+			blob[i] ^= key[i%8]
+		}
+		if err := os.WriteFile(filepath.Join(dir, []string{"blk00000.dat", "blk00001.dat"}[f]), blob, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bf2, err := OpenBlockFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan2, err := bf2.BestChain(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan2) != len(plan) {
+		t.Fatalf("shuffled plan has %d blocks, want %d", len(plan2), len(plan))
+	}
+	rd := bf2.NewReader()
+	defer rd.Close()
+	for i := range plan {
+		if plan2[i].Hash != plan[i].Hash {
+			t.Fatalf("shuffled plan differs at %d", i)
+		}
+		raw, _, err := rd.Raw(plan2[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := chainhash.DoubleHashH(raw[:80]); h != plan[i].Hash {
+			t.Fatalf("block %d read back hashes to %s", i, h)
+		}
+	}
+	// Continuing from a stored tip: only the blocks above it.
+	tail, err := bf2.BestChain(&plan[100].Hash, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tail) != 155 || tail[0].Height != 101 {
+		t.Fatalf("tail plan: %d blocks from %d", len(tail), tail[0].Height)
+	}
+}
+
+func TestBadBlockFiles(t *testing.T) {
+	_, data := blocks1To255(t)
+	recs := splitRecords(t, data)
+	off2 := int64(len(recs[0]) + len(recs[1])) // start of record 2
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wrongMagic := bytes.Join(recs[:4], nil)
+	copy(wrongMagic[off2:], []byte{0xde, 0xad, 0xbe, 0xef})
+	hugeLen := bytes.Join(recs[:4], nil)
+	copy(hugeLen[off2+4:], []byte{0xff, 0xff, 0xff, 0x7f})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		off  int64
+	}{
+		{"truncated.dat", data[:off2+100], off2},
+		{"magic.dat", wrongMagic, off2},
+		{"length.dat", hugeLen, off2 + 4},
+		{"short-header.dat", append(bytes.Join(recs[:2], nil), 0xf9, 0xbe), off2},
+	} {
+		p := write(tc.name, tc.data)
+		_, err := OpenBlockFiles(p)
+		var fe *FileError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrBadBlockFile) {
+			t.Fatalf("%s: err = %v, want a FileError", tc.name, err)
+		}
+		if fe.File != p || fe.Offset != tc.off {
+			t.Fatalf("%s: error at %s:%d, want offset %d", tc.name, fe.File, fe.Offset, tc.off)
+		}
+	}
+	// Blocks that connect to nothing.
+	p := write("orphans.dat", bytes.Join(recs[5:9], nil))
+	bf, err := OpenBlockFiles(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bf.BestChain(nil, 0); err == nil {
+		t.Fatal("orphan blocks produced a chain")
+	}
+}
+
+// FuzzOpenBlockFiles feeds arbitrary bytes to the blk-file reader: it must
+// return blocks or an error, never panic or allocate past its bounds.
+func FuzzOpenBlockFiles(f *testing.F) {
+	f.Add([]byte{0xf9, 0xbe, 0xb4, 0xd9, 80, 0, 0, 0})
+	f.Add(append([]byte{0xf9, 0xbe, 0xb4, 0xd9, 0x1d, 1, 0, 0}, make([]byte, 285)...))
+	f.Add(make([]byte, 64))
+	var gb bytes.Buffer
+	chaincfg.MainNetParams.GenesisBlock.Serialize(&gb)
+	rec := append([]byte{0xf9, 0xbe, 0xb4, 0xd9, byte(gb.Len()), byte(gb.Len() >> 8), 0, 0}, gb.Bytes()...)
+	f.Add(rec)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "fuzz.dat")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bf, err := OpenBlockFiles(p)
+		if err != nil {
+			return
+		}
+		plan, err := bf.BestChain(nil, 0)
+		if err != nil {
+			return
+		}
+		rd := bf.NewReader()
+		defer rd.Close()
+		for _, pl := range plan {
+			raw, _, err := rd.Raw(pl)
+			if err != nil {
+				return
+			}
+			var mb wire.MsgBlock
+			if mb.Deserialize(bytes.NewReader(raw)) == nil {
+				ConvertBlock(&mb, pl.Height)
+			}
+		}
+	})
+}
