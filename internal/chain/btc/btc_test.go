@@ -15,6 +15,7 @@ import (
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -31,7 +32,7 @@ func TestRealBlocks(t *testing.T) {
 		{"block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk", 230},
 	} {
 		name := tc.name
-		raw, err := os.ReadFile(btcdTestdata(t, filepath.Join("wire/testdata", name)))
+		raw, err := os.ReadFile(btctestdata.Path(t, filepath.Join("wire/testdata", name)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func planHeights(t *testing.T, plan []Planned) {
 }
 
 func TestBlockFilesOrderXORAndPadding(t *testing.T) {
-	path, data := blocks1To255(t)
+	path, data := btctestdata.Blocks1To255(t)
 	bf, err := OpenBlockFiles(path)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 	}
 	// Shuffle the records, obfuscate with a key, pad with zeros, split in
 	// two files: Core's layout. The plan must not change.
-	recs := splitRecords(t, data)
+	recs := btctestdata.SplitRecords(data)
 	rng := rand.New(rand.NewPCG(7, 7))
 	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
 	dir := t.TempDir()
@@ -201,8 +202,8 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 }
 
 func TestBadBlockFiles(t *testing.T) {
-	_, data := blocks1To255(t)
-	recs := splitRecords(t, data)
+	_, data := btctestdata.Blocks1To255(t)
+	recs := btctestdata.SplitRecords(data)
 	off2 := int64(len(recs[0]) + len(recs[1])) // start of record 2
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {

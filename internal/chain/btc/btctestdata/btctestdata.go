@@ -1,8 +1,12 @@
-package btc
+// Package btctestdata finds the real mainnet Bitcoin blocks that ship in
+// btcd's module (database/testdata, wire/testdata, blockchain/testdata) for
+// spoor's tests, skipping a test with a clear message when they are absent.
+package btctestdata
 
 import (
 	"bytes"
 	"compress/bzip2"
+	"encoding/binary"
 	"io"
 	"os"
 	"os/exec"
@@ -11,9 +15,8 @@ import (
 	"testing"
 )
 
-// btcdTestdata returns the path of a file in btcd's module (real mainnet
-// blocks ship there), skipping the test when the module is not available.
-func btcdTestdata(t testing.TB, rel string) string {
+// Path returns the path of a file in btcd's module directory.
+func Path(t testing.TB, rel string) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/btcsuite/btcd").Output()
 	dir := strings.TrimSpace(string(out))
@@ -27,8 +30,8 @@ func btcdTestdata(t testing.TB, rel string) string {
 	return p
 }
 
-// bunzip returns the decompressed contents of a .bz2 test file.
-func bunzip(t testing.TB, path string) []byte {
+// Bunzip returns the decompressed contents of a .bz2 file.
+func Bunzip(t testing.TB, path string) []byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,11 +45,12 @@ func bunzip(t testing.TB, path string) []byte {
 	return b
 }
 
-// Blocks1To255 writes the real mainnet blocks 1-255 (blk records) to a temp
-// file and returns its path.
-func blocks1To255(t testing.TB) (string, []byte) {
+// Blocks1To255 writes the real mainnet blocks 1-255 (blk records, as
+// database/testdata/blocks1-256.bz2 holds them) to a temp file and returns
+// its path and contents.
+func Blocks1To255(t testing.TB) (string, []byte) {
 	t.Helper()
-	data := bunzip(t, btcdTestdata(t, "database/testdata/blocks1-256.bz2"))
+	data := Bunzip(t, Path(t, "database/testdata/blocks1-256.bz2"))
 	p := filepath.Join(t.TempDir(), "blocks1-255.dat")
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -54,12 +58,14 @@ func blocks1To255(t testing.TB) (string, []byte) {
 	return p, data
 }
 
-// splitRecords cuts blk-record data into records (magic+len+block).
-func splitRecords(t testing.TB, data []byte) [][]byte {
-	t.Helper()
+// SplitRecords cuts blk-record data into records (magic, length, block).
+func SplitRecords(data []byte) [][]byte {
 	var recs [][]byte
 	for len(data) >= 8 && !bytes.Equal(data[:4], []byte{0, 0, 0, 0}) {
-		n := int(uint32(data[4]) | uint32(data[5])<<8 | uint32(data[6])<<16 | uint32(data[7])<<24)
+		n := int(binary.LittleEndian.Uint32(data[4:8]))
+		if 8+n > len(data) {
+			break
+		}
 		recs = append(recs, data[:8+n])
 		data = data[8+n:]
 	}
