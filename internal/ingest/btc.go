@@ -105,6 +105,11 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 		start++
 	}
 	res.Skipped = uint64(start)
+	if mark.HasBlocks && (len(plan) == 0 || plan[0].Height == mark.Height+1) {
+		// The plan continues from the stored tip: everything up to it is
+		// already stored.
+		res.Skipped = mark.Height + 1
+	}
 	if start < len(plan) && mark.HasBlocks && plan[start].Height <= mark.Height {
 		fork := plan[start].Height - 1
 		if plan[start].Height == 0 {

@@ -206,6 +206,10 @@ func (bf *BlockFiles) BestChain(root *chainhash.Hash, rootHeight uint64) ([]Plan
 		done   bool
 	}
 	nodes := make([]node, len(bf.records))
+	rootInFiles := false
+	if root != nil {
+		_, rootInFiles = bf.byHash[*root]
+	}
 	// resolve walks back to a known ancestor, then fills heights and
 	// cumulative work forward (iteratively: chains are long).
 	resolve := func(i int) node {
@@ -228,7 +232,7 @@ func (bf *BlockFiles) BestChain(root *chainhash.Hash, rootHeight uint64) ([]Plan
 				base = node{height: 0, work: blockchain.CalcWork(bf.Params.GenesisBlock.Header.Bits), ok: true}
 				break
 			}
-			if root != nil && r.prev == *root {
+			if root != nil && !rootInFiles && r.prev == *root {
 				base = node{height: rootHeight, work: big.NewInt(0), ok: true}
 				break
 			}
@@ -250,6 +254,19 @@ func (bf *BlockFiles) BestChain(root *chainhash.Hash, rootHeight uint64) ([]Plan
 		}
 		return nodes[i]
 	}
+	// Resolve the stored tip first, from the genesis block when the files
+	// hold its ancestry, so that blocks after it carry cumulative work on the
+	// same scale as every other branch; only when its ancestry is not in the
+	// files does it become a base of its own (work counted from there).
+	if root != nil {
+		if i, ok := bf.byHash[*root]; ok {
+			if n := resolve(i); !n.ok {
+				nodes[i] = node{height: rootHeight, work: big.NewInt(0), ok: true, done: true}
+			} else if n.height != rootHeight {
+				return nil, fmt.Errorf("btc: stored tip %s is at height %d but the files place it at %d", root, rootHeight, n.height)
+			}
+		}
+	}
 	best := -1
 	for i := range bf.records {
 		n := resolve(i)
@@ -266,15 +283,18 @@ func (bf *BlockFiles) BestChain(root *chainhash.Hash, rootHeight uint64) ([]Plan
 	var chain []Planned
 	for i := best; ; {
 		r := &bf.records[i]
+		if root != nil && r.hash == *root {
+			break // the files hold nothing above the stored tip
+		}
 		chain = append(chain, Planned{Height: nodes[i].height, Hash: r.hash, rec: i})
 		if r.hash == genesis {
 			break
 		}
-		if r.prev == genesis {
-			chain = append(chain, Planned{Height: 0, Hash: genesis, rec: -1})
+		if root != nil && r.prev == *root {
 			break
 		}
-		if root != nil && r.prev == *root {
+		if r.prev == genesis {
+			chain = append(chain, Planned{Height: 0, Hash: genesis, rec: -1})
 			break
 		}
 		i = bf.byHash[r.prev]

@@ -191,13 +191,21 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 			t.Fatalf("block %d read back hashes to %s", i, h)
 		}
 	}
-	// Continuing from a stored tip: only the blocks above it.
-	tail, err := bf2.BestChain(&plan[100].Hash, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tail) != 155 || tail[0].Height != 101 {
-		t.Fatalf("tail plan: %d blocks from %d", len(tail), tail[0].Height)
+	// Continuing from a stored tip: only the blocks above it, up to the
+	// files' tip, whatever order the records are in.
+	for name, b := range map[string]*BlockFiles{"in order": bf, "shuffled": bf2} {
+		for _, root := range []int{0, 1, 100, 254} {
+			tail, err := b.BestChain(&plan[root].Hash, uint64(root))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tail) != 255-root || tail[0].Height != uint64(root+1) || tail[len(tail)-1].Hash != plan[255].Hash {
+				t.Fatalf("%s, tail plan above %d: %d blocks from %d", name, root, len(tail), tail[0].Height)
+			}
+		}
+		if tip, err := b.BestChain(&plan[255].Hash, 255); err != nil || len(tip) != 0 {
+			t.Fatalf("%s, plan above the files' tip: %d blocks, %v", name, len(tip), err)
+		}
 	}
 }
 

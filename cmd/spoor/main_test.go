@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/store/pebblestore"
+)
+
+var spoorBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "spoor-bin")
+	if err != nil {
+		panic(err)
+	}
+	spoorBin = filepath.Join(dir, "spoor")
+	out, err := exec.Command("go", "build", "-o", spoorBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run runs the spoor binary and returns stdout, stderr and the exit code.
+func run(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(spoorBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func storeDigest(t *testing.T, data string) string {
+	t.Helper()
+	s, err := pebblestore.Open(filepath.Join(data, "chain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestCLIContract checks the JSON shapes later issues and users script
+// against, on real mainnet blocks 1-255.
+func TestCLIContract(t *testing.T) {
+	path, _ := btctestdata.Blocks1To255(t)
+	data := t.TempDir()
+	if _, e, code := run(t, nil, "--data", data, "ingest", "btc", "--blocks", path); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, e)
+	}
+	out, e, code := run(t, []string{"SPOOR_DATA=" + data}, "address", "btc", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3", "--json")
+	if code != 0 {
+		t.Fatalf("address: exit %d: %s", code, e)
+	}
+	var addr struct {
+		Chain, Address, FirstSeen, LastSeen string
+		TxCount                             uint64 `json:"tx_count"`
+		Assets                              []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &addr); err != nil {
+		t.Fatalf("address JSON %q: %v", out, err)
+	}
+	if addr.Chain != "btc" || addr.Address != "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3" || addr.TxCount < 1 || len(addr.Assets) != 1 {
+		t.Fatalf("address: %+v", addr)
+	}
+	a := addr.Assets[0]
+	for _, k := range []string{"asset", "received", "sent", "balance", "transfers_in", "transfers_out"} {
+		if _, ok := a[k]; !ok {
+			t.Fatalf("address asset lacks %q: %v", k, a)
+		}
+	}
+	if a["asset"] != "BTC" || a["received"] != "1000000000" {
+		t.Fatalf("Hal Finney received %v %v, want \"1000000000\" BTC", a["received"], a["asset"])
+	}
+	out, _, code = run(t, nil, "--data", data, "tx", "btc", "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16", "--json")
+	var tx map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &tx) != nil {
+		t.Fatalf("tx: exit %d, %q", code, out)
+	}
+	for _, k := range []string{"chain", "txid", "block_height", "time", "fee", "inputs", "outputs"} {
+		if _, ok := tx[k]; !ok {
+			t.Fatalf("tx lacks %q", k)
+		}
+	}
+	outs := tx["outputs"].([]any)
+	o0 := outs[0].(map[string]any)
+	if o0["address"] != "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3" || o0["value"] != "1000000000" || o0["script_type"] != "p2pk" {
+		t.Fatalf("output 0: %v", o0)
+	}
+	if _, ok := o0["spent_by"]; !ok {
+		t.Fatal("output lacks spent_by")
+	}
+	in0 := tx["inputs"].([]any)[0].(map[string]any)
+	if in0["prev_txid"] != "0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9" || in0["prev_index"] != float64(0) {
+		t.Fatalf("input 0: %v", in0)
+	}
+	out, _, code = run(t, nil, "--data", data, "stats", "--json")
+	var stats struct {
+		Chains []map[string]any
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &stats) != nil || len(stats.Chains) != 1 {
+		t.Fatalf("stats: %q", out)
+	}
+	for _, k := range []string{"chain", "height", "blocks", "txs", "addresses", "transfers"} {
+		if _, ok := stats.Chains[0][k]; !ok {
+			t.Fatalf("stats lacks %q", k)
+		}
+	}
+	// Errors: stderr, non-zero exit, nothing on stdout.
+	for _, args := range [][]string{
+		{"address", "btc", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm4"}, // bad checksum
+		{"address", "btc", "1BitcoinEaterAddressDontSendf59kuE"}, // valid, never seen
+		{"tx", "btc", "00"},
+		{"ingest", "btc", "--blocks", filepath.Join(data, "missing.dat")},
+		{"nosuchcommand"},
+	} {
+		out, e, code := run(t, nil, append([]string{"--data", data}, args...)...)
+		if code == 0 || out != "" || e == "" {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q", args, code, out, e)
+		}
+	}
+}
+
+// TestCrashSafety kills an ingest with SIGKILL at random points, resumes it
+// each time, and requires exactly the contents of one clean run.
+func TestCrashSafety(t *testing.T) {
+	blk := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat") // real mainnet blocks 0-14,131
+	env := []string{"SPOOR_BATCH_TXS=40"}
+	clean := t.TempDir()
+	if _, e, code := run(t, env, "--data", clean, "ingest", "btc", "--blocks", blk); code != 0 {
+		t.Fatalf("clean ingest: %s", e)
+	}
+	want := storeDigest(t, clean)
+
+	data := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for attempt := 0; attempt < 200; attempt++ {
+		cmd := exec.Command(spoorBin, "--data", data, "ingest", "btc", "--blocks", blk)
+		cmd.Env = append(os.Environ(), env...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var delay time.Duration
+		if kills < 12 {
+			delay = time.Duration(30+rng.IntN(400)) * time.Millisecond
+		} else {
+			delay = time.Minute // enough kills: let it finish
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("ingest failed after %d kills: %v: %s", kills, err, errb.String())
+			}
+			if kills < 3 {
+				continue // finished before we could kill it: try again
+			}
+			if got := storeDigest(t, data); got != want {
+				t.Fatalf("after %d SIGKILLs and resumes the store differs from a clean run", kills)
+			}
+			t.Logf("%d SIGKILLs, resumed to the exact contents of a clean run", kills)
+			return
+		case <-time.After(delay):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
+	t.Fatal("ingest never completed")
+}
+
+func TestUsage(t *testing.T) {
+	_, e, code := run(t, nil)
+	if code != 2 || !strings.Contains(e, "ingest") {
+		t.Fatalf("no args: exit %d, %q", code, e)
+	}
+}
