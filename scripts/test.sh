@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every spoor test on a fresh Debian 12 machine with Go installed.
+# Installs what the tests need (pinned), then vets and tests all packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$(go env GOPATH)/bin:$PATH"
+bash scripts/install-test-deps.sh
+
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -count=1 -timeout 25m ./...
