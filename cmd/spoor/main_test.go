@@ -204,3 +204,27 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("no args: exit %d, %q", code, e)
 	}
 }
+
+// TestDemo runs the README's first command end to end on the real blocks.
+func TestDemo(t *testing.T) {
+	btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat") // skips clearly when absent
+	data := t.TempDir()
+	out, e, code := run(t, nil, "--data", data, "demo")
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, e)
+	}
+	for _, want := range []string{
+		"applied 14132 blocks (14247 txs)",
+		"f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16",
+		"1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// The demo's store answers like any other.
+	out, _, code = run(t, nil, "--data", data, "address", "btc", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3", "--json")
+	if code != 0 || !strings.Contains(out, `"received":"1000000000"`) {
+		t.Fatalf("address after demo: exit %d %s", code, out)
+	}
+}
