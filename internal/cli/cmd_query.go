@@ -29,6 +29,13 @@ type AddressAsset struct {
 	ReceivedUSD  string `json:"received_usd,omitempty"`
 	SentUSD      string `json:"sent_usd,omitempty"`
 	PriceSource  string `json:"price_source,omitempty"`
+	// When some transfers have no price: the USD of the priced ones, how
+	// many are unpriced, and why (received_usd/sent_usd are then absent).
+	ReceivedUSDKnown string `json:"received_usd_known,omitempty"`
+	SentUSDKnown     string `json:"sent_usd_known,omitempty"`
+	UnpricedIn       uint64 `json:"unpriced_in,omitempty"`
+	UnpricedOut      uint64 `json:"unpriced_out,omitempty"`
+	USDNote          string `json:"usd_note,omitempty"`
 }
 
 // AddressReport is the JSON of `spoor address`.
@@ -105,11 +112,31 @@ func cmdAddress(env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s %s\n  transactions %d, first seen %s, last seen %s\n", rep.Chain, rep.Address, rep.TxCount, rep.FirstSeen, rep.LastSeen)
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  asset\treceived\tsent\tbalance\tin\tout\t")
+	hasUSD := false
 	for _, a := range rep.Assets {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t\n", a.Asset, a.Received, a.Sent, a.Balance, a.TransfersIn, a.TransfersOut)
+		hasUSD = hasUSD || a.ReceivedUSD != "" || a.SentUSD != "" || a.UnpricedIn+a.UnpricedOut > 0
 	}
-	return tw.Flush()
+	if !hasUSD {
+		fmt.Fprintln(tw, "  asset\treceived\tsent\tbalance\tin\tout\t")
+		for _, a := range rep.Assets {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t\n", a.Asset, a.Received, a.Sent, a.Balance, a.TransfersIn, a.TransfersOut)
+		}
+		return tw.Flush()
+	}
+	fmt.Fprintln(tw, "  asset\treceived\tsent\tbalance\tin\tout\treceived USD\tsent USD\t")
+	for _, a := range rep.Assets {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", a.Asset, a.Received, a.Sent, a.Balance, a.TransfersIn, a.TransfersOut,
+			usdCell(a.ReceivedUSD, a.ReceivedUSDKnown, a.UnpricedIn), usdCell(a.SentUSD, a.SentUSDKnown, a.UnpricedOut))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, a := range rep.Assets {
+		if a.PriceSource != "" || a.USDNote != "" {
+			fmt.Fprintf(env.Stdout, "  %s prices: %s %s\n", a.Asset, a.PriceSource, a.USDNote)
+		}
+	}
+	return nil
 }
 
 // TxInputJSON is an input line of `spoor tx --json`.
@@ -137,6 +164,19 @@ type TxTransferJSON struct {
 	Token    string `json:"token,omitempty"`
 	Value    string `json:"value"`
 	LogIndex int32  `json:"log_index"`
+	// ValueUSD is the transfer's value at the tx's time, with the price
+	// point used; USDNote says why it is unknown when it is.
+	ValueUSD string     `json:"value_usd,omitempty"`
+	Price    *PriceJSON `json:"price,omitempty"`
+	USDNote  string     `json:"usd_note,omitempty"`
+}
+
+// PriceJSON is the price point a USD figure used.
+type PriceJSON struct {
+	Asset  string `json:"asset"`
+	Time   string `json:"time"`
+	USD    string `json:"usd"`
+	Source string `json:"source"`
 }
 
 // TxReport is the JSON of `spoor tx`.
@@ -146,6 +186,7 @@ type TxReport struct {
 	BlockHeight uint64           `json:"block_height"`
 	Time        string           `json:"time"`
 	Fee         string           `json:"fee"`
+	FeeUSD      string           `json:"fee_usd,omitempty"`
 	FeePayer    string           `json:"fee_payer,omitempty"`
 	Coinbase    bool             `json:"coinbase,omitempty"`
 	Failed      bool             `json:"failed,omitempty"`
@@ -153,6 +194,10 @@ type TxReport struct {
 	Outputs     []TxOutputJSON   `json:"outputs,omitempty"`
 	Transfers   []TxTransferJSON `json:"transfers,omitempty"`
 }
+
+// txHooks may enrich a tx report (e.g. USD valuation); rep.Transfers[i] is
+// tv.Transfers[i].
+var txHooks []func(env *Env, st store.Store, tv *store.TxView, rep *TxReport) error
 
 func cmdTx(env *Env, args []string) error {
 	fs := newFlags(env, "tx")
@@ -212,6 +257,11 @@ func cmdTx(env *Env, args []string) error {
 		}
 		rep.Transfers = append(rep.Transfers, tj)
 	}
+	for _, h := range txHooks {
+		if err := h(env, st, tv, &rep); err != nil {
+			return err
+		}
+	}
 	if env.JSON {
 		return writeJSON(env.Stdout, rep)
 	}
@@ -227,9 +277,26 @@ func cmdTx(env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "  out %d %-62s %16s  %s, %s\n", o.Index, o.Address, o.Value, o.ScriptType, spent)
 	}
 	for _, t := range rep.Transfers {
-		fmt.Fprintf(env.Stdout, "  %s → %s  %s %s\n", t.From, t.To, t.Value, t.Asset)
+		usd := ""
+		if t.ValueUSD != "" {
+			usd = "  $" + t.ValueUSD + " (" + t.Price.Asset + " " + t.Price.USD + " at " + t.Price.Time + ", " + t.Price.Source + ")"
+		} else if t.USDNote != "" {
+			usd = "  USD unknown: " + t.USDNote
+		}
+		fmt.Fprintf(env.Stdout, "  %s → %s  %s %s%s\n", t.From, t.To, t.Value, t.Asset, usd)
 	}
 	return nil
+}
+
+// usdCell shows a USD total, a partial one ("≥ 12.00, 3 unpriced"), or "".
+func usdCell(full, known string, unpriced uint64) string {
+	switch {
+	case full != "":
+		return "$" + full
+	case unpriced > 0:
+		return fmt.Sprintf("≥ $%s (%d unpriced)", known, unpriced)
+	}
+	return ""
 }
 
 func encodeOrEmpty(cd address.Codec, b []byte) string {

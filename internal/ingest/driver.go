@@ -45,6 +45,7 @@ type Result struct {
 	Txs        uint64
 	Height     uint64
 	Elapsed    time.Duration
+	ETL        *ETLStats // ETL export ingests only (etl.go)
 }
 
 // item is one decoded block from a source, or the error that stopped it.

@@ -1,0 +1,306 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/chain/etl"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// ETLStats is what an ethereum-etl / BigQuery export ingest read and decided,
+// beyond the block counts of Result.
+type ETLStats struct {
+	Units     int   // block-range partitions (or 1 for an unpartitioned folder)
+	Rows      int64 // data rows read, all files
+	Transfers int64 // transfers in the decoded blocks (before the store skips known txs)
+	// NewTransfers counts the transfers this run added to the store: an
+	// overlapping re-export adds none twice.
+	NewTransfers  uint64
+	DroppedFailed int64 // token-transfer rows of failed transactions
+	StatusUnknown int64 // transactions without receipt status (counted as succeeded)
+	Facts         int   // blacklist facts recorded (Tether / Circle)
+	Tokens        int   // token metadata rows recorded
+	// NoTime counts blocks no file gave a time for: their transfers cannot
+	// be valued in USD.
+	NoTime int
+	// UnknownDecimals lists the token contracts (display form) this run
+	// moved whose decimals no tokens file gave: their amounts stay in base
+	// units and are never valued in USD.
+	UnknownDecimals []string
+}
+
+// etlUnit is one decoded partition, or the error that stopped decoding.
+type etlUnit struct {
+	res *etl.Result
+	err error
+}
+
+// ETL ingests an ethereum-etl / BigQuery-style CSV export folder of chain c
+// (model.ETH or model.Tron): blocks, transactions, receipts, token_transfers,
+// logs and tokens files, as package etl reads them. Blocks are applied with
+// store.Unordered, so re-ingesting the same or an overlapping export never
+// counts a transaction twice. Token symbols and decimals go to PutAsset,
+// Tether/Circle blacklist events to PutFacts. On any error the store is
+// returned to exactly its state before the call.
+func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, error) {
+	if c != model.ETH && c != model.Tron {
+		return nil, fmt.Errorf("ingest: ETL exports are read for eth and tron, not %s", c)
+	}
+	start := time.Now()
+	units, tokenFiles, err := etl.Scan(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Token metadata is read (and validated) before anything is written.
+	tokens, err := etl.ReadTokens(c, tokenFiles)
+	if err != nil {
+		return nil, err
+	}
+	mark, err := st.Mark(c)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Chain: c, ETL: &ETLStats{Units: len(units)}}
+	p := &etlProgress{opts: &opts, chain: c, start: start, units: len(units), last: start}
+
+	// Decode the next partition while the current one is applied.
+	decoded := make(chan etlUnit, 1)
+	stop := make(chan struct{})
+	go func() {
+		defer close(decoded)
+		for _, u := range units {
+			r, err := etl.DecodeUnit(c, u)
+			select {
+			case decoded <- etlUnit{r, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	fail := func(err error) (*Result, error) {
+		close(stop)
+		for range decoded {
+		}
+		if uerr := st.Undo(c, mark); uerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("restoring the store failed: %w", uerr))
+		}
+		return nil, err
+	}
+
+	var facts []store.Fact
+	moved := map[string]bool{} // token contracts moved by this run
+	batch := opts.batchTxs()
+	for du := range decoded {
+		if du.err != nil {
+			return fail(du.err)
+		}
+		r := du.res
+		s := res.ETL
+		for _, n := range r.Rows {
+			s.Rows += n
+		}
+		s.Transfers += r.Transfers
+		s.DroppedFailed += r.DroppedFailed
+		s.StatusUnknown += r.StatusUnknown
+		s.NoTime += len(r.NoTime)
+		facts = append(facts, r.Facts...)
+		noteContracts(r.Blocks, moved)
+		// Apply in batches of about opts.BatchTxs transactions.
+		for i := 0; i < len(r.Blocks); {
+			j, ntx := i, 0
+			for j < len(r.Blocks) && (ntx == 0 || ntx+len(r.Blocks[j].Txs) <= batch) {
+				ntx += len(r.Blocks[j].Txs)
+				j++
+			}
+			if err := st.Apply(c, store.Unordered, r.Blocks[i:j]); err != nil {
+				b := r.Blocks[i]
+				return fail(fmt.Errorf("%s: applying blocks %d..%d: %w", dir, b.Height, r.Blocks[j-1].Height, err))
+			}
+			res.Applied += uint64(j - i)
+			if h := r.Blocks[j-1].Height; h > res.Height {
+				res.Height = h
+			}
+			p.blocks += uint64(j - i)
+			p.transfers += countTransfers(r.Blocks[i:j])
+			p.show(false)
+			i = j
+		}
+		p.unitsDone++
+		p.show(false)
+	}
+
+	// Token metadata, then facts: after every block is in, so a failure
+	// of either can still be undone with the blocks.
+	restore, err := putTokens(st, c, tokens)
+	if err != nil {
+		return fail(errors.Join(err, restore()))
+	}
+	res.ETL.Tokens = len(tokens)
+	if len(facts) > 0 {
+		if err := st.PutFacts(c, facts); err != nil {
+			return fail(errors.Join(fmt.Errorf("%s: recording facts: %w", dir, err), restore()))
+		}
+	}
+	res.ETL.Facts = len(facts)
+
+	after, err := st.Mark(c)
+	if err != nil {
+		return nil, err
+	}
+	res.Txs = after.Txs - mark.Txs
+	res.ETL.NewTransfers = after.Transfers - mark.Transfers
+	newBlocks := after.Blocks - mark.Blocks
+	if res.Applied >= newBlocks {
+		res.Skipped = res.Applied - newBlocks
+	}
+	res.Applied = newBlocks
+	if res.Height < mark.Height && mark.HasBlocks {
+		res.Height = mark.Height
+	}
+	if res.ETL.UnknownDecimals, err = unknownDecimals(st, c, moved); err != nil {
+		return nil, err
+	}
+	p.show(true)
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// noteContracts records the token contracts the blocks move.
+func noteContracts(blocks []*model.Block, moved map[string]bool) {
+	var last []byte
+	for _, b := range blocks {
+		for i := range b.Txs {
+			for k := range b.Txs[i].Transfers {
+				ct := b.Txs[i].Transfers[k].Contract
+				if len(ct) == 0 || (last != nil && &ct[0] == &last[0]) {
+					continue
+				}
+				last = ct
+				moved[string(ct)] = true
+			}
+		}
+	}
+}
+
+func countTransfers(blocks []*model.Block) int64 {
+	var n int64
+	for _, b := range blocks {
+		for i := range b.Txs {
+			if !b.Txs[i].Failed {
+				n += int64(len(b.Txs[i].Transfers))
+			}
+		}
+	}
+	return n
+}
+
+// putTokens records token metadata. A file that leaves symbol or decimals
+// empty does not erase what the store already knows. It returns a function
+// that puts back the metadata it replaced (assets it created are removed by
+// Undo).
+func putTokens(st store.Store, c model.Chain, tokens []etl.Token) (restore func() error, err error) {
+	restore = func() error { return nil }
+	if len(tokens) == 0 {
+		return restore, nil
+	}
+	known, err := st.Assets(c)
+	if err != nil {
+		return restore, err
+	}
+	old := map[string]model.Asset{}
+	for _, a := range known {
+		if len(a.Contract) > 0 {
+			old[string(a.Contract)] = a
+		}
+	}
+	var replaced []model.Asset
+	restore = func() error {
+		var errs []error
+		for _, a := range replaced {
+			if _, err := st.PutAsset(c, a.Contract, a.Symbol, a.Decimals); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, t := range tokens {
+		sym, dec := t.Symbol, t.Decimals
+		prev, had := old[string(t.Contract)]
+		if had {
+			if sym == "" {
+				sym = prev.Symbol
+			}
+			if dec < 0 {
+				dec = prev.Decimals
+			}
+			if sym == prev.Symbol && dec == prev.Decimals {
+				continue
+			}
+		}
+		if _, err := st.PutAsset(c, t.Contract, sym, dec); err != nil {
+			return restore, fmt.Errorf("recording token %s: %w", address.For(c).MustEncode(t.Contract), err)
+		}
+		if had {
+			replaced = append(replaced, prev)
+		}
+		old[string(t.Contract)] = model.Asset{Chain: c, Contract: t.Contract, Symbol: sym, Decimals: dec}
+	}
+	return restore, nil
+}
+
+// unknownDecimals lists, in display form, the moved contracts whose decimals
+// the store does not know.
+func unknownDecimals(st store.Store, c model.Chain, moved map[string]bool) ([]string, error) {
+	if len(moved) == 0 {
+		return nil, nil
+	}
+	assets, err := st.Assets(c)
+	if err != nil {
+		return nil, err
+	}
+	cd := address.For(c)
+	var out []string
+	for _, a := range assets {
+		if len(a.Contract) > 0 && a.Decimals < 0 && moved[string(a.Contract)] {
+			out = append(out, cd.MustEncode(a.Contract))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// etlProgress prints one progress line, at most five times a second.
+type etlProgress struct {
+	opts             *Options
+	chain            model.Chain
+	start, last      time.Time
+	units, unitsDone int
+	blocks           uint64
+	transfers        int64
+}
+
+func (p *etlProgress) show(final bool) {
+	w := p.opts.Progress
+	if w == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = now
+	secs := max(now.Sub(p.start).Seconds(), 1e-9)
+	fmt.Fprintf(w, "\r%s etl: partition %d/%d  %d blocks  %d transfers  %.0f transfers/s ", p.chain, p.unitsDone, p.units,
+		p.blocks, p.transfers, float64(p.transfers)/secs)
+	if final {
+		fmt.Fprintln(w)
+	}
+}

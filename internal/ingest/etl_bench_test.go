@@ -1,0 +1,271 @@
+package ingest
+
+// Benchmarks of the ETL import (issue 4, Performance). They run only with
+// -bench; the PostgreSQL comparison starts its own throw-away cluster and
+// skips with a message when PostgreSQL 15 is not installed.
+//
+//	go test ./internal/ingest -run '^$' -bench 'ETL' -benchtime 3x -timeout 30m
+//
+// SPOOR_BENCH_ROWS sets the number of token transfers (default 1,000,000).
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store/pebblestore"
+)
+
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+var (
+	genOnce sync.Once
+	genDir  string
+	genErr  error
+)
+
+// syntheticExport writes (once per process) a Tron-like export: n USDT-like
+// token transfers over 100,000 addresses and 50 contracts (80% on one),
+// 100 per block, with a transactions.csv row per transfer (fee payer, fee,
+// status) in a second folder that holds both files.
+// Returns dirs: only token_transfers, and token_transfers + transactions.
+func syntheticExport(b *testing.B) (xfersOnly, withTxs string) {
+	genOnce.Do(func() {
+		genDir, genErr = os.MkdirTemp("", "spoor-etl-bench")
+		if genErr != nil {
+			return
+		}
+		n := benchRows()
+		a := filepath.Join(genDir, "xfers")
+		c := filepath.Join(genDir, "full")
+		for _, d := range []string{a, c} {
+			if genErr = os.MkdirAll(d, 0o755); genErr != nil {
+				return
+			}
+		}
+		genErr = writeSynthetic(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "transactions.csv"), n)
+		if genErr == nil {
+			genErr = os.Link(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "token_transfers.csv"))
+		}
+	})
+	if genErr != nil {
+		b.Fatal(genErr)
+	}
+	return filepath.Join(genDir, "xfers"), filepath.Join(genDir, "full")
+}
+
+func writeSynthetic(xferPath, txPath string, n int) error {
+	xf, err := os.Create(xferPath)
+	if err != nil {
+		return err
+	}
+	defer xf.Close()
+	tf, err := os.Create(txPath)
+	if err != nil {
+		return err
+	}
+	defer tf.Close()
+	xw, tw := bufio.NewWriterSize(xf, 1<<20), bufio.NewWriterSize(tf, 1<<20)
+	xw.WriteString("token_address,from_address,to_address,value,transaction_hash,log_index,block_number,block_timestamp\n")
+	tw.WriteString("hash,block_number,transaction_index,from_address,to_address,value,gas_price,receipt_gas_used,receipt_status,block_timestamp\n")
+	rng := uint64(0x9e3779b97f4a7c15)
+	next := func() uint64 { // xorshift64*: deterministic, no allocation
+		rng ^= rng >> 12
+		rng ^= rng << 25
+		rng ^= rng >> 27
+		return rng * 2685821657736338717
+	}
+	addr := func(i uint64) string { return fmt.Sprintf("0x%040x", 0x1000000+i) }
+	const nAddr = 100_000
+	for i := 0; i < n; i++ {
+		h := 50_000_000 + uint64(i/100)
+		ts := 1_682_935_200 + int64(i/100)*3
+		ct := uint64(0)
+		if r := next() % 100; r >= 80 {
+			ct = 1 + r%49
+		}
+		contract := fmt.Sprintf("0x%040x", 0xa614f803b6+ct)
+		from, to := addr(next()%nAddr), addr(next()%nAddr)
+		txid := fmt.Sprintf("%064x", uint64(i)+1)
+		fmt.Fprintf(xw, "%s,%s,%s,%d,%s,0,%d,%d\n", contract, from, to, next()%1_000_000_000_000, txid, h, ts)
+		fmt.Fprintf(tw, "%s,%d,%d,%s,%s,0,1,%d,1,%d\n", txid, h, i%100, from, contract, 345000+next()%14_000_000, ts)
+	}
+	if err := xw.Flush(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// importOnce ingests dir into a fresh store and returns the elapsed time and
+// the transfers stored.
+func importOnce(b *testing.B, dir string) (time.Duration, uint64) {
+	st, err := pebblestore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Now()
+	res, err := ETL(st, model.Tron, dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0), res.ETL.NewTransfers
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// BenchmarkETLImport: token_transfers.csv alone, and with transactions.csv
+// (fees and statuses joined), into a fresh Pebble store.
+func BenchmarkETLImport(b *testing.B) {
+	xfers, full := syntheticExport(b)
+	for _, c := range []struct{ name, dir string }{{"transfers", xfers}, {"transfers+txs", full}} {
+		b.Run(c.name, func(b *testing.B) {
+			var ds []time.Duration
+			var n uint64
+			for i := 0; i < b.N; i++ {
+				d, got := importOnce(b, c.dir)
+				ds = append(ds, d)
+				n = got
+			}
+			b.ReportMetric(float64(n)/median(ds).Seconds(), "transfers/s")
+			b.ReportMetric(median(ds).Seconds(), "s/import")
+		})
+	}
+}
+
+// pgCluster is a throw-away PostgreSQL cluster on a loopback port.
+type pgCluster struct {
+	bin, dir, port string
+	asUser         string // run the server as this user (we are root)
+}
+
+func (p *pgCluster) cmd(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(p.bin, name)
+	if p.asUser != "" {
+		return exec.Command("runuser", append([]string{"-u", p.asUser, "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+func startPG(b *testing.B) *pgCluster {
+	bin := "/usr/lib/postgresql/15/bin"
+	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
+		b.Skip("PostgreSQL 15 is not installed (apt-get install -y postgresql-15): skipping the COPY comparison")
+	}
+	p := &pgCluster{bin: bin, port: "55432"}
+	dir, err := os.MkdirTemp("", "spoor-pg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.dir = dir
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			b.Skip("running as root and no postgres user to run the server as")
+		}
+		p.asUser = "postgres"
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := p.cmd("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
+		b.Fatalf("initdb: %v\n%s", err, out)
+	}
+	opts := fmt.Sprintf("-p %s -k %s -c listen_addresses=127.0.0.1 -c max_wal_size=4GB -c shared_buffers=512MB", p.port, dir)
+	if out, err := p.cmd("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
+		b.Fatalf("pg_ctl start: %v\n%s", err, out)
+	}
+	b.Cleanup(func() {
+		p.cmd("pg_ctl", "-D", data, "-m", "fast", "-w", "stop").Run()
+		os.RemoveAll(dir)
+	})
+	return p
+}
+
+const pgSchema = `DROP TABLE IF EXISTS token_transfers;
+CREATE TABLE token_transfers (
+	token_address text NOT NULL, from_address text NOT NULL, to_address text NOT NULL,
+	value numeric(78,0) NOT NULL, transaction_hash text NOT NULL, log_index integer NOT NULL,
+	block_number bigint NOT NULL, block_timestamp bigint,
+	PRIMARY KEY (transaction_hash, log_index));
+CREATE INDEX ON token_transfers (from_address);
+CREATE INDEX ON token_transfers (to_address);`
+
+// copyOnce COPYs the file into a freshly created indexed table.
+func copyOnce(b *testing.B, ctx context.Context, conn *pgx.Conn, path string) (time.Duration, int64) {
+	if _, err := conn.Exec(ctx, pgSchema); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	t0 := time.Now()
+	tag, err := conn.PgConn().CopyFrom(ctx, bufio.NewReaderSize(f, 1<<20), "COPY token_transfers FROM STDIN WITH (FORMAT csv, HEADER true)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0), tag.RowsAffected()
+}
+
+// BenchmarkETLvsPostgresCOPY imports the same token_transfers.csv into
+// spoor (fresh store) and, by COPY, into a fresh PostgreSQL table with a
+// primary key and an index on each address column, alternating, and reports
+// the median rates and their ratio.
+func BenchmarkETLvsPostgresCOPY(b *testing.B) {
+	xfers, _ := syntheticExport(b)
+	p := startPG(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%s user=postgres dbname=postgres sslmode=disable", p.port))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var sd, pd []time.Duration
+	var sn uint64
+	var pn int64
+	for i := 0; i < b.N; i++ {
+		d, n := importOnce(b, xfers)
+		sd, sn = append(sd, d), n
+		d2, n2 := copyOnce(b, ctx, conn, filepath.Join(xfers, "token_transfers.csv"))
+		pd, pn = append(pd, d2), n2
+	}
+	if int64(sn) != pn {
+		b.Fatalf("spoor stored %d transfers, PostgreSQL %d rows", sn, pn)
+	}
+	sr := float64(sn) / median(sd).Seconds()
+	pr := float64(pn) / median(pd).Seconds()
+	b.ReportMetric(sr, "spoor-transfers/s")
+	b.ReportMetric(pr, "pg-copy-rows/s")
+	b.ReportMetric(sr/pr, "spoor/pg")
+	var sv strings.Builder
+	for i := range sd {
+		fmt.Fprintf(&sv, " spoor %.2fs pg %.2fs;", sd[i].Seconds(), pd[i].Seconds())
+	}
+	b.Logf("%d rows:%s", pn, sv.String())
+}
