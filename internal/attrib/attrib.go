@@ -163,11 +163,11 @@ func eqMap(a, b map[string]string) bool {
 // Confidence levels of GraphSense, with their scores.
 var confidenceScores = map[string]int{
 	"override": 100, "ownership": 100, "ledger_immanent": 100,
-	"manual_transaction":   90,
-	"service_api":          70,
+	"manual_transaction":     90,
+	"service_api":            70,
 	"forensic_investigation": 70,
-	"authority_data":       60,
-	"trusted_provider":     50, "service_data": 50, "forensic": 50,
+	"authority_data":         60,
+	"trusted_provider":       50, "service_data": 50, "forensic": 50,
 	"untrusted_transaction": 40,
 	"web_crawl":             20,
 	"heuristic":             10,

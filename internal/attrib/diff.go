@@ -17,7 +17,9 @@ type Problem struct {
 	Reason string `json:"reason"`
 }
 
-func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s: %s", p.File, p.Line, p.Kind, p.Reason) }
+func (p Problem) String() string {
+	return fmt.Sprintf("%s:%d: %s: %s", p.File, p.Line, p.Kind, p.Reason)
+}
 
 // Problem kinds.
 const (
@@ -180,13 +182,14 @@ func Diff(info *ListInfo, existing []Tag, b *Batch, now time.Time) ([]Tag, ListI
 	}
 	prev := ""
 	if lv := out.Latest(); lv != nil && !b.Additive {
-		if b.Version < lv.Version {
-			return nil, out, res, fmt.Errorf("%w: %s is at %s, %s is %s", ErrOlderVersion, b.List, lv.Version, b.File, b.Version)
-		}
-		if lv.Digest == b.Digest && lv.Version == b.Version {
+		if lv.Digest == b.Digest {
+			// The same content as the latest version: nothing to do.
 			res.NoOp = true
 			res.Unchanged = len(b.Tags)
 			return nil, *info, res, nil
+		}
+		if b.Version < lv.Version {
+			return nil, out, res, fmt.Errorf("%w: %s is at %s, %s is %s", ErrOlderVersion, b.List, lv.Version, b.File, b.Version)
 		}
 		prev = lv.Version
 		if lv.Version == b.Version && len(out.Versions) > 1 {

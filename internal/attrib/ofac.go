@@ -44,10 +44,10 @@ func (d xmlDate) iso() string {
 
 type xmlParty struct {
 	Profiles []struct {
-		ID         string `xml:"ID,attr"`
-		SubType    string `xml:"PartySubTypeID,attr"`
+		ID         string        `xml:"ID,attr"`
+		SubType    string        `xml:"PartySubTypeID,attr"`
 		Identities []xmlIdentity `xml:"Identity"`
-		Features []struct {
+		Features   []struct {
 			ID       string `xml:"ID,attr"`
 			TypeID   string `xml:"FeatureTypeID,attr"`
 			Versions []struct {
