@@ -240,6 +240,11 @@ func readOFACXML(r io.Reader, b *Batch) error {
 		return err
 	}
 	b.Version = issued
+	return importOFACEntries(entries, b)
+}
+
+// importOFACEntries turns decoded SDN address features into tags of b.
+func importOFACEntries(entries []OFACEntry, b *Batch) error {
 	seen := map[string]int{}
 	for _, e := range entries {
 		b.Read++
@@ -282,7 +287,16 @@ func importTaggedAddress(b *Batch, t *Tag, chain model.Chain, addr string, line 
 	}
 	a, err := ParseAddress(chain, addr)
 	if err != nil {
-		b.problem(line, Rejected, "%s%s address: %v", where, chain, err)
+		hint := ""
+		for _, c := range model.AllChains {
+			if c != chain {
+				if _, e := ParseAddress(c, addr); e == nil {
+					hint = fmt.Sprintf(" (it is a valid %s address: mislabelled in the source?)", c)
+					break
+				}
+			}
+		}
+		b.problem(line, Rejected, "%s%s address: %v%s", where, chain, err, hint)
 		return false
 	}
 	if a.Repair != "" {
