@@ -86,6 +86,7 @@ type Store interface {
 	Reader
 	PriceStore
 	FactStore
+	TagStore
 	Close() error
 }
 
