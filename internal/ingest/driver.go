@@ -45,6 +45,9 @@ type Result struct {
 	Txs        uint64
 	Height     uint64
 	Elapsed    time.Duration
+	// UnknownDecimals lists token contracts (display form, with the reason)
+	// whose decimals could not be learned: their amounts stay in base units.
+	UnknownDecimals []string
 }
 
 // item is one decoded block from a source, or the error that stopped it.
