@@ -14,12 +14,10 @@ type ethNode struct{ c *evmrpc.Client }
 func (e ethNode) name() string                    { return e.c.URL }
 func (e ethNode) tip() (uint64, error)            { return e.c.BlockNumber() }
 func (e ethNode) hash(h uint64) ([32]byte, error) { return e.c.BlockHash(h) }
-func (e ethNode) chunk() int {
-	if e.c.BatchSize > 0 {
-		return e.c.BatchSize
-	}
-	return 16
-}
+func (e ethNode) chunk() int                      { return ethBlocksPerRequest }
+
+// ethBlocksPerRequest is how many blocks one batch request asks for.
+var ethBlocksPerRequest = 16
 
 func (e ethNode) fetch(from, to uint64) ([]nodeBlock, error) {
 	ds, err := e.c.Blocks(from, to)

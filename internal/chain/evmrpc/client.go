@@ -40,9 +40,7 @@ const codeMethodNotFound = -32601
 type Client struct {
 	URL  string
 	HTTP *http.Client
-	// BatchSize is how many blocks one batch request asks for (default 16).
-	BatchSize int
-	id        atomic.Uint64
+	id   atomic.Uint64
 	// noBlockReceipts is set once the node answered that it lacks
 	// eth_getBlockReceipts; receipts are then fetched per transaction.
 	noBlockReceipts atomic.Bool
