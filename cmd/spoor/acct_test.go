@@ -178,7 +178,9 @@ func TestCLIAcctBadInput(t *testing.T) {
 		{[]string{"ingest", "tron", "--etl", writeDir(t, bad)}, 1, "token_transfers.csv:5: column value"},
 		{[]string{"ingest", "eth", "--etl", writeDir(t, map[string]string{"token_transfers.csv": "a,b\n1,2\n"})}, 1, "token_transfers.csv:1: column token_address"},
 		{[]string{"prices", "import", badPrices}, 1, "bad.csv:3"},
-		{[]string{"ingest", "tron", "--rpc", "http://127.0.0.1:8090"}, 2, "not in this build"},
+		{[]string{"ingest", "tron", "--rpc", "http://127.0.0.1:1"}, 1, "http://127.0.0.1:1/wallet/"}, // nothing listens on port 1
+		{[]string{"ingest", "eth", "--rpc", "http://127.0.0.1:1"}, 1, "127.0.0.1:1"},
+		{[]string{"ingest", "eth", "--api", "blocks.jsonl"}, 2, "tron only"},
 		{[]string{"ingest", "eth"}, 2, "--etl"},
 	} {
 		_, e, code := run(t, nil, append([]string{"--data", data}, tc.args...)...)

@@ -13,8 +13,9 @@ const mod = "github.com/spoor-dev/spoor/"
 var allowed = map[string][]string{
 	"internal/model":             {},
 	"internal/address":           {"internal/model"},
-	"internal/store":             {"internal/model"},
-	"internal/store/pebblestore": {"internal/store", "internal/model"},
+	"internal/attrib":            {"internal/model", "internal/address"},
+	"internal/store":             {"internal/model", "internal/attrib"},
+	"internal/store/pebblestore": {"internal/store", "internal/model", "internal/attrib"},
 	"internal/chain":             {"internal/chain", "internal/model", "internal/address", "internal/store"},
 	"internal/ingest":            {"internal/chain", "internal/model", "internal/address", "internal/store"},
 	"internal/sharedtest":        {},

@@ -19,6 +19,10 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	fs := newFlags(env, name)
 	etlDir := fs.String("etl", "", "ethereum-etl / BigQuery CSV export folder (blocks, transactions, receipts, token_transfers, tokens, logs *.csv[.gz])")
 	rpcURL := fs.String("rpc", "", "node URL: Ethereum JSON-RPC, or java-tron HTTP API")
+	apiFile := fs.String("api", "", "tron only: java-tron HTTP API JSON lines file ({\"block\":…,\"info\":…} per line)")
+	from := fs.Int64("from", -1, "first height (--rpc)")
+	to := fs.Int64("to", -1, "last height (--rpc)")
+	conf := fs.Uint64("confirmations", 0, "stay this many blocks behind the node's tip (--rpc)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -26,20 +30,49 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected arguments %v", pos)
 	}
-	if (*etlDir == "") == (*rpcURL == "") {
-		return usageErr("give exactly one of --etl DIR or --rpc URL")
+	given := 0
+	for _, v := range []string{*etlDir, *rpcURL, *apiFile} {
+		if v != "" {
+			given++
+		}
 	}
-	if *rpcURL != "" {
-		// --rpc dispatches here to the node adapters once they are merged:
-		// ingest.ETHRPC(st, …) for eth and ingest.TronAPI(st, …) for tron
-		// (branch `node`), with their range/confirmation flags.
-		return usageErr("--rpc is not in this build of spoor ingest %s; use --etl DIR", c)
+	if given != 1 {
+		return usageErr("give exactly one of --etl DIR, --rpc URL or (tron) --api FILE")
+	}
+	if *apiFile != "" && c != model.Tron {
+		return usageErr("--api FILE reads java-tron HTTP API JSON: tron only")
 	}
 	st, err := openStore(env)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *rpcURL != "" || *apiFile != "" {
+		rng := ingest.RPCRange{Confirmations: *conf}
+		if *from >= 0 {
+			rng.From, rng.HasFrom = uint64(*from), true
+		}
+		if *to >= 0 {
+			rng.To, rng.HasTo = uint64(*to), true
+		}
+		var res *ingest.Result
+		switch {
+		case *apiFile != "":
+			res, err = ingest.TronAPIFile(st, *apiFile, progressOpts(env))
+		case c == model.Tron:
+			res, err = ingest.TronAPI(st, *rpcURL, rng, progressOpts(env))
+		default:
+			res, err = ingest.ETHRPC(st, *rpcURL, rng, progressOpts(env))
+		}
+		if err != nil {
+			return err
+		}
+		if len(res.UnknownDecimals) > 0 && !env.JSON {
+			fmt.Fprintf(env.Stderr, "warning: decimals unknown for %d token(s), amounts stay in base units: %s\n",
+				len(res.UnknownDecimals), strings.Join(res.UnknownDecimals, ", "))
+		}
+		return printIngest(env, res)
+	}
 	res, err := ingest.ETL(st, c, *etlDir, progressOpts(env))
 	if err != nil {
 		return err

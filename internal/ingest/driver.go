@@ -46,6 +46,9 @@ type Result struct {
 	Height     uint64
 	Elapsed    time.Duration
 	ETL        *ETLStats // ETL export ingests only (etl.go)
+	// UnknownDecimals lists token contracts (display form, with the reason)
+	// whose decimals could not be learned: their amounts stay in base units.
+	UnknownDecimals []string
 }
 
 // item is one decoded block from a source, or the error that stopped it.

@@ -105,7 +105,7 @@ func writeFile(t *testing.T, p, content string) {
 	}
 }
 
-func tron(t *testing.T, s string) []byte {
+func tronBytes(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := address.TronDecode(s)
 	if err != nil {

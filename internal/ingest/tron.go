@@ -1,0 +1,146 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spoor-dev/spoor/internal/chain/evmrpc"
+	"github.com/spoor-dev/spoor/internal/chain/tron"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// tronNode adapts a java-tron HTTP API client to nodeSource.
+type tronNode struct{ c *tron.Client }
+
+func (t tronNode) name() string                    { return t.c.URL }
+func (t tronNode) tip() (uint64, error)            { return t.c.TipHeight() }
+func (t tronNode) hash(h uint64) ([32]byte, error) { return t.c.BlockHash(h) }
+func (t tronNode) chunk() int                      { return 32 }
+
+func (t tronNode) fetch(from, to uint64) ([]nodeBlock, error) {
+	out := make([]nodeBlock, 0, to-from+1)
+	for h := from; h <= to; h++ {
+		d, err := t.c.Block(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nodeBlock{blk: d.Block, facts: d.Facts, contracts: d.Contracts,
+			where: fmt.Sprintf("node %s block %d", t.c.URL, h)})
+	}
+	return out, nil
+}
+
+func (t tronNode) tokens(contracts [][]byte, _ uint64) ([]evmrpc.Token, error) {
+	out := make([]evmrpc.Token, len(contracts))
+	for i, ct := range contracts {
+		if k, ok := tron.Known[string(ct)]; ok {
+			out[i] = k
+			continue
+		}
+		out[i] = t.c.Token(ct)
+	}
+	return out, nil
+}
+
+// knownTronTokens answers from the configured table only (files cannot
+// call contracts): any other token's decimals are unknown and reported.
+func knownTronTokens(contracts [][]byte, _ uint64) ([]evmrpc.Token, error) {
+	out := make([]evmrpc.Token, len(contracts))
+	for i, ct := range contracts {
+		if k, ok := tron.Known[string(ct)]; ok {
+			out[i] = k
+			continue
+		}
+		out[i] = evmrpc.Token{Contract: ct, Decimals: -1, Err: errors.New("not configured, and a file source cannot call the contract")}
+	}
+	return out, nil
+}
+
+// TronAPI ingests Tron from a java-tron node's HTTP API at url
+// (/wallet/getblockbynum and /wallet/gettransactioninfobyblocknum),
+// incrementally from the stored tip, reorg-safe, staying rng.Confirmations
+// behind the node's head.
+func TronAPI(st store.Store, url string, rng RPCRange, opts Options) (*Result, error) {
+	return nodeIngest(st, model.Tron, tronNode{tron.NewClient(url)}, rng, opts)
+}
+
+// TronAPIFile ingests a blocks.jsonl file of java-tron HTTP API responses
+// (one {"block":…,"info":…} per line, in height order). Blocks already
+// stored with the same hash are skipped (re-running is idempotent; a longer
+// file continues where the store stops); where the file's chain differs
+// from the stored one, the store is rolled back to the fork point first.
+func TronAPIFile(st store.Store, path string, opts Options) (*Result, error) {
+	fr, err := tron.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fr.Close()
+	mark, err := st.Mark(model.Tron)
+	if err != nil {
+		return nil, err
+	}
+	if mark.HasBlocks {
+		if err := st.DeleteFactsAbove(model.Tron, mark.Height); err != nil {
+			return nil, err
+		}
+	}
+	var run *accountRun
+	var skipped, rolled uint64
+	for {
+		d, where, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if run != nil {
+				return run.fail(err)
+			}
+			return nil, err
+		}
+		b := nodeBlock{blk: d.Block, facts: d.Facts, contracts: d.Contracts, where: where}
+		h := d.Block.Height
+		if run == nil && mark.HasBlocks && h <= mark.Height {
+			stored, err := st.BlockHash(model.Tron, h)
+			if err != nil {
+				return nil, fmt.Errorf("%s: stored block %d: %w", where, h, err)
+			}
+			if stored == d.Block.Hash {
+				skipped++
+				continue
+			}
+			if h == 0 {
+				return nil, fmt.Errorf("%s: genesis block differs from the stored chain", where)
+			}
+			// The file's chain forks from the stored one below h.
+			if err := st.RollbackTo(model.Tron, h-1); err != nil {
+				return nil, err
+			}
+			if err := st.DeleteFactsAbove(model.Tron, h-1); err != nil {
+				return nil, err
+			}
+			rolled += mark.Height - (h - 1)
+			if mark, err = st.Mark(model.Tron); err != nil {
+				return nil, err
+			}
+		}
+		if run == nil {
+			if run, err = newAccountRun(st, model.Tron, &opts, mark, h, 0, knownTronTokens); err != nil {
+				return nil, err
+			}
+		}
+		if err := run.add(b); err != nil {
+			return run.fail(err)
+		}
+	}
+	if run == nil {
+		return &Result{Chain: model.Tron, Height: mark.Height, Skipped: skipped, RolledBack: rolled}, nil
+	}
+	res, err := run.finish()
+	if err != nil {
+		return nil, err
+	}
+	res.Skipped, res.RolledBack = skipped, rolled
+	return res, nil
+}
