@@ -51,27 +51,27 @@ type acctTx struct {
 // acctChain buffers one block of an account chain and writes it as
 // ethereum-etl CSV rows (and, for Tron, a java-tron API JSON line).
 type acctChain struct {
-	chain        model.Chain
-	symbol       string
-	tokenSymbol  string
-	tokenName    string
-	contract     []byte // canonical token contract bytes
-	decimals     int
-	interval     int64
-	baseHeight   uint64
-	seed         uint64
-	cur          uint64
-	open         bool
-	txs          []acctTx
-	logIndex     int
-	files        []*os.File
-	blocksW      *bufio.Writer
-	txW          *bufio.Writer
-	ttW          *bufio.Writer
-	api          *bufio.Writer
-	buf          []byte
-	blocks, ntx  int64
-	transfers    int64
+	chain         model.Chain
+	symbol        string
+	tokenSymbol   string
+	tokenName     string
+	contract      []byte // canonical token contract bytes
+	decimals      int
+	interval      int64
+	baseHeight    uint64
+	seed          uint64
+	cur           uint64
+	open          bool
+	txs           []acctTx
+	logIndex      int
+	files         []*os.File
+	blocksW       *bufio.Writer
+	txW           *bufio.Writer
+	ttW           *bufio.Writer
+	api           *bufio.Writer
+	buf           []byte
+	blocks, ntx   int64
+	transfers     int64
 	firstH, lastH uint64
 }
 

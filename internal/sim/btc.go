@@ -231,7 +231,7 @@ func (s *Sim) btcPay(w *Wallet, outs []payout) (chainhash.Hash, bool) {
 	}
 	rate := s.feeRate()
 	extra := 0
-	if len(w.utxos) > 12 {
+	if len(w.utxos) > 12 && !w.custodial {
 		extra = len(w.utxos) - 8
 	}
 	fee := rate * uint64(vsize(1, len(outs)+1))
@@ -282,7 +282,7 @@ func subsidy(h int32) uint64 {
 	if n >= 64 {
 		return 0
 	}
-	return uint64(50 * 100_000_000) >> uint(n)
+	return uint64(50*100_000_000) >> uint(n)
 }
 
 // closeBTCBlock mines the pending transactions into a block at time t: a

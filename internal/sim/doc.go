@@ -61,7 +61,8 @@
 // exchange_donors, per_donor_addresses (collector consolidation), peel_chain,
 // pass_through (money changer), structuring, chain_hop, recruiting, payroll,
 // charity_fan_in, coinjoin, mixer, internal_transfers (payment processor),
-// exchange_sweep, tron_topup, utxo_consolidation. params carry the
+// exchange_sweep, tron_topup and gas_topup (a feeder top-up followed by the token
+// sweep, on Tron and Ethereum), cold_move, utxo_consolidation. params carry the
 // instance's parameters (e.g. "increment", "threshold_usd", "hops",
 // "xmr_address"). A transfer on Bitcoin is one output: vout is its index and
 // from is the address of the transaction's first input; on the account

@@ -42,6 +42,7 @@ func (s *Sim) newCustodian(kind, role, name string, loUSD, hiUSD int64) *custodi
 		c.deposit[ci] = s.newWallet(c.actor, ch, 0, 1<<30)
 		c.deposit[ci].cust = c
 		c.hot[ci] = s.newWallet(c.actor, ch, 1000, 2)
+		c.hot[ci].custodial = true
 		c.cold[ci] = s.newWallet(c.actor, ch, 1000, 1)
 		s.main(c.hot[ci])
 		s.main(c.cold[ci])
@@ -170,9 +171,9 @@ func (s *Sim) custodianTick(c *custodian) {
 		c.btcOut = c.btcOut[:0]
 	}
 	// BTC: consolidate a fragmented hot wallet.
-	if hot := c.hot[ciBTC]; len(hot.utxos) > 60 {
-		ins := append([]utxo(nil), hot.utxos[:50]...)
-		hot.utxos = append(hot.utxos[:0:0], hot.utxos[50:]...)
+	if hot := c.hot[ciBTC]; len(hot.utxos) > 25 {
+		ins := append([]utxo(nil), hot.utxos[:20]...)
+		hot.utxos = append(hot.utxos[:0:0], hot.utxos[20:]...)
 		var sum uint64
 		for _, u := range ins {
 			sum += u.value
@@ -185,7 +186,7 @@ func (s *Sim) custodianTick(c *custodian) {
 	}
 	// BTC: hot/cold band.
 	if hot := c.hot[ciBTC]; s.permille(50) {
-		hi := s.usdBTC(c.hiUSD*100)
+		hi := s.usdBTC(c.hiUSD * 100)
 		if b := btcBalance(hot); b > hi {
 			to := s.main(c.cold[ciBTC])
 			if id, ok := s.btcPay(hot, []payout{{to, b - hi/2}}); ok {
@@ -233,7 +234,11 @@ func (s *Sim) sweepAccount(c *custodian, ci int, d int32) {
 			return
 		}
 		if topped {
-			if t := s.newTypology("tron_topup", false, map[string]string{"chain": ch.String()}, c.actor); t != nil {
+			kind := "tron_topup"
+			if ch == model.ETH {
+				kind = "gas_topup"
+			}
+			if t := s.newTypology(kind, false, map[string]string{"chain": ch.String()}, c.actor); t != nil {
 				s.recAcct(t, ch, topID, s.main(c.feeder[ci]), d, native, *u64(need))
 				s.recAcct(t, ch, id, d, hot, token, v)
 			}

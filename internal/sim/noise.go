@@ -44,8 +44,7 @@ func (s *Sim) payroll() {
 	for _, v := range n.salaries {
 		total += v
 	}
-	s.gasUp(n.employer, ciETH, from)
-	s.gasUp(n.employer, ciETH, from)
+	s.ensureGas(n.employer, ciETH, from, uint64(len(n.employees))+1)
 	s.withdraw(s.exchanges[n.employer.home], ciETH, token, from, *u64(total))
 	t := s.newTypology("payroll", false, map[string]string{"asset": "USDC", "employees": itoa(len(n.employees))}, n.employer.actor)
 	for i, e := range n.employees {

@@ -204,7 +204,7 @@ func (s *Sim) bootstrap() {
 		}
 		for _, c := range append(append([]*custodian(nil), s.exchanges...), s.processor.custodian, s.tf.swap, s.noise.mixer) {
 			for slot := 0; slot < 2; slot++ {
-				v := s.usdUnits(ci, slot, 200_000_000*100)
+				v := s.usdUnits(ci, slot, 20_000_000*100)
 				if c.actor.Kind != "exchange" {
 					v = s.usdUnits(ci, slot, 200_000*100)
 				}

@@ -1,8 +1,8 @@
 package sim
 
 import (
-	"github.com/spoor-dev/spoor/internal/address"
 	"github.com/holiman/uint256"
+	"github.com/spoor-dev/spoor/internal/address"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -25,12 +25,12 @@ type tfWorld struct {
 	recruits  []*user
 	swap      *custodian
 
-	donorEx  int // the retail exchange whose customers give (Kopra)
-	cashEx   int // the cash-out exchange
-	crowd    *typology
-	exDonors *typology
-	fixed    *typology
-	perDonor *typology
+	donorEx    int // the retail exchange whose customers give (Kopra)
+	cashEx     int // the cash-out exchange
+	crowd      *typology
+	exDonors   *typology
+	fixed      *typology
+	perDonor   *typology
 	recruiting *typology
 	reserve    uint256.Int // changer USDT held for pending structuring deposits
 }
@@ -53,9 +53,14 @@ func (s *Sim) newTF() {
 	t.recruiter = s.newUser("campaign", "recruiting campaign paying travel stipends", "Campaign Falcon recruiting")
 	t.financier = s.newUser("financier", "funds the recruiting campaign", "Falcon financier")
 	t.swap = s.newCustodian("swap_service", "instant swap service (no KYC)", "FlipSwap", 5_000, 100_000)
-	s.main(s.wallet(t.campaign, ciTron))
+	camp := s.main(s.wallet(t.campaign, ciTron))
 	s.main(s.wallet(t.changer, ciTron))
 	s.main(s.wallet(t.recruiter, ciETH))
+	donorEx := s.exchanges[t.donorEx].actor
+	t.crowd = s.newTypology("crowdfunding", true, map[string]string{"address": s.display(camp), "median_usd_below": "500"}, t.campaign.actor)
+	t.exDonors = s.newTypology("exchange_donors", true, map[string]string{"exchange": donorEx.ID}, t.campaign.actor, donorEx)
+	t.fixed = s.newTypology("fixed_increments", true, map[string]string{"increment": "10000000000", "asset": "USDT", "window_days": "90"}, t.campaign.actor, donorEx)
+	t.perDonor = s.newTypology("per_donor_addresses", true, nil, t.campaign.actor, t.collector.actor)
 }
 
 // donate gives one crowdfunding donation to the campaign's Tron address:
@@ -74,7 +79,9 @@ func (s *Sim) donate() {
 		if ok {
 			hot := s.main(s.exchanges[ex].hot[ciTron])
 			s.recAcct(t.crowd, model.Tron, id, hot, camp, token, v)
-			s.recAcct(t.exDonors, model.Tron, id, hot, camp, token, v)
+			if ex == t.donorEx {
+				s.recAcct(t.exDonors, model.Tron, id, hot, camp, token, v)
+			}
 		}
 		return
 	}
@@ -139,8 +146,7 @@ func (s *Sim) consolidateAndPeel() {
 	fee := 5 * uint64(vsize(len(ins), 1))
 	col := s.recv(t.collector, ciBTC)
 	cid := s.btcTx(ins, []payout{{col, sum - fee}})
-	cons := s.newTypology("per_donor_addresses", true, map[string]string{"inputs": itoa(len(ins))}, t.campaign.actor, t.collector.actor)
-	s.recBTC(cons, cid, col)
+	t.perDonor.params["consolidation_inputs"] = itoa(len(ins))
 	s.recBTC(t.perDonor, cid, col)
 
 	hops := s.cfg.TF.PeelHops
@@ -187,8 +193,7 @@ func (s *Sim) consolidateAndPeel() {
 func (s *Sim) cashOutTron() {
 	t := &s.tf
 	camp := s.main(t.campaign.w[ciTron])
-	s.gasUp(t.campaign, ciTron, camp)
-	s.gasUp(t.campaign, ciTron, camp)
+	s.ensureGas(t.campaign, ciTron, camp, 4)
 	total := *s.bal(camp, token)
 	if total.IsZero() {
 		return
@@ -318,7 +323,7 @@ func (s *Sim) recruitingFund() {
 	camp := s.main(t.recruiter.w[ciETH])
 	fin := s.recv(t.financier, ciETH)
 	total := uint64(recruitStipend) * uint64(s.cfg.TF.Recruits) * 11 / 10
-	s.gasUp(t.financier, ciETH, fin)
+	s.ensureGas(t.financier, ciETH, fin, 4)
 	s.withdraw(s.exchanges[s.rng.IntN(len(s.exchanges))], ciETH, token, fin, *u64(total))
 	rec := s.newTypology("recruiting", true, map[string]string{"stipend": "500000000", "asset": "USDC"}, t.recruiter.actor, t.financier.actor)
 	s.tf.recruiting = rec
@@ -345,7 +350,7 @@ func (s *Sim) payRecruit() {
 	r.home = t.cashEx
 	t.recruits = append(t.recruits, r)
 	to := s.main(s.wallet(r, ciETH))
-	s.gasUp(t.recruiter, ciETH, camp)
+	s.ensureGas(t.recruiter, ciETH, camp, 4)
 	gas := *u64(feeOf(model.ETH, token) * 2)
 	s.acctSend(model.ETH, camp, to, native, gas)
 	v := *u64(recruitStipend)

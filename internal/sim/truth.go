@@ -79,6 +79,7 @@ func (s *Sim) newTypology(kind string, tf bool, params map[string]string, actors
 var routineLimit = map[string]int{
 	"exchange_sweep":     25,
 	"tron_topup":         25,
+	"gas_topup":          25,
 	"utxo_consolidation": 25,
 	"cold_move":          25,
 	"internal_transfers": 10,
@@ -257,4 +258,3 @@ func (s *Sim) writeTruth(w *bufio.Writer) error {
 	w.WriteString("]}\n")
 	return w.Flush()
 }
-

@@ -207,6 +207,18 @@ func (s *Sim) gasUp(u *user, ci int, to int32) {
 	s.withdraw(s.exchanges[u.home], ci, native, to, v)
 }
 
+// ensureGas tops an account-chain address up (an exchange withdrawal of the
+// native coin) so it can pay n token transfers at the highest fee.
+func (s *Sim) ensureGas(u *user, ci int, to int32, n uint64) {
+	need := u64(feeOf(chainByIndex[ci], token) * n)
+	if !s.bal(to, native).Lt(need) {
+		return
+	}
+	need.Sub(need, s.bal(to, native))
+	need.Add(need, u64(feeOf(chainByIndex[ci], token)))
+	s.withdraw(s.exchanges[u.home], ci, native, to, *need)
+}
+
 // userAction runs one background action of a random user.
 func (s *Sim) userAction() {
 	u := s.users[s.rng.IntN(len(s.users))]

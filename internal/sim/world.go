@@ -55,6 +55,9 @@ type Wallet struct {
 	// cust is set on a custodian's deposit wallet: funds arriving there are
 	// queued for a sweep.
 	cust *custodian
+	// custodial wallets spend exactly what a payment needs; the service
+	// consolidates separately.
+	custodial bool
 }
 
 // Sim is one world being generated.
@@ -89,7 +92,7 @@ type Sim struct {
 
 	lastOuts []payout // outputs of the last BTC transaction built
 	lastFrom int32    // its first input's address
-	err   error  // first write error; generation stops at it
+	err      error    // first write error; generation stops at it
 }
 
 func (s *Sim) fail(err error) {
