@@ -203,6 +203,18 @@ type Codec struct {
 	Params *chaincfg.Params // Bitcoin network; nil means mainnet
 }
 
+// BTCParams returns a Bitcoin network's parameters by the name btcd gives it
+// ("mainnet", "testnet3", "regtest", "signet", "simnet"); anything else is
+// mainnet.
+func BTCParams(name string) *chaincfg.Params {
+	for _, p := range []*chaincfg.Params{&chaincfg.MainNetParams, &chaincfg.TestNet3Params, &chaincfg.RegressionNetParams, &chaincfg.SigNetParams, &chaincfg.SimNetParams} {
+		if p.Name == name {
+			return p
+		}
+	}
+	return &chaincfg.MainNetParams
+}
+
 // For returns the codec of a chain on its main network.
 func For(c model.Chain) Codec { return Codec{Chain: c} }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/spoor-dev/spoor/internal/model"
 )
 
 // Problem is one input record that was not imported as is: rejected (bad
@@ -63,7 +65,13 @@ type Batch struct {
 	Lines    []int // input line of each tag
 	Actors   []Actor
 	Problems []Problem
-	Read     int // records read
+	Read     int    // records read
+	btcNet   string // Bitcoin network of the addresses ("" = mainnet)
+}
+
+// parseAddress validates an address of the batch's list (its Bitcoin network).
+func (b *Batch) parseAddress(c model.Chain, s string) (Address, error) {
+	return ParseAddressOn(c, s, b.btcNet)
 }
 
 func (b *Batch) problem(line int, kind, format string, args ...any) {

@@ -285,7 +285,7 @@ func importTaggedAddress(b *Batch, t *Tag, chain model.Chain, addr string, line 
 		b.problem(line, Rejected, "%s%s %q is 64 hex digits: a transaction or key, not an address", where, t.Currency, addr)
 		return false
 	}
-	a, err := ParseAddress(chain, addr)
+	a, err := b.parseAddress(chain, addr)
 	if err != nil {
 		hint := ""
 		for _, c := range model.AllChains {

@@ -36,6 +36,9 @@ type Options struct {
 	AsOf    string // version date (ISO); "" takes the file's own date, else Now's
 	AddedBy string
 	Now     time.Time
+	// BTCNetwork is the Bitcoin network the list's addresses are for
+	// ("" = mainnet; "regtest" for a simulated world).
+	BTCNetwork string
 }
 
 func (o *Options) today() string {
@@ -100,7 +103,7 @@ func ReadFile(path string, o Options) (*Batch, error) {
 // Read reads one list from r in format o.Format; file names it in messages.
 func Read(r io.Reader, file string, o Options) (*Batch, error) {
 	today := o.today()
-	b := &Batch{File: file, Format: o.Format, List: o.List, AddedBy: o.AddedBy}
+	b := &Batch{File: file, Format: o.Format, List: o.List, AddedBy: o.AddedBy, btcNet: o.BTCNetwork}
 	base := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(file), ".bz2"), filepath.Ext(strings.TrimSuffix(filepath.Base(file), ".bz2")))
 	var err error
 	switch o.Format {

@@ -147,7 +147,7 @@ func readTagPack(r io.Reader, b *Batch) error {
 			b.problem(line, Rejected, "%s", bad)
 			continue
 		}
-		t, kind, reason := tagFromFields(f, extra)
+		t, kind, reason := tagFromFields(f, extra, b.btcNet)
 		if kind != "" {
 			b.problem(line, kind, "%s", reason)
 			continue
@@ -184,7 +184,7 @@ func scalarOf(f map[string]fieldValue, k string) (string, string) {
 
 // tagFromFields builds a tag from TagPack fields (header merged in). It
 // returns a problem kind and reason when the tag cannot be imported.
-func tagFromFields(f map[string]fieldValue, extra map[string]string) (parsedTag, string, string) {
+func tagFromFields(f map[string]fieldValue, extra map[string]string, btcNet string) (parsedTag, string, string) {
 	var p parsedTag
 	t := &p.tag
 	get := func(k string) string {
@@ -260,7 +260,7 @@ func tagFromFields(f map[string]fieldValue, extra map[string]string) (parsedTag,
 		t.Subject = Subject{Chain: chain, Kind: SubjectTx, Bytes: raw}
 		return p, "", ""
 	}
-	a, err := ParseAddress(chain, t.Address)
+	a, err := ParseAddressOn(chain, t.Address, btcNet)
 	if err != nil {
 		return p, Rejected, fmt.Sprintf("%s address: %v", chain, err)
 	}

@@ -56,7 +56,12 @@ type Address struct {
 // scripts that look like Latin ones are replaced only when exactly one
 // replacement gives an address that validates (checksum included); the
 // change is reported in Repair. Anything else is an error naming the reason.
-func ParseAddress(c model.Chain, s string) (Address, error) {
+func ParseAddress(c model.Chain, s string) (Address, error) { return ParseAddressOn(c, s, "") }
+
+// ParseAddressOn is ParseAddress with Bitcoin addresses read for the named
+// network ("regtest", "testnet3"…; "" is mainnet). Canonical bytes do not
+// carry the network, so a list must say which one its addresses are for.
+func ParseAddressOn(c model.Chain, s, btcNet string) (Address, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return Address{}, fmt.Errorf("empty address")
@@ -72,7 +77,7 @@ func ParseAddress(c model.Chain, s string) (Address, error) {
 		}
 	}
 	if ascii {
-		b, err := decodeChain(c, s)
+		b, err := decodeChain(c, s, btcNet)
 		if err != nil {
 			return Address{}, err
 		}
@@ -123,7 +128,7 @@ func ParseAddress(c model.Chain, s string) (Address, error) {
 			sb.WriteByte(o[idx[i]])
 		}
 		cand := sb.String()
-		if b, err := decodeChain(c, cand); err == nil {
+		if b, err := decodeChain(c, cand, btcNet); err == nil {
 			found = append(found, Address{Chain: c, Bytes: b, Text: cand})
 		} else {
 			lastErr = err
@@ -159,14 +164,18 @@ func scriptOf(r rune) string {
 	return "Latin small capital"
 }
 
-func decodeChain(c model.Chain, s string) ([]byte, error) {
+func decodeChain(c model.Chain, s, btcNet string) ([]byte, error) {
 	if c == model.XMR {
 		if err := address.XMRValidate(s); err != nil {
 			return nil, err
 		}
 		return []byte(s), nil
 	}
-	return address.For(c).Decode(s)
+	cd := address.For(c)
+	if c == model.BTC && btcNet != "" {
+		cd.Params = address.BTCParams(btcNet)
+	}
+	return cd.Decode(s)
 }
 
 // ChainFor decides which chain a published address of a currency (a ticker

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spoor-dev/spoor/internal/address"
 	"github.com/spoor-dev/spoor/internal/attrib"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -65,6 +64,7 @@ func tagsImport(env *Env, args []string) error {
 	asOf := fs.String("as-of", "", "version date of the list (default: the file's own date)")
 	strict := fs.Bool("strict", false, "import nothing if any record is rejected")
 	by := fs.String("by", os.Getenv("USER"), "who imports")
+	btcNet := fs.String("btc-network", "", "Bitcoin network of the list's addresses (default: the store's, else mainnet)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -82,7 +82,10 @@ func tagsImport(env *Env, args []string) error {
 		}
 	}
 	now := time.Now()
-	b, err := attrib.ReadFile(pos[0], attrib.Options{Format: *format, List: *list, AsOf: *asOf, AddedBy: *by, Now: now})
+	if *btcNet == "" {
+		*btcNet = storeBTCNetwork(env)
+	}
+	b, err := attrib.ReadFile(pos[0], attrib.Options{Format: *format, List: *list, AsOf: *asOf, AddedBy: *by, Now: now, BTCNetwork: *btcNet})
 	if err != nil {
 		return err
 	}
@@ -179,7 +182,7 @@ func tagsAdd(env *Env, args []string) error {
 	if t.Confidence, err = attrib.NormConfidence(*conf, ""); err != nil {
 		return usageErr("--confidence: %v (levels: %s)", err, strings.Join(attrib.ConfidenceLevels(), ", "))
 	}
-	a, err := attrib.ParseAddress(c, pos[1])
+	a, err := attrib.ParseAddressOn(c, pos[1], storeBTCNetwork(env))
 	if err != nil {
 		return usageErr("%s address: %v", c, err)
 	}
@@ -238,6 +241,21 @@ type TagsReport struct {
 	Tags    []TagView `json:"tags"`
 }
 
+// storeBTCNetwork is the Bitcoin network of the data folder's chain store
+// ("" when none is stored yet: mainnet).
+func storeBTCNetwork(env *Env) string {
+	st, err := openStore(env)
+	if err != nil {
+		return ""
+	}
+	defer st.Close()
+	n, err := st.Network(model.BTC)
+	if err != nil || n == "mainnet" {
+		return ""
+	}
+	return n
+}
+
 // parseSubjectArgs parses CHAIN ADDR of a tags command, repairing
 // look-alike letters (reported on stderr).
 func parseSubjectArgs(env *Env, chainArg, addr string) (model.Chain, attrib.Address, error) {
@@ -245,7 +263,7 @@ func parseSubjectArgs(env *Env, chainArg, addr string) (model.Chain, attrib.Addr
 	if err != nil {
 		return 0, attrib.Address{}, err
 	}
-	a, err := attrib.ParseAddress(c, addr)
+	a, err := attrib.ParseAddressOn(c, addr, storeBTCNetwork(env))
 	if err != nil {
 		return 0, a, usageErr("%s address: %v", c, err)
 	}
@@ -293,7 +311,11 @@ func tagsShow(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep := TagsReport{Chain: c.String(), Address: address.For(c).MustEncode(a.Bytes), Tags: []TagView{}}
+	cd, err := codecFor(st, c)
+	if err != nil {
+		return err
+	}
+	rep := TagsReport{Chain: c.String(), Address: cd.MustEncode(a.Bytes), Tags: []TagView{}}
 	if c == model.XMR {
 		rep.Address = a.Text
 	}

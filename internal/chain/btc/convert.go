@@ -122,11 +122,4 @@ var netsByMagic = map[wire.BitcoinNet]*chaincfg.Params{
 }
 
 // ParamsByName returns the network parameters for a name stored in the store.
-func ParamsByName(name string) *chaincfg.Params {
-	for _, p := range []*chaincfg.Params{&chaincfg.MainNetParams, &chaincfg.TestNet3Params, &chaincfg.RegressionNetParams, &chaincfg.SigNetParams, &chaincfg.SimNetParams} {
-		if p.Name == name {
-			return p
-		}
-	}
-	return &chaincfg.MainNetParams
-}
+func ParamsByName(name string) *chaincfg.Params { return address.BTCParams(name) }
