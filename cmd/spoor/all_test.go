@@ -48,7 +48,12 @@ func TestSimIngestAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	var truth struct {
-		Balances []struct{ Chain, Address, Asset, Balance string }
+		Balances   []struct{ Chain, Address, Asset, Balance string }
+		Typologies []struct {
+			Kind      string
+			Params    map[string]string
+			Transfers []struct{ Chain, From, To, Asset, Value string }
+		}
 	}
 	if err := json.Unmarshal(raw, &truth); err != nil {
 		t.Fatal(err)
@@ -87,5 +92,63 @@ func TestSimIngestAll(t *testing.T) {
 	}
 	if len(chains) != 3 {
 		t.Fatalf("sampled balances cover chains %v, want btc, eth and tron", chains)
+	}
+
+	// The campaign's donors, as `spoor counterparties` reports them, include
+	// every planted crowdfunding donation's sender, with exact totals on Tron.
+	checkedDonors := 0
+	for _, ty := range truth.Typologies {
+		addr := ty.Params["address"]
+		if ty.Kind != "crowdfunding" || addr == "" {
+			continue
+		}
+		out, e, code := run(t, nil, "--data", data, "counterparties", "tron", addr, "--limit", "0", "--json")
+		if code != 0 {
+			t.Fatalf("counterparties: exit %d: %s", code, e)
+		}
+		var rep struct {
+			Direction      string
+			Total          int `json:"total_counterparties"`
+			Counterparties []struct {
+				Address, Asset, Value string
+				Estimated             bool
+				Txs                   int
+				ExampleTxids          []string `json:"example_txids"`
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Direction != "in" || rep.Total != len(rep.Counterparties) {
+			t.Fatalf("counterparties report: %+v", rep)
+		}
+		for _, x := range ty.Transfers {
+			if x.To != addr || x.Chain != "tron" {
+				continue
+			}
+			found := false
+			for _, cp := range rep.Counterparties {
+				if cp.Address == x.From && cp.Asset == x.Asset && !cp.Estimated && cp.Txs >= 1 && len(cp.ExampleTxids) >= 1 {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("planted donation %s %s from %s is not among the counterparties of %s", x.Value, x.Asset, x.From, addr)
+			}
+			checkedDonors++
+		}
+	}
+	if checkedDonors == 0 {
+		t.Fatal("the world planted no Tron crowdfunding donations to check")
+	}
+	for _, args := range [][]string{
+		{"counterparties", "tron", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}, // valid, never seen here
+		{"counterparties", "tron", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u"}, // bad checksum
+		{"counterparties", "tron", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "--limit", "-1"},
+	} {
+		out, e, code := run(t, nil, append([]string{"--data", data}, args...)...)
+		if code == 0 || out != "" || e == "" {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q", args, code, out, e)
+		}
 	}
 }

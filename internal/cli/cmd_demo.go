@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("demo", "build a demo store and walk through it: spoor demo [--data DIR]", cmdDemo)
+	register("demo", "build a demo world, ingest it and walk through a case: spoor demo [--seed N] [--keep] [--mainnet]", cmdDemo)
 }
 
 // demoBlocksModule is the Go module whose test data holds real mainnet blocks
@@ -45,20 +45,11 @@ func findDemoBlocks() (string, error) {
 	return p, nil
 }
 
-// cmdDemo ingests real mainnet blocks 0-14,131 into a store and walks through
+// demoMainnet ingests real mainnet blocks 0-14,131 into a store and walks through
 // what spoor answers about them: the first person-to-person payment
 // (block 170, Satoshi to Hal Finney) and both parties' address reports.
 // Without --data the store goes to a fresh temporary folder.
-func cmdDemo(env *Env, args []string) error {
-	fs := newFlags(env, "demo")
-	keep := fs.Bool("keep", false, "keep the temporary data folder and print its path")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErr("unexpected arguments %v", pos)
-	}
+func demoMainnet(env *Env, keep *bool) error {
 	blocks, err := findDemoBlocks()
 	if err != nil {
 		return err

@@ -73,6 +73,9 @@ type Reader interface {
 	Block(c model.Chain, height uint64) (*BlockInfo, error)
 	Address(c model.Chain, addr []byte) (*AddressSummary, error) // ErrNotFound
 	Tx(c model.Chain, txid [32]byte) (*TxView, error)            // ErrNotFound
+	// TxByNum returns a transaction by its dense number (as AddressTxs lists
+	// them).
+	TxByNum(c model.Chain, n uint64) (*TxView, error)
 	// AddressTxs lists an address's transactions in time order, starting at
 	// transaction number after (exclusive), at most limit (0 = all).
 	AddressTxs(c model.Chain, addr []byte, after uint64, limit int) ([]AddressTx, error)

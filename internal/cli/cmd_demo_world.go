@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/spoor-dev/spoor/internal/attrib"
+	"github.com/spoor-dev/spoor/internal/model"
+)
+
+// cmdDemo builds a small simulated world (Bitcoin, Tron, Ethereum; a
+// crowdfunding campaign, its donors, its cash-out, and the noise around
+// them), ingests it the way a user ingests real exports, and walks through
+// the reference case from the brief: a campaign address from OSINT, who paid
+// in, where it went — then checks what spoor found against the world's
+// truth. --mainnet walks through real Bitcoin blocks instead.
+func cmdDemo(env *Env, args []string) error {
+	fs := newFlags(env, "demo")
+	keep := fs.Bool("keep", false, "keep the temporary folder (world and store) and print its path")
+	seed := fs.Uint64("seed", 1, "world seed")
+	mainnet := fs.Bool("mainnet", false, "walk through real Bitcoin mainnet blocks 0-14,131 instead of a simulated world")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected arguments %v", pos)
+	}
+	env.JSON = false
+	if *mainnet {
+		return demoMainnet(env, keep)
+	}
+	tmp, err := os.MkdirTemp("", "spoor-demo-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(tmp)
+	}
+	world := filepath.Join(tmp, "world")
+	if !dataDirGiven(env) {
+		env.DataDir = filepath.Join(tmp, "data")
+	}
+	w := env.Stdout
+	step := 0
+	title := func(format string, a ...any) {
+		step++
+		fmt.Fprintf(w, "\n== %d. %s\n", step, fmt.Sprintf(format, a...))
+	}
+	title("A simulated world with known truth (spoor sim): exchanges, users, a payment processor, mixers, CoinJoins, and terrorist-financing campaigns")
+	if err := runSim(env, []string{"--seed", strconv.FormatUint(*seed, 10), "--out", world, "--scale", "small"}); err != nil {
+		return err
+	}
+	title("Ingest it as a user ingests real exports (spoor ingest all): Bitcoin blk files, Tron and Ethereum ETL CSVs, USD prices, the starting TagPack")
+	if err := ingestAll(env, []string{world}); err != nil {
+		return err
+	}
+	title("What the investigator knows at the start (spoor tags stats)")
+	if err := tagsStats(env, nil); err != nil {
+		return err
+	}
+	c, addr, label, err := demoCampaign(env, world)
+	if err != nil {
+		return err
+	}
+	title("The lead: %q, an address posted on a Telegram channel (spoor tags show)", label)
+	if err := tagsShow(env, []string{c.String(), addr}); err != nil {
+		return err
+	}
+	title("What it received and sent, valued in USD at each transfer's time (spoor address)")
+	if err := cmdAddress(env, []string{c.String(), addr}); err != nil {
+		return err
+	}
+	title("Backward: who paid in? (spoor counterparties) — note the exchange hot wallet paying in round increments")
+	if err := cmdCounterparties(env, []string{c.String(), addr, "--limit", "10"}); err != nil {
+		return err
+	}
+	title("Forward: where did it go? (spoor counterparties --out)")
+	if err := cmdCounterparties(env, []string{c.String(), addr, "--out", "--limit", "10"}); err != nil {
+		return err
+	}
+	title("Checked against the world's truth (truth.json)")
+	if err := demoTruth(w, world, addr); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nNot built yet (see the open issues): entity clustering, multi-hop tracing to the cash-out, typology detection, screening API, evidence packages, web UI, Monero.")
+	if *keep {
+		fmt.Fprintf(w, "\nKept: world %s, store %s (spoor --data %s address %s %s)\n", world, env.DataDir, env.DataDir, c, addr)
+	}
+	return nil
+}
+
+// demoCampaign returns the lead the walk-through starts from: the world's
+// crowdfunding campaign address (as truth.json names it; the investigator
+// knows it from the OSINT tag in the starting TagPack) and that tag's label.
+func demoCampaign(env *Env, world string) (model.Chain, string, string, error) {
+	raw, err := os.ReadFile(filepath.Join(world, "truth.json"))
+	if err != nil {
+		return 0, "", "", err
+	}
+	var truth struct {
+		Typologies []struct {
+			Kind      string            `json:"kind"`
+			Params    map[string]string `json:"params"`
+			Transfers []struct{ Chain, To string }
+		} `json:"typologies"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		return 0, "", "", fmt.Errorf("%s: %w", filepath.Join(world, "truth.json"), err)
+	}
+	for _, ty := range truth.Typologies {
+		addr := ty.Params["address"]
+		if ty.Kind != "crowdfunding" || addr == "" {
+			continue
+		}
+		for _, x := range ty.Transfers {
+			if x.To != addr {
+				continue
+			}
+			c, err := model.ParseChain(x.Chain)
+			if err != nil {
+				return 0, "", "", err
+			}
+			label := "campaign address"
+			if st, err := openStore(env); err == nil {
+				if cd, err := codecFor(st, c); err == nil {
+					if b, err := cd.Decode(addr); err == nil {
+						if tags, err := st.Tags(attrib.Subject{Chain: c, Kind: attrib.SubjectAddress, Bytes: b}); err == nil && len(tags) > 0 {
+							label = tags[0].Label
+						}
+					}
+				}
+				st.Close()
+			}
+			return c, addr, label, nil
+		}
+	}
+	return 0, "", "", fmt.Errorf("demo: %s plants no crowdfunding campaign", world)
+}
+
+// demoTruth prints what the world's truth says about the campaign address, so
+// the walk-through can be checked, not just believed.
+func demoTruth(w interface{ Write([]byte) (int, error) }, world, addr string) error {
+	raw, err := os.ReadFile(filepath.Join(world, "truth.json"))
+	if err != nil {
+		return err
+	}
+	var truth struct {
+		Typologies []struct {
+			Kind      string            `json:"kind"`
+			Actors    []string          `json:"actors"`
+			Params    map[string]string `json:"params"`
+			Transfers []struct {
+				To, From, Asset, Value string
+			} `json:"transfers"`
+		} `json:"typologies"`
+		Flows []struct {
+			Campaign, Cashout, Chain, Asset, Value, From, To string
+		} `json:"flows"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(world, "truth.json"), err)
+	}
+	for _, ty := range truth.Typologies {
+		n := 0
+		for _, x := range ty.Transfers {
+			if x.To == addr || x.From == addr {
+				n++
+			}
+		}
+		if n == 0 && ty.Params["address"] != addr {
+			continue
+		}
+		params := make([]string, 0, len(ty.Params))
+		for k, v := range ty.Params {
+			params = append(params, k+"="+v)
+		}
+		sort.Strings(params)
+		fmt.Fprintf(w, "  planted %-22s actors %v, %d transfers touch this address %v\n", ty.Kind, ty.Actors, n, params)
+	}
+	flows := 0
+	for _, f := range truth.Flows {
+		if f.From == addr {
+			flows++
+		}
+	}
+	fmt.Fprintf(w, "  %d of the world's %d TF flows to a cash-out start at this address\n", flows, len(truth.Flows))
+	return nil
+}
+
