@@ -191,4 +191,3 @@ func demoTruth(w interface{ Write([]byte) (int, error) }, world, addr string) er
 	fmt.Fprintf(w, "  %d of the world's %d TF flows to a cash-out start at this address\n", flows, len(truth.Flows))
 	return nil
 }
-

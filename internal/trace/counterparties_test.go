@@ -85,7 +85,7 @@ func TestCounterpartiesAgainstTruth(t *testing.T) {
 	st, tr := world(t, 3)
 	checked := map[string]int{}
 	sums := map[[3]string]*uint256.Int{} // (chain, to, from) → value, per direction
-	seen := map[truthTransfer]bool{} // a transfer may belong to several typologies
+	seen := map[truthTransfer]bool{}     // a transfer may belong to several typologies
 	for _, ty := range tr.Typologies {
 		for _, x := range ty.Transfers {
 			if x.From == "" || x.To == "" || x.From == x.To || seen[x] {
