@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
 bash scripts/install-test-deps.sh
 
+echo "== gofmt"
+bad=$(gofmt -l cmd internal)
+if [ -n "$bad" ]; then echo "not gofmt-clean: $bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
