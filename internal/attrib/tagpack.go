@@ -331,8 +331,8 @@ func WriteTagPack(w io.Writer, header []KV, tags []Tag) error {
 	common := map[string]fieldValue{}
 	if len(tags) > 0 {
 		for k := range names {
-			if k == "address" || k == "tx_hash" {
-				continue
+			if k == "address" || k == "tx_hash" || !isTagField(k) {
+				continue // subjects and extra fields are never inherited
 			}
 			v, ok := fields[0][k]
 			if !ok {
