@@ -140,4 +140,3 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
-
