@@ -2,9 +2,12 @@ package attrib
 
 import (
 	"bytes"
+	"compress/bzip2"
 	"encoding/xml"
 	"fmt"
+	"github.com/spoor-dev/spoor/internal/sharedtest"
 	"io"
+	"os"
 	"reflect"
 	"testing"
 )
@@ -110,4 +113,36 @@ func FuzzOFACXMLFramer(f *testing.F) {
 			t.Fatalf("framer %+v %s\nfull %+v %s", fast, issued2, full, issued)
 		}
 	})
+}
+
+// BenchmarkReadOFACXMLFull is the reference full encoding/xml decode of the
+// real file, the peer of BenchmarkReadOFACXML.
+func BenchmarkReadOFACXMLFull(b *testing.B) {
+	data := sdnBytes(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		es, _, err := readOFACXMLFull(bytes.NewReader(data), "sdn_advanced.xml")
+		if err != nil || len(es) != 761 {
+			b.Fatalf("%d entries, %v", len(es), err)
+		}
+	}
+}
+
+// BenchmarkBzip2SDN is the decompression of the real .bz2 alone (Go's
+// compress/bzip2), the other part of an import's time.
+func BenchmarkBzip2SDN(b *testing.B) {
+	path := sharedtest.Lists(b, "ofac_2025-11-19/sdn_advanced.xml.bz2")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		n, err := io.Copy(io.Discard, bzip2.NewReader(bytes.NewReader(raw)))
+		if err != nil || n < 100<<20 {
+			b.Fatal(n, err)
+		}
+	}
 }

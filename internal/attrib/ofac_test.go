@@ -3,8 +3,8 @@ package attrib
 import (
 	"bytes"
 	"compress/bzip2"
-	"io"
 	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"

@@ -301,3 +301,30 @@ func TestTagsEntityAttribution(t *testing.T) {
 		t.Fatalf("missing list: %v", err)
 	}
 }
+
+// BenchmarkImportOFACXML is the whole import of the real OFAC list: read
+// the .bz2 (decompress, frame, decode the parties with addresses, validate)
+// and write the version into a fresh store, synced.
+func BenchmarkImportOFACXML(b *testing.B) {
+	path := sharedtest.Lists(b, "ofac_2025-11-19/sdn_advanced.xml.bz2")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, err := Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		bt, err := attrib.ReadFile(path, attrib.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := s.ImportTags(bt, importTime)
+		if err != nil || res.Added != 725 {
+			b.Fatalf("%+v %v", summary(res), err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+}
