@@ -328,3 +328,66 @@ func BenchmarkImportOFACXML(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestTagsScreenFixture imports the three counter-terrorist-financing
+// sources (NBCTF seizures, the DOJ al-Qaeda TagPack, the OFAC XML) and
+// screens every address of the merged fixture table against the store:
+// each must be found, active, in the list of its source, with a terrorism
+// class — except exchange accounts, which are not on-chain addresses.
+func TestTagsScreenFixture(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports the 121 MB OFAC XML")
+	}
+	s := openTestStore(t)
+	importFile(t, s, sharedtest.Lists(t, "nbctf_il_mod_crypto_wallets_nopii.csv"), attrib.Options{})
+	importFile(t, s, sharedtest.Lists(t, "graphsense_tagpacks/aft-alqaeda-forfeit_vc.yaml"), attrib.Options{})
+	importFile(t, s, sharedtest.Lists(t, "ofac_2025-11-19/sdn_advanced.xml.bz2"), attrib.Options{})
+	data, err := os.ReadFile(sharedtest.Lists(t, "ctf_test_fixture_addresses.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(data)), "\n")[1:]
+	nbctf, err := os.ReadFile(sharedtest.Lists(t, "nbctf_il_mod_crypto_wallets_nopii.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, accounts := 0, 0
+	for _, row := range rows {
+		f := strings.SplitN(row, ",", 4)
+		addr, chainName, src := f[0], f[1], f[3]
+		c, err := model.ParseChain(chainName)
+		if err != nil {
+			t.Fatalf("fixture chain %q", chainName)
+		}
+		a, err := attrib.ParseAddress(c, addr)
+		if err != nil {
+			t.Errorf("fixture %s %s does not validate: %v", chainName, addr, err)
+			continue
+		}
+		tags, err := s.Tags(attrib.Subject{Chain: c, Kind: attrib.SubjectAddress, Bytes: a.Bytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"OFAC": "ofac-sdn", "US DOJ": "graphsense/aft-alqaeda-forfeit_vc", "Israel": "nbctf-il-seizures"}
+		list := ""
+		for p, l := range want {
+			if strings.HasPrefix(src, p) {
+				list = l
+			}
+		}
+		ok := false
+		for _, tg := range tags {
+			cl := tg.Class() + " " + tg.Abuse
+			ok = ok || (tg.List == list && tg.Active() && strings.Contains(cl, "terror"))
+		}
+		switch {
+		case ok:
+			found++
+		case list == "nbctf-il-seizures" && strings.Contains(string(nbctf), addr+",no,evm,,NOBITEX"):
+			accounts++ // an exchange account: skipped by the importer, by design
+		default:
+			t.Errorf("fixture %s %s (%s): tags %+v", chainName, addr, src, tags)
+		}
+	}
+	t.Logf("fixture: %d rows, %d found with a terrorism tag of their source, %d exchange accounts not imported", len(rows), found, accounts)
+}
