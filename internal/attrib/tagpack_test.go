@@ -120,6 +120,15 @@ func TestTagPackRoundTrip(t *testing.T) {
 				t.Fatalf("%s: tag %d\n %+v\n→%+v", filepath.Base(f), i, b.Tags[i], b2.Tags[i])
 			}
 		}
+		// Exporting the re-read pack gives the same bytes: export is a
+		// fixpoint.
+		var out2 bytes.Buffer
+		if err := WriteTagPack(&out2, b2.Header, b2.Tags); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), out2.Bytes()) {
+			t.Fatalf("%s: second export differs from the first", filepath.Base(f))
+		}
 	}
 	if packs < 30 {
 		t.Fatalf("%d packs", packs)
