@@ -257,6 +257,10 @@ func hasAttrValue[V any](b []byte, name string, set map[string]V) bool {
 	}
 }
 
+// maxElement bounds one captured element (the largest DistinctParty of the
+// real list is under 100 kB).
+const maxElement = 64 << 20
+
 // xmlFramer cuts the elements named in sdnElements out of an XML stream.
 type xmlFramer struct {
 	r    *bufio.Reader
@@ -286,6 +290,9 @@ func (f *xmlFramer) next() (string, []byte, int, error) {
 		f.line += bytes.Count(chunk, []byte{'\n'})
 		if capturing {
 			f.buf = append(f.buf, chunk...)
+			if len(f.buf) > maxElement {
+				return "", nil, 0, fmt.Errorf("<%s> at line %d is larger than %d bytes", name, start, maxElement)
+			}
 		}
 		if err == io.EOF {
 			if capturing {
