@@ -18,7 +18,7 @@ import (
 // membership keys), and no tag exists without its list.
 func TestTagsImportCrash(t *testing.T) {
 	if os.Getenv("SPOOR_TAGS_CRASH_DIR") != "" {
-		crashChild(t)
+		tagCrashChild(t)
 		return
 	}
 	if testing.Short() {
@@ -72,7 +72,7 @@ func TestTagsImportCrash(t *testing.T) {
 }
 
 // crashChild imports the file under list names r<round>-<i> until killed.
-func crashChild(t *testing.T) {
+func tagCrashChild(t *testing.T) {
 	s, err := Open(os.Getenv("SPOOR_TAGS_CRASH_DIR"))
 	if err != nil {
 		t.Fatal(err)

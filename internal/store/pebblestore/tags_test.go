@@ -17,15 +17,15 @@ import (
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
-var importTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+var tagImportTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func importFile(t *testing.T, s *Store, path string, o attrib.Options) attrib.Result {
+func tagImportFile(t *testing.T, s *Store, path string, o attrib.Options) attrib.Result {
 	t.Helper()
 	b, err := attrib.ReadFile(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.ImportTags(b, importTime)
+	res, err := s.ImportTags(b, tagImportTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func importFile(t *testing.T, s *Store, path string, o attrib.Options) attrib.Re
 }
 
 // ethSet reads an OFAC ETH list independently: canonical hex of each line.
-func ethSet(t *testing.T, path string) map[string]bool {
+func tagETHSet(t *testing.T, path string) map[string]bool {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -54,15 +54,15 @@ func ethSet(t *testing.T, path string) map[string]bool {
 // listed on D?" correctly.
 func TestTagsOFACDelistings(t *testing.T) {
 	d24, d25 := sharedtest.Lists(t, "ofac_2024-09-27"), sharedtest.Lists(t, "ofac_2025-11-19")
-	old, cur := ethSet(t, filepath.Join(d24, "sanctioned_addresses_ETH.txt")), ethSet(t, filepath.Join(d25, "sanctioned_addresses_ETH.txt"))
+	old, cur := tagETHSet(t, filepath.Join(d24, "sanctioned_addresses_ETH.txt")), tagETHSet(t, filepath.Join(d25, "sanctioned_addresses_ETH.txt"))
 	if len(old) != 152 || len(cur) != 77 {
 		t.Fatalf("ETH lists: %d and %d addresses, README says 152 and 77", len(old), len(cur))
 	}
 	s := openTestStore(t)
-	r1 := importFile(t, s, d24, attrib.Options{})
-	r2 := importFile(t, s, d25, attrib.Options{})
-	t.Logf("2024: %+v", summary(r1))
-	t.Logf("2025: %+v", summary(r2))
+	r1 := tagImportFile(t, s, d24, attrib.Options{})
+	r2 := tagImportFile(t, s, d25, attrib.Options{})
+	t.Logf("2024: %+v", tagSummary(r1))
+	t.Logf("2025: %+v", tagSummary(r2))
 	eth := map[string]attrib.Tag{}
 	if err := s.ListTags("ofac-sdn-txt", func(tg *attrib.Tag) error {
 		if tg.Currency == "ETH" {
@@ -72,8 +72,8 @@ func TestTagsOFACDelistings(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(eth) != len(unionSets(old, cur)) {
-		t.Fatalf("%d ETH tags stored, %d distinct addresses in the two lists", len(eth), len(unionSets(old, cur)))
+	if len(eth) != len(tagUnion(old, cur)) {
+		t.Fatalf("%d ETH tags stored, %d distinct addresses in the two lists", len(eth), len(tagUnion(old, cur)))
 	}
 	retired, added := 0, 0
 	for a, tg := range eth {
@@ -101,7 +101,7 @@ func TestTagsOFACDelistings(t *testing.T) {
 			active++
 		}
 	}
-	if active != 77 || retired != len(old)-len(intersect(old, cur)) {
+	if active != 77 || retired != len(old)-len(tagIntersect(old, cur)) {
 		t.Fatalf("ETH active %d (want 77), retired %d", active, retired)
 	}
 	t.Logf("ETH: %d retired, %d added, %d active", retired, added, active)
@@ -122,23 +122,23 @@ func TestTagsOFACDelistings(t *testing.T) {
 		t.Fatalf("list info %+v, %v", info, err)
 	}
 	// Importing the older list again is refused and changes nothing.
-	before := snapshot(t, s)
+	before := tagSnap(t, s)
 	b, err := attrib.ReadFile(d24, attrib.Options{List: "ofac-sdn-txt", AsOf: "2024-09-28"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Version = "2024-09-27"
-	if _, err := s.ImportTags(b, importTime); !errors.Is(err, attrib.ErrOlderVersion) {
+	if _, err := s.ImportTags(b, tagImportTime); !errors.Is(err, attrib.ErrOlderVersion) {
 		t.Fatalf("older version: %v", err)
 	}
-	if !reflect.DeepEqual(before, snapshot(t, s)) {
+	if !reflect.DeepEqual(before, tagSnap(t, s)) {
 		t.Fatal("refused import changed the store")
 	}
 }
 
-func summary(r attrib.Result) attrib.Result { r.Problems = nil; return r }
+func tagSummary(r attrib.Result) attrib.Result { r.Problems = nil; return r }
 
-func unionSets(a, b map[string]bool) map[string]bool {
+func tagUnion(a, b map[string]bool) map[string]bool {
 	out := map[string]bool{}
 	for k := range a {
 		out[k] = true
@@ -149,7 +149,7 @@ func unionSets(a, b map[string]bool) map[string]bool {
 	return out
 }
 
-func intersect(a, b map[string]bool) map[string]bool {
+func tagIntersect(a, b map[string]bool) map[string]bool {
 	out := map[string]bool{}
 	for k := range a {
 		if b[k] {
@@ -159,7 +159,7 @@ func intersect(a, b map[string]bool) map[string]bool {
 	return out
 }
 
-func snapshot(t *testing.T, s *Store) map[string]string {
+func tagSnap(t *testing.T, s *Store) map[string]string {
 	t.Helper()
 	m, err := s.tagSnapshot()
 	if err != nil {
@@ -173,17 +173,17 @@ func snapshot(t *testing.T, s *Store) map[string]string {
 func TestTagsIdempotentAndAtomic(t *testing.T) {
 	s := openTestStore(t)
 	nb := sharedtest.Lists(t, "nbctf_il_mod_crypto_wallets_nopii.csv")
-	r := importFile(t, s, nb, attrib.Options{})
+	r := tagImportFile(t, s, nb, attrib.Options{})
 	if r.Added == 0 || r.Added+r.Duplicates+r.Rejected+r.Skipped != r.Read {
-		t.Fatalf("first import %+v", summary(r))
+		t.Fatalf("first import %+v", tagSummary(r))
 	}
-	before := snapshot(t, s)
+	before := tagSnap(t, s)
 	if len(before) != 2*r.Added+1 { // T and R per tag, one L
 		t.Fatalf("%d keys after %d tags", len(before), r.Added)
 	}
-	r2 := importFile(t, s, nb, attrib.Options{})
-	if !r2.NoOp || r2.Added+r2.Changed+r2.Retired != 0 || !reflect.DeepEqual(before, snapshot(t, s)) {
-		t.Fatalf("second import changed the store: %+v", summary(r2))
+	r2 := tagImportFile(t, s, nb, attrib.Options{})
+	if !r2.NoOp || r2.Added+r2.Changed+r2.Retired != 0 || !reflect.DeepEqual(before, tagSnap(t, s)) {
+		t.Fatalf("second import changed the store: %+v", tagSummary(r2))
 	}
 	// A batch with one tag the store cannot hold (NUL in its label) fails
 	// as a whole: none of the valid tags before it is written.
@@ -192,10 +192,10 @@ func TestTagsIdempotentAndAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Tags[len(b.Tags)-1].Label = "bad\x00label"
-	if _, err := s.ImportTags(b, importTime); err == nil {
+	if _, err := s.ImportTags(b, tagImportTime); err == nil {
 		t.Fatal("tag with NUL label accepted")
 	}
-	if !reflect.DeepEqual(before, snapshot(t, s)) {
+	if !reflect.DeepEqual(before, tagSnap(t, s)) {
 		t.Fatal("failed import changed the store")
 	}
 	// A version with one row changed: exactly one tag rewritten.
@@ -205,11 +205,11 @@ func TestTagsIdempotentAndAtomic(t *testing.T) {
 	}
 	b.Tags[0].Source = "https://example.org/corrected"
 	b.Digest = "corrected"
-	r3, err := s.ImportTags(b, importTime)
+	r3, err := s.ImportTags(b, tagImportTime)
 	if err != nil || r3.Changed != 1 || r3.Added != 0 || r3.Retired != 0 {
-		t.Fatalf("correction: %+v %v", summary(r3), err)
+		t.Fatalf("correction: %+v %v", tagSummary(r3), err)
 	}
-	after := snapshot(t, s)
+	after := tagSnap(t, s)
 	changed := 0
 	for k, v := range after {
 		if before[k] != v {
@@ -236,7 +236,7 @@ func TestTagsBadRowsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openTestStore(t)
-	r := importFile(t, s, p, attrib.Options{})
+	r := tagImportFile(t, s, p, attrib.Options{})
 	if r.Added != 2 || r.Rejected != 2 || r.Skipped != 1 || r.Repaired != 1 || r.List != "mine" {
 		t.Fatalf("%+v", r)
 	}
@@ -266,7 +266,7 @@ func TestTagsEntityAttribution(t *testing.T) {
 	byActor := map[string][][]byte{}
 	seen := map[string]bool{}
 	for _, f := range []string{"exchange-wallets-binance.yaml", "exchange-wallets-huobi.yaml"} {
-		importFile(t, s, filepath.Join(dir, f), attrib.Options{})
+		tagImportFile(t, s, filepath.Join(dir, f), attrib.Options{})
 	}
 	if err := s.ListTags("", func(tg *attrib.Tag) error {
 		k := tg.Actor + string(tg.Subject.Bytes)
@@ -319,9 +319,9 @@ func BenchmarkImportOFACXML(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := s.ImportTags(bt, importTime)
+		res, err := s.ImportTags(bt, tagImportTime)
 		if err != nil || res.Added != 725 {
-			b.Fatalf("%+v %v", summary(res), err)
+			b.Fatalf("%+v %v", tagSummary(res), err)
 		}
 		b.StopTimer()
 		s.Close()
@@ -339,9 +339,9 @@ func TestTagsScreenFixture(t *testing.T) {
 		t.Skip("imports the 121 MB OFAC XML")
 	}
 	s := openTestStore(t)
-	importFile(t, s, sharedtest.Lists(t, "nbctf_il_mod_crypto_wallets_nopii.csv"), attrib.Options{})
-	importFile(t, s, sharedtest.Lists(t, "graphsense_tagpacks/aft-alqaeda-forfeit_vc.yaml"), attrib.Options{})
-	importFile(t, s, sharedtest.Lists(t, "ofac_2025-11-19/sdn_advanced.xml.bz2"), attrib.Options{})
+	tagImportFile(t, s, sharedtest.Lists(t, "nbctf_il_mod_crypto_wallets_nopii.csv"), attrib.Options{})
+	tagImportFile(t, s, sharedtest.Lists(t, "graphsense_tagpacks/aft-alqaeda-forfeit_vc.yaml"), attrib.Options{})
+	tagImportFile(t, s, sharedtest.Lists(t, "ofac_2025-11-19/sdn_advanced.xml.bz2"), attrib.Options{})
 	data, err := os.ReadFile(sharedtest.Lists(t, "ctf_test_fixture_addresses.csv"))
 	if err != nil {
 		t.Fatal(err)
