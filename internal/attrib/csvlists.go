@@ -56,7 +56,6 @@ func (t *csvTable) next() (func(string) string, int, error) {
 	if err == io.EOF {
 		return nil, 0, io.EOF
 	}
-	line, _ := t.r.FieldPos(0)
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
@@ -64,6 +63,7 @@ func (t *csvTable) next() (func(string) string, int, error) {
 		}
 		return nil, 0, fmt.Errorf("%s: %v", t.file, err)
 	}
+	line, _ := t.r.FieldPos(0)
 	get := func(c string) string {
 		i, ok := t.cols[c]
 		if !ok || i >= len(rec) {

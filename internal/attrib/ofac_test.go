@@ -1,8 +1,10 @@
 package attrib
 
 import (
+	"bytes"
 	"compress/bzip2"
 	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -112,17 +114,36 @@ var (
 	xmlErr     error
 )
 
-func ofacXML(t testing.TB) ([]OFACEntry, string) {
+var (
+	sdnOnce sync.Once
+	sdnData []byte
+	sdnErr  error
+)
+
+// sdnBytes returns the real sdn_advanced.xml, decompressed once.
+func sdnBytes(t testing.TB) []byte {
 	t.Helper()
 	path := sharedtest.Lists(t, "ofac_2025-11-19/sdn_advanced.xml.bz2")
-	xmlOnce.Do(func() {
+	sdnOnce.Do(func() {
 		f, err := os.Open(path)
 		if err != nil {
-			xmlErr = err
+			sdnErr = err
 			return
 		}
 		defer f.Close()
-		xmlEntries, xmlIssued, xmlErr = ReadOFACXML(bzip2.NewReader(f), path)
+		sdnData, sdnErr = io.ReadAll(bzip2.NewReader(f))
+	})
+	if sdnErr != nil {
+		t.Fatal(sdnErr)
+	}
+	return sdnData
+}
+
+func ofacXML(t testing.TB) ([]OFACEntry, string) {
+	t.Helper()
+	data := sdnBytes(t)
+	xmlOnce.Do(func() {
+		xmlEntries, xmlIssued, xmlErr = ReadOFACXML(bytes.NewReader(data), "sdn_advanced.xml")
 	})
 	if xmlErr != nil {
 		t.Fatal(xmlErr)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spoor-dev/spoor/internal/model"
 	"gopkg.in/yaml.v3"
@@ -305,6 +306,24 @@ func sameField(a, b fieldValue) bool {
 	return a.isList == b.isList && a.scalar == b.scalar && eqStrings(a.list, b.list)
 }
 
+// plainFields are written untagged so YAML readers see a boolean or a date
+// (GraphSense's schema types them so); every other scalar is a string.
+var plainFields = map[string]bool{"is_cluster_definer": true, "lastmod": true}
+
+func keyedFieldNode(k string, v fieldValue) *yaml.Node {
+	n := fieldNode(v)
+	if plainFields[k] && !v.isList {
+		var probe any
+		if yaml.Unmarshal([]byte(v.scalar), &probe) == nil {
+			switch probe.(type) {
+			case bool, time.Time:
+				n.Tag = ""
+			}
+		}
+	}
+	return n
+}
+
 func fieldNode(v fieldValue) *yaml.Node {
 	if v.isList {
 		n := &yaml.Node{Kind: yaml.SequenceNode}
@@ -331,8 +350,8 @@ func WriteTagPack(w io.Writer, header []KV, tags []Tag) error {
 	common := map[string]fieldValue{}
 	if len(tags) > 0 {
 		for k := range names {
-			if k == "address" || k == "tx_hash" {
-				continue
+			if k == "address" || k == "tx_hash" || !isTagField(k) {
+				continue // subjects and extra fields are never inherited
 			}
 			v, ok := fields[0][k]
 			if !ok {
@@ -376,7 +395,7 @@ func WriteTagPack(w io.Writer, header []KV, tags []Tag) error {
 		return append(ks, ex...)
 	}
 	for _, k := range order(common) {
-		root.Content = append(root.Content, str(k), fieldNode(common[k]))
+		root.Content = append(root.Content, str(k), keyedFieldNode(k, common[k]))
 	}
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, f := range fields {
@@ -385,7 +404,7 @@ func WriteTagPack(w io.Writer, header []KV, tags []Tag) error {
 			if _, inh := common[k]; inh {
 				continue
 			}
-			tn.Content = append(tn.Content, str(k), fieldNode(f[k]))
+			tn.Content = append(tn.Content, str(k), keyedFieldNode(k, f[k]))
 		}
 		seq.Content = append(seq.Content, tn)
 	}

@@ -384,7 +384,7 @@ type TagStats struct {
 	Actors     int                  `json:"actors"`
 }
 
-func count(m map[string]TagCounts, k string, active bool) {
+func countTag(m map[string]TagCounts, k string, active bool) {
 	c := m[k]
 	c.Tags++
 	if active {
@@ -418,13 +418,13 @@ func tagsStats(env *Env, args []string) error {
 		} else {
 			s.Total.Retired++
 		}
-		count(s.ByList, t.List, act)
-		count(s.ByChain, t.Subject.Chain.String(), act)
+		countTag(s.ByList, t.List, act)
+		countTag(s.ByChain, t.Subject.Chain.String(), act)
 		cl := t.Class()
 		if cl == "" {
 			cl = "(none)"
 		}
-		count(s.ByCategory, cl, act)
+		countTag(s.ByCategory, cl, act)
 		return nil
 	}); err != nil {
 		return err
