@@ -105,11 +105,11 @@ func (c *Client) BlockHash(n uint64) ([32]byte, error) {
 func (c *Client) Block(n uint64) (*Decoded, error) {
 	rb, err := c.post("/wallet/getblockbynum", map[string]uint64{"num": n})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("block %d: %w", n, err)
 	}
 	ri, err := c.post("/wallet/gettransactioninfobyblocknum", map[string]uint64{"num": n})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("block %d: %w", n, err)
 	}
 	d, err := DecodeBlock(int64(n), rb, ri)
 	if err != nil {
