@@ -116,6 +116,11 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 	}
 	blk.Time = int64(ts)
 
+	for i, raw := range b.Transactions {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			return nil, ferr(fmt.Sprintf("transactions[%d]", i), "want a full transaction object (eth_getBlockByNumber with true), got %.70s", t)
+		}
+	}
 	// Receipts by transaction hash.
 	recs := make(map[[32]byte]*rpcReceipt, len(rawReceipts))
 	for i, raw := range rawReceipts {
