@@ -213,7 +213,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad value", func(s string) string { return strings.Replace(s, `"value":"0x3039"`, `"value":"0xZZ"`, 1) }, nil, "field transactions[0].value"},
 		{"negative-looking value", func(s string) string { return strings.Replace(s, `"value":"0x3039"`, `"value":"-12345"`, 1) }, nil, "field transactions[0].value"},
 		{"short hash", func(s string) string { return strings.Replace(s, `"hash":"0x`, `"hash":"0x12`, 1) }, nil, "field hash: want 32 bytes"},
-		{"short tx hash", func(s string) string { return strings.Replace(s, `"hash":"`+c.txs["eth"].Hex(), `"hash":"`+c.txs["eth"].Hex()[:20], 1) }, nil, "field transactions[0].hash"},
+		{"short tx hash", func(s string) string {
+			return strings.Replace(s, `"hash":"`+c.txs["eth"].Hex(), `"hash":"`+c.txs["eth"].Hex()[:20], 1)
+		}, nil, "field transactions[0].hash"},
 		{"number", func(s string) string { return strings.Replace(s, `"number":"0x2"`, `"number":"0x3"`, 1) }, nil, "field number: node returned block 3"},
 		{"tx hashes only", func(s string) string {
 			var m map[string]any
