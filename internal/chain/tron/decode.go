@@ -130,13 +130,18 @@ type apiInfo struct {
 // gettransactioninfobyblocknum response (a JSON array; {} or null for a
 // block without transactions). want >= 0 is the height asked for.
 func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error) {
+	var b apiBlock
+	if err := strictUnmarshal(rawBlock, &b); err != nil {
+		return nil, &Error{Block: want, Field: "block", Err: fmt.Errorf("malformed getblockbynum JSON: %v", err)}
+	}
+	return decodeParsed(want, &b, rawInfo)
+}
+
+// decodeParsed finishes DecodeBlock on a parsed block.
+func decodeParsed(want int64, b *apiBlock, rawInfo json.RawMessage) (*Decoded, error) {
 	blockNo := want
 	ferr := func(field string, format string, args ...any) error {
 		return &Error{Block: blockNo, Field: field, Err: fmt.Errorf(format, args...)}
-	}
-	var b apiBlock
-	if err := strictUnmarshal(rawBlock, &b); err != nil {
-		return nil, ferr("block", "malformed getblockbynum JSON: %v", err)
 	}
 	if b.Error != nil {
 		return nil, ferr("block.Error", "node error: %.200s", *b.Error)
@@ -402,19 +407,9 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 	return d, nil
 }
 
-// strictUnmarshal decodes JSON numbers as json.Number and refuses trailing
-// data.
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
+// strictUnmarshal decodes one JSON value (numbers land in json.Number
+// fields; trailing data is refused).
+func strictUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 // uintNum parses a non-negative integer JSON number (java-tron writes sun
 // amounts and heights as JSON numbers).

@@ -214,35 +214,52 @@ func (fr *FileReader) Close() error { return fr.f.Close() }
 
 // Next decodes the next non-empty line; io.EOF at the end.
 func (fr *FileReader) Next() (*Decoded, string, error) {
+	raw, line, err := fr.NextRaw()
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := fr.Decode(raw, line)
+	return d, fr.Where(line), err
+}
+
+// NextRaw returns the next non-empty line and its number, without
+// decoding it (so callers can decode lines in parallel); io.EOF at the end.
+func (fr *FileReader) NextRaw() ([]byte, int, error) {
 	for {
 		raw, err := fr.readLine()
 		if err != nil {
-			return nil, "", err
+			return nil, 0, err
 		}
 		fr.line++
-		where := fmt.Sprintf("%s:%d", fr.path, fr.line)
 		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 {
-			continue
+		if len(raw) > 0 {
+			return raw, fr.line, nil
 		}
-		d, err := DecodeLine(raw)
-		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.File, e.Line = fr.path, fr.line
-				return nil, where, e
-			}
-			return nil, where, &Error{File: fr.path, Line: fr.line, Block: -1, Err: err}
-		}
-		return d, where, nil
 	}
+}
+
+// Where names a line of the file ("path:line").
+func (fr *FileReader) Where(line int) string { return fmt.Sprintf("%s:%d", fr.path, line) }
+
+// Decode decodes a line returned by NextRaw; errors name the file and line.
+func (fr *FileReader) Decode(raw []byte, line int) (*Decoded, error) {
+	d, err := DecodeLine(raw)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File, e.Line = fr.path, line
+			return nil, e
+		}
+		return nil, &Error{File: fr.path, Line: line, Block: -1, Err: err}
+	}
+	return d, nil
 }
 
 func (fr *FileReader) readLine() ([]byte, error) {
 	var buf []byte
 	for {
 		chunk, err := fr.r.ReadSlice('\n')
-		buf = append(buf, chunk...)
+		buf = append(buf, chunk...) // a copy: lines outlive the reader's buffer
 		if len(buf) > maxResponse {
 			return nil, &Error{File: fr.path, Line: fr.line + 1, Block: -1, Err: fmt.Errorf("line longer than %d bytes", maxResponse)}
 		}
@@ -264,15 +281,16 @@ func (fr *FileReader) readLine() ([]byte, error) {
 
 // DecodeLine decodes one {"block":…,"info":…} object.
 func DecodeLine(raw []byte) (*Decoded, error) {
+	// One pass decodes the block; info stays raw ({} for an empty block).
 	var l struct {
-		Block json.RawMessage `json:"block"`
+		Block *apiBlock       `json:"block"`
 		Info  json.RawMessage `json:"info"`
 	}
 	if err := strictUnmarshal(raw, &l); err != nil {
 		return nil, &Error{Block: -1, Err: fmt.Errorf("malformed JSON line (want {\"block\":…,\"info\":…}): %v", err)}
 	}
-	if len(l.Block) == 0 {
+	if l.Block == nil {
 		return nil, &Error{Block: -1, Field: "block", Err: errors.New("missing")}
 	}
-	return DecodeBlock(-1, l.Block, l.Info)
+	return decodeParsed(-1, l.Block, l.Info)
 }
