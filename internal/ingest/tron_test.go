@@ -22,6 +22,7 @@ import (
 	"github.com/spoor-dev/spoor/internal/chain/tron/trontest"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
+	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
 
 func tronPerson(n int) []byte {
@@ -397,4 +398,44 @@ func TestTronAPIGarbageLeavesStore(t *testing.T) {
 	if digest(t, st) != before {
 		t.Error("store changed by a failed ingest")
 	}
+}
+
+// BenchmarkTronAPIFile measures a whole blocks.jsonl ingest (read, decode
+// on all cores, apply to Pebble) of 100 busy blocks (300 txs each).
+func BenchmarkTronAPIFile(b *testing.B) {
+	var sb strings.Builder
+	var parent [32]byte
+	transfers := 0
+	const n = 100
+	for h := uint64(1); h <= n; h++ {
+		blk, x := trontest.BusyBlock(h, parent, tronUSDT)
+		parent = blk.ID
+		transfers += x
+		sb.Write(blk.Line())
+	}
+	p := filepath.Join(b.TempDir(), "blocks.jsonl")
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(sb.Len()))
+	b.ResetTimer()
+	var spent float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st, err := pebblestore.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := TronAPIFile(st, p, Options{})
+		if err != nil || res.Applied != n {
+			b.Fatalf("%+v %v", res, err)
+		}
+		spent += res.Elapsed.Seconds()
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*n)/spent, "blocks/s")
+	b.ReportMetric(float64(b.N*transfers)/spent, "transfers/s")
 }

@@ -2,40 +2,13 @@ package tron
 
 import (
 	"encoding/json"
-	"fmt"
 	"testing"
 
 	"github.com/spoor-dev/spoor/internal/chain/tron/trontest"
 )
 
-// benchBlock is a block shaped like a busy Tron mainnet block: 300
-// transactions, 60% USDT TRC-20 transfers, 30% TRX transfers, the rest
-// failed USDT calls and calls with an internal TRX transfer.
 func benchBlock(b *testing.B) (*trontest.Block, int) {
-	usdt := tronAddrOf(b, usdtAddr)
-	blk := &trontest.Block{Num: 70000000, ID: trontest.BlockID(70000000, "bench"), Parent: trontest.BlockID(69999999, "bench"), TimeMS: 1740000000000}
-	transfers := 0
-	for i := 0; i < 300; i++ {
-		p, q := person(byte(i)), person(byte(i+1))
-		id := trontest.TxID(fmt.Sprint("bench", i))
-		switch {
-		case i%10 < 6:
-			blk.Txs = append(blk.Txs, trontest.Tx{ID: id, Type: "TriggerSmartContract", Owner: p, Contract: usdt, Fee: 13_844_850,
-				Logs: []trontest.Log{trontest.TransferLog(usdt, p, q, uint64(1_000_000+i))}})
-			transfers++
-		case i%10 < 9:
-			blk.Txs = append(blk.Txs, trontest.Tx{ID: id, Type: "TransferContract", Owner: p, To: q, Amount: uint64(i + 1), Fee: 268_000})
-			transfers++
-		case i%20 == 9:
-			blk.Txs = append(blk.Txs, trontest.Tx{ID: id, Type: "TriggerSmartContract", Owner: p, Contract: usdt, Fee: 4_000_000,
-				ContractRet: "REVERT", InfoResult: "FAILED"})
-		default:
-			blk.Txs = append(blk.Txs, trontest.Tx{ID: id, Type: "TriggerSmartContract", Owner: p, Contract: router, CallValue: 10,
-				Internal: []trontest.Internal{{Caller: router, To: q, Value: 5}}})
-			transfers += 2
-		}
-	}
-	return blk, transfers
+	return trontest.BusyBlock(70000000, trontest.BlockID(69999999, "bench"), tronAddrOf(b, usdtAddr))
 }
 
 // BenchmarkDecodeLine measures spoor's decode of one blocks.jsonl line

@@ -286,3 +286,43 @@ func (n *Node) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 	}
 }
+
+// BusyBlock makes a block shaped like a busy Tron mainnet block: 300
+// transactions, 60% USDT TRC-20 transfers, 30% TRX transfers, the rest
+// failed USDT calls and calls with an internal TRX transfer, between
+// 256 addresses. It returns the block and its number of value transfers.
+func BusyBlock(num uint64, parent [32]byte, usdt []byte) (*Block, int) {
+	person := func(i int) []byte {
+		b := make([]byte, 21)
+		b[0] = 0x41
+		for k := 1; k < 21; k++ {
+			b[k] = byte(i*31 + k)
+		}
+		return b
+	}
+	router := person(1000)
+	seed := hex.EncodeToString(parent[:4])
+	blk := &Block{Num: num, ID: BlockID(num, "busy"+seed), Parent: parent, TimeMS: 1740000000000 + 3000*int64(num)}
+	transfers := 0
+	for i := 0; i < 300; i++ {
+		p, q := person(int(num)*7+i), person(int(num)*7+i+1)
+		id := TxID(seed + hex.EncodeToString([]byte{byte(i >> 8), byte(i)}))
+		switch {
+		case i%10 < 6:
+			blk.Txs = append(blk.Txs, Tx{ID: id, Type: "TriggerSmartContract", Owner: p, Contract: usdt, Fee: 13_844_850,
+				Logs: []Log{TransferLog(usdt, p, q, uint64(1_000_000+i))}})
+			transfers++
+		case i%10 < 9:
+			blk.Txs = append(blk.Txs, Tx{ID: id, Type: "TransferContract", Owner: p, To: q, Amount: uint64(i + 1), Fee: 268_000})
+			transfers++
+		case i%20 == 9:
+			blk.Txs = append(blk.Txs, Tx{ID: id, Type: "TriggerSmartContract", Owner: p, Contract: usdt, Fee: 4_000_000,
+				ContractRet: "REVERT", InfoResult: "FAILED"})
+		default:
+			blk.Txs = append(blk.Txs, Tx{ID: id, Type: "TriggerSmartContract", Owner: p, Contract: router, CallValue: 10,
+				Internal: []Internal{{Caller: router, To: q, Value: 5}}})
+			transfers += 2
+		}
+	}
+	return blk, transfers
+}
