@@ -292,6 +292,11 @@ func TestFileReaderNamesLine(t *testing.T) {
 	}
 }
 
+// FuzzDecodeLine: every input either decodes to canonical transfers or
+// fails with a located *Error, never a panic. The seeds are whole blocks
+// (10 KB): run with a short minimisation, e.g.
+// go test ./internal/chain/tron -run X -fuzz FuzzDecodeLine -fuzztime 60s -fuzzminimizetime 2s
+// (the default minimisation of a large input stalls the run for minutes).
 func FuzzDecodeLine(f *testing.F) {
 	f.Add(scenario(f).Line())
 	f.Add((&trontest.Block{Num: 0, ID: trontest.BlockID(0, "g")}).Line())
