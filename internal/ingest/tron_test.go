@@ -439,3 +439,53 @@ func BenchmarkTronAPIFile(b *testing.B) {
 	b.ReportMetric(float64(b.N*n)/spent, "blocks/s")
 	b.ReportMetric(float64(b.N*transfers)/spent, "transfers/s")
 }
+
+// TestTronAPIFileFork: a file whose chain forks from the stored one rolls
+// the store back to the fork point, then continues on the file's chain.
+func TestTronAPIFileFork(t *testing.T) {
+	a := tronChain(10, "a", nil, 0)
+	b := tronChain(12, "b", a, 5)
+	st := openStore(t)
+	if _, err := TronAPIFile(st, writeJSONL(t, a), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := TronAPIFile(st, writeJSONL(t, b), Options{BatchTxs: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != 5 || res.RolledBack != 5 || res.Applied != 7 || res.Height != 11 {
+		t.Fatalf("fork: %+v", res)
+	}
+	fresh := openStore(t)
+	if _, err := TronAPIFile(fresh, writeJSONL(t, b), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, st) != digest(t, fresh) {
+		t.Error("store after the fork differs from a fresh ingest of the file's chain")
+	}
+	checkTronBalances(t, st, b)
+}
+
+// TestNodeFromRange: with a stored chain, --from may not skip ahead of the
+// stored tip (blocks are linked); with an empty store it starts there.
+func TestNodeFromRange(t *testing.T) {
+	chain := tronChain(12, "a", nil, 0)
+	node := trontest.NewNode(chain)
+	defer node.Server.Close()
+	st := openStore(t)
+	res, err := TronAPI(st, node.Server.URL, RPCRange{From: 4, HasFrom: true, To: 6, HasTo: true}, Options{})
+	if err != nil || res.Applied != 3 || res.Height != 6 {
+		t.Fatalf("4..6: %+v %v", res, err)
+	}
+	before := digest(t, st)
+	if _, err := TronAPI(st, node.Server.URL, RPCRange{From: 9, HasFrom: true}, Options{}); err == nil || !strings.Contains(err.Error(), "continue from height 7") {
+		t.Fatalf("skipping ahead: %v", err)
+	}
+	if digest(t, st) != before {
+		t.Error("refused run changed the store")
+	}
+	res, err = TronAPI(st, node.Server.URL, RPCRange{From: 2, HasFrom: true}, Options{})
+	if err != nil || res.Skipped != 5 || res.Applied != 5 || res.Height != 11 {
+		t.Fatalf("from 2 over a store at 6: %+v %v", res, err)
+	}
+}
