@@ -22,7 +22,8 @@ type Decoded struct {
 	Contracts [][]byte
 }
 
-// Field error: every malformed field names the block and the field.
+// FieldError is a malformed field of a block: it names the block and the
+// field.
 type FieldError struct {
 	Block uint64
 	Field string
