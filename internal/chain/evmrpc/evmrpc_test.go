@@ -188,7 +188,7 @@ func TestDecodeAgainstGoEthereum(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	c := newChain(t)
-	toks, err := New(c.url).Tokens([][]byte{c.token.Bytes(), c.bob.Bytes()}, c.block)
+	toks, err := New(c.url).Tokens([][]byte{c.token.Bytes(), c.bob.Bytes()}, hexNum(c.block))
 	if err != nil {
 		t.Fatal(err)
 	}
