@@ -173,12 +173,11 @@ func (r *accountRun) progress(final bool) {
 	}
 	r.last = now
 	secs := max(now.Sub(r.start).Seconds(), 1e-9)
-	pct := ""
+	at := fmt.Sprintf("height %d", r.res.Height)
 	if r.target > 0 {
-		pct = fmt.Sprintf(" %5.1f%%", 100*float64(r.res.Height)/float64(r.target))
+		at = fmt.Sprintf("height %d/%d %5.1f%%", r.res.Height, r.target, 100*float64(r.res.Height)/float64(r.target))
 	}
-	fmt.Fprintf(w, "\r%s height %d/%d%s  %.0f blocks/s  %.0f tx/s ", r.c, r.res.Height, r.target, pct,
-		float64(r.res.Applied)/secs, float64(r.res.Txs)/secs)
+	fmt.Fprintf(w, "\r%s %s  %.0f blocks/s  %.0f tx/s ", r.c, at, float64(r.res.Applied)/secs, float64(r.res.Txs)/secs)
 	if final {
 		fmt.Fprintln(w)
 	}

@@ -489,3 +489,23 @@ func TestNodeFromRange(t *testing.T) {
 		t.Fatalf("from 2 over a store at 6: %+v %v", res, err)
 	}
 }
+
+func TestNodeProgress(t *testing.T) {
+	chain := tronChain(6, "a", nil, 0)
+	node := trontest.NewNode(chain)
+	defer node.Server.Close()
+	var out strings.Builder
+	if _, err := TronAPI(openStore(t), node.Server.URL, RPCRange{}, Options{Progress: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "tron height 5/5 100.0%") || !strings.HasSuffix(out.String(), "\n") {
+		t.Errorf("progress %q", out.String())
+	}
+	out.Reset()
+	if _, err := TronAPIFile(openStore(t), writeJSONL(t, chain), Options{Progress: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "tron height 5 ") {
+		t.Errorf("file progress %q", out.String())
+	}
+}
