@@ -515,3 +515,19 @@ func mustFacts(t *testing.T, st store.Store) []store.Fact {
 	}
 	return fs
 }
+
+func TestETHRPCRetries(t *testing.T) {
+	fastRetries(t)
+	s := newSimChain(t)
+	s.script()
+	clean, viaFlaky := openStore(t), openStore(t)
+	if _, err := ETHRPC(clean, s.url, RPCRange{}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ETHRPC(viaFlaky, flaky(t, s.url, false).URL, RPCRange{}, Options{}); err != nil {
+		t.Fatalf("transient 503s not retried: %v", err)
+	}
+	if digest(t, clean) != digest(t, viaFlaky) {
+		t.Error("retried ingest differs")
+	}
+}

@@ -17,8 +17,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/chain/evmrpc"
 	"github.com/spoor-dev/spoor/internal/chain/tron/trontest"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -507,5 +509,55 @@ func TestNodeProgress(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "tron height 5 ") {
 		t.Errorf("file progress %q", out.String())
+	}
+}
+
+// flaky proxies to upstream but answers every third request with HTTP 503
+// (as a loaded node or provider does); always503 never answers.
+func flaky(t *testing.T, upstream string, always503 bool) *httptest.Server {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if always503 || n%3 == 0 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		resp, err := http.Post(upstream+r.URL.Path, "application/json", bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer resp.Body.Close()
+		io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fastRetries(t *testing.T) {
+	old := evmrpc.RetryWait
+	evmrpc.RetryWait = time.Millisecond
+	t.Cleanup(func() { evmrpc.RetryWait = old })
+}
+
+func TestNodeRetries(t *testing.T) {
+	fastRetries(t)
+	chain := tronChain(8, "a", nil, 0)
+	node := trontest.NewNode(chain)
+	defer node.Server.Close()
+	clean, viaFlaky := openStore(t), openStore(t)
+	if _, err := TronAPI(clean, node.Server.URL, RPCRange{}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TronAPI(viaFlaky, flaky(t, node.Server.URL, false).URL, RPCRange{}, Options{}); err != nil {
+		t.Fatalf("transient 503s not retried: %v", err)
+	}
+	if digest(t, clean) != digest(t, viaFlaky) {
+		t.Error("retried ingest differs")
+	}
+	_, err := TronAPI(openStore(t), flaky(t, node.Server.URL, true).URL, RPCRange{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("a node that never answers: %v", err)
 	}
 }

@@ -37,25 +37,41 @@ func (c *Client) post(path string, body any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	wait := evmrpc.RetryWait
+	for try := 0; ; try++ {
+		data, retry, err := c.postOnce(path, b)
+		if err == nil || !retry || try >= evmrpc.Retries {
+			return data, err
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
+}
+
+// postOnce makes one request; retry says whether a failure is transient
+// (transport error, HTTP 429/502/503/504: the same policy as evmrpc).
+func (c *Client) postOnce(path string, b []byte) (data []byte, retry bool, err error) {
 	resp, err := c.HTTP.Post(c.URL+path, "application/json", bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("tron: %s%s: %w", c.URL, path, err)
+		return nil, true, fmt.Errorf("tron: %s%s: %w", c.URL, path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("tron: %s%s: reading response: %w", c.URL, path, err)
+		return nil, true, fmt.Errorf("tron: %s%s: reading response: %w", c.URL, path, err)
 	}
 	if len(data) > maxResponse {
-		return nil, fmt.Errorf("tron: %s%s: response larger than %d bytes", c.URL, path, maxResponse)
+		return nil, false, fmt.Errorf("tron: %s%s: response larger than %d bytes", c.URL, path, maxResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("tron: %s%s: HTTP %s: %.200s", c.URL, path, resp.Status, data)
+		code := resp.StatusCode
+		retry := code == http.StatusTooManyRequests || code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %.200s", c.URL, path, resp.Status, data)
 	}
 	if !json.Valid(data) {
-		return nil, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
+		return nil, false, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
 	}
-	return data, nil
+	return data, false, nil
 }
 
 // TipHeight returns the node's head block number (/wallet/getnowblock).
