@@ -211,6 +211,9 @@ func nodeIngest(st store.Store, c model.Chain, src nodeSource, rng RPCRange, opt
 		h := min(mark.Height, tip)
 		for {
 			stored, err := st.BlockHash(c, h)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%s: the node's chain differs from every stored block down to height %d, where the stored chain starts: re-ingest from an earlier --from into a new store", src.name(), h+1)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: stored block %d: %w", c, h, err)
 			}

@@ -561,3 +561,26 @@ func TestNodeRetries(t *testing.T) {
 		t.Fatalf("a node that never answers: %v", err)
 	}
 }
+
+// TestNodeReorgBelowStoredStart: a store that began at --from 4 cannot
+// follow a reorg that replaces block 4 itself; the error says so and the
+// store is unchanged.
+func TestNodeReorgBelowStoredStart(t *testing.T) {
+	a := tronChain(8, "a", nil, 0)
+	b := tronChain(9, "b", a, 2)
+	node := trontest.NewNode(a)
+	defer node.Server.Close()
+	st := openStore(t)
+	if _, err := TronAPI(st, node.Server.URL, RPCRange{From: 4, HasFrom: true}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := digest(t, st)
+	node.SetChain(b)
+	_, err := TronAPI(st, node.Server.URL, RPCRange{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "down to height 4, where the stored chain starts") {
+		t.Fatalf("got %v", err)
+	}
+	if digest(t, st) != before {
+		t.Error("store changed")
+	}
+}
