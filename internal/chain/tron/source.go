@@ -87,7 +87,7 @@ func (c *Client) TipHeight() (uint64, error) {
 	if b.BlockHeader == nil || b.BlockHeader.RawData == nil {
 		return 0, fmt.Errorf("tron: %s/wallet/getnowblock: field block_header.raw_data: missing", c.URL)
 	}
-	if b.BlockHeader.RawData.Number == nil {
+	if b.BlockHeader.RawData.Number == "" {
 		return 0, nil
 	}
 	n, err := uintNum(b.BlockHeader.RawData.Number)
@@ -107,7 +107,7 @@ func (c *Client) BlockHash(n uint64) ([32]byte, error) {
 	if err := strictUnmarshal(raw, &b); err != nil {
 		return [32]byte{}, fmt.Errorf("tron: %s: block %d: %v", c.URL, n, err)
 	}
-	if b.BlockID == nil {
+	if b.BlockID == "" {
 		return [32]byte{}, fmt.Errorf("tron: %s: block %d: field blockID: missing (the node has no such block)", c.URL, n)
 	}
 	h, err := hex32(b.BlockID)
