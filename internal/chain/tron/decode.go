@@ -111,9 +111,9 @@ type apiInfo struct {
 	Fee         json.Number `json:"fee"`
 	Result      string      `json:"result"`
 	Log         []struct {
-		Address string  `json:"address"`
+		Address string   `json:"address"`
 		Topics  []string `json:"topics"`
-		Data    string  `json:"data"`
+		Data    string   `json:"data"`
 	} `json:"log"`
 	Internal []struct {
 		Caller    string `json:"caller_address"`
