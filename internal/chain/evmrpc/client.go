@@ -373,6 +373,10 @@ func (c *Client) receipts(from uint64, blocks []json.RawMessage) ([][]json.RawMe
 		if cl.err != nil {
 			return nil, fmt.Errorf("evmrpc: %s: block %d: %w", c.URL, from+uint64(owner[k]), cl.err)
 		}
+		if string(bytes.TrimSpace(cl.result)) == "null" {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: eth_getTransactionReceipt(%v) returned null: the node's transaction index lacks it (not indexed yet, or pruned)",
+				c.URL, from+uint64(owner[k]), cl.params[0])
+		}
 		out[owner[k]] = append(out[owner[k]], cl.result)
 	}
 	return out, nil

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -87,6 +88,10 @@ func newChain(t *testing.T) *chain {
 	send("deploy", nil, 0, append(common.FromHex(art.Bin), ctor...), 3_000_000)
 	sim.Commit()
 	r, err := cl.TransactionReceipt(context.Background(), c.txs["deploy"])
+	for try := 0; err != nil && try < 100; try++ { // the tx index is built asynchronously
+		time.Sleep(50 * time.Millisecond)
+		r, err = cl.TransactionReceipt(context.Background(), c.txs["deploy"])
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +150,10 @@ func TestDecodeAgainstGoEthereum(t *testing.T) {
 		for i, gtx := range gb.Transactions() {
 			tx := d.Block.Txs[i]
 			r, err := cl.TransactionReceipt(ctx, gtx.Hash())
+			for try := 0; err != nil && try < 100; try++ { // the tx index is built asynchronously
+				time.Sleep(50 * time.Millisecond)
+				r, err = cl.TransactionReceipt(ctx, gtx.Hash())
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
