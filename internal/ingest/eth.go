@@ -32,8 +32,8 @@ func (e ethNode) fetch(from, to uint64) ([]nodeBlock, error) {
 	return out, nil
 }
 
-func (e ethNode) tokens(contracts [][]byte, at uint64) ([]evmrpc.Token, error) {
-	return e.c.Tokens(contracts, at)
+func (e ethNode) tokens(contracts [][]byte, _ uint64) ([]evmrpc.Token, error) {
+	return e.c.Tokens(contracts, "latest")
 }
 
 // ETHRPC ingests Ethereum from a node's JSON-RPC API at url: blocks with

@@ -20,6 +20,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -146,13 +147,20 @@ func (s *simChain) pack(method string, args ...any) []byte {
 	return b
 }
 
+// receipt waits for the node's transaction index (built asynchronously
+// after a block is sealed) and returns the receipt.
 func (s *simChain) receipt(h common.Hash) *types.Receipt {
 	s.t.Helper()
-	r, err := s.cl.TransactionReceipt(context.Background(), h)
-	if err != nil {
-		s.t.Fatal(err)
+	for try := 0; ; try++ {
+		r, err := s.cl.TransactionReceipt(context.Background(), h)
+		if err == nil {
+			return r
+		}
+		if try == 100 {
+			s.t.Fatalf("receipt of %s: %v", h, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return r
 }
 
 // tokenBalance calls balanceOf at a block (nil = head).
@@ -401,7 +409,7 @@ func TestETHRPCReorg(t *testing.T) {
 	}
 	s.checkBalances(st)
 	for _, f := range mustFacts(t, st) {
-		if hb, _ := s.cl.TransactionReceipt(ctx, f.TxID); hb == nil || hb.BlockNumber.Uint64() != f.Height {
+		if hb := s.receipt(f.TxID); hb.BlockNumber.Uint64() != f.Height {
 			t.Errorf("fact %s at height %d is not where the new chain has its tx", f.Kind, f.Height)
 		}
 	}
@@ -514,4 +522,20 @@ func mustFacts(t *testing.T, st store.Store) []store.Fact {
 		t.Fatal(err)
 	}
 	return fs
+}
+
+func TestETHRPCRetries(t *testing.T) {
+	fastRetries(t)
+	s := newSimChain(t)
+	s.script()
+	clean, viaFlaky := openStore(t), openStore(t)
+	if _, err := ETHRPC(clean, s.url, RPCRange{}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ETHRPC(viaFlaky, flaky(t, s.url, false).URL, RPCRange{}, Options{}); err != nil {
+		t.Fatalf("transient 503s not retried: %v", err)
+	}
+	if digest(t, clean) != digest(t, viaFlaky) {
+		t.Error("retried ingest differs")
+	}
 }

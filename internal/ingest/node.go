@@ -173,12 +173,11 @@ func (r *accountRun) progress(final bool) {
 	}
 	r.last = now
 	secs := max(now.Sub(r.start).Seconds(), 1e-9)
-	pct := ""
+	at := fmt.Sprintf("height %d", r.res.Height)
 	if r.target > 0 {
-		pct = fmt.Sprintf(" %5.1f%%", 100*float64(r.res.Height)/float64(r.target))
+		at = fmt.Sprintf("height %d/%d %5.1f%%", r.res.Height, r.target, 100*float64(r.res.Height)/float64(r.target))
 	}
-	fmt.Fprintf(w, "\r%s height %d/%d%s  %.0f blocks/s  %.0f tx/s ", r.c, r.res.Height, r.target, pct,
-		float64(r.res.Applied)/secs, float64(r.res.Txs)/secs)
+	fmt.Fprintf(w, "\r%s %s  %.0f blocks/s  %.0f tx/s ", r.c, at, float64(r.res.Applied)/secs, float64(r.res.Txs)/secs)
 	if final {
 		fmt.Fprintln(w)
 	}
@@ -212,6 +211,9 @@ func nodeIngest(st store.Store, c model.Chain, src nodeSource, rng RPCRange, opt
 		h := min(mark.Height, tip)
 		for {
 			stored, err := st.BlockHash(c, h)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%s: the node's chain differs from every stored block down to height %d, where the stored chain starts: re-ingest from an earlier --from into a new store", src.name(), h+1)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: stored block %d: %w", c, h, err)
 			}

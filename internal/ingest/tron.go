@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/spoor-dev/spoor/internal/chain/evmrpc"
 	"github.com/spoor-dev/spoor/internal/chain/tron"
@@ -66,6 +68,74 @@ func TronAPI(st store.Store, url string, rng RPCRange, opts Options) (*Result, e
 	return nodeIngest(st, model.Tron, tronNode{tron.NewClient(url)}, rng, opts)
 }
 
+// decodedLine is one decoded blocks.jsonl line, or the error at it.
+type decodedLine struct {
+	d     *tron.Decoded
+	where string
+	err   error
+	out   chan decodedLine
+}
+
+// decodeLines decodes the file's lines on all cores and delivers them in
+// file order; the channel closes at the end or after the first error. stop
+// ends the goroutines early.
+func decodeLines(fr *tron.FileReader) (<-chan decodedLine, func()) {
+	done := make(chan struct{})
+	jobs := make(chan func(), 64)
+	ordered := make(chan chan decodedLine, 256)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		go func() {
+			for j := range jobs {
+				j()
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		defer close(ordered)
+		for {
+			raw, line, err := fr.NextRaw()
+			out := make(chan decodedLine, 1)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				out <- decodedLine{err: err}
+			} else {
+				jobs <- func() {
+					d, err := fr.Decode(raw, line)
+					out <- decodedLine{d: d, where: fr.Where(line), err: err}
+				}
+			}
+			select {
+			case ordered <- out:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	res := make(chan decodedLine, 64)
+	go func() {
+		defer close(res)
+		for out := range ordered {
+			ln := <-out
+			select {
+			case res <- ln:
+			case <-done:
+				return
+			}
+			if ln.err != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return res, func() { once.Do(func() { close(done) }) }
+}
+
 // TronAPIFile ingests a blocks.jsonl file of java-tron HTTP API responses
 // (one {"block":…,"info":…} per line, in height order). Blocks already
 // stored with the same hash are skipped (re-running is idempotent; a longer
@@ -86,13 +156,12 @@ func TronAPIFile(st store.Store, path string, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	lines, stop := decodeLines(fr)
+	defer stop()
 	var run *accountRun
 	var skipped, rolled uint64
-	for {
-		d, where, err := fr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for ln := range lines {
+		d, where, err := ln.d, ln.where, ln.err
 		if err != nil {
 			if run != nil {
 				return run.fail(err)

@@ -72,28 +72,54 @@ type call struct {
 	err    error
 }
 
+// Retries is how many times a request is retried after a transport error
+// or an HTTP 429/502/503/504 (nodes and providers shed load that way); the
+// wait doubles from RetryWait. Reads are idempotent, so a retry is safe.
+var (
+	Retries   = 3
+	RetryWait = 500 * time.Millisecond
+)
+
+// transient reports whether an HTTP status is worth a retry.
+func transient(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusBadGateway ||
+		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
 func (c *Client) post(body []byte) ([]byte, error) {
+	wait := RetryWait
+	for try := 0; ; try++ {
+		data, retry, err := c.postOnce(body)
+		if err == nil || !retry || try >= Retries {
+			return data, err
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
+}
+
+func (c *Client) postOnce(body []byte) (data []byte, retry bool, err error) {
 	req, err := http.NewRequest(http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("evmrpc: %s: %w", c.URL, err)
+		return nil, false, fmt.Errorf("evmrpc: %s: %w", c.URL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("evmrpc: %s: %w", c.URL, err)
+		return nil, true, fmt.Errorf("evmrpc: %s: %w", c.URL, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("evmrpc: %s: reading response: %w", c.URL, err)
+		return nil, true, fmt.Errorf("evmrpc: %s: reading response: %w", c.URL, err)
 	}
 	if len(data) > maxResponse {
-		return nil, fmt.Errorf("evmrpc: %s: response larger than %d bytes", c.URL, maxResponse)
+		return nil, false, fmt.Errorf("evmrpc: %s: response larger than %d bytes", c.URL, maxResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("evmrpc: %s: HTTP %s: %.200s", c.URL, resp.Status, data)
+		return nil, transient(resp.StatusCode), fmt.Errorf("evmrpc: %s: HTTP %s: %.200s", c.URL, resp.Status, data)
 	}
-	return data, nil
+	return data, false, nil
 }
 
 // batch sends calls in one HTTP request and fills each call's result or
@@ -346,6 +372,10 @@ func (c *Client) receipts(from uint64, blocks []json.RawMessage) ([][]json.RawMe
 	for k, cl := range calls {
 		if cl.err != nil {
 			return nil, fmt.Errorf("evmrpc: %s: block %d: %w", c.URL, from+uint64(owner[k]), cl.err)
+		}
+		if string(bytes.TrimSpace(cl.result)) == "null" {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: eth_getTransactionReceipt(%v) returned null: the node's transaction index lacks it (not indexed yet, or pruned)",
+				c.URL, from+uint64(owner[k]), cl.params[0])
 		}
 		out[owner[k]] = append(out[owner[k]], cl.result)
 	}

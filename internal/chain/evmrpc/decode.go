@@ -22,7 +22,8 @@ type Decoded struct {
 	Contracts [][]byte
 }
 
-// Field error: every malformed field names the block and the field.
+// FieldError is a malformed field of a block: it names the block and the
+// field.
 type FieldError struct {
 	Block uint64
 	Field string
@@ -116,6 +117,11 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 	}
 	blk.Time = int64(ts)
 
+	for i, raw := range b.Transactions {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			return nil, ferr(fmt.Sprintf("transactions[%d]", i), "want a full transaction object (eth_getBlockByNumber with true), got %.70s", t)
+		}
+	}
 	// Receipts by transaction hash.
 	recs := make(map[[32]byte]*rpcReceipt, len(rawReceipts))
 	for i, raw := range rawReceipts {

@@ -25,16 +25,18 @@ type Token struct {
 	Err      error
 }
 
-// Tokens asks each contract for symbol() and decimals() with eth_call at
-// the given block (batched).
-func (c *Client) Tokens(contracts [][]byte, block uint64) ([]Token, error) {
+// Tokens asks each contract for symbol() and decimals() with eth_call
+// (batched) at block, a block tag ("latest") or hex number. Ingest uses
+// "latest": the getters are constant, and a node without archive state
+// cannot answer calls at old blocks.
+func (c *Client) Tokens(contracts [][]byte, block string) ([]Token, error) {
 	out := make([]Token, len(contracts))
 	calls := make([]*call, 0, 2*len(contracts))
 	for _, ct := range contracts {
 		to := "0x" + hex.EncodeToString(ct)
 		calls = append(calls,
-			&call{method: "eth_call", params: []any{map[string]string{"to": to, "data": selSymbol}, hexNum(block)}},
-			&call{method: "eth_call", params: []any{map[string]string{"to": to, "data": selDecimals}, hexNum(block)}})
+			&call{method: "eth_call", params: []any{map[string]string{"to": to, "data": selSymbol}, block}},
+			&call{method: "eth_call", params: []any{map[string]string{"to": to, "data": selDecimals}, block}})
 	}
 	if err := c.batch(calls); err != nil {
 		return nil, err

@@ -61,28 +61,28 @@ func (e *Error) Unwrap() error { return e.Err }
 func LogIndexInternal(n int) int32 { return int32(-2 - n) }
 
 type apiBlock struct {
-	BlockID     *string `json:"blockID"`
+	BlockID     string `json:"blockID"`
 	BlockHeader *struct {
 		RawData *struct {
-			Number     *json.Number `json:"number"`
-			Timestamp  *json.Number `json:"timestamp"`
-			ParentHash *string      `json:"parentHash"`
+			Number     json.Number `json:"number"`
+			Timestamp  json.Number `json:"timestamp"`
+			ParentHash string      `json:"parentHash"`
 		} `json:"raw_data"`
 	} `json:"block_header"`
 	Transactions []apiTx `json:"transactions"`
 	// java-tron answers {"Error": "..."} to a bad request.
-	Error *string `json:"Error"`
+	Error string `json:"Error"`
 }
 
 type apiTx struct {
-	TxID *string `json:"txID"`
+	TxID string `json:"txID"`
 	Ret  []struct {
-		ContractRet *string `json:"contractRet"`
+		ContractRet string `json:"contractRet"`
 	} `json:"ret"`
-	RawData *struct {
+	RawData struct {
 		Contract []struct {
-			Type      *string `json:"type"`
-			Parameter *struct {
+			Type      string `json:"type"`
+			Parameter struct {
 				Value json.RawMessage `json:"value"`
 			} `json:"parameter"`
 		} `json:"contract"`
@@ -90,37 +90,37 @@ type apiTx struct {
 }
 
 type transferValue struct {
-	Owner  *string      `json:"owner_address"`
-	To     *string      `json:"to_address"`
-	Amount *json.Number `json:"amount"`
+	Owner  string      `json:"owner_address"`
+	To     string      `json:"to_address"`
+	Amount json.Number `json:"amount"`
 }
 
 type triggerValue struct {
-	Owner     *string      `json:"owner_address"`
-	Contract  *string      `json:"contract_address"`
-	CallValue *json.Number `json:"call_value"`
+	Owner     string      `json:"owner_address"`
+	Contract  string      `json:"contract_address"`
+	CallValue json.Number `json:"call_value"`
 }
 
 type ownerValue struct {
-	Owner *string `json:"owner_address"`
+	Owner string `json:"owner_address"`
 }
 
 type apiInfo struct {
-	ID          *string      `json:"id"`
-	BlockNumber *json.Number `json:"blockNumber"`
-	Fee         *json.Number `json:"fee"`
-	Result      *string      `json:"result"`
+	ID          string      `json:"id"`
+	BlockNumber json.Number `json:"blockNumber"`
+	Fee         json.Number `json:"fee"`
+	Result      string      `json:"result"`
 	Log         []struct {
-		Address *string  `json:"address"`
+		Address string   `json:"address"`
 		Topics  []string `json:"topics"`
-		Data    *string  `json:"data"`
+		Data    string   `json:"data"`
 	} `json:"log"`
 	Internal []struct {
-		Caller    *string `json:"caller_address"`
-		To        *string `json:"transferTo_address"`
+		Caller    string `json:"caller_address"`
+		To        string `json:"transferTo_address"`
 		CallValue []struct {
-			CallValue *json.Number `json:"callValue"`
-			TokenID   *string      `json:"tokenId"`
+			CallValue json.Number `json:"callValue"`
+			TokenID   string      `json:"tokenId"`
 		} `json:"callValueInfo"`
 		Rejected bool `json:"rejected"`
 	} `json:"internal_transactions"`
@@ -130,18 +130,23 @@ type apiInfo struct {
 // gettransactioninfobyblocknum response (a JSON array; {} or null for a
 // block without transactions). want >= 0 is the height asked for.
 func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error) {
+	var b apiBlock
+	if err := strictUnmarshal(rawBlock, &b); err != nil {
+		return nil, &Error{Block: want, Field: "block", Err: fmt.Errorf("malformed getblockbynum JSON: %v", err)}
+	}
+	return decodeParsed(want, &b, rawInfo)
+}
+
+// decodeParsed finishes DecodeBlock on a parsed block.
+func decodeParsed(want int64, b *apiBlock, rawInfo json.RawMessage) (*Decoded, error) {
 	blockNo := want
 	ferr := func(field string, format string, args ...any) error {
 		return &Error{Block: blockNo, Field: field, Err: fmt.Errorf(format, args...)}
 	}
-	var b apiBlock
-	if err := strictUnmarshal(rawBlock, &b); err != nil {
-		return nil, ferr("block", "malformed getblockbynum JSON: %v", err)
+	if b.Error != "" {
+		return nil, ferr("block.Error", "node error: %.200s", b.Error)
 	}
-	if b.Error != nil {
-		return nil, ferr("block.Error", "node error: %.200s", *b.Error)
-	}
-	if b.BlockID == nil && b.BlockHeader == nil {
+	if b.BlockID == "" && b.BlockHeader == nil {
 		return nil, ferr("block", "empty block object (the node has no such block)")
 	}
 	if b.BlockHeader == nil || b.BlockHeader.RawData == nil {
@@ -150,7 +155,7 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 	rd := b.BlockHeader.RawData
 	// protobuf JSON omits zero fields: a missing number is block 0.
 	var num uint64
-	if rd.Number != nil {
+	if rd.Number != "" {
 		n, err := uintNum(rd.Number)
 		if err != nil {
 			return nil, ferr("block.block_header.raw_data.number", "%v", err)
@@ -169,15 +174,15 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 	if blk.Hash, err = hex32(b.BlockID); err != nil {
 		return nil, ferr("block.blockID", "%v", err)
 	}
-	if rd.ParentHash != nil || num > 0 {
+	if rd.ParentHash != "" || num > 0 {
 		if blk.PrevHash, err = hex32(rd.ParentHash); err != nil {
 			return nil, ferr("block.block_header.raw_data.parentHash", "%v", err)
 		}
 	}
-	if rd.Timestamp != nil {
+	if rd.Timestamp != "" {
 		ms, err := uintNum(rd.Timestamp)
 		if err != nil || ms > 1<<62 {
-			return nil, ferr("block.block_header.raw_data.timestamp", "bad milliseconds %q", *rd.Timestamp)
+			return nil, ferr("block.block_header.raw_data.timestamp", "bad milliseconds %q", rd.Timestamp)
 		}
 		blk.Time = int64(ms / 1000)
 	}
@@ -202,10 +207,10 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 		if _, dup := byID[id]; dup {
 			return nil, ferr(fmt.Sprintf("info[%d].id", i), "second info for transaction %x", id)
 		}
-		if infos[i].BlockNumber != nil {
+		if infos[i].BlockNumber != "" {
 			n, err := uintNum(infos[i].BlockNumber)
 			if err != nil || n != num {
-				return nil, ferr(fmt.Sprintf("info[%d].blockNumber", i), "%s, want %d", *infos[i].BlockNumber, num)
+				return nil, ferr(fmt.Sprintf("info[%d].blockNumber", i), "%s, want %d", infos[i].BlockNumber, num)
 			}
 		}
 		byID[id] = i
@@ -233,30 +238,30 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 		inf := func(name string) string { return fmt.Sprintf("info[%d].%s", k, name) }
 		// ret[0].contractRet is absent from some old blocks' transactions;
 		// the info's result then decides alone.
-		failed := len(t.Ret) > 0 && t.Ret[0].ContractRet != nil && *t.Ret[0].ContractRet != "SUCCESS"
-		if info.Result != nil {
-			switch *info.Result {
+		failed := len(t.Ret) > 0 && t.Ret[0].ContractRet != "" && t.Ret[0].ContractRet != "SUCCESS"
+		if info.Result != "" {
+			switch info.Result {
 			case "FAILED":
 				failed = true
 			case "SUCESS", "SUCCESS": // java-tron's protobuf enum spells it SUCESS
 			default:
-				return nil, ferr(inf("result"), "unknown result %.40q", *info.Result)
+				return nil, ferr(inf("result"), "unknown result %.40q", info.Result)
 			}
 		}
-		if t.RawData == nil || len(t.RawData.Contract) == 0 {
+		if len(t.RawData.Contract) == 0 {
 			return nil, ferr(f("raw_data.contract"), "missing")
 		}
 		c0 := &t.RawData.Contract[0]
-		if c0.Type == nil {
+		if c0.Type == "" {
 			return nil, ferr(f("raw_data.contract[0].type"), "missing")
 		}
-		if c0.Parameter == nil || len(c0.Parameter.Value) == 0 {
+		if len(c0.Parameter.Value) == 0 {
 			return nil, ferr(f("raw_data.contract[0].parameter.value"), "missing")
 		}
 		pv := f("raw_data.contract[0].parameter.value")
 		var owner []byte
 		var native *model.Transfer
-		switch *c0.Type {
+		switch c0.Type {
 		case "TransferContract":
 			var v transferValue
 			if err := json.Unmarshal(c0.Parameter.Value, &v); err != nil {
@@ -270,7 +275,7 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 				return nil, ferr(pv+".to_address", "%v", err)
 			}
 			var amt uint64
-			if v.Amount != nil {
+			if v.Amount != "" {
 				if amt, err = uintNum(v.Amount); err != nil {
 					return nil, ferr(pv+".amount", "%v", err)
 				}
@@ -289,7 +294,7 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 			if err != nil {
 				return nil, ferr(pv+".contract_address", "%v", err)
 			}
-			if v.CallValue != nil {
+			if v.CallValue != "" {
 				cv, err := uintNum(v.CallValue)
 				if err != nil {
 					return nil, ferr(pv+".call_value", "%v", err)
@@ -304,13 +309,13 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 			if err := json.Unmarshal(c0.Parameter.Value, &v); err != nil {
 				return nil, ferr(pv, "%v", err)
 			}
-			if v.Owner != nil {
+			if v.Owner != "" {
 				if owner, err = tronAddr(v.Owner); err != nil {
 					return nil, ferr(pv+".owner_address", "%v", err)
 				}
 			}
 		}
-		if info.Fee != nil {
+		if info.Fee != "" {
 			fee, err := uintNum(info.Fee)
 			if err != nil {
 				return nil, ferr(inf("fee"), "%v", err)
@@ -337,13 +342,13 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 			}
 			topics := make([][32]byte, len(lg.Topics))
 			for q := range lg.Topics {
-				if topics[q], err = hex32(&lg.Topics[q]); err != nil {
+				if topics[q], err = hex32(lg.Topics[q]); err != nil {
 					return nil, ferr(lf(fmt.Sprintf("topics[%d]", q)), "%v", err)
 				}
 			}
 			var data []byte
-			if lg.Data != nil {
-				if data, err = hex.DecodeString(strings.TrimPrefix(*lg.Data, "0x")); err != nil {
+			if lg.Data != "" {
+				if data, err = hex.DecodeString(strings.TrimPrefix(lg.Data, "0x")); err != nil {
 					return nil, ferr(lf("data"), "bad hex: %v", err)
 				}
 			}
@@ -371,10 +376,10 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 			var sum uint256.Int
 			for q := range it.CallValue {
 				cv := &it.CallValue[q]
-				if cv.TokenID != nil && *cv.TokenID != "" && *cv.TokenID != "_" {
+				if cv.TokenID != "" && cv.TokenID != "_" {
 					continue // a TRC-10 token, not TRX
 				}
-				if cv.CallValue == nil {
+				if cv.CallValue == "" {
 					continue
 				}
 				v, err := uintNum(cv.CallValue)
@@ -402,64 +407,54 @@ func DecodeBlock(want int64, rawBlock, rawInfo json.RawMessage) (*Decoded, error
 	return d, nil
 }
 
-// strictUnmarshal decodes JSON numbers as json.Number and refuses trailing
-// data.
-func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
+// strictUnmarshal decodes one JSON value (numbers land in json.Number
+// fields; trailing data is refused).
+func strictUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 // uintNum parses a non-negative integer JSON number (java-tron writes sun
 // amounts and heights as JSON numbers).
-func uintNum(n *json.Number) (uint64, error) {
-	if n == nil {
+func uintNum(n json.Number) (uint64, error) {
+	if n == "" {
 		return 0, errors.New("missing")
 	}
-	v, err := strconv.ParseUint(string(*n), 10, 64)
+	v, err := strconv.ParseUint(string(n), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("want a non-negative integer, got %.40q", string(*n))
+		return 0, fmt.Errorf("want a non-negative integer, got %.40q", string(n))
 	}
 	return v, nil
 }
 
-func hex32(s *string) ([32]byte, error) {
+func hex32(s string) ([32]byte, error) {
 	var h [32]byte
-	if s == nil {
+	if s == "" {
 		return h, errors.New("missing")
 	}
-	x := strings.TrimPrefix(*s, "0x")
+	x := strings.TrimPrefix(s, "0x")
 	if len(x) != 64 {
-		return h, fmt.Errorf("want 64 hex digits, got %.80q", *s)
+		return h, fmt.Errorf("want 64 hex digits, got %.80q", s)
 	}
 	if _, err := hex.Decode(h[:], []byte(x)); err != nil {
-		return h, fmt.Errorf("bad hex %.80q", *s)
+		return h, fmt.Errorf("bad hex %.80q", s)
 	}
 	return h, nil
 }
 
 // tronAddr parses an address field: hex 41… (visible=false) or base58 T…
 // (visible=true).
-func tronAddr(s *string) ([]byte, error) {
-	if s == nil {
+func tronAddr(s string) ([]byte, error) {
+	if s == "" {
 		return nil, errors.New("missing")
 	}
-	return address.TronDecode(*s)
+	return address.TronDecode(s)
 }
 
 // logAddr parses a log's contract address: 40 hex digits without the 41
 // prefix (java-tron's form), or with it.
-func logAddr(s *string) ([]byte, error) {
-	if s == nil {
+func logAddr(s string) ([]byte, error) {
+	if s == "" {
 		return nil, errors.New("missing")
 	}
-	x := *s
+	x := s
 	switch len(x) {
 	case 40:
 		b, err := hex.DecodeString(x)

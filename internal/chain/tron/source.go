@@ -37,25 +37,41 @@ func (c *Client) post(path string, body any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	wait := evmrpc.RetryWait
+	for try := 0; ; try++ {
+		data, retry, err := c.postOnce(path, b)
+		if err == nil || !retry || try >= evmrpc.Retries {
+			return data, err
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
+}
+
+// postOnce makes one request; retry says whether a failure is transient
+// (transport error, HTTP 429/502/503/504: the same policy as evmrpc).
+func (c *Client) postOnce(path string, b []byte) (data []byte, retry bool, err error) {
 	resp, err := c.HTTP.Post(c.URL+path, "application/json", bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("tron: %s%s: %w", c.URL, path, err)
+		return nil, true, fmt.Errorf("tron: %s%s: %w", c.URL, path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("tron: %s%s: reading response: %w", c.URL, path, err)
+		return nil, true, fmt.Errorf("tron: %s%s: reading response: %w", c.URL, path, err)
 	}
 	if len(data) > maxResponse {
-		return nil, fmt.Errorf("tron: %s%s: response larger than %d bytes", c.URL, path, maxResponse)
+		return nil, false, fmt.Errorf("tron: %s%s: response larger than %d bytes", c.URL, path, maxResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("tron: %s%s: HTTP %s: %.200s", c.URL, path, resp.Status, data)
+		code := resp.StatusCode
+		retry := code == http.StatusTooManyRequests || code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %.200s", c.URL, path, resp.Status, data)
 	}
 	if !json.Valid(data) {
-		return nil, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
+		return nil, false, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
 	}
-	return data, nil
+	return data, false, nil
 }
 
 // TipHeight returns the node's head block number (/wallet/getnowblock).
@@ -71,7 +87,7 @@ func (c *Client) TipHeight() (uint64, error) {
 	if b.BlockHeader == nil || b.BlockHeader.RawData == nil {
 		return 0, fmt.Errorf("tron: %s/wallet/getnowblock: field block_header.raw_data: missing", c.URL)
 	}
-	if b.BlockHeader.RawData.Number == nil {
+	if b.BlockHeader.RawData.Number == "" {
 		return 0, nil
 	}
 	n, err := uintNum(b.BlockHeader.RawData.Number)
@@ -91,7 +107,7 @@ func (c *Client) BlockHash(n uint64) ([32]byte, error) {
 	if err := strictUnmarshal(raw, &b); err != nil {
 		return [32]byte{}, fmt.Errorf("tron: %s: block %d: %v", c.URL, n, err)
 	}
-	if b.BlockID == nil {
+	if b.BlockID == "" {
 		return [32]byte{}, fmt.Errorf("tron: %s: block %d: field blockID: missing (the node has no such block)", c.URL, n)
 	}
 	h, err := hex32(b.BlockID)
@@ -105,11 +121,11 @@ func (c *Client) BlockHash(n uint64) ([32]byte, error) {
 func (c *Client) Block(n uint64) (*Decoded, error) {
 	rb, err := c.post("/wallet/getblockbynum", map[string]uint64{"num": n})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("block %d: %w", n, err)
 	}
 	ri, err := c.post("/wallet/gettransactioninfobyblocknum", map[string]uint64{"num": n})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("block %d: %w", n, err)
 	}
 	d, err := DecodeBlock(int64(n), rb, ri)
 	if err != nil {
@@ -214,35 +230,52 @@ func (fr *FileReader) Close() error { return fr.f.Close() }
 
 // Next decodes the next non-empty line; io.EOF at the end.
 func (fr *FileReader) Next() (*Decoded, string, error) {
+	raw, line, err := fr.NextRaw()
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := fr.Decode(raw, line)
+	return d, fr.Where(line), err
+}
+
+// NextRaw returns the next non-empty line and its number, without
+// decoding it (so callers can decode lines in parallel); io.EOF at the end.
+func (fr *FileReader) NextRaw() ([]byte, int, error) {
 	for {
 		raw, err := fr.readLine()
 		if err != nil {
-			return nil, "", err
+			return nil, 0, err
 		}
 		fr.line++
-		where := fmt.Sprintf("%s:%d", fr.path, fr.line)
 		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 {
-			continue
+		if len(raw) > 0 {
+			return raw, fr.line, nil
 		}
-		d, err := DecodeLine(raw)
-		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.File, e.Line = fr.path, fr.line
-				return nil, where, e
-			}
-			return nil, where, &Error{File: fr.path, Line: fr.line, Block: -1, Err: err}
-		}
-		return d, where, nil
 	}
+}
+
+// Where names a line of the file ("path:line").
+func (fr *FileReader) Where(line int) string { return fmt.Sprintf("%s:%d", fr.path, line) }
+
+// Decode decodes a line returned by NextRaw; errors name the file and line.
+func (fr *FileReader) Decode(raw []byte, line int) (*Decoded, error) {
+	d, err := DecodeLine(raw)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File, e.Line = fr.path, line
+			return nil, e
+		}
+		return nil, &Error{File: fr.path, Line: line, Block: -1, Err: err}
+	}
+	return d, nil
 }
 
 func (fr *FileReader) readLine() ([]byte, error) {
 	var buf []byte
 	for {
 		chunk, err := fr.r.ReadSlice('\n')
-		buf = append(buf, chunk...)
+		buf = append(buf, chunk...) // a copy: lines outlive the reader's buffer
 		if len(buf) > maxResponse {
 			return nil, &Error{File: fr.path, Line: fr.line + 1, Block: -1, Err: fmt.Errorf("line longer than %d bytes", maxResponse)}
 		}
@@ -264,15 +297,16 @@ func (fr *FileReader) readLine() ([]byte, error) {
 
 // DecodeLine decodes one {"block":…,"info":…} object.
 func DecodeLine(raw []byte) (*Decoded, error) {
+	// One pass decodes the block; info stays raw ({} for an empty block).
 	var l struct {
-		Block json.RawMessage `json:"block"`
+		Block *apiBlock       `json:"block"`
 		Info  json.RawMessage `json:"info"`
 	}
 	if err := strictUnmarshal(raw, &l); err != nil {
 		return nil, &Error{Block: -1, Err: fmt.Errorf("malformed JSON line (want {\"block\":…,\"info\":…}): %v", err)}
 	}
-	if len(l.Block) == 0 {
+	if l.Block == nil {
 		return nil, &Error{Block: -1, Field: "block", Err: errors.New("missing")}
 	}
-	return DecodeBlock(-1, l.Block, l.Info)
+	return decodeParsed(-1, l.Block, l.Info)
 }
