@@ -48,6 +48,7 @@ type simChain struct {
 	abi     abi.ABI
 	bin     []byte
 	token   common.Address
+	sent    int // transactions sent since the last block
 }
 
 func freePort(t *testing.T) int {
@@ -135,7 +136,27 @@ func (s *simChain) send(name string, to *common.Address, value *big.Int, data []
 		s.t.Fatalf("send from %s: %v", name, err)
 	}
 	s.nonces[name]++
+	s.sent++
 	return signed.Hash()
+}
+
+// commit seals a block once the node's pool holds every transaction sent
+// since the last one (go-ethereum promotes submitted transactions
+// asynchronously: sealing at once can leave some out of the block).
+func (s *simChain) commit() {
+	s.t.Helper()
+	for try := 0; s.sent > 0; try++ {
+		n, err := s.cl.PendingTransactionCount(context.Background())
+		if err == nil && int(n) >= s.sent {
+			break
+		}
+		if try == 500 {
+			s.t.Fatalf("the node's pool holds %d of %d sent transactions after 5 s (%v)", n, s.sent, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.sent = 0
+	s.sim.Commit()
 }
 
 func (s *simChain) pack(method string, args ...any) []byte {
@@ -181,29 +202,29 @@ func (s *simChain) script() map[string]common.Hash {
 	h := map[string]common.Hash{}
 	h["eth1"] = s.send("alice", ptr(a["bob"]), eth(1.5), nil)
 	h["eth2"] = s.send("alice", ptr(a["carol"]), eth(0.25), nil)
-	s.sim.Commit()
+	s.commit()
 	supply := big.NewInt(1_000_000_000_000) // 1,000,000.000000 TOK
 	ctor, err := s.abi.Pack("", "TOK", uint8(6), supply)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	h["deploy"] = s.send("alice", nil, big.NewInt(0), append(append([]byte(nil), s.bin...), ctor...))
-	s.sim.Commit()
+	s.commit()
 	s.token = s.receipt(h["deploy"]).ContractAddress
 	h["tok1"] = s.send("alice", &s.token, big.NewInt(0), s.pack("transfer", a["bob"], big.NewInt(1000)))
 	h["eth3"] = s.send("bob", ptr(a["carol"]), eth(0.1), nil)
 	h["eth4"] = s.send("carol", ptr(a["dave"]), eth(0.05), nil)
-	s.sim.Commit()
+	s.commit()
 	h["revert"] = s.send("bob", &s.token, big.NewInt(0), s.pack("transfer", a["carol"], big.NewInt(5000)))
 	h["approve"] = s.send("alice", &s.token, big.NewInt(0), s.pack("approve", a["dave"], big.NewInt(300)))
-	s.sim.Commit()
+	s.commit()
 	h["from"] = s.send("dave", &s.token, big.NewInt(0), s.pack("transferFrom", a["alice"], a["carol"], big.NewInt(200)))
 	h["batch"] = s.send("alice", &s.token, big.NewInt(0), s.pack("batch",
 		[]common.Address{a["bob"], a["carol"], a["dave"]}, []*big.Int{big.NewInt(11), big.NewInt(22), big.NewInt(33)}))
-	s.sim.Commit()
+	s.commit()
 	h["black"] = s.send("alice", &s.token, big.NewInt(0), s.pack("addBlackList", a["carol"]))
 	h["destroy"] = s.send("alice", &s.token, big.NewInt(0), s.pack("destroyBlackFunds", a["carol"]))
-	s.sim.Commit()
+	s.commit()
 	if r := s.receipt(h["revert"]); r.Status != 0 {
 		s.t.Fatal("the over-balance transfer did not revert")
 	}
@@ -392,10 +413,10 @@ func TestETHRPCReorg(t *testing.T) {
 		s.nonces[n] = nn
 	}
 	s.send("bob", ptr(s.addrs["dave"]), eth(3), nil)
-	s.sim.Commit()
+	s.commit()
 	s.send("carol", ptr(s.addrs["bob"]), eth(0.01), nil)
-	s.sim.Commit()
-	s.sim.Commit()
+	s.commit()
+	s.commit()
 	newHead, _ := s.cl.BlockNumber(ctx)
 	if newHead <= head {
 		t.Fatalf("side chain head %d not above old head %d", newHead, head)

@@ -190,5 +190,9 @@ type Transfer struct {
 	From, To []byte // canonical address bytes
 	Contract []byte // nil for the native asset, else the token contract's address bytes
 	Value    uint256.Int
-	LogIndex int32 // position of the event in the tx's logs; -1 for the tx's native value, -2-n for internal transfer n
+	// LogIndex locates the event: Ethereum uses the block-wide logIndex (as
+	// ethereum-etl numbers it, so node and export ingests agree); Tron, whose
+	// API gives no index, the position in the transaction's log array. -1 is
+	// the transaction's native value, -2-n its internal transfer n.
+	LogIndex int32
 }

@@ -71,6 +71,7 @@ func newChain(t *testing.T) *chain {
 	c := &chain{sim: sim, url: "http://127.0.0.1:" + strconv.Itoa(port), alice: alice, bob: bob, txs: map[string]common.Hash{}}
 	cl := sim.Client()
 	nonce := uint64(0)
+	sent := 0
 	send := func(name string, to *common.Address, value int64, data []byte, gas uint64) {
 		tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(1337), Nonce: nonce, To: to,
 			Value: big.NewInt(value), Data: data, Gas: gas, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(50e9)}),
@@ -82,11 +83,13 @@ func newChain(t *testing.T) *chain {
 			t.Fatal(err)
 		}
 		nonce++
+		sent++
 		c.txs[name] = tx.Hash()
 	}
+	commit := func() { commitAll(t, sim, sent); sent = 0 }
 	ctor, _ := tokABI.Pack("", "TOK", uint8(6), big.NewInt(1e12))
 	send("deploy", nil, 0, append(common.FromHex(art.Bin), ctor...), 3_000_000)
-	sim.Commit()
+	commit()
 	r, err := cl.TransactionReceipt(context.Background(), c.txs["deploy"])
 	for try := 0; err != nil && try < 100; try++ { // the tx index is built asynchronously
 		time.Sleep(50 * time.Millisecond)
@@ -107,7 +110,7 @@ func newChain(t *testing.T) *chain {
 	send("tok", &c.token, 0, pack("transfer", bob, big.NewInt(500)), 200_000)
 	send("revert", &c.token, 0, pack("transferFrom", bob, alice, big.NewInt(1)), 200_000)
 	send("black", &c.token, 0, pack("addBlackList", bob), 200_000)
-	sim.Commit()
+	commit()
 	c.block = 2
 	return c
 }
@@ -374,4 +377,22 @@ func FuzzDecodeBlock(f *testing.F) {
 			}
 		}
 	})
+}
+
+// commitAll waits until the node's pool holds the sent transactions
+// (go-ethereum promotes submitted transactions asynchronously: sealing at
+// once can leave some out of the block), then seals a block.
+func commitAll(t testing.TB, sim *simulated.Backend, sent int) {
+	t.Helper()
+	for try := 0; sent > 0; try++ {
+		n, err := sim.Client().PendingTransactionCount(context.Background())
+		if err == nil && int(n) >= sent {
+			break
+		}
+		if try == 500 {
+			t.Fatalf("the node's pool holds %d of %d sent transactions after 5 s (%v)", n, sent, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	sim.Commit()
 }
