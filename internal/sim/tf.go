@@ -224,7 +224,7 @@ func (s *Sim) cashOutTron() {
 	if !ok {
 		return
 	}
-	s.tf.reserve.Add(&s.tf.reserve, &need)
+	s.tf.reserve.Add(&s.tf.reserve, &toChanger) // TF funds are not the cover business's
 	pass := s.newTypology("pass_through", true, map[string]string{"window_hours": "24"}, t.changer.actor, t.campaign.actor)
 	s.recAcct(pass, model.Tron, inID, camp, changer, token, toChanger)
 	structuring := s.newTypology("structuring", true, map[string]string{"threshold_usd": "1000", "min_permille": "900", "window_hours": "24"}, t.changer.actor, t.cashier.actor, s.exchanges[t.cashEx].actor)
@@ -233,7 +233,7 @@ func (s *Sim) cashOutTron() {
 	start := s.now
 	for i := range amounts {
 		v := amounts[i]
-		s.at(start+int64(i+1)*int64(s.between(1800, 7200)), func() {
+		s.at(start+int64(i+1)*18*3600/int64(k+1)+s.between(-600, 600), func() {
 			s.gasUp(t.changer, ciTron, changer)
 			s.tf.reserve.Sub(&s.tf.reserve, &v)
 			id, ok := s.acctSend(model.Tron, changer, dep, token, v)
@@ -247,8 +247,9 @@ func (s *Sim) cashOutTron() {
 		})
 	}
 	// The rest of the changer's inflow goes on to its own exchange within hours.
-	s.at(start+20*3600, func() {
-		rest := s.changerFree()
+	s.at(start+21*3600, func() {
+		rest := s.tf.reserve
+		s.tf.reserve.Clear()
 		if rest.IsZero() {
 			return
 		}
