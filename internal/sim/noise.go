@@ -33,6 +33,7 @@ func (s *Sim) newNoise() {
 	n.charityFan = s.newTypology("charity_fan_in", false, map[string]string{"note": "legitimate crowdfunding-like fan-in"}, n.charity.actor)
 	n.coordinator = s.newUser("coinjoin_coordinator", "CoinJoin coordinator (Whirlpool/Wasabi-like)", "JoinPool")
 	n.mixer = s.newCustodian("mixer", "centralized BTC mixer", "Tumbly", 5_000, 200_000)
+	n.mixer.deposit[ciBTC].maxAddrs = int(clamp(int64(s.cfg.Users/4), 100, 20_000)) // fresh per order, then recycled
 }
 
 // payroll pays every employee a round salary in USDC (Ethereum) from the
@@ -188,7 +189,7 @@ func (s *Sim) mixerOrder(u *user) {
 	if btcBalance(w) < v+50_000 {
 		return
 	}
-	dep := s.newAddr(n.mixer.deposit[ciBTC])
+	dep := s.recvAddr(n.mixer.deposit[ciBTC])
 	id, ok := s.btcPay(w, []payout{{dep, v}})
 	if !ok {
 		return
@@ -204,7 +205,7 @@ func (s *Sim) mixerOrder(u *user) {
 	for _, part := range []uint64{a, out - a} {
 		part := part
 		s.at(s.now+int64(s.between(1800, 12*3600)), func() {
-			to := s.newAddr(w)
+			to := s.recvAddr(w)
 			if pid, ok := s.withdrawBTCNow(n.mixer, to, part); ok {
 				s.recBTC(t, pid, to)
 			}

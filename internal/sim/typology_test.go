@@ -69,7 +69,7 @@ func locate(t *testing.T, st store.Reader, dir string, x tTransferJSON) located 
 func TestTypologiesPresent(t *testing.T) {
 	dir, st, tr := smallWorld(t)
 	owners, kinds := tr.owners(), tr.kinds()
-	cfg, _ := ScaleConfig("small", 1)
+	cfg, _ := ScaleConfig(testScale(), 1)
 	byKind := map[string]int{}
 	for _, ty := range tr.Typologies {
 		byKind[ty.Kind]++

@@ -55,7 +55,7 @@ func smallWorld(t *testing.T) (string, *pebblestore.Store, *truthFile) {
 			return
 		}
 		out := filepath.Join(world.dir, "world")
-		cfg, _ := ScaleConfig("small", 1)
+		cfg, _ := ScaleConfig(testScale(), 1)
 		if _, world.err = Generate(cfg, out); world.err != nil {
 			return
 		}
@@ -71,6 +71,15 @@ func smallWorld(t *testing.T) (string, *pebblestore.Store, *truthFile) {
 		t.Fatal(world.err)
 	}
 	return filepath.Join(world.dir, "world"), world.st, world.truth
+}
+
+// testScale is the scale of the shared test world: small, or what
+// SPOOR_SIM_SCALE says (to run every check on a medium world by hand).
+func testScale() string {
+	if s := os.Getenv("SPOOR_SIM_SCALE"); s != "" {
+		return s
+	}
+	return "small"
 }
 
 // ingestWorld ingests the BTC blk files with spoor's BTC ingest and the
