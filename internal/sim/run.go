@@ -56,6 +56,7 @@ type ChainCount struct {
 	Txs        int64  `json:"txs"`
 	Transfers  int64  `json:"transfers"`
 	Files      int    `json:"files,omitempty"`
+	API        string `json:"api,omitempty"` // Tron: the java-tron HTTP API JSON lines
 }
 
 // Generate writes a world into out (created; must be empty or absent).
@@ -274,6 +275,9 @@ func (s *Sim) manifest() *Manifest {
 		m.Chains[a.chain.String()] = ChainCount{Network: "mainnet-like", Format: "ethereum-etl", Path: a.chain.String() + "/etl",
 			Blocks: a.blocks, FirstBlock: a.firstH, LastBlock: a.lastH, Txs: a.ntx, Transfers: a.transfers}
 	}
+	tc := m.Chains["tron"]
+	tc.API = "tron/api/blocks.jsonl"
+	m.Chains["tron"] = tc
 	return m
 }
 
