@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -280,5 +279,3 @@ func (s *Sim) manifest() *Manifest {
 	m.Chains["tron"] = tc
 	return m
 }
-
-var _ = uint256.Int{}
