@@ -73,7 +73,7 @@ func TransfersConfig(n int64, seed uint64) (Config, error) {
 	c := base
 	c.Scale, c.Seed, c.Transfers = "custom", seed, n
 	c.Days = int(clamp(30+n/20_000, 30, 365))
-	c.Users = int(clamp(n/100, 200, 200_000))
+	c.Users = int(clamp(n/100, 200, 100_000)) // memory follows the population: flat from 10^7 transfers on
 	return c, nil
 }
 
