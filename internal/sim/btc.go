@@ -20,7 +20,7 @@ import (
 var regtest = &chaincfg.RegressionNetParams
 
 // maxBlkFile is the size cap of one blk file (Bitcoin Core's is 128 MiB).
-const maxBlkFile = 128 << 20
+var maxBlkFile int64 = 128 << 20 // a var so tests can force rotation
 
 // coinbaseMaturity: a coinbase output is spendable this many blocks later.
 const coinbaseMaturity = 100

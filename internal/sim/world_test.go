@@ -304,6 +304,33 @@ func TestIngestBalancesMatchTruth(t *testing.T) {
 			t.Errorf("only %d %s balances checked", perChain[c], c)
 		}
 	}
+	// The manifest's counts are the store's.
+	dir, _, _ := smallWorld(t)
+	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stats {
+		want, ok := m.Chains[s.Chain.String()]
+		if !ok {
+			continue
+		}
+		if s.Chain == model.BTC {
+			want.Transfers++ // the genesis block's output
+			want.Txs++
+		}
+		if int64(s.Transfers) != want.Transfers || int64(s.Txs) != want.Txs {
+			t.Errorf("%s: store %d txs %d transfers, manifest %d / %d", s.Chain, s.Txs, s.Transfers, want.Txs, want.Transfers)
+		}
+	}
 	t.Logf("checked %v balances", perChain)
 }
 
