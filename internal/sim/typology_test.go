@@ -246,6 +246,27 @@ func TestTypologiesPresent(t *testing.T) {
 			if len(ty.Transfers) != cfg.TF.Employees {
 				t.Errorf("%s: %d salaries, want %d", ty.ID, len(ty.Transfers), cfg.TF.Employees)
 			}
+		case "tron_topup", "gas_topup":
+			// The exchange's feeder pays the deposit address the fee, and the
+			// token sweep to the exchange's hot wallet follows in a later block.
+			if len(locs) != 2 {
+				t.Errorf("%s: %d transfers", ty.ID, len(locs))
+				continue
+			}
+			top, sweep := ty.Transfers[0], ty.Transfers[1]
+			ex := owners[top.Chain+":"+top.From]
+			if kinds[ex] != "exchange" && kinds[ex] != "payment_processor" && kinds[ex] != "swap_service" && kinds[ex] != "mixer" {
+				t.Errorf("%s: top-up from %s", ty.ID, ex)
+			}
+			if owners[top.Chain+":"+top.To] != ex || owners[sweep.Chain+":"+sweep.To] != ex || sweep.From != top.To {
+				t.Errorf("%s: top-up %s -> %s, sweep %s -> %s are not one service's", ty.ID, top.From, top.To, sweep.From, sweep.To)
+			}
+			if top.Asset != map[string]string{"tron": "TRX", "eth": "ETH"}[top.Chain] || sweep.Asset == top.Asset {
+				t.Errorf("%s: top-up in %s, sweep in %s", ty.ID, top.Asset, sweep.Asset)
+			}
+			if locs[1].tx.BlockHeight <= locs[0].tx.BlockHeight {
+				t.Errorf("%s: sweep in block %d, top-up in block %d", ty.ID, locs[1].tx.BlockHeight, locs[0].tx.BlockHeight)
+			}
 		case "coinjoin":
 			d := ty.Params["denomination"]
 			tx := locs[0].tx
