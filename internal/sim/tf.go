@@ -144,6 +144,10 @@ func (s *Sim) consolidateAndPeel() {
 		sum += u.value
 	}
 	fee := 5 * uint64(vsize(len(ins), 1))
+	if sum <= fee+10_000 {
+		cw.utxos = ins
+		return
+	}
 	col := s.recv(t.collector, ciBTC)
 	cid := s.btcTx(ins, []payout{{col, sum - fee}})
 	t.perDonor.params["consolidation_inputs"] = itoa(len(ins))
@@ -183,7 +187,6 @@ func (s *Sim) consolidateAndPeel() {
 		cur = w.utxos[len(w.utxos)-1:]
 		w.utxos = w.utxos[:len(w.utxos)-1]
 	}
-	_ = sum
 }
 
 // cashOutTron moves the campaign's USDT on: part through the money changer

@@ -295,7 +295,7 @@ func TestTypologiesPresent(t *testing.T) {
 // Every TF flow runs from a campaign to a deposit address of an exchange,
 // along transactions that exist, and its value arrives there.
 func TestFlows(t *testing.T) {
-	dir, st, tr := smallWorld(t)
+	_, st, tr := smallWorld(t)
 	owners, kinds := tr.owners(), tr.kinds()
 	perChain := map[string]int{}
 	for i, f := range tr.Flows {
@@ -336,7 +336,6 @@ func TestFlows(t *testing.T) {
 	if perChain["btc"] < 2 || perChain["tron"] < 3 || perChain["eth"] < 3 {
 		t.Errorf("flows per chain: %v", perChain)
 	}
-	_ = dir
 }
 
 // Every address belongs to exactly one actor, and every address that moved
