@@ -71,10 +71,10 @@ func Generate(cfg Config, out string) (*Manifest, error) {
 	if s.btc, err = newBTCChain(filepath.Join(out, "btc")); err != nil {
 		return nil, err
 	}
-	if s.tron, err = newAcctChain(filepath.Join(out, "tron"), model.Tron, cfg.Seed); err != nil {
+	if s.tron, err = newAcctChain(filepath.Join(out, "tron"), model.Tron, cfg.Seed, cfg.Compress); err != nil {
 		return nil, err
 	}
-	if s.eth, err = newAcctChain(filepath.Join(out, "eth"), model.ETH, cfg.Seed); err != nil {
+	if s.eth, err = newAcctChain(filepath.Join(out, "eth"), model.ETH, cfg.Seed, cfg.Compress); err != nil {
 		return nil, err
 	}
 	if err := writeFile(filepath.Join(out, "prices.csv"), s.prices.write); err != nil {
@@ -276,6 +276,9 @@ func (s *Sim) manifest() *Manifest {
 	}
 	tc := m.Chains["tron"]
 	tc.API = "tron/api/blocks.jsonl"
+	if s.cfg.Compress {
+		tc.API += ".gz"
+	}
 	m.Chains["tron"] = tc
 	return m
 }
