@@ -267,6 +267,57 @@ func TestTypologiesPresent(t *testing.T) {
 			if locs[1].tx.BlockHeight <= locs[0].tx.BlockHeight {
 				t.Errorf("%s: sweep in block %d, top-up in block %d", ty.ID, locs[1].tx.BlockHeight, locs[0].tx.BlockHeight)
 			}
+		case "mixer":
+			// A deposit to the mixer, then payouts from the mixer that add up
+			// to the deposit minus the 2.5% fee.
+			if kinds[owners["btc:"+ty.Transfers[0].To]] != "mixer" || len(locs) != 3 {
+				t.Errorf("%s: %d transfers, first to %s", ty.ID, len(locs), owners["btc:"+ty.Transfers[0].To])
+				continue
+			}
+			var paid uint64
+			for _, x := range ty.Transfers[1:] {
+				if kinds[owners["btc:"+x.From]] != "mixer" {
+					t.Errorf("%s: payout from %s", ty.ID, owners["btc:"+x.From])
+				}
+				v := dec(t, x.Value)
+				paid += v.Uint64()
+			}
+			if in := locs[0].value.Uint64(); paid != in*975/1000 {
+				t.Errorf("%s: paid out %d of %d (want 97.5%%)", ty.ID, paid, in)
+			}
+		case "charity_fan_in":
+			ch := ty.Actors[0]
+			donors := map[string]bool{}
+			for _, x := range ty.Transfers {
+				switch {
+				case owners[x.Chain+":"+x.To] == ch:
+					donors[x.From] = true
+				case owners[x.Chain+":"+x.From] == ch && kinds[owners[x.Chain+":"+x.To]] == "merchant":
+				default:
+					t.Errorf("%s: transfer %s -> %s is neither a donation nor a supplier payment", ty.ID, x.From, x.To)
+				}
+			}
+			if len(donors) < 10 {
+				t.Errorf("%s: %d donors", ty.ID, len(donors))
+			}
+		case "internal_transfers", "cold_move", "exchange_sweep":
+			// Both ends belong to the one service.
+			for _, x := range ty.Transfers {
+				a, b := owners[x.Chain+":"+x.From], owners[x.Chain+":"+x.To]
+				if a != ty.Actors[0] || b != ty.Actors[0] {
+					t.Errorf("%s: %s (%s) -> %s (%s), want both %s", ty.ID, x.From, a, x.To, b, ty.Actors[0])
+				}
+			}
+		case "utxo_consolidation":
+			tx := locs[0].tx
+			if len(tx.Inputs) < 20 || len(tx.Outputs) != 1 {
+				t.Errorf("%s: %d in / %d out", ty.ID, len(tx.Inputs), len(tx.Outputs))
+			}
+			for _, in := range tx.Inputs {
+				if owners["btc:"+codec(model.BTC).MustEncode(in.Address)] != ty.Actors[0] {
+					t.Errorf("%s: spends an output of someone else", ty.ID)
+				}
+			}
 		case "coinjoin":
 			d := ty.Params["denomination"]
 			tx := locs[0].tx
