@@ -15,7 +15,7 @@ type Config struct {
 	TF        TFPlan
 	Version   string // spoor version written into manifest.json
 	// Compress writes the ETL CSVs and the Tron API JSON lines gzipped
-	// (*.csv.gz, blocks.jsonl.gz): a tenth of the disk for 10^8-transfer worlds.
+	// (*.csv.gz, blocks.jsonl.gz): about 30% of the disk, for 10^8-transfer worlds.
 	Compress bool
 }
 
