@@ -18,6 +18,7 @@ func runSim(env *Env, args []string) error {
 	out := fs.String("out", "", "output folder (created; must be empty)")
 	scale := fs.String("scale", "", "small (~30k transfers, the demo world), medium (~10^6) or large (~10^7)")
 	transfers := fs.Int64("transfers", 0, "about this many transfers (instead of --scale)")
+	gz := fs.Bool("gzip", false, "gzip the ETL CSVs and the Tron API JSON lines (*.gz: about 30% of the disk)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -44,6 +45,7 @@ func runSim(env *Env, args []string) error {
 		return usageErr("%v", err)
 	}
 	cfg.Version = "dev"
+	cfg.Compress = *gz
 	t0 := time.Now()
 	m, err := sim.Generate(cfg, *out)
 	if err != nil {

@@ -2,9 +2,11 @@ package sim
 
 import (
 	"bufio"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,7 +66,7 @@ type acctChain struct {
 	open          bool
 	txs           []acctTx
 	logIndex      int
-	files         []*os.File
+	closers       []io.Closer // gzip writers (if any), then files
 	blocksW       *bufio.Writer
 	txW           *bufio.Writer
 	ttW           *bufio.Writer
@@ -75,7 +77,7 @@ type acctChain struct {
 	firstH, lastH uint64
 }
 
-func newAcctChain(dir string, c model.Chain, seed uint64) (*acctChain, error) {
+func newAcctChain(dir string, c model.Chain, seed uint64, compress bool) (*acctChain, error) {
 	a := &acctChain{chain: c, seed: seed}
 	switch c {
 	case model.Tron:
@@ -90,12 +92,21 @@ func newAcctChain(dir string, c model.Chain, seed uint64) (*acctChain, error) {
 		return nil, err
 	}
 	open := func(path, header string) (*bufio.Writer, error) {
+		if compress {
+			path += ".gz"
+		}
 		f, err := os.Create(path)
 		if err != nil {
 			return nil, err
 		}
-		a.files = append(a.files, f)
-		w := bufio.NewWriterSize(f, 1<<20)
+		var dst io.Writer = f
+		if compress {
+			z, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+			a.closers = append(a.closers, z)
+			dst = z
+		}
+		a.closers = append(a.closers, f)
+		w := bufio.NewWriterSize(dst, 1<<20)
 		if header != "" {
 			w.WriteString(header + "\n")
 		}
@@ -336,7 +347,7 @@ func (a *acctChain) close() error {
 			}
 		}
 	}
-	for _, f := range a.files {
+	for _, f := range a.closers {
 		if err := f.Close(); err != nil && first == nil {
 			first = err
 		}

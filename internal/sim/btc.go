@@ -20,7 +20,7 @@ import (
 var regtest = &chaincfg.RegressionNetParams
 
 // maxBlkFile is the size cap of one blk file (Bitcoin Core's is 128 MiB).
-const maxBlkFile = 128 << 20
+var maxBlkFile int64 = 128 << 20 // a var so tests can force rotation
 
 // coinbaseMaturity: a coinbase output is spendable this many blocks later.
 const coinbaseMaturity = 100
@@ -304,6 +304,7 @@ func (s *Sim) closeBTCBlock(t int64, miner *Wallet) {
 	cb.AddTxIn(wire.NewTxIn(wire.NewOutPoint(&chainhash.Hash{}, wire.MaxPrevOutIndex), script, nil))
 	value := subsidy(b.height) + b.fees
 	cb.AddTxOut(wire.NewTxOut(int64(value), pkScript(s.addrs[to].raw)))
+	s.witnessCommitment(cb)
 	cbID := cb.TxHash()
 	s.credit(to, native, u64(value))
 	b.immature = append(b.immature, utxo{op: wire.OutPoint{Hash: cbID}, value: value, addr: to})
@@ -357,6 +358,30 @@ func (s *Sim) closeBTCBlock(t int64, miner *Wallet) {
 	b.transfers++ // the coinbase output
 	b.txs = b.txs[:0]
 	b.fees = 0
+}
+
+// witnessCommitment adds BIP 141's commitment to the coinbase when the
+// block's transactions carry witness data: an OP_RETURN output with the
+// double hash of the witness merkle root and the coinbase's 32-byte witness
+// nonce (zero).
+func (s *Sim) witnessCommitment(cb *wire.MsgTx) {
+	txs := s.btc.txs
+	ids := make([]chainhash.Hash, len(txs)+1) // the coinbase's wtxid counts as zero
+	witness := false
+	for i, tx := range txs {
+		witness = witness || tx.HasWitness()
+		ids[i+1] = tx.WitnessHash()
+	}
+	if !witness {
+		return
+	}
+	root := merkleRoot(ids)
+	var nonce [32]byte
+	commit := chainhash.DoubleHashH(append(root[:], nonce[:]...))
+	script := append([]byte{0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed}, commit[:]...)
+	cb.AddTxOut(wire.NewTxOut(0, script))
+	cb.TxIn[0].Witness = wire.TxWitness{nonce[:]}
+	s.btc.transfers++ // the commitment output
 }
 
 // hashMeets reports whether a block hash is within regtest's target.

@@ -16,6 +16,21 @@
 // TF actors and planted noise are bounded in number per scale: they are the
 // needles, the background economy is the haystack that grows.
 //
+// # Chains
+//
+// Bitcoin is a complete regtest chain from the genesis block: 200 premined
+// blocks (the first 100 rewards mature), then one block per 10 simulated
+// minutes; coinbases pay the regtest subsidy plus fees to the miner, carry
+// BIP 141 witness commitments, and their outputs are spent only after 100
+// blocks; every input spends an unspent output; headers meet regtest's
+// proof-of-work target. Signatures are shaped like real ones but do not
+// verify. Tron (3 s blocks from height 37,500,000) and Ethereum (12 s blocks
+// from 13,916,166) start on 2022-01-01 and are exported like a filtered
+// BigQuery extract: only blocks with a transaction of the world appear;
+// every block hash derives from the seed and the height, so parent hashes
+// are consistent across gaps. What the account chains' issuers held before
+// the export is in truth's openings.
+//
 // # Folder layout
 //
 // See docs/formats.md: manifest.json, btc/blk*.dat, tron/etl/*.csv,
@@ -75,7 +90,9 @@
 // campaign is the campaign actor, cashout the exchange actor, from the
 // campaign address the funds left, to the deposit address, value what
 // arrived there, path the transaction ids from the campaign address to the
-// deposit address in order.
+// deposit address in order. chain and asset are those of the arrival; a
+// flow that hops chains through the swap service starts on another chain
+// (from is then a Tron address, path mixes Tron and Bitcoin ids).
 //
 // openings: balances held before the first exported block on the account
 // chains (the issuers' genesis allocation and token treasury). The data can

@@ -208,44 +208,33 @@ func (s *Sim) custodianTick(c *custodian) {
 }
 
 // sweepAccount moves a deposit address's funds to the hot wallet. A token
-// sweep needs the native coin for its fee: the feeder wallet tops the
-// deposit address up first (the Tron "TRX top-up" signal).
+// sweep needs the native coin for its fee: when the address lacks it, the
+// feeder wallet tops it up first and the sweep follows a few blocks later
+// (the Tron "TRX top-up" signal that links deposit addresses to their
+// exchange).
 func (s *Sim) sweepAccount(c *custodian, ci int, d int32) {
 	ch := chainByIndex[ci]
-	hot := s.main(c.hot[ci])
-	if v := *s.bal(d, token); !v.IsZero() {
+	if !s.bal(d, token).IsZero() {
 		need := feeOf(ch, token)
-		var topID [32]byte
-		topped := false
 		if s.bal(d, native).Lt(u64(need)) {
 			feeder := s.main(c.feeder[ci])
-			amt := *u64(need)
 			if s.bal(feeder, native).Lt(u64(need * 4)) {
 				s.fundFeeder(c, ci)
 			}
-			id, ok := s.acctSend(ch, feeder, d, native, amt)
+			topID, ok := s.acctSend(ch, feeder, d, native, *u64(need))
 			if !ok {
 				return
 			}
-			topID, topped = id, true
-		}
-		id, ok := s.acctSend(ch, d, hot, token, v)
-		if !ok {
-			return
-		}
-		if topped {
 			kind := "tron_topup"
 			if ch == model.ETH {
 				kind = "gas_topup"
 			}
-			if t := s.newTypology(kind, false, map[string]string{"chain": ch.String()}, c.actor); t != nil {
-				s.recAcct(t, ch, topID, s.main(c.feeder[ci]), d, native, *u64(need))
-				s.recAcct(t, ch, id, d, hot, token, v)
-			}
-		} else {
-			t := s.newTypology("exchange_sweep", false, map[string]string{"chain": ch.String()}, c.actor)
-			s.recAcct(t, ch, id, d, hot, token, v)
+			t := s.newTypology(kind, false, map[string]string{"chain": ch.String()}, c.actor)
+			s.recAcct(t, ch, topID, feeder, d, native, *u64(need))
+			s.at(s.now+s.between(6, 90), func() { s.sweepToken(c, ci, d, t) })
+			return
 		}
+		s.sweepToken(c, ci, d, s.newTypology("exchange_sweep", false, map[string]string{"chain": ch.String()}, c.actor))
 	}
 	// Native: sweep what is left above the fee (and a small dust reserve).
 	fee := feeOf(ch, native)
@@ -256,10 +245,20 @@ func (s *Sim) sweepAccount(c *custodian, ci int, d int32) {
 		if ch == model.Tron && v.Lt(u64(20_000_000)) {
 			return // not worth it: under 20 TRX
 		}
-		if id, ok := s.acctSend(ch, d, hot, native, v); ok {
+		if id, ok := s.acctSend(ch, d, s.main(c.hot[ci]), native, v); ok {
 			t := s.newTypology("exchange_sweep", false, map[string]string{"chain": ch.String()}, c.actor)
-			s.recAcct(t, ch, id, d, hot, native, v)
+			s.recAcct(t, ch, id, d, s.main(c.hot[ci]), native, v)
 		}
+	}
+}
+
+// sweepToken moves a deposit address's whole token balance to the hot wallet.
+func (s *Sim) sweepToken(c *custodian, ci int, d int32, t *typology) {
+	ch := chainByIndex[ci]
+	hot := s.main(c.hot[ci])
+	v := *s.bal(d, token)
+	if id, ok := s.acctSend(ch, d, hot, token, v); ok {
+		s.recAcct(t, ch, id, d, hot, token, v)
 	}
 }
 

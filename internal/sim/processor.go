@@ -1,7 +1,5 @@
 package sim
 
-import "github.com/holiman/uint256"
-
 // processor is the payment processor: invoices are its deposit addresses
 // (swept like an exchange's), and it shuffles large amounts between its own
 // hot, treasury and settlement wallets many times a day — internal
@@ -65,5 +63,3 @@ func (s *Sim) processorAction(ci, slot int) {
 	}
 	s.pay(src, ci, slot, to, v)
 }
-
-var _ = uint256.Int{}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -56,6 +55,7 @@ type ChainCount struct {
 	Txs        int64  `json:"txs"`
 	Transfers  int64  `json:"transfers"`
 	Files      int    `json:"files,omitempty"`
+	API        string `json:"api,omitempty"` // Tron: the java-tron HTTP API JSON lines
 }
 
 // Generate writes a world into out (created; must be empty or absent).
@@ -71,10 +71,10 @@ func Generate(cfg Config, out string) (*Manifest, error) {
 	if s.btc, err = newBTCChain(filepath.Join(out, "btc")); err != nil {
 		return nil, err
 	}
-	if s.tron, err = newAcctChain(filepath.Join(out, "tron"), model.Tron, cfg.Seed); err != nil {
+	if s.tron, err = newAcctChain(filepath.Join(out, "tron"), model.Tron, cfg.Seed, cfg.Compress); err != nil {
 		return nil, err
 	}
-	if s.eth, err = newAcctChain(filepath.Join(out, "eth"), model.ETH, cfg.Seed); err != nil {
+	if s.eth, err = newAcctChain(filepath.Join(out, "eth"), model.ETH, cfg.Seed, cfg.Compress); err != nil {
 		return nil, err
 	}
 	if err := writeFile(filepath.Join(out, "prices.csv"), s.prices.write); err != nil {
@@ -274,7 +274,11 @@ func (s *Sim) manifest() *Manifest {
 		m.Chains[a.chain.String()] = ChainCount{Network: "mainnet-like", Format: "ethereum-etl", Path: a.chain.String() + "/etl",
 			Blocks: a.blocks, FirstBlock: a.firstH, LastBlock: a.lastH, Txs: a.ntx, Transfers: a.transfers}
 	}
+	tc := m.Chains["tron"]
+	tc.API = "tron/api/blocks.jsonl"
+	if s.cfg.Compress {
+		tc.API += ".gz"
+	}
+	m.Chains["tron"] = tc
 	return m
 }
-
-var _ = uint256.Int{}
