@@ -49,6 +49,7 @@ func TestSimIngestAll(t *testing.T) {
 	}
 	var truth struct {
 		Balances   []struct{ Chain, Address, Asset, Balance string }
+		Openings   []struct{ Chain, Address, Asset, Balance string }
 		Typologies []struct {
 			Kind      string
 			Params    map[string]string
@@ -61,10 +62,19 @@ func TestSimIngestAll(t *testing.T) {
 	if len(truth.Balances) < 100 {
 		t.Fatalf("truth lists %d balances", len(truth.Balances))
 	}
+	// Issuers held balances before the exported range (truth's openings): the
+	// export alone cannot show them, so they are not compared.
+	opened := map[string]bool{}
+	for _, o := range truth.Openings {
+		opened[o.Chain+" "+o.Address] = true
+	}
 	chains := map[string]int{}
 	step := len(truth.Balances) / 40
 	for i := 0; i < len(truth.Balances); i += step {
 		b := truth.Balances[i]
+		if opened[b.Chain+" "+b.Address] {
+			continue
+		}
 		out, e, code := run(t, nil, "--data", data, "address", b.Chain, b.Address, "--json")
 		if code != 0 {
 			t.Fatalf("address %s %s: exit %d: %s", b.Chain, b.Address, code, e)

@@ -160,6 +160,8 @@ func TronAPIFile(st store.Store, path string, opts Options) (*Result, error) {
 	defer stop()
 	var run *accountRun
 	var skipped, rolled uint64
+	var prev uint64 // height of the last block kept, to refuse gaps
+	var hasPrev bool
 	for ln := range lines {
 		d, where, err := ln.d, ln.where, ln.err
 		if err != nil {
@@ -198,7 +200,13 @@ func TronAPIFile(st store.Store, path string, opts Options) (*Result, error) {
 			if run, err = newAccountRun(st, model.Tron, &opts, mark, h, 0, knownTronTokens); err != nil {
 				return nil, err
 			}
+			prev, hasPrev = mark.Height, mark.HasBlocks
 		}
+		if hasPrev && h != prev+1 {
+			return run.fail(fmt.Errorf("%s: block %d follows block %d: the file skips blocks (a filtered extract?); "+
+				"a node file must hold every block in its range — ingest a filtered export with --etl instead", where, h, prev))
+		}
+		prev, hasPrev = h, true
 		if err := run.add(b); err != nil {
 			return run.fail(err)
 		}
