@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,40 +34,26 @@ func benchRows() int {
 	return 1_000_000
 }
 
-var (
-	genOnce sync.Once
-	genDir  string
-	genErr  error
-)
-
-// syntheticExport writes (once per process) a Tron-like export: n USDT-like
-// token transfers over 100,000 addresses and 50 contracts (80% on one),
-// 100 per block, with a transactions.csv row per transfer (fee payer, fee,
-// status) in a second folder that holds both files.
-// Returns dirs: only token_transfers, and token_transfers + transactions.
+// syntheticExport writes a Tron-like export under a temp dir of b: n
+// USDT-like token transfers over 100,000 addresses and 50 contracts (80% on
+// one), 100 per block, and a transactions.csv row per transfer (fee payer,
+// fee, status). It returns two folders: token_transfers only, and
+// token_transfers + transactions.
 func syntheticExport(b *testing.B) (xfersOnly, withTxs string) {
-	genOnce.Do(func() {
-		genDir, genErr = os.MkdirTemp("", "spoor-etl-bench")
-		if genErr != nil {
-			return
+	dir := b.TempDir()
+	a, c := filepath.Join(dir, "xfers"), filepath.Join(dir, "full")
+	for _, d := range []string{a, c} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
 		}
-		n := benchRows()
-		a := filepath.Join(genDir, "xfers")
-		c := filepath.Join(genDir, "full")
-		for _, d := range []string{a, c} {
-			if genErr = os.MkdirAll(d, 0o755); genErr != nil {
-				return
-			}
-		}
-		genErr = writeSynthetic(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "transactions.csv"), n)
-		if genErr == nil {
-			genErr = os.Link(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "token_transfers.csv"))
-		}
-	})
-	if genErr != nil {
-		b.Fatal(genErr)
 	}
-	return filepath.Join(genDir, "xfers"), filepath.Join(genDir, "full")
+	if err := writeSynthetic(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "transactions.csv"), benchRows()); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "token_transfers.csv")); err != nil {
+		b.Fatal(err)
+	}
+	return a, c
 }
 
 func writeSynthetic(xferPath, txPath string, n int) error {
