@@ -35,10 +35,10 @@ type ETLStats struct {
 	UnknownDecimals []string
 }
 
-// etlBatchTxs is the ETL default batch: about 40 MB of store writes, above
-// half of Pebble's 64 MB memtable, so Pebble takes the batch as a whole
-// (sorted once) instead of inserting key by key; measured 1.6-1.8x faster
-// than 20,000 (BENCHMARKS-acct.md).
+// etlBatchTxs is the ETL default batch size. Measured 1.6-1.8x faster than
+// the driver's 20,000 (BENCHMARKS-acct.md); the likely reason is that such
+// a batch (tens of MB) exceeds half of the store's 64 MB memtable, which
+// Pebble applies as one flushable batch instead of key by key.
 const etlBatchTxs = 120_000
 
 // etlUnit is one decoded partition, or the error that stopped decoding.
