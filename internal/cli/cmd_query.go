@@ -132,8 +132,11 @@ func cmdAddress(env *Env, args []string) error {
 		return err
 	}
 	for _, a := range rep.Assets {
-		if a.PriceSource != "" || a.USDNote != "" {
-			fmt.Fprintf(env.Stdout, "  %s prices: %s %s\n", a.Asset, a.PriceSource, a.USDNote)
+		if a.PriceSource != "" {
+			fmt.Fprintf(env.Stdout, "  %s prices: %s\n", a.Asset, a.PriceSource)
+		}
+		if a.USDNote != "" {
+			fmt.Fprintf(env.Stdout, "  %s: %s\n", a.Asset, a.USDNote)
 		}
 	}
 	return nil
