@@ -111,6 +111,10 @@ func TestCLITronETLAndUSD(t *testing.T) {
 		!strings.Contains(usdt.PriceSource, "tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t from prices.csv") {
 		t.Fatalf("USDT line %+v", usdt)
 	}
+	// One asset unpriced: no address-wide total.
+	if strings.Contains(out, `}],"received_usd"`) {
+		t.Fatalf("address total given although an amount is unpriced: %s", out)
+	}
 	// Unknown decimals: received in base units, USD unknown, not zero.
 	if scam.Received != "7" || scam.ReceivedUSD != "" || scam.UnpricedIn != 1 || !strings.Contains(scam.USDNote, "decimals unknown") ||
 		!strings.Contains(out, `"received_usd_known":"0.00"`) {
@@ -222,6 +226,9 @@ func TestCLIBTCUSD(t *testing.T) {
 		r.Mul(r, big.NewRat(764, 10000))
 		r.Quo(r, big.NewRat(100_000_000, 1))
 		return r.FloatString(2)
+	}
+	if !strings.Contains(out, `"received_usd":"`+a.ReceivedUSD+`","sent_usd":"`+a.SentUSD+`"}`) {
+		t.Fatalf("address total USD missing: %s", out)
 	}
 	if a.ReceivedUSD != want(a.Received) || a.SentUSD != want(a.Sent) || a.ReceivedUSD == "0.00" ||
 		a.PriceSource != "BTC from btc.csv (point of 2009-01-01)" {

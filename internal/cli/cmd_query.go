@@ -46,6 +46,9 @@ type AddressReport struct {
 	FirstSeen string         `json:"first_seen"`
 	LastSeen  string         `json:"last_seen"`
 	Assets    []AddressAsset `json:"assets"`
+	// USD totals over all assets, present when every amount was valued.
+	ReceivedUSD string `json:"received_usd,omitempty"`
+	SentUSD     string `json:"sent_usd,omitempty"`
 }
 
 // addressHooks may enrich an address report (e.g. USD valuation); each gets
