@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
 )
 
 // A Tron export in Google's BigQuery layout (EVM-hex addresses). Figures
@@ -108,6 +111,10 @@ func TestCLITronETLAndUSD(t *testing.T) {
 		!strings.Contains(usdt.PriceSource, "tron:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t from prices.csv") {
 		t.Fatalf("USDT line %+v", usdt)
 	}
+	// One asset unpriced: no address-wide total.
+	if strings.Contains(out, `}],"received_usd"`) {
+		t.Fatalf("address total given although an amount is unpriced: %s", out)
+	}
 	// Unknown decimals: received in base units, USD unknown, not zero.
 	if scam.Received != "7" || scam.ReceivedUSD != "" || scam.UnpricedIn != 1 || !strings.Contains(scam.USDNote, "decimals unknown") ||
 		!strings.Contains(out, `"received_usd_known":"0.00"`) {
@@ -190,5 +197,43 @@ func TestCLIAcctBadInput(t *testing.T) {
 		if d := storeDigest(t, data); d != before {
 			t.Fatalf("%v changed the store", tc.args)
 		}
+	}
+}
+
+// BTC gains USD figures once BTC prices exist (real mainnet blocks 1-255;
+// a made-up 2009 price, since no market existed): received_usd is the
+// received satoshis × price / 10^8, to the cent.
+func TestCLIBTCUSD(t *testing.T) {
+	path, _ := btctestdata.Blocks1To255(t)
+	data := t.TempDir()
+	if _, e, code := run(t, nil, "--data", data, "ingest", "btc", "--blocks", path); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, e)
+	}
+	pf := filepath.Join(t.TempDir(), "btc.csv")
+	os.WriteFile(pf, []byte("date,asset,usd\n2009-01-01,BTC,0.0764\n"), 0o644)
+	if _, e, code := run(t, nil, "--data", data, "prices", "import", pf); code != 0 {
+		t.Fatalf("prices: %s", e)
+	}
+	out, e, code := run(t, nil, "--data", data, "address", "btc", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3", "--json")
+	if code != 0 {
+		t.Fatalf("address: exit %d: %s", code, e)
+	}
+	var rep struct{ Assets []assetJSON }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Assets) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	a := rep.Assets[0]
+	want := func(sats string) string {
+		r, _ := new(big.Rat).SetString(sats)
+		r.Mul(r, big.NewRat(764, 10000))
+		r.Quo(r, big.NewRat(100_000_000, 1))
+		return r.FloatString(2)
+	}
+	if !strings.Contains(out, `"received_usd":"`+a.ReceivedUSD+`","sent_usd":"`+a.SentUSD+`"}`) {
+		t.Fatalf("address total USD missing: %s", out)
+	}
+	if a.ReceivedUSD != want(a.Received) || a.SentUSD != want(a.Sent) || a.ReceivedUSD == "0.00" ||
+		a.PriceSource != "BTC from btc.csv (point of 2009-01-01)" {
+		t.Fatalf("BTC USD %+v, want received %s sent %s", a, want(a.Received), want(a.Sent))
 	}
 }

@@ -138,6 +138,7 @@ func addressUSD(env *Env, st store.Store, sum *store.AddressSummary, rep *Addres
 	if err != nil {
 		return err
 	}
+	var in, out value.Total
 	for i := range sum.Assets {
 		f := flows[sum.Assets[i].Asset.ID]
 		if f == nil {
@@ -154,6 +155,8 @@ func addressUSD(env *Env, st store.Store, sum *store.AddressSummary, rep *Addres
 		} else {
 			aa.SentUSDKnown, aa.UnpricedOut = value.USDString(&f.Out.Sum), f.Out.Unpriced
 		}
+		in.Merge(&f.In)
+		out.Merge(&f.Out)
 		var all value.Total
 		all.Merge(&f.In)
 		all.Merge(&f.Out)
@@ -161,6 +164,11 @@ func addressUSD(env *Env, st store.Store, sum *store.AddressSummary, rep *Addres
 		if !all.Complete() {
 			aa.USDNote = fmt.Sprintf("USD unknown for %d of %d amounts: %s", all.Unpriced, all.Unpriced+all.Priced, all.Reason)
 		}
+	}
+	// Totals over assets only when nothing is unpriced: a partial total
+	// would read as the whole.
+	if in.Complete() && out.Complete() {
+		rep.ReceivedUSD, rep.SentUSD = value.USDString(&in.Sum), value.USDString(&out.Sum)
 	}
 	return nil
 }

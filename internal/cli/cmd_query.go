@@ -46,6 +46,9 @@ type AddressReport struct {
 	FirstSeen string         `json:"first_seen"`
 	LastSeen  string         `json:"last_seen"`
 	Assets    []AddressAsset `json:"assets"`
+	// USD totals over all assets, present when every amount was valued.
+	ReceivedUSD string `json:"received_usd,omitempty"`
+	SentUSD     string `json:"sent_usd,omitempty"`
 }
 
 // addressHooks may enrich an address report (e.g. USD valuation); each gets
@@ -132,8 +135,11 @@ func cmdAddress(env *Env, args []string) error {
 		return err
 	}
 	for _, a := range rep.Assets {
-		if a.PriceSource != "" || a.USDNote != "" {
-			fmt.Fprintf(env.Stdout, "  %s prices: %s %s\n", a.Asset, a.PriceSource, a.USDNote)
+		if a.PriceSource != "" {
+			fmt.Fprintf(env.Stdout, "  %s prices: %s\n", a.Asset, a.PriceSource)
+		}
+		if a.USDNote != "" {
+			fmt.Fprintf(env.Stdout, "  %s: %s\n", a.Asset, a.USDNote)
 		}
 	}
 	return nil

@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,40 +34,58 @@ func benchRows() int {
 	return 1_000_000
 }
 
-var (
-	genOnce sync.Once
-	genDir  string
-	genErr  error
-)
+// benchExport is a synthetic Tron-like export in three layouts.
+type benchExport struct {
+	xfers       string // token_transfers.csv only
+	full        string // token_transfers.csv + transactions.csv
+	partitioned string // the token transfers as 10 ethereum-etl block-range partitions
+}
 
-// syntheticExport writes (once per process) a Tron-like export: n USDT-like
-// token transfers over 100,000 addresses and 50 contracts (80% on one),
-// 100 per block, with a transactions.csv row per transfer (fee payer, fee,
-// status) in a second folder that holds both files.
-// Returns dirs: only token_transfers, and token_transfers + transactions.
-func syntheticExport(b *testing.B) (xfersOnly, withTxs string) {
-	genOnce.Do(func() {
-		genDir, genErr = os.MkdirTemp("", "spoor-etl-bench")
-		if genErr != nil {
-			return
+// syntheticExport writes, under a temp dir of b, n USDT-like token
+// transfers over 100,000 addresses and 50 contracts (80% on one), 100 per
+// block, and a transactions.csv row per transfer (fee payer, fee, status).
+func syntheticExport(b *testing.B) benchExport {
+	dir := b.TempDir()
+	e := benchExport{filepath.Join(dir, "xfers"), filepath.Join(dir, "full"), filepath.Join(dir, "parts")}
+	for _, d := range []string{e.xfers, e.full, e.partitioned} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
 		}
-		n := benchRows()
-		a := filepath.Join(genDir, "xfers")
-		c := filepath.Join(genDir, "full")
-		for _, d := range []string{a, c} {
-			if genErr = os.MkdirAll(d, 0o755); genErr != nil {
-				return
-			}
-		}
-		genErr = writeSynthetic(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "transactions.csv"), n)
-		if genErr == nil {
-			genErr = os.Link(filepath.Join(a, "token_transfers.csv"), filepath.Join(c, "token_transfers.csv"))
-		}
-	})
-	if genErr != nil {
-		b.Fatal(genErr)
 	}
-	return filepath.Join(genDir, "xfers"), filepath.Join(genDir, "full")
+	src := filepath.Join(e.xfers, "token_transfers.csv")
+	if err := writeSynthetic(src, filepath.Join(e.full, "transactions.csv"), benchRows()); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Link(src, filepath.Join(e.full, "token_transfers.csv")); err != nil {
+		b.Fatal(err)
+	}
+	if err := splitPartitions(src, e.partitioned, 10); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// splitPartitions cuts a token_transfers file (rows in block order) into
+// parts files named like ethereum-etl's token_transfers_START_END.csv.
+func splitPartitions(src, dir string, parts int) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	hdr, rest, _ := strings.Cut(string(data), "\n")
+	lines := strings.Split(strings.TrimSuffix(rest, "\n"), "\n")
+	per := (len(lines) + parts - 1) / parts
+	block := func(l string) string { return strings.Split(l, ",")[6] }
+	for i := 0; i < len(lines); i += per {
+		j := min(i+per, len(lines))
+		lo, _ := strconv.Atoi(block(lines[i]))
+		hi, _ := strconv.Atoi(block(lines[j-1]))
+		name := filepath.Join(dir, fmt.Sprintf("token_transfers_%08d_%08d.csv", lo, hi))
+		if err := os.WriteFile(name, []byte(hdr+"\n"+strings.Join(lines[i:j], "\n")+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeSynthetic(xferPath, txPath string, n int) error {
@@ -135,11 +152,12 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// BenchmarkETLImport: token_transfers.csv alone, and with transactions.csv
-// (fees and statuses joined), into a fresh Pebble store.
+// BenchmarkETLImport: token_transfers.csv alone, with transactions.csv
+// (fees and statuses joined), and cut into 10 block-range partitions (decode
+// of one overlaps the store writes of the previous), into a fresh store.
 func BenchmarkETLImport(b *testing.B) {
-	xfers, full := syntheticExport(b)
-	for _, c := range []struct{ name, dir string }{{"transfers", xfers}, {"transfers+txs", full}} {
+	e := syntheticExport(b)
+	for _, c := range []struct{ name, dir string }{{"transfers", e.xfers}, {"transfers+txs", e.full}, {"transfers-10-partitions", e.partitioned}} {
 		b.Run(c.name, func(b *testing.B) {
 			var ds []time.Duration
 			var n uint64
@@ -238,8 +256,8 @@ func copyOnce(b *testing.B, ctx context.Context, conn *pgx.Conn, path string) (t
 // primary key and an index on each address column, alternating, and reports
 // the median rates and their ratio.
 func BenchmarkETLvsPostgresCOPY(b *testing.B) {
-	xfers, _ := syntheticExport(b)
 	p := startPG(b)
+	xfers := syntheticExport(b).xfers
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%s user=postgres dbname=postgres sslmode=disable", p.port))
 	if err != nil {

@@ -377,3 +377,18 @@ func TestETLEthereumAndChains(t *testing.T) {
 		t.Fatalf("totals %v", got)
 	}
 }
+
+// The progress line names the chain, partitions and transfers, and ends
+// with a newline.
+func TestETLProgress(t *testing.T) {
+	dir := t.TempDir()
+	writeExport(t, dir, 50000000, 50000002)
+	var buf bytes.Buffer
+	if _, err := ETL(openStore(t), model.Tron, dir, Options{Progress: &buf}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "\rtron etl: partition 1/1  3 blocks  4 transfers") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("progress %q", out)
+	}
+}
