@@ -20,6 +20,7 @@ type job struct {
 	height uint64
 	want   chainhash.Hash
 	where  string
+	bad    error // sentinel wrapped into decode errors (btc.ErrBadBlockFile, btc.ErrRPC)
 	out    chan item
 }
 
@@ -56,12 +57,16 @@ func decodeOne(j *job) item {
 	}
 	var mb wire.MsgBlock
 	if err := mb.Deserialize(bytes.NewReader(j.raw)); err != nil {
-		return item{err: fmt.Errorf("%w: %s: block %d: %v", btc.ErrBadBlockFile, j.where, j.height, err)}
+		bad := j.bad
+		if bad == nil {
+			bad = btc.ErrBadBlockFile
+		}
+		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
 	}
 	if h := mb.BlockHash(); h != j.want {
 		return item{err: fmt.Errorf("%s: block %d: content hashes to %s, expected %s", j.where, j.height, h, j.want)}
 	}
-	return item{blk: btc.ConvertBlock(&mb, j.height), where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
+	return item{blk: btc.ConvertBlock(&mb, j.height), src: j.where, where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
 }
 
 // prepareNetwork records the network on first ingest and refuses a mix.
@@ -253,7 +258,7 @@ func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, er
 			if err == nil {
 				raw, err = c.RawBlock(hash)
 			}
-			j := &job{raw: raw, height: h, want: hash, where: where, out: make(chan item, 1)}
+			j := &job{raw: raw, height: h, want: hash, where: where, bad: btc.ErrRPC, out: make(chan item, 1)}
 			if err != nil {
 				j.raw, j.where = nil, fmt.Sprintf("height %d: %v", h, err)
 			}
