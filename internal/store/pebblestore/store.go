@@ -71,9 +71,9 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		Merger:                      aggMerger,
 		MemTableSize:                64 << 20,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       24,
-		LBaseMaxBytes:               256 << 20,
+		L0CompactionThreshold:       8,
+		L0StopWritesThreshold:       36,
+		LBaseMaxBytes:               512 << 20,
 		Logger:                      quietLogger{},
 	}
 	for i := range opts.Levels {
