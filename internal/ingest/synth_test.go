@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -254,4 +255,15 @@ func TestSynthChainIngests(t *testing.T) {
 	if len(st) != 1 || st[0].Network != "regtest" || st[0].Transfers != nXfer+1 || st[0].Txs != nTx+1 || nXfer < 20_000 || res.Height != st[0].Height {
 		t.Fatalf("synthetic chain: %+v %+v; want %d txs and %d transfers (+ the genesis block's)", res, st, nTx, nXfer)
 	}
+}
+
+// TestBuildSynthChain writes the synthetic chain of SPOOR_SYNTH_BUILD
+// transfers to the temp dir and prints its path, for measuring the spoor
+// binary on it (peak memory with /usr/bin/time -v); skipped otherwise.
+func TestBuildSynthChain(t *testing.T) {
+	n, err := strconv.Atoi(os.Getenv("SPOOR_SYNTH_BUILD"))
+	if err != nil || n <= 0 {
+		t.Skip("set SPOOR_SYNTH_BUILD=N to write an N-transfer synthetic chain")
+	}
+	fmt.Println(synthChain(t, n))
 }
