@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -20,28 +21,93 @@ type job struct {
 	height uint64
 	want   chainhash.Hash
 	where  string
+	bad    error // sentinel wrapped into decode errors (btc.ErrBadBlockFile, btc.ErrRPC)
+	size   int   // raw bytes counted against the pipeline's budget
 	out    chan item
 }
 
+// inflight bounds the raw bytes of blocks read but not yet handed to the
+// applier, so memory does not grow with block size or chain length.
+type inflight struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int
+	max  int
+}
+
+// maxInflight is the raw-block budget of the decode pipeline; decoded
+// blocks take about three times their raw size.
+const maxInflight = 32 << 20
+
+func newInflight(max int) *inflight {
+	f := &inflight{max: max}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+// acquire waits until n bytes fit (a block larger than the budget passes
+// alone).
+func (f *inflight) acquire(n int) {
+	f.mu.Lock()
+	for f.used > 0 && f.used+n > f.max {
+		f.cond.Wait()
+	}
+	f.used += n
+	f.mu.Unlock()
+}
+
+func (f *inflight) release(n int) {
+	f.mu.Lock()
+	f.used -= n
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// pipeline carries raw blocks to the decoders: the producer calls send for
+// each block in chain order and close at the end.
+type pipeline struct {
+	jobs    chan *job
+	ordered chan *job
+	budget  *inflight
+}
+
+func newPipeline() *pipeline {
+	return &pipeline{jobs: make(chan *job, 8), ordered: make(chan *job, 4096), budget: newInflight(maxInflight)}
+}
+
+func (p *pipeline) send(j *job) {
+	j.size = len(j.raw)
+	p.budget.acquire(j.size)
+	p.ordered <- j
+	p.jobs <- j
+}
+
+func (p *pipeline) close() {
+	close(p.jobs)
+	close(p.ordered)
+}
+
 // decodeBlocks runs decoders on all cores and returns the items in job order.
-func decodeBlocks(jobs <-chan *job, ordered <-chan *job) <-chan item {
+func decodeBlocks(p *pipeline) <-chan item {
 	workers := runtime.GOMAXPROCS(0)
 	for w := 0; w < workers; w++ {
 		go func() {
-			for j := range jobs {
+			for j := range p.jobs {
 				j.out <- decodeOne(j)
 			}
 		}()
 	}
-	out := make(chan item, 64)
+	out := make(chan item, 2)
 	go func() {
 		defer close(out)
-		for j := range ordered {
+		for j := range p.ordered {
 			it := <-j.out
 			out <- it
+			p.budget.release(j.size)
 			if it.err != nil {
-				for j := range ordered { // let the producer finish
+				for j := range p.ordered { // let the producer finish
 					<-j.out
+					p.budget.release(j.size)
 				}
 				return
 			}
@@ -56,12 +122,16 @@ func decodeOne(j *job) item {
 	}
 	var mb wire.MsgBlock
 	if err := mb.Deserialize(bytes.NewReader(j.raw)); err != nil {
-		return item{err: fmt.Errorf("%w: %s: block %d: %v", btc.ErrBadBlockFile, j.where, j.height, err)}
+		bad := j.bad
+		if bad == nil {
+			bad = btc.ErrBadBlockFile
+		}
+		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
 	}
 	if h := mb.BlockHash(); h != j.want {
 		return item{err: fmt.Errorf("%s: block %d: content hashes to %s, expected %s", j.where, j.height, h, j.want)}
 	}
-	return item{blk: btc.ConvertBlock(&mb, j.height), where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
+	return item{blk: btc.ConvertBlock(&mb, j.height), src: j.where, where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
 }
 
 // prepareNetwork records the network on first ingest and refuses a mix.
@@ -130,26 +200,23 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 	}
 	rd := bf.NewReader()
 	defer rd.Close()
-	jobs := make(chan *job, 8)
-	ordered := make(chan *job, 32)
+	pl := newPipeline()
 	go func() {
-		defer close(jobs)
-		defer close(ordered)
+		defer pl.close()
 		for _, p := range plan {
 			raw, where, err := rd.Raw(p)
 			j := &job{raw: raw, height: p.Height, want: p.Hash, where: where, out: make(chan item, 1)}
 			if err != nil {
 				j.raw, j.where = nil, err.Error()
 			}
-			ordered <- j
-			jobs <- j
+			pl.send(j)
 			if err != nil {
 				return
 			}
 		}
 	}()
 	a := newApplier(st, model.BTC, store.Linked, &opts, target)
-	r, err := a.run(decodeBlocks(jobs, ordered), mark)
+	r, err := a.run(decodeBlocks(pl), mark)
 	if err != nil {
 		return nil, err
 	}
@@ -241,11 +308,9 @@ func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, er
 	if rng.HasTo && rng.To < to {
 		to = rng.To
 	}
-	jobs := make(chan *job, 8)
-	ordered := make(chan *job, 32)
+	pl := newPipeline()
 	go func() {
-		defer close(jobs)
-		defer close(ordered)
+		defer pl.close()
 		for h := from; h <= to && from <= to; h++ {
 			where := fmt.Sprintf("node %s", c.URL)
 			hash, err := c.BlockHash(h)
@@ -253,19 +318,18 @@ func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, er
 			if err == nil {
 				raw, err = c.RawBlock(hash)
 			}
-			j := &job{raw: raw, height: h, want: hash, where: where, out: make(chan item, 1)}
+			j := &job{raw: raw, height: h, want: hash, where: where, bad: btc.ErrRPC, out: make(chan item, 1)}
 			if err != nil {
 				j.raw, j.where = nil, fmt.Sprintf("height %d: %v", h, err)
 			}
-			ordered <- j
-			jobs <- j
+			pl.send(j)
 			if err != nil {
 				return
 			}
 		}
 	}()
 	a := newApplier(st, model.BTC, store.Linked, &opts, to)
-	r, err := a.run(decodeBlocks(jobs, ordered), mark)
+	r, err := a.run(decodeBlocks(pl), mark)
 	if err != nil {
 		return nil, err
 	}

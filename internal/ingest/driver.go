@@ -54,7 +54,8 @@ type Result struct {
 // item is one decoded block from a source, or the error that stopped it.
 type item struct {
 	blk   *model.Block
-	where string
+	where string // the block and where it came from
+	src   string // where it came from (file and offset, node URL); may be empty
 	err   error
 }
 
@@ -143,7 +144,13 @@ func (a *applier) run(src <-chan item, mark store.Mark) (*Result, error) {
 			return fail(it.err)
 		}
 		if err := a.add(it.blk); err != nil {
-			return fail(fmt.Errorf("%s: %w", it.where, err))
+			// A batch failed: the store's error names the block; say
+			// which blocks the batch held and where they came from.
+			where := it.where
+			if len(a.pending) > 1 && it.src != "" {
+				where = fmt.Sprintf("%s (batch of blocks %d-%d)", it.src, a.pending[0].Height, a.pending[len(a.pending)-1].Height)
+			}
+			return fail(fmt.Errorf("%s: %w", where, err))
 		}
 	}
 	if err := a.flush(); err != nil {

@@ -122,17 +122,34 @@ func xorAt(b []byte, key *[8]byte, off int64) {
 	}
 }
 
-// scan indexes the records of file i.
+// scan indexes the records of file i. It reads only record headers (88
+// bytes each) and seeks past the block bodies, so memory stays flat however
+// large the file is.
 func (bf *BlockFiles) scan(i int) error {
 	f := &bf.files[i]
-	data, err := os.ReadFile(f.path)
+	fh, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("btc: %w", err)
 	}
-	xorAt(data, &f.xor, 0)
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return fmt.Errorf("btc: %w", err)
+	}
+	size := fi.Size()
+	var hb [88]byte
 	var off int64
-	for off < int64(len(data)) {
-		rest := data[off:]
+	for off < size {
+		left := size - off
+		n := int64(len(hb))
+		if left < n {
+			n = left
+		}
+		rest := hb[:n]
+		if _, err := fh.ReadAt(rest, off); err != nil {
+			return &FileError{f.path, off, "read: " + err.Error()}
+		}
+		xorAt(rest, &f.xor, off)
 		if len(rest) < 8 {
 			if allZero(rest) {
 				return nil
@@ -140,8 +157,14 @@ func (bf *BlockFiles) scan(i int) error {
 			return &FileError{f.path, off, fmt.Sprintf("truncated record header (%d bytes left)", len(rest))}
 		}
 		magic := wire.BitcoinNet(binary.LittleEndian.Uint32(rest))
-		if magic == 0 && allZero(rest) {
-			return nil // Core pre-allocates files with zeros
+		if magic == 0 {
+			zero, err := zeroTail(fh, &f.xor, off, size)
+			if err != nil {
+				return &FileError{f.path, off, "read: " + err.Error()}
+			}
+			if zero {
+				return nil // Core pre-allocates files with zeros
+			}
 		}
 		params, ok := netsByMagic[magic]
 		if !ok {
@@ -152,25 +175,47 @@ func (bf *BlockFiles) scan(i int) error {
 		} else if bf.Params != params {
 			return &FileError{f.path, off, fmt.Sprintf("magic of %s in a %s file set", params.Name, bf.Params.Name)}
 		}
-		size := binary.LittleEndian.Uint32(rest[4:])
-		if size < 80 || size > maxBlockSize {
-			return &FileError{f.path, off + 4, fmt.Sprintf("block length %d outside [80, %d]", size, maxBlockSize)}
+		bsize := binary.LittleEndian.Uint32(rest[4:])
+		if bsize < 80 || bsize > maxBlockSize {
+			return &FileError{f.path, off + 4, fmt.Sprintf("block length %d outside [80, %d]", bsize, maxBlockSize)}
 		}
-		if int64(size) > int64(len(rest)-8) {
-			return &FileError{f.path, off, fmt.Sprintf("truncated block: record says %d bytes, %d remain", size, len(rest)-8)}
+		if int64(bsize) > left-8 {
+			return &FileError{f.path, off, fmt.Sprintf("truncated block: record says %d bytes, %d remain", bsize, left-8)}
 		}
 		var hdr wire.BlockHeader
 		if err := hdr.Deserialize(bytes.NewReader(rest[8:88])); err != nil {
 			return &FileError{f.path, off + 8, "block header: " + err.Error()}
 		}
-		r := record{file: i, offset: off + 8, size: size, hash: hdr.BlockHash(), prev: hdr.PrevBlock, bits: hdr.Bits}
+		r := record{file: i, offset: off + 8, size: bsize, hash: hdr.BlockHash(), prev: hdr.PrevBlock, bits: hdr.Bits}
 		if _, dup := bf.byHash[r.hash]; !dup {
 			bf.byHash[r.hash] = len(bf.records)
 			bf.records = append(bf.records, r)
 		}
-		off += 8 + int64(size)
+		off += 8 + int64(bsize)
 	}
 	return nil
+}
+
+// zeroTail reports whether the file holds only zeros (once de-obfuscated)
+// from off to its end, reading it in bounded chunks.
+func zeroTail(fh *os.File, key *[8]byte, off, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n := int64(len(buf))
+		if size-off < n {
+			n = size - off
+		}
+		b := buf[:n]
+		if _, err := fh.ReadAt(b, off); err != nil {
+			return false, err
+		}
+		xorAt(b, key, off)
+		if !allZero(b) {
+			return false, nil
+		}
+		off += n
+	}
+	return true, nil
 }
 
 func allZero(b []byte) bool {

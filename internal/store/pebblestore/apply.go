@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/holiman/uint256"
@@ -52,6 +53,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	if err != nil {
 		return err
 	}
+	if err := s.loadAddrs(c, st); err != nil {
+		return err
+	}
 	a := &applier{
 		s: s, st: st, c: byte(c), chain: c, m: st.meta,
 		b:      s.db.NewBatch(),
@@ -76,7 +80,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	st.meta = a.m
 	if len(st.addrs)+len(a.addrs) > addrCacheMax {
-		st.addrs = map[string]uint64{}
+		st.addrs, st.complete = map[string]uint64{}, false
 	}
 	for k, v := range a.addrs {
 		st.addrs[k] = v
@@ -157,7 +161,14 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 		return id, nil
 	}
 	k := addrKey(a.c, addr)
-	v, closer, err := a.s.db.Get(k)
+	var (
+		v      []byte
+		closer io.Closer
+		err    = pebble.ErrNotFound // a complete cache holds every address: this one is new
+	)
+	if !a.st.complete {
+		v, closer, err = a.s.db.Get(k)
+	}
 	if err == nil {
 		id, n := uvarint(v)
 		closer.Close()

@@ -34,11 +34,17 @@ type Store struct {
 type chainState struct {
 	meta  meta
 	addrs map[string]uint64
+	// complete: addrs holds every address of the chain, so a miss means a
+	// new address and needs no lookup in Pebble (a negative point lookup
+	// costs microseconds: most of an ingest's time on fresh addresses).
+	complete bool
+	// loadTried: loadAddrs ran since the cache was last dropped.
+	loadTried bool
 }
 
 // addrCacheMax bounds the address-id cache; when full it is dropped and
 // refilled from Pebble, so memory stays flat on any chain size.
-const addrCacheMax = 1 << 21
+var addrCacheMax = 1 << 21 // a variable so that tests can exercise the incomplete cache
 
 var _ store.Store = (*Store)(nil)
 
@@ -65,9 +71,9 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		Merger:                      aggMerger,
 		MemTableSize:                64 << 20,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       24,
-		LBaseMaxBytes:               256 << 20,
+		L0CompactionThreshold:       8,
+		L0StopWritesThreshold:       36,
+		LBaseMaxBytes:               512 << 20,
 		Logger:                      quietLogger{},
 	}
 	for i := range opts.Levels {
@@ -95,6 +101,47 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // DiskUsage reports the bytes the database occupies on disk.
 func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+
+// TableBytes reports the bytes of the database's sstables: its data without
+// the write-ahead log (which DiskUsage includes).
+func (s *Store) TableBytes() uint64 {
+	m := s.db.Metrics()
+	var n int64
+	for i := range m.Levels {
+		n += m.Levels[i].TablesSize
+	}
+	return uint64(n)
+}
+
+// DiskUsageByTable estimates the bytes on disk of each keyspace (by table
+// byte, see codec.go), for footprint measurements after Flush and Compact.
+func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, t := range []byte{tMeta, tBlock, tOrder, tTxID, tTx, tUTXO, tSpent, tAddr, tAddrRev, tAdj, tAgg, tAsset, tAssetRev} {
+		n, err := s.db.EstimateDiskUsage([]byte{t}, []byte{t + 1})
+		if err != nil {
+			return nil, err
+		}
+		out[string(rune(t))] = n
+	}
+	return out, nil
+}
+
+// UTXOBytes is the logical size (keys and values) of a chain's unspent
+// outputs: the working set an ingest must be able to look up.
+func (s *Store) UTXOBytes(c model.Chain) uint64 {
+	var n uint64
+	p := key(tUTXO, byte(c), 0)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		n += uint64(len(it.Key()) + len(it.Value()))
+	}
+	return n
+}
 
 // Flush writes memtables to sstables (for footprint measurements).
 func (s *Store) Flush() error { return s.db.Flush() }
@@ -140,6 +187,41 @@ func (s *Store) state(c model.Chain) (*chainState, error) {
 	}
 	s.chains[c] = st
 	return st, nil
+}
+
+// loadAddrs fills the address cache with every address of the chain when
+// they fit, making it complete. Callers hold s.mu.
+func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
+	if st.complete || st.loadTried {
+		return nil
+	}
+	st.loadTried = true
+	n := st.meta.NextAddr - 1
+	if n > uint64(addrCacheMax/2) {
+		return nil // too many: look misses up in Pebble
+	}
+	addrs := make(map[string]uint64, n)
+	p := key(tAddr, byte(c), 0)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		id, k := uvarint(it.Value())
+		if k <= 0 {
+			it.Close()
+			return fmt.Errorf("%w: address id", errCorrupt)
+		}
+		addrs[string(it.Key()[2:])] = id
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if uint64(len(addrs)) != n {
+		return fmt.Errorf("%w: chain %s has %d addresses, meta says %d", errCorrupt, c, len(addrs), n)
+	}
+	st.addrs, st.complete = addrs, true
+	return nil
 }
 
 // Mark implements store.Writer.

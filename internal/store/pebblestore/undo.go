@@ -166,7 +166,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		return fmt.Errorf("pebblestore: commit undo of %s: %w", c, err)
 	}
 	st.meta = m
-	st.addrs = map[string]uint64{}
+	st.addrs, st.complete, st.loadTried = map[string]uint64{}, false, false
 	return nil
 }
 

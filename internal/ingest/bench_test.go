@@ -1,0 +1,269 @@
+package ingest
+
+// Benchmarks of the Bitcoin ingest against btcd's wire decoder, side by
+// side in each iteration (the machine is shared and noisy: compare within
+// one iteration, take medians over -count runs), and of the store's
+// footprint. See BENCHMARKS.md for results and the commands.
+//
+//	go test ./internal/ingest -run '^$' -bench . -benchtime 1x -count 5 -timeout 30m
+//
+// SPOOR_BENCH_TRANSFERS sets the synthetic chain's size (default 10^6).
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/wire"
+	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store/pebblestore"
+)
+
+func benchTransfers() int {
+	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_TRANSFERS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+type benchSet struct {
+	name string
+	path func(testing.TB) string
+}
+
+var benchSets = []benchSet{
+	{"mainnet-0-14131", func(tb testing.TB) string {
+		return btctestdata.Path(tb, "blockchain/testdata/blk_0_to_14131.dat")
+	}},
+	{"synthetic", func(tb testing.TB) string { return synthChain(tb, benchTransfers()) }},
+}
+
+// blockBytes reads the blocks of a blk file (records in order) into memory.
+func blockBytes(tb testing.TB, path string) (raws [][]byte, txs int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, rec := range btctestdata.SplitRecords(data) {
+		raw := rec[8:]
+		raws = append(raws, raw)
+		var mb wire.MsgBlock
+		if err := mb.Deserialize(bytes.NewReader(raw)); err != nil {
+			tb.Fatal(err)
+		}
+		txs += len(mb.Transactions)
+	}
+	return raws, txs
+}
+
+// wireDecode decodes every block with btcd's wire on workers goroutines
+// (blocks dealt round-robin), computing txids when withTxids is set.
+func wireDecode(raws [][]byte, workers int, withTxids bool) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(raws) {
+					return
+				}
+				var mb wire.MsgBlock
+				if err := mb.Deserialize(bytes.NewReader(raws[i])); err != nil {
+					panic(err)
+				}
+				if withTxids {
+					for _, tx := range mb.Transactions {
+						tx.TxHash()
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// cpuTime is the process's user+system CPU time so far: on a shared machine
+// it measures work done, where wall time also measures the neighbours.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIngestVsWire times, in each iteration, btcd's wire decoding the
+// blocks (one core, and all cores) and spoor's full ingest of the same blk
+// file into an empty store (read, decode on all cores, classify scripts,
+// link every input to its output, write and sync the Pebble store). The
+// ratio metrics are ingest rate / wire rate, in percent: by wall time
+// against wire on one core and on all cores, and by CPU time (the CPU
+// seconds wire needs to decode the blocks / the CPU seconds the ingest
+// needs, background compactions included), which a busy shared machine
+// disturbs least.
+func BenchmarkIngestVsWire(b *testing.B) {
+	for _, set := range benchSets {
+		b.Run(set.name, func(b *testing.B) {
+			path := set.path(b)
+			raws, ntx := blockBytes(b, path)
+			procs := runtime.GOMAXPROCS(0)
+			var wire1, wireN, wireTx, ing, wireCPU, ingCPU time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				c0 := cpuTime()
+				wire1 += wireDecode(raws, 1, false)
+				wireCPU += cpuTime() - c0
+				wireN += wireDecode(raws, procs, false)
+				wireTx += wireDecode(raws, procs, true)
+				dir := b.TempDir()
+				s, err := pebblestore.Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				c0 = cpuTime()
+				start := time.Now()
+				res, err := BTCFiles(s, path, Options{})
+				ing += time.Since(start)
+				ingCPU += cpuTime() - c0
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Txs != uint64(ntx)+uint64(btcGenesisExtra(path)) {
+					b.Fatalf("ingested %d txs, file holds %d", res.Txs, ntx)
+				}
+				s.Close()
+			}
+			n := float64(b.N) * float64(ntx)
+			b.ReportMetric(n/wire1.Seconds(), "wire1-tx/s")
+			b.ReportMetric(n/wireN.Seconds(), "wireN-tx/s")
+			b.ReportMetric(n/wireTx.Seconds(), "wireN+txid-tx/s")
+			b.ReportMetric(n/ing.Seconds(), "ingest-tx/s")
+			b.ReportMetric(100*wireN.Seconds()/ing.Seconds(), "%-of-wireN")
+			b.ReportMetric(100*wire1.Seconds()/ing.Seconds(), "%-of-wire1")
+			b.ReportMetric(100*wireCPU.Seconds()/ingCPU.Seconds(), "%-of-wire-cpu")
+			b.ReportMetric(n/ingCPU.Seconds(), "ingest-tx/cpu-s")
+			b.ReportMetric(float64(procs), "procs")
+		})
+	}
+}
+
+// btcGenesisExtra is 1 when the file starts at block 1 (the ingest adds the
+// genesis block from the chain parameters), else 0.
+func btcGenesisExtra(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var hdr [8 + 80]byte
+	if _, err := f.Read(hdr[:]); err != nil {
+		return 0
+	}
+	for _, c := range hdr[8+4 : 8+36] {
+		if c != 0 {
+			return 1 // previous hash set: not a genesis block
+		}
+	}
+	return 0
+}
+
+// BenchmarkFootprint ingests a chain, then flushes and compacts the store
+// and reports its bytes on disk per transfer (all files, and the sstables
+// alone: the data without the write-ahead log) and per transaction, and the
+// peak Go heap during the ingest (sampled every 10 ms) next to the size of
+// the final UTXO set the ingest must hold.
+func BenchmarkFootprint(b *testing.B) {
+	for _, set := range benchSets {
+		b.Run(set.name, func(b *testing.B) {
+			path := set.path(b)
+			var perXfer, sstPerXfer, perTx, peakMB, utxoMB float64
+			for i := 0; i < b.N; i++ {
+				dir := b.TempDir()
+				s, err := pebblestore.Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				stop := make(chan struct{})
+				var peak uint64
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					var ms runtime.MemStats
+					for {
+						runtime.ReadMemStats(&ms)
+						if ms.HeapInuse > peak {
+							if prof := os.Getenv("SPOOR_BENCH_PEAKPROF"); prof != "" && ms.HeapInuse > peak+peak/8 {
+								if f, err := os.Create(prof); err == nil {
+									pprof.Lookup("heap").WriteTo(f, 0)
+									f.Close()
+								}
+							}
+							peak = ms.HeapInuse
+						}
+						select {
+						case <-stop:
+							return
+						case <-time.After(10 * time.Millisecond):
+						}
+					}
+				}()
+				if _, err := BTCFiles(s, path, Options{}); err != nil {
+					b.Fatal(err)
+				}
+				close(stop)
+				<-done
+				if err := s.Flush(); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Compact(); err != nil {
+					b.Fatal(err)
+				}
+				st, err := s.Stats()
+				if err != nil || len(st) != 1 || st[0].Chain != model.BTC {
+					b.Fatalf("stats %+v %v", st, err)
+				}
+				disk := float64(s.DiskUsage())
+				perXfer += disk / float64(st[0].Transfers)
+				sstPerXfer += float64(s.TableBytes()) / float64(st[0].Transfers)
+				perTx += disk / float64(st[0].Txs)
+				peakMB += float64(peak) / (1 << 20)
+				utxoMB += float64(s.UTXOBytes(model.BTC)) / (1 << 20)
+				if i == 0 {
+					tables, _ := s.DiskUsageByTable()
+					b.Logf("%s: %d txs, %d transfers, %d addresses, %.1f MB on disk; bytes per transfer by table %s", set.name,
+						st[0].Txs, st[0].Transfers, st[0].Addresses, disk/(1<<20), perTable(tables, st[0].Transfers))
+				}
+				s.Close()
+			}
+			n := float64(b.N)
+			b.ReportMetric(perXfer/n, "disk-B/transfer")
+			b.ReportMetric(sstPerXfer/n, "sst-B/transfer")
+			b.ReportMetric(perTx/n, "disk-B/tx")
+			b.ReportMetric(peakMB/n, "peak-heap-MB")
+			b.ReportMetric(utxoMB/n, "utxo-set-MB")
+		})
+	}
+}
+
+func perTable(t map[string]uint64, transfers uint64) string {
+	var b bytes.Buffer
+	for _, k := range []string{"t", "x", "a", "g", "u", "s", "d", "i", "b", "o", "m"} {
+		fmt.Fprintf(&b, " %s=%.2f", k, float64(t[k])/float64(transfers))
+	}
+	return b.String()
+}

@@ -1,0 +1,181 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/spoor-dev/spoor/internal/chain/btc"
+	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/model"
+)
+
+// fakeNode is a JSON-RPC server serving the real mainnet blocks 0-255 the
+// way Bitcoin Core and btcd do (getblockcount, getblockhash, getblock
+// verbosity 0), which can be told to lie at one height. A stub, not a real
+// node: no real node can be made to answer wrong blocks or garbage, and the
+// honest path is covered by the btcd regtest test.
+type fakeNode struct {
+	raws   [][]byte
+	hashes []chainhash.Hash
+	lieAt  int64
+	lie    atomic.Value // string: how to lie at lieAt
+}
+
+func newFakeNode(t *testing.T) *fakeNode {
+	_, data := btctestdata.Blocks1To255(t)
+	var gb bytes.Buffer
+	chaincfg.MainNetParams.GenesisBlock.Serialize(&gb)
+	f := &fakeNode{raws: [][]byte{gb.Bytes()}}
+	for _, rec := range btctestdata.SplitRecords(data) {
+		f.raws = append(f.raws, rec[8:])
+	}
+	for _, r := range f.raws {
+		f.hashes = append(f.hashes, chainhash.DoubleHashH(r[:80]))
+	}
+	f.lie.Store("")
+	return f
+}
+
+func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID     any
+		Method string
+		Params []json.RawMessage
+	}
+	json.NewDecoder(r.Body).Decode(&req)
+	lie := f.lie.Load().(string)
+	reply := func(result any) {
+		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "result": result, "error": nil})
+	}
+	switch req.Method {
+	case "getblockcount":
+		reply(len(f.raws) - 1)
+	case "getblockhash":
+		var h int64
+		json.Unmarshal(req.Params[0], &h)
+		switch {
+		case h == f.lieAt && lie == "short-hash":
+			reply("00000000deadbeef")
+		case h == f.lieAt && lie == "other-hash":
+			reply(f.hashes[h+1].String()) // a real block, but not the one at h
+		case h == f.lieAt && lie == "hangup":
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		case h >= 0 && h < int64(len(f.hashes)):
+			reply(f.hashes[h].String())
+		default:
+			json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "result": nil, "error": map[string]any{"code": -8, "message": "Block height out of range"}})
+		}
+	case "getblock":
+		var s string
+		json.Unmarshal(req.Params[0], &s)
+		hash, _ := chainhash.NewHashFromStr(s)
+		for i, h := range f.hashes {
+			if h != *hash {
+				continue
+			}
+			switch {
+			case int64(i) == f.lieAt && lie == "garbage":
+				w.Write([]byte("<html>502 Bad Gateway</html>"))
+			case int64(i) == f.lieAt && lie == "not-hex":
+				reply("zz" + hex.EncodeToString(f.raws[i]))
+			case int64(i) == f.lieAt && lie == "wrong-block":
+				reply(hex.EncodeToString(f.raws[i+1]))
+			case int64(i) == f.lieAt && lie == "truncated":
+				reply(hex.EncodeToString(f.raws[i][:len(f.raws[i])-10]))
+			default:
+				reply(hex.EncodeToString(f.raws[i]))
+			}
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "result": nil, "error": map[string]any{"code": -5, "message": "Block not found"}})
+	default:
+		http.Error(w, "unknown method", http.StatusNotFound)
+	}
+}
+
+// TestRPCLyingOrUnreachableNode: a node that answers garbage, a wrong block,
+// a wrong hash, or hangs up at height 150, and a closed port. Every failure
+// names the height (and the hash when one is known) and leaves the store
+// exactly as it was.
+func TestRPCLyingOrUnreachableNode(t *testing.T) {
+	f := newFakeNode(t)
+	f.lieAt = 150
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := btc.NewRPC(srv.URL, "u", "p")
+	s := openStore(t)
+	if res, err := BTCRPC(s, c, RPCRange{To: 100, HasTo: true}, Options{BatchTxs: 7}); err != nil || res.Height != 100 || res.Applied != 101 {
+		t.Fatalf("honest ingest to 100: %+v %v", res, err)
+	}
+	before := digest(t, s)
+	mark, _ := s.Mark(model.BTC)
+	h150 := f.hashes[150].String()
+	for _, tc := range []struct {
+		lie  string
+		want []string
+	}{
+		{"garbage", []string{"height 150", h150, "not a JSON-RPC response", "502 Bad Gateway"}},
+		{"not-hex", []string{"height 150", h150, "not hex"}},
+		{"wrong-block", []string{"block 150", h150, "content hashes to " + f.hashes[151].String()}},
+		{"truncated", []string{"block 150 " + h150, srv.URL, "unexpected EOF", "node RPC"}},
+		{"short-hash", []string{"height 150", "getblockhash 150", "00000000deadbeef"}},
+		{"other-hash", []string{"block 150", hex.EncodeToString(reverse(f.hashes[151])), "does not match stored tip"}},
+		{"hangup", []string{"height 150", "getblockhash", "EOF"}},
+	} {
+		f.lie.Store(tc.lie)
+		_, err := BTCRPC(s, c, RPCRange{}, Options{BatchTxs: 7})
+		if err == nil {
+			t.Fatalf("%s: ingest succeeded", tc.lie)
+		}
+		t.Logf("%s: %v", tc.lie, err)
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("%s: error %q does not name %q", tc.lie, err, w)
+			}
+		}
+		if digest(t, s) != before {
+			t.Fatalf("%s: failed ingest changed the store", tc.lie)
+		}
+		if m, _ := s.Mark(model.BTC); m != mark {
+			t.Fatalf("%s: mark %+v, want %+v", tc.lie, m, mark)
+		}
+	}
+	// Unreachable: a closed port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	_, err = BTCRPC(s, btc.NewRPC(closed, "u", "p"), RPCRange{}, Options{})
+	if !errors.Is(err, btc.ErrRPC) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("closed port: err = %v", err)
+	}
+	if digest(t, s) != before {
+		t.Fatal("unreachable node changed the store")
+	}
+	// The honest node again: the ingest completes from where the store is.
+	f.lie.Store("")
+	if res, err := BTCRPC(s, c, RPCRange{}, Options{BatchTxs: 7}); err != nil || res.Height != 255 || res.Applied != 155 {
+		t.Fatalf("honest ingest after the failures: %+v %v", res, err)
+	}
+}
+
+func reverse(h chainhash.Hash) []byte {
+	b := make([]byte, 32)
+	for i := range b {
+		b[i] = h[31-i]
+	}
+	return b
+}
