@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,7 +67,12 @@ type acctChain struct {
 	open          bool
 	txs           []acctTx
 	logIndex      int
-	closers       []io.Closer // gzip writers (if any), then files
+	closers       []io.Closer // the API file's gzip writer (if any), then file
+	etlDir        string
+	compress      bool
+	partOpen      bool
+	partEnd       uint64      // last height of the open ETL partition
+	partClosers   []io.Closer // the open partition's gzip writers (if any), then files
 	blocksW       *bufio.Writer
 	txW           *bufio.Writer
 	ttW           *bufio.Writer
@@ -87,50 +93,103 @@ func newAcctChain(dir string, c model.Chain, seed uint64, compress bool) (*acctC
 		a.symbol, a.tokenSymbol, a.tokenName, a.contract, a.decimals = "ETH", "USDC", "USD Coin", USDCEth, 6
 		a.interval, a.baseHeight = 12, 13_916_166
 	}
-	etlDir := filepath.Join(dir, "etl")
-	if err := os.MkdirAll(etlDir, 0o755); err != nil {
+	a.etlDir, a.compress = filepath.Join(dir, "etl"), compress
+	if err := os.MkdirAll(a.etlDir, 0o755); err != nil {
 		return nil, err
-	}
-	open := func(path, header string) (*bufio.Writer, error) {
-		if compress {
-			path += ".gz"
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			return nil, err
-		}
-		var dst io.Writer = f
-		if compress {
-			z, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
-			a.closers = append(a.closers, z)
-			dst = z
-		}
-		a.closers = append(a.closers, f)
-		w := bufio.NewWriterSize(dst, 1<<20)
-		if header != "" {
-			w.WriteString(header + "\n")
-		}
-		return w, nil
 	}
 	var err error
-	if a.blocksW, err = open(filepath.Join(etlDir, "blocks.csv"), "number,hash,parent_hash,miner,timestamp,transaction_count"); err != nil {
-		return nil, err
-	}
-	if a.txW, err = open(filepath.Join(etlDir, "transactions.csv"), "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,receipt_gas_used,receipt_status"); err != nil {
-		return nil, err
-	}
-	if a.ttW, err = open(filepath.Join(etlDir, "token_transfers.csv"), "token_address,from_address,to_address,value,transaction_hash,log_index,block_number"); err != nil {
-		return nil, err
-	}
 	if c == model.Tron {
 		if err := os.MkdirAll(filepath.Join(dir, "api"), 0o755); err != nil {
 			return nil, err
 		}
-		if a.api, err = open(filepath.Join(dir, "api", "blocks.jsonl"), ""); err != nil {
+		if a.api, err = a.create(filepath.Join(dir, "api", "blocks.jsonl"), "", &a.closers); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
+}
+
+// PartitionBlocks is how many block heights one ETL partition spans, as
+// ethereum-etl partitions its exports (start_block=/end_block= folders), so an
+// export is read one bounded partition at a time.
+const PartitionBlocks = 100_000
+
+// create opens a (gzip-compressed when asked) output file with a header
+// line, registering what must be closed in closers.
+func (a *acctChain) create(path, header string, closers *[]io.Closer) (*bufio.Writer, error) {
+	if a.compress {
+		path += ".gz"
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	var dst io.Writer = f
+	if a.compress {
+		z, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+		*closers = append(*closers, z)
+		dst = z
+	}
+	*closers = append(*closers, f)
+	w := bufio.NewWriterSize(dst, 1<<20)
+	if header != "" {
+		w.WriteString(header + "\n")
+	}
+	return w, nil
+}
+
+// partition makes sure the open ETL partition holds height h, closing the
+// previous one: ethereum-etl's layout, e.g.
+// etl/transactions/start_block=37500000/end_block=37599999/transactions_37500000_37599999.csv.
+func (a *acctChain) partition(h uint64) error {
+	if a.partOpen && h <= a.partEnd {
+		return nil
+	}
+	if err := a.closePartition(); err != nil {
+		return err
+	}
+	start := h - h%PartitionBlocks
+	end := start + PartitionBlocks - 1
+	path := func(kind string) string {
+		return filepath.Join(a.etlDir, kind, fmt.Sprintf("start_block=%08d", start), fmt.Sprintf("end_block=%08d", end),
+			fmt.Sprintf("%s_%08d_%08d.csv", kind, start, end))
+	}
+	var err error
+	if a.blocksW, err = a.create(path("blocks"), "number,hash,parent_hash,miner,timestamp,transaction_count", &a.partClosers); err != nil {
+		return err
+	}
+	if a.txW, err = a.create(path("transactions"), "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,receipt_gas_used,receipt_status", &a.partClosers); err != nil {
+		return err
+	}
+	if a.ttW, err = a.create(path("token_transfers"), "token_address,from_address,to_address,value,transaction_hash,log_index,block_number", &a.partClosers); err != nil {
+		return err
+	}
+	a.partOpen, a.partEnd = true, end
+	return nil
+}
+
+// closePartition flushes and closes the open ETL partition's files.
+func (a *acctChain) closePartition() error {
+	if !a.partOpen {
+		return nil
+	}
+	var first error
+	for _, w := range []*bufio.Writer{a.blocksW, a.txW, a.ttW} {
+		if err := w.Flush(); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, c := range a.partClosers {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	a.partClosers, a.partOpen = nil, false
+	a.blocksW, a.txW, a.ttW = nil, nil, nil
+	return first
 }
 
 // writeTokens writes tokens.csv.
@@ -200,6 +259,9 @@ func (s *Sim) flushAcct(a *acctChain) error {
 		return nil
 	}
 	h := a.cur
+	if err := a.partition(h); err != nil {
+		return err
+	}
 	if a.blocks == 0 {
 		a.firstH = h
 	}
@@ -339,8 +401,8 @@ func (s *Sim) minerOf(a *acctChain, h uint64) []byte {
 }
 
 func (a *acctChain) close() error {
-	var first error
-	for _, w := range []*bufio.Writer{a.blocksW, a.txW, a.ttW, a.api} {
+	first := a.closePartition()
+	for _, w := range []*bufio.Writer{a.api} {
 		if w != nil {
 			if err := w.Flush(); err != nil && first == nil {
 				first = err
