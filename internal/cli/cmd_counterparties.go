@@ -72,7 +72,7 @@ func cmdCounterparties(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}

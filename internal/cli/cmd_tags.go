@@ -32,7 +32,7 @@ const tagsUsage = `usage:
 
 func cmdTags(env *Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("%s", tagsUsage)
+		return usageErr("want a tags command\n%s", tagsUsage)
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -79,6 +79,11 @@ func tagsImport(env *Env, args []string) error {
 		}
 		if !ok {
 			return usageErr("--format %q: want one of %s", *format, strings.Join(attrib.Formats, ", "))
+		}
+	}
+	if *asOf != "" {
+		if _, err := attrib.NormDate(*asOf); err != nil {
+			return usageErr("--as-of: %v", err)
 		}
 	}
 	now := time.Now()
@@ -244,7 +249,7 @@ type TagsReport struct {
 // storeBTCNetwork is the Bitcoin network of the data folder's chain store
 // ("" when none is stored yet: mainnet).
 func storeBTCNetwork(env *Env) string {
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return ""
 	}
@@ -302,7 +307,7 @@ func tagsShow(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
@@ -404,7 +409,7 @@ func tagsStats(env *Env, args []string) error {
 	if err := requireArgs(pos, 0, "spoor tags stats"); err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
@@ -456,10 +461,14 @@ func tagsStats(env *Env, args []string) error {
 
 func tagsLists(env *Env, args []string) error {
 	fs := newFlags(env, "tags lists")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	if err := requireArgs(pos, 0, "spoor tags lists"); err != nil {
+		return err
+	}
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
@@ -472,7 +481,7 @@ func tagsLists(env *Env, args []string) error {
 		if ls == nil {
 			ls = []attrib.ListInfo{}
 		}
-		return writeJSON(env.Stdout, ls)
+		return writeJSON(env.Stdout, map[string]any{"lists": ls}) // one object, like every --json
 	}
 	for _, l := range ls {
 		fmt.Fprintf(env.Stdout, "%s (%s)\n", l.Name, l.Format)
@@ -500,7 +509,11 @@ func tagsExport(env *Env, args []string) error {
 	if *format != "tagpack" {
 		return usageErr("--format %q: only tagpack is written", *format)
 	}
-	st, err := openStore(env)
+	if env.JSON && *out == "" {
+		// --json promises one JSON object on stdout; a TagPack is YAML.
+		return usageErr("--json: tags export writes a TagPack (YAML), not JSON; drop --json or give --out FILE")
+	}
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
@@ -572,7 +585,7 @@ func tagsCombine(env *Env, args []string) error {
 		}
 		addrs = append(addrs, a.Bytes)
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"encoding/hex"
-
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spoor-dev/spoor/internal/address"
@@ -17,9 +21,27 @@ import (
 // chainDir is where the chain store lives inside the data directory.
 func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
 
-// openStore opens the embedded chain store of the data directory.
+// openStore opens the embedded chain store of the data directory. A store
+// held by another spoor process fails at once, saying so.
 func openStore(env *Env) (*pebblestore.Store, error) {
-	return pebblestore.Open(chainDir(env))
+	st, err := pebblestore.Open(chainDir(env))
+	if err != nil && errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("data folder %s is in use by another spoor process (it holds the lock %s); wait for it to finish or use another --data",
+			env.DataDir, filepath.Join(chainDir(env), "LOCK"))
+	}
+	return st, err
+}
+
+// openExisting opens the store of a data directory for a command that only
+// reads it: a data directory without a store is an error, not a new store.
+func openExisting(env *Env) (*pebblestore.Store, error) {
+	if ents, err := os.ReadDir(chainDir(env)); err == nil && len(ents) == 0 || errors.Is(err, fs.ErrNotExist) {
+		if fi, serr := os.Stat(env.DataDir); serr != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("data folder %s: not found (give --data DIR or set SPOOR_DATA; spoor ingest creates it)", env.DataDir)
+		}
+		return nil, fmt.Errorf("data folder %s holds no store yet (run spoor ingest or spoor tags import first)", env.DataDir)
+	}
+	return openStore(env)
 }
 
 // codecFor returns the address codec of a chain as stored (Bitcoin's network
