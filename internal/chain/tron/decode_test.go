@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -289,6 +290,46 @@ func TestFileReaderNamesLine(t *testing.T) {
 	_, _, err = fr.Next()
 	if err == nil || !strings.HasPrefix(err.Error(), p+":3: tron block 70000000: field block.transactions[0].raw_data.contract[0].parameter.value.amount") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A blocks.jsonl without a block is an error naming the file (QA: spoor
+// ingest tron --api on an empty file reported success at height 0); a file
+// with blocks ends in io.EOF as before.
+func TestFileReaderEmpty(t *testing.T) {
+	b1 := &trontest.Block{Num: 1, ID: trontest.BlockID(1, "f"), Parent: trontest.BlockID(0, "f"), TimeMS: 3000}
+	for _, tc := range []struct {
+		name, content string
+		blocks        int
+	}{
+		{"empty", "", 0},
+		{"blank lines", "\n  \n\t\n", 0},
+		{"one block", string(b1.Line()) + "\n\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "blocks.jsonl")
+			if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fr, err := OpenFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fr.Close()
+			for i := 0; i < tc.blocks; i++ {
+				if _, _, err := fr.Next(); err != nil {
+					t.Fatalf("block %d: %v", i, err)
+				}
+			}
+			_, _, err = fr.Next()
+			var e *Error
+			switch {
+			case tc.blocks > 0 && err != io.EOF:
+				t.Fatalf("after the last block: %v, want io.EOF", err)
+			case tc.blocks == 0 && (!errors.As(err, &e) || err.Error() != p+`: holds no blocks (want one {"block":…,"info":…} object per line)`):
+				t.Fatalf("got %v", err)
+			}
+		})
 	}
 }
 

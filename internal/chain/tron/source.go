@@ -214,6 +214,7 @@ type FileReader struct {
 	f    *os.File
 	r    *bufio.Reader
 	line int
+	seen bool // a non-empty line was returned
 }
 
 // OpenFile opens a blocks.jsonl file.
@@ -240,15 +241,20 @@ func (fr *FileReader) Next() (*Decoded, string, error) {
 
 // NextRaw returns the next non-empty line and its number, without
 // decoding it (so callers can decode lines in parallel); io.EOF at the end.
+// A file without a single block is an error, not an empty success.
 func (fr *FileReader) NextRaw() ([]byte, int, error) {
 	for {
 		raw, err := fr.readLine()
+		if errors.Is(err, io.EOF) && !fr.seen {
+			return nil, 0, &Error{File: fr.path, Block: -1, Err: errors.New("holds no blocks (want one {\"block\":…,\"info\":…} object per line)")}
+		}
 		if err != nil {
 			return nil, 0, err
 		}
 		fr.line++
 		raw = bytes.TrimSpace(raw)
 		if len(raw) > 0 {
+			fr.seen = true
 			return raw, fr.line, nil
 		}
 	}
