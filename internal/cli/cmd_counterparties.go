@@ -81,9 +81,9 @@ func cmdCounterparties(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ab, err := cd.Decode(pos[1])
+	ab, err := decodeAddr(cd, pos[1])
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	if _, err := st.Address(c, ab); errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%s address %s: never seen in the ingested data", c, pos[1])

@@ -268,8 +268,14 @@ func parseSubjectArgs(env *Env, chainArg, addr string) (model.Chain, attrib.Addr
 	if err != nil {
 		return 0, attrib.Address{}, err
 	}
-	a, err := attrib.ParseAddressOn(c, addr, storeBTCNetwork(env))
+	net := storeBTCNetwork(env)
+	a, err := attrib.ParseAddressOn(c, addr, net)
 	if err != nil {
+		if c == model.BTC {
+			if hint := btcNetworkHint(addr, net); hint != "" {
+				return 0, a, usageErr("%s", hint)
+			}
+		}
 		return 0, a, usageErr("%s address: %v", c, err)
 	}
 	if a.Repair != "" {

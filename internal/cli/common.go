@@ -60,6 +60,43 @@ func codecFor(st store.Reader, c model.Chain) (address.Codec, error) {
 	return cd, nil
 }
 
+// decodeAddr decodes an address given on the command line with the store's
+// codec. A Bitcoin address of another network than the store's says so
+// instead of failing as "unknown address type".
+func decodeAddr(cd address.Codec, s string) ([]byte, error) {
+	b, err := cd.Decode(s)
+	if err == nil {
+		return b, nil
+	}
+	if cd.Chain == model.BTC {
+		have := "mainnet"
+		if cd.Params != nil {
+			have = cd.Params.Name
+		}
+		if hint := btcNetworkHint(s, have); hint != "" {
+			return nil, usageErr("%s", hint)
+		}
+	}
+	return nil, usageErr("%v", err)
+}
+
+// btcNetworkHint explains a Bitcoin address that is valid on another network
+// than have ("" when it is valid on none).
+func btcNetworkHint(s, have string) string {
+	if have == "" {
+		have = "mainnet"
+	}
+	for _, n := range []string{"mainnet", "testnet3", "regtest", "signet"} {
+		if n == have {
+			continue
+		}
+		if _, err := (address.Codec{Chain: model.BTC, Params: address.BTCParams(n)}).Decode(s); err == nil {
+			return fmt.Sprintf("btc address %s is a Bitcoin %s address, but this store holds Bitcoin %s", s, n, have)
+		}
+	}
+	return ""
+}
+
 // parseChainArg parses a chain name given on the command line.
 func parseChainArg(s string) (model.Chain, error) {
 	c, err := model.ParseChain(s)
