@@ -30,7 +30,16 @@ func cmdDemo(env *Env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected arguments %v", pos)
 	}
-	env.JSON = false
+	if env.JSON {
+		return usageErr("--json: the demo is a walk-through for people; its commands take --json one by one")
+	}
+	if dataDirGiven(env) {
+		// The demo ingests a simulated (or mainnet) world: never into a
+		// store that holds a case already (SPOOR_DATA set for real work).
+		if ents, err := os.ReadDir(chainDir(env)); err == nil && len(ents) > 0 {
+			return fmt.Errorf("data folder %s already holds a store: the demo would mix its simulated world into it; give an empty --data folder, or unset SPOOR_DATA and give none (a temporary folder is used)", env.DataDir)
+		}
+	}
 	if *mainnet {
 		return demoMainnet(env, keep)
 	}
