@@ -272,7 +272,7 @@ func TestBadInputInterruptResume(t *testing.T) {
 	world, clean := qaWorld(t)
 	want := storeState(t, clean)
 	data := t.TempDir()
-	for i, delay := range []time.Duration{150 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond} {
+	for i, delay := range []time.Duration{60 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond} {
 		cmd := exec.Command(spoorBin, "--data", data, "ingest", "all", world)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
