@@ -66,7 +66,7 @@ func (c *Client) postOnce(path string, b []byte) (data []byte, retry bool, err e
 	if resp.StatusCode != http.StatusOK {
 		code := resp.StatusCode
 		retry := code == http.StatusTooManyRequests || code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %.200s", c.URL, path, resp.Status, data)
+		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %q", c.URL, path, resp.Status, bodySnippet(data))
 	}
 	if !json.Valid(data) {
 		return nil, false, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
@@ -315,4 +315,14 @@ func DecodeLine(raw []byte) (*Decoded, error) {
 		return nil, &Error{Block: -1, Field: "block", Err: errors.New("missing")}
 	}
 	return decodeParsed(-1, l.Block, l.Info)
+}
+
+// bodySnippet is the start of an HTTP error body, for an error message that
+// stays one line (quoted by the caller) however much HTML a proxy returns.
+func bodySnippet(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
 }
