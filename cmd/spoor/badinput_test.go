@@ -252,6 +252,14 @@ func TestBadInputStoreInUse(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "in use by another spoor process") {
 		t.Fatalf("second spoor: exit %d, %q", code, e)
 	}
+	// Readers fail the same way, before judging an address by a guessed
+	// Bitcoin network.
+	for _, args := range [][]string{{"tags", "show", "btc", qaTagged}, {"counterparties", "btc", qaTagged}, {"stats"}} {
+		out, e, code := run(t, nil, append([]string{"--data", data}, args...)...)
+		if code != 1 || out != "" || !strings.Contains(e, "in use by another spoor process") {
+			t.Errorf("%v while the store is in use: exit %d, stdout %q, stderr %q", args, code, out, e)
+		}
+	}
 	// Let the first one finish: an empty block file is its error.
 	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {

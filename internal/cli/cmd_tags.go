@@ -249,16 +249,27 @@ type TagsReport struct {
 // storeBTCNetwork is the Bitcoin network of the data folder's chain store
 // ("" when none is stored yet: mainnet).
 func storeBTCNetwork(env *Env) string {
+	n, _ := storeBTCNetworkErr(env)
+	return n
+}
+
+// storeBTCNetworkErr is storeBTCNetwork, failing when a store exists but
+// cannot be read (held by another spoor): guessing mainnet then would judge
+// a regtest address invalid.
+func storeBTCNetworkErr(env *Env) (string, error) {
 	st, err := openExisting(env)
 	if err != nil {
-		return ""
+		if ents, rerr := os.ReadDir(chainDir(env)); rerr == nil && len(ents) > 0 {
+			return "", err
+		}
+		return "", nil
 	}
 	defer st.Close()
 	n, err := st.Network(model.BTC)
 	if err != nil || n == "mainnet" {
-		return ""
+		return "", nil
 	}
-	return n
+	return n, nil
 }
 
 // parseSubjectArgs parses CHAIN ADDR of a tags command, repairing
@@ -268,7 +279,12 @@ func parseSubjectArgs(env *Env, chainArg, addr string) (model.Chain, attrib.Addr
 	if err != nil {
 		return 0, attrib.Address{}, err
 	}
-	net := storeBTCNetwork(env)
+	net := ""
+	if c == model.BTC {
+		if net, err = storeBTCNetworkErr(env); err != nil {
+			return 0, attrib.Address{}, err
+		}
+	}
 	a, err := attrib.ParseAddressOn(c, addr, net)
 	if err != nil {
 		if c == model.BTC {
