@@ -153,6 +153,8 @@ func TestBadInput(t *testing.T) {
 		{"tags lists extra", D("tags", "lists", "extra"), nil, 2, "want 0 arguments", false},
 		{"tags lists --json", D("tags", "lists", "--json"), nil, 0, `"lists"`, true},
 		{"tags export --json", D("tags", "export", "--json"), nil, 2, "TagPack (YAML), not JSON", false},
+		{"tags export --out --json", D("tags", "export", "--out", filepath.Join(tmp, "export.yaml"), "--json"), nil, 0, `"tags":9`, true},
+		{"tags export to a folder", D("tags", "export", "--out", emptyDir), nil, 1, "is a directory", false},
 		{"tags import bad --as-of", D("tags", "import", filepath.Join(world, "tagpack.yaml"), "--as-of", "2022-99-01"), nil, 2, "--as-of", false},
 		{"tags show wrong network", D("tags", "show", "btc", qaMainnet), nil, 2, "is a Bitcoin mainnet address, but this store holds Bitcoin regtest", false},
 		{"tags show --json", D("tags", "show", "btc", qaTagged, "--json"), nil, 0, "Norvik hot wallet", true},

@@ -578,7 +578,14 @@ func tagsExport(env *Env, args []string) error {
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		return f.Close()
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if env.JSON {
+			return writeJSON(env.Stdout, map[string]any{"out": *out, "format": *format, "tags": len(tags)})
+		}
+		fmt.Fprintf(env.Stdout, "%s: %d tags (%s)\n", *out, len(tags), *format)
+		return nil
 	}
 	return attrib.WriteTagPack(w, header, tags)
 }
