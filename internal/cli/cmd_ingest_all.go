@@ -34,8 +34,13 @@ func findAllSteps(dir string) []allStep {
 	}
 	if p := filepath.Join(dir, "tron", "etl"); exists(p) {
 		steps = append(steps, allStep{"tron ETL export", p, func(env *Env) error { return ingestAccount(env, model.Tron, []string{"--etl", p}) }})
-	} else if p := filepath.Join(dir, "tron", "api", "blocks.jsonl"); exists(p) {
-		steps = append(steps, allStep{"tron java-tron API JSON", p, func(env *Env) error { return ingestAccount(env, model.Tron, []string{"--api", p}) }})
+	} else {
+		for _, name := range []string{"blocks.jsonl", "blocks.jsonl.gz"} { // spoor sim --gzip writes the .gz
+			if p := filepath.Join(dir, "tron", "api", name); exists(p) {
+				steps = append(steps, allStep{"tron java-tron API JSON", p, func(env *Env) error { return ingestAccount(env, model.Tron, []string{"--api", p}) }})
+				break
+			}
+		}
 	}
 	if p := filepath.Join(dir, "eth", "etl"); exists(p) {
 		steps = append(steps, allStep{"eth ETL export", p, func(env *Env) error { return ingestAccount(env, model.ETH, []string{"--etl", p}) }})
@@ -69,7 +74,7 @@ func ingestAll(env *Env, args []string) error {
 	}
 	steps := findAllSteps(dir)
 	if len(steps) == 0 {
-		return fmt.Errorf("%s: nothing to ingest: no btc/, tron/etl/, tron/api/blocks.jsonl, eth/etl/, prices.csv or tagpack.yaml", dir)
+		return fmt.Errorf("%s: nothing to ingest: no btc/, tron/etl/, tron/api/blocks.jsonl[.gz], eth/etl/, prices.csv or tagpack.yaml", dir)
 	}
 	type stepJSON struct {
 		Step   string          `json:"step"`

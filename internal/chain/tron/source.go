@@ -3,6 +3,7 @@ package tron
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -217,13 +218,23 @@ type FileReader struct {
 	seen bool // a non-empty line was returned
 }
 
-// OpenFile opens a blocks.jsonl file.
+// OpenFile opens a blocks.jsonl file, gzip-compressed or not (told by its
+// first bytes: spoor sim --gzip writes blocks.jsonl.gz).
 func OpenFile(path string) (*FileReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return &FileReader{path: path, f: f, r: bufio.NewReaderSize(f, 1<<20)}, nil
+	r := bufio.NewReaderSize(f, 1<<20)
+	if magic, _ := r.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			f.Close()
+			return nil, &Error{File: path, Block: -1, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		r = bufio.NewReaderSize(zr, 1<<20)
+	}
+	return &FileReader{path: path, f: f, r: r}, nil
 }
 
 // Close closes the file.
@@ -295,8 +306,8 @@ func (fr *FileReader) readLine() ([]byte, error) {
 				return nil, io.EOF
 			}
 			return buf, nil
-		default:
-			return nil, fmt.Errorf("%s: %w", fr.path, err)
+		default: // a read error, or a corrupt or truncated gzip stream
+			return nil, &Error{File: fr.path, Line: fr.line + 1, Block: -1, Err: err}
 		}
 	}
 }
