@@ -103,6 +103,11 @@ func TestBadInput(t *testing.T) {
 	os.Mkdir(emptyDir, 0o755)
 	os.WriteFile(aFile, []byte("x"), 0o644)
 	os.WriteFile(emptyFile, nil, 0o644)
+	// A data folder whose chain store is a file: the demo fails at its
+	// ingest step, after printing two steps.
+	chainFile := filepath.Join(tmp, "chainfile")
+	os.MkdirAll(chainFile, 0o755)
+	os.WriteFile(filepath.Join(chainFile, "chain"), []byte("x"), 0o644)
 	// An ETL export whose blocks.csv is a folder.
 	etlFolder := filepath.Join(tmp, "etl")
 	os.MkdirAll(filepath.Join(etlFolder, "blocks.csv"), 0o755)
@@ -176,6 +181,7 @@ func TestBadInput(t *testing.T) {
 		{"sim into a world", []string{"sim", "--out", world}, nil, 1, "not empty", false},
 		{"demo --json", []string{"demo", "--json"}, nil, 2, "walk-through", false},
 		{"demo into a store", []string{"demo"}, []string{"SPOOR_DATA=" + data}, 1, "already holds a store", false},
+		{"demo failing midway", []string{"--data", chainFile, "demo"}, nil, 1, "not a directory", false},
 		// Other --json successes.
 		{"stats --json", D("stats", "--json"), nil, 0, `"chains"`, true},
 		{"address --json", D("address", "btc", qaTagged, "--json"), nil, 0, `"assets"`, true},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,6 +20,19 @@ import (
 // in, where it went — then checks what spoor found against the world's
 // truth. --mainnet walks through real Bitcoin blocks instead.
 func cmdDemo(env *Env, args []string) error {
+	// The walk-through is printed once it has run: a failure leaves stdout
+	// empty (the CLI contract), its error on stderr.
+	var buf bytes.Buffer
+	sub := *env
+	sub.Stdout = &buf
+	if err := demo(&sub, args); err != nil {
+		return err
+	}
+	_, err := env.Stdout.Write(buf.Bytes())
+	return err
+}
+
+func demo(env *Env, args []string) error {
 	fs := newFlags(env, "demo")
 	keep := fs.Bool("keep", false, "keep the temporary folder (world and store) and print its path")
 	seed := fs.Uint64("seed", 1, "world seed")
