@@ -166,6 +166,7 @@ func TestBadInput(t *testing.T) {
 		{"tags stats --json", D("tags", "stats", "--json"), nil, 0, `"total"`, true},
 		{"tags combine --json", D("tags", "combine", "btc", qaTagged, "--json"), nil, 0, `"claims"`, true},
 		// counterparties.
+		{"counterparties bad xmr", D("counterparties", "xmr", "abc"), nil, 2, "want 95 or 106 characters", false},
 		{"counterparties wrong network", D("counterparties", "btc", qaMainnet), nil, 2, "is a Bitcoin mainnet address", false},
 		{"counterparties huge --limit", D("counterparties", "btc", qaTagged, "--limit", "99999999999999999999"), nil, 2, "out of range", false},
 		{"counterparties max --limit --json", D("counterparties", "btc", qaTagged, "--limit", "9223372036854775807", "--json"), nil, 0, `"counterparties"`, true},
@@ -405,7 +406,8 @@ func TestQAIngestHelp(t *testing.T) {
 
 // QA findings in cmd_query.go: extra arguments to stats are ignored; read-only
 // commands on a missing data folder create it and answer "empty" / "never
-// seen"; a Bitcoin address of another network is "unknown address type".
+// seen"; a Bitcoin address of another network is "unknown address type"; any
+// string is a Monero address ("never seen").
 func TestQAQueryBadInput(t *testing.T) {
 	t.Skip("QA finding, owner: internal/cli/cmd_query.go (use openExisting and decodeAddr from common.go)")
 	_, data := qaWorld(t)
@@ -419,6 +421,7 @@ func TestQAQueryBadInput(t *testing.T) {
 		{[]string{"--data", missing, "stats"}, 1, "not found"},
 		{[]string{"--data", missing, "address", "btc", qaMainnet}, 1, "not found"},
 		{[]string{"--data", data, "address", "btc", qaMainnet}, 2, "is a Bitcoin mainnet address"},
+		{[]string{"--data", data, "address", "xmr", "abc"}, 2, "want 95 or 106 characters"},
 	} {
 		out, e, code := run(t, nil, c.args...)
 		if code != c.code || out != "" || !strings.Contains(e, c.has) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/attrib"
 	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -64,6 +65,13 @@ func codecFor(st store.Reader, c model.Chain) (address.Codec, error) {
 // codec. A Bitcoin address of another network than the store's says so
 // instead of failing as "unknown address type".
 func decodeAddr(cd address.Codec, s string) ([]byte, error) {
+	if cd.Chain == model.XMR {
+		// The codec takes any string for Monero; the attribution parser
+		// checks the form (95 or 106 base58 characters).
+		if _, err := attrib.ParseAddressOn(model.XMR, s, ""); err != nil {
+			return nil, usageErr("xmr address: %v", err)
+		}
+	}
 	b, err := cd.Decode(s)
 	if err == nil {
 		return b, nil
