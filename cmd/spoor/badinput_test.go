@@ -108,6 +108,10 @@ func TestBadInput(t *testing.T) {
 	chainFile := filepath.Join(tmp, "chainfile")
 	os.MkdirAll(chainFile, 0o755)
 	os.WriteFile(filepath.Join(chainFile, "chain"), []byte("x"), 0o644)
+	// The world's TagPack under another file name.
+	tp, _ := os.ReadFile(filepath.Join(world, "tagpack.yaml"))
+	tpCopy := filepath.Join(tmp, "tagpack-copy.yaml")
+	os.WriteFile(tpCopy, tp, 0o644)
 	// An ETL export whose blocks.csv is a folder.
 	etlFolder := filepath.Join(tmp, "etl")
 	os.MkdirAll(filepath.Join(etlFolder, "blocks.csv"), 0o755)
@@ -157,6 +161,8 @@ func TestBadInput(t *testing.T) {
 		{"tags alone", D("tags"), nil, 2, "want a tags command", false},
 		{"tags lists extra", D("tags", "lists", "extra"), nil, 2, "want 0 arguments", false},
 		{"tags lists --json", D("tags", "lists", "--json"), nil, 0, `"lists"`, true},
+		{"tags import a renamed copy", D("tags", "import", tpCopy), nil, 1, "as list graphsense/tagpack-copy every tag would count twice: give --list graphsense/tagpack", false},
+		{"tags import a renamed copy into its list", D("tags", "import", tpCopy, "--list", "graphsense/tagpack", "--json"), nil, 0, `"no_op":true`, true},
 		{"tags export --json", D("tags", "export", "--json"), nil, 2, "TagPack (YAML), not JSON", false},
 		{"tags export --out --json", D("tags", "export", "--out", filepath.Join(tmp, "export.yaml"), "--json"), nil, 0, `"tags":9`, true},
 		{"tags export to a folder", D("tags", "export", "--out", emptyDir), nil, 1, "is a directory", false},

@@ -105,6 +105,21 @@ func tagsImport(env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	// The same bytes under another list name (a renamed copy: the default
+	// list name comes from the file name) would tag every address twice,
+	// and two lists read as two independent sources.
+	lists, err := st.TagLists()
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		for _, v := range l.Versions {
+			if l.Name != b.List && v.Digest == b.Digest {
+				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
+					pos[0], l.Name, v.Version, v.File, b.List, l.Name)
+			}
+		}
+	}
 	res, err := st.ImportTags(b, now)
 	if err != nil {
 		return err
@@ -206,6 +221,21 @@ func tagsAdd(env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	// The same bytes under another list name (a renamed copy: the default
+	// list name comes from the file name) would tag every address twice,
+	// and two lists read as two independent sources.
+	lists, err := st.TagLists()
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		for _, v := range l.Versions {
+			if l.Name != b.List && v.Digest == b.Digest {
+				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
+					pos[0], l.Name, v.Version, v.File, b.List, l.Name)
+			}
+		}
+	}
 	res, err := st.ImportTags(b, now)
 	if err != nil {
 		return err
