@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -47,8 +48,22 @@ func usageErr(format string, args ...any) error {
 }
 
 // Main runs spoor with args and returns the process exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+func Main(args []string, stdout, stderr io.Writer) (code int) {
 	env := &Env{Stdout: stdout, Stderr: stderr}
+	defer func() {
+		// No command may end in a Go panic; the one seen in practice is the
+		// embedded store finding on-disk corruption.
+		if r := recover(); r != nil {
+			code = 1
+			msg := fmt.Sprint(r)
+			if strings.Contains(msg, "corruption") {
+				fmt.Fprintf(stderr, "spoor: the store in %s is corrupted (%s); restore it from a backup, or ingest again into a new --data folder\n",
+					env.DataDir, firstLine(msg))
+				return
+			}
+			fmt.Fprintf(stderr, "spoor: internal error (a bug: please report it with what follows): %s\n%s", msg, debug.Stack())
+		}
+	}()
 	fs := flag.NewFlagSet("spoor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defData := os.Getenv("SPOOR_DATA")
@@ -100,6 +115,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // extractGlobal pulls --json and --data out of a subcommand's arguments so

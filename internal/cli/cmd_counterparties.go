@@ -76,7 +76,7 @@ func cmdCounterparties(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	cd, err := codecFor(st, c)
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ func tagsImport(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	// The same bytes under another list name (a renamed copy: the default
 	// list name comes from the file name) would tag every address twice,
 	// and two lists read as two independent sources.
@@ -220,7 +220,7 @@ func tagsAdd(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	// The same bytes under another list name (a renamed copy: the default
 	// list name comes from the file name) would tag every address twice,
 	// and two lists read as two independent sources.
@@ -294,7 +294,7 @@ func storeBTCNetworkErr(env *Env) (string, error) {
 		}
 		return "", nil
 	}
-	defer st.Close()
+	defer closeStore(st)
 	n, err := st.Network(model.BTC)
 	if err != nil || n == "mainnet" {
 		return "", nil
@@ -363,7 +363,7 @@ func tagsShow(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	tags, err := st.Tags(attrib.Subject{Chain: c, Kind: attrib.SubjectAddress, Bytes: a.Bytes})
 	if err != nil {
 		return err
@@ -465,7 +465,7 @@ func tagsStats(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	s := TagStats{ByList: map[string]TagCounts{}, ByChain: map[string]TagCounts{}, ByCategory: map[string]TagCounts{}}
 	if err := st.ListTags("", func(t *attrib.Tag) error {
 		act := t.Active()
@@ -524,7 +524,7 @@ func tagsLists(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	ls, err := st.TagLists()
 	if err != nil {
 		return err
@@ -569,7 +569,7 @@ func tagsExport(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	header := []attrib.KV{{Key: "title", Value: "spoor export"}, {Key: "creator", Value: "spoor"}}
 	if *list != "" {
 		info, err := st.TagList(*list)
@@ -648,7 +648,7 @@ func tagsCombine(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	tags, err := st.TagsOf(c, addrs)
 	if err != nil {
 		return err

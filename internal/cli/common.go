@@ -33,6 +33,17 @@ func openStore(env *Env) (*pebblestore.Store, error) {
 	return st, err
 }
 
+// closeStore closes a store at the end of a command. During a panic (the
+// store reporting on-disk corruption) it leaves the store unclosed: pebble's
+// Close would panic again over the open iterators and hide the first panic,
+// the one that says what is wrong.
+func closeStore(st *pebblestore.Store) {
+	if r := recover(); r != nil {
+		panic(r)
+	}
+	st.Close()
+}
+
 // openExisting opens the store of a data directory for a command that only
 // reads it: a data directory without a store is an error, not a new store.
 func openExisting(env *Env) (*pebblestore.Store, error) {
