@@ -217,7 +217,21 @@ func readOFACTextDir(dir string, o Options) (*Batch, error) {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: no sanctioned_addresses_<ASSET>.txt files", dir)
+		// Say what the folder holds: a folder of TagPacks or CSVs is a
+		// common mistake, and "no OFAC files" alone does not explain it.
+		var other []string
+		if ents, err := os.ReadDir(dir); err == nil {
+			for _, e := range ents {
+				if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+					other = append(other, e.Name())
+				}
+			}
+		}
+		if len(other) == 0 {
+			return nil, fmt.Errorf("%s: an empty folder (a folder is read as OFAC sanctioned_addresses_<ASSET>.txt files)", dir)
+		}
+		return nil, fmt.Errorf("%s: no sanctioned_addresses_<ASSET>.txt files, the only files read from a folder; it holds %d other file(s), e.g. %s: import each on its own",
+			dir, len(other), other[0])
 	}
 	sort.Strings(files)
 	o.Format = FormatOFACText

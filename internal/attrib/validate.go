@@ -175,7 +175,23 @@ func decodeChain(c model.Chain, s, btcNet string) ([]byte, error) {
 	if c == model.BTC && btcNet != "" {
 		cd.Params = address.BTCParams(btcNet)
 	}
-	return cd.Decode(s)
+	b, err := cd.Decode(s)
+	if err != nil && c == model.BTC {
+		// Valid on another network: say so, not "unknown address type".
+		have := btcNet
+		if have == "" {
+			have = "mainnet"
+		}
+		for _, n := range []string{"mainnet", "testnet3", "regtest", "signet"} {
+			if n == have {
+				continue
+			}
+			if _, e := (address.Codec{Chain: model.BTC, Params: address.BTCParams(n)}).Decode(s); e == nil {
+				return nil, fmt.Errorf("%s is a Bitcoin %s address, but the Bitcoin network here is %s (the store's; --btc-network sets it for an import)", s, n, have)
+			}
+		}
+	}
+	return b, err
 }
 
 // ChainFor decides which chain a published address of a currency (a ticker

@@ -187,3 +187,27 @@ func TestNBCTF(t *testing.T) {
 		}
 	}
 }
+
+// A Bitcoin address valid on another network than the one in force says
+// which (QA: every mainnet OFAC address imported into a regtest store was
+// rejected as "unknown address type").
+func TestParseAddressOtherNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		in, net, want string // want "" = accepted
+	}{
+		{"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "", ""},
+		{"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "regtest", "is a Bitcoin mainnet address, but the Bitcoin network here is regtest"},
+		{"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "testnet3", "is a Bitcoin mainnet address, but the Bitcoin network here is testnet3"},
+		{"bcrt1q9v6yrmhmnxsjrrpgegrhkda4gulqncthcr3y28", "", "is a Bitcoin regtest address, but the Bitcoin network here is mainnet"},
+		{"bcrt1q9v6yrmhmnxsjrrpgegrhkda4gulqncthcr3y28", "regtest", ""},
+		{"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb", "regtest", "checksum"}, // valid nowhere: the decoder's own reason
+	} {
+		_, err := ParseAddressOn(model.BTC, tc.in, tc.net)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s on %q: %v", tc.in, tc.net, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s on %q: %v, want %q", tc.in, tc.net, err, tc.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -47,8 +48,22 @@ func usageErr(format string, args ...any) error {
 }
 
 // Main runs spoor with args and returns the process exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+func Main(args []string, stdout, stderr io.Writer) (code int) {
 	env := &Env{Stdout: stdout, Stderr: stderr}
+	defer func() {
+		// No command may end in a Go panic; the one seen in practice is the
+		// embedded store finding on-disk corruption.
+		if r := recover(); r != nil {
+			code = 1
+			msg := fmt.Sprint(r)
+			if strings.Contains(msg, "corruption") {
+				fmt.Fprintf(stderr, "spoor: the store in %s is corrupted (%s); restore it from a backup, or ingest again into a new --data folder\n",
+					env.DataDir, firstLine(msg))
+				return
+			}
+			fmt.Fprintf(stderr, "spoor: internal error (a bug: please report it with what follows): %s\n%s", msg, debug.Stack())
+		}
+	}()
 	fs := flag.NewFlagSet("spoor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defData := os.Getenv("SPOOR_DATA")
@@ -59,12 +74,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&env.JSON, "json", false, "print one JSON object")
 	fs.Usage = func() { printUsage(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // spoor --help: usage printed, as asked
+		}
 		return 2
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		printUsage(stderr, fs)
 		return 2
+	}
+	if rest[0] == "help" {
+		return help(rest[1:], stdout, stderr, fs)
 	}
 	cmd, ok := commands[rest[0]]
 	if !ok {
@@ -73,7 +94,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// Global flags may also follow the subcommand's positional arguments.
-	sub := extractGlobal(rest[1:], env)
+	sub, err := extractGlobal(rest[1:], env)
+	if err != nil {
+		fmt.Fprintf(stderr, "spoor %s: %v\n", cmd.name, err)
+		return 2
+	}
+	if env.DataDir == "" {
+		// An empty --data would put the store in the working directory.
+		fmt.Fprintf(stderr, "spoor %s: --data: want a folder, got an empty string\n", cmd.name)
+		return 2
+	}
 	if err := cmd.run(env, sub); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -87,9 +117,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 // extractGlobal pulls --json and --data out of a subcommand's arguments so
 // `spoor address btc ADDR --json` works as the contract says.
-func extractGlobal(args []string, env *Env) []string {
+func extractGlobal(args []string, env *Env) ([]string, error) {
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -97,40 +134,81 @@ func extractGlobal(args []string, env *Env) []string {
 		case a == "--json" || a == "-json":
 			env.JSON = true
 		case a == "--data" || a == "-data":
-			if i+1 < len(args) {
-				env.DataDir = args[i+1]
-				i++
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("%s needs a folder", a)
 			}
+			env.DataDir = args[i+1]
+			i++
 		case strings.HasPrefix(a, "--data="):
 			env.DataDir = strings.TrimPrefix(a, "--data=")
+		case strings.HasPrefix(a, "-data="):
+			env.DataDir = strings.TrimPrefix(a, "-data=")
 		case a == "--":
-			return append(out, args[i:]...)
+			return append(out, args[i:]...), nil
 		default:
 			out = append(out, a)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// help is `spoor help [COMMAND]`: the usage on stdout (exit 0), or the
+// command's own --help.
+func help(args []string, stdout, stderr io.Writer, fs *flag.FlagSet) int {
+	if len(args) == 0 {
+		fs.SetOutput(stdout)
+		printUsage(stdout, fs)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "spoor help: unknown command %q\n", args[0])
+		printUsage(stderr, fs)
+		return 2
+	}
+	return Main(append([]string{cmd.name}, append(args[1:], "--help")...), stdout, stderr)
 }
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "usage: spoor [--data DIR] [--json] COMMAND [args]")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
+	width := 0
 	for n := range commands {
 		names = append(names, n)
+		width = max(width, len(n))
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nglobal flags:")
 	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nspoor help COMMAND (or spoor COMMAND --help) shows a command's flags.")
 }
 
-// newFlags returns a FlagSet for a subcommand that reports errors as usage errors.
+// newFlags returns a FlagSet for a subcommand that reports errors as usage
+// errors. Its --help names the command's arguments (from its summary), not
+// only its flags.
 func newFlags(env *Env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("spoor "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "usage of spoor %s", name)
+		if top, ok := commands[strings.Fields(name)[0]]; ok {
+			fmt.Fprintf(w, " (%s)", top.summary)
+		}
+		fmt.Fprintln(w)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			fmt.Fprintln(w, "  no flags of its own; global flags: --data DIR, --json")
+			return
+		}
+		fmt.Fprintln(w, "flags:")
+		fs.PrintDefaults()
+	}
 	return fs
 }
 

@@ -72,18 +72,18 @@ func cmdCounterparties(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	cd, err := codecFor(st, c)
 	if err != nil {
 		return err
 	}
-	ab, err := cd.Decode(pos[1])
+	ab, err := decodeAddr(cd, pos[1])
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	if _, err := st.Address(c, ab); errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%s address %s: never seen in the ingested data", c, pos[1])

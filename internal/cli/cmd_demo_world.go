@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,6 +20,19 @@ import (
 // in, where it went — then checks what spoor found against the world's
 // truth. --mainnet walks through real Bitcoin blocks instead.
 func cmdDemo(env *Env, args []string) error {
+	// The walk-through is printed once it has run: a failure leaves stdout
+	// empty (the CLI contract), its error on stderr.
+	var buf bytes.Buffer
+	sub := *env
+	sub.Stdout = &buf
+	if err := demo(&sub, args); err != nil {
+		return err
+	}
+	_, err := env.Stdout.Write(buf.Bytes())
+	return err
+}
+
+func demo(env *Env, args []string) error {
 	fs := newFlags(env, "demo")
 	keep := fs.Bool("keep", false, "keep the temporary folder (world and store) and print its path")
 	seed := fs.Uint64("seed", 1, "world seed")
@@ -30,7 +44,16 @@ func cmdDemo(env *Env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected arguments %v", pos)
 	}
-	env.JSON = false
+	if env.JSON {
+		return usageErr("--json: the demo is a walk-through for people; its commands take --json one by one")
+	}
+	if dataDirGiven(env) {
+		// The demo ingests a simulated (or mainnet) world: never into a
+		// store that holds a case already (SPOOR_DATA set for real work).
+		if ents, err := os.ReadDir(chainDir(env)); err == nil && len(ents) > 0 {
+			return fmt.Errorf("data folder %s already holds a store: the demo would mix its simulated world into it; give an empty --data folder, or unset SPOOR_DATA and give none (a temporary folder is used)", env.DataDir)
+		}
+	}
 	if *mainnet {
 		return demoMainnet(env, keep)
 	}

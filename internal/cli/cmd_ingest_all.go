@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spoor-dev/spoor/internal/model"
 )
@@ -33,8 +34,13 @@ func findAllSteps(dir string) []allStep {
 	}
 	if p := filepath.Join(dir, "tron", "etl"); exists(p) {
 		steps = append(steps, allStep{"tron ETL export", p, func(env *Env) error { return ingestAccount(env, model.Tron, []string{"--etl", p}) }})
-	} else if p := filepath.Join(dir, "tron", "api", "blocks.jsonl"); exists(p) {
-		steps = append(steps, allStep{"tron java-tron API JSON", p, func(env *Env) error { return ingestAccount(env, model.Tron, []string{"--api", p}) }})
+	} else {
+		for _, name := range []string{"blocks.jsonl", "blocks.jsonl.gz"} { // spoor sim --gzip writes the .gz
+			if p := filepath.Join(dir, "tron", "api", name); exists(p) {
+				steps = append(steps, allStep{"tron java-tron API JSON", p, func(env *Env) error { return ingestAccount(env, model.Tron, []string{"--api", p}) }})
+				break
+			}
+		}
 	}
 	if p := filepath.Join(dir, "eth", "etl"); exists(p) {
 		steps = append(steps, allStep{"eth ETL export", p, func(env *Env) error { return ingestAccount(env, model.ETH, []string{"--etl", p}) }})
@@ -68,7 +74,7 @@ func ingestAll(env *Env, args []string) error {
 	}
 	steps := findAllSteps(dir)
 	if len(steps) == 0 {
-		return fmt.Errorf("%s: nothing to ingest: no btc/, tron/etl/, tron/api/blocks.jsonl, eth/etl/, prices.csv or tagpack.yaml", dir)
+		return fmt.Errorf("%s: nothing to ingest: no btc/, tron/etl/, tron/api/blocks.jsonl[.gz], eth/etl/, prices.csv or tagpack.yaml", dir)
 	}
 	type stepJSON struct {
 		Step   string          `json:"step"`
@@ -76,20 +82,26 @@ func ingestAll(env *Env, args []string) error {
 		Result json.RawMessage `json:"result"`
 	}
 	var done []stepJSON
+	var report bytes.Buffer // human mode: printed once every step succeeded
+	var names []string
 	for _, s := range steps {
-		if !env.JSON {
-			fmt.Fprintf(env.Stdout, "== %s: %s\n", s.name, s.source)
-			if err := s.run(env); err != nil {
-				return fmt.Errorf("%s (%s): %w", s.name, s.source, err)
-			}
-			continue
-		}
-		// In --json mode each step's own JSON object is collected into one.
+		// Each step's output is collected: on an error stdout stays empty
+		// (the CLI contract) and stderr says which steps are stored.
 		var buf bytes.Buffer
 		sub := *env
 		sub.Stdout = &buf
 		if err := s.run(&sub); err != nil {
-			return fmt.Errorf("%s (%s): %w", s.name, s.source, err)
+			kept := ""
+			if len(names) > 0 {
+				kept = fmt.Sprintf(" (stored before it, kept, skipped by a re-run: %s)", strings.Join(names, ", "))
+			}
+			return fmt.Errorf("%s (%s): %w%s", s.name, s.source, err, kept)
+		}
+		names = append(names, s.name)
+		if !env.JSON {
+			fmt.Fprintf(&report, "== %s: %s\n", s.name, s.source)
+			report.Write(buf.Bytes())
+			continue
 		}
 		raw := bytes.TrimSpace(buf.Bytes())
 		if !json.Valid(raw) {
@@ -97,8 +109,9 @@ func ingestAll(env *Env, args []string) error {
 		}
 		done = append(done, stepJSON{s.name, s.source, raw})
 	}
-	if env.JSON {
-		return writeJSON(env.Stdout, map[string]any{"dir": dir, "steps": done})
+	if !env.JSON {
+		_, err := env.Stdout.Write(report.Bytes())
+		return err
 	}
-	return nil
+	return writeJSON(env.Stdout, map[string]any{"dir": dir, "steps": done})
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register("sim", "generate a ground-truth world: sim --seed N --out DIR [--scale small|medium|large | --transfers N]", runSim)
+	register("sim", "generate a ground-truth world: spoor sim --seed N --out DIR [--scale small|medium|large | --transfers N] [--gzip]", runSim)
 }
 
 func runSim(env *Env, args []string) error {

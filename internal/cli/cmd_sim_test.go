@@ -49,6 +49,7 @@ func TestSimCommand(t *testing.T) {
 		{[]string{"sim", "--out", t.TempDir() + "/x", "--scale", "small", "--transfers", "9000"}, 2, "not both"},
 		{[]string{"sim", "--out", t.TempDir() + "/x", "--scale", "huge"}, 2, "unknown scale"},
 		{[]string{"sim", "--out", t.TempDir() + "/x", "--transfers", "10"}, 2, "too few"},
+		{[]string{"sim", "--out", t.TempDir() + "/x", "--transfers", "99999999999999"}, 2, "too many"},
 		{[]string{"sim", "--out", out, "--transfers", "6000"}, 1, "not empty"},
 	} {
 		stdout.Reset()

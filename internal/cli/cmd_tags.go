@@ -32,7 +32,7 @@ const tagsUsage = `usage:
 
 func cmdTags(env *Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("%s", tagsUsage)
+		return usageErr("want a tags command\n%s", tagsUsage)
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -81,6 +81,11 @@ func tagsImport(env *Env, args []string) error {
 			return usageErr("--format %q: want one of %s", *format, strings.Join(attrib.Formats, ", "))
 		}
 	}
+	if *asOf != "" {
+		if _, err := attrib.NormDate(*asOf); err != nil {
+			return usageErr("--as-of: %v", err)
+		}
+	}
 	now := time.Now()
 	if *btcNet == "" {
 		*btcNet = storeBTCNetwork(env)
@@ -99,7 +104,22 @@ func tagsImport(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
+	// The same bytes under another list name (a renamed copy: the default
+	// list name comes from the file name) would tag every address twice,
+	// and two lists read as two independent sources.
+	lists, err := st.TagLists()
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		for _, v := range l.Versions {
+			if l.Name != b.List && v.Digest == b.Digest {
+				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
+					pos[0], l.Name, v.Version, v.File, b.List, l.Name)
+			}
+		}
+	}
 	res, err := st.ImportTags(b, now)
 	if err != nil {
 		return err
@@ -200,7 +220,22 @@ func tagsAdd(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
+	// The same bytes under another list name (a renamed copy: the default
+	// list name comes from the file name) would tag every address twice,
+	// and two lists read as two independent sources.
+	lists, err := st.TagLists()
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		for _, v := range l.Versions {
+			if l.Name != b.List && v.Digest == b.Digest {
+				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
+					pos[0], l.Name, v.Version, v.File, b.List, l.Name)
+			}
+		}
+	}
 	res, err := st.ImportTags(b, now)
 	if err != nil {
 		return err
@@ -244,16 +279,27 @@ type TagsReport struct {
 // storeBTCNetwork is the Bitcoin network of the data folder's chain store
 // ("" when none is stored yet: mainnet).
 func storeBTCNetwork(env *Env) string {
-	st, err := openStore(env)
+	n, _ := storeBTCNetworkErr(env)
+	return n
+}
+
+// storeBTCNetworkErr is storeBTCNetwork, failing when a store exists but
+// cannot be read (held by another spoor): guessing mainnet then would judge
+// a regtest address invalid.
+func storeBTCNetworkErr(env *Env) (string, error) {
+	st, err := openExisting(env)
 	if err != nil {
-		return ""
+		if ents, rerr := os.ReadDir(chainDir(env)); rerr == nil && len(ents) > 0 {
+			return "", err
+		}
+		return "", nil
 	}
-	defer st.Close()
+	defer closeStore(st)
 	n, err := st.Network(model.BTC)
 	if err != nil || n == "mainnet" {
-		return ""
+		return "", nil
 	}
-	return n
+	return n, nil
 }
 
 // parseSubjectArgs parses CHAIN ADDR of a tags command, repairing
@@ -263,8 +309,19 @@ func parseSubjectArgs(env *Env, chainArg, addr string) (model.Chain, attrib.Addr
 	if err != nil {
 		return 0, attrib.Address{}, err
 	}
-	a, err := attrib.ParseAddressOn(c, addr, storeBTCNetwork(env))
+	net := ""
+	if c == model.BTC {
+		if net, err = storeBTCNetworkErr(env); err != nil {
+			return 0, attrib.Address{}, err
+		}
+	}
+	a, err := attrib.ParseAddressOn(c, addr, net)
 	if err != nil {
+		if c == model.BTC {
+			if hint := btcNetworkHint(addr, net); hint != "" {
+				return 0, a, usageErr("%s", hint)
+			}
+		}
 		return 0, a, usageErr("%s address: %v", c, err)
 	}
 	if a.Repair != "" {
@@ -302,11 +359,11 @@ func tagsShow(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	tags, err := st.Tags(attrib.Subject{Chain: c, Kind: attrib.SubjectAddress, Bytes: a.Bytes})
 	if err != nil {
 		return err
@@ -404,11 +461,11 @@ func tagsStats(env *Env, args []string) error {
 	if err := requireArgs(pos, 0, "spoor tags stats"); err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	s := TagStats{ByList: map[string]TagCounts{}, ByChain: map[string]TagCounts{}, ByCategory: map[string]TagCounts{}}
 	if err := st.ListTags("", func(t *attrib.Tag) error {
 		act := t.Active()
@@ -456,14 +513,18 @@ func tagsStats(env *Env, args []string) error {
 
 func tagsLists(env *Env, args []string) error {
 	fs := newFlags(env, "tags lists")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	st, err := openStore(env)
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	if err := requireArgs(pos, 0, "spoor tags lists"); err != nil {
+		return err
+	}
+	st, err := openExisting(env)
+	if err != nil {
+		return err
+	}
+	defer closeStore(st)
 	ls, err := st.TagLists()
 	if err != nil {
 		return err
@@ -472,7 +533,7 @@ func tagsLists(env *Env, args []string) error {
 		if ls == nil {
 			ls = []attrib.ListInfo{}
 		}
-		return writeJSON(env.Stdout, ls)
+		return writeJSON(env.Stdout, map[string]any{"lists": ls}) // one object, like every --json
 	}
 	for _, l := range ls {
 		fmt.Fprintf(env.Stdout, "%s (%s)\n", l.Name, l.Format)
@@ -500,11 +561,15 @@ func tagsExport(env *Env, args []string) error {
 	if *format != "tagpack" {
 		return usageErr("--format %q: only tagpack is written", *format)
 	}
-	st, err := openStore(env)
+	if env.JSON && *out == "" {
+		// --json promises one JSON object on stdout; a TagPack is YAML.
+		return usageErr("--json: tags export writes a TagPack (YAML), not JSON; drop --json or give --out FILE")
+	}
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	header := []attrib.KV{{Key: "title", Value: "spoor export"}, {Key: "creator", Value: "spoor"}}
 	if *list != "" {
 		info, err := st.TagList(*list)
@@ -543,7 +608,14 @@ func tagsExport(env *Env, args []string) error {
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		return f.Close()
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if env.JSON {
+			return writeJSON(env.Stdout, map[string]any{"out": *out, "format": *format, "tags": len(tags)})
+		}
+		fmt.Fprintf(env.Stdout, "%s: %d tags (%s)\n", *out, len(tags), *format)
+		return nil
 	}
 	return attrib.WriteTagPack(w, header, tags)
 }
@@ -572,11 +644,11 @@ func tagsCombine(env *Env, args []string) error {
 		}
 		addrs = append(addrs, a.Bytes)
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	tags, err := st.TagsOf(c, addrs)
 	if err != nil {
 		return err

@@ -2,12 +2,17 @@ package cli
 
 import (
 	"encoding/hex"
-
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/attrib"
 	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -17,9 +22,38 @@ import (
 // chainDir is where the chain store lives inside the data directory.
 func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
 
-// openStore opens the embedded chain store of the data directory.
+// openStore opens the embedded chain store of the data directory. A store
+// held by another spoor process fails at once, saying so.
 func openStore(env *Env) (*pebblestore.Store, error) {
-	return pebblestore.Open(chainDir(env))
+	st, err := pebblestore.Open(chainDir(env))
+	if err != nil && errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("data folder %s is in use by another spoor process (it holds the lock %s); wait for it to finish or use another --data",
+			env.DataDir, filepath.Join(chainDir(env), "LOCK"))
+	}
+	return st, err
+}
+
+// closeStore closes a store at the end of a command. During a panic (the
+// store reporting on-disk corruption) it leaves the store unclosed: pebble's
+// Close would panic again over the open iterators and hide the first panic,
+// the one that says what is wrong.
+func closeStore(st *pebblestore.Store) {
+	if r := recover(); r != nil {
+		panic(r)
+	}
+	st.Close()
+}
+
+// openExisting opens the store of a data directory for a command that only
+// reads it: a data directory without a store is an error, not a new store.
+func openExisting(env *Env) (*pebblestore.Store, error) {
+	if ents, err := os.ReadDir(chainDir(env)); err == nil && len(ents) == 0 || errors.Is(err, fs.ErrNotExist) {
+		if fi, serr := os.Stat(env.DataDir); serr != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("data folder %s: not found (give --data DIR or set SPOOR_DATA; spoor ingest creates it)", env.DataDir)
+		}
+		return nil, fmt.Errorf("data folder %s holds no store yet (run spoor ingest or spoor tags import first)", env.DataDir)
+	}
+	return openStore(env)
 }
 
 // codecFor returns the address codec of a chain as stored (Bitcoin's network
@@ -36,6 +70,50 @@ func codecFor(st store.Reader, c model.Chain) (address.Codec, error) {
 		}
 	}
 	return cd, nil
+}
+
+// decodeAddr decodes an address given on the command line with the store's
+// codec. A Bitcoin address of another network than the store's says so
+// instead of failing as "unknown address type".
+func decodeAddr(cd address.Codec, s string) ([]byte, error) {
+	if cd.Chain == model.XMR {
+		// The codec takes any string for Monero; the attribution parser
+		// checks the form (95 or 106 base58 characters).
+		if _, err := attrib.ParseAddressOn(model.XMR, s, ""); err != nil {
+			return nil, usageErr("xmr address: %v", err)
+		}
+	}
+	b, err := cd.Decode(s)
+	if err == nil {
+		return b, nil
+	}
+	if cd.Chain == model.BTC {
+		have := "mainnet"
+		if cd.Params != nil {
+			have = cd.Params.Name
+		}
+		if hint := btcNetworkHint(s, have); hint != "" {
+			return nil, usageErr("%s", hint)
+		}
+	}
+	return nil, usageErr("%v", err)
+}
+
+// btcNetworkHint explains a Bitcoin address that is valid on another network
+// than have ("" when it is valid on none).
+func btcNetworkHint(s, have string) string {
+	if have == "" {
+		have = "mainnet"
+	}
+	for _, n := range []string{"mainnet", "testnet3", "regtest", "signet"} {
+		if n == have {
+			continue
+		}
+		if _, err := (address.Codec{Chain: model.BTC, Params: address.BTCParams(n)}).Decode(s); err == nil {
+			return fmt.Sprintf("btc address %s is a Bitcoin %s address, but this store holds Bitcoin %s", s, n, have)
+		}
+	}
+	return ""
 }
 
 // parseChainArg parses a chain name given on the command line.

@@ -60,11 +60,20 @@ func ScaleConfig(name string, seed uint64) (Config, error) {
 	return c, nil
 }
 
+// MaxTransfers bounds --transfers: twice the 10^8-transfer worlds the
+// formats are sized for (about 90 GB of files uncompressed). A larger number
+// is a typo, refused before a single byte is written (a medium world of
+// 10^6 transfers is about 0.9 GB).
+const MaxTransfers = 200_000_000
+
 // TransfersConfig returns a configuration for about n transfers: calendar,
 // users and planted activity grow with n up to the large scale's.
 func TransfersConfig(n int64, seed uint64) (Config, error) {
 	if n < 5_000 {
 		return Config{}, fmt.Errorf("sim: --transfers %d is too few for the planted typologies (want >= 5000)", n)
+	}
+	if n > MaxTransfers {
+		return Config{}, fmt.Errorf("sim: --transfers %d is too many (want <= %d: a 10^8-transfer world already fills about 90 GB, 30%% of that with --gzip)", n, int64(MaxTransfers))
 	}
 	base := scales["small"]
 	switch {

@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -265,6 +266,19 @@ func (d *Decoder) uint(cr *csvReader, i int, name string) (uint64, error) {
 	return n, nil
 }
 
+// maxHeight bounds block numbers: far above any chain's (Tron, the highest,
+// is near 10^8), and low enough that height arithmetic cannot overflow.
+const maxHeight = 1 << 40
+
+// height parses a block number column.
+func (d *Decoder) height(cr *csvReader, i int, name string) (uint64, error) {
+	n, err := d.uint(cr, i, name)
+	if err == nil && n > maxHeight {
+		return 0, cr.errf(name, "block number %d is out of range (no chain is past 2^40)", n)
+	}
+	return n, err
+}
+
 func (d *Decoder) amount(cr *csvReader, i int, name string) (uint256.Int, error) {
 	v, err := ParseAmount(cr.fields[i])
 	if err != nil {
@@ -283,8 +297,17 @@ func (d *Decoder) block(h uint64) *blockAcc {
 	return b
 }
 
-// setBlockHash records a block hash, rejecting a conflicting one.
-func (d *Decoder) setBlockHash(cr *csvReader, b *blockAcc, h [32]byte, field string, w loc) error {
+// setBlockHash records the hash of block n, rejecting a conflicting one and
+// one of a Tron block: a Tron block id begins with its number (8 bytes,
+// big-endian), an Ethereum hash practically never does, so a Tron export
+// given as Ethereum (spoor ingest eth --etl tron/etl) is refused at its first
+// block instead of filling the store with the other chain's data. (The
+// converse cannot be told from a hash alone: test exports of Tron use
+// synthetic ids.)
+func (d *Decoder) setBlockHash(cr *csvReader, b *blockAcc, n uint64, h [32]byte, field string, w loc) error {
+	if d.chain == model.ETH && n > 0 && binary.BigEndian.Uint64(h[:8]) == n {
+		return cr.errf(field, "block %d hash %x begins with the block number like a Tron block id: a Tron export? (spoor ingest tron --etl)", n, h)
+	}
 	if b.hasHash && b.hash != h {
 		return cr.errf(field, "block hash %x conflicts with %x given at %s", h, b.hash, d.where(b.where))
 	}
@@ -322,7 +345,7 @@ func (d *Decoder) readBlocks(cr *csvReader, fi int32) error {
 	iParent := cr.optCol("parent_hash")
 	return d.rows(cr, KindBlocks, func() error {
 		w := loc{fi, int32(cr.line)}
-		n, err := d.uint(cr, c[0], "number")
+		n, err := d.height(cr, c[0], "number")
 		if err != nil {
 			return err
 		}
@@ -335,7 +358,7 @@ func (d *Decoder) readBlocks(cr *csvReader, fi int32) error {
 			return cr.errf("timestamp", "%v", err)
 		}
 		b := d.block(n)
-		if err := d.setBlockHash(cr, b, h, "hash", w); err != nil {
+		if err := d.setBlockHash(cr, b, n, h, "hash", w); err != nil {
 			return err
 		}
 		if err := d.setBlockTime(cr, b, t, "timestamp", w); err != nil {
@@ -438,7 +461,7 @@ func (d *Decoder) readTransactions(cr *csvReader, fi int32) error {
 		if err != nil {
 			return err
 		}
-		h, err := d.uint(cr, c[1], "block_number")
+		h, err := d.height(cr, c[1], "block_number")
 		if err != nil {
 			return err
 		}
@@ -506,7 +529,7 @@ func (d *Decoder) readTransactions(cr *csvReader, fi int32) error {
 			if err != nil {
 				return err
 			}
-			if err := d.setBlockHash(cr, b, bh, "block_hash", w); err != nil {
+			if err := d.setBlockHash(cr, b, h, bh, "block_hash", w); err != nil {
 				return err
 			}
 		}
@@ -619,7 +642,7 @@ func (d *Decoder) readTokenTransfers(cr *csvReader, fi int32) error {
 		if li >= 1<<31 {
 			return cr.errf("log_index", "log index %d out of range", li)
 		}
-		h, err := d.uint(cr, c[6], "block_number")
+		h, err := d.height(cr, c[6], "block_number")
 		if err != nil {
 			return err
 		}
@@ -648,7 +671,7 @@ func (d *Decoder) readTokenTransfers(cr *csvReader, fi int32) error {
 			if err != nil {
 				return err
 			}
-			if err := d.setBlockHash(cr, d.block(h), bh, "block_hash", w); err != nil {
+			if err := d.setBlockHash(cr, d.block(h), h, bh, "block_hash", w); err != nil {
 				return err
 			}
 		}
@@ -721,7 +744,7 @@ func (d *Decoder) readLogs(cr *csvReader, fi int32) error {
 		if li >= 1<<31 {
 			return cr.errf("log_index", "log index %d out of range", li)
 		}
-		h, err := d.uint(cr, c[2], "block_number")
+		h, err := d.height(cr, c[2], "block_number")
 		if err != nil {
 			return err
 		}

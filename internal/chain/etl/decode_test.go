@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/holiman/uint256"
@@ -317,6 +318,16 @@ func TestDecodeErrors(t *testing.T) {
 			`transactions.csv:1: empty file: a header row is required`},
 		{"bad time", KindBlocks, model.ETH, "number,hash,timestamp\n1," + hA + ",yesterday\n",
 			`blocks.csv:2: column timestamp: want unix seconds or a UTC date-time, got "yesterday"`},
+		// QA: a block number of 2^64-1 was stored as the chain's height.
+		{"block number out of range", KindTransactions, model.ETH, txHead + t1 + ",18446744073709551615," + aA + "," + aB + ",1,1,1,1\n",
+			`transactions.csv:2: column block_number: block number 18446744073709551615 is out of range`},
+		{"block number out of range in blocks", KindBlocks, model.ETH, "number,hash,timestamp\n1099511627777," + hA + ",1\n",
+			`blocks.csv:2: column number: block number 1099511627777 is out of range`},
+		// QA: spoor ingest eth --etl tron/etl stored Tron's blocks as Ethereum's.
+		{"tron export as eth", KindBlocks, model.ETH, "number,hash,timestamp\n37500000,0x00000000023c346012b934004230db63861db99847fbd861f63ae80d9b889445,1640995200\n",
+			`blocks.csv:2: column hash: block 37500000 hash 00000000023c346012b934004230db63861db99847fbd861f63ae80d9b889445 begins with the block number like a Tron block id: a Tron export?`},
+		{"tron block hash in eth transactions", KindTransactions, model.ETH, "hash,block_number,block_hash,from_address,to_address,value,receipt_status\n" + t1 + ",37500000,0x00000000023c346012b934004230db63861db99847fbd861f63ae80d9b889445," + aA + "," + aB + ",1,1\n",
+			`transactions.csv:2: column block_hash: block 37500000 hash 00000000023c3460`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeFiles(t, map[Kind]string{tc.kind: tc.in}, nil)
@@ -331,6 +342,31 @@ func TestDecodeErrors(t *testing.T) {
 			msg := strings.TrimPrefix(err.Error(), dir+string(filepath.Separator))
 			if !strings.HasPrefix(msg, tc.want) {
 				t.Fatalf("error\n %s\nwant prefix\n %s", msg, tc.want)
+			}
+		})
+	}
+}
+
+// Scan refuses a folder or a non-regular file named like an export file:
+// skipping it would ingest the export without that table (QA: a folder
+// blocks.csv was silently ignored and the blocks' hashes never stored).
+func TestScanRefusesNonFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(p string) error
+		want string
+	}{
+		{"folder", func(p string) error { return os.Mkdir(p, 0o755) }, "blocks.csv: a folder, named like an export file"},
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) }, "blocks.csv: not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, map[Kind]string{KindTransactions: "hash,block_number,from_address,to_address,value\n"}, nil)
+			if err := tc.make(filepath.Join(dir, "blocks.csv")); err != nil {
+				t.Skipf("cannot make a %s here: %v", tc.name, err)
+			}
+			_, _, err := Scan(dir)
+			if err == nil || !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Scan: %v, want %q", err, tc.want)
 			}
 		})
 	}

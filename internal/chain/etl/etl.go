@@ -145,10 +145,18 @@ func Scan(dir string) (units []Unit, tokens []File, err error) {
 		if err != nil {
 			return err
 		}
+		k, suffix := Classify(d.Name())
+		if k != KindUnknown && !d.Type().IsRegular() && p != dir {
+			// Skipping it would ingest the export without that file.
+			what := "a folder"
+			if !d.IsDir() {
+				what = "not a regular file (" + d.Type().String() + ")"
+			}
+			return &Error{File: p, Msg: what + ", named like an export file: want the CSV itself"}
+		}
 		if d.IsDir() {
 			return nil
 		}
-		k, suffix := Classify(d.Name())
 		switch k {
 		case KindUnknown:
 			return nil

@@ -117,7 +117,7 @@ func (c *Client) postOnce(body []byte) (data []byte, retry bool, err error) {
 		return nil, false, fmt.Errorf("evmrpc: %s: response larger than %d bytes", c.URL, maxResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, transient(resp.StatusCode), fmt.Errorf("evmrpc: %s: HTTP %s: %.200s", c.URL, resp.Status, data)
+		return nil, transient(resp.StatusCode), fmt.Errorf("evmrpc: %s: HTTP %s, not a JSON-RPC response: %q", c.URL, resp.Status, bodySnippet(data))
 	}
 	return data, false, nil
 }
@@ -414,4 +414,14 @@ func peekTxHashes(raw json.RawMessage) ([]string, error) {
 		out[i] = *t.Hash
 	}
 	return out, nil
+}
+
+// bodySnippet is the start of an HTTP error body, for an error message that
+// stays one line (quoted by the caller) however much HTML a proxy returns.
+func bodySnippet(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
 }

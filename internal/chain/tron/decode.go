@@ -42,8 +42,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.File != "" {
+	switch {
+	case e.File != "" && e.Line > 0:
 		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
+		fmt.Fprintf(&b, "%s: ", e.File) // the file as a whole
 	}
 	if e.Block >= 0 {
 		fmt.Fprintf(&b, "tron block %d: ", e.Block)

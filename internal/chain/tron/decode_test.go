@@ -7,8 +7,10 @@ package tron
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -289,6 +291,101 @@ func TestFileReaderNamesLine(t *testing.T) {
 	_, _, err = fr.Next()
 	if err == nil || !strings.HasPrefix(err.Error(), p+":3: tron block 70000000: field block.transactions[0].raw_data.contract[0].parameter.value.amount") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A blocks.jsonl without a block is an error naming the file (QA: spoor
+// ingest tron --api on an empty file reported success at height 0); a file
+// with blocks ends in io.EOF as before.
+func TestFileReaderEmpty(t *testing.T) {
+	b1 := &trontest.Block{Num: 1, ID: trontest.BlockID(1, "f"), Parent: trontest.BlockID(0, "f"), TimeMS: 3000}
+	for _, tc := range []struct {
+		name, content string
+		blocks        int
+	}{
+		{"empty", "", 0},
+		{"blank lines", "\n  \n\t\n", 0},
+		{"one block", string(b1.Line()) + "\n\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "blocks.jsonl")
+			if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fr, err := OpenFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fr.Close()
+			for i := 0; i < tc.blocks; i++ {
+				if _, _, err := fr.Next(); err != nil {
+					t.Fatalf("block %d: %v", i, err)
+				}
+			}
+			_, _, err = fr.Next()
+			var e *Error
+			switch {
+			case tc.blocks > 0 && err != io.EOF:
+				t.Fatalf("after the last block: %v, want io.EOF", err)
+			case tc.blocks == 0 && (!errors.As(err, &e) || err.Error() != p+`: holds no blocks (want one {"block":…,"info":…} object per line)`):
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+// A gzip-compressed blocks.jsonl (spoor sim --gzip) reads like the plain
+// one; a truncated or corrupt stream is an error naming the file and line
+// (QA: the .gz was decoded as JSON: "invalid character '\x1f'").
+func TestFileReaderGzip(t *testing.T) {
+	b1 := &trontest.Block{Num: 1, ID: trontest.BlockID(1, "f"), Parent: trontest.BlockID(0, "f"), TimeMS: 3000}
+	b2 := &trontest.Block{Num: 2, ID: trontest.BlockID(2, "f"), Parent: b1.ID, TimeMS: 6000}
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(string(b1.Line()) + "\n" + string(b2.Line()) + "\n"))
+	zw.Close()
+	whole := zb.Bytes()
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		blocks int    // read before the end or the error
+		err    string // "" for a clean io.EOF
+	}{
+		{"whole", whole, 2, ""},
+		{"truncated", whole[:len(whole)-12], 2, "blocks.jsonl.gz:5: unexpected EOF"},
+		{"bad header", append([]byte{0x1f, 0x8b, 0}, whole[3:]...), 0, "blocks.jsonl.gz: gzip: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "blocks.jsonl.gz")
+			if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fr, err := OpenFile(p)
+			n := 0
+			if err == nil {
+				defer fr.Close()
+				for {
+					var d *Decoded
+					d, _, err = fr.Next()
+					if err != nil {
+						break
+					}
+					if d.Block.Height != uint64(n+1) {
+						t.Fatalf("block %d has height %d", n, d.Block.Height)
+					}
+					n++
+				}
+			}
+			switch {
+			case tc.err == "" && err != io.EOF:
+				t.Fatalf("after %d blocks: %v, want io.EOF", n, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("after %d blocks: %v, want %q", n, err, tc.err)
+			}
+			if tc.name == "whole" && n != tc.blocks {
+				t.Fatalf("%d blocks, want %d", n, tc.blocks)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package tron
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -66,7 +67,7 @@ func (c *Client) postOnce(path string, b []byte) (data []byte, retry bool, err e
 	if resp.StatusCode != http.StatusOK {
 		code := resp.StatusCode
 		retry := code == http.StatusTooManyRequests || code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %.200s", c.URL, path, resp.Status, data)
+		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %q", c.URL, path, resp.Status, bodySnippet(data))
 	}
 	if !json.Valid(data) {
 		return nil, false, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
@@ -214,15 +215,26 @@ type FileReader struct {
 	f    *os.File
 	r    *bufio.Reader
 	line int
+	seen bool // a non-empty line was returned
 }
 
-// OpenFile opens a blocks.jsonl file.
+// OpenFile opens a blocks.jsonl file, gzip-compressed or not (told by its
+// first bytes: spoor sim --gzip writes blocks.jsonl.gz).
 func OpenFile(path string) (*FileReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return &FileReader{path: path, f: f, r: bufio.NewReaderSize(f, 1<<20)}, nil
+	r := bufio.NewReaderSize(f, 1<<20)
+	if magic, _ := r.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			f.Close()
+			return nil, &Error{File: path, Block: -1, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		r = bufio.NewReaderSize(zr, 1<<20)
+	}
+	return &FileReader{path: path, f: f, r: r}, nil
 }
 
 // Close closes the file.
@@ -240,15 +252,20 @@ func (fr *FileReader) Next() (*Decoded, string, error) {
 
 // NextRaw returns the next non-empty line and its number, without
 // decoding it (so callers can decode lines in parallel); io.EOF at the end.
+// A file without a single block is an error, not an empty success.
 func (fr *FileReader) NextRaw() ([]byte, int, error) {
 	for {
 		raw, err := fr.readLine()
+		if errors.Is(err, io.EOF) && !fr.seen {
+			return nil, 0, &Error{File: fr.path, Block: -1, Err: errors.New("holds no blocks (want one {\"block\":…,\"info\":…} object per line)")}
+		}
 		if err != nil {
 			return nil, 0, err
 		}
 		fr.line++
 		raw = bytes.TrimSpace(raw)
 		if len(raw) > 0 {
+			fr.seen = true
 			return raw, fr.line, nil
 		}
 	}
@@ -289,8 +306,8 @@ func (fr *FileReader) readLine() ([]byte, error) {
 				return nil, io.EOF
 			}
 			return buf, nil
-		default:
-			return nil, fmt.Errorf("%s: %w", fr.path, err)
+		default: // a read error, or a corrupt or truncated gzip stream
+			return nil, &Error{File: fr.path, Line: fr.line + 1, Block: -1, Err: err}
 		}
 	}
 }
@@ -309,4 +326,14 @@ func DecodeLine(raw []byte) (*Decoded, error) {
 		return nil, &Error{Block: -1, Field: "block", Err: errors.New("missing")}
 	}
 	return decodeParsed(-1, l.Block, l.Info)
+}
+
+// bodySnippet is the start of an HTTP error body, for an error message that
+// stays one line (quoted by the caller) however much HTML a proxy returns.
+func bodySnippet(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
 }
