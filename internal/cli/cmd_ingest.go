@@ -21,6 +21,14 @@ func init() {
 		if len(args) == 0 {
 			return usageErr("spoor ingest CHAIN …; chains: %s", strings.Join(ingesterNames(), ", "))
 		}
+		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
+			fmt.Fprintf(env.Stdout, "usage: spoor ingest SOURCE [flags]; sources: %s\n", strings.Join(ingesterNames(), ", "))
+			fmt.Fprintln(env.Stdout, "  spoor ingest btc --blocks PATH | --rpc URL [--rpc-user U --rpc-pass P] [--from H] [--to H] [--confirmations N]")
+			fmt.Fprintln(env.Stdout, "  spoor ingest eth|tron --etl DIR | --rpc URL [--from H] [--to H] [--confirmations N]; tron also --api blocks.jsonl[.gz]")
+			fmt.Fprintln(env.Stdout, "  spoor ingest all DIR   (every chain of a folder laid out as docs/formats.md says, prices, TagPack)")
+			fmt.Fprintln(env.Stdout, "spoor ingest SOURCE --help lists a source's flags.")
+			return nil
+		}
 		f, ok := ingesters[args[0]]
 		if !ok {
 			return usageErr("unknown source %q; want one of %s", args[0], strings.Join(ingesterNames(), ", "))
@@ -66,6 +74,9 @@ func ingestBTC(env *Env, args []string) error {
 	if (*blocks == "") == (*rpcURL == "") {
 		return usageErr("give exactly one of --blocks PATH or --rpc URL")
 	}
+	if err := checkRange(*from, *to); err != nil {
+		return err
+	}
 	st, err := openStore(env)
 	if err != nil {
 		return err
@@ -103,5 +114,20 @@ func printIngest(env *Env, r *ingest.Result) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s: applied %d blocks (%d txs), skipped %d already stored, rolled back %d; height %d; %.2fs\n",
 		r.Chain, r.Applied, r.Txs, r.Skipped, r.RolledBack, r.Height, r.Elapsed.Seconds())
+	return nil
+}
+
+// checkRange validates --from/--to heights: -1 (the default) means unset;
+// any other negative value, or --to below --from, is a usage error.
+func checkRange(from, to int64) error {
+	if from < -1 {
+		return usageErr("--from %d: a height is 0 or more", from)
+	}
+	if to < -1 {
+		return usageErr("--to %d: a height is 0 or more", to)
+	}
+	if from >= 0 && to >= 0 && to < from {
+		return usageErr("--to %d is below --from %d", to, from)
+	}
 	return nil
 }

@@ -39,6 +39,9 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	if given != 1 {
 		return usageErr("give exactly one of --etl DIR, --rpc URL or (tron) --api FILE")
 	}
+	if err := checkRange(*from, *to); err != nil {
+		return err
+	}
 	if *apiFile != "" && c != model.Tron {
 		return usageErr("--api FILE reads java-tron HTTP API JSON: tron only")
 	}

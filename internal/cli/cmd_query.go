@@ -68,16 +68,16 @@ func cmdAddress(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	cd, err := codecFor(st, c)
 	if err != nil {
 		return err
 	}
-	ab, err := cd.Decode(pos[1])
+	ab, err := decodeAddr(cd, pos[1])
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -222,11 +222,11 @@ func cmdTx(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(env)
+	st, err := openExisting(env)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st)
 	cd, err := codecFor(st, c)
 	if err != nil {
 		return err
@@ -325,14 +325,18 @@ type ChainStatsJSON struct {
 
 func cmdStats(env *Env, args []string) error {
 	fs := newFlags(env, "stats")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	st, err := openStore(env)
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	if err := requireArgs(pos, 0, "spoor stats [--json]"); err != nil {
+		return err
+	}
+	st, err := openExisting(env)
+	if err != nil {
+		return err
+	}
+	defer closeStore(st)
 	cs, err := st.Stats()
 	if err != nil {
 		return err

@@ -34,10 +34,17 @@ func TestSimCommand(t *testing.T) {
 		t.Errorf("manifest %+v", res.Manifest)
 	}
 	for _, f := range []string{"manifest.json", "truth.json", "tagpack.yaml", "prices.csv", "btc/blk00000.dat",
-		"tron/etl/blocks.csv", "tron/etl/transactions.csv", "tron/etl/token_transfers.csv", "tron/etl/tokens.csv",
-		"tron/api/blocks.jsonl", "eth/etl/blocks.csv", "eth/etl/transactions.csv", "eth/etl/token_transfers.csv", "eth/etl/tokens.csv"} {
+		"tron/etl/tokens.csv", "tron/api/blocks.jsonl", "eth/etl/tokens.csv"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// ETL exports come in ethereum-etl block-range partitions.
+	for _, pat := range []string{"tron/etl/blocks/start_block=*/end_block=*/blocks_*_*.csv", "tron/etl/transactions/start_block=*/end_block=*/transactions_*_*.csv",
+		"tron/etl/token_transfers/start_block=*/end_block=*/token_transfers_*_*.csv", "eth/etl/blocks/start_block=*/end_block=*/blocks_*_*.csv",
+		"eth/etl/transactions/start_block=*/end_block=*/transactions_*_*.csv", "eth/etl/token_transfers/start_block=*/end_block=*/token_transfers_*_*.csv"} {
+		if m, _ := filepath.Glob(filepath.Join(out, pat)); len(m) == 0 {
+			t.Errorf("no partition file %s", pat)
 		}
 	}
 	for _, c := range []struct {

@@ -131,7 +131,15 @@ func decodeOne(j *job) item {
 	if h := mb.BlockHash(); h != j.want {
 		return item{err: fmt.Errorf("%s: block %d: content hashes to %s, expected %s", j.where, j.height, h, j.want)}
 	}
-	return item{blk: btc.ConvertBlock(&mb, j.height), src: j.where, where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
+	blk := btc.ConvertBlock(&mb, j.height)
+	if err := btc.CheckMerkleRoot(&mb.Header, blk); err != nil {
+		bad := j.bad
+		if bad == nil {
+			bad = btc.ErrBadBlockFile
+		}
+		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
+	}
+	return item{blk: blk, src: j.where, where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}
 }
 
 // prepareNetwork records the network on first ingest and refuses a mix.

@@ -7,6 +7,7 @@ package btc
 
 import (
 	"crypto/sha256"
+	"fmt"
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
@@ -123,3 +124,35 @@ var netsByMagic = map[wire.BitcoinNet]*chaincfg.Params{
 
 // ParamsByName returns the network parameters for a name stored in the store.
 func ParamsByName(name string) *chaincfg.Params { return address.BTCParams(name) }
+
+// CheckMerkleRoot verifies that a converted block's transactions hash to the
+// merkle root its header commits to, so a damaged transaction is caught
+// before it is stored (the block hash covers only the header). It reuses the
+// txids ConvertBlock computed.
+func CheckMerkleRoot(h *wire.BlockHeader, b *model.Block) error {
+	if len(b.Txs) == 0 {
+		return fmt.Errorf("block has no transactions")
+	}
+	level := make([][32]byte, len(b.Txs))
+	for i := range b.Txs {
+		level[i] = [32]byte(WireHash(b.Txs[i].ID)) // back to wire byte order
+	}
+	var buf [64]byte
+	for len(level) > 1 {
+		if len(level)%2 == 1 {
+			level = append(level, level[len(level)-1])
+		}
+		next := level[:0:0]
+		for i := 0; i < len(level); i += 2 {
+			copy(buf[:32], level[i][:])
+			copy(buf[32:], level[i+1][:])
+			next = append(next, [32]byte(chainhash.DoubleHashH(buf[:])))
+		}
+		level = next
+	}
+	if chainhash.Hash(level[0]) != h.MerkleRoot {
+		root := chainhash.Hash(level[0])
+		return fmt.Errorf("transactions hash to merkle root %s, the header says %s: the block's transaction data is damaged", root, h.MerkleRoot)
+	}
+	return nil
+}
