@@ -363,7 +363,6 @@ func TestQABlkCorruptTxAccepted(t *testing.T) {
 // QA finding: a changed byte in block 6's header (bits) orphans every later
 // block; ingest reports success at height 6 of 4521, exit 0, no warning.
 func TestQABlkOrphansSilentlyDropped(t *testing.T) {
-	t.Skip("QA finding, owner: internal/chain/btc BestChain / internal/ingest (report blocks left off the best chain)")
 	world, _ := qaWorld(t)
 	blk := flipByte(t, world, 1000)
 	_, e, code := run(t, nil, "--data", t.TempDir(), "ingest", "btc", "--blocks", blk)
@@ -376,11 +375,10 @@ func TestQABlkOrphansSilentlyDropped(t *testing.T) {
 // location names the last block of the batch (block 1999 at byte 1561461),
 // not block 1 near the start of the file.
 func TestQABlkErrorLocation(t *testing.T) {
-	t.Skip("QA finding, owner: internal/ingest (btc batch errors: locate the failing block, not the batch's last)")
 	world, _ := qaWorld(t)
 	blk := flipByte(t, world, 100)
 	_, e, code := run(t, nil, "--data", t.TempDir(), "ingest", "btc", "--blocks", blk)
-	if code != 1 || strings.Contains(e, "block 1999") || !strings.Contains(e, "byte offset 8 ") {
+	if code != 1 || strings.Contains(e, "block 1999") || !strings.Contains(e, "byte offset 0: block 1 ") {
 		t.Fatalf("exit %d: %s", code, e)
 	}
 }

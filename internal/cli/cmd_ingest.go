@@ -106,10 +106,13 @@ func ingestBTC(env *Env, args []string) error {
 }
 
 func printIngest(env *Env, r *ingest.Result) error {
+	if r.OffChain > 0 {
+		fmt.Fprintf(env.Stderr, "warning: %d blocks of the input are not on the chain ingested (side branches, or blocks whose parent is missing or damaged): not stored\n", r.OffChain)
+	}
 	if env.JSON {
 		return writeJSON(env.Stdout, map[string]any{
 			"chain": r.Chain.String(), "applied_blocks": r.Applied, "skipped_blocks": r.Skipped,
-			"rolled_back_blocks": r.RolledBack, "txs": r.Txs, "height": r.Height, "seconds": r.Elapsed.Seconds(),
+			"rolled_back_blocks": r.RolledBack, "off_chain_blocks": r.OffChain, "txs": r.Txs, "height": r.Height, "seconds": r.Elapsed.Seconds(),
 		})
 	}
 	fmt.Fprintf(env.Stdout, "%s: applied %d blocks (%d txs), skipped %d already stored, rolled back %d; height %d; %.2fs\n",

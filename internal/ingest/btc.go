@@ -229,6 +229,7 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r.Skipped, r.RolledBack = res.Skipped, res.RolledBack
+	r.OffChain = bf.OffChain
 	if r.Applied == 0 {
 		r.Height = mark.Height
 	}

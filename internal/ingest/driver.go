@@ -42,6 +42,9 @@ type Result struct {
 	Applied    uint64 // blocks applied
 	Skipped    uint64 // blocks already stored
 	RolledBack uint64 // blocks removed by a reorg
+	// OffChain counts blocks of the input that are not on the chain ingested
+	// (side branches; blocks whose parent is missing or damaged).
+	OffChain int
 	Txs        uint64
 	Height     uint64
 	Elapsed    time.Duration

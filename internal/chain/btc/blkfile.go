@@ -60,6 +60,10 @@ type BlockFiles struct {
 	files   []blkFile
 	records []record
 	byHash  map[chainhash.Hash]int
+	// OffChain is set by BestChain: how many blocks of the files are not on
+	// the chain it chose (side branches, and blocks whose ancestry is missing
+	// or damaged). They are not ingested; callers should say so.
+	OffChain int
 }
 
 // OpenBlockFiles indexes path: a Bitcoin Core blocks/ folder (blk*.dat, with
@@ -325,6 +329,14 @@ func (bf *BlockFiles) BestChain(root *chainhash.Hash, rootHeight uint64) ([]Plan
 	if best < 0 {
 		return nil, fmt.Errorf("btc: no block connects to the %s genesis block%s", bf.Params.Name, rootNote(root))
 	}
+	// Count the files' blocks that are not on the chosen chain: walk it back
+	// through every ancestor the files hold (past root too).
+	onChain := 0
+	for i, ok := best, true; ok; {
+		onChain++
+		i, ok = bf.byHash[bf.records[i].prev]
+	}
+	bf.OffChain = len(bf.records) - onChain
 	var chain []Planned
 	for i := best; ; {
 		r := &bf.records[i]

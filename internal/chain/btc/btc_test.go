@@ -143,6 +143,29 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 		t.Fatalf("plan of %d blocks starting %s", len(plan), plan[0].Hash)
 	}
 	planHeights(t, plan)
+	if bf.OffChain != 0 {
+		t.Fatalf("%d blocks off the chain in a clean file", bf.OffChain)
+	}
+	// Without block 100, blocks 101-255 connect to nothing: the plan ends at
+	// 99 and the 155 left out are counted, so the ingest can say so.
+	{
+		recs := btctestdata.SplitRecords(data)
+		gap := filepath.Join(t.TempDir(), "gap.dat")
+		if err := os.WriteFile(gap, bytes.Join(append(append([][]byte{}, recs[:99]...), recs[100:]...), nil), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g, err := OpenBlockFiles(gap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gp, err := g.BestChain(nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gp) != 100 || g.OffChain != 155 {
+			t.Fatalf("file without block 100: plan of %d blocks, %d off the chain; want 100 and 155", len(gp), g.OffChain)
+		}
+	}
 	// Block 170 is the first person-to-person payment.
 	if plan[170].Hash.String() != "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee" {
 		t.Fatalf("block 170 = %s", plan[170].Hash)
