@@ -45,10 +45,10 @@ type Result struct {
 	// OffChain counts blocks of the input that are not on the chain ingested
 	// (side branches; blocks whose parent is missing or damaged).
 	OffChain int
-	Txs        uint64
-	Height     uint64
-	Elapsed    time.Duration
-	ETL        *ETLStats // ETL export ingests only (etl.go)
+	Txs      uint64
+	Height   uint64
+	Elapsed  time.Duration
+	ETL      *ETLStats // ETL export ingests only (etl.go)
 	// UnknownDecimals lists token contracts (display form, with the reason)
 	// whose decimals could not be learned: their amounts stay in base units.
 	UnknownDecimals []string
