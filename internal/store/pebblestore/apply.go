@@ -85,6 +85,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	for k, v := range a.addrs {
 		st.addrs[k] = v
 	}
+	for k, v := range a.assets {
+		st.cacheAsset(k, v)
+	}
 	return nil
 }
 
@@ -298,7 +301,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				}
 				var asset model.AssetID
 				if len(t.Contract) > 0 {
-					if asset, err = a.s.assetID(a.b, a.c, &a.m, t.Contract, a.assets); err != nil {
+					if asset, err = a.s.assetID(a.b, a.st, a.c, &a.m, t.Contract, a.assets); err != nil {
 						return err
 					}
 				}
