@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/holiman/uint256"
@@ -32,7 +33,11 @@ type applier struct {
 	utxo   map[outpoint]utxoRec // outputs created in this batch, still unspent
 	spent  map[outpoint]bool    // stored outputs spent in this batch
 	txids  map[[32]byte]bool    // txids stored in this batch (Unordered dedupe)
-	buf    []byte
+	buf    []byte               // scratch for values (Pebble copies keys and values into the batch)
+	kbuf   []byte               // scratch for keys
+	ins    []inRec              // scratch for the tx record being encoded
+	outs   []outRec             // (every element is written before use)
+	xfers  []xferRec            //
 	parts  []part
 }
 
@@ -230,7 +235,8 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	if a.chain.IsUTXO() {
 		var inSum, outSum uint64
 		if !tx.Coinbase {
-			rec.Inputs = make([]inRec, len(tx.Inputs))
+			a.ins = slices.Grow(a.ins[:0], len(tx.Inputs))[:len(tx.Inputs)]
+			rec.Inputs = a.ins
 			for i := range tx.Inputs {
 				in := &tx.Inputs[i]
 				op := outpoint{in.PrevTxID, in.PrevIndex}
@@ -257,7 +263,8 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				in.Value = u.Value
 				in.ScriptType = model.ScriptType(u.Script)
 				rec.Inputs[i] = inRec{Addr: u.Addr, Value: u.Value, Script: u.Script, PrevTx: u.TxNum, PrevIndex: op.vout}
-				a.b.Set(spentKey(a.c, u.TxNum, op.vout), putUvarint(nil, txnum), nil)
+				a.buf = putUvarint(a.buf[:0], txnum)
+				a.b.Set(spentKey(a.c, u.TxNum, op.vout), a.buf, nil)
 				p := a.part(u.Addr, 0)
 				p.out.AddUint64(&p.out, u.Value)
 				p.nOut++
@@ -265,7 +272,8 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				transfers++
 			}
 		}
-		rec.Outputs = make([]outRec, len(tx.Outputs))
+		a.outs = slices.Grow(a.outs[:0], len(tx.Outputs))[:len(tx.Outputs)]
+		rec.Outputs = a.outs
 		for i := range tx.Outputs {
 			o := &tx.Outputs[i]
 			id, err := a.addrID(o.Address)
@@ -288,7 +296,8 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		}
 	} else {
 		if !tx.Failed {
-			rec.Transfers = make([]xferRec, len(tx.Transfers))
+			a.xfers = slices.Grow(a.xfers[:0], len(tx.Transfers))[:len(tx.Transfers)]
+			rec.Transfers = a.xfers
 			for i := range tx.Transfers {
 				t := &tx.Transfers[i]
 				from, err := a.addrID(t.From)
@@ -347,17 +356,25 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	seen := uint64(0)
 	for i := range a.parts {
 		p := &a.parts[i]
-		a.b.Set(adjKey(a.c, p.addr, txnum, p.asset), encodeAdj(&p.in, &p.out, p.nIn, p.nOut), nil)
-		g := agg{First: blk.Time, Last: blk.Time, Assets: []assetAgg{{Asset: p.asset, Received: p.in, Sent: p.out, NIn: p.nIn, NOut: p.nOut}}}
+		a.kbuf = appendAdjKey(a.kbuf[:0], a.c, p.addr, txnum, p.asset)
+		a.buf = appendAdj(a.buf[:0], &p.in, &p.out, p.nIn, p.nOut)
+		a.b.Set(a.kbuf, a.buf, nil)
+		one := [1]assetAgg{{Asset: p.asset, Received: p.in, Sent: p.out, NIn: p.nIn, NOut: p.nOut}}
+		g := agg{First: blk.Time, Last: blk.Time, Assets: one[:]}
 		if !a.countedBefore(i) {
 			g.TxCount = 1
 		}
 		a.buf = encodeAgg(a.buf[:0], &g)
-		a.b.Merge(aggKey(a.c, p.addr), a.buf, nil)
+		a.kbuf = appendAggKey(a.kbuf[:0], a.c, p.addr)
+		a.b.Merge(a.kbuf, a.buf, nil)
 		seen++
 	}
-	a.b.Set(txKey(a.c, txnum), encodeTx(&rec), nil)
-	a.b.Set(txidKey(a.c, &tx.ID), putUvarint(nil, txnum), nil)
+	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
+	a.buf = appendTx(a.buf[:0], &rec)
+	a.b.Set(a.kbuf, a.buf, nil)
+	a.kbuf = appendTxidKey(a.kbuf[:0], a.c, &tx.ID)
+	a.buf = putUvarint(a.buf[:0], txnum)
+	a.b.Set(a.kbuf, a.buf, nil)
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil
