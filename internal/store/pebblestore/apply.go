@@ -33,6 +33,8 @@ type applier struct {
 	utxo   map[outpoint]utxoRec // outputs created in this batch, still unspent
 	spent  map[outpoint]bool    // stored outputs spent in this batch
 	txids  map[[32]byte]bool    // txids stored in this batch (Unordered dedupe)
+	txf    *txFilter            // Unordered: the chain's stored txids, or nil (see txFilter)
+	txGets int                  // Pebble txid lookups done (for tests)
 	// aggIdx and aggs fold the batch's totals per address (aggs[aggIdx[id]]),
 	// written as one merge operand per address at the end of the batch.
 	aggIdx map[uint64]int
@@ -76,6 +78,17 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		aggIdx: map[uint64]int{},
 	}
 	defer a.b.Close()
+	if mode == store.Unordered {
+		var n uint64
+		for _, blk := range blocks {
+			n += uint64(len(blk.Txs))
+		}
+		if a.txf, err = s.txFilterFor(c, st, n); err != nil {
+			return err
+		}
+	} else {
+		st.txf = nil // Linked txids are not collected: rebuild when needed
+	}
 	for _, blk := range blocks {
 		if err := a.block(blk, mode); err != nil {
 			return err
@@ -90,6 +103,12 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	st.meta = a.m
+	s.txGets += a.txGets
+	if a.txf != nil {
+		for id := range a.txids {
+			a.txf.add(&id)
+		}
+	}
 	if len(st.addrs)+len(a.addrs) > addrCacheMax {
 		st.addrs, st.complete = map[string]uint64{}, false
 	}
@@ -220,10 +239,15 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		if a.txids[tx.ID] {
 			return nil
 		}
-		if _, err := a.s.get(txidKey(a.c, &tx.ID)); err == nil {
-			return nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
+		// The filter answers "certainly not stored" for almost every new
+		// txid; "maybe" is settled by Pebble.
+		if a.txf == nil || a.txf.mayHave(&tx.ID) {
+			a.txGets++
+			if _, err := a.s.get(txidKey(a.c, &tx.ID)); err == nil {
+				return nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		a.txids[tx.ID] = true
 	}

@@ -27,6 +27,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
+	txGets int // Pebble txid lookups done by Unordered applies (for tests)
 }
 
 // chainState is the in-memory view of one chain: its committed meta and a
@@ -46,6 +47,9 @@ type chainState struct {
 	// allocated ids that the undo deletes. An asset's id never changes
 	// otherwise, so a hit is always what Pebble would answer.
 	assets map[string]uint32
+	// txf: a Bloom filter over the chain's stored txids (see txFilter), nil
+	// until an Unordered Apply builds it.
+	txf *txFilter
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are
