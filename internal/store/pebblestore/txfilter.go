@@ -35,6 +35,11 @@ const txFilterHashes = 7
 // chain with more stored txs keeps looking every txid up in Pebble.
 var txFilterMax uint64 = 10 << 20 // a variable so that tests can exercise the fallback
 
+// txFilterScanRatio: the filter is built only for a batch of at least
+// 1/txFilterScanRatio of the stored txs (a scanned key costs far less than a
+// point lookup, so the scan pays for itself within the batch).
+const txFilterScanRatio = 16
+
 // txFilterMin is the smallest capacity built (a variable so that tests can
 // force rebuilds).
 var txFilterMin uint64 = 1 << 20
@@ -81,6 +86,11 @@ func (s *Store) txFilterFor(c model.Chain, st *chainState, more uint64) (*txFilt
 	st.txf = nil
 	need := st.meta.Txs + more
 	if need > txFilterMax {
+		return nil, nil
+	}
+	if more*txFilterScanRatio < st.meta.Txs {
+		// A small batch into a large store: scanning every stored txid
+		// costs more than looking this batch's txids up.
 		return nil, nil
 	}
 	f := newTxFilter(min(max(2*need, txFilterMin), txFilterMax))
