@@ -39,12 +39,14 @@ type applier struct {
 	// written as one merge operand per address at the end of the batch.
 	aggIdx map[uint64]int
 	aggs   []aggOf
-	buf    []byte    // scratch for values (Pebble copies keys and values into the batch)
-	kbuf   []byte    // scratch for keys
-	ins    []inRec   // scratch for the tx record being encoded
-	outs   []outRec  // (every element is written before use)
-	xfers  []xferRec //
-	parts  []part
+	// Scratch reused for every entry: Pebble copies keys and values into
+	// the batch; ins, outs and xfers back the tx record being encoded (every
+	// element is written before the record is encoded).
+	buf, kbuf []byte
+	ins       []inRec
+	outs      []outRec
+	xfers     []xferRec
+	parts     []part
 }
 
 // part is one address's share of one transaction in one asset.
