@@ -55,7 +55,19 @@ func spentKey(c byte, txnum uint64, vout uint32) []byte {
 	return be32(be64(key(tSpent, c, 12), txnum), vout)
 }
 func adjKey(c byte, id, txnum uint64, asset uint32) []byte {
-	return be32(be64(be64(key(tAdj, c, 20), id), txnum), asset)
+	return appendAdjKey(make([]byte, 0, 22), c, id, txnum, asset)
+}
+
+// appendAdjKey, appendAggKey, appendTxKey and appendTxidKey append the key
+// to dst: Apply builds them in one reused buffer (Pebble copies keys and
+// values into the batch), instead of allocating one per entry.
+func appendAdjKey(dst []byte, c byte, id, txnum uint64, asset uint32) []byte {
+	return be32(be64(be64(append(dst, tAdj, c), id), txnum), asset)
+}
+func appendAggKey(dst []byte, c byte, id uint64) []byte { return be64(append(dst, tAgg, c), id) }
+func appendTxKey(dst []byte, c byte, n uint64) []byte   { return be64(append(dst, tTx, c), n) }
+func appendTxidKey(dst []byte, c byte, id *[32]byte) []byte {
+	return append(append(dst, tTxID, c), id[:]...)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.
@@ -294,7 +306,10 @@ type xferRec struct {
 }
 
 func encodeTx(t *txRec) []byte {
-	b := make([]byte, 0, 48+12*len(t.Inputs)+8*len(t.Outputs)+16*len(t.Transfers))
+	return appendTx(make([]byte, 0, 48+12*len(t.Inputs)+8*len(t.Outputs)+16*len(t.Transfers)), t)
+}
+
+func appendTx(b []byte, t *txRec) []byte {
 	b = append(b, t.ID[:]...)
 	b = putUvarint(b, t.Height)
 	b = putUvarint(b, uint64(t.Index))
@@ -406,7 +421,11 @@ func decodeUTXO(v []byte) (utxoRec, error) {
 
 // adjacency value: in amount, out amount, transfers in, transfers out.
 func encodeAdj(in, out *uint256.Int, nIn, nOut uint64) []byte {
-	b := putAmount(putAmount(make([]byte, 0, 20), in), out)
+	return appendAdj(make([]byte, 0, 20), in, out, nIn, nOut)
+}
+
+func appendAdj(b []byte, in, out *uint256.Int, nIn, nOut uint64) []byte {
+	b = putAmount(putAmount(b, in), out)
 	return putUvarint(putUvarint(b, nIn), nOut)
 }
 

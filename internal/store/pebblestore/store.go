@@ -27,6 +27,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
+	txGets int // Pebble txid lookups done by Unordered applies (for tests)
 }
 
 // chainState is the in-memory view of one chain: its committed meta and a
@@ -40,6 +41,26 @@ type chainState struct {
 	complete bool
 	// loadTried: loadAddrs ran since the cache was last dropped.
 	loadTried bool
+	// assets caches token asset ids by contract. It holds only ids whose
+	// asset key is committed in Pebble (an Apply adds the ids it allocated
+	// after its commit), and Undo drops it, since an undone batch may have
+	// allocated ids that the undo deletes. An asset's id never changes
+	// otherwise, so a hit is always what Pebble would answer.
+	assets map[string]uint32
+	// txf: a Bloom filter over the chain's stored txids (see txFilter), nil
+	// until an Unordered Apply builds it.
+	txf *txFilter
+}
+
+// assetCacheMax bounds the asset-id cache; past it, further contracts are
+// looked up in Pebble (a chain with that many tokens is rare).
+const assetCacheMax = 1 << 18
+
+// cacheAsset records a committed asset id.
+func (st *chainState) cacheAsset(contract string, id uint32) {
+	if len(st.assets) < assetCacheMax {
+		st.assets[contract] = id
+	}
 }
 
 // addrCacheMax bounds the address-id cache; when full it is dropped and
@@ -171,7 +192,7 @@ func (s *Store) state(c model.Chain) (*chainState, error) {
 	if st, ok := s.chains[c]; ok {
 		return st, nil
 	}
-	st := &chainState{addrs: map[string]uint64{}}
+	st := &chainState{addrs: map[string]uint64{}, assets: map[string]uint32{}}
 	v, err := s.get(key(tMeta, byte(c), 0))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -283,7 +304,8 @@ func (s *Store) PutAsset(c model.Chain, contract []byte, symbol string, decimals
 	b := s.db.NewBatch()
 	defer b.Close()
 	m := st.meta
-	id, err := s.assetID(b, byte(c), &m, contract, nil)
+	fresh := map[string]uint32{}
+	id, err := s.assetID(b, st, byte(c), &m, contract, fresh)
 	if err != nil {
 		return 0, err
 	}
@@ -293,20 +315,31 @@ func (s *Store) PutAsset(c model.Chain, contract []byte, symbol string, decimals
 		return 0, err
 	}
 	st.meta = m
+	for k, v := range fresh {
+		st.cacheAsset(k, v)
+	}
 	return id, nil
 }
 
 // assetID returns the id of a token contract, allocating it in b when new
-// (and recording it in fresh, a per-batch map, when given).
-func (s *Store) assetID(b *pebble.Batch, c byte, m *meta, contract []byte, fresh map[string]uint32) (model.AssetID, error) {
+// and recording it in fresh, the batch's map of new assets (the caller adds
+// fresh to st's cache once b is committed).
+func (s *Store) assetID(b *pebble.Batch, st *chainState, c byte, m *meta, contract []byte, fresh map[string]uint32) (model.AssetID, error) {
 	if id, ok := fresh[string(contract)]; ok {
+		return model.AssetID(id), nil
+	}
+	if id, ok := st.assets[string(contract)]; ok {
 		return model.AssetID(id), nil
 	}
 	v, err := s.get(assetKey(c, contract))
 	if err == nil {
 		r := &reader{b: v}
 		id := r.uvarint()
-		return model.AssetID(id), r.err
+		if r.err != nil {
+			return 0, r.err
+		}
+		st.cacheAsset(string(contract), uint32(id))
+		return model.AssetID(id), nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return 0, err
@@ -315,8 +348,6 @@ func (s *Store) assetID(b *pebble.Batch, c byte, m *meta, contract []byte, fresh
 	m.NextAsset++
 	b.Set(assetKey(c, contract), putUvarint(nil, uint64(id)), nil)
 	b.Set(assetRevKey(c, id), encodeAssetRec(&assetRec{Contract: contract, Decimals: -1}), nil)
-	if fresh != nil {
-		fresh[string(contract)] = id
-	}
+	fresh[string(contract)] = id
 	return model.AssetID(id), nil
 }

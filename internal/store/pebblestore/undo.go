@@ -167,6 +167,9 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	}
 	st.meta = m
 	st.addrs, st.complete, st.loadTried = map[string]uint64{}, false, false
+	// The undone batches may have allocated asset ids that this undo
+	// deleted: drop the asset cache (it refills from Pebble).
+	st.assets = map[string]uint32{}
 	return nil
 }
 
