@@ -36,7 +36,7 @@ type ETLStats struct {
 }
 
 // etlBatchTxs is the ETL default batch size. Measured 1.6-1.8x faster than
-// the driver's 20,000 (BENCHMARKS-acct.md); the likely reason is that such
+// the driver's 20,000 (BENCHMARKS.md, ETL section); the likely reason is that such
 // a batch (tens of MB) exceeds half of the store's 64 MB memtable, which
 // Pebble applies as one flushable batch instead of key by key.
 const etlBatchTxs = 120_000

@@ -10,7 +10,7 @@ import (
 // BenchmarkGenerate measures generation speed (transfers per second,
 // counted as the store counts them) at 10^5 and 10^6 transfers. Run with
 // -benchtime=1x for the large sizes; the 10^7 run is documented in
-// BENCHMARKS-sim.md (spoor sim --scale large under /usr/bin/time -v).
+// BENCHMARKS.md (simulator section) (spoor sim --scale large under /usr/bin/time -v).
 func BenchmarkGenerate(b *testing.B) {
 	for _, n := range []int64{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("transfers=%d", n), func(b *testing.B) {
