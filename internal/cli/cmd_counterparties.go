@@ -42,6 +42,7 @@ type CounterpartyJSON struct {
 	LastSeen    string            `json:"last_seen"`
 	ExampleTxs  []string          `json:"example_txids"`
 	Tags        []CounterpartyTag `json:"tags"`
+	decimals    int               // of the asset, for human output; -1 unknown
 }
 
 // CounterpartiesReport is the JSON of `spoor counterparties`.
@@ -127,7 +128,7 @@ func cmdCounterparties(env *Env, args []string) error {
 		if a == "" {
 			a = "(newly created / burnt)"
 		}
-		v := cp.Value
+		v := coinUnits(cp.Value, cp.decimals)
 		if cp.Estimated {
 			v = "≈" + v
 		}
@@ -157,7 +158,10 @@ func cmdCounterparties(env *Env, args []string) error {
 func counterpartyJSON(st store.Store, cd address.Codec, c model.Chain, cp *trace.Counterparty) CounterpartyJSON {
 	j := CounterpartyJSON{Asset: cp.Asset.Symbol, Value: cp.Value.Dec(), Estimated: cp.Estimated, Txs: cp.Txs,
 		FirstSeen: timeString(cp.First), LastSeen: timeString(cp.Last), ExampleTxs: []string{}, Tags: []CounterpartyTag{},
-		USDComplete: cp.USD.Complete() && cp.USD.Priced > 0}
+		USDComplete: cp.USD.Complete() && cp.USD.Priced > 0, decimals: cp.Asset.Decimals}
+	if len(cp.Asset.Contract) == 0 {
+		j.decimals = c.NativeDecimals()
+	}
 	if len(cp.Address) > 0 {
 		j.Address = cd.MustEncode(cp.Address)
 	}

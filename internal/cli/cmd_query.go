@@ -114,6 +114,19 @@ func cmdAddress(env *Env, args []string) error {
 		return writeJSON(env.Stdout, rep)
 	}
 	fmt.Fprintf(env.Stdout, "%s %s\n  transactions %d, first seen %s, last seen %s\n", rep.Chain, rep.Address, rep.TxCount, rep.FirstSeen, rep.LastSeen)
+	// People read coins, not base units: the table shows amounts with the
+	// asset's decimals (JSON keeps exact base units).
+	for i := range rep.Assets {
+		a := &rep.Assets[i]
+		dec := c.NativeDecimals()
+		if a.Token != "" {
+			dec = -1
+			if a.Decimals != nil {
+				dec = *a.Decimals
+			}
+		}
+		a.Received, a.Sent, a.Balance = coinUnits(a.Received, dec), coinUnits(a.Sent, dec), coinUnits(a.Balance, dec)
+	}
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 	hasUSD := false
 	for _, a := range rep.Assets {

@@ -160,3 +160,29 @@ func requireArgs(pos []string, n int, usage string) error {
 	}
 	return nil
 }
+
+// coinUnits renders an exact amount in base units (a decimal string) in the
+// asset's units: "150000000" with 8 decimals is "1.5". Unknown decimals
+// (< 0) keep the base units and say so. Nothing is rounded.
+func coinUnits(base string, decimals int) string {
+	if decimals < 0 {
+		return base + " (base units)"
+	}
+	if decimals == 0 || base == "" {
+		return base
+	}
+	neg := strings.HasPrefix(base, "-")
+	base = strings.TrimPrefix(base, "-")
+	for len(base) <= decimals {
+		base = "0" + base
+	}
+	whole, frac := base[:len(base)-decimals], strings.TrimRight(base[len(base)-decimals:], "0")
+	out := whole
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
