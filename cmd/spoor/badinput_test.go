@@ -509,7 +509,6 @@ func TestBadInputCorruptStore(t *testing.T) {
 // turns pebble's corruption report into a panic; it should become an error
 // of the read.
 func TestQACorruptStoreQueries(t *testing.T) {
-	t.Skip("QA finding, owner: internal/store/pebblestore (quietLogger.Fatalf panics), cmd_query.go (use closeStore)")
 	_, data := qaWorld(t)
 	bad := corruptStore(t, data)
 	for _, args := range [][]string{
