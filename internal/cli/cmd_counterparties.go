@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -69,28 +68,12 @@ func cmdCounterparties(env *Env, args []string) error {
 	if *limit < 0 {
 		return usageErr("--limit %d: want 0 or more", *limit)
 	}
-	c, err := parseChainArg(pos[0])
+	aa, err := openAddress(env, pos[0], pos[1])
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(env)
-	if err != nil {
-		return err
-	}
-	defer closeStore(st)
-	cd, err := codecFor(st, c)
-	if err != nil {
-		return err
-	}
-	ab, err := decodeAddr(cd, pos[1])
-	if err != nil {
-		return err
-	}
-	if _, err := st.Address(c, ab); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s address %s: never seen in the ingested data", c, pos[1])
-	} else if err != nil {
-		return err
-	}
+	defer closeStore(aa.st)
+	st, c, cd, ab := aa.st, aa.chain, aa.cd, aa.addr
 	dir := trace.In
 	if *out {
 		dir = trace.Out

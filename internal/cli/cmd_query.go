@@ -64,30 +64,12 @@ func cmdAddress(env *Env, args []string) error {
 	if err := requireArgs(pos, 2, "spoor address CHAIN ADDR"); err != nil {
 		return err
 	}
-	c, err := parseChainArg(pos[0])
+	aa, err := openAddress(env, pos[0], pos[1])
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(env)
-	if err != nil {
-		return err
-	}
-	defer closeStore(st)
-	cd, err := codecFor(st, c)
-	if err != nil {
-		return err
-	}
-	ab, err := decodeAddr(cd, pos[1])
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	sum, err := st.Address(c, ab)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s address %s: never seen in the ingested data", c, pos[1])
-	}
-	if err != nil {
-		return err
-	}
+	defer closeStore(aa.st)
+	st, c, cd, ab, sum := aa.st, aa.chain, aa.cd, aa.addr, aa.sum
 	rep := &AddressReport{Chain: c.String(), Address: cd.MustEncode(ab), TxCount: sum.TxCount,
 		FirstSeen: timeString(sum.FirstSeen), LastSeen: timeString(sum.LastSeen), Assets: []AddressAsset{}}
 	for i := range sum.Assets {

@@ -105,20 +105,8 @@ func tagsImport(env *Env, args []string) error {
 		return err
 	}
 	defer closeStore(st)
-	// The same bytes under another list name (a renamed copy: the default
-	// list name comes from the file name) would tag every address twice,
-	// and two lists read as two independent sources.
-	lists, err := st.TagLists()
-	if err != nil {
+	if err := refuseRenamedCopy(st, b, pos[0]); err != nil {
 		return err
-	}
-	for _, l := range lists {
-		for _, v := range l.Versions {
-			if l.Name != b.List && v.Digest == b.Digest {
-				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
-					pos[0], l.Name, v.Version, v.File, b.List, l.Name)
-			}
-		}
 	}
 	res, err := st.ImportTags(b, now)
 	if err != nil {
@@ -221,21 +209,6 @@ func tagsAdd(env *Env, args []string) error {
 		return err
 	}
 	defer closeStore(st)
-	// The same bytes under another list name (a renamed copy: the default
-	// list name comes from the file name) would tag every address twice,
-	// and two lists read as two independent sources.
-	lists, err := st.TagLists()
-	if err != nil {
-		return err
-	}
-	for _, l := range lists {
-		for _, v := range l.Versions {
-			if l.Name != b.List && v.Digest == b.Digest {
-				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
-					pos[0], l.Name, v.Version, v.File, b.List, l.Name)
-			}
-		}
-	}
 	res, err := st.ImportTags(b, now)
 	if err != nil {
 		return err
@@ -669,6 +642,26 @@ func tagsCombine(env *Env, args []string) error {
 	}
 	for _, cf := range att.Conflicts {
 		fmt.Fprintf(env.Stdout, "CONFLICT (%s): %s\n", cf.Kind, cf.Reason)
+	}
+	return nil
+}
+
+// refuseRenamedCopy refuses a list file whose exact bytes were already
+// imported under another list name (a renamed copy: the default list name
+// comes from the file name): it would tag every address twice, and two lists
+// read as two independent sources.
+func refuseRenamedCopy(st store.TagStore, b *attrib.Batch, file string) error {
+	lists, err := st.TagLists()
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		for _, v := range l.Versions {
+			if l.Name != b.List && v.Digest == b.Digest {
+				return fmt.Errorf("%s: the same content was imported as list %s version %s (from %s); as list %s every tag would count twice: give --list %s to add a version to that list",
+					file, l.Name, v.Version, v.File, b.List, l.Name)
+			}
+		}
 	}
 	return nil
 }

@@ -186,3 +186,40 @@ func coinUnits(base string, decimals int) string {
 	}
 	return out
 }
+
+// addressArg is a CHAIN ADDR argument pair resolved against a store.
+type addressArg struct {
+	st    *pebblestore.Store
+	chain model.Chain
+	cd    address.Codec // the chain's codec for the store's network
+	addr  []byte        // canonical bytes
+	sum   *store.AddressSummary
+}
+
+// openAddress opens the data folder's store for reading and resolves CHAIN
+// ADDR in it: a bad chain or address is a usage error, an address the store
+// never saw says so. On success the caller defers closeStore(a.st).
+func openAddress(env *Env, chainArg, addrArg string) (*addressArg, error) {
+	c, err := parseChainArg(chainArg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openExisting(env)
+	if err != nil {
+		return nil, err
+	}
+	a := &addressArg{st: st, chain: c}
+	if a.cd, err = codecFor(st, c); err == nil {
+		if a.addr, err = decodeAddr(a.cd, addrArg); err == nil {
+			a.sum, err = st.Address(c, a.addr)
+			if errors.Is(err, store.ErrNotFound) {
+				err = fmt.Errorf("%s address %s: never seen in the ingested data", c, addrArg)
+			}
+		}
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
