@@ -255,3 +255,37 @@ func TestDemoMainnet(t *testing.T) {
 		t.Fatalf("address after demo: exit %d %s", code, out)
 	}
 }
+
+// TestDemoInterrupt: Ctrl-C during the demo leaves no temporary world or
+// store behind.
+func TestDemoInterrupt(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(spoorBin, "demo")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the demo has made its folder, then interrupt it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demo made no temporary folder")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 1) {
+		t.Fatalf("interrupted demo: %v (want exit 1: stopped at the next step)", err)
+	}
+	if err != nil && !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("interrupted demo said %q", stderr.String())
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Fatalf("the interrupted demo left %d entries in its temporary folder", len(ents))
+	}
+}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spoor-dev/spoor/internal/attrib"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -57,12 +60,31 @@ func demo(env *Env, args []string) error {
 	if *mainnet {
 		return demoMainnet(env, keep)
 	}
+	var interrupted atomic.Bool
 	tmp, err := os.MkdirTemp("", "spoor-demo-")
 	if err != nil {
 		return err
 	}
 	if !*keep {
 		defer os.RemoveAll(tmp)
+		// Ctrl-C ends the process before deferred calls run: remove the
+		// temporary world and store then too.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		go func() {
+			// The first Ctrl-C stops the demo at the next step (its deferred
+			// clean-up then runs with nothing writing); a second one exits
+			// at once.
+			if _, ok := <-sig; !ok {
+				return
+			}
+			interrupted.Store(true)
+			if _, ok := <-sig; ok {
+				os.RemoveAll(tmp)
+				os.Exit(130)
+			}
+		}()
 	}
 	world := filepath.Join(tmp, "world")
 	if !dataDirGiven(env) {
@@ -70,19 +92,29 @@ func demo(env *Env, args []string) error {
 	}
 	w := env.Stdout
 	step := 0
-	title := func(format string, a ...any) {
+	title := func(format string, a ...any) error {
+		if interrupted.Load() {
+			return fmt.Errorf("interrupted; temporary folder removed")
+		}
 		step++
 		fmt.Fprintf(w, "\n== %d. %s\n", step, fmt.Sprintf(format, a...))
+		return nil
 	}
-	title("A simulated world with known truth (spoor sim): exchanges, users, a payment processor, mixers, CoinJoins, and terrorist-financing campaigns")
+	if err := title("A simulated world with known truth (spoor sim): exchanges, users, a payment processor, mixers, CoinJoins, and terrorist-financing campaigns"); err != nil {
+		return err
+	}
 	if err := runSim(env, []string{"--seed", strconv.FormatUint(*seed, 10), "--out", world, "--scale", "small"}); err != nil {
 		return err
 	}
-	title("Ingest it as a user ingests real exports (spoor ingest all): Bitcoin blk files, Tron and Ethereum ETL CSVs, USD prices, the starting TagPack")
+	if err := title("Ingest it as a user ingests real exports (spoor ingest all): Bitcoin blk files, Tron and Ethereum ETL CSVs, USD prices, the starting TagPack"); err != nil {
+		return err
+	}
 	if err := ingestAll(env, []string{world}); err != nil {
 		return err
 	}
-	title("What the investigator knows at the start (spoor tags stats)")
+	if err := title("What the investigator knows at the start (spoor tags stats)"); err != nil {
+		return err
+	}
 	if err := tagsStats(env, nil); err != nil {
 		return err
 	}
@@ -90,23 +122,33 @@ func demo(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	title("The lead: %q, an address posted on a Telegram channel (spoor tags show)", label)
+	if err := title("The lead: %q, an address posted on a Telegram channel (spoor tags show)", label); err != nil {
+		return err
+	}
 	if err := tagsShow(env, []string{c.String(), addr}); err != nil {
 		return err
 	}
-	title("What it received and sent, valued in USD at each transfer's time (spoor address)")
+	if err := title("What it received and sent, valued in USD at each transfer's time (spoor address)"); err != nil {
+		return err
+	}
 	if err := cmdAddress(env, []string{c.String(), addr}); err != nil {
 		return err
 	}
-	title("Backward: who paid in? (spoor counterparties) — note the exchange hot wallet paying in round increments")
+	if err := title("Backward: who paid in? (spoor counterparties) — note the exchange hot wallet paying in round increments"); err != nil {
+		return err
+	}
 	if err := cmdCounterparties(env, []string{c.String(), addr, "--limit", "10"}); err != nil {
 		return err
 	}
-	title("Forward: where did it go? (spoor counterparties --out)")
+	if err := title("Forward: where did it go? (spoor counterparties --out)"); err != nil {
+		return err
+	}
 	if err := cmdCounterparties(env, []string{c.String(), addr, "--out", "--limit", "10"}); err != nil {
 		return err
 	}
-	title("Checked against the world's truth (truth.json)")
+	if err := title("Checked against the world's truth (truth.json)"); err != nil {
+		return err
+	}
 	if err := demoTruth(w, world, addr); err != nil {
 		return err
 	}

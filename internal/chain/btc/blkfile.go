@@ -100,6 +100,13 @@ func OpenBlockFiles(path string) (*BlockFiles, error) {
 		bf.files = []blkFile{{path: path}}
 	}
 	for i := range bf.files {
+		// A fifo, socket or device named like a blk file would block or
+		// never end: only regular files hold blocks.
+		if fi, err := os.Stat(bf.files[i].path); err != nil {
+			return nil, fmt.Errorf("btc: %w", err)
+		} else if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("btc: %s is not a regular file (%s): not a blk file", bf.files[i].path, fi.Mode().Type())
+		}
 		if err := bf.scan(i); err != nil {
 			return nil, err
 		}

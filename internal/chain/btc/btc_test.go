@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/btcsuite/btcd/blockchain"
@@ -316,4 +318,19 @@ func FuzzOpenBlockFiles(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A fifo named like a blk file is refused at once, not read forever.
+func TestBlockFilesNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "blk00000.dat")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	for _, p := range []string{dir, fifo} {
+		_, err := OpenBlockFiles(p)
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("OpenBlockFiles(%s): %v", p, err)
+		}
+	}
 }
