@@ -236,12 +236,13 @@ func TestBadInput(t *testing.T) {
 func TestBadInputStoreInUse(t *testing.T) {
 	world, data := qaWorld(t)
 	before := storeState(t, data)
-	fifo := filepath.Join(t.TempDir(), "blk00000.dat")
+	fifo := filepath.Join(t.TempDir(), "blocks.jsonl")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skipf("no fifo here: %v", err)
 	}
-	// The first ingest opens the store, then waits on the fifo for blocks.
-	first := exec.Command(spoorBin, "--data", data, "ingest", "btc", "--blocks", fifo)
+	// The first ingest opens the store, then waits on the fifo for blocks
+	// (a java-tron JSON lines stream may come through a pipe).
+	first := exec.Command(spoorBin, "--data", data, "ingest", "tron", "--api", fifo)
 	var firstErr bytes.Buffer
 	first.Stderr = &firstErr
 	if err := first.Start(); err != nil {
