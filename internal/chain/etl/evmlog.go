@@ -126,3 +126,32 @@ func DecodeLog(c model.Chain, topics [][32]byte, data []byte) (l Log, ok bool) {
 	}
 	return l, false
 }
+
+// Decoded is one block a node adapter turned into the canonical model, with
+// the facts its logs carry and the token contracts its transfers touched
+// (first-seen order). The Ethereum and Tron node adapters share it.
+type Decoded struct {
+	Block     *model.Block
+	Facts     []store.Fact
+	Contracts [][]byte
+	seen      map[string]bool // contracts already in Contracts
+}
+
+// AddLog files a log DecodeLog recognised in tx (of d.Block), emitted by
+// contract at logIndex: a Transfer becomes one of the tx's transfers (and its
+// contract is noted), a blacklist event one of the block's facts.
+func (d *Decoded) AddLog(tx *model.Tx, contract []byte, l Log, logIndex int32) {
+	if !l.IsTransfer {
+		d.Facts = append(d.Facts, store.Fact{Kind: l.Fact, Contract: contract, Subject: l.Subject, Amount: l.Amount,
+			TxID: tx.ID, LogIndex: logIndex, Height: d.Block.Height, Time: d.Block.Time})
+		return
+	}
+	tx.Transfers = append(tx.Transfers, model.Transfer{From: l.From, To: l.To, Contract: contract, Value: l.Value, LogIndex: logIndex})
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	if !d.seen[string(contract)] {
+		d.seen[string(contract)] = true
+		d.Contracts = append(d.Contracts, contract)
+	}
+}

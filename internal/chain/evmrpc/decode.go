@@ -11,16 +11,11 @@ import (
 	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/chain/etl"
 	"github.com/spoor-dev/spoor/internal/model"
-	"github.com/spoor-dev/spoor/internal/store"
 )
 
-// Decoded is one block turned into the canonical model, with the facts its
-// logs carry and the token contracts it touched (in first-seen order).
-type Decoded struct {
-	Block     *model.Block
-	Facts     []store.Fact
-	Contracts [][]byte
-}
+// Decoded is one block in the canonical model, with the facts its logs
+// carry and the token contracts its transfers touched (see etl.Decoded).
+type Decoded = etl.Decoded
 
 // FieldError is a malformed field of a block: it names the block and the
 // field.
@@ -142,7 +137,6 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 		return nil, ferr("receipts", "%d receipts for %d transactions", len(recs), len(b.Transactions))
 	}
 	d := &Decoded{Block: blk}
-	seen := map[string]bool{}
 	blk.Txs = make([]model.Tx, len(b.Transactions))
 	for i, raw := range b.Transactions {
 		f := func(name string) string { return fmt.Sprintf("transactions[%d].%s", i, name) }
@@ -268,16 +262,7 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 			if !ok {
 				continue
 			}
-			if l.IsTransfer {
-				tx.Transfers = append(tx.Transfers, model.Transfer{From: l.From, To: l.To, Contract: contract, Value: l.Value, LogIndex: int32(li)})
-				if !seen[string(contract)] {
-					seen[string(contract)] = true
-					d.Contracts = append(d.Contracts, contract)
-				}
-				continue
-			}
-			d.Facts = append(d.Facts, store.Fact{Kind: l.Fact, Contract: contract, Subject: l.Subject, Amount: l.Amount,
-				TxID: tx.ID, LogIndex: int32(li), Height: blk.Height, Time: blk.Time})
+			d.AddLog(tx, contract, l, int32(li))
 		}
 	}
 	return d, nil

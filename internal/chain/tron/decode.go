@@ -20,16 +20,11 @@ import (
 	"github.com/spoor-dev/spoor/internal/address"
 	"github.com/spoor-dev/spoor/internal/chain/etl"
 	"github.com/spoor-dev/spoor/internal/model"
-	"github.com/spoor-dev/spoor/internal/store"
 )
 
 // Decoded is one block in the canonical model, with the facts its logs
-// carry and the token contracts its transfers touched (first-seen order).
-type Decoded struct {
-	Block     *model.Block
-	Facts     []store.Fact
-	Contracts [][]byte
-}
+// carry and the token contracts its transfers touched (see etl.Decoded).
+type Decoded = etl.Decoded
 
 // Error locates a bad field: in a file (File:Line) or a node's block.
 type Error struct {
@@ -223,7 +218,6 @@ func decodeParsed(want int64, b *apiBlock, rawInfo json.RawMessage) (*Decoded, e
 	}
 
 	d := &Decoded{Block: blk}
-	seen := map[string]bool{}
 	blk.Txs = make([]model.Tx, len(b.Transactions))
 	for i := range b.Transactions {
 		t := &b.Transactions[i]
@@ -359,16 +353,7 @@ func decodeParsed(want int64, b *apiBlock, rawInfo json.RawMessage) (*Decoded, e
 			if !ok {
 				continue
 			}
-			if l.IsTransfer {
-				tx.Transfers = append(tx.Transfers, model.Transfer{From: l.From, To: l.To, Contract: contract, Value: l.Value, LogIndex: int32(j)})
-				if !seen[string(contract)] {
-					seen[string(contract)] = true
-					d.Contracts = append(d.Contracts, contract)
-				}
-				continue
-			}
-			d.Facts = append(d.Facts, store.Fact{Kind: l.Fact, Contract: contract, Subject: l.Subject, Amount: l.Amount,
-				TxID: tx.ID, LogIndex: int32(j), Height: blk.Height, Time: blk.Time})
+			d.AddLog(tx, contract, l, int32(j))
 		}
 		for j := range info.Internal {
 			it := &info.Internal[j]
