@@ -80,22 +80,29 @@ var (
 	RetryWait = 500 * time.Millisecond
 )
 
-// transient reports whether an HTTP status is worth a retry.
-func transient(code int) bool {
+// Transient reports whether an HTTP status is worth a retry.
+func Transient(code int) bool {
 	return code == http.StatusTooManyRequests || code == http.StatusBadGateway ||
 		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
-func (c *Client) post(body []byte) ([]byte, error) {
+// WithRetries runs one request, and again after a failure it calls
+// transient, up to Retries more times with a doubling wait. The Tron node
+// client shares this policy.
+func WithRetries(once func() (data []byte, transient bool, err error)) ([]byte, error) {
 	wait := RetryWait
 	for try := 0; ; try++ {
-		data, retry, err := c.postOnce(body)
+		data, retry, err := once()
 		if err == nil || !retry || try >= Retries {
 			return data, err
 		}
 		time.Sleep(wait)
 		wait *= 2
 	}
+}
+
+func (c *Client) post(body []byte) ([]byte, error) {
+	return WithRetries(func() ([]byte, bool, error) { return c.postOnce(body) })
 }
 
 func (c *Client) postOnce(body []byte) (data []byte, retry bool, err error) {
@@ -117,7 +124,7 @@ func (c *Client) postOnce(body []byte) (data []byte, retry bool, err error) {
 		return nil, false, fmt.Errorf("evmrpc: %s: response larger than %d bytes", c.URL, maxResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, transient(resp.StatusCode), fmt.Errorf("evmrpc: %s: HTTP %s, not a JSON-RPC response: %q", c.URL, resp.Status, bodySnippet(data))
+		return nil, Transient(resp.StatusCode), fmt.Errorf("evmrpc: %s: HTTP %s, not a JSON-RPC response: %q", c.URL, resp.Status, BodySnippet(data))
 	}
 	return data, false, nil
 }
@@ -416,9 +423,9 @@ func peekTxHashes(raw json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-// bodySnippet is the start of an HTTP error body, for an error message that
+// BodySnippet is the start of an HTTP error body, for an error message that
 // stays one line (quoted by the caller) however much HTML a proxy returns.
-func bodySnippet(b []byte) string {
+func BodySnippet(b []byte) string {
 	const max = 120
 	if len(b) > max {
 		return string(b[:max]) + "…"

@@ -38,15 +38,7 @@ func (c *Client) post(path string, body any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	wait := evmrpc.RetryWait
-	for try := 0; ; try++ {
-		data, retry, err := c.postOnce(path, b)
-		if err == nil || !retry || try >= evmrpc.Retries {
-			return data, err
-		}
-		time.Sleep(wait)
-		wait *= 2
-	}
+	return evmrpc.WithRetries(func() ([]byte, bool, error) { return c.postOnce(path, b) })
 }
 
 // postOnce makes one request; retry says whether a failure is transient
@@ -65,9 +57,7 @@ func (c *Client) postOnce(path string, b []byte) (data []byte, retry bool, err e
 		return nil, false, fmt.Errorf("tron: %s%s: response larger than %d bytes", c.URL, path, maxResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
-		code := resp.StatusCode
-		retry := code == http.StatusTooManyRequests || code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
-		return nil, retry, fmt.Errorf("tron: %s%s: HTTP %s: %q", c.URL, path, resp.Status, bodySnippet(data))
+		return nil, evmrpc.Transient(resp.StatusCode), fmt.Errorf("tron: %s%s: HTTP %s: %q", c.URL, path, resp.Status, evmrpc.BodySnippet(data))
 	}
 	if !json.Valid(data) {
 		return nil, false, fmt.Errorf("tron: %s%s: response is not JSON: %.80q", c.URL, path, data)
@@ -326,14 +316,4 @@ func DecodeLine(raw []byte) (*Decoded, error) {
 		return nil, &Error{Block: -1, Field: "block", Err: errors.New("missing")}
 	}
 	return decodeParsed(-1, l.Block, l.Info)
-}
-
-// bodySnippet is the start of an HTTP error body, for an error message that
-// stays one line (quoted by the caller) however much HTML a proxy returns.
-func bodySnippet(b []byte) string {
-	const max = 120
-	if len(b) > max {
-		return string(b[:max]) + "…"
-	}
-	return string(b)
 }
