@@ -104,63 +104,11 @@ func (s *Sim) assetName(c model.Chain, slot int) string {
 	return s.chainOf(c).tokenSymbol
 }
 
-// JSON shapes of truth.json.
-type (
-	jAddr struct {
-		Chain   string `json:"chain"`
-		Address string `json:"address"`
-	}
-	jActor struct {
-		ID        string  `json:"id"`
-		Kind      string  `json:"kind"`
-		Role      string  `json:"role"`
-		Name      string  `json:"name"`
-		Addresses []jAddr `json:"addresses"`
-	}
-	jTransfer struct {
-		Chain string `json:"chain"`
-		TxID  string `json:"txid"`
-		Vout  int32  `json:"vout"`
-		From  string `json:"from"`
-		To    string `json:"to"`
-		Asset string `json:"asset"`
-		Value string `json:"value"`
-	}
-	jTypology struct {
-		ID        string            `json:"id"`
-		Kind      string            `json:"kind"`
-		TF        bool              `json:"tf"`
-		Actors    []string          `json:"actors"`
-		Params    map[string]string `json:"params"`
-		Transfers []jTransfer       `json:"transfers"`
-	}
-	jFlow struct {
-		ID       string   `json:"id"`
-		Campaign string   `json:"campaign"`
-		Cashout  string   `json:"cashout"`
-		Chain    string   `json:"chain"`
-		Asset    string   `json:"asset"`
-		From     string   `json:"from"`
-		To       string   `json:"to"`
-		Value    string   `json:"value"`
-		Path     []string `json:"path"`
-	}
-	jBalance struct {
-		Chain   string `json:"chain"`
-		Address string `json:"address"`
-		Asset   string `json:"asset"`
-		Balance string `json:"balance"`
-	}
-	jAsset struct {
-		Chain    string `json:"chain"`
-		Asset    string `json:"asset"`
-		Contract string `json:"contract,omitempty"`
-		Decimals int    `json:"decimals"`
-	}
-)
+// truth.json is written with the types ReadTruth reads back (truthread.go):
+// one schema for both directions.
 
-func (s *Sim) jTransfer(t *tTransfer) jTransfer {
-	j := jTransfer{Chain: t.chain.String(), Vout: t.vout, Value: t.value.Dec()}
+func (s *Sim) jTransfer(t *tTransfer) TruthTransfer {
+	j := TruthTransfer{Chain: t.chain.String(), Vout: t.vout, Value: t.value.Dec()}
 	if t.chain == model.XMR {
 		j.Asset, j.To = "XMR", t.label
 		if t.from >= 0 {
@@ -196,22 +144,22 @@ func (s *Sim) writeTruth(w *bufio.Writer) error {
 	hb, _ := json.Marshal(head)
 	w.Write(hb[:len(hb)-1])
 	w.WriteString(",\n\"assets\": [\n")
-	assets := []jAsset{{"btc", "BTC", "", 8}, {"tron", "TRX", "", 6}, {"tron", "USDT", displayRaw(model.Tron, USDTTron), 6},
+	assets := []TruthAsset{{"btc", "BTC", "", 8}, {"tron", "TRX", "", 6}, {"tron", "USDT", displayRaw(model.Tron, USDTTron), 6},
 		{"eth", "ETH", "", 18}, {"eth", "USDC", displayRaw(model.ETH, USDCEth), 6}}
 	for i, a := range assets {
 		line("", a, i == len(assets)-1)
 	}
 	w.WriteString("],\n\"actors\": [\n")
 	for i, a := range s.actors {
-		ja := jActor{ID: a.ID, Kind: a.Kind, Role: a.Role, Name: a.Name, Addresses: make([]jAddr, len(a.addrs))}
+		ja := TruthActor{ID: a.ID, Kind: a.Kind, Role: a.Role, Name: a.Name, Addresses: make([]TruthAddress, len(a.addrs))}
 		for k, id := range a.addrs {
-			ja.Addresses[k] = jAddr{s.addrs[id].chain.String(), s.display(id)}
+			ja.Addresses[k] = TruthAddress{s.addrs[id].chain.String(), s.display(id)}
 		}
 		line("", ja, i == len(s.actors)-1)
 	}
 	w.WriteString("],\n\"typologies\": [\n")
 	for i, t := range s.truth.typs {
-		jt := jTypology{ID: t.id, Kind: t.kind, TF: t.tf, Params: t.params, Actors: []string{}, Transfers: []jTransfer{}}
+		jt := TruthTypology{ID: t.id, Kind: t.kind, TF: t.tf, Params: t.params, Actors: []string{}, Transfers: []TruthTransfer{}}
 		for _, a := range t.actors {
 			jt.Actors = append(jt.Actors, a.ID)
 		}
@@ -222,7 +170,7 @@ func (s *Sim) writeTruth(w *bufio.Writer) error {
 	}
 	w.WriteString("],\n\"flows\": [\n")
 	for i, f := range s.truth.flows {
-		jf := jFlow{ID: fmt.Sprintf("flow-%d", i+1), Campaign: f.campaign.ID, Cashout: f.cashout.ID, Chain: f.chain.String(),
+		jf := TruthFlow{ID: fmt.Sprintf("flow-%d", i+1), Campaign: f.campaign.ID, Cashout: f.cashout.ID, Chain: f.chain.String(),
 			Asset: s.assetName(f.chain, f.slot), From: s.display(f.from), To: s.display(f.to), Value: f.value.Dec()}
 		for _, p := range f.path {
 			jf.Path = append(jf.Path, s.txidString(f.chain, p))
@@ -232,7 +180,7 @@ func (s *Sim) writeTruth(w *bufio.Writer) error {
 	w.WriteString("],\n\"openings\": [\n")
 	for i, o := range s.truth.openings {
 		a := &s.addrs[o.addr]
-		line("", jBalance{a.chain.String(), s.display(o.addr), s.assetName(a.chain, o.slot), o.value.Dec()}, i == len(s.truth.openings)-1)
+		line("", TruthBalance{a.chain.String(), s.display(o.addr), s.assetName(a.chain, o.slot), o.value.Dec()}, i == len(s.truth.openings)-1)
 	}
 	w.WriteString("],\n\"balances\": [\n")
 	// Count first so the last element carries no comma.
@@ -252,7 +200,7 @@ func (s *Sim) writeTruth(w *bufio.Writer) error {
 				continue
 			}
 			k++
-			line("", jBalance{a.chain.String(), s.display(int32(i)), s.assetName(a.chain, slot), a.bal[slot].Dec()}, k == n)
+			line("", TruthBalance{a.chain.String(), s.display(int32(i)), s.assetName(a.chain, slot), a.bal[slot].Dec()}, k == n)
 		}
 	}
 	w.WriteString("]}\n")
