@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/spoor-dev/spoor/internal/attrib"
 	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/sim"
 )
 
 // cmdDemo builds a small simulated world (Bitcoin, Tron, Ethereum; a
@@ -118,7 +119,11 @@ func demo(env *Env, args []string) error {
 	if err := tagsStats(env, nil); err != nil {
 		return err
 	}
-	c, addr, label, err := demoCampaign(env, world)
+	truth, err := sim.ReadTruth(filepath.Join(world, "truth.json"))
+	if err != nil {
+		return err
+	}
+	c, addr, label, err := demoCampaign(env, truth)
 	if err != nil {
 		return err
 	}
@@ -149,9 +154,7 @@ func demo(env *Env, args []string) error {
 	if err := title("Checked against the world's truth (truth.json)"); err != nil {
 		return err
 	}
-	if err := demoTruth(w, world, addr); err != nil {
-		return err
-	}
+	demoTruth(w, truth, addr)
 	fmt.Fprintln(w, "\nNot built yet (see the open issues): entity clustering, multi-hop tracing to the cash-out, typology detection, screening API, evidence packages, web UI, Monero.")
 	if *keep {
 		fmt.Fprintf(w, "\nKept: world %s, store %s (spoor --data %s address %s %s)\n", world, env.DataDir, env.DataDir, c, addr)
@@ -162,21 +165,7 @@ func demo(env *Env, args []string) error {
 // demoCampaign returns the lead the walk-through starts from: the world's
 // crowdfunding campaign address (as truth.json names it; the investigator
 // knows it from the OSINT tag in the starting TagPack) and that tag's label.
-func demoCampaign(env *Env, world string) (model.Chain, string, string, error) {
-	raw, err := os.ReadFile(filepath.Join(world, "truth.json"))
-	if err != nil {
-		return 0, "", "", err
-	}
-	var truth struct {
-		Typologies []struct {
-			Kind      string            `json:"kind"`
-			Params    map[string]string `json:"params"`
-			Transfers []struct{ Chain, To string }
-		} `json:"typologies"`
-	}
-	if err := json.Unmarshal(raw, &truth); err != nil {
-		return 0, "", "", fmt.Errorf("%s: %w", filepath.Join(world, "truth.json"), err)
-	}
+func demoCampaign(env *Env, truth *sim.Truth) (model.Chain, string, string, error) {
 	for _, ty := range truth.Typologies {
 		addr := ty.Params["address"]
 		if ty.Kind != "crowdfunding" || addr == "" {
@@ -191,45 +180,21 @@ func demoCampaign(env *Env, world string) (model.Chain, string, string, error) {
 				return 0, "", "", err
 			}
 			label := "campaign address"
-			if st, err := openStore(env); err == nil {
-				if cd, err := codecFor(st, c); err == nil {
-					if b, err := cd.Decode(addr); err == nil {
-						if tags, err := st.Tags(attrib.Subject{Chain: c, Kind: attrib.SubjectAddress, Bytes: b}); err == nil && len(tags) > 0 {
-							label = tags[0].Label
-						}
-					}
+			if aa, err := openAddress(env, x.Chain, addr); err == nil {
+				if tags, err := aa.st.Tags(attrib.Subject{Chain: c, Kind: attrib.SubjectAddress, Bytes: aa.addr}); err == nil && len(tags) > 0 {
+					label = tags[0].Label
 				}
-				st.Close()
+				aa.st.Close()
 			}
 			return c, addr, label, nil
 		}
 	}
-	return 0, "", "", fmt.Errorf("demo: %s plants no crowdfunding campaign", world)
+	return 0, "", "", fmt.Errorf("demo: the world plants no crowdfunding campaign")
 }
 
 // demoTruth prints what the world's truth says about the campaign address, so
 // the walk-through can be checked, not just believed.
-func demoTruth(w interface{ Write([]byte) (int, error) }, world, addr string) error {
-	raw, err := os.ReadFile(filepath.Join(world, "truth.json"))
-	if err != nil {
-		return err
-	}
-	var truth struct {
-		Typologies []struct {
-			Kind      string            `json:"kind"`
-			Actors    []string          `json:"actors"`
-			Params    map[string]string `json:"params"`
-			Transfers []struct {
-				To, From, Asset, Value string
-			} `json:"transfers"`
-		} `json:"typologies"`
-		Flows []struct {
-			Campaign, Cashout, Chain, Asset, Value, From, To string
-		} `json:"flows"`
-	}
-	if err := json.Unmarshal(raw, &truth); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(world, "truth.json"), err)
-	}
+func demoTruth(w io.Writer, truth *sim.Truth, addr string) {
 	for _, ty := range truth.Typologies {
 		n := 0
 		for _, x := range ty.Transfers {
@@ -254,5 +219,4 @@ func demoTruth(w interface{ Write([]byte) (int, error) }, world, addr string) er
 		}
 	}
 	fmt.Fprintf(w, "  %d of the world's %d TF flows to a cash-out start at this address\n", flows, len(truth.Flows))
-	return nil
 }
