@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/spoor-dev/spoor/internal/ingest"
 )
@@ -28,16 +28,11 @@ func findDemoBlocks() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("demo needs the Go toolchain to fetch %s (real mainnet blocks): %v", demoBlocksModule, err)
 	}
-	var dir string
-	for _, line := range strings.Split(string(out), "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, `"Dir":`) {
-			dir = strings.Trim(strings.TrimSuffix(strings.TrimPrefix(line, `"Dir":`), ","), ` "`)
-		}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: no module folder in its answer (%v)", demoBlocksModule, err)
 	}
-	if dir == "" {
-		return "", fmt.Errorf("go mod download %s: no module folder in its answer", demoBlocksModule)
-	}
+	dir := mod.Dir
 	p := filepath.Join(dir, filepath.FromSlash(demoBlocksFile))
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("real blocks for the demo: %w", err)
