@@ -150,7 +150,9 @@ func TestCLIContract(t *testing.T) {
 // each time, and requires exactly the contents of one clean run.
 func TestCrashSafety(t *testing.T) {
 	blk := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat") // real mainnet blocks 0-14,131
-	env := []string{"SPOOR_BATCH_TXS=40"}
+	// Small batches and segments: kills land in batch commits, segment
+	// closes, tail merges and UTXO snapshot writes.
+	env := []string{"SPOOR_BATCH_TXS=40", "SPOOR_SEGMENT_ENTRIES=2000"}
 	clean := t.TempDir()
 	t0 := time.Now()
 	if _, e, code := run(t, env, "--data", clean, "ingest", "btc", "--blocks", blk); code != 0 {

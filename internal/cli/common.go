@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,8 +25,14 @@ func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
 
 // openStore opens the embedded chain store of the data directory. A store
 // held by another spoor process fails at once, saying so.
+// SPOOR_SEGMENT_ENTRIES sets the store's segment size in adjacency entries
+// (a tuning knob; tests set it small to close many segments).
 func openStore(env *Env) (*pebblestore.Store, error) {
-	st, err := pebblestore.Open(chainDir(env))
+	var o pebblestore.Options
+	if v, err := strconv.Atoi(os.Getenv("SPOOR_SEGMENT_ENTRIES")); err == nil && v > 0 {
+		o.SegmentEntries = v
+	}
+	st, err := pebblestore.OpenWith(chainDir(env), o)
 	if err != nil && errors.Is(err, syscall.EWOULDBLOCK) {
 		return nil, fmt.Errorf("data folder %s is in use by another spoor process (it holds the lock %s); wait for it to finish or use another --data",
 			env.DataDir, filepath.Join(chainDir(env), "LOCK"))

@@ -1,16 +1,12 @@
 package pebblestore
 
 import (
-	"io"
 	"sort"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/holiman/uint256"
 )
 
-// agg is an address's running totals. It is written as Pebble merge operands
-// (blind writes: no read per address during ingest) and combined on read or
-// compaction by aggMerger.
+// agg is an address's totals, folded by Address from its adjacency entries.
 type agg struct {
 	TxCount uint64
 	First   int64
@@ -55,67 +51,4 @@ func (a *agg) add(o *agg) {
 		y.NIn += x.NIn
 		y.NOut += x.NOut
 	}
-}
-
-func encodeAgg(b []byte, a *agg) []byte {
-	b = putUvarint(b, a.TxCount)
-	b = putVarint(b, a.First)
-	b = putVarint(b, a.Last)
-	b = putUvarint(b, uint64(len(a.Assets)))
-	for i := range a.Assets {
-		x := &a.Assets[i]
-		b = putUvarint(b, uint64(x.Asset))
-		b = putAmount(b, &x.Received)
-		b = putAmount(b, &x.Sent)
-		b = putUvarint(b, x.NIn)
-		b = putUvarint(b, x.NOut)
-	}
-	return b
-}
-
-func decodeAgg(v []byte) (*agg, error) {
-	r := &reader{b: v}
-	a := &agg{TxCount: r.uvarint(), First: r.varint(), Last: r.varint()}
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail("agg asset count")
-		return nil, r.err
-	}
-	a.Assets = make([]assetAgg, n)
-	for i := range a.Assets {
-		x := &a.Assets[i]
-		x.Asset = uint32(r.uvarint())
-		x.Received = r.amount()
-		x.Sent = r.amount()
-		x.NIn = r.uvarint()
-		x.NOut = r.uvarint()
-	}
-	return a, r.err
-}
-
-// aggMerger combines agg operands. Addition is commutative, so the order of
-// MergeNewer/MergeOlder does not matter.
-var aggMerger = &pebble.Merger{
-	Name: "spoor.agg.v1",
-	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		m := &aggValueMerger{}
-		return m, m.MergeNewer(value)
-	},
-}
-
-type aggValueMerger struct{ sum agg }
-
-func (m *aggValueMerger) MergeNewer(value []byte) error {
-	a, err := decodeAgg(value)
-	if err != nil {
-		return err
-	}
-	m.sum.add(a)
-	return nil
-}
-
-func (m *aggValueMerger) MergeOlder(value []byte) error { return m.MergeNewer(value) }
-
-func (m *aggValueMerger) Finish(includesBase bool) ([]byte, io.Closer, error) {
-	return encodeAgg(nil, &m.sum), nil, nil
 }

@@ -13,14 +13,10 @@ import (
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
-type outpoint struct {
-	id   [32]byte
-	vout uint32
-}
-
-// applier holds the state of one Apply call: the batch being built, the
-// chain meta as it advances, and what this batch created that Pebble cannot
-// see yet.
+// applier holds the state of one Apply call: the Pebble batch being built
+// (tx and block records, new addresses and assets, the chain meta) and the
+// chain's in-memory parts it changes directly (the open segment, the UTXO
+// set), with what it takes to put those back if the Apply fails.
 type applier struct {
 	s      *Store
 	st     *chainState
@@ -30,15 +26,11 @@ type applier struct {
 	b      *pebble.Batch
 	addrs  map[string]uint64 // addresses created in this batch
 	assets map[string]uint32
-	utxo   map[outpoint]utxoRec // outputs created in this batch, still unspent
-	spent  map[outpoint]bool    // stored outputs spent in this batch
-	txids  map[[32]byte]bool    // txids stored in this batch (Unordered dedupe)
-	txf    *txFilter            // Unordered: the chain's stored txids, or nil (see txFilter)
-	txGets int                  // Pebble txid lookups done (for tests)
-	// aggIdx and aggs fold the batch's totals per address (aggs[aggIdx[id]]),
-	// written as one merge operand per address at the end of the batch.
-	aggIdx map[uint64]int
-	aggs   []aggOf
+	open   *segData
+	ulog   []utxoUndo        // changes to st.utxo, for a failed Apply
+	txids  map[[32]byte]bool // txids stored in this batch (Unordered dedupe)
+	first  uint64            // the chain's NextTx when the Apply started
+	txGets int               // tx records read to settle a txid prefix match (for tests)
 	// Scratch reused for every entry: Pebble copies keys and values into
 	// the batch; ins, outs and xfers back the tx record being encoded (every
 	// element is written before the record is encoded).
@@ -58,7 +50,10 @@ type part struct {
 	nOut    uint64
 }
 
-// Apply implements store.Writer.
+// Apply implements store.Writer. The Pebble batch (tx and block records,
+// addresses, assets, meta) commits atomically and synced; the derived
+// indexes go to the open segment and the UTXO set in memory, which a crash
+// rebuilds from those records.
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -69,48 +64,40 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	if err := s.loadAddrs(c, st); err != nil {
 		return err
 	}
+	if c.IsUTXO() {
+		if err := s.ensureUTXO(c, st); err != nil {
+			return err
+		}
+	}
 	a := &applier{
 		s: s, st: st, c: byte(c), chain: c, m: st.meta,
 		b:      s.db.NewBatch(),
 		addrs:  map[string]uint64{},
 		assets: map[string]uint32{},
-		utxo:   map[outpoint]utxoRec{},
-		spent:  map[outpoint]bool{},
 		txids:  map[[32]byte]bool{},
-		aggIdx: map[uint64]int{},
+		open:   st.seg.open,
+		first:  st.meta.NextTx,
 	}
 	defer a.b.Close()
-	if mode == store.Unordered {
-		var n uint64
-		for _, blk := range blocks {
-			n += uint64(len(blk.Txs))
+	done := false
+	defer func() {
+		if !done { // put the in-memory parts back
+			st.seg.truncateOpen(a.first)
+			st.utxo.rollback(a.ulog)
 		}
-		if a.txf, err = s.txFilterFor(c, st, n); err != nil {
-			return err
-		}
-	} else {
-		st.txf = nil // Linked txids are not collected: rebuild when needed
-	}
+	}()
 	for _, blk := range blocks {
 		if err := a.block(blk, mode); err != nil {
 			return err
 		}
 	}
-	a.writeAggs()
-	for op, u := range a.utxo {
-		a.b.Set(utxoKey(a.c, &op.id, op.vout), encodeUTXO(&u), nil)
-	}
 	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
 	if err := a.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
+	done = true
 	st.meta = a.m
 	s.txGets += a.txGets
-	if a.txf != nil {
-		for id := range a.txids {
-			a.txf.add(&id)
-		}
-	}
 	if len(st.addrs)+len(a.addrs) > addrCacheMax {
 		st.addrs, st.complete = map[string]uint64{}, false
 	}
@@ -119,6 +106,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	for k, v := range a.assets {
 		st.cacheAsset(k, v)
+	}
+	if len(st.seg.open.adj) >= s.segMax {
+		return s.closeOpen(c, st)
 	}
 	return nil
 }
@@ -226,36 +216,19 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	return id, nil
 }
 
-func (a *applier) part(addr uint64, asset uint32) *part {
-	for i := range a.parts {
-		if a.parts[i].addr == addr && a.parts[i].asset == asset {
-			return &a.parts[i]
-		}
-	}
-	a.parts = append(a.parts, part{addr: addr, asset: asset})
-	return &a.parts[len(a.parts)-1]
-}
-
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
 	if mode == store.Unordered {
 		if a.txids[tx.ID] {
 			return nil
 		}
-		// The filter answers "certainly not stored" for almost every new
-		// txid; "maybe" is settled by Pebble.
-		if a.txf == nil || a.txf.mayHave(&tx.ID) {
-			a.txGets++
-			if _, err := a.s.get(txidKey(a.c, &tx.ID)); err == nil {
-				return nil
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		dup, err := a.stored(&tx.ID)
+		if err != nil || dup {
+			return err
 		}
 		a.txids[tx.ID] = true
 	}
 	txnum := a.m.NextTx
 	a.m.NextTx++
-	a.parts = a.parts[:0]
 	rec := txRec{ID: tx.ID, Height: blk.Height, Index: tx.Index}
 	if tx.Coinbase {
 		rec.Flags |= flagCoinbase
@@ -272,34 +245,15 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			for i := range tx.Inputs {
 				in := &tx.Inputs[i]
 				op := outpoint{in.PrevTxID, in.PrevIndex}
-				u, ok := a.utxo[op]
-				if ok {
-					delete(a.utxo, op)
-				} else {
-					if a.spent[op] {
-						return blockErr(blk, "tx %s input %d double-spends %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
-					}
-					v, err := a.s.get(utxoKey(a.c, &op.id, op.vout))
-					if errors.Is(err, store.ErrNotFound) {
-						return blockErr(blk, "tx %s input %d spends unknown output %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
-					}
-					if err != nil {
-						return err
-					}
-					if u, err = decodeUTXO(v); err != nil {
-						return err
-					}
-					a.spent[op] = true
-					a.b.Delete(utxoKey(a.c, &op.id, op.vout), nil)
+				u, ok := a.st.utxo[op]
+				if !ok {
+					return blockErr(blk, "tx %s input %d spends unknown or already spent output %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
 				}
+				delete(a.st.utxo, op)
+				a.ulog = append(a.ulog, utxoUndo{op: op, rec: u})
 				in.Value = u.Value
 				in.ScriptType = model.ScriptType(u.Script)
 				rec.Inputs[i] = inRec{Addr: u.Addr, Value: u.Value, Script: u.Script, PrevTx: u.TxNum, PrevIndex: op.vout}
-				a.buf = putUvarint(a.buf[:0], txnum)
-				a.b.Set(spentKey(a.c, u.TxNum, op.vout), a.buf, nil)
-				p := a.part(u.Addr, 0)
-				p.out.AddUint64(&p.out, u.Value)
-				p.nOut++
 				inSum += u.Value
 				transfers++
 			}
@@ -313,10 +267,12 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				return err
 			}
 			rec.Outputs[i] = outRec{Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
-			a.utxo[outpoint{tx.ID, uint32(i)}] = utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
-			p := a.part(id, 0)
-			p.in.AddUint64(&p.in, o.Value)
-			p.nIn++
+			op := outpoint{tx.ID, uint32(i)}
+			if _, ok := a.st.utxo[op]; ok {
+				return blockErr(blk, "tx %s output %d: an unspent output with that txid and index is already stored", hashHex(tx.ID), i)
+			}
+			a.st.utxo[op] = utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
+			a.ulog = append(a.ulog, utxoUndo{op: op, added: true})
 			outSum += o.Value
 			transfers++
 		}
@@ -327,6 +283,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			rec.Fee.SetUint64(inSum - outSum)
 		}
 	} else {
+		moved := false
 		if !tx.Failed {
 			a.xfers = slices.Grow(a.xfers[:0], len(tx.Transfers))[:len(tx.Transfers)]
 			rec.Transfers = a.xfers
@@ -347,16 +304,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 					}
 				}
 				rec.Transfers[i] = xferRec{From: from, To: to, Asset: uint32(asset), Value: t.Value, LogIndex: t.LogIndex}
-				if from != 0 {
-					p := a.part(from, uint32(asset))
-					p.out.Add(&p.out, &t.Value)
-					p.nOut++
-				}
-				if to != 0 {
-					p := a.part(to, uint32(asset))
-					p.in.Add(&p.in, &t.Value)
-					p.nIn++
-				}
+				moved = moved || from != 0 || to != 0
 				transfers++
 			}
 		}
@@ -370,86 +318,43 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				return blockErr(blk, "tx %s pays a fee but names no payer", hashHex(tx.ID))
 			}
 			rec.FeePayer = payer
-			p := a.part(payer, 0)
-			p.out.Add(&p.out, &tx.Fee)
+			moved = true
 		}
-		if len(a.parts) == 0 && len(tx.FeePayer) > 0 {
+		if !moved && len(tx.FeePayer) > 0 {
 			// A transaction that moved nothing still belongs to its sender.
 			payer, err := a.addrID(tx.FeePayer)
 			if err != nil {
 				return err
 			}
 			rec.FeePayer = payer
-			a.part(payer, 0)
 		}
 	}
-	// Adjacency and totals: one entry per (address, asset); the tx counts
-	// once per address.
-	seen := uint64(0)
-	for i := range a.parts {
-		p := &a.parts[i]
-		a.kbuf = appendAdjKey(a.kbuf[:0], a.c, p.addr, txnum, p.asset)
-		a.buf = appendAdj(a.buf[:0], &p.in, &p.out, p.nIn, p.nOut)
-		a.b.Set(a.kbuf, a.buf, nil)
-		one := [1]assetAgg{{Asset: p.asset, Received: p.in, Sent: p.out, NIn: p.nIn, NOut: p.nOut}}
-		g := agg{First: blk.Time, Last: blk.Time, Assets: one[:]}
-		if !a.countedBefore(i) {
-			g.TxCount = 1
-		}
-		a.addAgg(p.addr, &g)
-		seen++
-	}
+	a.parts = indexTx(a.open, txnum, &rec, blk.Time, a.parts)
 	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
 	a.buf = appendTx(a.buf[:0], &rec)
 	a.b.Set(a.kbuf, a.buf, nil)
-	a.kbuf = appendTxidKey(a.kbuf[:0], a.c, &tx.ID)
-	a.buf = putUvarint(a.buf[:0], txnum)
-	a.b.Set(a.kbuf, a.buf, nil)
+	a.st.seg.addTxid(txidPrefix(&tx.ID), txnum)
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil
 }
 
-// aggOf is one address's totals folded over a batch.
-type aggOf struct {
-	id uint64
-	g  agg
-}
-
-// addAgg folds one transaction's share of an address's totals into the
-// batch's totals. The merge operator adds operands (counts and amounts
-// summed, first/last seen the min/max over operands that count a tx), and
-// that fold is associative, so one operand per address and batch merges to
-// exactly the value of one operand per transaction (TestLayoutGolden pins
-// the merged bytes), with a fraction of the batch entries to sort, flush and
-// compact.
-func (a *applier) addAgg(id uint64, g *agg) {
-	i, ok := a.aggIdx[id]
-	if !ok {
-		i = len(a.aggs)
-		a.aggIdx[id] = i
-		a.aggs = append(a.aggs, aggOf{id: id})
-	}
-	a.aggs[i].g.add(g)
-}
-
-// writeAggs writes the batch's per-address totals as merge operands.
-func (a *applier) writeAggs() {
-	for i := range a.aggs {
-		x := &a.aggs[i]
-		a.buf = encodeAgg(a.buf[:0], &x.g)
-		a.kbuf = appendAggKey(a.kbuf[:0], a.c, x.id)
-		a.b.Merge(a.kbuf, a.buf, nil)
-	}
-}
-
-// countedBefore reports whether parts[i]'s address appears in an earlier part
-// (another asset of the same tx), so the tx is counted once per address.
-func (a *applier) countedBefore(i int) bool {
-	for j := 0; j < i; j++ {
-		if a.parts[j].addr == a.parts[i].addr {
-			return true
+// stored reports whether a transaction with this id is already in the
+// store (committed before this Apply): the segments' txid prefixes name the
+// candidates, their tx records settle it.
+func (a *applier) stored(id *[32]byte) (bool, error) {
+	for _, n := range a.st.seg.txCandidates(id) {
+		if n >= a.first {
+			continue // this batch's: a.txids holds them exactly
+		}
+		a.txGets++
+		rec, err := a.s.txByNum(a.chain, n)
+		if err != nil {
+			return false, err
+		}
+		if rec.ID == *id {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }

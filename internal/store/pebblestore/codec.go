@@ -15,16 +15,15 @@ const (
 	tMeta     = 'm' // m c                      → meta (the chain's Mark + network)
 	tBlock    = 'b' // b c height8              → block record
 	tOrder    = 'o' // o c firstTx8             → height8 (blocks in ingest order)
-	tTxID     = 'x' // x c txid32               → txnum uvarint
 	tTx       = 't' // t c txnum8               → tx record
-	tUTXO     = 'u' // u c txid32 vout4         → utxo record (unspent outputs only)
-	tSpent    = 's' // s c txnum8 vout4         → spender txnum uvarint
 	tAddr     = 'd' // d c addrbytes            → addr id uvarint
 	tAddrRev  = 'i' // i c id8                  → addrbytes
-	tAdj      = 'a' // a c id8 txnum8 asset4    → in amount, out amount
-	tAgg      = 'g' // g c id8                  → aggregate (merge operands)
 	tAsset    = 'k' // k c contract             → asset id uvarint
 	tAssetRev = 'K' // K c asset4               → asset record
+	// S c → segment list (segstate.go). The derived indexes (txid lookup,
+	// adjacency, totals, spent-by) live in segment files and the UTXO set in
+	// memory and snapshot files; the letters x, u, s, a, g they used as Pebble
+	// tables before segments are not reused.
 )
 
 func key(t byte, c byte, n int) []byte {
@@ -38,37 +37,17 @@ func be32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v
 
 func blockKey(c byte, h uint64) []byte    { return be64(key(tBlock, c, 8), h) }
 func orderKey(c byte, tx uint64) []byte   { return be64(key(tOrder, c, 8), tx) }
-func txidKey(c byte, id *[32]byte) []byte { return append(key(tTxID, c, 32), id[:]...) }
 func txKey(c byte, n uint64) []byte       { return be64(key(tTx, c, 8), n) }
 func addrKey(c byte, a []byte) []byte     { return append(key(tAddr, c, len(a)), a...) }
 func addrRevKey(c byte, id uint64) []byte { return be64(key(tAddrRev, c, 8), id) }
-func aggKey(c byte, id uint64) []byte     { return be64(key(tAgg, c, 8), id) }
 func assetKey(c byte, contract []byte) []byte {
 	return append(key(tAsset, c, len(contract)), contract...)
 }
 func assetRevKey(c byte, id uint32) []byte { return be32(key(tAssetRev, c, 4), id) }
 
-func utxoKey(c byte, id *[32]byte, vout uint32) []byte {
-	return be32(append(key(tUTXO, c, 36), id[:]...), vout)
-}
-func spentKey(c byte, txnum uint64, vout uint32) []byte {
-	return be32(be64(key(tSpent, c, 12), txnum), vout)
-}
-func adjKey(c byte, id, txnum uint64, asset uint32) []byte {
-	return appendAdjKey(make([]byte, 0, 22), c, id, txnum, asset)
-}
-
-// appendAdjKey, appendAggKey, appendTxKey and appendTxidKey append the key
-// to dst: Apply builds them in one reused buffer (Pebble copies keys and
-// values into the batch), instead of allocating one per entry.
-func appendAdjKey(dst []byte, c byte, id, txnum uint64, asset uint32) []byte {
-	return be32(be64(be64(append(dst, tAdj, c), id), txnum), asset)
-}
-func appendAggKey(dst []byte, c byte, id uint64) []byte { return be64(append(dst, tAgg, c), id) }
-func appendTxKey(dst []byte, c byte, n uint64) []byte   { return be64(append(dst, tTx, c), n) }
-func appendTxidKey(dst []byte, c byte, id *[32]byte) []byte {
-	return append(append(dst, tTxID, c), id[:]...)
-}
+// appendTxKey appends a tx key to dst: Apply builds them in one reused
+// buffer (Pebble copies keys and values into the batch).
+func appendTxKey(dst []byte, c byte, n uint64) []byte { return be64(append(dst, tTx, c), n) }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {
@@ -405,38 +384,7 @@ type utxoRec struct {
 	Script byte
 }
 
-func encodeUTXO(u *utxoRec) []byte {
-	b := make([]byte, 0, 24)
-	b = putUvarint(b, u.TxNum)
-	b = putUvarint(b, u.Addr)
-	b = putUvarint(b, u.Value)
-	return append(b, u.Script)
-}
-
-func decodeUTXO(v []byte) (utxoRec, error) {
-	r := &reader{b: v}
-	u := utxoRec{TxNum: r.uvarint(), Addr: r.uvarint(), Value: r.uvarint(), Script: r.byte1()}
-	return u, r.err
-}
-
 // adjacency value: in amount, out amount, transfers in, transfers out.
-func encodeAdj(in, out *uint256.Int, nIn, nOut uint64) []byte {
-	return appendAdj(make([]byte, 0, 20), in, out, nIn, nOut)
-}
-
-func appendAdj(b []byte, in, out *uint256.Int, nIn, nOut uint64) []byte {
-	b = putAmount(putAmount(b, in), out)
-	return putUvarint(putUvarint(b, nIn), nOut)
-}
-
-func decodeAdj(v []byte) (in, out uint256.Int, nIn, nOut uint64, err error) {
-	r := &reader{b: v}
-	in = r.amount()
-	out = r.amount()
-	nIn = r.uvarint()
-	nOut = r.uvarint()
-	return in, out, nIn, nOut, r.err
-}
 
 func uvarint(b []byte) (uint64, int) { return binary.Uvarint(b) }
 

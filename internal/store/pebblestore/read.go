@@ -2,7 +2,6 @@ package pebblestore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/spoor-dev/spoor/internal/model"
@@ -66,20 +65,80 @@ func (s *Store) asset(c model.Chain, id uint32) (model.Asset, error) {
 	return model.Asset{Chain: c, ID: model.AssetID(id), Contract: a.Contract, Symbol: a.Symbol, Decimals: a.Decimals}, nil
 }
 
-// Address implements store.Reader.
+// adjacency calls fn for every adjacency entry of address id with txnum
+// after `after`, in txnum order: the closed segments' groups, then the open
+// segment. fn returns false to stop. Callers hold s.mu.
+func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry, t int64) bool) error {
+	g := st.seg
+	for _, seg := range g.segs {
+		if seg.end <= after+1 {
+			continue
+		}
+		n, entries, ok, err := seg.group(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		r := &reader{b: entries}
+		prev := seg.start
+		for k := uint64(0); k < n; k++ {
+			e := r.segEntry(prev)
+			if r.err != nil {
+				return fmt.Errorf("segment %s: %w", seg.path, r.err)
+			}
+			if e.txnum < prev || e.txnum >= seg.end {
+				return fmt.Errorf("%w: segment %s: entry outside the segment", errCorrupt, seg.path)
+			}
+			prev = e.txnum
+			if e.txnum <= after {
+				continue
+			}
+			if !fn(&e, seg.txTime(e.txnum)) {
+				return nil
+			}
+		}
+	}
+	d := g.open
+	for i := range d.adj {
+		a := &d.adj[i]
+		if a.addr != id || a.txnum <= after {
+			continue
+		}
+		e := segEntry{txnum: a.txnum, asset: a.asset, nIn: uint64(a.nIn), nOut: uint64(a.nOut)}
+		e.in, e.out = d.amounts(a)
+		if !fn(&e, d.times[a.txnum-d.start]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Address implements store.Reader. The totals are folded from the
+// address's adjacency entries in every segment.
 func (s *Store) Address(c model.Chain, addr []byte) (*store.AddressSummary, error) {
 	id, err := s.addrIDOf(c, addr)
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.get(aggKey(byte(c), id))
-	if errors.Is(err, store.ErrNotFound) {
-		return &store.AddressSummary{Chain: c, Address: addr, ID: id}, nil
+	g := &agg{}
+	s.mu.Lock()
+	st, err := s.state(c)
+	if err == nil {
+		lastTx := uint64(0)
+		err = s.adjacency(st, id, 0, func(e *segEntry, t int64) bool {
+			one := [1]assetAgg{{Asset: e.asset, Received: e.in, Sent: e.out, NIn: e.nIn, NOut: e.nOut}}
+			x := agg{Assets: one[:]}
+			if e.txnum != lastTx {
+				x.TxCount, x.First, x.Last = 1, t, t
+				lastTx = e.txnum
+			}
+			g.add(&x)
+			return true
+		})
 	}
-	if err != nil {
-		return nil, err
-	}
-	g, err := decodeAgg(v)
+	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -100,27 +159,69 @@ func (s *Store) AddressTxs(c model.Chain, addr []byte, after uint64, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	var out []store.AddressTx
-	errStop := errors.New("stop")
-	err = s.each(s.db, adjKey(byte(c), id, after+1, 0), adjKey(byte(c), id+1, 0, 0), func(k, v []byte) error {
-		if limit > 0 && len(out) >= limit {
-			return errStop
-		}
-		in, o, _, _, err := decodeAdj(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, store.AddressTx{
-			TxNum: binary.BigEndian.Uint64(k[10:18]),
-			Asset: model.AssetID(binary.BigEndian.Uint32(k[18:22])),
-			In:    in, Out: o,
-		})
-		return nil
-	})
-	if errors.Is(err, errStop) {
-		err = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return nil, err
 	}
+	var out []store.AddressTx
+	err = s.adjacency(st, id, after, func(e *segEntry, _ int64) bool {
+		if limit > 0 && len(out) >= limit {
+			return false
+		}
+		out = append(out, store.AddressTx{TxNum: e.txnum, Asset: model.AssetID(e.asset), In: e.in, Out: e.out})
+		return true
+	})
 	return out, err
+}
+
+// spentBy returns the number of the tx that spent output vout of tx n.
+func (s *Store) spentBy(c model.Chain, n uint64, vout uint32) (uint64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, seg := range st.seg.segs {
+		if seg.end <= n {
+			continue
+		}
+		if sp, ok, err := seg.spentBy(n, vout); err != nil || ok {
+			return sp, ok, err
+		}
+	}
+	for _, e := range st.seg.open.spent {
+		if e.prevTx == n && e.vout == vout {
+			return e.spender, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// txNumOf returns the number of the tx with this id.
+func (s *Store) txNumOf(c model.Chain, id *[32]byte) (uint64, error) {
+	s.mu.Lock()
+	st, err := s.state(c)
+	var cands []uint64
+	if err == nil {
+		cands = st.seg.txCandidates(id)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range cands {
+		t, err := s.txByNum(c, n)
+		if err != nil {
+			return 0, err
+		}
+		if t.ID == *id {
+			return n, nil
+		}
+	}
+	return 0, store.ErrNotFound
 }
 
 func (s *Store) txByNum(c model.Chain, n uint64) (*txRec, error) {
@@ -142,13 +243,9 @@ func (s *Store) TxByNum(c model.Chain, n uint64) (*store.TxView, error) {
 
 // Tx implements store.Reader.
 func (s *Store) Tx(c model.Chain, txid [32]byte) (*store.TxView, error) {
-	v, err := s.get(txidKey(byte(c), &txid))
+	n, err := s.txNumOf(c, &txid)
 	if err != nil {
 		return nil, err
-	}
-	n, k := binary.Uvarint(v)
-	if k <= 0 {
-		return nil, fmt.Errorf("%w: txid index", errCorrupt)
 	}
 	return s.TxByNum(c, n)
 }
@@ -180,16 +277,17 @@ func (s *Store) view(c model.Chain, n uint64, t *txRec) (*store.TxView, error) {
 			return nil, err
 		}
 		out := store.TxOutput{Index: uint32(i), Address: a, Value: o.Value, ScriptType: model.ScriptType(o.Script)}
-		if v, err := s.get(spentKey(byte(c), n, uint32(i))); err == nil {
-			sn, _ := binary.Uvarint(v)
+		sn, ok, err := s.spentBy(c, n, uint32(i))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			sp, err := s.txByNum(c, sn)
 			if err != nil {
 				return nil, err
 			}
 			id := sp.ID
 			out.SpentBy = &id
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
 		}
 		tv.Outputs = append(tv.Outputs, out)
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -23,7 +24,9 @@ import (
 
 // Store is the Pebble-backed store.Store.
 type Store struct {
-	db *pebble.DB
+	db     *pebble.DB
+	dir    string
+	segMax int
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
@@ -47,9 +50,11 @@ type chainState struct {
 	// allocated ids that the undo deletes. An asset's id never changes
 	// otherwise, so a hit is always what Pebble would answer.
 	assets map[string]uint32
-	// txf: a Bloom filter over the chain's stored txids (see txFilter), nil
-	// until an Unordered Apply builds it.
-	txf *txFilter
+	// seg: the chain's segments (closed and open); see segstate.go.
+	seg *segState
+	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
+	// them (see utxo.go).
+	utxo utxoSet
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are
@@ -72,6 +77,9 @@ var _ store.Store = (*Store)(nil)
 // Options tunes the store; zero values pick defaults.
 type Options struct {
 	CacheBytes int64
+	// SegmentEntries is the adjacency entries an open segment collects
+	// before it is written (default segMaxEntries).
+	SegmentEntries int
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -89,7 +97,6 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	defer cache.Unref()
 	opts := &pebble.Options{
 		Cache:                       cache,
-		Merger:                      aggMerger,
 		MemTableSize:                64 << 20,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       8,
@@ -106,7 +113,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	return &Store{db: db, chains: map[model.Chain]*chainState{}}, nil
+	if o.SegmentEntries <= 0 {
+		o.SegmentEntries = segMaxEntries
+	}
+	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, chains: map[model.Chain]*chainState{}}, nil
 }
 
 type quietLogger struct{}
@@ -117,55 +127,104 @@ func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
 
-// Close flushes and closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes the open segments, then closes the segments and the
+// database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.closeAllOpen()
+	for _, st := range s.chains {
+		if st.seg != nil {
+			st.seg.closeAll()
+		}
+	}
+	s.chains = map[model.Chain]*chainState{}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
-// DiskUsage reports the bytes the database occupies on disk.
-func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+// closeAllOpen writes every chain's open segment. Callers hold s.mu.
+func (s *Store) closeAllOpen() error {
+	for _, c := range model.AllChains {
+		if st, ok := s.chains[c]; ok && st.seg != nil {
+			if err := s.closeOpen(c, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
-// TableBytes reports the bytes of the database's sstables: its data without
-// the write-ahead log (which DiskUsage includes).
+// DiskUsage reports the bytes the store occupies on disk.
+func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() + s.segBytes("") }
+
+// segBytes is the size of the segment directory's files with the suffix
+// (all when empty).
+func (s *Store) segBytes(suffix string) uint64 {
+	var n uint64
+	ents, _ := os.ReadDir(segDir(s.dir))
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), suffix) {
+			n += uint64(fi.Size())
+		}
+	}
+	return n
+}
+
+// TableBytes reports the bytes of the database's sstables and the segment
+// and snapshot files: the store's data without the write-ahead log (which
+// DiskUsage includes).
 func (s *Store) TableBytes() uint64 {
 	m := s.db.Metrics()
 	var n int64
 	for i := range m.Levels {
 		n += m.Levels[i].TablesSize
 	}
-	return uint64(n)
+	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo")
 }
 
-// DiskUsageByTable estimates the bytes on disk of each keyspace (by table
-// byte, see codec.go), for footprint measurements after Flush and Compact.
+// DiskUsageByTable estimates the bytes on disk of each Pebble keyspace (by
+// table byte, see codec.go) and of the segment ("seg") and UTXO snapshot
+// ("utxo") files, for footprint measurements after Flush and Compact.
 func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	for _, t := range []byte{tMeta, tBlock, tOrder, tTxID, tTx, tUTXO, tSpent, tAddr, tAddrRev, tAdj, tAgg, tAsset, tAssetRev} {
+	for _, t := range []byte{tMeta, tBlock, tOrder, tTx, tAddr, tAddrRev, tAsset, tAssetRev} {
 		n, err := s.db.EstimateDiskUsage([]byte{t}, []byte{t + 1})
 		if err != nil {
 			return nil, err
 		}
 		out[string(rune(t))] = n
 	}
+	out["seg"] = s.segBytes(".seg")
+	out["utxo"] = s.segBytes(".utxo")
 	return out, nil
 }
 
-// UTXOBytes is the logical size (keys and values) of a chain's unspent
-// outputs: the working set an ingest must be able to look up.
+// UTXOBytes is the logical size (outpoint and record) of a chain's unspent
+// outputs: the working set an ingest holds in memory.
 func (s *Store) UTXOBytes(c model.Chain) uint64 {
-	var n uint64
-	p := key(tUTXO, byte(c), 0)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil || !c.IsUTXO() || s.ensureUTXO(c, st) != nil {
 		return 0
 	}
-	defer it.Close()
-	for it.First(); it.Valid(); it.Next() {
-		n += uint64(len(it.Key()) + len(it.Value()))
-	}
-	return n
+	return uint64(len(st.utxo)) * (36 + 25)
 }
 
-// Flush writes memtables to sstables (for footprint measurements).
-func (s *Store) Flush() error { return s.db.Flush() }
+// Flush writes the open segments and the memtables (for footprint
+// measurements).
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	err := s.closeAllOpen()
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.db.Flush()
+}
 
 // Compact fully compacts the database (for footprint measurements).
 func (s *Store) Compact() error {
@@ -205,6 +264,9 @@ func (s *Store) state(c model.Chain) (*chainState, error) {
 			return nil, fmt.Errorf("chain %s meta: %w", c, err)
 		}
 		st.meta = *m
+	}
+	if err := s.loadSegs(c, st); err != nil {
+		return nil, err
 	}
 	s.chains[c] = st
 	return st, nil

@@ -382,3 +382,20 @@ func TestAddrCacheExact(t *testing.T) {
 		})
 	}
 }
+
+// TestTinySegments runs the write, undo and rollback tests with segments of
+// a few entries, so that applies close segments, merge small tails, and
+// undos and rollbacks reach into closed segments.
+func TestTinySegments(t *testing.T) {
+	defer func(old int) { segMaxEntries = old }(segMaxEntries)
+	for _, n := range []int{1, 7, 60} {
+		segMaxEntries = n
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Run("rollback", TestUTXOBalancesAndRollbackExact)
+			t.Run("atomic", TestApplyIsAtomic)
+			t.Run("undo", TestUndoToMark)
+			t.Run("unordered", TestAccountTransfersUnordered)
+			t.Run("addrcache", TestAddrCacheExact)
+		})
+	}
+}

@@ -2,8 +2,8 @@ package pebblestore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -34,7 +34,13 @@ func (s *Store) RollbackTo(c model.Chain, height uint64) error {
 	return s.Undo(c, rec.Before.Mark)
 }
 
-// Undo implements store.Writer.
+// Undo implements store.Writer. The Pebble part deletes the tx, block,
+// address and asset records made after the mark in one synced batch. The
+// derived parts follow: the UTXO set gets back the outputs the undone txs
+// spent; an undo inside the open segment truncates it, and an undo into a
+// closed segment rewrites that segment's kept part and a UTXO snapshot as
+// new files before the same batch commits the new segment list, so a crash
+// leaves either the old state or the new one.
 func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -49,75 +55,50 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	if mark == cur.Mark {
 		return nil
 	}
+	if c.IsUTXO() {
+		if err := s.ensureUTXO(c, st); err != nil {
+			return err
+		}
+	}
 	cb := byte(c)
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
 
-	affected := map[uint64]bool{}
-	txCache := map[uint64]*txRec{}
-	loadTx := func(n uint64) (*txRec, error) {
-		if t, ok := txCache[n]; ok {
-			return t, nil
+	// The UTXO changes, newest tx first: outputs the undone txs created
+	// go, outputs they spent that older txs created come back.
+	overlay := map[outpoint]*utxoRec{}
+	ids := map[uint64][32]byte{}
+	txID := func(n uint64) ([32]byte, error) {
+		if id, ok := ids[n]; ok {
+			return id, nil
 		}
-		v, err := s.get(txKey(cb, n))
+		t, err := s.txByNum(c, n)
 		if err != nil {
-			return nil, fmt.Errorf("undo: tx %d: %w", n, err)
+			return [32]byte{}, fmt.Errorf("undo: %w", err)
 		}
-		t, err := decodeTx(v)
-		if err != nil {
-			return nil, err
-		}
-		txCache[n] = t
-		return t, nil
-	}
-	touch := func(id, txnum uint64) {
-		if id == 0 {
-			return
-		}
-		b.DeleteRange(adjKey(cb, id, txnum, 0), adjKey(cb, id, txnum+1, 0), nil)
-		if id < mark.NextAddr {
-			affected[id] = true
-		}
+		return t.ID, nil
 	}
 	for n := cur.NextTx - 1; n >= mark.NextTx && n > 0; n-- {
-		t, err := loadTx(n)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // a tx number skipped by nothing; keep going
-		}
+		t, err := s.txByNum(c, n)
 		if err != nil {
-			return err
+			return fmt.Errorf("undo: %w", err)
 		}
-		if v, err := s.get(txidKey(cb, &t.ID)); err == nil {
-			if got, _ := binary.Uvarint(v); got == n {
-				b.Delete(txidKey(cb, &t.ID), nil)
-			}
+		ids[n] = t.ID
+		for i := range t.Outputs {
+			overlay[outpoint{t.ID, uint32(i)}] = nil
 		}
 		for _, in := range t.Inputs {
-			touch(in.Addr, n)
 			if in.PrevTx >= mark.NextTx {
 				continue // its creator is undone too
 			}
-			prev, err := loadTx(in.PrevTx)
+			id, err := txID(in.PrevTx)
 			if err != nil {
 				return err
 			}
-			b.Set(utxoKey(cb, &prev.ID, in.PrevIndex), encodeUTXO(&utxoRec{TxNum: in.PrevTx, Addr: in.Addr, Value: in.Value, Script: in.Script}), nil)
-			b.Delete(spentKey(cb, in.PrevTx, in.PrevIndex), nil)
+			overlay[outpoint{id, in.PrevIndex}] = &utxoRec{TxNum: in.PrevTx, Addr: in.Addr, Value: in.Value, Script: in.Script}
 		}
-		for i, o := range t.Outputs {
-			touch(o.Addr, n)
-			b.Delete(utxoKey(cb, &t.ID, uint32(i)), nil)
-		}
-		for _, x := range t.Transfers {
-			touch(x.From, n)
-			touch(x.To, n)
-		}
-		touch(t.FeePayer, n)
-		b.Delete(txKey(cb, n), nil)
-		delete(txCache, n)
 	}
-	// Spent markers of outputs created after the mark.
-	b.DeleteRange(spentKey(cb, mark.NextTx, 0), prefixEnd(key(tSpent, cb, 0)), nil)
+	b.DeleteRange(txKey(cb, mark.NextTx), prefixEnd(key(tTx, cb, 0)), nil)
 	// Addresses created after the mark.
 	if err := s.each(b, addrRevKey(cb, mark.NextAddr), prefixEnd(key(tAddrRev, cb, 0)), func(k, v []byte) error {
 		b.Delete(addrKey(cb, v), nil)
@@ -126,8 +107,6 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		return err
 	}
 	b.DeleteRange(addrRevKey(cb, mark.NextAddr), prefixEnd(key(tAddrRev, cb, 0)), nil)
-	b.DeleteRange(adjKey(cb, mark.NextAddr, 0, 0), prefixEnd(key(tAdj, cb, 0)), nil)
-	b.DeleteRange(aggKey(cb, mark.NextAddr), prefixEnd(key(tAgg, cb, 0)), nil)
 	// Assets created after the mark.
 	if err := s.each(b, assetRevKey(cb, mark.NextAsset), prefixEnd(key(tAssetRev, cb, 0)), func(k, v []byte) error {
 		a, err := decodeAssetRec(v)
@@ -148,24 +127,83 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		return err
 	}
 	b.DeleteRange(orderKey(cb, mark.NextTx), prefixEnd(key(tOrder, cb, 0)), nil)
-	// Recompute the totals of older addresses the undone txs touched.
-	times := map[uint64]int64{}
-	for id := range affected {
-		g, err := s.recomputeAgg(b, cb, id, times)
-		if err != nil {
-			return err
-		}
-		b.Delete(aggKey(cb, id), nil)
-		if g.TxCount > 0 {
-			b.Set(aggKey(cb, id), encodeAgg(nil, g), nil)
-		}
-	}
 	m := meta{Mark: mark, Network: cur.Network}
 	b.Set(key(tMeta, cb, 0), encodeMeta(&m), nil)
+
+	g := st.seg
+	var newList *segList
+	var newSeg *segment
+	var dropped []*segment
+	if mark.NextTx < g.list.segEnd {
+		// The undo reaches into closed segments: the first one it touches
+		// is rewritten with the txs it keeps, the later ones go.
+		k := sort.Search(len(g.list.segs), func(i int) bool { return g.list.segs[i].end > mark.NextTx })
+		l := g.list
+		l.segs = append([]segRef(nil), g.list.segs[:k]...)
+		dropped = append([]*segment(nil), g.segs[k:]...)
+		from := g.list.segs[k].start
+		if mark.NextTx > from {
+			d := &segData{start: from, end: from}
+			if err := s.replay(c, d, nil, from, mark.NextTx); err != nil {
+				return err
+			}
+			img, err := encodeSeg(d)
+			if err != nil {
+				return err
+			}
+			ref := segRef{file: l.nextFile, start: from, end: mark.NextTx, nAdj: uint64(len(d.adj))}
+			l.nextFile++
+			if err := writeFile(segPath(s.dir, c, ref.file), img); err != nil {
+				return fmt.Errorf("pebblestore: undo: write segment: %w", err)
+			}
+			if newSeg, err = openSegment(segPath(s.dir, c, ref.file), ref.file); err != nil {
+				return err
+			}
+			l.segs = append(l.segs, ref)
+		}
+		l.segEnd = mark.NextTx
+		l.utxoFile = 0
+		if c.IsUTXO() {
+			l.utxoFile = l.nextFile
+			l.nextFile++
+			if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, overlay)); err != nil {
+				if newSeg != nil {
+					newSeg.close()
+				}
+				return fmt.Errorf("pebblestore: undo: write UTXO snapshot: %w", err)
+			}
+		}
+		newList = &l
+		b.Set(key(tSegList, cb, 0), encodeSegList(newList), nil)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
+		if newSeg != nil {
+			newSeg.close()
+		}
 		return fmt.Errorf("pebblestore: commit undo of %s: %w", c, err)
 	}
 	st.meta = m
+	for op, u := range overlay {
+		if u == nil {
+			delete(st.utxo, op)
+		} else {
+			st.utxo[op] = *u
+		}
+	}
+	if newList != nil {
+		g.segs = g.segs[:len(g.segs)-len(dropped)]
+		if newSeg != nil {
+			g.segs = append(g.segs, newSeg)
+		}
+		g.list = *newList
+		for _, x := range dropped {
+			x.close()
+		}
+		s.removeOrphans(c, &g.list)
+		g.resetOpen(mark.NextTx)
+	} else {
+		g.truncateOpen(mark.NextTx)
+	}
 	st.addrs, st.complete, st.loadTried = map[string]uint64{}, false, false
 	// The undone batches may have allocated asset ids that this undo
 	// deleted: drop the asset cache (it refills from Pebble).
@@ -186,60 +224,4 @@ func (s *Store) each(r pebble.Reader, lo, hi []byte, fn func(k, v []byte) error)
 		}
 	}
 	return it.Close()
-}
-
-// recomputeAgg rebuilds an address's totals from its adjacency as seen
-// through r (the undo batch over the database).
-func (s *Store) recomputeAgg(r pebble.Reader, c byte, id uint64, times map[uint64]int64) (*agg, error) {
-	g := &agg{}
-	lastTx := uint64(0)
-	err := s.each(r, adjKey(c, id, 0, 0), adjKey(c, id+1, 0, 0), func(k, v []byte) error {
-		txnum := binary.BigEndian.Uint64(k[10:18])
-		asset := binary.BigEndian.Uint32(k[18:22])
-		in, out, nIn, nOut, err := decodeAdj(v)
-		if err != nil {
-			return err
-		}
-		one := agg{Assets: []assetAgg{{Asset: asset, Received: in, Sent: out, NIn: nIn, NOut: nOut}}}
-		if txnum != lastTx {
-			t, err := s.txTime(r, c, txnum, times)
-			if err != nil {
-				return err
-			}
-			one.TxCount, one.First, one.Last = 1, t, t
-			lastTx = txnum
-		}
-		g.add(&one)
-		return nil
-	})
-	return g, err
-}
-
-// txTime returns the block time of a transaction number.
-func (s *Store) txTime(r pebble.Reader, c byte, txnum uint64, times map[uint64]int64) (int64, error) {
-	v, closer, err := r.Get(txKey(c, txnum))
-	if err != nil {
-		return 0, fmt.Errorf("tx %d: %w", txnum, err)
-	}
-	rd := &reader{b: v}
-	rd.hash()
-	h := rd.uvarint()
-	closer.Close()
-	if rd.err != nil {
-		return 0, rd.err
-	}
-	if t, ok := times[h]; ok {
-		return t, nil
-	}
-	bv, closer, err := r.Get(blockKey(c, h))
-	if err != nil {
-		return 0, fmt.Errorf("block %d: %w", h, err)
-	}
-	rec, err := decodeBlock(h, bv)
-	closer.Close()
-	if err != nil {
-		return 0, err
-	}
-	times[h] = rec.Time
-	return rec.Time, nil
 }

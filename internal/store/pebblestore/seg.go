@@ -1,0 +1,567 @@
+package pebblestore
+
+// Immutable segment files: the derived indexes of a range of transaction
+// numbers [start, end) of one chain, written once when the in-memory open
+// segment is closed and memory-mapped for reading. Everything in a segment
+// is a pure function of the tx records in Pebble (and the block times), so a
+// segment can always be rebuilt from them: that is what makes crash recovery
+// and undo exact.
+//
+// File layout (all integers big-endian unless said varint):
+//
+//	"SPSEG001"
+//	txids   nTx × (prefix u64, txnum−start u32), sorted      (txid lookup)
+//	times   nTx × u32: block time − baseTime, by txnum        (first/last seen)
+//	groups  per address, ascending id:                        (adjacency)
+//	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
+//	          entries: uvarint txnum−prevTxnum, flags byte,
+//	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
+//	gindex  every groupStride-th group: (id u64, offset u64)
+//	spent   blocks of spentStride entries sorted by (prevTx, vout):
+//	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
+//	sindex  per spent block: (prevTx u64, vout u32, offset u64)
+//	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent u64,
+//	        offsets and lengths of the six sections u64,
+//	        crc32c of everything before the footer u32, "SPSEG001"
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"sort"
+	"syscall"
+
+	"github.com/holiman/uint256"
+)
+
+const (
+	segMagic     = "SPSEG001"
+	groupStride  = 16
+	spentStride  = 64
+	segFooterLen = 7*8 + 12*8 + 4 + 8
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// adjEnt is one address's share of one transaction in one asset.
+type adjEnt struct {
+	addr, txnum uint64
+	in, out     uint64 // amounts, unless big > 0
+	asset       uint32
+	nIn, nOut   uint32
+	big         uint32 // > 0: the amounts are bigs[big-1]
+}
+
+type bigPair struct{ in, out uint256.Int }
+
+type txidEnt struct {
+	prefix uint64
+	num    uint64
+}
+
+type spentEnt struct {
+	prevTx  uint64
+	vout    uint32
+	spender uint64
+}
+
+func txidPrefix(id *[32]byte) uint64 { return binary.BigEndian.Uint64(id[:8]) }
+
+// segData is the content of a segment in memory: the open segment being
+// filled by Apply, or a closed segment loaded back for a merge.
+type segData struct {
+	start, end uint64 // txnums covered: [start, end)
+	txids      []txidEnt
+	times      []int64 // by txnum − start
+	adj        []adjEnt
+	bigs       []bigPair
+	spent      []spentEnt
+}
+
+func (d *segData) amounts(e *adjEnt) (in, out uint256.Int) {
+	if e.big > 0 {
+		p := &d.bigs[e.big-1]
+		return p.in, p.out
+	}
+	in.SetUint64(e.in)
+	out.SetUint64(e.out)
+	return in, out
+}
+
+// truncate drops everything from txnum n on (entries are appended in txnum
+// order).
+func (d *segData) truncate(n uint64) {
+	if n >= d.end {
+		return
+	}
+	if n < d.start {
+		n = d.start
+	}
+	d.times = d.times[:n-d.start]
+	d.end = n
+	i := sort.Search(len(d.txids), func(i int) bool { return d.txids[i].num >= n })
+	d.txids = d.txids[:i]
+	i = sort.Search(len(d.adj), func(i int) bool { return d.adj[i].txnum >= n })
+	nb := len(d.bigs)
+	for j := i; j < len(d.adj); j++ {
+		if b := int(d.adj[j].big); b > 0 && b-1 < nb {
+			nb = b - 1
+		}
+	}
+	d.adj, d.bigs = d.adj[:i], d.bigs[:nb]
+	i = sort.Search(len(d.spent), func(i int) bool { return d.spent[i].spender >= n })
+	d.spent = d.spent[:i]
+}
+
+// encodeSeg writes d as a segment file image. It sorts d's slices in place.
+func encodeSeg(d *segData) ([]byte, error) {
+	var base int64
+	for i, t := range d.times {
+		if i == 0 || t < base {
+			base = t
+		}
+	}
+	for _, t := range d.times {
+		if uint64(t-base) > 0xffffffff {
+			return nil, fmt.Errorf("pebblestore: segment %d-%d: block times span more than 2^32 seconds", d.start, d.end)
+		}
+	}
+	sort.Slice(d.txids, func(i, j int) bool {
+		a, b := d.txids[i], d.txids[j]
+		return a.prefix < b.prefix || a.prefix == b.prefix && a.num < b.num
+	})
+	sort.Slice(d.adj, func(i, j int) bool {
+		a, b := &d.adj[i], &d.adj[j]
+		if a.addr != b.addr {
+			return a.addr < b.addr
+		}
+		if a.txnum != b.txnum {
+			return a.txnum < b.txnum
+		}
+		return a.asset < b.asset
+	})
+	sort.Slice(d.spent, func(i, j int) bool {
+		a, b := d.spent[i], d.spent[j]
+		return a.prevTx < b.prevTx || a.prevTx == b.prevTx && a.vout < b.vout
+	})
+	out := make([]byte, 0, 64+len(d.txids)*16+len(d.adj)*10+len(d.spent)*6)
+	out = append(out, segMagic...)
+	var offs [12]uint64
+	offs[0] = uint64(len(out))
+	for _, t := range d.txids {
+		out = binary.BigEndian.AppendUint64(out, t.prefix)
+		out = binary.BigEndian.AppendUint32(out, uint32(t.num-d.start))
+	}
+	offs[1] = uint64(len(out)) - offs[0]
+	offs[2] = uint64(len(out))
+	for _, t := range d.times {
+		out = binary.BigEndian.AppendUint32(out, uint32(t-base))
+	}
+	offs[3] = uint64(len(out)) - offs[2]
+
+	// Groups.
+	offs[4] = uint64(len(out))
+	var gindex []byte
+	var nAddr uint64
+	var prevID uint64
+	var ebuf []byte
+	for i := 0; i < len(d.adj); {
+		j := i
+		for j < len(d.adj) && d.adj[j].addr == d.adj[i].addr {
+			j++
+		}
+		ebuf = ebuf[:0]
+		prevTx := d.start
+		for k := i; k < j; k++ {
+			ebuf = appendSegEntry(ebuf, d, &d.adj[k], prevTx)
+			prevTx = d.adj[k].txnum
+		}
+		if nAddr%groupStride == 0 {
+			gindex = binary.BigEndian.AppendUint64(gindex, d.adj[i].addr)
+			gindex = binary.BigEndian.AppendUint64(gindex, uint64(len(out))-offs[4])
+			prevID = 0 // a group at an index point is absolute
+		}
+		n := putUvarint(nil, uint64(j-i))
+		out = putUvarint(out, d.adj[i].addr-prevID)
+		out = putUvarint(out, uint64(len(n)+len(ebuf)))
+		out = append(append(out, n...), ebuf...)
+		prevID = d.adj[i].addr
+		nAddr++
+		i = j
+	}
+	offs[5] = uint64(len(out)) - offs[4]
+	offs[6] = uint64(len(out))
+	out = append(out, gindex...)
+	offs[7] = uint64(len(gindex))
+
+	// Spent.
+	offs[8] = uint64(len(out))
+	var sindex []byte
+	var prev uint64
+	for i, s := range d.spent {
+		if i%spentStride == 0 {
+			sindex = binary.BigEndian.AppendUint64(sindex, s.prevTx)
+			sindex = binary.BigEndian.AppendUint32(sindex, s.vout)
+			sindex = binary.BigEndian.AppendUint64(sindex, uint64(len(out))-offs[8])
+			prev = s.prevTx
+		}
+		out = putUvarint(out, s.prevTx-prev)
+		out = putUvarint(out, uint64(s.vout))
+		out = putUvarint(out, s.spender-s.prevTx)
+		prev = s.prevTx
+	}
+	offs[9] = uint64(len(out)) - offs[8]
+	offs[10] = uint64(len(out))
+	out = append(out, sindex...)
+	offs[11] = uint64(len(sindex))
+
+	crc := crc32.Checksum(out, castagnoli)
+	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(d.spent))} {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	for _, v := range offs {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	out = binary.BigEndian.AppendUint32(out, crc)
+	return append(out, segMagic...), nil
+}
+
+// Entry flags.
+const (
+	efInMask   = 3 // nIn 0..2, 3: uvarint follows
+	efOutShift = 2 // nOut likewise in bits 2-3
+	efAsset    = 1 << 4
+	efIn       = 1 << 5
+	efOut      = 1 << 6
+)
+
+func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
+	in, out := d.amounts(e)
+	var f byte
+	f |= countCode(e.nIn)
+	f |= countCode(e.nOut) << efOutShift
+	if e.asset != 0 {
+		f |= efAsset
+	}
+	if !in.IsZero() {
+		f |= efIn
+	}
+	if !out.IsZero() {
+		f |= efOut
+	}
+	b = putUvarint(b, e.txnum-prevTx)
+	b = append(b, f)
+	if e.asset != 0 {
+		b = putUvarint(b, uint64(e.asset))
+	}
+	if countCode(e.nIn) == 3 {
+		b = putUvarint(b, uint64(e.nIn))
+	}
+	if countCode(e.nOut) == 3 {
+		b = putUvarint(b, uint64(e.nOut))
+	}
+	if !in.IsZero() {
+		b = putAmount(b, &in)
+	}
+	if !out.IsZero() {
+		b = putAmount(b, &out)
+	}
+	return b
+}
+
+func countCode(n uint32) byte {
+	if n < 3 {
+		return byte(n)
+	}
+	return 3
+}
+
+// segEntry is a decoded adjacency entry.
+type segEntry struct {
+	txnum     uint64
+	asset     uint32
+	nIn, nOut uint64
+	in, out   uint256.Int
+}
+
+func (r *reader) segEntry(prevTx uint64) (e segEntry) {
+	e.txnum = prevTx + r.uvarint()
+	f := r.byte1()
+	if f&efAsset != 0 {
+		e.asset = uint32(r.uvarint())
+	}
+	e.nIn = uint64(f & efInMask)
+	if e.nIn == 3 {
+		e.nIn = r.uvarint()
+	}
+	e.nOut = uint64(f >> efOutShift & efInMask)
+	if e.nOut == 3 {
+		e.nOut = r.uvarint()
+	}
+	if f&efIn != 0 {
+		e.in = r.amount()
+	}
+	if f&efOut != 0 {
+		e.out = r.amount()
+	}
+	return e
+}
+
+// segment is an open, memory-mapped segment file.
+type segment struct {
+	id                       uint64
+	path                     string
+	data                     []byte
+	start, end               uint64
+	base                     int64
+	nTx, nAddr, nAdj, nSpent uint64
+	txids, times, groups     []byte
+	gindex, spent, sindex    []byte
+}
+
+// openSegment maps and checks a segment file.
+func openSegment(path string, id uint64) (*segment, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: segment: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: segment: %w", err)
+	}
+	size := fi.Size()
+	if size < int64(len(segMagic)+segFooterLen) {
+		return nil, fmt.Errorf("%w: segment %s is %d bytes, too short", errCorrupt, path, size)
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: map segment %s: %w", path, err)
+	}
+	s, err := parseSegment(data, path)
+	if err != nil {
+		syscall.Munmap(data)
+		return nil, err
+	}
+	s.id = id
+	return s, nil
+}
+
+func parseSegment(data []byte, path string) (*segment, error) {
+	bad := func(what string) error { return fmt.Errorf("%w: segment %s: %s", errCorrupt, path, what) }
+	if !bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic)) {
+		return nil, bad("bad magic")
+	}
+	body := len(data) - segFooterLen
+	ft := data[body:]
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(ft[8*i:]) }
+	s := &segment{path: path, data: data, start: u(0), end: u(1), base: int64(u(2)), nTx: u(3), nAddr: u(4), nAdj: u(5), nSpent: u(6)}
+	if crc := binary.BigEndian.Uint32(ft[19*8:]); crc != crc32.Checksum(data[:body], castagnoli) {
+		return nil, bad("checksum mismatch")
+	}
+	sec := make([][]byte, 6)
+	for i := range sec {
+		off, n := u(7+2*i), u(8+2*i)
+		if off > uint64(body) || n > uint64(body)-off {
+			return nil, bad(fmt.Sprintf("section %d out of bounds", i))
+		}
+		sec[i] = data[off : off+n : off+n]
+	}
+	s.txids, s.times, s.groups, s.gindex, s.spent, s.sindex = sec[0], sec[1], sec[2], sec[3], sec[4], sec[5]
+	switch {
+	case s.end < s.start:
+		return nil, bad("end before start")
+	case uint64(len(s.txids)) != 12*s.nTx || uint64(len(s.times)) != 4*(s.end-s.start):
+		return nil, bad("tx section sizes")
+	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
+		return nil, bad("group index size")
+	case uint64(len(s.sindex)) != 20*((s.nSpent+spentStride-1)/spentStride):
+		return nil, bad("spent index size")
+	}
+	return s, nil
+}
+
+func (s *segment) close() error {
+	if s.data == nil {
+		return nil
+	}
+	err := syscall.Munmap(s.data)
+	s.data = nil
+	return err
+}
+
+// txnums returns the txnums whose txid starts with prefix.
+func (s *segment) txnums(prefix uint64) []uint64 {
+	n := int(s.nTx)
+	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint64(s.txids[12*i:]) >= prefix })
+	var out []uint64
+	for ; i < n && binary.BigEndian.Uint64(s.txids[12*i:]) == prefix; i++ {
+		out = append(out, s.start+uint64(binary.BigEndian.Uint32(s.txids[12*i+8:])))
+	}
+	return out
+}
+
+// txTime is the block time of txnum (which the segment covers).
+func (s *segment) txTime(txnum uint64) int64 {
+	return s.base + int64(binary.BigEndian.Uint32(s.times[4*(txnum-s.start):]))
+}
+
+// group returns the encoded entries of address id (count, bytes), or ok false.
+func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error) {
+	ng := len(s.gindex) / 16
+	i := sort.Search(ng, func(i int) bool { return binary.BigEndian.Uint64(s.gindex[16*i:]) > id }) - 1
+	if i < 0 {
+		return 0, nil, false, nil
+	}
+	off := binary.BigEndian.Uint64(s.gindex[16*i+8:])
+	if off > uint64(len(s.groups)) {
+		return 0, nil, false, fmt.Errorf("%w: segment %s: group offset", errCorrupt, s.path)
+	}
+	r := &reader{b: s.groups[off:]}
+	var prev uint64
+	for k := 0; k < groupStride && len(r.b) > 0; k++ {
+		gid := prev + r.uvarint()
+		body := r.lenBytes()
+		if r.err != nil {
+			return 0, nil, false, fmt.Errorf("segment %s: %w", s.path, r.err)
+		}
+		if gid == id {
+			br := &reader{b: body}
+			n := br.uvarint()
+			return n, br.b, br.err == nil, br.err
+		}
+		if gid > id {
+			break
+		}
+		prev = gid
+	}
+	return 0, nil, false, nil
+}
+
+// eachGroup calls fn for every address group of the segment in id order.
+func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) error {
+	r := &reader{b: s.groups}
+	var prev uint64
+	for k := uint64(0); len(r.b) > 0; k++ {
+		if k%groupStride == 0 {
+			prev = 0
+		}
+		id := prev + r.uvarint()
+		body := r.lenBytes()
+		br := &reader{b: body}
+		n := br.uvarint()
+		if r.err != nil || br.err != nil {
+			return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
+		}
+		if err := fn(id, n, br.b); err != nil {
+			return err
+		}
+		prev = id
+	}
+	return nil
+}
+
+// spentBy returns the txnum that spent output (prevTx, vout), if this
+// segment holds that spend.
+func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
+	nb := len(s.sindex) / 20
+	less := func(i int) bool { // index point i is after (prevTx, vout)
+		p := binary.BigEndian.Uint64(s.sindex[20*i:])
+		v := binary.BigEndian.Uint32(s.sindex[20*i+8:])
+		return p > prevTx || p == prevTx && v > vout
+	}
+	i := sort.Search(nb, less) - 1
+	if i < 0 {
+		return 0, false, nil
+	}
+	p := binary.BigEndian.Uint64(s.sindex[20*i:])
+	off := binary.BigEndian.Uint64(s.sindex[20*i+12:])
+	if off > uint64(len(s.spent)) {
+		return 0, false, fmt.Errorf("%w: segment %s: spent offset", errCorrupt, s.path)
+	}
+	r := &reader{b: s.spent[off:]}
+	for k := 0; k < spentStride && len(r.b) > 0; k++ {
+		p += r.uvarint()
+		v := uint32(r.uvarint())
+		sp := p + r.uvarint()
+		if r.err != nil {
+			return 0, false, fmt.Errorf("segment %s: %w", s.path, r.err)
+		}
+		if p == prevTx && v == vout {
+			return sp, true, nil
+		}
+		if p > prevTx || p == prevTx && v > vout {
+			break
+		}
+	}
+	return 0, false, nil
+}
+
+// eachSpent calls fn for every spend the segment records.
+func (s *segment) eachSpent(fn func(spentEnt)) error {
+	r := &reader{b: s.spent}
+	var p uint64
+	for k := uint64(0); k < s.nSpent; k++ {
+		if k%spentStride == 0 {
+			p = binary.BigEndian.Uint64(s.sindex[20*(k/spentStride):])
+		}
+		p += r.uvarint()
+		v := uint32(r.uvarint())
+		sp := p + r.uvarint()
+		if r.err != nil {
+			return fmt.Errorf("segment %s: %w", s.path, r.err)
+		}
+		fn(spentEnt{prevTx: p, vout: v, spender: sp})
+	}
+	return nil
+}
+
+// load decodes the whole segment back into memory (for a merge).
+func (s *segment) load() (*segData, error) {
+	d := &segData{start: s.start, end: s.end}
+	for i := uint64(0); i < s.nTx; i++ {
+		d.txids = append(d.txids, txidEnt{prefix: binary.BigEndian.Uint64(s.txids[12*i:]), num: s.start + uint64(binary.BigEndian.Uint32(s.txids[12*i+8:]))})
+	}
+	sort.Slice(d.txids, func(i, j int) bool { return d.txids[i].num < d.txids[j].num })
+	d.times = make([]int64, s.end-s.start)
+	for n := s.start; n < s.end; n++ {
+		d.times[n-s.start] = s.txTime(n)
+	}
+	err := s.eachGroup(func(id, n uint64, entries []byte) error {
+		r := &reader{b: entries}
+		prev := s.start
+		for k := uint64(0); k < n; k++ {
+			e := r.segEntry(prev)
+			prev = e.txnum
+			d.addEnt(id, &e)
+		}
+		if r.err != nil {
+			return fmt.Errorf("segment %s: %w", s.path, r.err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Back to txnum order (the order Apply appends in), which truncate needs.
+	sort.SliceStable(d.adj, func(i, j int) bool { return d.adj[i].txnum < d.adj[j].txnum })
+	if err := s.eachSpent(func(e spentEnt) { d.spent = append(d.spent, e) }); err != nil {
+		return nil, err
+	}
+	sort.Slice(d.spent, func(i, j int) bool { return d.spent[i].spender < d.spent[j].spender })
+	return d, nil
+}
+
+// addEnt appends an adjacency entry.
+func (d *segData) addEnt(addr uint64, e *segEntry) {
+	a := adjEnt{addr: addr, txnum: e.txnum, asset: e.asset, nIn: uint32(e.nIn), nOut: uint32(e.nOut)}
+	if e.in.IsUint64() && e.out.IsUint64() {
+		a.in, a.out = e.in.Uint64(), e.out.Uint64()
+	} else {
+		d.bigs = append(d.bigs, bigPair{e.in, e.out})
+		a.big = uint32(len(d.bigs))
+	}
+	d.adj = append(d.adj, a)
+}

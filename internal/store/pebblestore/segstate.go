@@ -1,0 +1,491 @@
+package pebblestore
+
+// The segment state of a chain: the closed segments (listed in Pebble under
+// the segment-list key, memory-mapped), and the open segment in memory that
+// covers the tx records from the end of the last closed segment to the
+// chain's NextTx. Apply appends to the open segment after its Pebble batch
+// commits; when the open segment holds segMaxEntries adjacency entries, or
+// the store is flushed or closed, it is written as a segment file (merged
+// with a small last segment, so that each run of an incremental ingest does
+// not leave a tiny file behind) and the list is committed. After a crash the
+// open segment is rebuilt from the tx records (replay), so nothing derived is
+// ever lost or counted twice.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+const tSegList = 'S' // S c → segment list (not part of Digest: it names files)
+
+// segMaxEntries is the adjacency entries an open segment collects before it
+// is written (about 48 bytes each in memory). A variable so that tests can
+// force many segments.
+var segMaxEntries = 1 << 21
+
+type segRef struct {
+	file, start, end, nAdj uint64
+}
+
+// segList is the persisted list of a chain's closed segments.
+type segList struct {
+	nextFile uint64
+	segEnd   uint64 // txnum after the last closed segment (1 when none)
+	utxoFile uint64 // UTXO snapshot at segEnd (UTXO chains; 0 when none)
+	segs     []segRef
+}
+
+func encodeSegList(l *segList) []byte {
+	b := []byte{1}
+	b = putUvarint(b, l.nextFile)
+	b = putUvarint(b, l.segEnd)
+	b = putUvarint(b, l.utxoFile)
+	b = putUvarint(b, uint64(len(l.segs)))
+	for _, s := range l.segs {
+		b = putUvarint(putUvarint(putUvarint(putUvarint(b, s.file), s.start), s.end), s.nAdj)
+	}
+	return b
+}
+
+func decodeSegList(v []byte) (*segList, error) {
+	r := &reader{b: v}
+	if r.byte1() != 1 {
+		r.fail("segment list version")
+	}
+	l := &segList{nextFile: r.uvarint(), segEnd: r.uvarint(), utxoFile: r.uvarint()}
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail("segment count")
+		return nil, r.err
+	}
+	for i := uint64(0); i < n; i++ {
+		l.segs = append(l.segs, segRef{file: r.uvarint(), start: r.uvarint(), end: r.uvarint(), nAdj: r.uvarint()})
+	}
+	return l, r.err
+}
+
+// segState is a chain's segments.
+type segState struct {
+	list  segList
+	segs  []*segment // readers, parallel to list.segs
+	open  *segData
+	openX map[uint64]uint64   // txid prefix → txnum in the open segment
+	multi map[uint64][]uint64 // further txnums of colliding prefixes
+}
+
+func (g *segState) addTxid(prefix, num uint64) {
+	if _, ok := g.openX[prefix]; ok {
+		g.multi[prefix] = append(g.multi[prefix], num)
+		return
+	}
+	g.openX[prefix] = num
+}
+
+func (g *segState) resetOpen(start uint64) {
+	g.open = &segData{start: start, end: start}
+	g.openX = map[uint64]uint64{}
+	g.multi = map[uint64][]uint64{}
+}
+
+// truncateOpen drops the open segment's content from txnum n on.
+func (g *segState) truncateOpen(n uint64) {
+	d := g.open
+	if n >= d.end {
+		return
+	}
+	for _, t := range d.txids {
+		if t.num >= n {
+			if g.openX[t.prefix] == t.num {
+				delete(g.openX, t.prefix)
+				if m := g.multi[t.prefix]; len(m) > 0 {
+					g.openX[t.prefix] = m[0]
+					if len(m) == 1 {
+						delete(g.multi, t.prefix)
+					} else {
+						g.multi[t.prefix] = m[1:]
+					}
+				}
+			} else if m := g.multi[t.prefix]; len(m) > 0 {
+				k := m[:0]
+				for _, x := range m {
+					if x != t.num {
+						k = append(k, x)
+					}
+				}
+				if len(k) == 0 {
+					delete(g.multi, t.prefix)
+				} else {
+					g.multi[t.prefix] = k
+				}
+			}
+		}
+	}
+	d.truncate(n)
+}
+
+// txCandidates returns the txnums whose txid may be id (same 8-byte
+// prefix); the caller checks the tx record.
+func (g *segState) txCandidates(id *[32]byte) []uint64 {
+	p := txidPrefix(id)
+	var out []uint64
+	for _, s := range g.segs {
+		out = append(out, s.txnums(p)...)
+	}
+	if n, ok := g.openX[p]; ok {
+		out = append(out, n)
+		out = append(out, g.multi[p]...)
+	}
+	return out
+}
+
+func segDir(root string) string { return filepath.Join(root, "seg") }
+
+func segPath(root string, c model.Chain, file uint64) string {
+	return filepath.Join(segDir(root), fmt.Sprintf("%s-%06d.seg", c, file))
+}
+
+func utxoPath(root string, c model.Chain, file uint64) string {
+	return filepath.Join(segDir(root), fmt.Sprintf("%s-%06d.utxo", c, file))
+}
+
+// indexTx appends the derived index entries of tx record n (block time t)
+// to d: its txid, its time, one adjacency entry per (address, asset) it
+// touches, and the outputs its inputs spend. Apply and replay both call it,
+// so a rebuilt segment equals the one Apply built.
+func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
+	d.txids = append(d.txids, txidEnt{prefix: txidPrefix(&rec.ID), num: n})
+	d.times = append(d.times, t)
+	d.end = n + 1
+	parts = parts[:0]
+	get := func(addr uint64, asset uint32) *part {
+		for i := range parts {
+			if parts[i].addr == addr && parts[i].asset == asset {
+				return &parts[i]
+			}
+		}
+		parts = append(parts, part{addr: addr, asset: asset})
+		return &parts[len(parts)-1]
+	}
+	for _, in := range rec.Inputs {
+		p := get(in.Addr, 0)
+		p.out.AddUint64(&p.out, in.Value)
+		p.nOut++
+		d.spent = append(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
+	}
+	for _, o := range rec.Outputs {
+		p := get(o.Addr, 0)
+		p.in.AddUint64(&p.in, o.Value)
+		p.nIn++
+	}
+	for i := range rec.Transfers {
+		x := &rec.Transfers[i]
+		if x.From != 0 {
+			p := get(x.From, x.Asset)
+			p.out.Add(&p.out, &x.Value)
+			p.nOut++
+		}
+		if x.To != 0 {
+			p := get(x.To, x.Asset)
+			p.in.Add(&p.in, &x.Value)
+			p.nIn++
+		}
+	}
+	if !rec.Fee.IsZero() && rec.FeePayer != 0 {
+		p := get(rec.FeePayer, 0)
+		p.out.Add(&p.out, &rec.Fee)
+	}
+	if len(parts) == 0 && rec.FeePayer != 0 {
+		get(rec.FeePayer, 0) // a transaction that moved nothing still belongs to its sender
+	}
+	sort.Slice(parts, func(i, j int) bool {
+		return parts[i].addr < parts[j].addr || parts[i].addr == parts[j].addr && parts[i].asset < parts[j].asset
+	})
+	for i := range parts {
+		p := &parts[i]
+		if p.addr == 0 {
+			continue
+		}
+		e := adjEnt{addr: p.addr, txnum: n, asset: p.asset, nIn: uint32(p.nIn), nOut: uint32(p.nOut)}
+		if p.in.IsUint64() && p.out.IsUint64() {
+			e.in, e.out = p.in.Uint64(), p.out.Uint64()
+		} else {
+			d.bigs = append(d.bigs, bigPair{p.in, p.out})
+			e.big = uint32(len(d.bigs))
+		}
+		d.adj = append(d.adj, e)
+	}
+	return parts
+}
+
+// loadSegs reads the chain's segment list, maps its segments, removes
+// files no list names (left by a crash between writing a file and
+// committing the list) and rebuilds the open segment from the tx records
+// past the last segment. Callers hold s.mu.
+func (s *Store) loadSegs(c model.Chain, st *chainState) error {
+	g := &segState{list: segList{nextFile: 1, segEnd: 1}}
+	v, err := s.get(key(tSegList, byte(c), 0))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		l, err := decodeSegList(v)
+		if err != nil {
+			return fmt.Errorf("chain %s segment list: %w", c, err)
+		}
+		g.list = *l
+	}
+	if st.meta.NextTx < g.list.segEnd {
+		return fmt.Errorf("%w: chain %s segments reach tx %d, the chain only %d", errCorrupt, c, g.list.segEnd, st.meta.NextTx)
+	}
+	for _, r := range g.list.segs {
+		seg, err := openSegment(segPath(s.dir, c, r.file), r.file)
+		if err != nil {
+			g.closeAll()
+			return err
+		}
+		if seg.start != r.start || seg.end != r.end {
+			g.closeAll()
+			return fmt.Errorf("%w: segment %s covers %d-%d, the list says %d-%d", errCorrupt, seg.path, seg.start, seg.end, r.start, r.end)
+		}
+		g.segs = append(g.segs, seg)
+	}
+	s.removeOrphans(c, &g.list)
+	g.resetOpen(g.list.segEnd)
+	st.seg = g
+	if err := s.replay(c, g.open, g, g.list.segEnd, st.meta.NextTx); err != nil {
+		g.closeAll()
+		st.seg = nil
+		return err
+	}
+	return nil
+}
+
+func (g *segState) closeAll() {
+	for _, s := range g.segs {
+		s.close()
+	}
+	g.segs = nil
+}
+
+// removeOrphans deletes the chain's segment and snapshot files that the
+// list does not name.
+func (s *Store) removeOrphans(c model.Chain, l *segList) {
+	keep := map[string]bool{}
+	for _, r := range l.segs {
+		keep[filepath.Base(segPath(s.dir, c, r.file))] = true
+	}
+	if l.utxoFile != 0 {
+		keep[filepath.Base(utxoPath(s.dir, c, l.utxoFile))] = true
+	}
+	ents, _ := os.ReadDir(segDir(s.dir))
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, c.String()+"-") || keep[name] {
+			continue
+		}
+		if strings.HasSuffix(name, ".seg") || strings.HasSuffix(name, ".utxo") || strings.HasSuffix(name, ".tmp") {
+			os.Remove(filepath.Join(segDir(s.dir), name))
+		}
+	}
+}
+
+// replay indexes tx records [from, to) into d (and g's txid map when g is
+// not nil).
+func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to uint64) error {
+	times := map[uint64]int64{}
+	var parts []part
+	err := s.each(s.db, txKey(byte(c), from), txKey(byte(c), to), func(k, v []byte) error {
+		n := beUint64(k[2:])
+		if n != d.end {
+			return fmt.Errorf("%w: chain %s tx %d missing (found %d)", errCorrupt, c, d.end, n)
+		}
+		rec, err := decodeTx(v)
+		if err != nil {
+			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
+		}
+		t, err := s.blockTime(c, rec.Height, times)
+		if err != nil {
+			return err
+		}
+		parts = indexTx(d, n, rec, t, parts)
+		if g != nil {
+			g.addTxid(txidPrefix(&rec.ID), n)
+		}
+		return nil
+	})
+	if err == nil && d.end != to {
+		err = fmt.Errorf("%w: chain %s tx records end at %d, the chain at %d", errCorrupt, c, d.end, to)
+	}
+	return err
+}
+
+// blockTime returns the time of the block at height h (cached in times).
+func (s *Store) blockTime(c model.Chain, h uint64, times map[uint64]int64) (int64, error) {
+	if t, ok := times[h]; ok {
+		return t, nil
+	}
+	v, err := s.get(blockKey(byte(c), h))
+	if err != nil {
+		return 0, fmt.Errorf("chain %s block %d: %w", c, h, err)
+	}
+	rec, err := decodeBlock(h, v)
+	if err != nil {
+		return 0, err
+	}
+	if len(times) > 1<<16 {
+		clear(times)
+	}
+	times[h] = rec.Time
+	return rec.Time, nil
+}
+
+// writeFile writes data to path durably (temporary file, sync, rename,
+// sync of the directory).
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+// closeOpen writes the open segment as a segment file (merged into the last
+// segment when both fit in segMaxEntries), writes the UTXO snapshot of a
+// UTXO chain, and commits the new list. Callers hold s.mu.
+func (s *Store) closeOpen(c model.Chain, st *chainState) error {
+	g := st.seg
+	d := g.open
+	if d.end == d.start {
+		return nil
+	}
+	if c.IsUTXO() {
+		if err := s.ensureUTXO(c, st); err != nil {
+			return err
+		}
+	}
+	l := g.list
+	l.segs = append([]segRef(nil), g.list.segs...)
+	data := d
+	replace := false
+	if n := len(l.segs); n > 0 && l.segs[n-1].nAdj+uint64(len(d.adj)) <= uint64(s.segMax) && l.segs[n-1].end == d.start {
+		tail, err := g.segs[n-1].load()
+		if err != nil {
+			return err
+		}
+		tail.appendData(d)
+		data, replace = tail, true
+	}
+	img, err := encodeSeg(data)
+	if err != nil {
+		if !replace {
+			d.resort()
+		}
+		return err
+	}
+	if !replace {
+		d.resort() // encodeSeg sorted it by address; a failed write keeps it open
+	}
+	ref := segRef{file: l.nextFile, start: data.start, end: data.end, nAdj: uint64(len(data.adj))}
+	l.nextFile++
+	if err := writeFile(segPath(s.dir, c, ref.file), img); err != nil {
+		return fmt.Errorf("pebblestore: write segment: %w", err)
+	}
+	oldUTXO := l.utxoFile
+	if c.IsUTXO() {
+		l.utxoFile = l.nextFile
+		l.nextFile++
+		if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, nil)); err != nil {
+			return fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
+		}
+	}
+	var dropped []*segment
+	if replace {
+		dropped = []*segment{g.segs[len(g.segs)-1]}
+		l.segs[len(l.segs)-1] = ref
+	} else {
+		l.segs = append(l.segs, ref)
+	}
+	l.segEnd = d.end
+	seg, err := openSegment(segPath(s.dir, c, ref.file), ref.file)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Set(key(tSegList, byte(c), 0), encodeSegList(&l), pebble.Sync); err != nil {
+		seg.close()
+		return fmt.Errorf("pebblestore: commit segment list: %w", err)
+	}
+	if replace {
+		g.segs[len(g.segs)-1] = seg
+	} else {
+		g.segs = append(g.segs, seg)
+	}
+	g.list = l
+	for _, x := range dropped {
+		x.close()
+		os.Remove(x.path)
+	}
+	if oldUTXO != 0 && oldUTXO != l.utxoFile {
+		os.Remove(utxoPath(s.dir, c, oldUTXO))
+	}
+	g.resetOpen(d.end)
+	return nil
+}
+
+// appendData appends o (which starts where d ends) to d.
+func (d *segData) appendData(o *segData) {
+	shift := uint32(len(d.bigs))
+	d.txids = append(d.txids, o.txids...)
+	d.times = append(d.times, o.times...)
+	for _, e := range o.adj {
+		if e.big > 0 {
+			e.big += shift
+		}
+		d.adj = append(d.adj, e)
+	}
+	d.bigs = append(d.bigs, o.bigs...)
+	d.spent = append(d.spent, o.spent...)
+	d.end = o.end
+}
+
+// resort returns d's slices to append (txnum) order after encodeSeg sorted
+// them.
+func (d *segData) resort() {
+	sort.Slice(d.txids, func(i, j int) bool { return d.txids[i].num < d.txids[j].num })
+	sort.SliceStable(d.adj, func(i, j int) bool { return d.adj[i].txnum < d.adj[j].txnum })
+	sort.SliceStable(d.spent, func(i, j int) bool { return d.spent[i].spender < d.spent[j].spender })
+}
+
+func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
