@@ -374,3 +374,73 @@ func TestDecodeBlockAllocations(t *testing.T) {
 	}
 	t.Logf("%v allocations per block", allocs)
 }
+
+// FuzzDecodeBlock is a differential fuzzer against btcd's wire: for any
+// bytes, DecodeBlock never panics, and either both refuse them or both
+// decode them to the same canonical block and header, and agree on whether
+// the txids hash to the header's merkle root. The documented differences:
+// bytes after the last transaction (wire ignores them; DecodeBlock must
+// refuse them at exactly the offset where wire stopped reading), and a
+// transaction with more than 4 MiB of scripts (wire panics; DecodeBlock must
+// refuse it).
+func FuzzDecodeBlock(f *testing.F) {
+	_, d := btctestdata.Blocks1To255(f)
+	recs := btctestdata.SplitRecords(d)
+	f.Add(recs[0][8:])                                    // block 1: a P2PK coinbase
+	f.Add(recs[169][8:])                                  // block 170: the first payment
+	f.Add(append(append([]byte(nil), recs[0][8:]...), 0)) // trailing byte
+	f.Add(smallSegwitBlock(f))
+	for _, name := range []string{"blk_3A.dat.bz2", "277647.dat.bz2"} {
+		for _, rec := range btctestdata.SplitRecords(btctestdata.Bunzip(f, btctestdata.Path(f, filepath.Join("blockchain/testdata", name)))) {
+			if len(rec) < 64<<10 {
+				f.Add(rec[8:])
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		sc := scratchPool.Get().(*scratch)
+		defer scratchPool.Put(sc)
+		got, h, err := decodeBlock(raw, 7, sc)
+		var de *DecodeError
+		if err != nil && (!errors.As(err, &de) || de.Offset < 0 || de.Offset > len(raw)) {
+			t.Fatalf("error %v does not locate a byte of the %d-byte block", err, len(raw))
+		}
+		var mb wire.MsgBlock
+		r := bytes.NewReader(raw)
+		werr := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("wire panicked: %v", p)
+				}
+			}()
+			return mb.Deserialize(r)
+		}()
+		switch {
+		case werr != nil && err == nil:
+			t.Fatalf("wire refuses (%v), DecodeBlock accepts", werr)
+		case werr != nil:
+			return
+		case err != nil && r.Len() > 0:
+			if !strings.Contains(err.Error(), "after the last transaction") || de.Offset != len(raw)-r.Len() {
+				t.Fatalf("wire stops at offset %d of %d; DecodeBlock: %v", len(raw)-r.Len(), len(raw), err)
+			}
+			return
+		case err != nil:
+			t.Fatalf("wire accepts, DecodeBlock refuses: %v", err)
+		case r.Len() > 0:
+			t.Fatalf("DecodeBlock accepts %d bytes after the last transaction", r.Len())
+		}
+		want := ConvertBlock(&mb, 7)
+		if err := sameHeader(h, &mb.Header); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeBlock differs from wire + ConvertBlock:\n%s", firstDiff(got, want))
+		}
+		wireOK := CheckMerkleRoot(&mb.Header, want) == nil
+		_, _, derr := DecodeBlock(raw, 7)
+		if (derr == nil) != wireOK {
+			t.Fatalf("merkle check: DecodeBlock says %v, wire's txids say ok=%v", derr, wireOK)
+		}
+	})
+}
