@@ -231,6 +231,9 @@ func scan(raw []byte) (counts, error) {
 			return c, err
 		}
 	}
+	if pos != len(raw) && c.txs == 0 {
+		return c, errAt(pos, "%d bytes after the last transaction (the tx count is 0)", len(raw)-pos)
+	}
 	if pos != len(raw) {
 		return c, errAt(pos, "%d bytes after the last transaction (tx %d ends here)", len(raw)-pos, c.txs-1)
 	}
