@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/model"
+	"golang.org/x/crypto/ripemd160"
 )
 
 // cpuTime is the process's user+system CPU time so far (garbage collection
@@ -105,6 +108,52 @@ func BenchmarkDecode(b *testing.B) {
 					if err := CheckMerkleRoot(&mb.Header, ConvertBlock(&mb, uint64(h))); err != nil {
 						b.Fatal(err)
 					}
+				}
+			}
+			report(b)
+		})
+		// The hashes DecodeBlock must compute and wire does not: the block
+		// hash, every txid (over the stripped serialization) and the
+		// Hash160 of every P2PK key, with the same functions DecodeBlock
+		// uses. Their time is a floor under any decoder that produces
+		// what ingest needs.
+		var headers, stripped, keys [][]byte
+		for _, raw := range set.blocks {
+			var mb wire.MsgBlock
+			if err := mb.Deserialize(bytes.NewReader(raw)); err != nil {
+				b.Fatal(err)
+			}
+			headers = append(headers, raw[:headerSize])
+			for _, tx := range mb.Transactions {
+				var buf bytes.Buffer
+				if err := tx.SerializeNoWitness(&buf); err != nil {
+					b.Fatal(err)
+				}
+				stripped = append(stripped, buf.Bytes())
+				for _, o := range tx.TxOut {
+					if st, _, key := classify(o.PkScript); st == model.ScriptP2PK {
+						keys = append(keys, key)
+					}
+				}
+			}
+		}
+		b.Run(set.name+"/hashes-only", func(b *testing.B) {
+			rmd := ripemd160.New()
+			var sum []byte
+			start(b)
+			for i := 0; i < b.N; i++ {
+				for _, h := range headers {
+					chainhash.DoubleHashH(h)
+				}
+				for _, tx := range stripped {
+					first := sha256.Sum256(tx)
+					sha256.Sum256(first[:])
+				}
+				for _, k := range keys {
+					first := sha256.Sum256(k)
+					rmd.Reset()
+					rmd.Write(first[:])
+					sum = rmd.Sum(sum[:0])
 				}
 			}
 			report(b)
