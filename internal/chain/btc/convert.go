@@ -108,7 +108,7 @@ func classify(pk []byte) (model.ScriptType, byte, []byte) {
 func addrLen(pk []byte) int {
 	switch st, _, _ := classify(pk); st {
 	case model.ScriptP2PKH, model.ScriptP2SH, model.ScriptP2WPKH, model.ScriptP2PK:
-		return wireAddrLen
+		return shortAddrLen
 	}
 	return wideAddrLen
 }

@@ -16,7 +16,14 @@ package btc
 //     ignores them);
 //   - a transaction whose scripts and witness items total more than 4 MiB is
 //     an error (wire's Deserialize panics: its 4 MiB script slab overflows);
-//     no such transaction fits in a valid block.
+//     no such transaction fits in a valid block;
+//   - a block without transactions is an error (wire decodes it; the old
+//     path refused it in CheckMerkleRoot).
+//
+// Memory is bounded by the input: every count is checked against the bytes
+// that remain before anything is allocated, so the arrays of a decoded block
+// take at most about ten times the block's size (an 8 MiB block of empty
+// 9-byte outputs is the worst case).
 
 import (
 	"crypto/sha256"
@@ -44,7 +51,7 @@ const (
 	maxScriptSize      = 4_000_000 // wire's maxWitnessItemSize, applied to every script
 	maxWitnessItems    = 4_000_000
 	maxTxScriptBytes   = 1 << 22 // wire's script slab: more panics in wire, is an error here
-	wireAddrLen        = 21      // kind byte + 20-byte hash
+	shortAddrLen       = 21      // kind byte + 20-byte hash
 	wideAddrLen        = 33      // kind byte + 32-byte hash
 )
 
