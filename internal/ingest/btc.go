@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -120,23 +118,21 @@ func decodeOne(j *job) item {
 	if j.raw == nil {
 		return item{err: errors.New(j.where)}
 	}
-	var mb wire.MsgBlock
-	if err := mb.Deserialize(bytes.NewReader(j.raw)); err != nil {
-		bad := j.bad
-		if bad == nil {
-			bad = btc.ErrBadBlockFile
-		}
+	bad := j.bad
+	if bad == nil {
+		bad = btc.ErrBadBlockFile
+	}
+	// DecodeBlock: btcd's wire stays the reference decoder; DecodeBlock is
+	// differential-tested and fuzzed against it (internal/chain/btc).
+	blk, hdr, err := btc.DecodeBlock(j.raw, j.height)
+	var de *btc.DecodeError
+	if errors.As(err, &de) {
 		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
 	}
-	if h := mb.BlockHash(); h != j.want {
-		return item{err: fmt.Errorf("%s: block %d: content hashes to %s, expected %s", j.where, j.height, h, j.want)}
+	if hdr.Hash != j.want {
+		return item{err: fmt.Errorf("%s: block %d: content hashes to %s, expected %s", j.where, j.height, hdr.Hash, j.want)}
 	}
-	blk := btc.ConvertBlock(&mb, j.height)
-	if err := btc.CheckMerkleRoot(&mb.Header, blk); err != nil {
-		bad := j.bad
-		if bad == nil {
-			bad = btc.ErrBadBlockFile
-		}
+	if err != nil { // the transactions do not hash to the header's merkle root
 		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
 	}
 	return item{blk: blk, src: j.where, where: fmt.Sprintf("%s (block %d %s)", j.where, j.height, j.want)}

@@ -128,7 +128,7 @@ func TestRPCLyingOrUnreachableNode(t *testing.T) {
 		{"garbage", []string{"height 150", h150, "not a JSON-RPC response", "502 Bad Gateway"}},
 		{"not-hex", []string{"height 150", h150, "not hex"}},
 		{"wrong-block", []string{"block 150", h150, "content hashes to " + f.hashes[151].String()}},
-		{"truncated", []string{"block 150 " + h150, srv.URL, "unexpected EOF", "node RPC"}},
+		{"truncated", []string{"block 150 " + h150, srv.URL, "exceeds remaining", "at offset", "node RPC"}},
 		{"short-hash", []string{"height 150", "getblockhash 150", "00000000deadbeef"}},
 		{"other-hash", []string{"block 150", hex.EncodeToString(reverse(f.hashes[151])), "does not match stored tip"}},
 		{"hangup", []string{"height 150", "getblockhash", "EOF"}},

@@ -1,15 +1,24 @@
 // Package btc is spoor's Bitcoin adapter: it reads Bitcoin Core blk files
 // (XOR-obfuscated or not, out of height order) and node RPC (raw blocks, as
-// Bitcoin Core and btcd both serve them), decodes blocks with btcd's wire
-// package, classifies output scripts into canonical addresses, and hands
-// canonical model blocks to the ingest driver.
+// Bitcoin Core and btcd both serve them), decodes blocks, classifies output
+// scripts into canonical addresses, and hands canonical model blocks to the
+// ingest driver.
+//
+// Ingest decodes with DecodeBlock, a bounded zero-copy decoder of its own:
+// btcd's wire allocates per input, output and script and re-serialises each
+// transaction to hash it, which alone costs about twice wire's decode time
+// and would put the ingest target (60% of wire's rate) out of reach.
+// btcd's wire stays the reference: ConvertBlock turns a wire block into the
+// same canonical block, and DecodeBlock is differential-tested against it on
+// every real block of btcd's test data and fuzzed against it
+// (FuzzDecodeBlock). wire still reads block headers for the blk-file index
+// and serves the tests.
 package btc
 
 import (
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -38,40 +47,70 @@ func WireHash(d [32]byte) (h chainhash.Hash) {
 // and its script type. P2PK pays the P2PKH address of its key; anything
 // without a standard address gets a pseudo-address: sha256 of the script.
 func ClassifyScript(pk []byte) ([]byte, model.ScriptType) {
+	return AppendScriptAddress(make([]byte, 0, addrLen(pk)), pk)
+}
+
+// AppendScriptAddress is ClassifyScript writing the address bytes at the end
+// of dst (an arena shared by many outputs) instead of allocating them.
+func AppendScriptAddress(dst, pk []byte) ([]byte, model.ScriptType) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	return appendAddress(dst, pk, sc)
+}
+
+// appendAddress is AppendScriptAddress with the caller's scratch hashes.
+func appendAddress(dst, pk []byte, sc *scratch) ([]byte, model.ScriptType) {
+	st, kind, h := classify(pk)
+	switch st {
+	case model.ScriptP2PK:
+		sum := sha256.Sum256(h)
+		sc.sum = append(sc.sum[:0], sum[:]...) // a heap buffer: the interface call would move sum there
+		sc.rmd.Reset()
+		sc.rmd.Write(sc.sum)
+		return sc.rmd.Sum(append(dst, kind)), st
+	case model.ScriptNullData, model.ScriptWitnessUnknown, model.ScriptMultisig, model.ScriptNonStandard:
+		sum := sha256.Sum256(pk)
+		return append(append(dst, kind), sum[:]...), st
+	}
+	return append(append(dst, kind), h...), st
+}
+
+// classify types an output script and returns the address kind byte and
+// the bytes it hashes to the address: the hash itself for the standard
+// types, the public key for P2PK (Hash160 still to apply), nil for the
+// pseudo-address types (sha256 of the whole script).
+func classify(pk []byte) (model.ScriptType, byte, []byte) {
 	n := len(pk)
 	switch {
 	case n == 25 && pk[0] == 0x76 && pk[1] == 0xa9 && pk[2] == 0x14 && pk[23] == 0x88 && pk[24] == 0xac:
-		return kindHash(address.BTCKindP2PKH, pk[3:23]), model.ScriptP2PKH
+		return model.ScriptP2PKH, address.BTCKindP2PKH, pk[3:23]
 	case n == 23 && pk[0] == 0xa9 && pk[1] == 0x14 && pk[22] == 0x87:
-		return kindHash(address.BTCKindP2SH, pk[2:22]), model.ScriptP2SH
+		return model.ScriptP2SH, address.BTCKindP2SH, pk[2:22]
 	case n == 22 && pk[0] == 0x00 && pk[1] == 0x14:
-		return kindHash(address.BTCKindP2WPKH, pk[2:]), model.ScriptP2WPKH
+		return model.ScriptP2WPKH, address.BTCKindP2WPKH, pk[2:]
 	case n == 34 && pk[0] == 0x00 && pk[1] == 0x20:
-		return kindHash(address.BTCKindP2WSH, pk[2:]), model.ScriptP2WSH
+		return model.ScriptP2WSH, address.BTCKindP2WSH, pk[2:]
 	case n == 34 && pk[0] == 0x51 && pk[1] == 0x20:
-		return kindHash(address.BTCKindP2TR, pk[2:]), model.ScriptP2TR
+		return model.ScriptP2TR, address.BTCKindP2TR, pk[2:]
 	case (n == 35 && pk[0] == 33 && (pk[1] == 2 || pk[1] == 3) || n == 67 && pk[0] == 65 && pk[1] == 4) && pk[n-1] == 0xac:
-		return kindHash(address.BTCKindP2PKH, btcutil.Hash160(pk[1:n-1])), model.ScriptP2PK
+		return model.ScriptP2PK, address.BTCKindP2PKH, pk[1 : n-1]
 	case n > 0 && pk[0] == 0x6a:
-		return pseudo(pk), model.ScriptNullData
+		return model.ScriptNullData, address.BTCKindScript, nil
 	case n >= 4 && n <= 42 && pk[0] >= 0x51 && pk[0] <= 0x60 && int(pk[1]) == n-2:
-		return pseudo(pk), model.ScriptWitnessUnknown
+		return model.ScriptWitnessUnknown, address.BTCKindScript, nil
 	case n >= 37 && pk[n-1] == 0xae && pk[0] >= 0x51 && pk[0] <= 0x60:
-		return pseudo(pk), model.ScriptMultisig
+		return model.ScriptMultisig, address.BTCKindScript, nil
 	}
-	return pseudo(pk), model.ScriptNonStandard
+	return model.ScriptNonStandard, address.BTCKindScript, nil
 }
 
-func kindHash(kind byte, h []byte) []byte {
-	b := make([]byte, 1+len(h))
-	b[0] = kind
-	copy(b[1:], h)
-	return b
-}
-
-func pseudo(script []byte) []byte {
-	h := sha256.Sum256(script)
-	return kindHash(address.BTCKindScript, h[:])
+// addrLen is the length of the address bytes ClassifyScript returns for pk.
+func addrLen(pk []byte) int {
+	switch st, _, _ := classify(pk); st {
+	case model.ScriptP2PKH, model.ScriptP2SH, model.ScriptP2WPKH, model.ScriptP2PK:
+		return shortAddrLen
+	}
+	return wideAddrLen
 }
 
 // ConvertBlock turns a decoded block at a height into a canonical block.
