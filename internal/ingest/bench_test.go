@@ -262,7 +262,7 @@ func BenchmarkFootprint(b *testing.B) {
 
 func perTable(t map[string]uint64, transfers uint64) string {
 	var b bytes.Buffer
-	for _, k := range []string{"t", "x", "a", "g", "u", "s", "d", "i", "b", "o", "m"} {
+	for _, k := range []string{"t", "d", "i", "b", "o", "m", "seg", "utxo"} {
 		fmt.Fprintf(&b, " %s=%.2f", k, float64(t[k])/float64(transfers))
 	}
 	return b.String()

@@ -333,7 +333,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
 	a.buf = appendTx(a.buf[:0], &rec)
 	a.b.Set(a.kbuf, a.buf, nil)
-	a.st.seg.addTxid(txidPrefix(&tx.ID), txnum)
+	a.st.seg.addTxid(txidHash(&tx.ID), txnum)
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil

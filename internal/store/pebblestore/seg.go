@@ -10,7 +10,7 @@ package pebblestore
 // File layout (all integers big-endian unless said varint):
 //
 //	"SPSEG001"
-//	txids   nTx × (prefix u64, txnum−start u32), sorted      (txid lookup)
+//	txids   nTx × (txidHash u64, txnum−start u32), sorted    (txid lookup)
 //	times   nTx × u32: block time − baseTime, by txnum        (first/last seen)
 //	groups  per address, ascending id:                        (adjacency)
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
@@ -26,10 +26,13 @@ package pebblestore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math/bits"
 	"os"
+	"slices"
 	"sort"
 	"syscall"
 
@@ -67,7 +70,21 @@ type spentEnt struct {
 	spender uint64
 }
 
-func txidPrefix(id *[32]byte) uint64 { return binary.BigEndian.Uint64(id[:8]) }
+// txidHash is the 64-bit key of a txid in the txid indexes: a mix of all
+// 32 bytes, so that ids with a common prefix (exports with structured ids,
+// test data) spread as well as real hashes do. A match is only a candidate:
+// the tx record settles it.
+func txidHash(id *[32]byte) uint64 {
+	h := binary.LittleEndian.Uint64(id[0:])*0x9e3779b97f4a7c15 ^
+		bits.RotateLeft64(binary.LittleEndian.Uint64(id[8:]), 17)*0xc2b2ae3d27d4eb4f ^
+		bits.RotateLeft64(binary.LittleEndian.Uint64(id[16:]), 31)*0x165667b19e3779f9 ^
+		bits.RotateLeft64(binary.LittleEndian.Uint64(id[24:]), 47)*0xd6e8feb86659fd93
+	h ^= h >> 30 // splitmix64's finaliser
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
 
 // segData is the content of a segment in memory: the open segment being
 // filled by Apply, or a closed segment loaded back for a merge.
@@ -128,23 +145,18 @@ func encodeSeg(d *segData) ([]byte, error) {
 			return nil, fmt.Errorf("pebblestore: segment %d-%d: block times span more than 2^32 seconds", d.start, d.end)
 		}
 	}
-	sort.Slice(d.txids, func(i, j int) bool {
-		a, b := d.txids[i], d.txids[j]
-		return a.prefix < b.prefix || a.prefix == b.prefix && a.num < b.num
-	})
-	sort.Slice(d.adj, func(i, j int) bool {
-		a, b := &d.adj[i], &d.adj[j]
-		if a.addr != b.addr {
-			return a.addr < b.addr
+	slices.SortFunc(d.txids, func(a, b txidEnt) int {
+		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+			return c
 		}
-		if a.txnum != b.txnum {
-			return a.txnum < b.txnum
-		}
-		return a.asset < b.asset
+		return cmp.Compare(a.num, b.num)
 	})
-	sort.Slice(d.spent, func(i, j int) bool {
-		a, b := d.spent[i], d.spent[j]
-		return a.prevTx < b.prevTx || a.prevTx == b.prevTx && a.vout < b.vout
+	slices.SortFunc(d.adj, cmpAdj)
+	slices.SortFunc(d.spent, func(a, b spentEnt) int {
+		if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.vout, b.vout)
 	})
 	out := make([]byte, 0, 64+len(d.txids)*16+len(d.adj)*10+len(d.spent)*6)
 	out = append(out, segMagic...)
@@ -226,6 +238,17 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	out = binary.BigEndian.AppendUint32(out, crc)
 	return append(out, segMagic...), nil
+}
+
+// cmpAdj orders adjacency entries by address, then txnum, then asset.
+func cmpAdj(a, b adjEnt) int {
+	if c := cmp.Compare(a.addr, b.addr); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.txnum, b.txnum); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.asset, b.asset)
 }
 
 // Entry flags.
@@ -518,13 +541,14 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 	return nil
 }
 
-// load decodes the whole segment back into memory (for a merge).
+// load decodes the whole segment back into memory (for a merge or a
+// digest), in the segment's order: by address, not by txnum, so truncate
+// does not apply to the result.
 func (s *segment) load() (*segData, error) {
 	d := &segData{start: s.start, end: s.end}
 	for i := uint64(0); i < s.nTx; i++ {
 		d.txids = append(d.txids, txidEnt{prefix: binary.BigEndian.Uint64(s.txids[12*i:]), num: s.start + uint64(binary.BigEndian.Uint32(s.txids[12*i+8:]))})
 	}
-	sort.Slice(d.txids, func(i, j int) bool { return d.txids[i].num < d.txids[j].num })
 	d.times = make([]int64, s.end-s.start)
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)
@@ -545,12 +569,9 @@ func (s *segment) load() (*segData, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Back to txnum order (the order Apply appends in), which truncate needs.
-	sort.SliceStable(d.adj, func(i, j int) bool { return d.adj[i].txnum < d.adj[j].txnum })
 	if err := s.eachSpent(func(e spentEnt) { d.spent = append(d.spent, e) }); err != nil {
 		return nil, err
 	}
-	sort.Slice(d.spent, func(i, j int) bool { return d.spent[i].spender < d.spent[j].spender })
 	return d, nil
 }
 

@@ -12,11 +12,13 @@ package pebblestore
 // ever lost or counted twice.
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -135,7 +137,7 @@ func (g *segState) truncateOpen(n uint64) {
 // txCandidates returns the txnums whose txid may be id (same 8-byte
 // prefix); the caller checks the tx record.
 func (g *segState) txCandidates(id *[32]byte) []uint64 {
-	p := txidPrefix(id)
+	p := txidHash(id)
 	var out []uint64
 	for _, s := range g.segs {
 		out = append(out, s.txnums(p)...)
@@ -162,7 +164,7 @@ func utxoPath(root string, c model.Chain, file uint64) string {
 // touches, and the outputs its inputs spend. Apply and replay both call it,
 // so a rebuilt segment equals the one Apply built.
 func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
-	d.txids = append(d.txids, txidEnt{prefix: txidPrefix(&rec.ID), num: n})
+	d.txids = append(d.txids, txidEnt{prefix: txidHash(&rec.ID), num: n})
 	d.times = append(d.times, t)
 	d.end = n + 1
 	parts = parts[:0]
@@ -319,7 +321,7 @@ func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to uint64) 
 		}
 		parts = indexTx(d, n, rec, t, parts)
 		if g != nil {
-			g.addTxid(txidPrefix(&rec.ID), n)
+			g.addTxid(txidHash(&rec.ID), n)
 		}
 		return nil
 	})
@@ -415,20 +417,25 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 		}
 		return err
 	}
-	if !replace {
-		d.resort() // encodeSeg sorted it by address; a failed write keeps it open
-	}
 	ref := segRef{file: l.nextFile, start: data.start, end: data.end, nAdj: uint64(len(data.adj))}
 	l.nextFile++
+	// From here a failure leaves the open segment open, so it goes back to
+	// the append order encodeSeg sorted away (truncate needs it).
+	fail := func(err error) error {
+		if !replace {
+			d.resort()
+		}
+		return err
+	}
 	if err := writeFile(segPath(s.dir, c, ref.file), img); err != nil {
-		return fmt.Errorf("pebblestore: write segment: %w", err)
+		return fail(fmt.Errorf("pebblestore: write segment: %w", err))
 	}
 	oldUTXO := l.utxoFile
 	if c.IsUTXO() {
 		l.utxoFile = l.nextFile
 		l.nextFile++
 		if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, nil)); err != nil {
-			return fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
+			return fail(fmt.Errorf("pebblestore: write UTXO snapshot: %w", err))
 		}
 	}
 	var dropped []*segment
@@ -441,11 +448,11 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	l.segEnd = d.end
 	seg, err := openSegment(segPath(s.dir, c, ref.file), ref.file)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if err := s.db.Set(key(tSegList, byte(c), 0), encodeSegList(&l), pebble.Sync); err != nil {
 		seg.close()
-		return fmt.Errorf("pebblestore: commit segment list: %w", err)
+		return fail(fmt.Errorf("pebblestore: commit segment list: %w", err))
 	}
 	if replace {
 		g.segs[len(g.segs)-1] = seg
@@ -483,9 +490,14 @@ func (d *segData) appendData(o *segData) {
 // resort returns d's slices to append (txnum) order after encodeSeg sorted
 // them.
 func (d *segData) resort() {
-	sort.Slice(d.txids, func(i, j int) bool { return d.txids[i].num < d.txids[j].num })
-	sort.SliceStable(d.adj, func(i, j int) bool { return d.adj[i].txnum < d.adj[j].txnum })
-	sort.SliceStable(d.spent, func(i, j int) bool { return d.spent[i].spender < d.spent[j].spender })
+	slices.SortFunc(d.txids, func(a, b txidEnt) int { return cmp.Compare(a.num, b.num) })
+	slices.SortFunc(d.adj, func(a, b adjEnt) int {
+		if c := cmp.Compare(a.txnum, b.txnum); c != 0 {
+			return c
+		}
+		return cmpAdj(a, b)
+	})
+	slices.SortFunc(d.spent, func(a, b spentEnt) int { return cmp.Compare(a.spender, b.spender) })
 }
 
 func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
