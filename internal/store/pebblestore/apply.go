@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -30,6 +29,7 @@ type applier struct {
 	ulog   []utxoUndo        // changes to st.utxo, for a failed Apply
 	txids  map[[32]byte]bool // txids stored in this batch (Unordered dedupe)
 	first  uint64            // the chain's NextTx when the Apply started
+	firstA uint64            // and its NextAddr
 	txGets int               // tx records read to settle a txid prefix match (for tests)
 	// Scratch reused for every entry: Pebble copies keys and values into
 	// the batch; ins, outs and xfers back the tx record being encoded (every
@@ -77,12 +77,13 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		txids:  map[[32]byte]bool{},
 		open:   st.seg.open,
 		first:  st.meta.NextTx,
+		firstA: st.meta.NextAddr,
 	}
 	defer a.b.Close()
 	done := false
 	defer func() {
 		if !done { // put the in-memory parts back
-			st.seg.truncateOpen(a.first)
+			st.seg.truncateOpen(a.first, a.firstA)
 			st.utxo.rollback(a.ulog)
 		}
 	}()
@@ -185,35 +186,51 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	if id, ok := a.st.addrs[string(addr)]; ok {
 		return id, nil
 	}
-	k := addrKey(a.c, addr)
-	var (
-		v      []byte
-		closer io.Closer
-		err    = pebble.ErrNotFound // a complete cache holds every address: this one is new
-	)
-	if !a.st.complete {
-		v, closer, err = a.s.db.Get(k)
-	}
-	if err == nil {
-		id, n := uvarint(v)
-		closer.Close()
-		if n <= 0 {
-			return 0, fmt.Errorf("%w: address id", errCorrupt)
+	h := addrHash(addr)
+	if !a.st.complete { // a complete cache holds every address: this one is new
+		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, a.firstA)
+		if err != nil {
+			return 0, err
 		}
-		if len(a.st.addrs) < addrCacheMax {
-			a.st.addrs[string(addr)] = id
+		if id != 0 {
+			if len(a.st.addrs) < addrCacheMax {
+				a.st.addrs[string(addr)] = id
+			}
+			return id, nil
 		}
-		return id, nil
-	}
-	if !errors.Is(err, pebble.ErrNotFound) {
-		return 0, err
 	}
 	id := a.m.NextAddr
 	a.m.NextAddr++
-	a.b.Set(k, putUvarint(nil, id), nil)
 	a.b.Set(addrRevKey(a.c, id), addr, nil)
+	a.st.seg.addAddr(h, id)
 	a.addrs[string(addr)] = id
 	return id, nil
+}
+
+// lookupAddr returns the id of stored address bytes (hash h), or 0: the
+// segments' address hashes name candidates below id limit, their id → bytes
+// records settle it. Callers hold s.mu.
+func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64, limit uint64) (uint64, error) {
+	var cands []uint64
+	for _, seg := range st.seg.segs {
+		cands = append(cands, seg.addrIDs(h)...)
+	}
+	cands = st.seg.openA.get(h, cands)
+	for _, id := range cands {
+		if id >= limit {
+			continue // created by the running Apply, which knows them exactly
+		}
+		v, closer, err := s.db.Get(addrRevKey(byte(c), id))
+		if err != nil {
+			return 0, fmt.Errorf("address %d: %w", id, err)
+		}
+		same := string(v) == string(addr)
+		closer.Close()
+		if same {
+			return id, nil
+		}
+	}
+	return 0, nil
 }
 
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
@@ -333,7 +350,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
 	a.buf = appendTx(a.buf[:0], &rec)
 	a.b.Set(a.kbuf, a.buf, nil)
-	a.st.seg.addTxid(txidHash(&tx.ID), txnum)
+	a.st.seg.openX.add(txidHash(&tx.ID), txnum)
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil

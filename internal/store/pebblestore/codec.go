@@ -16,14 +16,14 @@ const (
 	tBlock    = 'b' // b c height8              → block record
 	tOrder    = 'o' // o c firstTx8             → height8 (blocks in ingest order)
 	tTx       = 't' // t c txnum8               → tx record
-	tAddr     = 'd' // d c addrbytes            → addr id uvarint
 	tAddrRev  = 'i' // i c id8                  → addrbytes
 	tAsset    = 'k' // k c contract             → asset id uvarint
 	tAssetRev = 'K' // K c asset4               → asset record
 	// S c → segment list (segstate.go). The derived indexes (txid lookup,
 	// adjacency, totals, spent-by) live in segment files and the UTXO set in
 	// memory and snapshot files; the letters x, u, s, a, g they used as Pebble
-	// tables before segments are not reused.
+	// tables before segments are not reused, nor is d (the address bytes → id
+	// index, now in the segments).
 )
 
 func key(t byte, c byte, n int) []byte {
@@ -38,7 +38,6 @@ func be32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v
 func blockKey(c byte, h uint64) []byte    { return be64(key(tBlock, c, 8), h) }
 func orderKey(c byte, tx uint64) []byte   { return be64(key(tOrder, c, 8), tx) }
 func txKey(c byte, n uint64) []byte       { return be64(key(tTx, c, 8), n) }
-func addrKey(c byte, a []byte) []byte     { return append(key(tAddr, c, len(a)), a...) }
 func addrRevKey(c byte, id uint64) []byte { return be64(key(tAddrRev, c, 8), id) }
 func assetKey(c byte, contract []byte) []byte {
 	return append(key(tAsset, c, len(contract)), contract...)

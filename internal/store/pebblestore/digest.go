@@ -70,13 +70,17 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 		all.appendRaw(d)
 	}
 	all.appendRaw(st.seg.open)
-	if len(all.txids) == 0 && len(all.adj) == 0 && !c.IsUTXO() {
+	if len(all.txids) == 0 && len(all.addrs) == 0 && !c.IsUTXO() {
 		return nil
 	}
 	fmt.Fprintf(h, "chain %d", c)
 	var b []byte
 	sort.Slice(all.txids, func(i, j int) bool { return all.txids[i].num < all.txids[j].num })
 	for _, t := range all.txids {
+		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix)
+	}
+	sort.Slice(all.addrs, func(i, j int) bool { return all.addrs[i].num < all.addrs[j].num })
+	for _, t := range all.addrs {
 		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix)
 	}
 	sort.Slice(all.adj, func(i, j int) bool {

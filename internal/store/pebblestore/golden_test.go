@@ -8,7 +8,7 @@ import "testing"
 // updates the constant. Set at the move of the derived indexes into
 // segments (the reads it answers are pinned by TestReadsGolden, unchanged
 // from the Pebble-only layout).
-const layoutGolden = "2e63cf7504c11ea76ece4692ce78f5cd3e842b159cf12f8e87ffec282b38f0b1"
+const layoutGolden = "0d58abdee872438658870e634376af8285a620b3bd267bddd89c65a12b063789"
 
 func TestLayoutGolden(t *testing.T) {
 	s := openTestStore(t)

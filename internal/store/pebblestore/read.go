@@ -31,15 +31,17 @@ func (s *Store) Block(c model.Chain, height uint64) (*store.BlockInfo, error) {
 }
 
 func (s *Store) addrIDOf(c model.Chain, addr []byte) (uint64, error) {
-	v, err := s.get(addrKey(byte(c), addr))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
 	if err != nil {
 		return 0, err
 	}
-	id, n := binary.Uvarint(v)
-	if n <= 0 {
-		return 0, fmt.Errorf("%w: address id", errCorrupt)
+	id, err := s.lookupAddr(st, c, addr, addrHash(addr), st.meta.NextAddr)
+	if err == nil && id == 0 {
+		err = store.ErrNotFound
 	}
-	return id, nil
+	return id, err
 }
 
 func (s *Store) addrBytes(c model.Chain, id uint64) ([]byte, error) {

@@ -20,8 +20,10 @@ package pebblestore
 //	spent   blocks of spentStride entries sorted by (prevTx, vout):
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
 //	sindex  per spent block: (prevTx u64, vout u32, offset u64)
-//	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent u64,
-//	        offsets and lengths of the six sections u64,
+//	addrs   per address id created in the segment:            (address lookup)
+//	          (addrHash u64, id−addrStart u32), sorted
+//	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
+//	        offsets and lengths of the seven sections u64,
 //	        crc32c of everything before the footer u32, "SPSEG001"
 
 import (
@@ -43,7 +45,9 @@ const (
 	segMagic     = "SPSEG001"
 	groupStride  = 16
 	spentStride  = 64
-	segFooterLen = 7*8 + 12*8 + 4 + 8
+	segSections  = 7
+	segHeadVals  = 9
+	segFooterLen = segHeadVals*8 + 2*segSections*8 + 4 + 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -70,6 +74,24 @@ type spentEnt struct {
 	spender uint64
 }
 
+// addrHash is the 64-bit key of an address's canonical bytes in the
+// address index (a candidate, settled by the id → bytes record).
+func addrHash(b []byte) uint64 {
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(b)*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+		b = b[8:]
+	}
+	var t [8]byte
+	copy(t[:], b)
+	h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(t[:])*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
 // txidHash is the 64-bit key of a txid in the txid indexes: a mix of all
 // 32 bytes, so that ids with a common prefix (exports with structured ids,
 // test data) spread as well as real hashes do. A match is only a candidate:
@@ -90,11 +112,15 @@ func txidHash(id *[32]byte) uint64 {
 // filled by Apply, or a closed segment loaded back for a merge.
 type segData struct {
 	start, end uint64 // txnums covered: [start, end)
-	txids      []txidEnt
-	times      []int64 // by txnum − start
-	adj        []adjEnt
-	bigs       []bigPair
-	spent      []spentEnt
+	// Address ids created by the covered txs: [addrStart, addrEnd), with
+	// the hash of each one's bytes (the bytes → id index).
+	addrStart, addrEnd uint64
+	addrs              []txidEnt // (addrHash, id)
+	txids              []txidEnt
+	times              []int64 // by txnum − start
+	adj                []adjEnt
+	bigs               []bigPair
+	spent              []spentEnt
 }
 
 func (d *segData) amounts(e *adjEnt) (in, out uint256.Int) {
@@ -107,9 +133,15 @@ func (d *segData) amounts(e *adjEnt) (in, out uint256.Int) {
 	return in, out
 }
 
-// truncate drops everything from txnum n on (entries are appended in txnum
-// order).
-func (d *segData) truncate(n uint64) {
+// truncate drops everything from txnum n and address id a on (entries are
+// appended in txnum and id order).
+func (d *segData) truncate(n, a uint64) {
+	if a < d.addrEnd {
+		a = max(a, d.addrStart)
+		i := sort.Search(len(d.addrs), func(i int) bool { return d.addrs[i].num >= a })
+		d.addrs = d.addrs[:i]
+		d.addrEnd = a
+	}
 	if n >= d.end {
 		return
 	}
@@ -151,6 +183,12 @@ func encodeSeg(d *segData) ([]byte, error) {
 		}
 		return cmp.Compare(a.num, b.num)
 	})
+	slices.SortFunc(d.addrs, func(a, b txidEnt) int {
+		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.num, b.num)
+	})
 	slices.SortFunc(d.adj, cmpAdj)
 	slices.SortFunc(d.spent, func(a, b spentEnt) int {
 		if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
@@ -160,7 +198,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	})
 	out := make([]byte, 0, 64+len(d.txids)*16+len(d.adj)*10+len(d.spent)*6)
 	out = append(out, segMagic...)
-	var offs [12]uint64
+	var offs [2 * segSections]uint64
 	offs[0] = uint64(len(out))
 	for _, t := range d.txids {
 		out = binary.BigEndian.AppendUint64(out, t.prefix)
@@ -228,9 +266,15 @@ func encodeSeg(d *segData) ([]byte, error) {
 	offs[10] = uint64(len(out))
 	out = append(out, sindex...)
 	offs[11] = uint64(len(sindex))
+	offs[12] = uint64(len(out))
+	for _, a := range d.addrs {
+		out = binary.BigEndian.AppendUint64(out, a.prefix)
+		out = binary.BigEndian.AppendUint32(out, uint32(a.num-d.addrStart))
+	}
+	offs[13] = uint64(len(out)) - offs[12]
 
 	crc := crc32.Checksum(out, castagnoli)
-	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(d.spent))} {
+	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(d.spent)), d.addrStart, d.addrEnd} {
 		out = binary.BigEndian.AppendUint64(out, v)
 	}
 	for _, v := range offs {
@@ -340,8 +384,10 @@ type segment struct {
 	start, end               uint64
 	base                     int64
 	nTx, nAddr, nAdj, nSpent uint64
+	addrStart, addrEnd       uint64
 	txids, times, groups     []byte
 	gindex, spent, sindex    []byte
+	addrs                    []byte
 }
 
 // openSegment maps and checks a segment file.
@@ -380,22 +426,24 @@ func parseSegment(data []byte, path string) (*segment, error) {
 	body := len(data) - segFooterLen
 	ft := data[body:]
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(ft[8*i:]) }
-	s := &segment{path: path, data: data, start: u(0), end: u(1), base: int64(u(2)), nTx: u(3), nAddr: u(4), nAdj: u(5), nSpent: u(6)}
-	if crc := binary.BigEndian.Uint32(ft[19*8:]); crc != crc32.Checksum(data[:body], castagnoli) {
+	s := &segment{path: path, data: data, start: u(0), end: u(1), base: int64(u(2)), nTx: u(3), nAddr: u(4), nAdj: u(5), nSpent: u(6), addrStart: u(7), addrEnd: u(8)}
+	if crc := binary.BigEndian.Uint32(ft[(segHeadVals+2*segSections)*8:]); crc != crc32.Checksum(data[:body], castagnoli) {
 		return nil, bad("checksum mismatch")
 	}
-	sec := make([][]byte, 6)
+	sec := make([][]byte, segSections)
 	for i := range sec {
-		off, n := u(7+2*i), u(8+2*i)
+		off, n := u(segHeadVals+2*i), u(segHeadVals+1+2*i)
 		if off > uint64(body) || n > uint64(body)-off {
 			return nil, bad(fmt.Sprintf("section %d out of bounds", i))
 		}
 		sec[i] = data[off : off+n : off+n]
 	}
-	s.txids, s.times, s.groups, s.gindex, s.spent, s.sindex = sec[0], sec[1], sec[2], sec[3], sec[4], sec[5]
+	s.txids, s.times, s.groups, s.gindex, s.spent, s.sindex, s.addrs = sec[0], sec[1], sec[2], sec[3], sec[4], sec[5], sec[6]
 	switch {
-	case s.end < s.start:
+	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
+	case uint64(len(s.addrs)) != 12*(s.addrEnd-s.addrStart):
+		return nil, bad("address section size")
 	case uint64(len(s.txids)) != 12*s.nTx || uint64(len(s.times)) != 4*(s.end-s.start):
 		return nil, bad("tx section sizes")
 	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
@@ -422,6 +470,18 @@ func (s *segment) txnums(prefix uint64) []uint64 {
 	var out []uint64
 	for ; i < n && binary.BigEndian.Uint64(s.txids[12*i:]) == prefix; i++ {
 		out = append(out, s.start+uint64(binary.BigEndian.Uint32(s.txids[12*i+8:])))
+	}
+	return out
+}
+
+// addrIDs returns the address ids created in this segment whose bytes hash
+// to h.
+func (s *segment) addrIDs(h uint64) []uint64 {
+	n := int(s.addrEnd - s.addrStart)
+	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint64(s.addrs[12*i:]) >= h })
+	var out []uint64
+	for ; i < n && binary.BigEndian.Uint64(s.addrs[12*i:]) == h; i++ {
+		out = append(out, s.addrStart+uint64(binary.BigEndian.Uint32(s.addrs[12*i+8:])))
 	}
 	return out
 }
@@ -545,7 +605,10 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 // digest), in the segment's order: by address, not by txnum, so truncate
 // does not apply to the result.
 func (s *segment) load() (*segData, error) {
-	d := &segData{start: s.start, end: s.end}
+	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
+	for i := uint64(0); i < s.addrEnd-s.addrStart; i++ {
+		d.addrs = append(d.addrs, txidEnt{prefix: binary.BigEndian.Uint64(s.addrs[12*i:]), num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[12*i+8:]))})
+	}
 	for i := uint64(0); i < s.nTx; i++ {
 		d.txids = append(d.txids, txidEnt{prefix: binary.BigEndian.Uint64(s.txids[12*i:]), num: s.start + uint64(binary.BigEndian.Uint32(s.txids[12*i+8:]))})
 	}

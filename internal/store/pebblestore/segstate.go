@@ -42,6 +42,7 @@ type segRef struct {
 type segList struct {
 	nextFile uint64
 	segEnd   uint64 // txnum after the last closed segment (1 when none)
+	addrEnd  uint64 // address id after those the closed segments created (1 when none)
 	utxoFile uint64 // UTXO snapshot at segEnd (UTXO chains; 0 when none)
 	segs     []segRef
 }
@@ -50,6 +51,7 @@ func encodeSegList(l *segList) []byte {
 	b := []byte{1}
 	b = putUvarint(b, l.nextFile)
 	b = putUvarint(b, l.segEnd)
+	b = putUvarint(b, l.addrEnd)
 	b = putUvarint(b, l.utxoFile)
 	b = putUvarint(b, uint64(len(l.segs)))
 	for _, s := range l.segs {
@@ -63,7 +65,7 @@ func decodeSegList(v []byte) (*segList, error) {
 	if r.byte1() != 1 {
 		r.fail("segment list version")
 	}
-	l := &segList{nextFile: r.uvarint(), segEnd: r.uvarint(), utxoFile: r.uvarint()}
+	l := &segList{nextFile: r.uvarint(), segEnd: r.uvarint(), addrEnd: r.uvarint(), utxoFile: r.uvarint()}
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		r.fail("segment count")
@@ -80,73 +82,112 @@ type segState struct {
 	list  segList
 	segs  []*segment // readers, parallel to list.segs
 	open  *segData
-	openX map[uint64]uint64   // txid prefix → txnum in the open segment
-	multi map[uint64][]uint64 // further txnums of colliding prefixes
+	openX hashIndex // txid hash → txnum, open segment
+	openA hashIndex // address hash → id, open segment
 }
 
-func (g *segState) addTxid(prefix, num uint64) {
-	if _, ok := g.openX[prefix]; ok {
-		g.multi[prefix] = append(g.multi[prefix], num)
+// hashIndex maps 64-bit hashes to numbers, keeping every number of a
+// colliding hash.
+type hashIndex struct {
+	one   map[uint64]uint64
+	multi map[uint64][]uint64
+}
+
+func newHashIndex() hashIndex {
+	return hashIndex{one: map[uint64]uint64{}, multi: map[uint64][]uint64{}}
+}
+
+func (x *hashIndex) add(h, n uint64) {
+	if _, ok := x.one[h]; ok {
+		x.multi[h] = append(x.multi[h], n)
 		return
 	}
-	g.openX[prefix] = num
+	x.one[h] = n
 }
 
-func (g *segState) resetOpen(start uint64) {
-	g.open = &segData{start: start, end: start}
-	g.openX = map[uint64]uint64{}
-	g.multi = map[uint64][]uint64{}
-}
-
-// truncateOpen drops the open segment's content from txnum n on.
-func (g *segState) truncateOpen(n uint64) {
-	d := g.open
-	if n >= d.end {
-		return
+func (x *hashIndex) get(h uint64, out []uint64) []uint64 {
+	if n, ok := x.one[h]; ok {
+		out = append(out, n)
+		out = append(out, x.multi[h]...)
 	}
-	for _, t := range d.txids {
-		if t.num >= n {
-			if g.openX[t.prefix] == t.num {
-				delete(g.openX, t.prefix)
-				if m := g.multi[t.prefix]; len(m) > 0 {
-					g.openX[t.prefix] = m[0]
-					if len(m) == 1 {
-						delete(g.multi, t.prefix)
-					} else {
-						g.multi[t.prefix] = m[1:]
-					}
-				}
-			} else if m := g.multi[t.prefix]; len(m) > 0 {
-				k := m[:0]
-				for _, x := range m {
-					if x != t.num {
-						k = append(k, x)
-					}
-				}
-				if len(k) == 0 {
-					delete(g.multi, t.prefix)
-				} else {
-					g.multi[t.prefix] = k
-				}
+	return out
+}
+
+// remove drops number n of hash h.
+func (x *hashIndex) remove(h, n uint64) {
+	m := x.multi[h]
+	if x.one[h] == n {
+		delete(x.one, h)
+		if len(m) > 0 {
+			x.one[h] = m[0]
+			m = m[1:]
+		}
+	} else {
+		k := m[:0]
+		for _, v := range m {
+			if v != n {
+				k = append(k, v)
 			}
 		}
+		m = k
 	}
-	d.truncate(n)
+	if len(m) == 0 {
+		delete(x.multi, h)
+	} else {
+		x.multi[h] = m
+	}
 }
 
-// txCandidates returns the txnums whose txid may be id (same 8-byte
-// prefix); the caller checks the tx record.
+func (g *segState) resetOpen(start, addrStart uint64) {
+	g.open = &segData{start: start, end: start, addrStart: addrStart, addrEnd: addrStart}
+	g.openX = newHashIndex()
+	g.openA = newHashIndex()
+}
+
+// addAddr records a new address id of the open segment.
+func (g *segState) addAddr(h, id uint64) {
+	g.open.addrs = append(g.open.addrs, txidEnt{prefix: h, num: id})
+	g.open.addrEnd = id + 1
+	g.openA.add(h, id)
+}
+
+// truncateOpen drops the open segment's content from txnum n and address
+// id a on.
+func (g *segState) truncateOpen(n, a uint64) {
+	d := g.open
+	for _, t := range d.txids {
+		if t.num >= n {
+			g.openX.remove(t.prefix, t.num)
+		}
+	}
+	for _, t := range d.addrs {
+		if t.num >= a {
+			g.openA.remove(t.prefix, t.num)
+		}
+	}
+	d.truncate(n, a)
+}
+
+// txCandidates returns the txnums whose txid may be id (same hash); the
+// caller checks the tx record.
 func (g *segState) txCandidates(id *[32]byte) []uint64 {
 	p := txidHash(id)
 	var out []uint64
 	for _, s := range g.segs {
 		out = append(out, s.txnums(p)...)
 	}
-	if n, ok := g.openX[p]; ok {
-		out = append(out, n)
-		out = append(out, g.multi[p]...)
+	return g.openX.get(p, out)
+}
+
+// addrCandidates returns the address ids whose bytes may be addr (same
+// hash); the caller checks the id's bytes.
+func (g *segState) addrCandidates(addr []byte) []uint64 {
+	h := addrHash(addr)
+	var out []uint64
+	for _, s := range g.segs {
+		out = append(out, s.addrIDs(h)...)
 	}
-	return out
+	return g.openA.get(h, out)
 }
 
 func segDir(root string) string { return filepath.Join(root, "seg") }
@@ -233,7 +274,7 @@ func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 // committing the list) and rebuilds the open segment from the tx records
 // past the last segment. Callers hold s.mu.
 func (s *Store) loadSegs(c model.Chain, st *chainState) error {
-	g := &segState{list: segList{nextFile: 1, segEnd: 1}}
+	g := &segState{list: segList{nextFile: 1, segEnd: 1, addrEnd: 1}}
 	v, err := s.get(key(tSegList, byte(c), 0))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -246,8 +287,8 @@ func (s *Store) loadSegs(c model.Chain, st *chainState) error {
 		}
 		g.list = *l
 	}
-	if st.meta.NextTx < g.list.segEnd {
-		return fmt.Errorf("%w: chain %s segments reach tx %d, the chain only %d", errCorrupt, c, g.list.segEnd, st.meta.NextTx)
+	if st.meta.NextTx < g.list.segEnd || st.meta.NextAddr < g.list.addrEnd {
+		return fmt.Errorf("%w: chain %s segments reach tx %d and address %d, the chain only %d and %d", errCorrupt, c, g.list.segEnd, g.list.addrEnd, st.meta.NextTx, st.meta.NextAddr)
 	}
 	for _, r := range g.list.segs {
 		seg, err := openSegment(segPath(s.dir, c, r.file), r.file)
@@ -262,9 +303,9 @@ func (s *Store) loadSegs(c model.Chain, st *chainState) error {
 		g.segs = append(g.segs, seg)
 	}
 	s.removeOrphans(c, &g.list)
-	g.resetOpen(g.list.segEnd)
+	g.resetOpen(g.list.segEnd, g.list.addrEnd)
 	st.seg = g
-	if err := s.replay(c, g.open, g, g.list.segEnd, st.meta.NextTx); err != nil {
+	if err := s.replay(c, g.open, g, g.list.segEnd, st.meta.NextTx, st.meta.NextAddr); err != nil {
 		g.closeAll()
 		st.seg = nil
 		return err
@@ -301,12 +342,31 @@ func (s *Store) removeOrphans(c model.Chain, l *segList) {
 	}
 }
 
-// replay indexes tx records [from, to) into d (and g's txid map when g is
-// not nil).
-func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to uint64) error {
+// replay indexes tx records [from, to) and the addresses from d.addrEnd to
+// addrTo into d (and into g's hash indexes when g is not nil).
+func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to, addrTo uint64) error {
+	err := s.each(s.db, addrRevKey(byte(c), d.addrEnd), addrRevKey(byte(c), addrTo), func(k, v []byte) error {
+		id := beUint64(k[2:])
+		if id != d.addrEnd {
+			return fmt.Errorf("%w: chain %s address %d missing (found %d)", errCorrupt, c, d.addrEnd, id)
+		}
+		if g != nil {
+			g.addAddr(addrHash(v), id)
+		} else {
+			d.addrs = append(d.addrs, txidEnt{prefix: addrHash(v), num: id})
+			d.addrEnd = id + 1
+		}
+		return nil
+	})
+	if err == nil && d.addrEnd != addrTo {
+		err = fmt.Errorf("%w: chain %s address records end at %d, the chain at %d", errCorrupt, c, d.addrEnd, addrTo)
+	}
+	if err != nil {
+		return err
+	}
 	times := map[uint64]int64{}
 	var parts []part
-	err := s.each(s.db, txKey(byte(c), from), txKey(byte(c), to), func(k, v []byte) error {
+	err = s.each(s.db, txKey(byte(c), from), txKey(byte(c), to), func(k, v []byte) error {
 		n := beUint64(k[2:])
 		if n != d.end {
 			return fmt.Errorf("%w: chain %s tx %d missing (found %d)", errCorrupt, c, d.end, n)
@@ -321,7 +381,7 @@ func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to uint64) 
 		}
 		parts = indexTx(d, n, rec, t, parts)
 		if g != nil {
-			g.addTxid(txidHash(&rec.ID), n)
+			g.openX.add(txidHash(&rec.ID), n)
 		}
 		return nil
 	})
@@ -402,7 +462,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	l.segs = append([]segRef(nil), g.list.segs...)
 	data := d
 	replace := false
-	if n := len(l.segs); n > 0 && l.segs[n-1].nAdj+uint64(len(d.adj)) <= uint64(s.segMax) && l.segs[n-1].end == d.start {
+	if n := len(l.segs); n > 0 && l.segs[n-1].nAdj+uint64(len(d.adj)) <= uint64(s.segMax) && l.segs[n-1].end == d.start && g.segs[n-1].addrEnd == d.addrStart {
 		tail, err := g.segs[n-1].load()
 		if err != nil {
 			return err
@@ -445,7 +505,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	} else {
 		l.segs = append(l.segs, ref)
 	}
-	l.segEnd = d.end
+	l.segEnd, l.addrEnd = d.end, d.addrEnd
 	seg, err := openSegment(segPath(s.dir, c, ref.file), ref.file)
 	if err != nil {
 		return fail(err)
@@ -467,13 +527,15 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	if oldUTXO != 0 && oldUTXO != l.utxoFile {
 		os.Remove(utxoPath(s.dir, c, oldUTXO))
 	}
-	g.resetOpen(d.end)
+	g.resetOpen(d.end, d.addrEnd)
 	return nil
 }
 
 // appendData appends o (which starts where d ends) to d.
 func (d *segData) appendData(o *segData) {
 	shift := uint32(len(d.bigs))
+	d.addrs = append(d.addrs, o.addrs...)
+	d.addrEnd = max(d.addrEnd, o.addrEnd)
 	d.txids = append(d.txids, o.txids...)
 	d.times = append(d.times, o.times...)
 	for _, e := range o.adj {
@@ -491,6 +553,7 @@ func (d *segData) appendData(o *segData) {
 // them.
 func (d *segData) resort() {
 	slices.SortFunc(d.txids, func(a, b txidEnt) int { return cmp.Compare(a.num, b.num) })
+	slices.SortFunc(d.addrs, func(a, b txidEnt) int { return cmp.Compare(a.num, b.num) })
 	slices.SortFunc(d.adj, func(a, b adjEnt) int {
 		if c := cmp.Compare(a.txnum, b.txnum); c != 0 {
 			return c

@@ -190,7 +190,7 @@ func (s *Store) TableBytes() uint64 {
 // ("utxo") files, for footprint measurements after Flush and Compact.
 func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	for _, t := range []byte{tMeta, tBlock, tOrder, tTx, tAddr, tAddrRev, tAsset, tAssetRev} {
+	for _, t := range []byte{tMeta, tBlock, tOrder, tTx, tAddrRev, tAsset, tAssetRev} {
 		n, err := s.db.EstimateDiskUsage([]byte{t}, []byte{t + 1})
 		if err != nil {
 			return nil, err
@@ -284,18 +284,13 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 		return nil // too many: look misses up in Pebble
 	}
 	addrs := make(map[string]uint64, n)
-	p := key(tAddr, byte(c), 0)
+	p := key(tAddrRev, byte(c), 0)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		id, k := uvarint(it.Value())
-		if k <= 0 {
-			it.Close()
-			return fmt.Errorf("%w: address id", errCorrupt)
-		}
-		addrs[string(it.Key()[2:])] = id
+		addrs[string(it.Value())] = beUint64(it.Key()[2:])
 	}
 	if err := it.Close(); err != nil {
 		return err

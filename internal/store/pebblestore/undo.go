@@ -100,12 +100,6 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	}
 	b.DeleteRange(txKey(cb, mark.NextTx), prefixEnd(key(tTx, cb, 0)), nil)
 	// Addresses created after the mark.
-	if err := s.each(b, addrRevKey(cb, mark.NextAddr), prefixEnd(key(tAddrRev, cb, 0)), func(k, v []byte) error {
-		b.Delete(addrKey(cb, v), nil)
-		return nil
-	}); err != nil {
-		return err
-	}
 	b.DeleteRange(addrRevKey(cb, mark.NextAddr), prefixEnd(key(tAddrRev, cb, 0)), nil)
 	// Assets created after the mark.
 	if err := s.each(b, assetRevKey(cb, mark.NextAsset), prefixEnd(key(tAssetRev, cb, 0)), func(k, v []byte) error {
@@ -143,8 +137,9 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		dropped = append([]*segment(nil), g.segs[k:]...)
 		from := g.list.segs[k].start
 		if mark.NextTx > from {
-			d := &segData{start: from, end: from}
-			if err := s.replay(c, d, nil, from, mark.NextTx); err != nil {
+			as := g.segs[k].addrStart
+			d := &segData{start: from, end: from, addrStart: as, addrEnd: as}
+			if err := s.replay(c, d, nil, from, mark.NextTx, mark.NextAddr); err != nil {
 				return err
 			}
 			img, err := encodeSeg(d)
@@ -162,6 +157,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 			l.segs = append(l.segs, ref)
 		}
 		l.segEnd = mark.NextTx
+		l.addrEnd = mark.NextAddr
 		l.utxoFile = 0
 		if c.IsUTXO() {
 			l.utxoFile = l.nextFile
@@ -200,9 +196,9 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 			x.close()
 		}
 		s.removeOrphans(c, &g.list)
-		g.resetOpen(mark.NextTx)
+		g.resetOpen(mark.NextTx, mark.NextAddr)
 	} else {
-		g.truncateOpen(mark.NextTx)
+		g.truncateOpen(mark.NextTx, mark.NextAddr)
 	}
 	st.addrs, st.complete, st.loadTried = map[string]uint64{}, false, false
 	// The undone batches may have allocated asset ids that this undo
