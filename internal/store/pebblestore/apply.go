@@ -17,20 +17,24 @@ import (
 // chain's in-memory parts it changes directly (the open segment, the UTXO
 // set), with what it takes to put those back if the Apply fails.
 type applier struct {
-	s      *Store
-	st     *chainState
-	c      byte
-	chain  model.Chain
-	m      meta
-	b      *pebble.Batch
-	addrs  map[string]uint64 // addresses created in this batch
-	assets map[string]uint32
-	open   *segData
-	ulog   []utxoUndo        // changes to st.utxo, for a failed Apply
-	txids  map[[32]byte]bool // txids stored in this batch (Unordered dedupe)
-	first  uint64            // the chain's NextTx when the Apply started
-	firstA uint64            // and its NextAddr
-	txGets int               // tx records read to settle a txid prefix match (for tests)
+	s     *Store
+	st    *chainState
+	c     byte
+	chain model.Chain
+	m     meta
+	b     *pebble.Batch
+	// New addresses go straight into the chain's address cache (newAddrs
+	// lists them, to take them out again if the Apply fails); addrs holds
+	// those the full cache has no room for.
+	addrs    map[string]uint64
+	newAddrs []string
+	assets   map[string]uint32
+	open     *segData
+	ulog     []utxoUndo        // changes to st.utxo, for a failed Apply
+	txids    map[[32]byte]bool // txids stored in this batch (Unordered dedupe)
+	first    uint64            // the chain's NextTx when the Apply started
+	firstA   uint64            // and its NextAddr
+	txGets   int               // tx records read to settle a txid prefix match (for tests)
 	// Scratch reused for every entry: Pebble copies keys and values into
 	// the batch; ins, outs and xfers back the tx record being encoded (every
 	// element is written before the record is encoded).
@@ -84,6 +88,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	defer func() {
 		if !done { // put the in-memory parts back
 			st.seg.truncateOpen(a.first, a.firstA)
+			for _, k := range a.newAddrs {
+				delete(st.addrs, k)
+			}
 			st.utxo.rollback(a.ulog)
 		}
 	}()
@@ -99,11 +106,8 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	done = true
 	st.meta = a.m
 	s.txGets += a.txGets
-	if len(st.addrs)+len(a.addrs) > addrCacheMax {
-		st.addrs, st.complete = map[string]uint64{}, false
-	}
-	for k, v := range a.addrs {
-		st.addrs[k] = v
+	if len(a.addrs) > 0 {
+		st.complete = false // the cache is full: it no longer holds every address
 	}
 	for k, v := range a.assets {
 		st.cacheAsset(k, v)
@@ -180,10 +184,10 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
-	if id, ok := a.addrs[string(addr)]; ok {
+	if id, ok := a.st.addrs[string(addr)]; ok {
 		return id, nil
 	}
-	if id, ok := a.st.addrs[string(addr)]; ok {
+	if id, ok := a.addrs[string(addr)]; ok {
 		return id, nil
 	}
 	h := addrHash(addr)
@@ -203,7 +207,13 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	a.m.NextAddr++
 	a.b.Set(addrRevKey(a.c, id), addr, nil)
 	a.st.seg.addAddr(h, id)
-	a.addrs[string(addr)] = id
+	if len(a.st.addrs) < addrCacheMax {
+		k := string(addr)
+		a.st.addrs[k] = id
+		a.newAddrs = append(a.newAddrs, k)
+	} else {
+		a.addrs[string(addr)] = id
+	}
 	return id, nil
 }
 
@@ -215,7 +225,7 @@ func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64,
 	for _, seg := range st.seg.segs {
 		cands = append(cands, seg.addrIDs(h)...)
 	}
-	cands = st.seg.openA.get(h, cands)
+	cands = st.seg.openA.catchUp(st.seg.open.addrs).get(h, cands)
 	for _, id := range cands {
 		if id >= limit {
 			continue // created by the running Apply, which knows them exactly
@@ -350,7 +360,6 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
 	a.buf = appendTx(a.buf[:0], &rec)
 	a.b.Set(a.kbuf, a.buf, nil)
-	a.st.seg.openX.add(txidHash(&tx.ID), txnum)
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil

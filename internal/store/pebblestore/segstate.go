@@ -79,11 +79,14 @@ func decodeSegList(v []byte) (*segList, error) {
 
 // segState is a chain's segments.
 type segState struct {
-	list  segList
-	segs  []*segment // readers, parallel to list.segs
-	open  *segData
-	openX hashIndex // txid hash → txnum, open segment
-	openA hashIndex // address hash → id, open segment
+	list segList
+	segs []*segment // readers, parallel to list.segs
+	open *segData
+	// Hash indexes of the open segment's txids and address ids, built
+	// lazily: an ingest that never looks a txid or address up (a Linked
+	// chain with a complete address cache) never pays for them.
+	openX hashIndex // txid hash → txnum (over open.txids)
+	openA hashIndex // address hash → id (over open.addrs)
 }
 
 // hashIndex maps 64-bit hashes to numbers, keeping every number of a
@@ -91,6 +94,25 @@ type segState struct {
 type hashIndex struct {
 	one   map[uint64]uint64
 	multi map[uint64][]uint64
+	done  int // entries of the source slice indexed
+}
+
+// catchUp indexes the entries of src not indexed yet.
+func (x *hashIndex) catchUp(src []txidEnt) *hashIndex {
+	for _, t := range src[x.done:] {
+		x.add(t.prefix, t.num)
+	}
+	x.done = len(src)
+	return x
+}
+
+// dropFrom removes the indexed entries of src numbered n or more.
+func (x *hashIndex) dropFrom(src []txidEnt, n uint64) {
+	for _, t := range src[:x.done] {
+		if t.num >= n {
+			x.remove(t.prefix, t.num)
+		}
+	}
 }
 
 func newHashIndex() hashIndex {
@@ -148,24 +170,17 @@ func (g *segState) resetOpen(start, addrStart uint64) {
 func (g *segState) addAddr(h, id uint64) {
 	g.open.addrs = append(g.open.addrs, txidEnt{prefix: h, num: id})
 	g.open.addrEnd = id + 1
-	g.openA.add(h, id)
 }
 
 // truncateOpen drops the open segment's content from txnum n and address
 // id a on.
 func (g *segState) truncateOpen(n, a uint64) {
 	d := g.open
-	for _, t := range d.txids {
-		if t.num >= n {
-			g.openX.remove(t.prefix, t.num)
-		}
-	}
-	for _, t := range d.addrs {
-		if t.num >= a {
-			g.openA.remove(t.prefix, t.num)
-		}
-	}
+	g.openX.dropFrom(d.txids, n)
+	g.openA.dropFrom(d.addrs, a)
 	d.truncate(n, a)
+	g.openX.done = min(g.openX.done, len(d.txids))
+	g.openA.done = min(g.openA.done, len(d.addrs))
 }
 
 // txCandidates returns the txnums whose txid may be id (same hash); the
@@ -176,7 +191,7 @@ func (g *segState) txCandidates(id *[32]byte) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.txnums(p)...)
 	}
-	return g.openX.get(p, out)
+	return g.openX.catchUp(g.open.txids).get(p, out)
 }
 
 // addrCandidates returns the address ids whose bytes may be addr (same
@@ -187,7 +202,7 @@ func (g *segState) addrCandidates(addr []byte) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.addrIDs(h)...)
 	}
-	return g.openA.get(h, out)
+	return g.openA.catchUp(g.open.addrs).get(h, out)
 }
 
 func segDir(root string) string { return filepath.Join(root, "seg") }
@@ -305,7 +320,7 @@ func (s *Store) loadSegs(c model.Chain, st *chainState) error {
 	s.removeOrphans(c, &g.list)
 	g.resetOpen(g.list.segEnd, g.list.addrEnd)
 	st.seg = g
-	if err := s.replay(c, g.open, g, g.list.segEnd, st.meta.NextTx, st.meta.NextAddr); err != nil {
+	if err := s.replay(c, g.open, g.list.segEnd, st.meta.NextTx, st.meta.NextAddr); err != nil {
 		g.closeAll()
 		st.seg = nil
 		return err
@@ -343,19 +358,15 @@ func (s *Store) removeOrphans(c model.Chain, l *segList) {
 }
 
 // replay indexes tx records [from, to) and the addresses from d.addrEnd to
-// addrTo into d (and into g's hash indexes when g is not nil).
-func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to, addrTo uint64) error {
+// addrTo into d.
+func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error {
 	err := s.each(s.db, addrRevKey(byte(c), d.addrEnd), addrRevKey(byte(c), addrTo), func(k, v []byte) error {
 		id := beUint64(k[2:])
 		if id != d.addrEnd {
 			return fmt.Errorf("%w: chain %s address %d missing (found %d)", errCorrupt, c, d.addrEnd, id)
 		}
-		if g != nil {
-			g.addAddr(addrHash(v), id)
-		} else {
-			d.addrs = append(d.addrs, txidEnt{prefix: addrHash(v), num: id})
-			d.addrEnd = id + 1
-		}
+		d.addrs = append(d.addrs, txidEnt{prefix: addrHash(v), num: id})
+		d.addrEnd = id + 1
 		return nil
 	})
 	if err == nil && d.addrEnd != addrTo {
@@ -380,9 +391,6 @@ func (s *Store) replay(c model.Chain, d *segData, g *segState, from, to, addrTo 
 			return err
 		}
 		parts = indexTx(d, n, rec, t, parts)
-		if g != nil {
-			g.openX.add(txidHash(&rec.ID), n)
-		}
 		return nil
 	})
 	if err == nil && d.end != to {

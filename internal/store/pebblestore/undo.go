@@ -139,7 +139,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		if mark.NextTx > from {
 			as := g.segs[k].addrStart
 			d := &segData{start: from, end: from, addrStart: as, addrEnd: as}
-			if err := s.replay(c, d, nil, from, mark.NextTx, mark.NextAddr); err != nil {
+			if err := s.replay(c, d, from, mark.NextTx, mark.NextAddr); err != nil {
 				return err
 			}
 			img, err := encodeSeg(d)
