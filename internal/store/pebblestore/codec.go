@@ -262,12 +262,18 @@ type txRec struct {
 	Transfers []xferRec
 }
 
+// inRec is an input: the output it spends, by tx number and index. The
+// spent output's address, value and script type are not stored again (they
+// are in that tx's record): Apply fills them from the UTXO set, readers
+// with resolveInputs.
 type inRec struct {
-	Addr      uint64
-	Value     uint64
-	Script    byte
 	PrevTx    uint64 // txnum of the spent output's transaction
 	PrevIndex uint32
+	// Resolved, not stored.
+	Addr   uint64
+	Value  uint64
+	Script byte
+	PrevID [32]byte // the spent output's txid (set by resolveInputs only)
 }
 
 type outRec struct {
@@ -296,9 +302,6 @@ func appendTx(b []byte, t *txRec) []byte {
 	b = putUvarint(b, t.FeePayer)
 	b = putUvarint(b, uint64(len(t.Inputs)))
 	for _, in := range t.Inputs {
-		b = putUvarint(b, in.Addr)
-		b = putUvarint(b, in.Value)
-		b = append(b, in.Script)
 		b = putUvarint(b, in.PrevTx)
 		b = putUvarint(b, uint64(in.PrevIndex))
 	}
@@ -340,9 +343,6 @@ func decodeTx(v []byte) (*txRec, error) {
 	t.Inputs = make([]inRec, n)
 	for i := range t.Inputs {
 		in := &t.Inputs[i]
-		in.Addr = r.uvarint()
-		in.Value = r.uvarint()
-		in.Script = r.byte1()
 		in.PrevTx = r.uvarint()
 		in.PrevIndex = uint32(r.uvarint())
 	}

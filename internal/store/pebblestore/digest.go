@@ -77,11 +77,11 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 	var b []byte
 	sort.Slice(all.txids, func(i, j int) bool { return all.txids[i].num < all.txids[j].num })
 	for _, t := range all.txids {
-		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix)
+		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix>>32)
 	}
 	sort.Slice(all.addrs, func(i, j int) bool { return all.addrs[i].num < all.addrs[j].num })
 	for _, t := range all.addrs {
-		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix)
+		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix>>32)
 	}
 	sort.Slice(all.adj, func(i, j int) bool {
 		a, b := &all.adj[i], &all.adj[j]

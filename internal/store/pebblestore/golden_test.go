@@ -8,7 +8,7 @@ import "testing"
 // updates the constant. Set at the move of the derived indexes into
 // segments (the reads it answers are pinned by TestReadsGolden, unchanged
 // from the Pebble-only layout).
-const layoutGolden = "0d58abdee872438658870e634376af8285a620b3bd267bddd89c65a12b063789"
+const layoutGolden = "5f9628abb00db13e91fcf0d634a9d2d4f1c4727ccdedb2070edf77489e78cbff"
 
 func TestLayoutGolden(t *testing.T) {
 	s := openTestStore(t)

@@ -234,6 +234,34 @@ func (s *Store) txByNum(c model.Chain, n uint64) (*txRec, error) {
 	return decodeTx(v)
 }
 
+// resolveInputs fills t's inputs with the address, value, script type and
+// txid of the outputs they spend, from those txs' records (recs, when not
+// nil, caches decoded records by number).
+func (s *Store) resolveInputs(c model.Chain, t *txRec, recs map[uint64]*txRec) error {
+	for i := range t.Inputs {
+		in := &t.Inputs[i]
+		prev := recs[in.PrevTx]
+		if prev == nil {
+			var err error
+			if prev, err = s.txByNum(c, in.PrevTx); err != nil {
+				return err
+			}
+			if recs != nil {
+				if len(recs) > 1<<16 {
+					clear(recs)
+				}
+				recs[in.PrevTx] = prev
+			}
+		}
+		if int(in.PrevIndex) >= len(prev.Outputs) {
+			return fmt.Errorf("%w: tx %x spends output %d of tx %d, which has %d", errCorrupt, t.ID, in.PrevIndex, in.PrevTx, len(prev.Outputs))
+		}
+		o := &prev.Outputs[in.PrevIndex]
+		in.Addr, in.Value, in.Script, in.PrevID = o.Addr, o.Value, o.Script, prev.ID
+	}
+	return nil
+}
+
 // TxByNum returns a transaction by its number (as listed by AddressTxs).
 func (s *Store) TxByNum(c model.Chain, n uint64) (*store.TxView, error) {
 	t, err := s.txByNum(c, n)
@@ -262,16 +290,15 @@ func (s *Store) view(c model.Chain, n uint64, t *txRec) (*store.TxView, error) {
 	if tv.FeePayer, err = s.addrBytes(c, t.FeePayer); err != nil {
 		return nil, err
 	}
+	if err := s.resolveInputs(c, t, nil); err != nil {
+		return nil, err
+	}
 	for _, in := range t.Inputs {
-		prev, err := s.txByNum(c, in.PrevTx)
-		if err != nil {
-			return nil, err
-		}
 		a, err := s.addrBytes(c, in.Addr)
 		if err != nil {
 			return nil, err
 		}
-		tv.Inputs = append(tv.Inputs, store.TxInput{Address: a, Value: in.Value, ScriptType: model.ScriptType(in.Script), PrevTxID: prev.ID, PrevIndex: in.PrevIndex})
+		tv.Inputs = append(tv.Inputs, store.TxInput{Address: a, Value: in.Value, ScriptType: model.ScriptType(in.Script), PrevTxID: in.PrevID, PrevIndex: in.PrevIndex})
 	}
 	for i, o := range t.Outputs {
 		a, err := s.addrBytes(c, o.Addr)

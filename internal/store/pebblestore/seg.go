@@ -10,7 +10,7 @@ package pebblestore
 // File layout (all integers big-endian unless said varint):
 //
 //	"SPSEG001"
-//	txids   nTx × (txidHash u64, txnum−start u32), sorted    (txid lookup)
+//	txids   nTx × (txidHash>>32 u32, txnum−start u32), sorted (txid lookup)
 //	times   nTx × u32: block time − baseTime, by txnum        (first/last seen)
 //	groups  per address, ascending id:                        (adjacency)
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
@@ -21,7 +21,7 @@ package pebblestore
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
 //	sindex  per spent block: (prevTx u64, vout u32, offset u64)
 //	addrs   per address id created in the segment:            (address lookup)
-//	          (addrHash u64, id−addrStart u32), sorted
+//	          (addrHash>>32 u32, id−addrStart u32), sorted
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the seven sections u64,
 //	        crc32c of everything before the footer u32, "SPSEG001"
@@ -201,7 +201,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	var offs [2 * segSections]uint64
 	offs[0] = uint64(len(out))
 	for _, t := range d.txids {
-		out = binary.BigEndian.AppendUint64(out, t.prefix)
+		out = binary.BigEndian.AppendUint32(out, uint32(t.prefix>>32))
 		out = binary.BigEndian.AppendUint32(out, uint32(t.num-d.start))
 	}
 	offs[1] = uint64(len(out)) - offs[0]
@@ -268,7 +268,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	offs[11] = uint64(len(sindex))
 	offs[12] = uint64(len(out))
 	for _, a := range d.addrs {
-		out = binary.BigEndian.AppendUint64(out, a.prefix)
+		out = binary.BigEndian.AppendUint32(out, uint32(a.prefix>>32))
 		out = binary.BigEndian.AppendUint32(out, uint32(a.num-d.addrStart))
 	}
 	offs[13] = uint64(len(out)) - offs[12]
@@ -469,9 +469,9 @@ func parseSegment(data []byte, path string) (*segment, error) {
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
-	case uint64(len(s.addrs)) != 12*(s.addrEnd-s.addrStart):
+	case uint64(len(s.addrs)) != 8*(s.addrEnd-s.addrStart):
 		return nil, bad("address section size")
-	case uint64(len(s.txids)) != 12*s.nTx || uint64(len(s.times)) != 4*(s.end-s.start):
+	case uint64(len(s.txids)) != 8*s.nTx || uint64(len(s.times)) != 4*(s.end-s.start):
 		return nil, bad("tx section sizes")
 	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
 		return nil, bad("group index size")
@@ -490,13 +490,19 @@ func (s *segment) close() error {
 	return err
 }
 
-// txnums returns the txnums whose txid starts with prefix.
-func (s *segment) txnums(prefix uint64) []uint64 {
-	n := int(s.nTx)
-	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint64(s.txids[12*i:]) >= prefix })
+// txnums returns the txnums whose txid hash has the same top 32 bits as h.
+func (s *segment) txnums(h uint64) []uint64 { return hashed(s.txids, h, s.start) }
+
+// hashed searches a section of sorted (hash32, number−base u32) pairs for
+// the top 32 bits of h. 32 bits keep the sections small; a false match
+// costs one record read, which settles every candidate anyway.
+func hashed(sec []byte, h, base uint64) []uint64 {
+	k := uint32(h >> 32)
+	n := len(sec) / 8
+	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint32(sec[8*i:]) >= k })
 	var out []uint64
-	for ; i < n && binary.BigEndian.Uint64(s.txids[12*i:]) == prefix; i++ {
-		out = append(out, s.start+uint64(binary.BigEndian.Uint32(s.txids[12*i+8:])))
+	for ; i < n && binary.BigEndian.Uint32(sec[8*i:]) == k; i++ {
+		out = append(out, base+uint64(binary.BigEndian.Uint32(sec[8*i+4:])))
 	}
 	return out
 }
@@ -504,13 +510,7 @@ func (s *segment) txnums(prefix uint64) []uint64 {
 // addrIDs returns the address ids created in this segment whose bytes hash
 // to h.
 func (s *segment) addrIDs(h uint64) []uint64 {
-	n := int(s.addrEnd - s.addrStart)
-	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint64(s.addrs[12*i:]) >= h })
-	var out []uint64
-	for ; i < n && binary.BigEndian.Uint64(s.addrs[12*i:]) == h; i++ {
-		out = append(out, s.addrStart+uint64(binary.BigEndian.Uint32(s.addrs[12*i+8:])))
-	}
-	return out
+	return hashed(s.addrs, h, s.addrStart)
 }
 
 // txTime is the block time of txnum (which the segment covers).
@@ -634,10 +634,10 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 func (s *segment) load() (*segData, error) {
 	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
 	for i := uint64(0); i < s.addrEnd-s.addrStart; i++ {
-		d.addrs = append(d.addrs, txidEnt{prefix: binary.BigEndian.Uint64(s.addrs[12*i:]), num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[12*i+8:]))})
+		d.addrs = append(d.addrs, txidEnt{prefix: uint64(binary.BigEndian.Uint32(s.addrs[8*i:])) << 32, num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[8*i+4:]))})
 	}
 	for i := uint64(0); i < s.nTx; i++ {
-		d.txids = append(d.txids, txidEnt{prefix: binary.BigEndian.Uint64(s.txids[12*i:]), num: s.start + uint64(binary.BigEndian.Uint32(s.txids[12*i+8:]))})
+		d.txids = append(d.txids, txidEnt{prefix: uint64(binary.BigEndian.Uint32(s.txids[8*i:])) << 32, num: s.start + uint64(binary.BigEndian.Uint32(s.txids[8*i+4:]))})
 	}
 	d.times = make([]int64, s.end-s.start)
 	for n := s.start; n < s.end; n++ {

@@ -376,6 +376,7 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 		return err
 	}
 	times := map[uint64]int64{}
+	recs := map[uint64]*txRec{}
 	var parts []part
 	err = s.each(s.db, txKey(byte(c), from), txKey(byte(c), to), func(k, v []byte) error {
 		n := beUint64(k[2:])
@@ -389,6 +390,9 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 		t, err := s.blockTime(c, rec.Height, times)
 		if err != nil {
 			return err
+		}
+		if err := s.resolveInputs(c, rec, recs); err != nil {
+			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
 		}
 		parts = indexTx(d, n, rec, t, parts)
 		return nil

@@ -67,35 +67,23 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	// The UTXO changes, newest tx first: outputs the undone txs created
 	// go, outputs they spent that older txs created come back.
 	overlay := map[outpoint]*utxoRec{}
-	ids := map[uint64][32]byte{}
-	txID := func(n uint64) ([32]byte, error) {
-		if id, ok := ids[n]; ok {
-			return id, nil
-		}
-		t, err := s.txByNum(c, n)
-		if err != nil {
-			return [32]byte{}, fmt.Errorf("undo: %w", err)
-		}
-		return t.ID, nil
-	}
+	recs := map[uint64]*txRec{}
 	for n := cur.NextTx - 1; n >= mark.NextTx && n > 0; n-- {
 		t, err := s.txByNum(c, n)
 		if err != nil {
 			return fmt.Errorf("undo: %w", err)
 		}
-		ids[n] = t.ID
 		for i := range t.Outputs {
 			overlay[outpoint{t.ID, uint32(i)}] = nil
+		}
+		if err := s.resolveInputs(c, t, recs); err != nil {
+			return fmt.Errorf("undo: %w", err)
 		}
 		for _, in := range t.Inputs {
 			if in.PrevTx >= mark.NextTx {
 				continue // its creator is undone too
 			}
-			id, err := txID(in.PrevTx)
-			if err != nil {
-				return err
-			}
-			overlay[outpoint{id, in.PrevIndex}] = &utxoRec{TxNum: in.PrevTx, Addr: in.Addr, Value: in.Value, Script: in.Script}
+			overlay[outpoint{in.PrevID, in.PrevIndex}] = &utxoRec{TxNum: in.PrevTx, Addr: in.Addr, Value: in.Value, Script: in.Script}
 		}
 	}
 	b.DeleteRange(txKey(cb, mark.NextTx), prefixEnd(key(tTx, cb, 0)), nil)
