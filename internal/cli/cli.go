@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 )
@@ -103,6 +104,19 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		// An empty --data would put the store in the working directory.
 		fmt.Fprintf(stderr, "spoor %s: --data: want a folder, got an empty string\n", cmd.name)
 		return 2
+	}
+	if p := os.Getenv("SPOOR_CPUPROFILE"); p != "" {
+		// For operators and benchmarks: a CPU profile of the command.
+		f, err := os.Create(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "spoor: SPOOR_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "spoor: SPOOR_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if err := cmd.run(env, sub); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -32,6 +32,8 @@ type applier struct {
 	open     *segData
 	ulog     []utxoUndo        // changes to st.utxo, for a failed Apply
 	txids    map[[32]byte]bool // txids stored in this batch (Unordered dedupe)
+	hs       heightSet         // the chain's stored heights (Unordered), or nil
+	newH     []uint64          // heights of the blocks this batch stores
 	first    uint64            // the chain's NextTx when the Apply started
 	firstA   uint64            // and its NextAddr
 	txGets   int               // tx records read to settle a txid prefix match (for tests)
@@ -84,6 +86,11 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		firstA: st.meta.NextAddr,
 	}
 	defer a.b.Close()
+	if mode == store.Unordered {
+		if a.hs, err = s.heightsFor(c, st); err != nil {
+			return err
+		}
+	}
 	done := false
 	defer func() {
 		if !done { // put the in-memory parts back
@@ -105,6 +112,11 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	done = true
 	st.meta = a.m
+	if st.heights != nil {
+		for _, h := range a.newH {
+			st.heights.add(h)
+		}
+	}
 	s.txGets += a.txGets
 	if len(a.addrs) > 0 {
 		st.complete = false // the cache is full: it no longer holds every address
@@ -141,6 +153,9 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 			}
 		}
 	case store.Unordered:
+		if !a.hs.has(blk.Height) {
+			break // not stored: no lookup
+		}
 		v, err := a.s.get(blockKey(a.c, blk.Height))
 		if err == nil {
 			old, err := decodeBlock(blk.Height, v)
@@ -169,6 +184,7 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 		}
 		a.b.Set(blockKey(a.c, blk.Height), encodeBlock(rec), nil)
 		a.b.Set(orderKey(a.c, firstTx), be64(nil, blk.Height), nil)
+		a.newH = append(a.newH, blk.Height)
 		a.m.Blocks++
 	}
 	if !a.m.HasBlocks || blk.Height >= a.m.Height {

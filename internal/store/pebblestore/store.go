@@ -55,6 +55,9 @@ type chainState struct {
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
 	utxo utxoSet
+	// heights: the stored block heights, nil until an Unordered Apply
+	// needs them (see heights.go).
+	heights heightSet
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are

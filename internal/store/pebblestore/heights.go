@@ -1,0 +1,50 @@
+package pebblestore
+
+import "github.com/spoor-dev/spoor/internal/model"
+
+// heightSet is the set of a chain's stored block heights, kept in memory so
+// that an Unordered Apply (exports, which may overlap) looks a block up in
+// Pebble only when its height is already stored: a fresh Tron export has
+// millions of blocks of one or two transactions, and a point lookup each
+// cost more than the rest of the block's work. It is exact: built by
+// scanning the block keys, extended after each commit with the heights the
+// batch stored, and dropped by Undo (rebuilt when next needed).
+type heightSet map[uint64]*[1024]uint64 // height>>16 → 65,536 bits
+
+func (h heightSet) has(n uint64) bool {
+	c := h[n>>16]
+	return c != nil && c[n>>6&1023]&(1<<(n&63)) != 0
+}
+
+func (h heightSet) add(n uint64) {
+	c := h[n>>16]
+	if c == nil {
+		c = new([1024]uint64)
+		h[n>>16] = c
+	}
+	c[n>>6&1023] |= 1 << (n & 63)
+}
+
+// heightsFor returns the chain's height set, building it when needed.
+// Callers hold s.mu.
+func (s *Store) heightsFor(c model.Chain, st *chainState) (heightSet, error) {
+	if st.heights != nil {
+		return st.heights, nil
+	}
+	h := heightSet{}
+	if st.meta.Blocks > 0 {
+		p := key(tBlock, byte(c), 0)
+		it, err := s.db.NewIter(nil)
+		if err != nil {
+			return nil, err
+		}
+		for ok := it.SeekGE(p); ok && len(it.Key()) == 10 && it.Key()[0] == tBlock && it.Key()[1] == byte(c); ok = it.Next() {
+			h.add(beUint64(it.Key()[2:]))
+		}
+		if err := it.Close(); err != nil {
+			return nil, err
+		}
+	}
+	st.heights = h
+	return h, nil
+}
