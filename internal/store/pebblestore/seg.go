@@ -447,6 +447,9 @@ func openSegment(path string, id uint64) (*segment, error) {
 
 func parseSegment(data []byte, path string) (*segment, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: segment %s: %s", errCorrupt, path, what) }
+	if len(data) < len(segMagic)+segFooterLen {
+		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
+	}
 	if !bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic)) {
 		return nil, bad("bad magic")
 	}
@@ -540,7 +543,13 @@ func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error
 		if gid == id {
 			br := &reader{b: body}
 			n := br.uvarint()
-			return n, br.b, br.err == nil, br.err
+			if br.err == nil && n > uint64(len(br.b)) { // an entry takes at least 2 bytes
+				br.fail("entry count")
+			}
+			if br.err != nil {
+				return 0, nil, false, fmt.Errorf("segment %s: %w", s.path, br.err)
+			}
+			return n, br.b, true, nil
 		}
 		if gid > id {
 			break
@@ -562,7 +571,7 @@ func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) 
 		body := r.lenBytes()
 		br := &reader{b: body}
 		n := br.uvarint()
-		if r.err != nil || br.err != nil {
+		if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
 			return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
 		}
 		if err := fn(id, n, br.b); err != nil {
@@ -646,8 +655,11 @@ func (s *segment) load() (*segData, error) {
 	err := s.eachGroup(func(id, n uint64, entries []byte) error {
 		r := &reader{b: entries}
 		prev := s.start
-		for k := uint64(0); k < n; k++ {
+		for k := uint64(0); k < n && r.err == nil; k++ {
 			e := r.segEntry(prev)
+			if e.txnum < prev || e.txnum >= s.end {
+				r.fail("entry outside the segment")
+			}
 			prev = e.txnum
 			d.addEnt(id, &e)
 		}
