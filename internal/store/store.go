@@ -180,6 +180,7 @@ type TxView struct {
 // the address received and sent in it, per asset.
 type AddressTx struct {
 	TxNum uint64
+	Time  int64 // block time of the transaction (unix seconds)
 	Asset model.AssetID
 	In    uint256.Int
 	Out   uint256.Int

@@ -208,12 +208,6 @@ func day(t int64) string {
 	return tm.Format(time.RFC3339)
 }
 
-// TxNumReader gives a stored transaction by its number (pebblestore.Store
-// has it); AddressFlows needs it for the time of each transaction.
-type TxNumReader interface {
-	TxByNum(c model.Chain, n uint64) (*store.TxView, error)
-}
-
 // Flow is an address's USD in and out in one asset.
 type Flow struct {
 	In, Out Total
@@ -221,29 +215,17 @@ type Flow struct {
 
 // AddressFlows values everything an address received and sent, per asset
 // id, at the time of each transaction: one pass over its adjacency (one
-// entry per transaction and asset), so linear in its transaction count.
+// entry per transaction and asset, with the tx's block time), so linear in
+// its transaction count and without reading any transaction.
 // assets maps the chain's asset ids to their metadata (native included).
 func (b *Book) AddressFlows(r store.Reader, c model.Chain, addr []byte, assets map[model.AssetID]model.Asset) (map[model.AssetID]*Flow, error) {
-	tr, ok := r.(TxNumReader)
-	if !ok {
-		return nil, fmt.Errorf("value: this store cannot list transaction times")
-	}
 	adj, err := r.AddressTxs(c, addr, 0, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := map[model.AssetID]*Flow{}
-	var lastNum uint64
-	var lastTime int64
 	for i := range adj {
 		e := &adj[i]
-		if e.TxNum != lastNum || i == 0 {
-			tv, err := tr.TxByNum(c, e.TxNum)
-			if err != nil {
-				return nil, err
-			}
-			lastNum, lastTime = e.TxNum, tv.Time
-		}
 		a, ok := assets[e.Asset]
 		if !ok {
 			a = model.Asset{Chain: c, ID: e.Asset, Decimals: -1}
@@ -257,14 +239,14 @@ func (b *Book) AddressFlows(r store.Reader, c model.Chain, addr []byte, assets m
 			out[e.Asset] = f
 		}
 		if !e.In.IsZero() {
-			v, err := b.Value(c, a, &e.In, lastTime)
+			v, err := b.Value(c, a, &e.In, e.Time)
 			if err != nil {
 				return nil, err
 			}
 			f.In.Add(v)
 		}
 		if !e.Out.IsZero() {
-			v, err := b.Value(c, a, &e.Out, lastTime)
+			v, err := b.Value(c, a, &e.Out, e.Time)
 			if err != nil {
 				return nil, err
 			}

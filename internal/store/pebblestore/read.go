@@ -168,11 +168,11 @@ func (s *Store) AddressTxs(c model.Chain, addr []byte, after uint64, limit int) 
 		return nil, err
 	}
 	var out []store.AddressTx
-	err = s.adjacency(st, id, after, func(e *segEntry, _ int64) bool {
+	err = s.adjacency(st, id, after, func(e *segEntry, t int64) bool {
 		if limit > 0 && len(out) >= limit {
 			return false
 		}
-		out = append(out, store.AddressTx{TxNum: e.txnum, Asset: model.AssetID(e.asset), In: e.in, Out: e.out})
+		out = append(out, store.AddressTx{TxNum: e.txnum, Time: t, Asset: model.AssetID(e.asset), In: e.in, Out: e.out})
 		return true
 	})
 	return out, err

@@ -93,6 +93,9 @@ func readsDigest(t *testing.T, s *Store) string {
 			}
 			for _, e := range adj {
 				fmt.Fprintf(h, " tx %d %d %s %s\n", e.TxNum, e.Asset, e.In.Dec(), e.Out.Dec())
+				if tv, err := s.TxByNum(c, e.TxNum); err != nil || tv.Time != e.Time {
+					t.Fatalf("%s tx %d: adjacency time %d, tx time %d (%v)", c, e.TxNum, e.Time, tv.Time, err)
+				}
 			}
 			if len(adj) > 2 { // paging: after and limit
 				page, err := s.AddressTxs(c, a, adj[0].TxNum, 1)
