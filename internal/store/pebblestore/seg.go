@@ -189,7 +189,13 @@ func encodeSeg(d *segData) ([]byte, error) {
 		}
 		return cmp.Compare(a.num, b.num)
 	})
-	sortAdj(d)
+	order := sortAdj(d)
+	at := func(i int) *adjEnt {
+		if order != nil {
+			return &d.adj[order[i]]
+		}
+		return &d.adj[i]
+	}
 	slices.SortFunc(d.spent, func(a, b spentEnt) int {
 		if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
 			return c
@@ -218,26 +224,28 @@ func encodeSeg(d *segData) ([]byte, error) {
 	var prevID uint64
 	var ebuf []byte
 	for i := 0; i < len(d.adj); {
+		addr := at(i).addr
 		j := i
-		for j < len(d.adj) && d.adj[j].addr == d.adj[i].addr {
+		for j < len(d.adj) && at(j).addr == addr {
 			j++
 		}
 		ebuf = ebuf[:0]
 		prevTx := d.start
 		for k := i; k < j; k++ {
-			ebuf = appendSegEntry(ebuf, d, &d.adj[k], prevTx)
-			prevTx = d.adj[k].txnum
+			e := at(k)
+			ebuf = appendSegEntry(ebuf, d, e, prevTx)
+			prevTx = e.txnum
 		}
 		if nAddr%groupStride == 0 {
-			gindex = binary.BigEndian.AppendUint64(gindex, d.adj[i].addr)
+			gindex = binary.BigEndian.AppendUint64(gindex, addr)
 			gindex = binary.BigEndian.AppendUint64(gindex, uint64(len(out))-offs[4])
 			prevID = 0 // a group at an index point is absolute
 		}
 		n := putUvarint(nil, uint64(j-i))
-		out = putUvarint(out, d.adj[i].addr-prevID)
+		out = putUvarint(out, addr-prevID)
 		out = putUvarint(out, uint64(len(n)+len(ebuf)))
 		out = append(append(out, n...), ebuf...)
-		prevID = d.adj[i].addr
+		prevID = addr
 		nAddr++
 		i = j
 	}
@@ -284,11 +292,13 @@ func encodeSeg(d *segData) ([]byte, error) {
 	return append(out, segMagic...), nil
 }
 
-// sortAdj sorts d.adj by address, keeping the append order (txnum, then
-// asset) within an address. Where ids and positions fit in 40 and 24 bits
-// it sorts packed integer keys and gathers, about 4x faster than comparing
-// the entries.
-func sortAdj(d *segData) {
+// sortAdj orders d.adj by address, keeping the append order (txnum, then
+// asset) within an address, and returns the order as positions into d.adj,
+// which it leaves as it is (so an open segment whose write fails needs no
+// re-sort, and no sorted copy is held). Where ids and positions fit in 40
+// and 24 bits it sorts packed integer keys, about 4x faster than comparing
+// entries; otherwise it sorts d.adj in place and returns nil.
+func sortAdj(d *segData) []uint32 {
 	const idxBits = 24
 	n := len(d.adj)
 	maxAddr := uint64(0)
@@ -297,18 +307,18 @@ func sortAdj(d *segData) {
 	}
 	if n >= 1<<idxBits || maxAddr >= 1<<(64-idxBits) {
 		slices.SortFunc(d.adj, cmpAdj)
-		return
+		return nil
 	}
 	keys := make([]uint64, n)
 	for i := range d.adj {
 		keys[i] = d.adj[i].addr<<idxBits | uint64(i)
 	}
 	slices.Sort(keys)
-	sorted := make([]adjEnt, n)
+	order := make([]uint32, n)
 	for i, k := range keys {
-		sorted[i] = d.adj[k&(1<<idxBits-1)]
+		order[i] = uint32(k & (1<<idxBits - 1))
 	}
-	d.adj = sorted
+	return order
 }
 
 // cmpAdj orders adjacency entries by address, then txnum, then asset.

@@ -94,7 +94,9 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("pebblestore: create %s: %w", dir, err)
 	}
 	if o.CacheBytes == 0 {
-		o.CacheBytes = 256 << 20
+		// Reads go to the segments (memory-mapped, the OS caches them) and
+		// to the tx and address records: a modest block cache will do.
+		o.CacheBytes = 64 << 20
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
