@@ -425,6 +425,43 @@ type segment struct {
 	txids, times, groups     []byte
 	gindex, spent, sindex    []byte
 	addrs                    []byte
+	// In-memory presence bitmaps over the hash sections (built on first
+	// use): a lookup of a txid or address the segment does not hold, the
+	// common case for new ones, costs one memory read instead of a binary
+	// search over the mapped file.
+	txBits, addrBits hashBits
+}
+
+// hashBits is a bitmap of the top bits of 32-bit hashes, about 16 bits per
+// entry (a false "maybe" about 1 time in 16, which the binary search then
+// settles).
+type hashBits struct {
+	built bool
+	shift uint
+	bits  []uint64
+}
+
+func (b *hashBits) build(sec []byte) {
+	n := len(sec) / 8
+	lg := uint(6)
+	for lg < 30 && 1<<lg < 16*n {
+		lg++
+	}
+	b.shift = 32 - lg
+	b.bits = make([]uint64, (1<<lg)/64)
+	for i := 0; i < n; i++ {
+		k := binary.BigEndian.Uint32(sec[8*i:]) >> b.shift
+		b.bits[k/64] |= 1 << (k % 64)
+	}
+	b.built = true
+}
+
+func (b *hashBits) mayHave(sec []byte, h uint64) bool {
+	if !b.built {
+		b.build(sec)
+	}
+	k := uint32(h>>32) >> b.shift
+	return b.bits[k/64]&(1<<(k%64)) != 0
 }
 
 // openSegment maps and checks a segment file.
@@ -504,7 +541,12 @@ func (s *segment) close() error {
 }
 
 // txnums returns the txnums whose txid hash has the same top 32 bits as h.
-func (s *segment) txnums(h uint64) []uint64 { return hashed(s.txids, h, s.start) }
+func (s *segment) txnums(h uint64) []uint64 {
+	if !s.txBits.mayHave(s.txids, h) {
+		return nil
+	}
+	return hashed(s.txids, h, s.start)
+}
 
 // hashed searches a section of sorted (hash32, number−base u32) pairs for
 // the top 32 bits of h. 32 bits keep the sections small; a false match
@@ -523,6 +565,9 @@ func hashed(sec []byte, h, base uint64) []uint64 {
 // addrIDs returns the address ids created in this segment whose bytes hash
 // to h.
 func (s *segment) addrIDs(h uint64) []uint64 {
+	if !s.addrBits.mayHave(s.addrs, h) {
+		return nil
+	}
 	return hashed(s.addrs, h, s.addrStart)
 }
 
