@@ -1,11 +1,13 @@
-// Package pebblestore is spoor's embedded storage backend: one Pebble
-// database holding the chain data in append-mostly keyspaces laid out for
-// traversal (per-address adjacency ordered by transaction number, which is
-// time order), keyed lookups (txid, address), the UTXO set for linking, and
-// per-address totals kept as blind merge operands. Every Apply is one atomic,
-// synced batch that also carries the chain's cursor, so a crash leaves the
-// store at a batch boundary and a resumed ingest continues exactly there.
-// See ARCHITECTURE.md for the layout and why.
+// Package pebblestore is spoor's embedded storage backend. Pebble holds the
+// records (transactions with linked inputs, blocks, address and asset ids,
+// the chain's cursor), written by each Apply as one atomic, synced batch.
+// The derived indexes (txid and address lookup, per-address adjacency and
+// totals ordered by transaction number, which is time order, and spent-by)
+// live in immutable, memory-mapped segment files built in memory and
+// written when a segment fills or the store closes; the UTXO set of a
+// Bitcoin-style chain lives in memory with a snapshot per segment. The
+// segments are a pure function of the records, so a crash, an undo or a
+// reorg rebuilds them exactly. See ARCHITECTURE.md for the layout and why.
 package pebblestore
 
 import (
