@@ -25,6 +25,8 @@ type chunker struct {
 	size  int
 	carry []byte      // bytes read past the last cut: the start of the next chunk
 	free  chan []byte // buffers whose chunk has been parsed
+	// started is set once the first buffer is made.
+	started bool
 }
 
 // safeCut returns the offset just after the last '\n' of b that ends a
@@ -60,11 +62,17 @@ func (c *chunker) next() (data []byte, last bool, err error) {
 	select {
 	case buf = <-c.free:
 	default:
-		buf = make([]byte, 0, max(c.size, 2*len(c.carry)))
+		// The first buffer starts small and grows: a small file never
+		// costs a whole chunk.
+		n := c.size
+		if !c.started {
+			n = min(n, 64<<10)
+		}
+		buf = make([]byte, 0, max(n, 2*len(c.carry)))
 	}
+	c.started = true
 	buf = append(buf[:0], c.carry...)
 	c.carry = c.carry[:0]
-	scanned := 0 // no record ends in buf[:scanned] beyond what safeCut found
 	for {
 		if len(buf) == cap(buf) {
 			nb := make([]byte, len(buf), 2*cap(buf))
@@ -79,18 +87,17 @@ func (c *chunker) next() (data []byte, last bool, err error) {
 			}
 			return buf, true, rerr
 		}
-		if len(buf) < cap(buf) {
+		if len(buf) < cap(buf) || len(buf) < c.size {
 			continue
 		}
 		if cut := safeCut(buf); cut > 0 {
 			c.carry = append(c.carry, buf[cut:]...)
 			return buf[:cut], false, nil
 		}
-		scanned = len(buf)
 		// One record longer than any chunk: the parser reports it as too
 		// long (a record holds at least half its bytes as content), so
 		// nothing after it is needed.
-		if scanned > 2*maxRecord+c.size {
+		if len(buf) > 2*maxRecord+c.size {
 			return buf, true, nil
 		}
 	}

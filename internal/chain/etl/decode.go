@@ -549,20 +549,21 @@ func parseStatus(cr *csvReader, i int, name string) (int8, error) {
 	return 0, cr.errf(name, "want receipt status 1 or 0, got %q", clip(f))
 }
 
-// fee computes gas_used × price from optional columns (-1 = absent); ok
+// fee computes a transactions row's receipt_gas_used × price from optional
+// columns (-1 = absent); ok
 // false when the row does not carry it.
-func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int, prefix string) (fee uint256.Int, ok bool, err error) {
+func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int) (fee uint256.Int, ok bool, err error) {
 	if iUsed < 0 || len(cr.fields[iUsed]) == 0 {
 		return fee, false, nil
 	}
-	used, err := parseAmountField(cr, iUsed, prefix+"gas_used")
+	used, err := parseAmountField(cr, iUsed, "receipt_gas_used")
 	if err != nil {
 		return fee, false, err
 	}
 	var price uint256.Int
 	switch {
 	case iEff >= 0 && len(cr.fields[iEff]) > 0:
-		if price, err = parseAmountField(cr, iEff, prefix+"effective_gas_price"); err != nil {
+		if price, err = parseAmountField(cr, iEff, "receipt_effective_gas_price"); err != nil {
 			return fee, false, err
 		}
 	case iPrice >= 0 && len(cr.fields[iPrice]) > 0:
@@ -570,26 +571,26 @@ func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int, prefix s
 			return fee, false, err
 		}
 	default:
-		return fee, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or %seffective_gas_price)", prefix)
+		return fee, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or receipt_effective_gas_price)")
 	}
 	if _, over := fee.MulOverflow(&used, &price); over {
-		return fee, false, cr.errf(prefix+"gas_used", "fee overflows 256 bits")
+		return fee, false, cr.errf("receipt_gas_used", "fee overflows 256 bits")
 	}
 	if iBlobUsed >= 0 && iBlobPrice >= 0 && len(cr.fields[iBlobUsed]) > 0 && len(cr.fields[iBlobPrice]) > 0 {
-		bu, err := parseAmountField(cr, iBlobUsed, prefix+"blob_gas_used")
+		bu, err := parseAmountField(cr, iBlobUsed, "receipt_blob_gas_used")
 		if err != nil {
 			return fee, false, err
 		}
-		bp, err := parseAmountField(cr, iBlobPrice, prefix+"blob_gas_price")
+		bp, err := parseAmountField(cr, iBlobPrice, "receipt_blob_gas_price")
 		if err != nil {
 			return fee, false, err
 		}
 		var blob uint256.Int
 		if _, over := blob.MulOverflow(&bu, &bp); over {
-			return fee, false, cr.errf(prefix+"blob_gas_used", "blob fee overflows 256 bits")
+			return fee, false, cr.errf("receipt_blob_gas_used", "blob fee overflows 256 bits")
 		}
 		if _, over := fee.AddOverflow(&fee, &blob); over {
-			return fee, false, cr.errf(prefix+"blob_gas_used", "fee overflows 256 bits")
+			return fee, false, cr.errf("receipt_blob_gas_used", "fee overflows 256 bits")
 		}
 	}
 	return fee, true, nil

@@ -396,7 +396,7 @@ func parseTx(chain model.Chain, c *txCols, b *batch, cr *csvReader, r *txRow) (s
 			return 0, err
 		}
 	}
-	if r.fee, r.hasFee, err = fee(cr, c.used, c.price, c.eff, c.blobUsed, c.blobPrice, "receipt_"); err != nil {
+	if r.fee, r.hasFee, err = fee(cr, c.used, c.price, c.eff, c.blobUsed, c.blobPrice); err != nil {
 		return 0, err
 	}
 	if c.price >= 0 && len(cr.fields[c.price]) > 0 {
