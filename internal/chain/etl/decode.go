@@ -197,13 +197,22 @@ func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 	ch := &chunker{r: r, size: size, free: make(chan []byte, 4)}
 	first, last, rerr := ch.next()
 	var cr *csvReader
-	if rerr != nil {
-		cr = newCSVReader(io.MultiReader(bytes.NewReader(first), errReader{rerr}), name)
-	} else {
-		cr = newCSVBytes(first, name)
-	}
-	if err := cr.readHeader(); err != nil {
-		return err
+	for {
+		if rerr != nil {
+			cr = newCSVReader(io.MultiReader(bytes.NewReader(first), errReader{rerr}), name)
+		} else {
+			cr = newCSVBytes(first, name)
+		}
+		err := cr.readHeader()
+		if err == nil {
+			break
+		}
+		if last || cr.pos < len(first) {
+			return err
+		}
+		// The chunk held blank lines only: the header is further on.
+		more, l, e := ch.next()
+		first, last, rerr = append(first[:len(first):len(first)], more...), l, e
 	}
 	d.files = append(d.files, name)
 	fi := int32(len(d.files) - 1)
