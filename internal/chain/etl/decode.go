@@ -119,7 +119,8 @@ type Decoder struct {
 	// chunk and workers override the chunk size and the number of parsing
 	// goroutines (tests); 0: defaults.
 	chunk, workers int
-	sizeHint       int64 // size of the file being read, when known
+	sizeHint       int64  // size of the file being read, when known
+	sink           uint32 // keeps prefetch loads
 }
 
 // NewDecoder returns a decoder for chain c (model.ETH or model.Tron).
@@ -515,13 +516,27 @@ func (t *txTable) resize(d *Decoder, n int) {
 	}
 }
 
-// tx returns the accumulator slot of a txid, creating it.
-func (d *Decoder) tx(id *[32]byte, height uint64, w loc) int32 {
+// prefetch loads the index slots of the ids with hashes hs into the
+// cache, all at once: the index is far larger than the cache, and one miss
+// after the other is what inserting costs.
+func (d *Decoder) prefetch(hs func(i int) uint64, n int) {
+	t := &d.txs
+	if len(t.slots) == 0 {
+		return
+	}
+	var sum uint32
+	for i := range n {
+		sum += t.slots[hs(i)>>t.shift].fp
+	}
+	d.sink += sum
+}
+
+// tx returns the accumulator slot of a txid whose idHash is h, creating it.
+func (d *Decoder) tx(id *[32]byte, h uint64, height uint64, w loc) int32 {
 	t := &d.txs
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow(d)
 	}
-	h := idHash(id)
 	mask := uint64(len(t.slots) - 1)
 	k := h >> t.shift
 	for {

@@ -39,6 +39,7 @@ type xferRow struct {
 	value    uint256.Int
 	id       [32]byte
 	bhash    [32]byte
+	h        uint64 // idHash(id)
 	height   uint64
 	time     int64
 	from, to uint32 // offsets in the batch's arena
@@ -54,6 +55,7 @@ type xferRow struct {
 type txRow struct {
 	value, fee, gasPrice uint256.Int
 	id, bhash            [32]byte
+	h                    uint64 // idHash(id)
 	height               uint64
 	time                 int64
 	index                int64
@@ -65,6 +67,9 @@ type txRow struct {
 }
 
 const noAddr = ^uint32(0)
+
+// prefetchRows is how many rows' index slots merge loads at once.
+const prefetchRows = 16
 
 // addr parses an address field of chain c into the batch arena.
 func (b *batch) addr(c model.Chain, cr *csvReader, i int, name string) (uint32, error) {
@@ -216,6 +221,7 @@ func parseXfer(chain model.Chain, c *xferCols, b *batch, cr *csvReader, r *xferR
 	if r.id, err = parseHashField(cr, c.id, "transaction_hash"); err != nil {
 		return 0, err
 	}
+	r.h = idHash(&r.id)
 	li, err := parseUintField(cr, c.li, "log_index")
 	if err != nil {
 		return 0, err
@@ -261,6 +267,9 @@ func (m *xferMerge) merge(b *batch, base int) error {
 	}
 	n := len(b.xf)
 	for i := range b.xf {
+		if i%prefetchRows == 0 {
+			d.prefetch(func(k int) uint64 { return b.xf[i+k].h }, min(prefetchRows, n-i))
+		}
 		r := &b.xf[i]
 		errRow := b.err != nil && i == n-1 && b.stage > 0
 		r.contract = gidx[r.contract]
@@ -269,7 +278,7 @@ func (m *xferMerge) merge(b *batch, base int) error {
 		if m.lastTx >= 0 && r.id == m.lastID {
 			ti = m.lastTx
 		} else {
-			ti = d.tx(&r.id, r.height, w)
+			ti = d.tx(&r.id, r.h, r.height, w)
 			m.lastID, m.lastTx = r.id, ti
 		}
 		t := d.txAt(ti)
@@ -368,6 +377,7 @@ func parseTx(chain model.Chain, c *txCols, b *batch, cr *csvReader, r *txRow) (s
 	if r.id, err = parseHashField(cr, c.id, "hash"); err != nil {
 		return 0, err
 	}
+	r.h = idHash(&r.id)
 	if r.height, err = parseHeightField(cr, c.height, "block_number"); err != nil {
 		return 0, err
 	}
@@ -451,6 +461,9 @@ func (m *txMerge) merge(b *batch, base int) error {
 	}
 	n := len(b.tx)
 	for i := range b.tx {
+		if i%prefetchRows == 0 {
+			d.prefetch(func(k int) uint64 { return b.tx[i+k].h }, min(prefetchRows, n-i))
+		}
 		r := &b.tx[i]
 		errRow := b.err != nil && i == n-1 && b.stage > 0
 		w := loc{m.fi, int32(base) + r.line}
@@ -470,7 +483,7 @@ func (m *txMerge) merge(b *batch, base int) error {
 				return err
 			}
 		}
-		ti := d.tx(&r.id, r.height, w)
+		ti := d.tx(&r.id, r.h, r.height, w)
 		t := d.txAt(ti)
 		if t.height != r.height {
 			return d.errAt(w, "block_number", "transaction %x is in block %d here but block %d at %s", r.id, r.height, t.height, d.where(t.where))
