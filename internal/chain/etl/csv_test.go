@@ -1,7 +1,9 @@
 package etl
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"io"
 	"reflect"
@@ -170,6 +172,25 @@ func FuzzCSVDifferential(f *testing.F) {
 			if !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
 				t.Fatalf("%s reader, input %q\ngot  %q\nwant %q", rd.name, in, got, want)
 			}
+		}
+	})
+}
+
+// decodeHex (eight digits at a time) against encoding/hex on arbitrary
+// strings: the same bytes, or both refuse.
+func FuzzDecodeHex(f *testing.F) {
+	for _, s := range []string{"00", "0123456789abcdefABCDEF0123456789", "0g", "zz00ff00aa00bb00", "ff/:@`GgFf000000", "\x80\x80", strings.Repeat("Ff", 32)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s)%2 != 0 {
+			s = s[1:]
+		}
+		want, werr := hex.DecodeString(s)
+		got := make([]byte, len(s)/2)
+		ok := decodeHex(got, []byte(s))
+		if ok != (werr == nil) || (ok && !bytes.Equal(got, want)) {
+			t.Fatalf("decodeHex(%q) = %x, %v; encoding/hex %x, %v", s, got, ok, want, werr)
 		}
 	})
 }

@@ -217,9 +217,14 @@ func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 	}
 	d.files = append(d.files, name)
 	fi := int32(len(d.files) - 1)
-	// Size the transaction index for the rows to come (rows of these
-	// tables are over 150 bytes), so that it is not rebuilt as it grows.
-	d.txs.reserve(d, d.txs.n+int(d.sizeHint/150))
+	// Size the transaction index for the rows to come, estimated from the
+	// first chunk, so that it is not rebuilt as it grows. Token transfers
+	// read after transactions mostly join them: no estimate then.
+	if d.sizeHint > 0 && !last && (k == KindTransactions || d.txs.n == 0) {
+		if rows := cr.linesLeft(); rows > 0 {
+			d.txs.reserve(d, d.txs.n+int(d.sizeHint*int64(rows)/int64(len(first))))
+		}
+	}
 	if k == KindTransactions {
 		return d.readTransactions(ch, cr, first, last, fi)
 	}
