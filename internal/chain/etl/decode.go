@@ -9,9 +9,11 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -819,19 +821,34 @@ func (d *Decoder) Finish() (*Result, error) {
 			fill[i]++
 		}
 	}
+	// Each row's place first (its h is no longer needed), then the rows
+	// are written on all cores.
+	const skip = ^uint64(0)
 	for _, b := range d.xbatches {
-		slab := d.slabs[b.slab-1]
-		a := d.alen
 		for k := range b.rows {
 			x := &b.rows[k]
 			if d.txAt(x.tx).status == 0 {
+				x.h = skip
 				continue
 			}
-			all[fill[x.tx]] = model.Transfer{From: slab[x.from : int(x.from)+a : int(x.from)+a], To: slab[x.to : int(x.to)+a : int(x.to)+a],
-				Contract: d.clist[x.contract], Value: x.value, LogIndex: x.li}
+			x.h = uint64(fill[x.tx])
 			fill[x.tx]++
 		}
 	}
+	d.parallel(len(d.xbatches), func(lo, hi int) {
+		a := d.alen
+		for _, b := range d.xbatches[lo:hi] {
+			slab := d.slabs[b.slab-1]
+			for k := range b.rows {
+				x := &b.rows[k]
+				if x.h == skip {
+					continue
+				}
+				all[x.h] = model.Transfer{From: slab[x.from : int(x.from)+a : int(x.from)+a], To: slab[x.to : int(x.to)+a : int(x.to)+a],
+					Contract: d.clist[x.contract], Value: x.value, LogIndex: x.li}
+			}
+		}
+	})
 	segLen := make([]int32, ntx)
 	for i := range ntx {
 		seg := all[offs[i]:offs[i+1]]
@@ -904,48 +921,23 @@ func (d *Decoder) Finish() (*Result, error) {
 	blocks := make([]model.Block, len(heights))
 	res.Blocks = make([]*model.Block, len(heights))
 	txBuf := make([]model.Tx, ntx)
-	p := 0
-	for bi, h := range heights {
-		b := &blocks[bi]
-		res.Blocks[bi] = b
-		b.Chain, b.Height = d.chain, h
-		if ba := d.blocks[h]; ba != nil {
-			b.Hash, b.PrevHash, b.Time = ba.hash, ba.parent, ba.time
-			if !ba.hasTime {
-				res.NoTime = append(res.NoTime, h)
-			}
-		} else {
-			res.NoTime = append(res.NoTime, h)
+	// Blocks are built on all cores, each part from the first transaction
+	// of its first height.
+	type part struct {
+		noTime    []uint64
+		transfers int64
+	}
+	parts := make([]part, runtime.GOMAXPROCS(0))
+	parallelParts(len(heights), parts, func(lo, hi int, pt *part) {
+		p := sort.Search(ntx, func(i int) bool { return d.txAt(order[i]).height >= heights[lo] })
+		for bi := lo; bi < hi; bi++ {
+			p = d.buildBlock(&blocks[bi], heights[bi], order, p, txBuf, all, offs, segLen, &pt.noTime, &pt.transfers)
+			res.Blocks[bi] = &blocks[bi]
 		}
-		q := p
-		for q < ntx && d.txAt(order[q]).height == h {
-			q++
-		}
-		if q == p {
-			continue
-		}
-		b.Txs = txBuf[p:q:q]
-		for k, si := range order[p:q] {
-			t := d.txAt(si)
-			tx := &b.Txs[k]
-			tx.ID = t.id
-			tx.Index = uint32(k)
-			if t.index >= 0 {
-				tx.Index = uint32(t.index)
-			}
-			tx.Failed = t.status == 0
-			tx.Fee = t.fee
-			if t.hasRow {
-				tx.FeePayer = d.addrBytes(t.from)
-			}
-			start := offs[si]
-			end := start + int(segLen[si])
-			if end > start {
-				tx.Transfers = all[start:end:end]
-			}
-			res.Transfers += int64(end - start)
-		}
-		p = q
+	})
+	for _, pt := range parts {
+		res.NoTime = append(res.NoTime, pt.noTime...)
+		res.Transfers += pt.transfers
 	}
 	res.Txs = int64(ntx)
 	for i := range d.facts {
@@ -956,6 +948,79 @@ func (d *Decoder) Finish() (*Result, error) {
 	}
 	res.Facts = d.facts
 	return res, nil
+}
+
+// buildBlock fills block b of height h with the transactions order[p:]
+// of that height and returns where the next height's start.
+func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p int, txBuf []model.Tx, all []model.Transfer,
+	offs []int, segLen []int32, noTime *[]uint64, transfers *int64) int {
+	ntx := len(order)
+	b.Chain, b.Height = d.chain, h
+	if ba := d.blocks[h]; ba != nil {
+		b.Hash, b.PrevHash, b.Time = ba.hash, ba.parent, ba.time
+		if !ba.hasTime {
+			*noTime = append(*noTime, h)
+		}
+	} else {
+		*noTime = append(*noTime, h)
+	}
+	q := p
+	for q < ntx && d.txAt(order[q]).height == h {
+		q++
+	}
+	if q == p {
+		return p
+	}
+	b.Txs = txBuf[p:q:q]
+	for k, si := range order[p:q] {
+		t := d.txAt(si)
+		tx := &b.Txs[k]
+		tx.ID = t.id
+		tx.Index = uint32(k)
+		if t.index >= 0 {
+			tx.Index = uint32(t.index)
+		}
+		tx.Failed = t.status == 0
+		tx.Fee = t.fee
+		if t.hasRow {
+			tx.FeePayer = d.addrBytes(t.from)
+		}
+		start := offs[si]
+		end := start + int(segLen[si])
+		if end > start {
+			tx.Transfers = all[start:end:end]
+		}
+		*transfers += int64(end - start)
+	}
+	return q
+}
+
+// parallel runs fn over [0, n) cut into one range per core.
+func (d *Decoder) parallel(n int, fn func(lo, hi int)) {
+	parts := make([]struct{}, runtime.GOMAXPROCS(0))
+	parallelParts(n, parts, func(lo, hi int, _ *struct{}) { fn(lo, hi) })
+}
+
+// parallelParts runs fn over [0, n) cut into len(parts) ranges, each with
+// its part, concurrently.
+func parallelParts[P any](n int, parts []P, fn func(lo, hi int, p *P)) {
+	w := min(len(parts), n)
+	if w <= 1 {
+		if n > 0 {
+			fn(0, n, &parts[0])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range w {
+		lo, hi := n*i/w, n*(i+1)/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi, &parts[i])
+		}()
+	}
+	wg.Wait()
 }
 
 // native reports whether t moves the chain's own asset.
