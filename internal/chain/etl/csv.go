@@ -18,16 +18,19 @@ const maxRecord = 64 << 20
 // valid until the next call to next. It reads from a bufio.Reader, or from
 // an in-memory chunk of whole lines (src, when br is nil; see chunk.go).
 type csvReader struct {
-	br     *bufio.Reader
-	src    []byte
-	pos    int
-	file   string
-	line   int // line of the current record's start (1-based)
-	nextLn int // line where the next record starts
-	fields [][]byte
-	buf    []byte
-	header []string
-	cols   map[string]int
+	br  *bufio.Reader
+	src []byte
+	pos int
+	// noQuote is set when src holds no quote at all: no line needs the
+	// check.
+	noQuote bool
+	file    string
+	line    int // line of the current record's start (1-based)
+	nextLn  int // line where the next record starts
+	fields  [][]byte
+	buf     []byte
+	header  []string
+	cols    map[string]int
 }
 
 func newCSVReader(r io.Reader, file string) *csvReader {
@@ -41,7 +44,7 @@ func (c *csvReader) errf(field, format string, args ...any) error {
 
 // newCSVBytes reads records from data; line numbers start at 1.
 func newCSVBytes(data []byte, file string) *csvReader {
-	return &csvReader{src: data, file: file, nextLn: 1}
+	return &csvReader{src: data, file: file, nextLn: 1, noQuote: bytes.IndexByte(data, '"') < 0}
 }
 
 // readLine returns the next physical line without its line ending, or io.EOF.
@@ -131,7 +134,7 @@ func (c *csvReader) next() error {
 		if len(l) == 0 {
 			continue
 		}
-		if bytes.IndexByte(l, '"') < 0 {
+		if c.noQuote || bytes.IndexByte(l, '"') < 0 {
 			c.fields = c.fields[:0]
 			for {
 				i := bytes.IndexByte(l, ',')

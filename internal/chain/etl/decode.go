@@ -581,50 +581,51 @@ func parseStatus(cr *csvReader, i int, name string) (int8, error) {
 }
 
 // fee computes a transactions row's receipt_gas_used × price from optional
-// columns (-1 = absent); ok
-// false when the row does not carry it.
-func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int) (fee uint256.Int, ok bool, err error) {
+// columns (-1 = absent); ok false when the row does not carry it. When it
+// read gas_price, it returns it too (gasPriceRead).
+func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int) (fee uint256.Int, ok bool, gasPrice uint256.Int, gasPriceRead bool, err error) {
 	if iUsed < 0 || len(cr.fields[iUsed]) == 0 {
-		return fee, false, nil
+		return fee, false, gasPrice, false, nil
 	}
 	used, err := parseAmountField(cr, iUsed, "receipt_gas_used")
 	if err != nil {
-		return fee, false, err
+		return fee, false, gasPrice, false, err
 	}
 	var price uint256.Int
 	switch {
 	case iEff >= 0 && len(cr.fields[iEff]) > 0:
 		if price, err = parseAmountField(cr, iEff, "receipt_effective_gas_price"); err != nil {
-			return fee, false, err
+			return fee, false, gasPrice, false, err
 		}
 	case iPrice >= 0 && len(cr.fields[iPrice]) > 0:
 		if price, err = parseAmountField(cr, iPrice, "gas_price"); err != nil {
-			return fee, false, err
+			return fee, false, gasPrice, false, err
 		}
+		gasPrice, gasPriceRead = price, true
 	default:
-		return fee, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or receipt_effective_gas_price)")
+		return fee, false, gasPrice, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or receipt_effective_gas_price)")
 	}
 	if _, over := fee.MulOverflow(&used, &price); over {
-		return fee, false, cr.errf("receipt_gas_used", "fee overflows 256 bits")
+		return fee, false, gasPrice, false, cr.errf("receipt_gas_used", "fee overflows 256 bits")
 	}
 	if iBlobUsed >= 0 && iBlobPrice >= 0 && len(cr.fields[iBlobUsed]) > 0 && len(cr.fields[iBlobPrice]) > 0 {
 		bu, err := parseAmountField(cr, iBlobUsed, "receipt_blob_gas_used")
 		if err != nil {
-			return fee, false, err
+			return fee, false, gasPrice, false, err
 		}
 		bp, err := parseAmountField(cr, iBlobPrice, "receipt_blob_gas_price")
 		if err != nil {
-			return fee, false, err
+			return fee, false, gasPrice, false, err
 		}
 		var blob uint256.Int
 		if _, over := blob.MulOverflow(&bu, &bp); over {
-			return fee, false, cr.errf("receipt_blob_gas_used", "blob fee overflows 256 bits")
+			return fee, false, gasPrice, false, cr.errf("receipt_blob_gas_used", "blob fee overflows 256 bits")
 		}
 		if _, over := fee.AddOverflow(&fee, &blob); over {
-			return fee, false, cr.errf("receipt_blob_gas_used", "fee overflows 256 bits")
+			return fee, false, gasPrice, false, cr.errf("receipt_blob_gas_used", "fee overflows 256 bits")
 		}
 	}
-	return fee, true, nil
+	return fee, true, gasPrice, gasPriceRead, nil
 }
 
 func bytesEq(a, b []byte) bool { return string(a) == string(b) }

@@ -406,12 +406,15 @@ func parseTx(chain model.Chain, c *txCols, b *batch, cr *csvReader, r *txRow) (s
 			return 0, err
 		}
 	}
-	if r.fee, r.hasFee, err = fee(cr, c.used, c.price, c.eff, c.blobUsed, c.blobPrice); err != nil {
+	var gpRead bool
+	if r.fee, r.hasFee, r.gasPrice, gpRead, err = fee(cr, c.used, c.price, c.eff, c.blobUsed, c.blobPrice); err != nil {
 		return 0, err
 	}
 	if c.price >= 0 && len(cr.fields[c.price]) > 0 {
-		if r.gasPrice, err = parseAmountField(cr, c.price, "gas_price"); err != nil {
-			return 0, err
+		if !gpRead {
+			if r.gasPrice, err = parseAmountField(cr, c.price, "gas_price"); err != nil {
+				return 0, err
+			}
 		}
 		r.hasPrice = true
 	}
