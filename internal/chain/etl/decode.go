@@ -98,7 +98,10 @@ type receiptAcc struct {
 }
 
 // Decoder joins the files of one unit into canonical blocks. Feed it files
-// with the Read* methods in any order, then call Finish.
+// with the Read* methods in any order, then call Finish. It is not safe for
+// concurrent use; it runs goroutines of its own (transactions and
+// token_transfers files are parsed on all cores, see chunk.go), which have
+// all ended when a Read or Finish returns.
 type Decoder struct {
 	chain    model.Chain
 	alen     int // canonical address length: 20, Tron 21
@@ -169,6 +172,7 @@ func (d *Decoder) ReadFile(f File) error {
 }
 
 // Read decodes one file of the given kind from r; name is used in errors.
+// r is not read after Read returns.
 func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
 	if k == KindTransactions || k == KindTokenTransfers {
 		return d.readBig(k, r, name)
