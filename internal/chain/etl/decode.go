@@ -761,7 +761,9 @@ func (d *Decoder) readLogs(cr *csvReader, fi int32) error {
 func (d *Decoder) Finish() (*Result, error) {
 	res := &d.res
 	ntx := d.txs.n
-	// Receipts fill in what transactions rows lack.
+	// Receipts fill in what transactions rows lack; then each transaction's
+	// transfers are counted (offs: where they start in all).
+	offs := make([]int, ntx+1)
 	for i := range ntx {
 		t := d.txAt(int32(i))
 		if r, ok := d.receipts[t.id]; ok {
@@ -800,12 +802,8 @@ func (d *Decoder) Finish() (*Result, error) {
 		if t.status == -1 {
 			res.StatusUnknown++
 		}
-	}
-	// Token transfers: check duplicates, drop those of failed txs, place
-	// the rest per transaction (counting sort by tx slot).
-	offs := make([]int, ntx+1)
-	for i := range ntx {
-		t := d.txAt(int32(i))
+		// Token transfers: drop those of failed txs, place the rest per
+		// transaction (counting sort by tx slot), then check duplicates.
 		n := 0
 		if t.status != 0 {
 			n = int(t.nXfer)
@@ -819,8 +817,8 @@ func (d *Decoder) Finish() (*Result, error) {
 	}
 	all := make([]model.Transfer, offs[ntx])
 	fill := make([]int, ntx)
-	copy(fill, offs[:ntx])
 	for i := range ntx {
+		fill[i] = offs[i]
 		if t := d.txAt(int32(i)); t.native() {
 			all[fill[i]] = model.Transfer{From: d.addrBytes(t.from), To: d.addrBytes(t.to), Value: t.value, LogIndex: -1}
 			fill[i]++
@@ -854,32 +852,26 @@ func (d *Decoder) Finish() (*Result, error) {
 			}
 		}
 	})
+	// Out of order or duplicated transfers (overlapping exports) are
+	// sorted, exact duplicates dropped, conflicting ones an error: the
+	// first transaction's, as all cores check a range each.
 	segLen := make([]int32, ntx)
-	for i := range ntx {
-		seg := all[offs[i]:offs[i+1]]
-		n := len(seg)
-		for j := 1; j < len(seg); j++ {
-			if seg[j].LogIndex > seg[j-1].LogIndex {
-				continue
+	conflicts := make([]error, runtime.GOMAXPROCS(0))
+	parallelParts(ntx, conflicts, func(lo, hi int, cerr *error) {
+		for i := lo; i < hi; i++ {
+			seg := all[offs[i]:offs[i+1]]
+			n, li, ok := dedupSeg(seg)
+			if !ok {
+				*cerr = d.xferConflict(int32(i), li)
+				return
 			}
-			// Out of order or duplicated (overlapping exports): sort, then
-			// drop exact duplicates and reject conflicting ones.
-			sort.SliceStable(seg, func(a, b int) bool { return seg[a].LogIndex < seg[b].LogIndex })
-			w := 1
-			for k := 1; k < len(seg); k++ {
-				if seg[k].LogIndex == seg[w-1].LogIndex {
-					if !sameTransfer(&seg[k], &seg[w-1]) {
-						return nil, d.xferConflict(int32(i), seg[k].LogIndex)
-					}
-					continue
-				}
-				seg[w] = seg[k]
-				w++
-			}
-			n = w
-			break
+			segLen[i] = int32(n)
 		}
-		segLen[i] = int32(n)
+	})
+	for _, err := range conflicts {
+		if err != nil {
+			return nil, err
+		}
 	}
 	// Transactions in block order: height, index (unknown last), first
 	// log, id. Exports are usually in that order already.
@@ -1026,6 +1018,31 @@ func parallelParts[P any](n int, parts []P, fn func(lo, hi int, p *P)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// dedupSeg orders one transaction's transfers by log index when they are
+// not, dropping exact duplicates. It returns how many are left, or the log
+// index listed twice with different content (ok false).
+func dedupSeg(seg []model.Transfer) (n int, conflict int32, ok bool) {
+	for j := 1; j < len(seg); j++ {
+		if seg[j].LogIndex > seg[j-1].LogIndex {
+			continue
+		}
+		sort.SliceStable(seg, func(a, b int) bool { return seg[a].LogIndex < seg[b].LogIndex })
+		w := 1
+		for k := 1; k < len(seg); k++ {
+			if seg[k].LogIndex == seg[w-1].LogIndex {
+				if !sameTransfer(&seg[k], &seg[w-1]) {
+					return 0, seg[k].LogIndex, false
+				}
+				continue
+			}
+			seg[w] = seg[k]
+			w++
+		}
+		return w, 0, true
+	}
+	return len(seg), 0, true
 }
 
 // native reports whether t moves the chain's own asset.
