@@ -116,7 +116,7 @@ type Decoder struct {
 	slabs     [][]byte
 	own       []byte
 	ownSlab   uint32
-	contracts map[[20]byte]int32 // raw EVM address -> index in contractList
+	contracts map[[20]byte]int32 // raw EVM address -> index in clist
 	clist     [][]byte           // canonical contract addresses
 	lastRaw   []byte
 	lastCanon []byte
@@ -228,7 +228,7 @@ func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 	// read after transactions mostly join them: no estimate then.
 	if d.sizeHint > 0 && !last && (k == KindTransactions || d.txs.n == 0) {
 		if rows := cr.linesLeft(); rows > 0 {
-			d.txs.reserve(d, d.txs.n+int(d.sizeHint*int64(rows)/int64(len(first))))
+			d.txs.reserve(d, d.txs.n+int(min(d.sizeHint*int64(rows)/int64(len(first)), 1<<25)))
 		}
 	}
 	if k == KindTransactions {

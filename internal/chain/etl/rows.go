@@ -266,6 +266,14 @@ func (m *xferMerge) merge(b *batch, base int) error {
 		gidx[i] = d.contractID(b.contracts[i])
 	}
 	n := len(b.xf)
+	// The rows merged are kept even when a later one fails, so that the
+	// decoder's counts and its rows agree.
+	done := 0
+	defer func() {
+		if done > 0 {
+			d.xbatches = append(d.xbatches, xferBatch{rows: b.xf[:done], slab: slab, file: m.fi})
+		}
+	}()
 	for i := range b.xf {
 		if i%prefetchRows == 0 {
 			d.prefetch(func(k int) uint64 { return b.xf[i+k].h }, min(prefetchRows, n-i))
@@ -311,13 +319,10 @@ func (m *xferMerge) merge(b *batch, base int) error {
 		}
 		t.nXfer++
 		r.tx, r.line = ti, w.line
+		done++
 	}
 	d.res.Rows[KindTokenTransfers] += int64(n)
-	if b.err != nil {
-		return relocate(b.err, base)
-	}
-	d.xbatches = append(d.xbatches, xferBatch{rows: b.xf, slab: slab, file: m.fi})
-	return nil
+	return relocate(b.err, base)
 }
 
 // txCols are the column indexes of a transactions file (optional: -1).
