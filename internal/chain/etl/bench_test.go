@@ -165,6 +165,35 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// spoorRead reads every file of u with spoor's streaming CSV reader (the
+// one the row-by-row tables use; fields are subslices of its buffer), one
+// goroutine, nothing decoded, and returns the records read.
+func spoorRead(b *testing.B, u Unit) int {
+	n := 0
+	for _, f := range u.Files {
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cr := newCSVReader(fh, f.Path)
+		for {
+			err := cr.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(cr.fields) < 8 {
+				b.Fatalf("%s: %d fields", f.Path, len(cr.fields))
+			}
+			n++
+		}
+		fh.Close()
+	}
+	return n
+}
+
 // mallocs returns the process's allocation count so far.
 func mallocs() uint64 {
 	var m runtime.MemStats
@@ -178,7 +207,8 @@ var benchLayouts = []struct {
 }{{"transfers", false}, {"transfers+txs", true}}
 
 // BenchmarkDecode decodes each layout into blocks (DecodeUnit, no store) and,
-// as the reference point, reads the same files with encoding/csv. Rates
+// as reference points, reads the same files with spoor's bare CSV reader
+// and with encoding/csv. Rates
 // count token-transfer rows; allocs/row counts every row read.
 func BenchmarkDecode(b *testing.B) {
 	dir := benchExport(b)
@@ -195,6 +225,18 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				decodeOnce(b, u, n)
+			}
+			b.StopTimer()
+			reportRates(b, n, rows, m0, c0)
+		})
+		b.Run("spoor-csv/"+l.name, func(b *testing.B) {
+			runtime.GC()
+			m0, c0 := mallocs(), cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if got := spoorRead(b, u); got != rows+len(u.Files) {
+					b.Fatalf("read %d records, want %d", got, rows+len(u.Files))
+				}
 			}
 			b.StopTimer()
 			reportRates(b, n, rows, m0, c0)
