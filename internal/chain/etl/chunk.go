@@ -73,7 +73,7 @@ func (c *chunker) next() (data []byte, last bool, err error) {
 	c.started = true
 	buf = append(buf[:0], c.carry...)
 	c.carry = c.carry[:0]
-	for {
+	for empty := 0; ; {
 		if len(buf) == cap(buf) {
 			nb := make([]byte, len(buf), 2*cap(buf))
 			copy(nb, buf)
@@ -81,6 +81,11 @@ func (c *chunker) next() (data []byte, last bool, err error) {
 		}
 		n, rerr := c.r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if empty = empty + 1; n > 0 {
+			empty = 0
+		} else if rerr == nil && empty == 100 {
+			rerr = io.ErrNoProgress
+		}
 		if rerr != nil {
 			if errors.Is(rerr, io.EOF) {
 				return buf, true, nil
