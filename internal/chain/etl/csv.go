@@ -15,16 +15,22 @@ const maxRecord = 64 << 20
 
 // csvReader reads RFC 4180 CSV quickly: records without quotes are split in
 // place (no copy), quoted records are unescaped into a buffer. Fields are
-// valid until the next call to next.
+// valid until the next call to next. It reads from a bufio.Reader, or from
+// an in-memory chunk of whole lines (src, when br is nil; see chunk.go).
 type csvReader struct {
-	br     *bufio.Reader
-	file   string
-	line   int // line of the current record's start (1-based)
-	nextLn int // line where the next record starts
-	fields [][]byte
-	buf    []byte
-	header []string
-	cols   map[string]int
+	br  *bufio.Reader
+	src []byte
+	pos int
+	// noQuote is set when src holds no quote at all: no line needs the
+	// check.
+	noQuote bool
+	file    string
+	line    int // line of the current record's start (1-based)
+	nextLn  int // line where the next record starts
+	fields  [][]byte
+	buf     []byte
+	header  []string
+	cols    map[string]int
 }
 
 func newCSVReader(r io.Reader, file string) *csvReader {
@@ -36,8 +42,16 @@ func (c *csvReader) errf(field, format string, args ...any) error {
 	return &Error{File: c.file, Line: c.line, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// newCSVBytes reads records from data; line numbers start at 1.
+func newCSVBytes(data []byte, file string) *csvReader {
+	return &csvReader{src: data, file: file, nextLn: 1, noQuote: bytes.IndexByte(data, '"') < 0}
+}
+
 // readLine returns the next physical line without its line ending, or io.EOF.
 func (c *csvReader) readLine() ([]byte, error) {
+	if c.br == nil {
+		return c.readLineBytes()
+	}
 	l, err := c.br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		// Long line: accumulate.
@@ -68,6 +82,46 @@ func (c *csvReader) readLine() ([]byte, error) {
 	return l[:n], nil
 }
 
+// linesLeft returns the number of lines left in an in-memory chunk (a
+// guess of 1000 for a stream).
+func (c *csvReader) linesLeft() int {
+	if c.br != nil {
+		return 1000
+	}
+	rest := c.src[c.pos:]
+	n := bytes.Count(rest, []byte{'\n'})
+	if len(rest) > 0 && rest[len(rest)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// readLineBytes is readLine over an in-memory chunk.
+func (c *csvReader) readLineBytes() ([]byte, error) {
+	rest := c.src[c.pos:]
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	n := bytes.IndexByte(rest, '\n')
+	l := rest
+	if n >= 0 {
+		l = rest[:n+1]
+	}
+	if len(l) > maxRecord {
+		return nil, c.errf("", "line longer than %d bytes", maxRecord)
+	}
+	c.pos += len(l)
+	c.nextLn++
+	n = len(l)
+	if n > 0 && l[n-1] == '\n' {
+		n--
+		if n > 0 && l[n-1] == '\r' {
+			n--
+		}
+	}
+	return l[:n], nil
+}
+
 // next reads the next record into c.fields. It returns io.EOF at the end;
 // blank lines are skipped.
 func (c *csvReader) next() error {
@@ -80,7 +134,7 @@ func (c *csvReader) next() error {
 		if len(l) == 0 {
 			continue
 		}
-		if bytes.IndexByte(l, '"') < 0 {
+		if c.noQuote || bytes.IndexByte(l, '"') < 0 {
 			c.fields = c.fields[:0]
 			for {
 				i := bytes.IndexByte(l, ',')

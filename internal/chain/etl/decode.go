@@ -1,12 +1,19 @@
 package etl
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"os"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -57,7 +64,7 @@ type txAcc struct {
 	index    int64 // -1: unknown
 	hasRow   bool  // a transactions row was read
 	status   int8  // 1 ok, 0 failed, -1 empty (unknown), -2 not given
-	from, to []byte
+	from, to addrRef
 	value    uint256.Int
 	fee      uint256.Int
 	hasFee   bool
@@ -68,10 +75,15 @@ type txAcc struct {
 	where    loc
 }
 
-type xferAcc struct {
-	tx    int32
-	t     model.Transfer
-	where loc
+// addrRef locates canonical address bytes in one of the decoder's slabs
+// (slab 0: no address), so that accumulators hold no pointers.
+type addrRef struct{ slab, off uint32 }
+
+// xferBatch is the token_transfers rows of one merged chunk.
+type xferBatch struct {
+	rows []xferRow // line: the file's line
+	slab uint32
+	file int32
 }
 
 type receiptAcc struct {
@@ -81,36 +93,53 @@ type receiptAcc struct {
 	eff      uint256.Int // effective gas price
 	hasEff   bool
 	blobFee  uint256.Int
-	contract []byte
+	contract addrRef
 	where    loc
 }
 
 // Decoder joins the files of one unit into canonical blocks. Feed it files
-// with the Read* methods in any order, then call Finish.
+// with the Read* methods in any order, then call Finish. It is not safe for
+// concurrent use; it runs goroutines of its own (transactions and
+// token_transfers files are parsed on all cores, see chunk.go), which have
+// all ended when a Read or Finish returns.
 type Decoder struct {
-	chain     model.Chain
-	files     []string
-	blocks    map[uint64]*blockAcc
-	txIdx     map[[32]byte]int32
-	txs       []txAcc
-	xfers     []xferAcc
-	receipts  map[[32]byte]*receiptAcc
-	facts     []store.Fact
-	arena     []byte
-	contracts map[[20]byte][]byte
+	chain    model.Chain
+	alen     int // canonical address length: 20, Tron 21
+	files    []string
+	blocks   map[uint64]*blockAcc
+	txs      txTable
+	xbatches []xferBatch
+	receipts map[[32]byte]*receiptAcc
+	facts    []store.Fact
+	// slabs hold canonical address bytes: chunk arenas, and own (the
+	// decoder's, for the files read row by row).
+	slabs     [][]byte
+	own       []byte
+	ownSlab   uint32
+	contracts map[[20]byte]int32 // raw EVM address -> index in clist
+	clist     [][]byte           // canonical contract addresses
 	lastRaw   []byte
 	lastCanon []byte
 	res       Result
+	// chunk and workers override the chunk size and the number of parsing
+	// goroutines (tests); 0: defaults.
+	chunk, workers int
+	sizeHint       int64  // size of the file being read, when known
+	sink           uint32 // keeps prefetch loads
 }
 
 // NewDecoder returns a decoder for chain c (model.ETH or model.Tron).
 func NewDecoder(c model.Chain) *Decoder {
+	alen := 20
+	if c == model.Tron {
+		alen = 21
+	}
 	return &Decoder{
 		chain:     c,
+		alen:      alen,
 		blocks:    map[uint64]*blockAcc{},
-		txIdx:     map[[32]byte]int32{},
 		receipts:  map[[32]byte]*receiptAcc{},
-		contracts: map[[20]byte][]byte{},
+		contracts: map[[20]byte]int32{},
 		res:       Result{Rows: map[Kind]int64{}},
 	}
 }
@@ -135,11 +164,19 @@ func (d *Decoder) ReadFile(f File) error {
 		return err
 	}
 	defer r.Close()
+	if st, err := os.Stat(f.Path); err == nil && !strings.HasSuffix(strings.ToLower(f.Path), ".gz") {
+		d.sizeHint = st.Size()
+	}
+	defer func() { d.sizeHint = 0 }()
 	return d.Read(f.Kind, r, f.Path)
 }
 
 // Read decodes one file of the given kind from r; name is used in errors.
+// r is not read after Read returns.
 func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
+	if k == KindTransactions || k == KindTokenTransfers {
+		return d.readBig(k, r, name)
+	}
 	cr := newCSVReader(r, name)
 	if err := cr.readHeader(); err != nil {
 		return err
@@ -149,16 +186,55 @@ func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
 	switch k {
 	case KindBlocks:
 		return d.readBlocks(cr, fi)
-	case KindTransactions:
-		return d.readTransactions(cr, fi)
 	case KindReceipts:
 		return d.readReceipts(cr, fi)
-	case KindTokenTransfers:
-		return d.readTokenTransfers(cr, fi)
 	case KindLogs:
 		return d.readLogs(cr, fi)
 	}
 	return &Error{File: name, Msg: fmt.Sprintf("cannot decode a %s file here", k)}
+}
+
+// readBig reads a transactions or token_transfers file in chunks, on all
+// cores when it has more than one.
+func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
+	size := d.chunk
+	if size <= 0 {
+		size = defaultChunk
+	}
+	ch := &chunker{r: r, size: size, free: make(chan []byte, 4)}
+	first, last, rerr := ch.next()
+	var cr *csvReader
+	for {
+		if rerr != nil {
+			cr = newCSVReader(io.MultiReader(bytes.NewReader(first), errReader{rerr}), name)
+		} else {
+			cr = newCSVBytes(first, name)
+		}
+		err := cr.readHeader()
+		if err == nil {
+			break
+		}
+		if last || cr.pos < len(first) {
+			return err
+		}
+		// The chunk held blank lines only: the header is further on.
+		more, l, e := ch.next()
+		first, last, rerr = append(first[:len(first):len(first)], more...), l, e
+	}
+	d.files = append(d.files, name)
+	fi := int32(len(d.files) - 1)
+	// Size the transaction index for the rows to come, estimated from the
+	// first chunk, so that it is not rebuilt as it grows. Token transfers
+	// read after transactions mostly join them: no estimate then.
+	if d.sizeHint > 0 && !last && (k == KindTransactions || d.txs.n == 0) {
+		if rows := cr.linesLeft(); rows > 0 {
+			d.txs.reserve(d, d.txs.n+int(min(d.sizeHint*int64(rows)/int64(len(first)), 1<<25)))
+		}
+	}
+	if k == KindTransactions {
+		return d.readTransactions(ch, cr, first, last, fi)
+	}
+	return d.readTokenTransfers(ch, cr, first, last, fi)
 }
 
 // cols resolves required column names to indexes.
@@ -190,38 +266,55 @@ func (d *Decoder) rows(cr *csvReader, k Kind, fn func() error) error {
 	}
 }
 
-// alloc copies b into the decoder's arena (one allocation per 1 MiB).
-func (d *Decoder) alloc(b []byte) []byte {
-	if cap(d.arena)-len(d.arena) < len(b) {
-		d.arena = make([]byte, 0, max(1<<20, len(b)))
-	}
-	n := len(d.arena)
-	d.arena = append(d.arena, b...)
-	return d.arena[n:len(d.arena):len(d.arena)]
+// addSlab registers a chunk arena and returns its slab number.
+func (d *Decoder) addSlab(b []byte) uint32 {
+	d.slabs = append(d.slabs, b)
+	return uint32(len(d.slabs))
 }
 
-// addr parses an address field into canonical bytes kept in the arena.
-func (d *Decoder) addr(cr *csvReader, i int, name string) ([]byte, error) {
-	f := cr.fields[i]
-	var raw [20]byte
-	if h, ok := strip0x(f); ok && decodeHex(raw[:], h) {
-		if d.chain == model.Tron {
-			var t [21]byte
-			t[0] = 0x41
-			copy(t[1:], raw[:])
-			return d.alloc(t[:]), nil
-		}
-		return d.alloc(raw[:]), nil
+// alloc copies b into the decoder's own slab (one allocation per 256 KiB).
+func (d *Decoder) alloc(b []byte) addrRef {
+	if cap(d.own)-len(d.own) < len(b) {
+		d.own = make([]byte, 0, max(256<<10, len(b)))
+		d.ownSlab = d.addSlab(d.own[:0:cap(d.own)])
 	}
-	b, err := ParseAddress(d.chain, f)
+	n := len(d.own)
+	d.own = append(d.own, b...)
+	return addrRef{d.ownSlab, uint32(n)}
+}
+
+// addrBytes returns the bytes an addrRef locates (nil for none).
+func (d *Decoder) addrBytes(r addrRef) []byte {
+	if r.slab == 0 {
+		return nil
+	}
+	e := int(r.off) + d.alen
+	return d.slabs[r.slab-1][r.off:e:e]
+}
+
+// addr parses an address field into canonical bytes kept in the decoder.
+func (d *Decoder) addr(cr *csvReader, i int, name string) (addrRef, error) {
+	b, err := ParseAddress(d.chain, cr.fields[i])
 	if err != nil {
-		return nil, cr.errf(name, "%v", err)
+		return addrRef{}, cr.errf(name, "%v", err)
 	}
 	return d.alloc(b), nil
 }
 
-// contract parses a token contract address, interning it: a few contracts
+// contractID interns a token contract (raw EVM bytes): a few contracts
 // carry most transfers.
+func (d *Decoder) contractID(raw [20]byte) int32 {
+	id, ok := d.contracts[raw]
+	if !ok {
+		id = int32(len(d.clist))
+		d.clist = append(d.clist, CanonicalEVM(d.chain, raw[:]))
+		d.contracts[raw] = id
+	}
+	return id
+}
+
+// contract parses a token contract address field into its interned
+// canonical bytes.
 func (d *Decoder) contract(cr *csvReader, i int, name string) ([]byte, error) {
 	f := cr.fields[i]
 	if d.lastCanon != nil && string(f) == string(d.lastRaw) {
@@ -234,17 +327,9 @@ func (d *Decoder) contract(cr *csvReader, i int, name string) ([]byte, error) {
 		if err != nil {
 			return nil, cr.errf(name, "%v", err)
 		}
-		if d.chain == model.Tron {
-			copy(raw[:], b[1:])
-		} else {
-			copy(raw[:], b)
-		}
+		copy(raw[:], b[len(b)-20:])
 	}
-	c, ok := d.contracts[raw]
-	if !ok {
-		c = CanonicalEVM(d.chain, raw[:])
-		d.contracts[raw] = c
-	}
+	c := d.clist[d.contractID(raw)]
 	d.lastRaw = append(d.lastRaw[:0], f...)
 	d.lastCanon = c
 	return c, nil
@@ -304,12 +389,12 @@ func (d *Decoder) block(h uint64) *blockAcc {
 // block instead of filling the store with the other chain's data. (The
 // converse cannot be told from a hash alone: test exports of Tron use
 // synthetic ids.)
-func (d *Decoder) setBlockHash(cr *csvReader, b *blockAcc, n uint64, h [32]byte, field string, w loc) error {
+func (d *Decoder) setBlockHash(b *blockAcc, n uint64, h [32]byte, field string, w loc) error {
 	if d.chain == model.ETH && n > 0 && binary.BigEndian.Uint64(h[:8]) == n {
-		return cr.errf(field, "block %d hash %x begins with the block number like a Tron block id: a Tron export? (spoor ingest tron --etl)", n, h)
+		return d.errAt(w, field, "block %d hash %x begins with the block number like a Tron block id: a Tron export? (spoor ingest tron --etl)", n, h)
 	}
 	if b.hasHash && b.hash != h {
-		return cr.errf(field, "block hash %x conflicts with %x given at %s", h, b.hash, d.where(b.where))
+		return d.errAt(w, field, "block hash %x conflicts with %x given at %s", h, b.hash, d.where(b.where))
 	}
 	if !b.hasHash {
 		b.hash, b.hasHash, b.where = h, true, w
@@ -317,9 +402,9 @@ func (d *Decoder) setBlockHash(cr *csvReader, b *blockAcc, n uint64, h [32]byte,
 	return nil
 }
 
-func (d *Decoder) setBlockTime(cr *csvReader, b *blockAcc, t int64, field string, w loc) error {
+func (d *Decoder) setBlockTime(b *blockAcc, t int64, field string, w loc) error {
 	if b.hasTime && b.time != t {
-		return cr.errf(field, "block time %d conflicts with %d given at %s", t, b.time, d.where(b.where))
+		return d.errAt(w, field, "block time %d conflicts with %d given at %s", t, b.time, d.where(b.where))
 	}
 	if !b.hasTime {
 		b.time, b.hasTime = t, true
@@ -328,6 +413,11 @@ func (d *Decoder) setBlockTime(cr *csvReader, b *blockAcc, t int64, field string
 		}
 	}
 	return nil
+}
+
+// errAt returns an *Error for the row at w.
+func (d *Decoder) errAt(w loc, field, format string, args ...any) error {
+	return &Error{File: d.files[w.file], Line: int(w.line), Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (d *Decoder) where(w loc) string {
@@ -358,10 +448,10 @@ func (d *Decoder) readBlocks(cr *csvReader, fi int32) error {
 			return cr.errf("timestamp", "%v", err)
 		}
 		b := d.block(n)
-		if err := d.setBlockHash(cr, b, n, h, "hash", w); err != nil {
+		if err := d.setBlockHash(b, n, h, "hash", w); err != nil {
 			return err
 		}
-		if err := d.setBlockTime(cr, b, t, "timestamp", w); err != nil {
+		if err := d.setBlockTime(b, t, "timestamp", w); err != nil {
 			return err
 		}
 		if iParent >= 0 && len(cr.fields[iParent]) > 0 {
@@ -375,15 +465,109 @@ func (d *Decoder) readBlocks(cr *csvReader, fi int32) error {
 	})
 }
 
-// tx returns the accumulator slot of a txid, creating it.
-func (d *Decoder) tx(id [32]byte, height uint64, w loc) (int32, bool) {
-	if i, ok := d.txIdx[id]; ok {
-		return i, false
+// txTable holds the transactions seen, by id: accumulators in segments
+// (growing never copies them) and an open-addressing index.
+type txTable struct {
+	segs  [][]txAcc
+	n     int
+	slots []txSlot
+	shift uint
+}
+
+// txSlot is an index entry: part of the id's hash, and the slot + 1 (0:
+// empty).
+type txSlot struct {
+	fp  uint32
+	idx int32
+}
+
+const txSegBits = 14
+
+func idHash(id *[32]byte) uint64 {
+	a := binary.LittleEndian.Uint64(id[0:])
+	b := binary.LittleEndian.Uint64(id[8:])
+	c := binary.LittleEndian.Uint64(id[16:])
+	e := binary.LittleEndian.Uint64(id[24:])
+	h := a*0x9e3779b97f4a7c15 ^ bits.RotateLeft64(b*0xc2b2ae3d27d4eb4f, 21) ^
+		bits.RotateLeft64(c*0x165667b19e3779f9, 42) ^ e*0xd6e8feb86659fd93
+	h ^= h >> 31
+	return h * 0x9e3779b97f4a7c15
+}
+
+// txAt returns the accumulator of slot i.
+func (d *Decoder) txAt(i int32) *txAcc {
+	return &d.txs.segs[i>>txSegBits][i&(1<<txSegBits-1)]
+}
+
+// reserve sizes the index for n transactions.
+func (t *txTable) reserve(d *Decoder, n int) {
+	if 2*n > len(t.slots) {
+		t.resize(d, 1<<bits.Len(uint(2*n)))
 	}
-	i := int32(len(d.txs))
-	d.txs = append(d.txs, txAcc{id: id, height: height, index: -1, status: -2, minLog: 1<<31 - 1, where: w})
-	d.txIdx[id] = i
-	return i, true
+}
+
+// grow doubles the index.
+func (t *txTable) grow(d *Decoder) {
+	t.resize(d, max(1<<12, 2*len(t.slots)))
+}
+
+// resize rebuilds the index with n slots (a power of two).
+func (t *txTable) resize(d *Decoder, n int) {
+	t.slots = make([]txSlot, n)
+	t.shift = uint(64 - bits.TrailingZeros(uint(n)))
+	mask := uint64(n - 1)
+	for i := 0; i < t.n; i++ {
+		h := idHash(&d.txAt(int32(i)).id)
+		for k := h >> t.shift; ; k = (k + 1) & mask {
+			if t.slots[k].idx == 0 {
+				t.slots[k] = txSlot{uint32(h), int32(i + 1)}
+				break
+			}
+		}
+	}
+}
+
+// prefetch loads the index slots of the ids with hashes hs into the
+// cache, all at once: the index is far larger than the cache, and one miss
+// after the other is what inserting costs.
+func (d *Decoder) prefetch(hs func(i int) uint64, n int) {
+	t := &d.txs
+	if len(t.slots) == 0 {
+		return
+	}
+	var sum uint32
+	for i := range n {
+		sum += t.slots[hs(i)>>t.shift].fp
+	}
+	d.sink += sum
+}
+
+// tx returns the accumulator slot of a txid whose idHash is h, creating it.
+func (d *Decoder) tx(id *[32]byte, h uint64, height uint64, w loc) int32 {
+	t := &d.txs
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow(d)
+	}
+	mask := uint64(len(t.slots) - 1)
+	k := h >> t.shift
+	for {
+		s := &t.slots[k]
+		if s.idx == 0 {
+			break
+		}
+		if s.fp == uint32(h) && d.txAt(s.idx-1).id == *id {
+			return s.idx - 1
+		}
+		k = (k + 1) & mask
+	}
+	i := int32(t.n)
+	if t.n>>txSegBits == len(t.segs) {
+		t.segs = append(t.segs, make([]txAcc, 1<<txSegBits))
+	}
+	t.n++
+	t.slots[k] = txSlot{uint32(h), i + 1}
+	*d.txAt(i) = txAcc{id: *id, height: height, index: -1, status: -2, minLog: 1<<31 - 1, where: w}
+	return i
 }
 
 // parseStatus reads a receipt status: 1 ok, 0 failed, empty unknown (-1).
@@ -400,155 +584,52 @@ func parseStatus(cr *csvReader, i int, name string) (int8, error) {
 	return 0, cr.errf(name, "want receipt status 1 or 0, got %q", clip(f))
 }
 
-// fee computes gas_used × price from optional columns (-1 = absent); ok
-// false when the row does not carry it.
-func (d *Decoder) fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int, prefix string) (fee uint256.Int, ok bool, err error) {
+// fee computes a transactions row's receipt_gas_used × price from optional
+// columns (-1 = absent); ok false when the row does not carry it. When it
+// read gas_price, it returns it too (gasPriceRead).
+func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int) (fee uint256.Int, ok bool, gasPrice uint256.Int, gasPriceRead bool, err error) {
 	if iUsed < 0 || len(cr.fields[iUsed]) == 0 {
-		return fee, false, nil
+		return fee, false, gasPrice, false, nil
 	}
-	used, err := d.amount(cr, iUsed, prefix+"gas_used")
+	used, err := parseAmountField(cr, iUsed, "receipt_gas_used")
 	if err != nil {
-		return fee, false, err
+		return fee, false, gasPrice, false, err
 	}
 	var price uint256.Int
 	switch {
 	case iEff >= 0 && len(cr.fields[iEff]) > 0:
-		if price, err = d.amount(cr, iEff, prefix+"effective_gas_price"); err != nil {
-			return fee, false, err
+		if price, err = parseAmountField(cr, iEff, "receipt_effective_gas_price"); err != nil {
+			return fee, false, gasPrice, false, err
 		}
 	case iPrice >= 0 && len(cr.fields[iPrice]) > 0:
-		if price, err = d.amount(cr, iPrice, "gas_price"); err != nil {
-			return fee, false, err
+		if price, err = parseAmountField(cr, iPrice, "gas_price"); err != nil {
+			return fee, false, gasPrice, false, err
 		}
+		gasPrice, gasPriceRead = price, true
 	default:
-		return fee, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or %seffective_gas_price)", prefix)
+		return fee, false, gasPrice, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or receipt_effective_gas_price)")
 	}
 	if _, over := fee.MulOverflow(&used, &price); over {
-		return fee, false, cr.errf(prefix+"gas_used", "fee overflows 256 bits")
+		return fee, false, gasPrice, false, cr.errf("receipt_gas_used", "fee overflows 256 bits")
 	}
 	if iBlobUsed >= 0 && iBlobPrice >= 0 && len(cr.fields[iBlobUsed]) > 0 && len(cr.fields[iBlobPrice]) > 0 {
-		bu, err := d.amount(cr, iBlobUsed, prefix+"blob_gas_used")
+		bu, err := parseAmountField(cr, iBlobUsed, "receipt_blob_gas_used")
 		if err != nil {
-			return fee, false, err
+			return fee, false, gasPrice, false, err
 		}
-		bp, err := d.amount(cr, iBlobPrice, prefix+"blob_gas_price")
+		bp, err := parseAmountField(cr, iBlobPrice, "receipt_blob_gas_price")
 		if err != nil {
-			return fee, false, err
+			return fee, false, gasPrice, false, err
 		}
 		var blob uint256.Int
 		if _, over := blob.MulOverflow(&bu, &bp); over {
-			return fee, false, cr.errf(prefix+"blob_gas_used", "blob fee overflows 256 bits")
+			return fee, false, gasPrice, false, cr.errf("receipt_blob_gas_used", "blob fee overflows 256 bits")
 		}
 		if _, over := fee.AddOverflow(&fee, &blob); over {
-			return fee, false, cr.errf(prefix+"blob_gas_used", "fee overflows 256 bits")
+			return fee, false, gasPrice, false, cr.errf("receipt_blob_gas_used", "fee overflows 256 bits")
 		}
 	}
-	return fee, true, nil
-}
-
-func (d *Decoder) readTransactions(cr *csvReader, fi int32) error {
-	c, err := cols(cr, "hash", "block_number", "from_address", "to_address", "value")
-	if err != nil {
-		return err
-	}
-	iIndex, iTime, iBHash := cr.optCol("transaction_index"), cr.optCol("block_timestamp"), cr.optCol("block_hash")
-	iStatus, iUsed, iPrice, iEff := cr.optCol("receipt_status"), cr.optCol("receipt_gas_used"), cr.optCol("gas_price"), cr.optCol("receipt_effective_gas_price")
-	iBlobUsed, iBlobPrice := cr.optCol("receipt_blob_gas_used"), cr.optCol("receipt_blob_gas_price")
-	iCreated := cr.optCol("receipt_contract_address")
-	return d.rows(cr, KindTransactions, func() error {
-		w := loc{fi, int32(cr.line)}
-		id, err := d.hash(cr, c[0], "hash")
-		if err != nil {
-			return err
-		}
-		h, err := d.height(cr, c[1], "block_number")
-		if err != nil {
-			return err
-		}
-		from, err := d.addr(cr, c[2], "from_address")
-		if err != nil {
-			return err
-		}
-		var to []byte
-		if len(cr.fields[c[3]]) > 0 {
-			if to, err = d.addr(cr, c[3], "to_address"); err != nil {
-				return err
-			}
-		} else if iCreated >= 0 && len(cr.fields[iCreated]) > 0 {
-			if to, err = d.addr(cr, iCreated, "receipt_contract_address"); err != nil {
-				return err
-			}
-		}
-		value, err := d.amount(cr, c[4], "value")
-		if err != nil {
-			return err
-		}
-		if to == nil && !value.IsZero() {
-			return cr.errf("to_address", "contract creation moves %s but no receipt_contract_address says where", value.Dec())
-		}
-		status := int8(-2)
-		if iStatus >= 0 {
-			if status, err = parseStatus(cr, iStatus, "receipt_status"); err != nil {
-				return err
-			}
-		}
-		fee, hasFee, err := d.fee(cr, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice, "receipt_")
-		if err != nil {
-			return err
-		}
-		var gasPrice uint256.Int
-		hasPrice := iPrice >= 0 && len(cr.fields[iPrice]) > 0
-		if hasPrice {
-			if gasPrice, err = d.amount(cr, iPrice, "gas_price"); err != nil {
-				return err
-			}
-		}
-		index := int64(-1)
-		if iIndex >= 0 && len(cr.fields[iIndex]) > 0 {
-			n, err := d.uint(cr, iIndex, "transaction_index")
-			if err != nil {
-				return err
-			}
-			if n > 1<<31 {
-				return cr.errf("transaction_index", "index %d out of range", n)
-			}
-			index = int64(n)
-		}
-		b := d.block(h)
-		if iTime >= 0 && len(cr.fields[iTime]) > 0 {
-			t, err := ParseTime(cr.fields[iTime])
-			if err != nil {
-				return cr.errf("block_timestamp", "%v", err)
-			}
-			if err := d.setBlockTime(cr, b, t, "block_timestamp", w); err != nil {
-				return err
-			}
-		}
-		if iBHash >= 0 && len(cr.fields[iBHash]) > 0 {
-			bh, err := d.hash(cr, iBHash, "block_hash")
-			if err != nil {
-				return err
-			}
-			if err := d.setBlockHash(cr, b, h, bh, "block_hash", w); err != nil {
-				return err
-			}
-		}
-		i, _ := d.tx(id, h, w)
-		t := &d.txs[i]
-		if t.height != h {
-			return cr.errf("block_number", "transaction %x is in block %d here but block %d at %s", id, h, t.height, d.where(t.where))
-		}
-		if t.hasRow {
-			if t.status != status || !bytesEq(t.from, from) || !bytesEq(t.to, to) || !t.value.Eq(&value) || t.fee != fee {
-				return cr.errf("hash", "transaction %x listed twice with different content (first at %s)", id, d.where(t.where))
-			}
-			return nil
-		}
-		t.hasRow, t.where = true, w
-		t.status, t.from, t.to, t.value, t.fee, t.hasFee, t.index = status, from, to, value, fee, hasFee, index
-		t.gasPrice, t.hasPrice = gasPrice, hasPrice
-		return nil
-	})
+	return fee, true, gasPrice, gasPriceRead, nil
 }
 
 func bytesEq(a, b []byte) bool { return string(a) == string(b) }
@@ -601,85 +682,6 @@ func (d *Decoder) readReceipts(cr *csvReader, fi int32) error {
 			}
 		}
 		d.receipts[id] = r
-		return nil
-	})
-}
-
-func (d *Decoder) readTokenTransfers(cr *csvReader, fi int32) error {
-	c, err := cols(cr, "token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number")
-	if err != nil {
-		return err
-	}
-	iTime, iBHash := cr.optCol("block_timestamp"), cr.optCol("block_hash")
-	var lastID [32]byte
-	lastTx := int32(-1)
-	return d.rows(cr, KindTokenTransfers, func() error {
-		w := loc{fi, int32(cr.line)}
-		contract, err := d.contract(cr, c[0], "token_address")
-		if err != nil {
-			return err
-		}
-		from, err := d.addr(cr, c[1], "from_address")
-		if err != nil {
-			return err
-		}
-		to, err := d.addr(cr, c[2], "to_address")
-		if err != nil {
-			return err
-		}
-		value, err := d.amount(cr, c[3], "value")
-		if err != nil {
-			return err
-		}
-		id, err := d.hash(cr, c[4], "transaction_hash")
-		if err != nil {
-			return err
-		}
-		li, err := d.uint(cr, c[5], "log_index")
-		if err != nil {
-			return err
-		}
-		if li >= 1<<31 {
-			return cr.errf("log_index", "log index %d out of range", li)
-		}
-		h, err := d.height(cr, c[6], "block_number")
-		if err != nil {
-			return err
-		}
-		var ti int32
-		if lastTx >= 0 && id == lastID {
-			ti = lastTx
-		} else {
-			ti, _ = d.tx(id, h, w)
-			lastID, lastTx = id, ti
-		}
-		t := &d.txs[ti]
-		if t.height != h {
-			return cr.errf("block_number", "transaction %x is in block %d here but block %d at %s", id, h, t.height, d.where(t.where))
-		}
-		if iTime >= 0 && len(cr.fields[iTime]) > 0 {
-			tm, err := ParseTime(cr.fields[iTime])
-			if err != nil {
-				return cr.errf("block_timestamp", "%v", err)
-			}
-			if err := d.setBlockTime(cr, d.block(h), tm, "block_timestamp", w); err != nil {
-				return err
-			}
-		}
-		if iBHash >= 0 && len(cr.fields[iBHash]) > 0 {
-			bh, err := d.hash(cr, iBHash, "block_hash")
-			if err != nil {
-				return err
-			}
-			if err := d.setBlockHash(cr, d.block(h), h, bh, "block_hash", w); err != nil {
-				return err
-			}
-		}
-		if int32(li) < t.minLog {
-			t.minLog = int32(li)
-		}
-		t.nXfer++
-		d.xfers = append(d.xfers, xferAcc{tx: ti, where: w, t: model.Transfer{From: from, To: to, Contract: contract, Value: value, LogIndex: int32(li)}})
 		return nil
 	})
 }
@@ -758,9 +760,12 @@ func (d *Decoder) readLogs(cr *csvReader, fi int32) error {
 // afterwards.
 func (d *Decoder) Finish() (*Result, error) {
 	res := &d.res
-	// Receipts fill in what transactions rows lack.
-	for i := range d.txs {
-		t := &d.txs[i]
+	ntx := d.txs.n
+	// Receipts fill in what transactions rows lack; then each transaction's
+	// transfers are counted (offs: where they start in all).
+	offs := make([]int, ntx+1)
+	for i := range ntx {
+		t := d.txAt(int32(i))
 		if r, ok := d.receipts[t.id]; ok {
 			if t.status == -2 {
 				t.status = r.status
@@ -782,7 +787,7 @@ func (d *Decoder) Finish() (*Result, error) {
 				}
 				t.hasFee = true
 			}
-			if t.to == nil && r.contract != nil {
+			if t.to.slab == 0 && r.contract.slab != 0 {
 				t.to = r.contract
 			}
 		}
@@ -790,148 +795,148 @@ func (d *Decoder) Finish() (*Result, error) {
 			return nil, &Error{File: d.files[t.where.file], Line: int(t.where.line), Field: "receipt_status",
 				Msg: fmt.Sprintf("transaction %x has no receipt status (no receipt_status column, no receipts row): export receipts too, or failed transactions would count", t.id)}
 		}
-		if t.hasRow && t.to == nil && !t.value.IsZero() {
+		if t.hasRow && t.to.slab == 0 && !t.value.IsZero() {
 			return nil, &Error{File: d.files[t.where.file], Line: int(t.where.line), Field: "to_address",
 				Msg: fmt.Sprintf("contract creation %x moves %s but no receipt names the contract", t.id, t.value.Dec())}
 		}
 		if t.status == -1 {
 			res.StatusUnknown++
 		}
-	}
-	// Token transfers: check duplicates, drop those of failed txs, place
-	// the rest per transaction (counting sort by tx slot).
-	native := make([]bool, len(d.txs))
-	offs := make([]int, len(d.txs)+1)
-	for i := range d.txs {
-		t := &d.txs[i]
+		// Token transfers: drop those of failed txs, place the rest per
+		// transaction (counting sort by tx slot), then check duplicates.
 		n := 0
 		if t.status != 0 {
 			n = int(t.nXfer)
 		} else {
 			res.DroppedFailed += int64(t.nXfer)
 		}
-		if t.hasRow && t.status != 0 && t.to != nil && !t.value.IsZero() {
-			native[i] = true
+		if t.native() {
 			n++
 		}
 		offs[i+1] = offs[i] + n
 	}
-	all := make([]model.Transfer, offs[len(d.txs)])
-	fill := make([]int, len(d.txs))
-	copy(fill, offs[:len(d.txs)])
-	for i := range d.txs {
-		if native[i] {
-			t := &d.txs[i]
-			all[fill[i]] = model.Transfer{From: t.from, To: t.to, Value: t.value, LogIndex: -1}
+	all := make([]model.Transfer, offs[ntx])
+	fill := make([]int, ntx)
+	for i := range ntx {
+		fill[i] = offs[i]
+		if t := d.txAt(int32(i)); t.native() {
+			all[fill[i]] = model.Transfer{From: d.addrBytes(t.from), To: d.addrBytes(t.to), Value: t.value, LogIndex: -1}
 			fill[i]++
 		}
 	}
-	for k := range d.xfers {
-		x := &d.xfers[k]
-		if d.txs[x.tx].status == 0 {
-			continue
-		}
-		all[fill[x.tx]] = x.t
-		fill[x.tx]++
-	}
-	segLen := make([]int, len(d.txs))
-	for i := range d.txs {
-		seg := all[offs[i]:offs[i+1]]
-		n := len(seg)
-		for j := 1; j < len(seg); j++ {
-			if seg[j].LogIndex > seg[j-1].LogIndex {
+	// Each row's place first (its h is no longer needed), then the rows
+	// are written on all cores.
+	const skip = ^uint64(0)
+	for _, b := range d.xbatches {
+		for k := range b.rows {
+			x := &b.rows[k]
+			if d.txAt(x.tx).status == 0 {
+				x.h = skip
 				continue
 			}
-			// Out of order or duplicated (overlapping exports): sort, then
-			// drop exact duplicates and reject conflicting ones.
-			sort.SliceStable(seg, func(a, b int) bool { return seg[a].LogIndex < seg[b].LogIndex })
-			w := 1
-			for k := 1; k < len(seg); k++ {
-				if seg[k].LogIndex == seg[w-1].LogIndex {
-					if !sameTransfer(&seg[k], &seg[w-1]) {
-						return nil, d.xferConflict(int32(i), seg[k].LogIndex)
-					}
+			x.h = uint64(fill[x.tx])
+			fill[x.tx]++
+		}
+	}
+	d.parallel(len(d.xbatches), func(lo, hi int) {
+		a := d.alen
+		for _, b := range d.xbatches[lo:hi] {
+			slab := d.slabs[b.slab-1]
+			for k := range b.rows {
+				x := &b.rows[k]
+				if x.h == skip {
 					continue
 				}
-				seg[w] = seg[k]
-				w++
+				all[x.h] = model.Transfer{From: slab[x.from : int(x.from)+a : int(x.from)+a], To: slab[x.to : int(x.to)+a : int(x.to)+a],
+					Contract: d.clist[x.contract], Value: x.value, LogIndex: x.li}
 			}
-			n = w
-			break
 		}
-		segLen[i] = n
+	})
+	// Out of order or duplicated transfers (overlapping exports) are
+	// sorted, exact duplicates dropped, conflicting ones an error: the
+	// first transaction's, as all cores check a range each.
+	segLen := make([]int32, ntx)
+	conflicts := make([]error, runtime.GOMAXPROCS(0))
+	parallelParts(ntx, conflicts, func(lo, hi int, cerr *error) {
+		for i := lo; i < hi; i++ {
+			seg := all[offs[i]:offs[i+1]]
+			n, li, ok := dedupSeg(seg)
+			if !ok {
+				*cerr = d.xferConflict(int32(i), li)
+				return
+			}
+			segLen[i] = int32(n)
+		}
+	})
+	for _, err := range conflicts {
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Transactions in block order: height, index (unknown last), first
+	// log, id. Exports are usually in that order already.
+	order := make([]int32, ntx)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	cmpTx := func(x, y int32) int {
+		a, c := d.txAt(x), d.txAt(y)
+		if a.height != c.height {
+			return cmp.Compare(a.height, c.height)
+		}
+		ai, ci := a.index, c.index
+		if ai < 0 {
+			ai = 1 << 40
+		}
+		if ci < 0 {
+			ci = 1 << 40
+		}
+		if ai != ci {
+			return cmp.Compare(ai, ci)
+		}
+		if a.minLog != c.minLog {
+			return cmp.Compare(a.minLog, c.minLog)
+		}
+		return bytes.Compare(a.id[:], c.id[:])
+	}
+	if !slices.IsSortedFunc(order, cmpTx) {
+		slices.SortFunc(order, cmpTx)
 	}
 	// Blocks: every height seen, with its transactions in order.
-	byHeight := map[uint64][]int32{}
-	for i := range d.txs {
-		byHeight[d.txs[i].height] = append(byHeight[d.txs[i].height], int32(i))
-	}
-	heights := make([]uint64, 0, len(d.blocks)+len(byHeight))
+	heights := make([]uint64, 0, len(d.blocks))
 	for h := range d.blocks {
 		heights = append(heights, h)
 	}
-	for h := range byHeight {
-		if _, ok := d.blocks[h]; !ok {
-			heights = append(heights, h)
+	for k, i := range order {
+		if h := d.txAt(i).height; k == 0 || h != d.txAt(order[k-1]).height {
+			if _, ok := d.blocks[h]; !ok {
+				heights = append(heights, h)
+			}
 		}
 	}
-	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
-	res.Blocks = make([]*model.Block, 0, len(heights))
-	txBuf := make([]model.Tx, len(d.txs))
-	used := 0
-	for _, h := range heights {
-		b := &model.Block{Chain: d.chain, Height: h}
-		if ba := d.blocks[h]; ba != nil {
-			b.Hash, b.PrevHash, b.Time = ba.hash, ba.parent, ba.time
-			if !ba.hasTime {
-				res.NoTime = append(res.NoTime, h)
-			}
-		} else {
-			res.NoTime = append(res.NoTime, h)
-		}
-		slots := byHeight[h]
-		sort.Slice(slots, func(i, j int) bool {
-			a, c := &d.txs[slots[i]], &d.txs[slots[j]]
-			ai, ci := a.index, c.index
-			if ai < 0 {
-				ai = 1 << 40
-			}
-			if ci < 0 {
-				ci = 1 << 40
-			}
-			if ai != ci {
-				return ai < ci
-			}
-			if a.minLog != c.minLog {
-				return a.minLog < c.minLog
-			}
-			return string(a.id[:]) < string(c.id[:])
-		})
-		b.Txs = txBuf[used : used+len(slots) : used+len(slots)]
-		used += len(slots)
-		for k, si := range slots {
-			t := &d.txs[si]
-			tx := &b.Txs[k]
-			tx.ID = t.id
-			tx.Index = uint32(k)
-			if t.index >= 0 {
-				tx.Index = uint32(t.index)
-			}
-			tx.Failed = t.status == 0
-			tx.Fee = t.fee
-			if t.hasRow {
-				tx.FeePayer = t.from
-			}
-			start := offs[si]
-			end := start + segLen[si]
-			if end > start {
-				tx.Transfers = all[start:end:end]
-			}
-			res.Transfers += int64(end - start)
-		}
-		res.Blocks = append(res.Blocks, b)
+	slices.Sort(heights)
+	blocks := make([]model.Block, len(heights))
+	res.Blocks = make([]*model.Block, len(heights))
+	txBuf := make([]model.Tx, ntx)
+	// Blocks are built on all cores, each part from the first transaction
+	// of its first height.
+	type part struct {
+		noTime    []uint64
+		transfers int64
 	}
-	res.Txs = int64(len(d.txs))
+	parts := make([]part, runtime.GOMAXPROCS(0))
+	parallelParts(len(heights), parts, func(lo, hi int, pt *part) {
+		p := sort.Search(ntx, func(i int) bool { return d.txAt(order[i]).height >= heights[lo] })
+		for bi := lo; bi < hi; bi++ {
+			p = d.buildBlock(&blocks[bi], heights[bi], order, p, txBuf, all, offs, segLen, &pt.noTime, &pt.transfers)
+			res.Blocks[bi] = &blocks[bi]
+		}
+	})
+	for _, pt := range parts {
+		res.NoTime = append(res.NoTime, pt.noTime...)
+		res.Transfers += pt.transfers
+	}
+	res.Txs = int64(ntx)
 	for i := range d.facts {
 		f := &d.facts[i]
 		if ba := d.blocks[f.Height]; ba != nil {
@@ -942,17 +947,122 @@ func (d *Decoder) Finish() (*Result, error) {
 	return res, nil
 }
 
+// buildBlock fills block b of height h with the transactions order[p:]
+// of that height and returns where the next height's start.
+func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p int, txBuf []model.Tx, all []model.Transfer,
+	offs []int, segLen []int32, noTime *[]uint64, transfers *int64) int {
+	ntx := len(order)
+	b.Chain, b.Height = d.chain, h
+	if ba := d.blocks[h]; ba != nil {
+		b.Hash, b.PrevHash, b.Time = ba.hash, ba.parent, ba.time
+		if !ba.hasTime {
+			*noTime = append(*noTime, h)
+		}
+	} else {
+		*noTime = append(*noTime, h)
+	}
+	q := p
+	for q < ntx && d.txAt(order[q]).height == h {
+		q++
+	}
+	if q == p {
+		return p
+	}
+	b.Txs = txBuf[p:q:q]
+	for k, si := range order[p:q] {
+		t := d.txAt(si)
+		tx := &b.Txs[k]
+		tx.ID = t.id
+		tx.Index = uint32(k)
+		if t.index >= 0 {
+			tx.Index = uint32(t.index)
+		}
+		tx.Failed = t.status == 0
+		tx.Fee = t.fee
+		if t.hasRow {
+			tx.FeePayer = d.addrBytes(t.from)
+		}
+		start := offs[si]
+		end := start + int(segLen[si])
+		if end > start {
+			tx.Transfers = all[start:end:end]
+		}
+		*transfers += int64(end - start)
+	}
+	return q
+}
+
+// parallel runs fn over [0, n) cut into one range per core.
+func (d *Decoder) parallel(n int, fn func(lo, hi int)) {
+	parts := make([]struct{}, runtime.GOMAXPROCS(0))
+	parallelParts(n, parts, func(lo, hi int, _ *struct{}) { fn(lo, hi) })
+}
+
+// parallelParts runs fn over [0, n) cut into len(parts) ranges, each with
+// its part, concurrently.
+func parallelParts[P any](n int, parts []P, fn func(lo, hi int, p *P)) {
+	w := min(len(parts), n)
+	if w <= 1 {
+		if n > 0 {
+			fn(0, n, &parts[0])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range w {
+		lo, hi := n*i/w, n*(i+1)/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi, &parts[i])
+		}()
+	}
+	wg.Wait()
+}
+
+// dedupSeg orders one transaction's transfers by log index when they are
+// not, dropping exact duplicates. It returns how many are left, or the log
+// index listed twice with different content (ok false).
+func dedupSeg(seg []model.Transfer) (n int, conflict int32, ok bool) {
+	for j := 1; j < len(seg); j++ {
+		if seg[j].LogIndex > seg[j-1].LogIndex {
+			continue
+		}
+		sort.SliceStable(seg, func(a, b int) bool { return seg[a].LogIndex < seg[b].LogIndex })
+		w := 1
+		for k := 1; k < len(seg); k++ {
+			if seg[k].LogIndex == seg[w-1].LogIndex {
+				if !sameTransfer(&seg[k], &seg[w-1]) {
+					return 0, seg[k].LogIndex, false
+				}
+				continue
+			}
+			seg[w] = seg[k]
+			w++
+		}
+		return w, 0, true
+	}
+	return len(seg), 0, true
+}
+
+// native reports whether t moves the chain's own asset.
+func (t *txAcc) native() bool {
+	return t.hasRow && t.status != 0 && t.to.slab != 0 && !t.value.IsZero()
+}
+
 func sameTransfer(a, b *model.Transfer) bool {
 	return bytesEq(a.From, b.From) && bytesEq(a.To, b.To) && bytesEq(a.Contract, b.Contract) &&
 		a.Value.Eq(&b.Value) && a.LogIndex == b.LogIndex
 }
 
 func (d *Decoder) xferConflict(tx int32, li int32) error {
-	for k := range d.xfers {
-		x := &d.xfers[k]
-		if x.tx == tx && x.t.LogIndex == li {
-			return &Error{File: d.files[x.where.file], Line: int(x.where.line), Field: "log_index",
-				Msg: fmt.Sprintf("transaction %x log %d listed twice with different content", d.txs[tx].id, li)}
+	for _, b := range d.xbatches {
+		for k := range b.rows {
+			x := &b.rows[k]
+			if x.tx == tx && x.li == li {
+				return &Error{File: d.files[b.file], Line: int(x.line), Field: "log_index",
+					Msg: fmt.Sprintf("transaction %x log %d listed twice with different content", d.txAt(tx).id, li)}
+			}
 		}
 	}
 	return &Error{Msg: "duplicate log index"}

@@ -11,6 +11,12 @@
 // naming the file, line and column. Nothing is guessed: a token transfer of a
 // failed transaction is dropped and counted, a token with unknown decimals
 // is returned with Decimals -1.
+//
+// The two big tables, transactions and token_transfers, are decoded on all
+// cores: the file is cut into chunks at record boundaries (never inside a
+// quoted field), workers parse chunks into pointer-free rows, and the rows
+// are joined in file order, so results and errors are those of a sequential
+// read (chunk.go, rows.go).
 package etl
 
 import (

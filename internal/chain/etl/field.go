@@ -1,6 +1,7 @@
 package etl
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -32,6 +33,15 @@ func decodeHex(dst, s []byte) bool {
 	if len(s) != 2*len(dst) {
 		return false
 	}
+	// Eight digits at a time (SWAR), the rest one by one.
+	for len(dst) >= 4 {
+		v, ok := hex8(binary.LittleEndian.Uint64(s))
+		if !ok {
+			return false
+		}
+		binary.LittleEndian.PutUint32(dst, v)
+		dst, s = dst[4:], s[8:]
+	}
 	for i := range dst {
 		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
 		if hi|lo == 0xff {
@@ -40,6 +50,31 @@ func decodeHex(dst, s []byte) bool {
 		dst[i] = hi<<4 | lo
 	}
 	return true
+}
+
+// hex8 decodes the eight hex digits packed in x (first digit in the low
+// byte) into four bytes (first byte in the low byte), or reports that one
+// is not a hex digit. Each byte is tested for 0-9 and, lower-cased, a-f with
+// carry-free additions: every byte is below 0x80, so adding at most 0x7f
+// never carries into the next.
+func hex8(x uint64) (uint32, bool) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	if x&high != 0 {
+		return 0, false
+	}
+	digit := ^(x + 0x46*ones) & (x + 0x50*ones)  // > '9' clear, >= '0' set
+	l := x | 0x20*ones                           // lower case
+	letter := ^(l + 0x19*ones) & (l + 0x1f*ones) // > 'f' clear, >= 'a' set
+	if (digit|letter)&high != high {
+		return 0, false
+	}
+	n := x&(0x0f*ones) + (x>>6&ones)*9 // nibble values: letters have bit 6
+	n = (n<<4 | n>>8) & 0x00ff00ff00ff00ff
+	n = (n | n>>8) & 0x0000ffff0000ffff
+	return uint32(n | n>>16), true
 }
 
 // strip0x removes a leading 0x or 0X.

@@ -1,0 +1,301 @@
+package etl
+
+// Benchmarks of the CSV → model.Block decode alone (no store), on a synthetic
+// export shaped like internal/ingest's (etl_bench_test.go writeSynthetic):
+// USDT-like token transfers over 100,000 addresses and 50 contracts (80% on
+// one), 100 per block, and one transactions.csv row per transfer.
+//
+//	go test ./internal/chain/etl -run '^$' -bench 'Decode' -count 5 -cpuprofile cpu.out
+//
+// SPOOR_BENCH_ROWS sets the number of token transfers (default 1,000,000).
+// SPOOR_ETL_BENCH_DIR keeps the export in that folder (written when absent),
+// so two builds can be compared on the very same files.
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spoor-dev/spoor/internal/model"
+)
+
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// benchExport returns the folder holding token_transfers.csv and
+// transactions.csv of benchRows() rows each.
+func benchExport(b *testing.B) string {
+	n := benchRows()
+	dir := os.Getenv("SPOOR_ETL_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else {
+		dir = filepath.Join(dir, strconv.Itoa(n))
+		if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+			return dir
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := writeSynthetic(filepath.Join(dir, "token_transfers.csv"), filepath.Join(dir, "transactions.csv"), n); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "complete"), nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// writeSynthetic is internal/ingest's generator (same rows, same order).
+func writeSynthetic(xferPath, txPath string, n int) error {
+	xf, err := os.Create(xferPath)
+	if err != nil {
+		return err
+	}
+	defer xf.Close()
+	tf, err := os.Create(txPath)
+	if err != nil {
+		return err
+	}
+	defer tf.Close()
+	xw, tw := bufio.NewWriterSize(xf, 1<<20), bufio.NewWriterSize(tf, 1<<20)
+	xw.WriteString("token_address,from_address,to_address,value,transaction_hash,log_index,block_number,block_timestamp\n")
+	tw.WriteString("hash,block_number,transaction_index,from_address,to_address,value,gas_price,receipt_gas_used,receipt_status,block_timestamp\n")
+	rng := uint64(0x9e3779b97f4a7c15)
+	next := func() uint64 { // xorshift64*: deterministic, no allocation
+		rng ^= rng >> 12
+		rng ^= rng << 25
+		rng ^= rng >> 27
+		return rng * 2685821657736338717
+	}
+	addr := func(i uint64) string { return fmt.Sprintf("0x%040x", 0x1000000+i) }
+	const nAddr = 100_000
+	for i := 0; i < n; i++ {
+		h := 50_000_000 + uint64(i/100)
+		ts := 1_682_935_200 + int64(i/100)*3
+		ct := uint64(0)
+		if r := next() % 100; r >= 80 {
+			ct = 1 + r%49
+		}
+		contract := fmt.Sprintf("0x%040x", 0xa614f803b6+ct)
+		from, to := addr(next()%nAddr), addr(next()%nAddr)
+		txid := fmt.Sprintf("%064x", uint64(i)+1)
+		fmt.Fprintf(xw, "%s,%s,%s,%d,%s,0,%d,%d\n", contract, from, to, next()%1_000_000_000_000, txid, h, ts)
+		fmt.Fprintf(tw, "%s,%d,%d,%s,%s,0,1,%d,1,%d\n", txid, h, i%100, from, contract, 345000+next()%14_000_000, ts)
+	}
+	if err := xw.Flush(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// benchUnit is the unit of one layout of the export.
+func benchUnit(dir string, withTxs bool) Unit {
+	u := Unit{Files: []File{{filepath.Join(dir, "token_transfers.csv"), KindTokenTransfers}}}
+	if withTxs {
+		u.Files = append(u.Files, File{filepath.Join(dir, "transactions.csv"), KindTransactions})
+	}
+	return u
+}
+
+// decodeOnce decodes u and checks the result holds every transfer.
+func decodeOnce(b *testing.B, u Unit, want int) *Result {
+	r, err := DecodeUnit(model.Tron, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.Transfers != int64(want) {
+		b.Fatalf("decoded %d transfers, want %d", r.Transfers, want)
+	}
+	return r
+}
+
+// stdlibRead reads every file of u with encoding/csv (records reused: the
+// cheapest way the standard library reads), touching every field, and
+// returns the records read.
+func stdlibRead(b *testing.B, u Unit) int {
+	n := 0
+	for _, f := range u.Files {
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := csv.NewReader(bufio.NewReaderSize(fh, 1<<20))
+		r.ReuseRecord = true
+		for {
+			rec, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(rec) < 8 {
+				b.Fatalf("%s: %d fields", f.Path, len(rec))
+			}
+			n++
+		}
+		fh.Close()
+	}
+	return n
+}
+
+// cpuTime returns the CPU time the process has used (user + system): the
+// number a busy shared machine disturbs least.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// spoorRead reads every file of u with spoor's streaming CSV reader (the
+// one the row-by-row tables use; fields are subslices of its buffer), one
+// goroutine, nothing decoded, and returns the records read.
+func spoorRead(b *testing.B, u Unit) int {
+	n := 0
+	for _, f := range u.Files {
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cr := newCSVReader(fh, f.Path)
+		for {
+			err := cr.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(cr.fields) < 8 {
+				b.Fatalf("%s: %d fields", f.Path, len(cr.fields))
+			}
+			n++
+		}
+		fh.Close()
+	}
+	return n
+}
+
+// mallocs returns the process's allocation count so far.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
+
+var benchLayouts = []struct {
+	name    string
+	withTxs bool
+}{{"transfers", false}, {"transfers+txs", true}}
+
+// BenchmarkDecode decodes each layout into blocks (DecodeUnit, no store) and,
+// as reference points, reads the same files with spoor's bare CSV reader
+// and with encoding/csv. Rates
+// count token-transfer rows; allocs/row counts every row read.
+func BenchmarkDecode(b *testing.B) {
+	dir := benchExport(b)
+	n := benchRows()
+	for _, l := range benchLayouts {
+		u := benchUnit(dir, l.withTxs)
+		rows := n
+		if l.withTxs {
+			rows = 2 * n
+		}
+		b.Run(l.name, func(b *testing.B) {
+			runtime.GC()
+			m0, c0 := mallocs(), cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				decodeOnce(b, u, n)
+			}
+			b.StopTimer()
+			reportRates(b, n, rows, m0, c0)
+		})
+		b.Run("spoor-csv/"+l.name, func(b *testing.B) {
+			runtime.GC()
+			m0, c0 := mallocs(), cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if got := spoorRead(b, u); got != rows+len(u.Files) {
+					b.Fatalf("read %d records, want %d", got, rows+len(u.Files))
+				}
+			}
+			b.StopTimer()
+			reportRates(b, n, rows, m0, c0)
+		})
+		b.Run("encoding-csv/"+l.name, func(b *testing.B) {
+			runtime.GC()
+			m0, c0 := mallocs(), cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if got := stdlibRead(b, u); got != rows+len(u.Files) {
+					b.Fatalf("read %d records, want %d", got, rows+len(u.Files))
+				}
+			}
+			b.StopTimer()
+			reportRates(b, n, rows, m0, c0)
+		})
+	}
+}
+
+// reportRates reports token transfers per second of wall time and per CPU
+// second (all goroutines, GC included), and allocations per row.
+func reportRates(b *testing.B, n, rows int, m0 uint64, c0 time.Duration) {
+	cpu := cpuTime() - c0
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
+	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "transfers/cpu-s")
+	b.ReportMetric(float64(mallocs()-m0)/float64(rows*b.N), "allocs/row")
+}
+
+func medianDur(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// BenchmarkDecodeVsEncodingCSV alternates a full decode and a bare
+// encoding/csv read of the same files (so both see the same machine load)
+// and reports the median rates and their ratio. Run with -benchtime 5x.
+func BenchmarkDecodeVsEncodingCSV(b *testing.B) {
+	dir := benchExport(b)
+	n := benchRows()
+	for _, l := range benchLayouts {
+		u := benchUnit(dir, l.withTxs)
+		b.Run(l.name, func(b *testing.B) {
+			var dd, sd []time.Duration
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				t0 := time.Now()
+				decodeOnce(b, u, n)
+				dd = append(dd, time.Since(t0))
+				runtime.GC()
+				t0 = time.Now()
+				stdlibRead(b, u)
+				sd = append(sd, time.Since(t0))
+			}
+			dr := float64(n) / medianDur(dd).Seconds()
+			sr := float64(n) / medianDur(sd).Seconds()
+			b.ReportMetric(dr, "decode-transfers/s")
+			b.ReportMetric(sr, "encoding-csv-transfers/s")
+			b.ReportMetric(dr/sr, "decode/encoding-csv")
+		})
+	}
+}
