@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -264,9 +263,15 @@ func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	if len(parts) == 0 && rec.FeePayer != 0 {
 		get(rec.FeePayer, 0) // a transaction that moved nothing still belongs to its sender
 	}
-	sort.Slice(parts, func(i, j int) bool {
-		return parts[i].addr < parts[j].addr || parts[i].addr == parts[j].addr && parts[i].asset < parts[j].asset
-	})
+	if len(parts) <= 16 { // most txs: insertion sort by (address, asset)
+		for i := 1; i < len(parts); i++ {
+			for j := i; j > 0 && cmpPart(&parts[j], &parts[j-1]) < 0; j-- {
+				parts[j], parts[j-1] = parts[j-1], parts[j]
+			}
+		}
+	} else {
+		slices.SortFunc(parts, func(a, b part) int { return cmpPart(&a, &b) })
+	}
 	for i := range parts {
 		p := &parts[i]
 		if p.addr == 0 {
@@ -282,6 +287,13 @@ func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 		d.adj = append(d.adj, e)
 	}
 	return parts
+}
+
+func cmpPart(a, b *part) int {
+	if c := cmp.Compare(a.addr, b.addr); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.asset, b.asset)
 }
 
 // loadSegs reads the chain's segment list, maps its segments, removes
