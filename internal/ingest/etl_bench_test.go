@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
@@ -54,7 +55,7 @@ func syntheticExport(b *testing.B) benchExport {
 		}
 	}
 	src := filepath.Join(e.xfers, "token_transfers.csv")
-	if err := writeSynthetic(src, filepath.Join(e.full, "transactions.csv"), benchRows()); err != nil {
+	if err := etltest.WriteSynthetic(src, filepath.Join(e.full, "transactions.csv"), benchRows()); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.Link(src, filepath.Join(e.full, "token_transfers.csv")); err != nil {
@@ -87,48 +88,6 @@ func splitPartitions(src, dir string, parts int) error {
 		}
 	}
 	return nil
-}
-
-func writeSynthetic(xferPath, txPath string, n int) error {
-	xf, err := os.Create(xferPath)
-	if err != nil {
-		return err
-	}
-	defer xf.Close()
-	tf, err := os.Create(txPath)
-	if err != nil {
-		return err
-	}
-	defer tf.Close()
-	xw, tw := bufio.NewWriterSize(xf, 1<<20), bufio.NewWriterSize(tf, 1<<20)
-	xw.WriteString("token_address,from_address,to_address,value,transaction_hash,log_index,block_number,block_timestamp\n")
-	tw.WriteString("hash,block_number,transaction_index,from_address,to_address,value,gas_price,receipt_gas_used,receipt_status,block_timestamp\n")
-	rng := uint64(0x9e3779b97f4a7c15)
-	next := func() uint64 { // xorshift64*: deterministic, no allocation
-		rng ^= rng >> 12
-		rng ^= rng << 25
-		rng ^= rng >> 27
-		return rng * 2685821657736338717
-	}
-	addr := func(i uint64) string { return fmt.Sprintf("0x%040x", 0x1000000+i) }
-	const nAddr = 100_000
-	for i := 0; i < n; i++ {
-		h := 50_000_000 + uint64(i/100)
-		ts := 1_682_935_200 + int64(i/100)*3
-		ct := uint64(0)
-		if r := next() % 100; r >= 80 {
-			ct = 1 + r%49
-		}
-		contract := fmt.Sprintf("0x%040x", 0xa614f803b6+ct)
-		from, to := addr(next()%nAddr), addr(next()%nAddr)
-		txid := fmt.Sprintf("%064x", uint64(i)+1)
-		fmt.Fprintf(xw, "%s,%s,%s,%d,%s,0,%d,%d\n", contract, from, to, next()%1_000_000_000_000, txid, h, ts)
-		fmt.Fprintf(tw, "%s,%d,%d,%s,%s,0,1,%d,1,%d\n", txid, h, i%100, from, contract, 345000+next()%14_000_000, ts)
-	}
-	if err := xw.Flush(); err != nil {
-		return err
-	}
-	return tw.Flush()
 }
 
 // importOnce ingests dir into a fresh store and returns the elapsed time and

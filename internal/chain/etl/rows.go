@@ -181,9 +181,19 @@ func (d *Decoder) readTokenTransfers(ch *chunker, cr *csvReader, first []byte, l
 // token_address, from_address, to_address, value, transaction_hash,
 // log_index, block_number, (join) block_timestamp, (time) block_hash.
 func parseXfers(chain model.Chain, c *xferCols, b *batch, cr *csvReader) {
+	parseRowsInto(b, cr, &b.xf, func(r *xferRow) (int8, error) { return parseXfer(chain, c, b, cr, r) })
+}
+
+// parseRowsInto parses every record of a chunk into *rows, one R each,
+// stopping at the first error, which b keeps with its stage (a row that
+// failed at stage 0 is dropped).
+func parseRowsInto[R any, P interface {
+	*R
+	setLine(int32)
+}](b *batch, cr *csvReader, rows *[]R, parse func(P) (int8, error)) {
 	defer func() { b.lines = cr.nextLn - 1 }()
 	n := cr.linesLeft()
-	b.xf = make([]xferRow, 0, n)
+	*rows = make([]R, 0, n)
 	b.arena = make([]byte, 0, 2*21*n)
 	for {
 		if err := cr.record(); err != nil {
@@ -192,18 +202,23 @@ func parseXfers(chain model.Chain, c *xferCols, b *batch, cr *csvReader) {
 			}
 			return
 		}
-		b.xf = append(b.xf, xferRow{line: int32(cr.line)})
-		r := &b.xf[len(b.xf)-1]
-		stage, err := parseXfer(chain, c, b, cr, r)
+		var zero R
+		*rows = append(*rows, zero)
+		r := P(&(*rows)[len(*rows)-1])
+		r.setLine(int32(cr.line))
+		stage, err := parse(r)
 		if err != nil {
 			b.err, b.stage = err, stage
 			if stage == 0 {
-				b.xf = b.xf[:len(b.xf)-1]
+				*rows = (*rows)[:len(*rows)-1]
 			}
 			return
 		}
 	}
 }
+
+func (r *xferRow) setLine(l int32) { r.line = l }
+func (r *txRow) setLine(l int32)   { r.line = l }
 
 func parseXfer(chain model.Chain, c *xferCols, b *batch, cr *csvReader, r *xferRow) (stage int8, err error) {
 	if r.contract, err = b.contract(chain, cr, c.contract, "token_address"); err != nil {
@@ -233,17 +248,8 @@ func parseXfer(chain model.Chain, c *xferCols, b *batch, cr *csvReader, r *xferR
 	if r.height, err = parseHeightField(cr, c.height, "block_number"); err != nil {
 		return 0, err
 	}
-	if c.time >= 0 && len(cr.fields[c.time]) > 0 {
-		if r.time, err = ParseTime(cr.fields[c.time]); err != nil {
-			return 1, cr.errf("block_timestamp", "%v", err)
-		}
-		r.hasTime = true
-	}
-	if c.bhash >= 0 && len(cr.fields[c.bhash]) > 0 {
-		if r.bhash, err = parseHashField(cr, c.bhash, "block_hash"); err != nil {
-			return 2, err
-		}
-		r.hasBHash = true
+	if bad, err := blockFields(cr, c.time, c.bhash, &r.time, &r.hasTime, &r.bhash, &r.hasBHash); err != nil {
+		return 1 + bad, err
 	}
 	return 0, nil
 }
@@ -350,28 +356,7 @@ func (d *Decoder) readTransactions(ch *chunker, cr *csvReader, first []byte, las
 }
 
 func parseTxs(chain model.Chain, c *txCols, b *batch, cr *csvReader) {
-	defer func() { b.lines = cr.nextLn - 1 }()
-	n := cr.linesLeft()
-	b.tx = make([]txRow, 0, n)
-	b.arena = make([]byte, 0, 2*21*n)
-	for {
-		if err := cr.record(); err != nil {
-			if !errors.Is(err, io.EOF) {
-				b.err = err
-			}
-			return
-		}
-		b.tx = append(b.tx, txRow{line: int32(cr.line)})
-		r := &b.tx[len(b.tx)-1]
-		stage, err := parseTx(chain, c, b, cr, r)
-		if err != nil {
-			b.err, b.stage = err, stage
-			if stage == 0 {
-				b.tx = b.tx[:len(b.tx)-1]
-			}
-			return
-		}
-	}
+	parseRowsInto(b, cr, &b.tx, func(r *txRow) (int8, error) { return parseTx(chain, c, b, cr, r) })
 }
 
 // parseTx parses a transactions row, in the original decoder's order:
@@ -434,17 +419,27 @@ func parseTx(chain model.Chain, c *txCols, b *batch, cr *csvReader, r *txRow) (s
 		}
 		r.index = int64(n)
 	}
-	if c.time >= 0 && len(cr.fields[c.time]) > 0 {
-		if r.time, err = ParseTime(cr.fields[c.time]); err != nil {
+	if bad, err := blockFields(cr, c.time, c.bhash, &r.time, &r.hasTime, &r.bhash, &r.hasBHash); err != nil {
+		return bad, err
+	}
+	return 0, nil
+}
+
+// blockFields parses a row's optional block_timestamp (column ti) and
+// block_hash (column hi, -1 when absent); bad says which failed (0 the
+// time, 1 the hash).
+func blockFields(cr *csvReader, ti, hi int, t *int64, hasT *bool, h *[32]byte, hasH *bool) (bad int8, err error) {
+	if ti >= 0 && len(cr.fields[ti]) > 0 {
+		if *t, err = ParseTime(cr.fields[ti]); err != nil {
 			return 0, cr.errf("block_timestamp", "%v", err)
 		}
-		r.hasTime = true
+		*hasT = true
 	}
-	if c.bhash >= 0 && len(cr.fields[c.bhash]) > 0 {
-		if r.bhash, err = parseHashField(cr, c.bhash, "block_hash"); err != nil {
+	if hi >= 0 && len(cr.fields[hi]) > 0 {
+		if *h, err = parseHashField(cr, hi, "block_hash"); err != nil {
 			return 1, err
 		}
-		r.hasBHash = true
+		*hasH = true
 	}
 	return 0, nil
 }
