@@ -30,13 +30,13 @@ type applier struct {
 	newAddrs []string
 	assets   map[string]uint32
 	open     *segData
-	ulog     []utxoUndo        // changes to st.utxo, for a failed Apply
-	txids    map[[32]byte]bool // txids stored in this batch (Unordered dedupe)
-	hs       heightSet         // the chain's stored heights (Unordered), or nil
-	newH     []uint64          // heights of the blocks this batch stores
-	first    uint64            // the chain's NextTx when the Apply started
-	firstA   uint64            // and its NextAddr
-	txGets   int               // tx records read to settle a txid prefix match (for tests)
+	ulog     []utxoUndo // changes to st.utxo, for a failed Apply
+	batchIDs [][32]byte // txids this batch stored, by txnum − first (Unordered dedupe)
+	hs       heightSet  // the chain's stored heights (Unordered), or nil
+	newH     []uint64   // heights of the blocks this batch stores
+	first    uint64     // the chain's NextTx when the Apply started
+	firstA   uint64     // and its NextAddr
+	txGets   int        // tx records read to settle a txid prefix match (for tests)
 	// Scratch reused for every entry: Pebble copies keys and values into
 	// the batch; ins, outs and xfers back the tx record being encoded (every
 	// element is written before the record is encoded).
@@ -80,7 +80,6 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		b:      s.db.NewBatch(),
 		addrs:  map[string]uint64{},
 		assets: map[string]uint32{},
-		txids:  map[[32]byte]bool{},
 		open:   st.seg.open,
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
@@ -261,14 +260,11 @@ func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64,
 
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
 	if mode == store.Unordered {
-		if a.txids[tx.ID] {
-			return nil
-		}
 		dup, err := a.stored(&tx.ID)
 		if err != nil || dup {
 			return err
 		}
-		a.txids[tx.ID] = true
+		a.batchIDs = append(a.batchIDs, tx.ID)
 	}
 	txnum := a.m.NextTx
 	a.m.NextTx++
@@ -381,13 +377,16 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	return nil
 }
 
-// stored reports whether a transaction with this id is already in the
-// store (committed before this Apply): the segments' txid prefixes name the
-// candidates, their tx records settle it.
+// stored reports whether a transaction with this id is already stored, by
+// an earlier Apply or earlier in this one: the segments' txid hashes name
+// the candidates; the batch's own txids or the tx records settle them.
 func (a *applier) stored(id *[32]byte) (bool, error) {
 	for _, n := range a.st.seg.txCandidates(id) {
 		if n >= a.first {
-			continue // this batch's: a.txids holds them exactly
+			if a.batchIDs[n-a.first] == *id {
+				return true, nil
+			}
+			continue
 		}
 		a.txGets++
 		rec, err := a.s.txByNum(a.chain, n)
