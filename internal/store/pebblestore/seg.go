@@ -177,18 +177,6 @@ func encodeSeg(d *segData) ([]byte, error) {
 			return nil, fmt.Errorf("pebblestore: segment %d-%d: block times span more than 2^32 seconds", d.start, d.end)
 		}
 	}
-	slices.SortFunc(d.txids, func(a, b txidEnt) int {
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.num, b.num)
-	})
-	slices.SortFunc(d.addrs, func(a, b txidEnt) int {
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.num, b.num)
-	})
 	order := sortAdj(d)
 	at := func(i int) *adjEnt {
 		if order != nil {
@@ -206,10 +194,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	out = append(out, segMagic...)
 	var offs [2 * segSections]uint64
 	offs[0] = uint64(len(out))
-	for _, t := range d.txids {
-		out = binary.BigEndian.AppendUint32(out, uint32(t.prefix>>32))
-		out = binary.BigEndian.AppendUint32(out, uint32(t.num-d.start))
-	}
+	out = appendHashSection(out, d.txids, d.start)
 	offs[1] = uint64(len(out)) - offs[0]
 	offs[2] = uint64(len(out))
 	for _, t := range d.times {
@@ -275,10 +260,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	out = append(out, sindex...)
 	offs[11] = uint64(len(sindex))
 	offs[12] = uint64(len(out))
-	for _, a := range d.addrs {
-		out = binary.BigEndian.AppendUint32(out, uint32(a.prefix>>32))
-		out = binary.BigEndian.AppendUint32(out, uint32(a.num-d.addrStart))
-	}
+	out = appendHashSection(out, d.addrs, d.addrStart)
 	offs[13] = uint64(len(out)) - offs[12]
 
 	crc := crc32.Checksum(out, castagnoli)
@@ -330,6 +312,20 @@ func cmpAdj(a, b adjEnt) int {
 		return c
 	}
 	return cmp.Compare(a.asset, b.asset)
+}
+
+// appendHashSection appends the (hash>>32 u32, number−base u32) pairs of
+// ents, sorted, as one sort of packed integers (ents stays as it is).
+func appendHashSection(out []byte, ents []txidEnt, base uint64) []byte {
+	keys := make([]uint64, len(ents))
+	for i, e := range ents {
+		keys[i] = e.prefix>>32<<32 | (e.num-base)&0xffffffff
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		out = binary.BigEndian.AppendUint64(out, k)
+	}
+	return out
 }
 
 // Entry flags.
