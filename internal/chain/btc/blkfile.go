@@ -150,6 +150,7 @@ func (bf *BlockFiles) scan(i int) error {
 	size := fi.Size()
 	var hb [88]byte
 	var off int64
+	w := &window{f: fh, size: size, buf: make([]byte, 1<<20)}
 	for off < size {
 		left := size - off
 		n := int64(len(hb))
@@ -157,9 +158,11 @@ func (bf *BlockFiles) scan(i int) error {
 			n = left
 		}
 		rest := hb[:n]
-		if _, err := fh.ReadAt(rest, off); err != nil {
+		src, err := w.at(off, n)
+		if err != nil {
 			return &FileError{f.path, off, "read: " + err.Error()}
 		}
+		copy(rest, src)
 		xorAt(rest, &f.xor, off)
 		if len(rest) < 8 {
 			if allZero(rest) {
@@ -205,6 +208,39 @@ func (bf *BlockFiles) scan(i int) error {
 		off += 8 + int64(bsize)
 	}
 	return nil
+}
+
+// window reads a file through a buffer, so that many small records cost
+// one read system call per buffer, not one each (early mainnet blocks are a
+// few hundred bytes).
+type window struct {
+	f     *os.File
+	size  int64
+	buf   []byte
+	start int64
+	n     int
+}
+
+// at returns the file's bytes [off, off+n), valid until the next call; n
+// must not exceed the buffer.
+func (w *window) at(off, n int64) ([]byte, error) {
+	if off >= w.start && off+n <= w.start+int64(w.n) {
+		return w.buf[off-w.start : off-w.start+n], nil
+	}
+	m := min(int64(len(w.buf)), w.size-off)
+	if m < n {
+		return nil, io.ErrUnexpectedEOF
+	}
+	got, err := w.f.ReadAt(w.buf[:m], off)
+	if int64(got) < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		w.n = 0
+		return nil, err
+	}
+	w.start, w.n = off, got
+	return w.buf[:n], nil
 }
 
 // zeroTail reports whether the file holds only zeros (once de-obfuscated)
@@ -379,19 +415,19 @@ func rootNote(root *chainhash.Hash) string {
 // Reader reads planned blocks' bytes, keeping a few files open.
 type Reader struct {
 	bf    *BlockFiles
-	open  map[int]*os.File
+	open  map[int]*window // open files, each read through a 1 MiB window
 	order []int
 }
 
 // NewReader returns a reader over bf.
-func (bf *BlockFiles) NewReader() *Reader { return &Reader{bf: bf, open: map[int]*os.File{}} }
+func (bf *BlockFiles) NewReader() *Reader { return &Reader{bf: bf, open: map[int]*window{}} }
 
 // Close closes the open files.
 func (r *Reader) Close() error {
 	for _, f := range r.open {
-		f.Close()
+		f.f.Close()
 	}
-	r.open = map[int]*os.File{}
+	r.open = map[int]*window{}
 	return nil
 }
 
@@ -406,23 +442,38 @@ func (r *Reader) Raw(p Planned) ([]byte, string, error) {
 	}
 	rec := &r.bf.records[p.rec]
 	bf := &r.bf.files[rec.file]
-	f, ok := r.open[rec.file]
+	w, ok := r.open[rec.file]
 	if !ok {
 		if len(r.order) >= 16 {
 			old := r.order[0]
 			r.order = r.order[1:]
-			r.open[old].Close()
+			r.open[old].f.Close()
 			delete(r.open, old)
 		}
-		var err error
-		if f, err = os.Open(bf.path); err != nil {
+		f, err := os.Open(bf.path)
+		if err != nil {
 			return nil, "", fmt.Errorf("btc: %w", err)
 		}
-		r.open[rec.file] = f
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, "", fmt.Errorf("btc: %w", err)
+		}
+		w = &window{f: f, size: fi.Size(), buf: make([]byte, 1<<20)}
+		r.open[rec.file] = w
 		r.order = append(r.order, rec.file)
 	}
 	b := make([]byte, rec.size)
-	if _, err := f.ReadAt(b, rec.offset); err != nil {
+	var err error
+	if len(b) <= len(w.buf) {
+		var src []byte
+		if src, err = w.at(rec.offset, int64(len(b))); err == nil {
+			copy(b, src)
+		}
+	} else {
+		_, err = w.f.ReadAt(b, rec.offset)
+	}
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
