@@ -177,6 +177,50 @@ func encodeSeg(d *segData) ([]byte, error) {
 			return nil, fmt.Errorf("pebblestore: segment %d-%d: block times span more than 2^32 seconds", d.start, d.end)
 		}
 	}
+	// The adjacency (the largest part) is sorted and encoded on its own
+	// goroutine while this one does the other sections.
+	var groups, gindex []byte
+	var nAddr uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		groups, gindex, nAddr = encodeGroups(d)
+	}()
+	txs := appendHashSection(nil, d.txids, d.start)
+	times := make([]byte, 0, 4*len(d.times))
+	for _, t := range d.times {
+		times = binary.BigEndian.AppendUint32(times, uint32(t-base))
+	}
+	spent, sindex := encodeSpent(d)
+	addrs := appendHashSection(nil, d.addrs, d.addrStart)
+	<-done
+
+	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs}
+	n := len(segMagic) + segFooterLen
+	for _, sec := range secs {
+		n += len(sec)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, segMagic...)
+	var offs [2 * segSections]uint64
+	for i, sec := range secs {
+		offs[2*i], offs[2*i+1] = uint64(len(out)), uint64(len(sec))
+		out = append(out, sec...)
+	}
+	crc := crc32.Checksum(out, castagnoli)
+	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(d.spent)), d.addrStart, d.addrEnd} {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	for _, v := range offs {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	out = binary.BigEndian.AppendUint32(out, crc)
+	return append(out, segMagic...), nil
+}
+
+// encodeGroups sorts and encodes the adjacency: the groups section, its
+// sparse index (offsets relative to the section) and the address count.
+func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 	order := sortAdj(d)
 	at := func(i int) *adjEnt {
 		if order != nil {
@@ -184,28 +228,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 		}
 		return &d.adj[i]
 	}
-	slices.SortFunc(d.spent, func(a, b spentEnt) int {
-		if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.vout, b.vout)
-	})
-	out := make([]byte, 0, 64+len(d.txids)*16+len(d.adj)*10+len(d.spent)*6)
-	out = append(out, segMagic...)
-	var offs [2 * segSections]uint64
-	offs[0] = uint64(len(out))
-	out = appendHashSection(out, d.txids, d.start)
-	offs[1] = uint64(len(out)) - offs[0]
-	offs[2] = uint64(len(out))
-	for _, t := range d.times {
-		out = binary.BigEndian.AppendUint32(out, uint32(t-base))
-	}
-	offs[3] = uint64(len(out)) - offs[2]
-
-	// Groups.
-	offs[4] = uint64(len(out))
-	var gindex []byte
-	var nAddr uint64
+	out = make([]byte, 0, 8*len(d.adj))
 	var prevID uint64
 	var ebuf []byte
 	for i := 0; i < len(d.adj); {
@@ -223,31 +246,37 @@ func encodeSeg(d *segData) ([]byte, error) {
 		}
 		if nAddr%groupStride == 0 {
 			gindex = binary.BigEndian.AppendUint64(gindex, addr)
-			gindex = binary.BigEndian.AppendUint64(gindex, uint64(len(out))-offs[4])
+			gindex = binary.BigEndian.AppendUint64(gindex, uint64(len(out)))
 			prevID = 0 // a group at an index point is absolute
 		}
-		n := putUvarint(nil, uint64(j-i))
+		var nb [binary.MaxVarintLen64]byte
+		cnt := binary.PutUvarint(nb[:], uint64(j-i))
 		out = putUvarint(out, addr-prevID)
-		out = putUvarint(out, uint64(len(n)+len(ebuf)))
-		out = append(append(out, n...), ebuf...)
+		out = putUvarint(out, uint64(cnt+len(ebuf)))
+		out = append(append(out, nb[:cnt]...), ebuf...)
 		prevID = addr
 		nAddr++
 		i = j
 	}
-	offs[5] = uint64(len(out)) - offs[4]
-	offs[6] = uint64(len(out))
-	out = append(out, gindex...)
-	offs[7] = uint64(len(gindex))
+	return out, gindex, nAddr
+}
 
-	// Spent.
-	offs[8] = uint64(len(out))
-	var sindex []byte
+// encodeSpent sorts and encodes the spends: the spent section and its
+// sparse index (offsets relative to the section).
+func encodeSpent(d *segData) (out, sindex []byte) {
+	slices.SortFunc(d.spent, func(a, b spentEnt) int {
+		if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.vout, b.vout)
+	})
+	out = make([]byte, 0, 5*len(d.spent))
 	var prev uint64
 	for i, s := range d.spent {
 		if i%spentStride == 0 {
 			sindex = binary.BigEndian.AppendUint64(sindex, s.prevTx)
 			sindex = binary.BigEndian.AppendUint32(sindex, s.vout)
-			sindex = binary.BigEndian.AppendUint64(sindex, uint64(len(out))-offs[8])
+			sindex = binary.BigEndian.AppendUint64(sindex, uint64(len(out)))
 			prev = s.prevTx
 		}
 		out = putUvarint(out, s.prevTx-prev)
@@ -255,23 +284,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 		out = putUvarint(out, s.spender-s.prevTx)
 		prev = s.prevTx
 	}
-	offs[9] = uint64(len(out)) - offs[8]
-	offs[10] = uint64(len(out))
-	out = append(out, sindex...)
-	offs[11] = uint64(len(sindex))
-	offs[12] = uint64(len(out))
-	out = appendHashSection(out, d.addrs, d.addrStart)
-	offs[13] = uint64(len(out)) - offs[12]
-
-	crc := crc32.Checksum(out, castagnoli)
-	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(d.spent)), d.addrStart, d.addrEnd} {
-		out = binary.BigEndian.AppendUint64(out, v)
-	}
-	for _, v := range offs {
-		out = binary.BigEndian.AppendUint64(out, v)
-	}
-	out = binary.BigEndian.AppendUint32(out, crc)
-	return append(out, segMagic...), nil
+	return out, sindex
 }
 
 // sortAdj orders d.adj by address, keeping the append order (txnum, then
@@ -338,6 +351,38 @@ const (
 )
 
 func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
+	if e.big == 0 { // amounts fit in 64 bits: no uint256 on the way
+		var f byte
+		f |= countCode(e.nIn)
+		f |= countCode(e.nOut) << efOutShift
+		if e.asset != 0 {
+			f |= efAsset
+		}
+		if e.in != 0 {
+			f |= efIn
+		}
+		if e.out != 0 {
+			f |= efOut
+		}
+		b = putUvarint(b, e.txnum-prevTx)
+		b = append(b, f)
+		if e.asset != 0 {
+			b = putUvarint(b, uint64(e.asset))
+		}
+		if countCode(e.nIn) == 3 {
+			b = putUvarint(b, uint64(e.nIn))
+		}
+		if countCode(e.nOut) == 3 {
+			b = putUvarint(b, uint64(e.nOut))
+		}
+		if e.in != 0 {
+			b = putAmountU64(b, e.in)
+		}
+		if e.out != 0 {
+			b = putAmountU64(b, e.out)
+		}
+		return b
+	}
 	in, out := d.amounts(e)
 	var f byte
 	f |= countCode(e.nIn)
@@ -367,6 +412,17 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	}
 	if !out.IsZero() {
 		b = putAmount(b, &out)
+	}
+	return b
+}
+
+// putAmountU64 writes v as putAmount does (length byte, minimal big-endian
+// bytes).
+func putAmountU64(b []byte, v uint64) []byte {
+	n := (bits.Len64(v) + 7) / 8
+	b = append(b, byte(n))
+	for i := n - 1; i >= 0; i-- {
+		b = append(b, byte(v>>(8*i)))
 	}
 	return b
 }
