@@ -42,7 +42,8 @@ type segList struct {
 	nextFile uint64
 	segEnd   uint64 // txnum after the last closed segment (1 when none)
 	addrEnd  uint64 // address id after those the closed segments created (1 when none)
-	utxoFile uint64 // UTXO snapshot at segEnd (UTXO chains; 0 when none)
+	utxoFile uint64 // UTXO snapshot (UTXO chains; 0 when none)
+	utxoAt   uint64 // the txnum the snapshot holds the set before (≤ segEnd; 1 when none)
 	segs     []segRef
 }
 
@@ -52,6 +53,7 @@ func encodeSegList(l *segList) []byte {
 	b = putUvarint(b, l.segEnd)
 	b = putUvarint(b, l.addrEnd)
 	b = putUvarint(b, l.utxoFile)
+	b = putUvarint(b, l.utxoAt)
 	b = putUvarint(b, uint64(len(l.segs)))
 	for _, s := range l.segs {
 		b = putUvarint(putUvarint(putUvarint(putUvarint(b, s.file), s.start), s.end), s.nAdj)
@@ -64,7 +66,7 @@ func decodeSegList(v []byte) (*segList, error) {
 	if r.byte1() != 1 {
 		r.fail("segment list version")
 	}
-	l := &segList{nextFile: r.uvarint(), segEnd: r.uvarint(), addrEnd: r.uvarint(), utxoFile: r.uvarint()}
+	l := &segList{nextFile: r.uvarint(), segEnd: r.uvarint(), addrEnd: r.uvarint(), utxoFile: r.uvarint(), utxoAt: r.uvarint()}
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		r.fail("segment count")
@@ -311,7 +313,7 @@ func cmpPart(a, b *part) int {
 // committing the list) and rebuilds the open segment from the tx records
 // past the last segment. Callers hold s.mu.
 func (s *Store) loadSegs(c model.Chain, st *chainState) error {
-	g := &segState{list: segList{nextFile: 1, segEnd: 1, addrEnd: 1}}
+	g := &segState{list: segList{nextFile: 1, segEnd: 1, addrEnd: 1, utxoAt: 1}}
 	v, err := s.get(key(tSegList, byte(c), 0))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -487,11 +489,6 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	if d.end == d.start {
 		return nil
 	}
-	if c.IsUTXO() {
-		if err := s.ensureUTXO(c, st); err != nil {
-			return err
-		}
-	}
 	l := g.list
 	l.segs = append([]segRef(nil), g.list.segs...)
 	data := d
@@ -525,8 +522,13 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 		return fail(fmt.Errorf("pebblestore: write segment: %w", err))
 	}
 	oldUTXO := l.utxoFile
-	if c.IsUTXO() {
-		l.utxoFile = l.nextFile
+	// A new UTXO snapshot once the txs since the last one outnumber the
+	// unspent outputs: rewriting the set costs at most about one entry per
+	// tx ingested, and loading it replays at most that many tx records. A
+	// process that never loaded the set (a reader closing a segment rebuilt
+	// after a crash) leaves that to the next writer.
+	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(len(st.utxo)) {
+		l.utxoFile, l.utxoAt = l.nextFile, d.end
 		l.nextFile++
 		if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, nil)); err != nil {
 			return fail(fmt.Errorf("pebblestore: write UTXO snapshot: %w", err))

@@ -146,9 +146,9 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		}
 		l.segEnd = mark.NextTx
 		l.addrEnd = mark.NextAddr
-		l.utxoFile = 0
+		l.utxoFile, l.utxoAt = 0, 1
 		if c.IsUTXO() {
-			l.utxoFile = l.nextFile
+			l.utxoFile, l.utxoAt = l.nextFile, mark.NextTx
 			l.nextFile++
 			if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, overlay)); err != nil {
 				if newSeg != nil {

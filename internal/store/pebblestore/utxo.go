@@ -1,10 +1,11 @@
 package pebblestore
 
 // The UTXO set of a UTXO chain lives in memory while the store writes (its
-// memory is the set, not the chain), persisted as a snapshot file at every
-// segment close: the set as of the list's segEnd. Loading it reads the
-// snapshot and replays the tx records after segEnd, so a crash loses
-// nothing and the snapshot is never ahead of the committed chain.
+// memory is the set, not the chain), persisted as a snapshot file at a
+// segment close once the txs since the last snapshot outnumber the set: the
+// set as of the list's utxoAt. Loading it reads the snapshot and replays
+// the tx records after utxoAt, so a crash loses nothing and the snapshot is
+// never ahead of the committed chain.
 
 import (
 	"bytes"
@@ -95,7 +96,7 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 		}
 	}
 	ids := map[uint64][32]byte{}
-	err := s.each(s.db, txKey(byte(c), st.seg.list.segEnd), txKey(byte(c), st.meta.NextTx), func(k, v []byte) error {
+	err := s.each(s.db, txKey(byte(c), st.seg.list.utxoAt), txKey(byte(c), st.meta.NextTx), func(k, v []byte) error {
 		n := beUint64(k[2:])
 		rec, err := decodeTx(v)
 		if err != nil {
