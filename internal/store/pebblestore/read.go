@@ -103,9 +103,9 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 		}
 	}
 	d := g.open
-	for i := range d.adj {
+	for _, i := range g.openAdj(id) {
 		a := &d.adj[i]
-		if a.addr != id || a.txnum <= after {
+		if a.txnum <= after {
 			continue
 		}
 		e := segEntry{txnum: a.txnum, asset: a.asset, nIn: uint64(a.nIn), nOut: uint64(a.nOut)}

@@ -88,6 +88,25 @@ type segState struct {
 	// chain with a complete address cache) never pays for them.
 	openX hashIndex // txid hash → txnum (over open.txids)
 	openA hashIndex // address hash → id (over open.addrs)
+	// byAddr: address id → positions in open.adj, over open.adj[:adjDone]
+	// (built by reads only).
+	byAddr  map[uint64][]uint32
+	adjDone int
+}
+
+// openAdj returns the positions of address id's entries in the open
+// segment, in append (txnum) order.
+func (g *segState) openAdj(id uint64) []uint32 {
+	d := g.open
+	if g.byAddr == nil || g.adjDone > len(d.adj) {
+		g.byAddr, g.adjDone = map[uint64][]uint32{}, 0
+	}
+	for i := g.adjDone; i < len(d.adj); i++ {
+		a := d.adj[i].addr
+		g.byAddr[a] = append(g.byAddr[a], uint32(i))
+	}
+	g.adjDone = len(d.adj)
+	return g.byAddr[id]
 }
 
 // hashIndex maps 64-bit hashes to numbers, keeping every number of a
@@ -165,6 +184,7 @@ func (g *segState) resetOpen(start, addrStart uint64) {
 	g.open = &segData{start: start, end: start, addrStart: addrStart, addrEnd: addrStart}
 	g.openX = newHashIndex()
 	g.openA = newHashIndex()
+	g.byAddr, g.adjDone = nil, 0
 }
 
 // addAddr records a new address id of the open segment.
@@ -180,6 +200,7 @@ func (g *segState) truncateOpen(n, a uint64) {
 	g.openX.dropFrom(d.txids, n)
 	g.openA.dropFrom(d.addrs, a)
 	d.truncate(n, a)
+	g.byAddr, g.adjDone = nil, 0 // rebuilt by the next read
 	g.openX.done = min(g.openX.done, len(d.txids))
 	g.openA.done = min(g.openA.done, len(d.addrs))
 }
@@ -505,6 +526,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	if err != nil {
 		if !replace {
 			d.resort()
+			g.byAddr, g.adjDone = nil, 0
 		}
 		return err
 	}
@@ -515,6 +537,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	fail := func(err error) error {
 		if !replace {
 			d.resort()
+			g.byAddr, g.adjDone = nil, 0
 		}
 		return err
 	}
