@@ -307,18 +307,8 @@ func (m *xferMerge) merge(b *batch, base int) error {
 				m.lastBlock, m.lastH = d.block(r.height), r.height
 			}
 		}
-		if r.hasTime {
-			if err := d.setBlockTime(m.lastBlock, r.time, "block_timestamp", w); err != nil {
-				return err
-			}
-		}
-		if errRow {
-			return relocate(b.err, base)
-		}
-		if r.hasBHash {
-			if err := d.setBlockHash(m.lastBlock, r.height, r.bhash, "block_hash", w); err != nil {
-				return err
-			}
+		if err := d.mergeBlockFields(m.lastBlock, r.height, r.hasTime, r.time, r.hasBHash, r.bhash, w, errRow, b, base); err != nil {
+			return err
 		}
 		if r.li < t.minLog {
 			t.minLog = r.li
@@ -473,18 +463,8 @@ func (m *txMerge) merge(b *batch, base int) error {
 		if !m.started || m.lastH != r.height {
 			m.lastBlock, m.lastH, m.started = d.block(r.height), r.height, true
 		}
-		if r.hasTime {
-			if err := d.setBlockTime(m.lastBlock, r.time, "block_timestamp", w); err != nil {
-				return err
-			}
-		}
-		if errRow {
-			return relocate(b.err, base)
-		}
-		if r.hasBHash {
-			if err := d.setBlockHash(m.lastBlock, r.height, r.bhash, "block_hash", w); err != nil {
-				return err
-			}
+		if err := d.mergeBlockFields(m.lastBlock, r.height, r.hasTime, r.time, r.hasBHash, r.bhash, w, errRow, b, base); err != nil {
+			return err
 		}
 		ti := d.tx(&r.id, r.h, r.height, w)
 		t := d.txAt(ti)
@@ -505,4 +485,22 @@ func (m *txMerge) merge(b *batch, base int) error {
 	}
 	d.res.Rows[KindTransactions] += int64(n)
 	return relocate(b.err, base)
+}
+
+// mergeBlockFields records a row's block time and hash on its block, in the
+// original decoder's order: the time, then the row's own parse error (a row
+// that failed after its first stage), then the hash.
+func (d *Decoder) mergeBlockFields(blk *blockAcc, h uint64, hasT bool, t int64, hasH bool, bh [32]byte, w loc, errRow bool, b *batch, base int) error {
+	if hasT {
+		if err := d.setBlockTime(blk, t, "block_timestamp", w); err != nil {
+			return err
+		}
+	}
+	if errRow {
+		return relocate(b.err, base)
+	}
+	if hasH {
+		return d.setBlockHash(blk, h, bh, "block_hash", w)
+	}
+	return nil
 }

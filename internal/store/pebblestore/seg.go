@@ -351,49 +351,20 @@ const (
 )
 
 func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
-	if e.big == 0 { // amounts fit in 64 bits: no uint256 on the way
-		var f byte
-		f |= countCode(e.nIn)
-		f |= countCode(e.nOut) << efOutShift
-		if e.asset != 0 {
-			f |= efAsset
-		}
-		if e.in != 0 {
-			f |= efIn
-		}
-		if e.out != 0 {
-			f |= efOut
-		}
-		b = putUvarint(b, e.txnum-prevTx)
-		b = append(b, f)
-		if e.asset != 0 {
-			b = putUvarint(b, uint64(e.asset))
-		}
-		if countCode(e.nIn) == 3 {
-			b = putUvarint(b, uint64(e.nIn))
-		}
-		if countCode(e.nOut) == 3 {
-			b = putUvarint(b, uint64(e.nOut))
-		}
-		if e.in != 0 {
-			b = putAmountU64(b, e.in)
-		}
-		if e.out != 0 {
-			b = putAmountU64(b, e.out)
-		}
-		return b
+	var in, out uint256.Int // only for amounts past 64 bits
+	inNZ, outNZ := e.in != 0, e.out != 0
+	if e.big > 0 {
+		in, out = d.amounts(e)
+		inNZ, outNZ = !in.IsZero(), !out.IsZero()
 	}
-	in, out := d.amounts(e)
-	var f byte
-	f |= countCode(e.nIn)
-	f |= countCode(e.nOut) << efOutShift
+	f := countCode(e.nIn) | countCode(e.nOut)<<efOutShift
 	if e.asset != 0 {
 		f |= efAsset
 	}
-	if !in.IsZero() {
+	if inNZ {
 		f |= efIn
 	}
-	if !out.IsZero() {
+	if outNZ {
 		f |= efOut
 	}
 	b = putUvarint(b, e.txnum-prevTx)
@@ -407,11 +378,17 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	if countCode(e.nOut) == 3 {
 		b = putUvarint(b, uint64(e.nOut))
 	}
-	if !in.IsZero() {
+	switch {
+	case e.big > 0 && inNZ:
 		b = putAmount(b, &in)
+	case inNZ:
+		b = putAmountU64(b, e.in)
 	}
-	if !out.IsZero() {
+	switch {
+	case e.big > 0 && outNZ:
 		b = putAmount(b, &out)
+	case outNZ:
+		b = putAmountU64(b, e.out)
 	}
 	return b
 }
