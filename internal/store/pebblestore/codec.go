@@ -168,8 +168,17 @@ type meta struct {
 	Network string
 }
 
+// layoutVersion is the store layout, recorded in every chain's meta: 1 was
+// the Pebble-only layout (derived indexes as Pebble tables, inputs with
+// their spent output's address and value), 2 the segment layout.
+const layoutVersion = 2
+
+// ErrOldLayout marks a store written by an earlier spoor in a layout this
+// one does not read.
+var ErrOldLayout = errors.New("pebblestore: the store was written by an earlier spoor in a layout this version does not read; ingest again into a new --data folder")
+
 func encodeMeta(m *meta) []byte {
-	b := []byte{1} // version
+	b := []byte{layoutVersion}
 	if m.HasBlocks {
 		b = append(b, 1)
 	} else {
@@ -185,7 +194,10 @@ func encodeMeta(m *meta) []byte {
 
 func decodeMeta(v []byte) (*meta, error) {
 	r := &reader{b: v}
-	if r.byte1() != 1 {
+	switch ver := r.byte1(); {
+	case ver >= 1 && ver < layoutVersion:
+		return nil, fmt.Errorf("%w (layout %d, this spoor writes %d)", ErrOldLayout, ver, layoutVersion)
+	case ver != layoutVersion:
 		r.fail("meta version")
 	}
 	m := &meta{}

@@ -8,7 +8,7 @@ import "testing"
 // updates the constant. Set at the move of the derived indexes into
 // segments (the reads it answers are pinned by TestReadsGolden, unchanged
 // from the Pebble-only layout).
-const layoutGolden = "5f9628abb00db13e91fcf0d634a9d2d4f1c4727ccdedb2070edf77489e78cbff"
+const layoutGolden = "41e6161a30a18ba9e82ae174869a79a3e8b36a969e8a97d09e0ce1e95ccd07bb"
 
 func TestLayoutGolden(t *testing.T) {
 	s := openTestStore(t)

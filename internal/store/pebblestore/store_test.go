@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/holiman/uint256"
@@ -460,5 +461,37 @@ func TestUndoAccountAcrossSegments(t *testing.T) {
 				t.Fatal("re-applied chain differs from the first application")
 			}
 		})
+	}
+}
+
+// TestOldLayoutRefused: a store whose meta says layout 1 (the Pebble-only
+// layout, whose tx records this version would misread) is refused with a
+// message that says what to do, not read.
+func TestOldLayoutRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newUTXOWorld(5, 5)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.get(key(tMeta, byte(model.BTC), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v[0] = 1
+	if err := s.db.Set(key(tMeta, byte(model.BTC), 0), v, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Stats(); !errors.Is(err, ErrOldLayout) || !strings.Contains(err.Error(), "ingest again") {
+		t.Fatalf("layout-1 store: err = %v, want ErrOldLayout", err)
 	}
 }
