@@ -308,7 +308,9 @@ func sortAdj(d *segData) []uint32 {
 	for i := range d.adj {
 		keys[i] = d.adj[i].addr<<idxBits | uint64(i)
 	}
-	slices.Sort(keys)
+	// The keys are in position order: a stable sort on the address bits
+	// alone leaves positions in order within an address.
+	radixSort(keys, idxBits, idxBits+uint(bits.Len64(maxAddr)))
 	order := make([]uint32, n)
 	for i, k := range keys {
 		order[i] = uint32(k & (1<<idxBits - 1))
@@ -327,6 +329,38 @@ func cmpAdj(a, b adjEnt) int {
 	return cmp.Compare(a.asset, b.asset)
 }
 
+// radixSort sorts keys by their bits [lo, hi), stably (keys equal in those
+// bits keep their order), a byte per pass: a few linear passes instead of
+// a comparison sort's n log n.
+func radixSort(keys []uint64, lo, hi uint) {
+	if len(keys) < 256 {
+		slices.SortStableFunc(keys, func(a, b uint64) int {
+			return cmp.Compare(a>>lo&(1<<(hi-lo)-1), b>>lo&(1<<(hi-lo)-1))
+		})
+		return
+	}
+	tmp := make([]uint64, len(keys))
+	src, dst := keys, tmp
+	for shift := lo; shift < hi; shift += 8 {
+		var count [257]int
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+}
+
 // appendHashSection appends the (hash>>32 u32, number−base u32) pairs of
 // ents, sorted, as one sort of packed integers (ents stays as it is).
 func appendHashSection(out []byte, ents []txidEnt, base uint64) []byte {
@@ -334,7 +368,7 @@ func appendHashSection(out []byte, ents []txidEnt, base uint64) []byte {
 	for i, e := range ents {
 		keys[i] = e.prefix>>32<<32 | (e.num-base)&0xffffffff
 	}
-	slices.Sort(keys)
+	radixSort(keys, 32, 64) // in number order: stable on the hash bits
 	for _, k := range keys {
 		out = binary.BigEndian.AppendUint64(out, k)
 	}

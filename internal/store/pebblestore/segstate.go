@@ -115,6 +115,10 @@ type hashIndex struct {
 	one   map[uint64]uint64
 	multi map[uint64][]uint64
 	done  int // entries of the source slice indexed
+	// bits: one bit per hash's top 24 bits, set for every hash added (and
+	// left set on removal): a lookup of a new id, the common case, is one
+	// read of a 2 MiB bitmap instead of a probe of a map of millions.
+	bits []uint64
 }
 
 // catchUp indexes the entries of src not indexed yet.
@@ -140,6 +144,10 @@ func newHashIndex() hashIndex {
 }
 
 func (x *hashIndex) add(h, n uint64) {
+	if x.bits == nil {
+		x.bits = make([]uint64, 1<<24/64)
+	}
+	x.bits[h>>40/64] |= 1 << (h >> 40 % 64)
 	if _, ok := x.one[h]; ok {
 		x.multi[h] = append(x.multi[h], n)
 		return
@@ -148,6 +156,9 @@ func (x *hashIndex) add(h, n uint64) {
 }
 
 func (x *hashIndex) get(h uint64, out []uint64) []uint64 {
+	if x.bits == nil || x.bits[h>>40/64]&(1<<(h>>40%64)) == 0 {
+		return out
+	}
 	if n, ok := x.one[h]; ok {
 		out = append(out, n)
 		out = append(out, x.multi[h]...)
