@@ -26,8 +26,8 @@ type applier struct {
 	// New addresses go straight into the chain's address cache (newAddrs
 	// lists them, to take them out again if the Apply fails); addrs holds
 	// those the full cache has no room for.
-	addrs    map[string]uint64
-	newAddrs []string
+	addrs    *addrCache
+	newAddrs [][]byte
 	assets   map[string]uint32
 	open     *segData
 	ulog     []utxoUndo // changes to st.utxo, for a failed Apply
@@ -78,7 +78,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	a := &applier{
 		s: s, st: st, c: byte(c), chain: c, m: st.meta,
 		b:      s.db.NewBatch(),
-		addrs:  map[string]uint64{},
+		addrs:  newAddrCache(0),
 		assets: map[string]uint32{},
 		open:   st.seg.open,
 		first:  st.meta.NextTx,
@@ -95,7 +95,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		if !done { // put the in-memory parts back
 			st.seg.truncateOpen(a.first, a.firstA)
 			for _, k := range a.newAddrs {
-				delete(st.addrs, k)
+				st.addrs.remove(k)
 			}
 			st.utxo.rollback(a.ulog)
 		}
@@ -117,7 +117,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		}
 	}
 	s.txGets += a.txGets
-	if len(a.addrs) > 0 {
+	if a.addrs.len() > 0 {
 		st.complete = false // the cache is full: it no longer holds every address
 	}
 	for k, v := range a.assets {
@@ -199,10 +199,10 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
-	if id, ok := a.st.addrs[string(addr)]; ok {
+	if id, ok := a.st.addrs.get(addr); ok {
 		return id, nil
 	}
-	if id, ok := a.addrs[string(addr)]; ok {
+	if id, ok := a.addrs.get(addr); ok {
 		return id, nil
 	}
 	h := addrHash(addr)
@@ -212,8 +212,8 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 			return 0, err
 		}
 		if id != 0 {
-			if len(a.st.addrs) < addrCacheMax {
-				a.st.addrs[string(addr)] = id
+			if a.st.addrs.len() < addrCacheMax {
+				a.st.addrs.put(addr, id)
 			}
 			return id, nil
 		}
@@ -222,12 +222,11 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	a.m.NextAddr++
 	a.b.Set(addrRevKey(a.c, id), addr, nil)
 	a.st.seg.addAddr(h, id)
-	if len(a.st.addrs) < addrCacheMax {
-		k := string(addr)
-		a.st.addrs[k] = id
-		a.newAddrs = append(a.newAddrs, k)
+	if a.st.addrs.len() < addrCacheMax {
+		a.st.addrs.put(addr, id)
+		a.newAddrs = append(a.newAddrs, addr)
 	} else {
-		a.addrs[string(addr)] = id
+		a.addrs.put(addr, id)
 	}
 	return id, nil
 }

@@ -39,7 +39,7 @@ type Store struct {
 // bounded cache of address ids.
 type chainState struct {
 	meta  meta
-	addrs map[string]uint64
+	addrs *addrCache
 	// complete: addrs holds every address of the chain, so a miss means a
 	// new address and needs no lookup in Pebble (a negative point lookup
 	// costs microseconds: most of an ingest's time on fresh addresses).
@@ -258,7 +258,7 @@ func (s *Store) state(c model.Chain) (*chainState, error) {
 	if st, ok := s.chains[c]; ok {
 		return st, nil
 	}
-	st := &chainState{addrs: map[string]uint64{}, assets: map[string]uint32{}}
+	st := &chainState{addrs: newAddrCache(0), assets: map[string]uint32{}}
 	v, err := s.get(key(tMeta, byte(c), 0))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -290,20 +290,20 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	if n > uint64(addrCacheMax/2) {
 		return nil // too many: look misses up in Pebble
 	}
-	addrs := make(map[string]uint64, n)
+	addrs := newAddrCache(int(n))
 	p := key(tAddrRev, byte(c), 0)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		addrs[string(it.Value())] = beUint64(it.Key()[2:])
+		addrs.put(it.Value(), beUint64(it.Key()[2:]))
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	if uint64(len(addrs)) != n {
-		return fmt.Errorf("%w: chain %s has %d addresses, meta says %d", errCorrupt, c, len(addrs), n)
+	if uint64(addrs.len()) != n {
+		return fmt.Errorf("%w: chain %s has %d addresses, meta says %d", errCorrupt, c, addrs.len(), n)
 	}
 	st.addrs, st.complete = addrs, true
 	return nil

@@ -188,7 +188,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	} else {
 		g.truncateOpen(mark.NextTx, mark.NextAddr)
 	}
-	st.addrs, st.complete, st.loadTried = map[string]uint64{}, false, false
+	st.addrs, st.complete, st.loadTried = newAddrCache(0), false, false
 	st.heights = nil // rebuilt from the block keys when next needed
 	// The undone batches may have allocated asset ids that this undo
 	// deleted: drop the asset cache (it refills from Pebble).
