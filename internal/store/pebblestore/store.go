@@ -118,6 +118,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
+		if strings.Contains(err.Error(), `merger name from file "spoor.agg.v1"`) {
+			// Layout 1 kept totals as merge operands under this merger.
+			return nil, fmt.Errorf("%w (layout 1): %s", ErrOldLayout, dir)
+		}
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	if o.SegmentEntries <= 0 {

@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"errors"
 	"fmt"
+	"github.com/cockroachdb/pebble/v2"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -493,5 +494,24 @@ func TestOldLayoutRefused(t *testing.T) {
 	defer s.Close()
 	if _, err := s.Stats(); !errors.Is(err, ErrOldLayout) || !strings.Contains(err.Error(), "ingest again") {
 		t.Fatalf("layout-1 store: err = %v, want ErrOldLayout", err)
+	}
+}
+
+// TestOldLayoutMergerRefused: a store of layout 1, whose Pebble options
+// name the totals merger it used, is refused with ErrOldLayout at open
+// (Pebble itself refuses to open it without that merger).
+func TestOldLayoutMergerRefused(t *testing.T) {
+	dir := t.TempDir()
+	old := &pebble.Merger{Name: "spoor.agg.v1", Merge: pebble.DefaultMerger.Merge}
+	db, err := pebble.Open(dir, &pebble.Options{Merger: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte("m\x01"), []byte{1}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(dir); !errors.Is(err, ErrOldLayout) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("layout-1 store: err = %v, want ErrOldLayout naming the folder", err)
 	}
 }
