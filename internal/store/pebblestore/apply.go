@@ -36,7 +36,7 @@ type applier struct {
 	newH     []uint64   // heights of the blocks this batch stores
 	first    uint64     // the chain's NextTx when the Apply started
 	firstA   uint64     // and its NextAddr
-	txGets   int        // tx records read to settle a txid prefix match (for tests)
+	txGets   int        // tx records read to settle a txid hash match (for tests)
 	// Scratch reused for every entry: Pebble copies keys and values into
 	// the batch; ins, outs and xfers back the tx record being encoded (every
 	// element is written before the record is encoded).

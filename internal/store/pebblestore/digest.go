@@ -16,7 +16,7 @@ import (
 // Digest hashes the store's logical contents: every Pebble key and value
 // (except the segment list, which names files), then per chain the derived
 // indexes as one sorted sequence whatever the segment boundaries (adjacency
-// entries, txid prefixes, spends) and the UTXO set. Two stores with the same
+// entries, txid and address hashes, spends) and the UTXO set. Two stores with the same
 // logical contents have the same digest, however their data is laid out in
 // files and segments. Tests use it to prove undo, idempotence and crash
 // recovery exact. It reads everything into memory: a test tool.
@@ -77,11 +77,11 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 	var b []byte
 	sort.Slice(all.txids, func(i, j int) bool { return all.txids[i].num < all.txids[j].num })
 	for _, t := range all.txids {
-		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix>>32)
+		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.hash>>32)
 	}
 	sort.Slice(all.addrs, func(i, j int) bool { return all.addrs[i].num < all.addrs[j].num })
 	for _, t := range all.addrs {
-		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.prefix>>32)
+		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.hash>>32)
 	}
 	sort.Slice(all.adj, func(i, j int) bool {
 		a, b := &all.adj[i], &all.adj[j]

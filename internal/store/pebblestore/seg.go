@@ -63,9 +63,11 @@ type adjEnt struct {
 
 type bigPair struct{ in, out uint256.Int }
 
-type txidEnt struct {
-	prefix uint64
-	num    uint64
+// hashEnt is a txid's or an address's 64-bit hash and its number (txnum or
+// address id).
+type hashEnt struct {
+	hash uint64
+	num  uint64
 }
 
 type spentEnt struct {
@@ -115,8 +117,8 @@ type segData struct {
 	// Address ids created by the covered txs: [addrStart, addrEnd), with
 	// the hash of each one's bytes (the bytes → id index).
 	addrStart, addrEnd uint64
-	addrs              []txidEnt // (addrHash, id)
-	txids              []txidEnt
+	addrs              []hashEnt // (addrHash, id)
+	txids              []hashEnt
 	times              []int64 // by txnum − start
 	adj                []adjEnt
 	bigs               []bigPair
@@ -363,10 +365,10 @@ func radixSort(keys []uint64, lo, hi uint) {
 
 // appendHashSection appends the (hash>>32 u32, number−base u32) pairs of
 // ents, sorted, as one sort of packed integers (ents stays as it is).
-func appendHashSection(out []byte, ents []txidEnt, base uint64) []byte {
+func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
 	keys := make([]uint64, len(ents))
 	for i, e := range ents {
-		keys[i] = e.prefix>>32<<32 | (e.num-base)&0xffffffff
+		keys[i] = e.hash>>32<<32 | (e.num-base)&0xffffffff
 	}
 	radixSort(keys, 32, 64) // in number order: stable on the hash bits
 	for _, k := range keys {
@@ -761,10 +763,10 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 func (s *segment) load() (*segData, error) {
 	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
 	for i := uint64(0); i < s.addrEnd-s.addrStart; i++ {
-		d.addrs = append(d.addrs, txidEnt{prefix: uint64(binary.BigEndian.Uint32(s.addrs[8*i:])) << 32, num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[8*i+4:]))})
+		d.addrs = append(d.addrs, hashEnt{hash: uint64(binary.BigEndian.Uint32(s.addrs[8*i:])) << 32, num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[8*i+4:]))})
 	}
 	for i := uint64(0); i < s.nTx; i++ {
-		d.txids = append(d.txids, txidEnt{prefix: uint64(binary.BigEndian.Uint32(s.txids[8*i:])) << 32, num: s.start + uint64(binary.BigEndian.Uint32(s.txids[8*i+4:]))})
+		d.txids = append(d.txids, hashEnt{hash: uint64(binary.BigEndian.Uint32(s.txids[8*i:])) << 32, num: s.start + uint64(binary.BigEndian.Uint32(s.txids[8*i+4:]))})
 	}
 	d.times = make([]int64, s.end-s.start)
 	for n := s.start; n < s.end; n++ {

@@ -122,19 +122,19 @@ type hashIndex struct {
 }
 
 // catchUp indexes the entries of src not indexed yet.
-func (x *hashIndex) catchUp(src []txidEnt) *hashIndex {
+func (x *hashIndex) catchUp(src []hashEnt) *hashIndex {
 	for _, t := range src[x.done:] {
-		x.add(t.prefix, t.num)
+		x.add(t.hash, t.num)
 	}
 	x.done = len(src)
 	return x
 }
 
 // dropFrom removes the indexed entries of src numbered n or more.
-func (x *hashIndex) dropFrom(src []txidEnt, n uint64) {
+func (x *hashIndex) dropFrom(src []hashEnt, n uint64) {
 	for _, t := range src[:x.done] {
 		if t.num >= n {
-			x.remove(t.prefix, t.num)
+			x.remove(t.hash, t.num)
 		}
 	}
 }
@@ -200,7 +200,7 @@ func (g *segState) resetOpen(start, addrStart uint64) {
 
 // addAddr records a new address id of the open segment.
 func (g *segState) addAddr(h, id uint64) {
-	g.open.addrs = push(g.open.addrs, txidEnt{prefix: h, num: id})
+	g.open.addrs = push(g.open.addrs, hashEnt{hash: h, num: id})
 	g.open.addrEnd = id + 1
 }
 
@@ -253,7 +253,7 @@ func utxoPath(root string, c model.Chain, file uint64) string {
 // touches, and the outputs its inputs spend. Apply and replay both call it,
 // so a rebuilt segment equals the one Apply built.
 func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
-	d.txids = push(d.txids, txidEnt{prefix: txidHash(&rec.ID), num: n})
+	d.txids = push(d.txids, hashEnt{hash: txidHash(&rec.ID), num: n})
 	d.times = push(d.times, t)
 	d.end = n + 1
 	parts = parts[:0]
@@ -421,7 +421,7 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 		if id != d.addrEnd {
 			return fmt.Errorf("%w: chain %s address %d missing (found %d)", errCorrupt, c, d.addrEnd, id)
 		}
-		d.addrs = push(d.addrs, txidEnt{prefix: addrHash(v), num: id})
+		d.addrs = push(d.addrs, hashEnt{hash: addrHash(v), num: id})
 		d.addrEnd = id + 1
 		return nil
 	})
