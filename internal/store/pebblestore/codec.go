@@ -170,8 +170,9 @@ type meta struct {
 
 // layoutVersion is the store layout, recorded in every chain's meta: 1 was
 // the Pebble-only layout (derived indexes as Pebble tables, inputs with
-// their spent output's address and value), 2 the segment layout.
-const layoutVersion = 2
+// their spent output's address and value), 2 the first segment layout
+// (block records with a full meta), 3 this one.
+const layoutVersion = 3
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.
@@ -219,7 +220,8 @@ func emptyMeta() *meta {
 }
 
 // blockRec is a stored block: its header facts and the chain's Mark just
-// before it was applied (what RollbackTo returns to).
+// before it was applied (what RollbackTo returns to; Before.Network is not
+// stored).
 type blockRec struct {
 	store.BlockInfo
 	FirstTx uint64
@@ -227,12 +229,32 @@ type blockRec struct {
 }
 
 func encodeBlock(b *blockRec) []byte {
-	v := append([]byte(nil), b.Hash[:]...)
+	v := make([]byte, 0, 96)
+	v = append(v, b.Hash[:]...)
 	v = append(v, b.PrevHash[:]...)
 	v = putVarint(v, b.Time)
 	v = putUvarint(v, b.FirstTx)
 	v = putUvarint(v, b.NTx)
-	return append(v, encodeMeta(&b.Before)...)
+	// The chain's Mark before the block, without what the record already
+	// holds: its NextTx is FirstTx, and its tip hash is usually PrevHash
+	// (blocks applied in order). The network is the chain's, in its meta.
+	m := &b.Before.Mark
+	var f byte
+	if m.HasBlocks {
+		f |= 1
+	}
+	if m.Hash == b.PrevHash {
+		f |= 2
+	}
+	v = append(v, f)
+	v = putUvarint(v, m.Height)
+	if f&2 == 0 {
+		v = append(v, m.Hash[:]...)
+	}
+	for _, x := range []uint64{m.NextAddr, uint64(m.NextAsset), m.Blocks, m.Txs, m.Transfers} {
+		v = putUvarint(v, x)
+	}
+	return v
 }
 
 func decodeBlock(height uint64, v []byte) (*blockRec, error) {
@@ -244,14 +266,27 @@ func decodeBlock(height uint64, v []byte) (*blockRec, error) {
 	b.Time = r.varint()
 	b.FirstTx = r.uvarint()
 	b.NTx = r.uvarint()
+	m := &b.Before.Mark
+	f := r.byte1()
+	m.HasBlocks = f&1 != 0
+	m.Height = r.uvarint()
+	if f&2 != 0 {
+		m.Hash = b.PrevHash
+	} else {
+		m.Hash = r.hash()
+	}
+	m.NextTx = b.FirstTx
+	m.NextAddr = r.uvarint()
+	m.NextAsset = uint32(r.uvarint())
+	m.Blocks = r.uvarint()
+	m.Txs = r.uvarint()
+	m.Transfers = r.uvarint()
+	if r.err == nil && len(r.b) > 0 {
+		r.fail("block record: trailing bytes")
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	m, err := decodeMeta(r.b)
-	if err != nil {
-		return nil, err
-	}
-	b.Before = *m
 	return b, nil
 }
 

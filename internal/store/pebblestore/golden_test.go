@@ -8,7 +8,7 @@ import "testing"
 // updates the constant. Set at the move of the derived indexes into
 // segments (the reads it answers are pinned by TestReadsGolden, unchanged
 // from the Pebble-only layout).
-const layoutGolden = "41e6161a30a18ba9e82ae174869a79a3e8b36a969e8a97d09e0ce1e95ccd07bb"
+const layoutGolden = "586fdc1336caef2452f69db3917af752c814ab06125d579bb1a271f3cb00ea7a"
 
 func TestLayoutGolden(t *testing.T) {
 	s := openTestStore(t)
