@@ -29,7 +29,6 @@ type applier struct {
 	addrs    *addrCache
 	newAddrs [][]byte
 	assets   map[string]uint32
-	open     *segData
 	ulog     []utxoUndo // changes to st.utxo, for a failed Apply
 	batchIDs [][32]byte // txids this batch stored, by txnum − first (Unordered dedupe)
 	hs       heightSet  // the chain's stored heights (Unordered), or nil
@@ -80,7 +79,6 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		b:      s.db.NewBatch(),
 		addrs:  newAddrCache(0),
 		assets: map[string]uint32{},
-		open:   st.seg.open,
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
 	}
@@ -235,12 +233,7 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 // segments' address hashes name candidates below id limit, their id → bytes
 // records settle it. Callers hold s.mu.
 func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64, limit uint64) (uint64, error) {
-	var cands []uint64
-	for _, seg := range st.seg.segs {
-		cands = append(cands, seg.addrIDs(h)...)
-	}
-	cands = st.seg.openA.catchUp(st.seg.open.addrs).get(h, cands)
-	for _, id := range cands {
+	for _, id := range st.seg.addrCandidates(h) {
 		if id >= limit {
 			continue // created by the running Apply, which knows them exactly
 		}
@@ -367,7 +360,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			rec.FeePayer = payer
 		}
 	}
-	a.parts = indexTx(a.open, txnum, &rec, blk.Time, a.parts)
+	a.parts = indexTx(a.st.seg.open, txnum, &rec, blk.Time, a.parts)
 	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
 	a.buf = appendTx(a.buf[:0], &rec)
 	a.b.Set(a.kbuf, a.buf, nil)

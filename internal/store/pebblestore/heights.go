@@ -34,14 +34,10 @@ func (s *Store) heightsFor(c model.Chain, st *chainState) (heightSet, error) {
 	h := heightSet{}
 	if st.meta.Blocks > 0 {
 		p := key(tBlock, byte(c), 0)
-		it, err := s.db.NewIter(nil)
-		if err != nil {
-			return nil, err
-		}
-		for ok := it.SeekGE(p); ok && len(it.Key()) == 10 && it.Key()[0] == tBlock && it.Key()[1] == byte(c); ok = it.Next() {
-			h.add(beUint64(it.Key()[2:]))
-		}
-		if err := it.Close(); err != nil {
+		if err := s.each(s.db, p, prefixEnd(p), func(k, _ []byte) error {
+			h.add(beUint64(k[2:]))
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 	}

@@ -247,10 +247,7 @@ func (s *Store) resolveInputs(c model.Chain, t *txRec, recs map[uint64]*txRec) e
 				return err
 			}
 			if recs != nil {
-				if len(recs) > 1<<16 {
-					clear(recs)
-				}
-				recs[in.PrevTx] = prev
+				cacheRec(recs, in.PrevTx, prev)
 			}
 		}
 		if int(in.PrevIndex) >= len(prev.Outputs) {
@@ -260,6 +257,15 @@ func (s *Store) resolveInputs(c model.Chain, t *txRec, recs map[uint64]*txRec) e
 		in.Addr, in.Value, in.Script, in.PrevID = o.Addr, o.Value, o.Script, prev.ID
 	}
 	return nil
+}
+
+// cacheRec keeps a decoded tx record for resolveInputs, in a cache it
+// empties past 65,536 records.
+func cacheRec(recs map[uint64]*txRec, n uint64, t *txRec) {
+	if len(recs) > 1<<16 {
+		clear(recs)
+	}
+	recs[n] = t
 }
 
 // TxByNum returns a transaction by its number (as listed by AddressTxs).

@@ -166,7 +166,8 @@ func (d *segData) truncate(n, a uint64) {
 	d.spent = d.spent[:i]
 }
 
-// encodeSeg writes d as a segment file image. It sorts d's slices in place.
+// encodeSeg writes d as a segment file image. It sorts d.spent in place, and
+// d.adj too where sortAdj cannot sort packed keys (see resort).
 func encodeSeg(d *segData) ([]byte, error) {
 	var base int64
 	for i, t := range d.times {
@@ -480,7 +481,6 @@ func (r *reader) segEntry(prevTx uint64) (e segEntry) {
 
 // segment is an open, memory-mapped segment file.
 type segment struct {
-	id                       uint64
 	path                     string
 	data                     []byte
 	start, end               uint64
@@ -530,7 +530,7 @@ func (b *hashBits) mayHave(sec []byte, h uint64) bool {
 }
 
 // openSegment maps and checks a segment file.
-func openSegment(path string, id uint64) (*segment, error) {
+func openSegment(path string) (*segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: segment: %w", err)
@@ -553,7 +553,6 @@ func openSegment(path string, id uint64) (*segment, error) {
 		syscall.Munmap(data)
 		return nil, err
 	}
-	s.id = id
 	return s, nil
 }
 

@@ -227,10 +227,9 @@ func (g *segState) txCandidates(id *[32]byte) []uint64 {
 	return g.openX.catchUp(g.open.txids).get(p, out)
 }
 
-// addrCandidates returns the address ids whose bytes may be addr (same
-// hash); the caller checks the id's bytes.
-func (g *segState) addrCandidates(addr []byte) []uint64 {
-	h := addrHash(addr)
+// addrCandidates returns the address ids whose bytes hash to h (addrHash);
+// the caller checks the id's bytes.
+func (g *segState) addrCandidates(h uint64) []uint64 {
 	var out []uint64
 	for _, s := range g.segs {
 		out = append(out, s.addrIDs(h)...)
@@ -362,7 +361,7 @@ func (s *Store) loadSegs(c model.Chain, st *chainState) error {
 		return fmt.Errorf("%w: chain %s segments reach tx %d and address %d, the chain only %d and %d", errCorrupt, c, g.list.segEnd, g.list.addrEnd, st.meta.NextTx, st.meta.NextAddr)
 	}
 	for _, r := range g.list.segs {
-		seg, err := openSegment(segPath(s.dir, c, r.file), r.file)
+		seg, err := openSegment(segPath(s.dir, c, r.file))
 		if err != nil {
 			g.closeAll()
 			return err
@@ -450,6 +449,7 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 		if err := s.resolveInputs(c, rec, recs); err != nil {
 			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
 		}
+		cacheRec(recs, n, rec) // recent outputs are spent soonest
 		parts = indexTx(d, n, rec, t, parts)
 		return nil
 	})
@@ -576,7 +576,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 		l.segs = append(l.segs, ref)
 	}
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
-	seg, err := openSegment(segPath(s.dir, c, ref.file), ref.file)
+	seg, err := openSegment(segPath(s.dir, c, ref.file))
 	if err != nil {
 		return fail(err)
 	}

@@ -139,7 +139,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 			if err := writeFile(segPath(s.dir, c, ref.file), img); err != nil {
 				return fmt.Errorf("pebblestore: undo: write segment: %w", err)
 			}
-			if newSeg, err = openSegment(segPath(s.dir, c, ref.file), ref.file); err != nil {
+			if newSeg, err = openSegment(segPath(s.dir, c, ref.file)); err != nil {
 				return err
 			}
 			l.segs = append(l.segs, ref)

@@ -95,24 +95,19 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 			return err
 		}
 	}
-	ids := map[uint64][32]byte{}
+	recs := map[uint64]*txRec{}
 	err := s.each(s.db, txKey(byte(c), st.seg.list.utxoAt), txKey(byte(c), st.meta.NextTx), func(k, v []byte) error {
 		n := beUint64(k[2:])
 		rec, err := decodeTx(v)
 		if err != nil {
 			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
 		}
-		ids[n] = rec.ID
+		if err := s.resolveInputs(c, rec, recs); err != nil {
+			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
+		}
+		cacheRec(recs, n, rec) // recent outputs are spent soonest
 		for _, in := range rec.Inputs {
-			id, ok := ids[in.PrevTx]
-			if !ok {
-				prev, err := s.txByNum(c, in.PrevTx)
-				if err != nil {
-					return err
-				}
-				id = prev.ID
-			}
-			delete(m, outpoint{id, in.PrevIndex})
+			delete(m, outpoint{in.PrevID, in.PrevIndex})
 		}
 		for i, o := range rec.Outputs {
 			m[outpoint{rec.ID, uint32(i)}] = utxoRec{TxNum: n, Addr: o.Addr, Value: o.Value, Script: o.Script}
