@@ -36,14 +36,10 @@ type applier struct {
 	first    uint64     // the chain's NextTx when the Apply started
 	firstA   uint64     // and its NextAddr
 	txGets   int        // tx records read to settle a txid hash match (for tests)
-	// Scratch reused for every entry: Pebble copies keys and values into
-	// the batch; ins, outs and xfers back the tx record being encoded (every
-	// element is written before the record is encoded).
-	buf, kbuf []byte
-	ins       []inRec
-	outs      []outRec
-	xfers     []xferRec
-	parts     []part
+	// The indexing stage (pipeline.go) and the chunk of resolved txs being
+	// filled for it.
+	ix  *indexer
+	cur *txChunk
 }
 
 // part is one address's share of one transaction in one asset.
@@ -83,6 +79,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		firstA: st.meta.NextAddr,
 	}
 	defer a.b.Close()
+	xb := s.db.NewBatch() // the tx records, written by the indexer
+	defer xb.Close()
+	a.ix = newIndexer(st.seg.open, xb, a.c)
 	if mode == store.Unordered {
 		if a.hs, err = s.heightsFor(c, st); err != nil {
 			return err
@@ -91,6 +90,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	done := false
 	defer func() {
 		if !done { // put the in-memory parts back
+			a.ix.stop()
 			st.seg.truncateOpen(a.first, a.firstA)
 			for _, k := range a.newAddrs {
 				st.addrs.remove(k)
@@ -103,8 +103,12 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 	}
+	a.ix.finish(a.cur)
 	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
-	if err := a.b.Commit(pebble.Sync); err != nil {
+	if err := xb.Apply(a.b, nil); err != nil {
+		return fmt.Errorf("pebblestore: %s batch: %w", c, err)
+	}
+	if err := xb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	done = true
@@ -258,6 +262,10 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		}
 		a.batchIDs = append(a.batchIDs, tx.ID)
 	}
+	if a.cur == nil {
+		a.cur = a.ix.chunk()
+	}
+	ch := a.cur
 	txnum := a.m.NextTx
 	a.m.NextTx++
 	rec := txRec{ID: tx.ID, Height: blk.Height, Index: tx.Index}
@@ -271,8 +279,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	if a.chain.IsUTXO() {
 		var inSum, outSum uint64
 		if !tx.Coinbase {
-			a.ins = slices.Grow(a.ins[:0], len(tx.Inputs))[:len(tx.Inputs)]
-			rec.Inputs = a.ins
+			n0, n := len(ch.ins), len(tx.Inputs)
+			ch.ins = slices.Grow(ch.ins, n)[:n0+n]
+			rec.Inputs = ch.ins[n0 : n0+n : n0+n]
 			for i := range tx.Inputs {
 				in := &tx.Inputs[i]
 				op := outpoint{in.PrevTxID, in.PrevIndex}
@@ -289,8 +298,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				transfers++
 			}
 		}
-		a.outs = slices.Grow(a.outs[:0], len(tx.Outputs))[:len(tx.Outputs)]
-		rec.Outputs = a.outs
+		n0, n := len(ch.outs), len(tx.Outputs)
+		ch.outs = slices.Grow(ch.outs, n)[:n0+n]
+		rec.Outputs = ch.outs[n0 : n0+n : n0+n]
 		for i := range tx.Outputs {
 			o := &tx.Outputs[i]
 			id, err := a.addrID(o.Address)
@@ -316,8 +326,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	} else {
 		moved := false
 		if !tx.Failed {
-			a.xfers = slices.Grow(a.xfers[:0], len(tx.Transfers))[:len(tx.Transfers)]
-			rec.Transfers = a.xfers
+			n0, n := len(ch.xfers), len(tx.Transfers)
+			ch.xfers = slices.Grow(ch.xfers, n)[:n0+n]
+			rec.Transfers = ch.xfers[n0 : n0+n : n0+n]
 			for i := range tx.Transfers {
 				t := &tx.Transfers[i]
 				from, err := a.addrID(t.From)
@@ -360,10 +371,12 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			rec.FeePayer = payer
 		}
 	}
-	a.parts = indexTx(a.st.seg.open, txnum, &rec, blk.Time, a.parts)
-	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
-	a.buf = appendTx(a.buf[:0], &rec)
-	a.b.Set(a.kbuf, a.buf, nil)
+	indexTxID(a.st.seg.open, txnum, &rec)
+	ch.jobs = append(ch.jobs, txJob{n: txnum, t: blk.Time, rec: rec})
+	if len(ch.jobs) == chunkTxs {
+		a.ix.send(ch)
+		a.cur = nil
+	}
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil

@@ -252,9 +252,23 @@ func utxoPath(root string, c model.Chain, file uint64) string {
 // touches, and the outputs its inputs spend. Apply and replay both call it,
 // so a rebuilt segment equals the one Apply built.
 func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
+	indexTxID(d, n, rec)
+	return indexAdj(d, n, rec, t, parts)
+}
+
+// indexTxID is indexTx's first half: the txid entry and the segment's end.
+// Apply does it as it resolves each tx (the duplicate check reads txids),
+// and leaves the second half, indexAdj, to its indexing goroutine.
+func indexTxID(d *segData, n uint64, rec *txRec) {
 	d.txids = push(d.txids, hashEnt{hash: txidHash(&rec.ID), num: n})
-	d.times = push(d.times, t)
 	d.end = n + 1
+}
+
+// indexAdj is indexTx's second half: the tx's time, adjacency entries and
+// spent outputs. It touches no part of d that indexTxID or the address
+// index write.
+func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
+	d.times = push(d.times, t)
 	parts = parts[:0]
 	get := func(addr uint64, asset uint32) *part {
 		for i := range parts {

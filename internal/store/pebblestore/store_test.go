@@ -193,6 +193,51 @@ func TestApplyIsAtomic(t *testing.T) {
 	}
 }
 
+// TestApplyIsAtomicPipelined fails an Apply after its indexing goroutine
+// has indexed several chunks (pipeline.go): the store must be as before,
+// and after the right continuation equal a store that applied the whole
+// chain at once.
+func TestApplyIsAtomicPipelined(t *testing.T) {
+	w := newUTXOWorld(5, 400) // ≈ 1,600 txs: several chunks of chunkTxs
+	s := openTestStore(t)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[:50]); err != nil {
+		t.Fatal(err)
+	}
+	before := digest(t, s)
+	bad := *w.blocks[399]
+	bad.Txs = append([]model.Tx(nil), bad.Txs...)
+	bad.Txs = append(bad.Txs, model.Tx{ID: [32]byte{0xde, 0xad}, Inputs: []model.Input{{PrevTxID: [32]byte{0x99}, PrevIndex: 3}},
+		Outputs: []model.Output{{Address: []byte{1, 2, 3}, Value: 1}}})
+	blocks := append(append([]*model.Block(nil), w.blocks[50:399]...), &bad)
+	if n := countTxs(blocks); n < 3*chunkTxs {
+		t.Fatalf("the failing Apply holds %d txs, want several chunks", n)
+	}
+	if err := s.Apply(model.BTC, store.Linked, blocks); !errors.Is(err, store.ErrChain) {
+		t.Fatalf("spend of an unknown output: err = %v, want ErrChain", err)
+	}
+	if got := digest(t, s); got != before {
+		t.Fatal("a failed Apply changed the store")
+	}
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[50:]); err != nil {
+		t.Fatal(err)
+	}
+	whole := openTestStore(t)
+	if err := whole.Apply(model.BTC, store.Linked, w.blocks); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != digest(t, whole) {
+		t.Fatal("after a failed pipelined Apply and its continuation, the store differs from one applied at once")
+	}
+}
+
+func countTxs(blocks []*model.Block) int {
+	n := 0
+	for _, b := range blocks {
+		n += len(b.Txs)
+	}
+	return n
+}
+
 func TestUndoToMark(t *testing.T) {
 	w := newUTXOWorld(3, 40)
 	s := openTestStore(t)
@@ -395,6 +440,7 @@ func TestTinySegments(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Run("rollback", TestUTXOBalancesAndRollbackExact)
 			t.Run("atomic", TestApplyIsAtomic)
+			t.Run("atomic-pipelined", TestApplyIsAtomicPipelined)
 			t.Run("undo", TestUndoToMark)
 			t.Run("unordered", TestAccountTransfersUnordered)
 			t.Run("addrcache", TestAddrCacheExact)

@@ -1,0 +1,128 @@
+package pebblestore
+
+import "github.com/cockroachdb/pebble/v2"
+
+// An Apply runs in two stages on two goroutines. The caller's goroutine
+// resolves each transaction: the duplicate check, address ids, the UTXO
+// set, assets, the txid entry of the open segment. It hands resolved
+// transactions, in chunks, to an indexing goroutine that writes the rest of
+// the open segment (times, adjacency, spent outputs) and encodes the tx
+// records into their own batch. The two stages touch disjoint parts of the
+// open segment (indexTxID and indexAdj), and Apply waits for the indexer
+// before it commits, so an Apply is exactly as atomic as when one goroutine
+// did both. A small Apply (one chunk or less) never starts the goroutine.
+
+// chunkTxs is the number of transactions handed over at once: large enough
+// that a channel operation per chunk costs nothing, small enough that the
+// indexer starts early.
+const chunkTxs = 256
+
+// txJob is one resolved transaction: its number, block time and record.
+type txJob struct {
+	n   uint64
+	t   int64
+	rec txRec
+}
+
+// txChunk is a group of resolved transactions; their records' inputs,
+// outputs and transfers are slices of the chunk's arenas. A chunk is reused
+// once indexed: a record's slices may point into an arena's older backing
+// array after a growth, which is left as it was and stays valid.
+type txChunk struct {
+	jobs  []txJob
+	ins   []inRec
+	outs  []outRec
+	xfers []xferRec
+}
+
+func (ch *txChunk) reset() {
+	ch.jobs, ch.ins, ch.outs, ch.xfers = ch.jobs[:0], ch.ins[:0], ch.outs[:0], ch.xfers[:0]
+}
+
+// indexer is an Apply's second stage.
+type indexer struct {
+	d     *segData
+	b     *pebble.Batch // the tx records
+	c     byte
+	parts []part
+	kbuf  []byte
+	buf   []byte
+	// Set once the goroutine runs: work carries chunks to it, free brings
+	// them back, done closes when it has indexed everything sent.
+	work    chan *txChunk
+	free    chan *txChunk
+	done    chan struct{}
+	started bool
+}
+
+func newIndexer(d *segData, b *pebble.Batch, c byte) *indexer {
+	return &indexer{d: d, b: b, c: c}
+}
+
+// index writes the open-segment entries and the tx records of ch's jobs.
+func (x *indexer) index(ch *txChunk) {
+	for i := range ch.jobs {
+		j := &ch.jobs[i]
+		x.parts = indexAdj(x.d, j.n, &j.rec, j.t, x.parts)
+		x.kbuf = appendTxKey(x.kbuf[:0], x.c, j.n)
+		x.buf = appendTx(x.buf[:0], &j.rec)
+		x.b.Set(x.kbuf, x.buf, nil)
+	}
+}
+
+// chunk returns an empty chunk, reusing an indexed one when there is one.
+func (x *indexer) chunk() *txChunk {
+	if x.started {
+		select {
+		case ch := <-x.free:
+			ch.reset()
+			return ch
+		default:
+		}
+	}
+	return &txChunk{jobs: make([]txJob, 0, chunkTxs)}
+}
+
+// send hands a full chunk to the goroutine, starting it on the first.
+func (x *indexer) send(ch *txChunk) {
+	if !x.started {
+		x.started = true
+		x.work = make(chan *txChunk, 4)
+		x.free = make(chan *txChunk, 8)
+		x.done = make(chan struct{})
+		go func() {
+			defer close(x.done)
+			for ch := range x.work {
+				x.index(ch)
+				select {
+				case x.free <- ch:
+				default:
+				}
+			}
+		}()
+	}
+	x.work <- ch
+}
+
+// finish indexes the last, partial chunk (on this goroutine when no other
+// was started) and waits until everything sent is indexed.
+func (x *indexer) finish(last *txChunk) {
+	if last != nil && len(last.jobs) > 0 {
+		if x.started {
+			x.work <- last
+		} else {
+			x.index(last)
+		}
+	}
+	x.stop()
+}
+
+// stop waits for the goroutine to index what it was sent, and ends it. An
+// Apply that fails calls it before putting the open segment back.
+func (x *indexer) stop() {
+	if x.started {
+		close(x.work)
+		<-x.done
+		x.started = false
+	}
+}
