@@ -29,6 +29,11 @@ type applier struct {
 	addrs    *addrCache
 	newAddrs [][]byte
 	assets   map[string]uint32
+	// The last token contract looked up and its asset: decoders share one
+	// contract slice between a token's transfers, so most transfers are
+	// settled by comparing a pointer and a length.
+	lastCt    []byte
+	lastAsset model.AssetID
 	ulog     []utxoUndo // changes to st.utxo, for a failed Apply
 	batchIDs [][32]byte // txids this batch stored, by txnum − first (Unordered dedupe)
 	hs       heightSet  // the chain's stored heights (Unordered), or nil
@@ -86,6 +91,11 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		if a.hs, err = s.heightsFor(c, st); err != nil {
 			return err
 		}
+		n := 0
+		for _, b := range blocks {
+			n += len(b.Txs)
+		}
+		a.batchIDs = make([][32]byte, 0, n)
 	}
 	done := false
 	defer func() {
@@ -341,8 +351,12 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				}
 				var asset model.AssetID
 				if len(t.Contract) > 0 {
-					if asset, err = a.s.assetID(a.b, a.st, a.c, &a.m, t.Contract, a.assets); err != nil {
+					if len(a.lastCt) == len(t.Contract) && &a.lastCt[0] == &t.Contract[0] {
+						asset = a.lastAsset
+					} else if asset, err = a.s.assetID(a.b, a.st, a.c, &a.m, t.Contract, a.assets); err != nil {
 						return err
+					} else {
+						a.lastCt, a.lastAsset = t.Contract, asset
 					}
 				}
 				rec.Transfers[i] = xferRec{From: from, To: to, Asset: uint32(asset), Value: t.Value, LogIndex: t.LogIndex}
