@@ -12,10 +12,11 @@ import (
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
-// applier holds the state of one Apply call: the Pebble batch being built
-// (tx and block records, new addresses and assets, the chain meta) and the
-// chain's in-memory parts it changes directly (the open segment, the UTXO
-// set), with what it takes to put those back if the Apply fails.
+// applier holds the state of one Apply call: the tx records for the log,
+// the Pebble batch being built (block records, new addresses and assets,
+// the chain meta) and the chain's in-memory parts it changes directly (the
+// open segment, the UTXO set), with what it takes to put those back if the
+// Apply fails.
 type applier struct {
 	s     *Store
 	st    *chainState
@@ -36,14 +37,17 @@ type applier struct {
 	first    uint64     // the chain's NextTx when the Apply started
 	firstA   uint64     // and its NextAddr
 	txGets   int        // tx records read to settle a txid hash match (for tests)
-	// Scratch reused for every entry: Pebble copies keys and values into
-	// the batch; ins, outs and xfers back the tx record being encoded (every
-	// element is written before the record is encoded).
-	buf, kbuf []byte
-	ins       []inRec
-	outs      []outRec
-	xfers     []xferRec
-	parts     []part
+	// The batch's tx log records, to be written at the log's end logBase,
+	// and the offsets of its txs 1+k·txIdxStride (the log's index entries).
+	logBuf  []byte
+	logBase uint64
+	logIdx  []uint64
+	// Scratch reused for every tx: ins, outs and xfers back the tx record
+	// being encoded (every element is written before the record is encoded).
+	ins   []inRec
+	outs  []outRec
+	xfers []xferRec
+	parts []part
 }
 
 // part is one address's share of one transaction in one asset.
@@ -55,10 +59,12 @@ type part struct {
 	nOut    uint64
 }
 
-// Apply implements store.Writer. The Pebble batch (tx and block records,
-// addresses, assets, meta) commits atomically and synced; the derived
-// indexes go to the open segment and the UTXO set in memory, which a crash
-// rebuilds from those records.
+// Apply implements store.Writer. The tx records are written at the end of
+// the chain's tx log and synced; then the Pebble batch (block records,
+// addresses, assets, and the meta naming the log's new end) commits
+// atomically and synced: the commit point. The derived indexes go to the
+// open segment and the UTXO set in memory, which a crash rebuilds from those
+// records.
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,8 +85,10 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		b:      s.db.NewBatch(),
 		addrs:  newAddrCache(0),
 		assets: map[string]uint32{},
-		first:  st.meta.NextTx,
-		firstA: st.meta.NextAddr,
+		first:   st.meta.NextTx,
+		firstA:  st.meta.NextAddr,
+		logBuf:  st.log.buf[:0],
+		logBase: st.meta.LogEnd,
 	}
 	defer a.b.Close()
 	if mode == store.Unordered {
@@ -103,11 +111,19 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 	}
+	a.m.LogEnd = a.logBase + uint64(len(a.logBuf))
 	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
+	if err := st.log.write(a.logBuf); err != nil {
+		return err
+	}
 	if err := a.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	done = true
+	st.log.commit(a.m.LogEnd, a.m.NextTx, a.logIdx)
+	if cap(a.logBuf) <= 64<<20 {
+		st.log.buf = a.logBuf[:0]
+	}
 	st.meta = a.m
 	if st.heights != nil {
 		for _, h := range a.newH {
@@ -361,9 +377,10 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		}
 	}
 	a.parts = indexTx(a.st.seg.open, txnum, &rec, blk.Time, a.parts)
-	a.kbuf = appendTxKey(a.kbuf[:0], a.c, txnum)
-	a.buf = appendTx(a.buf[:0], &rec)
-	a.b.Set(a.kbuf, a.buf, nil)
+	if (txnum-1)%txIdxStride == 0 {
+		a.logIdx = append(a.logIdx, a.logBase+uint64(len(a.logBuf)))
+	}
+	a.logBuf = appendLogRec(a.logBuf, &rec)
 	a.m.Txs++
 	a.m.Transfers += transfers
 	return nil
