@@ -82,9 +82,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	a := &applier{
 		s: s, st: st, c: byte(c), chain: c, m: st.meta,
-		b:      s.db.NewBatch(),
-		addrs:  newAddrCache(0),
-		assets: map[string]uint32{},
+		b:       s.db.NewBatch(),
+		addrs:   newAddrCache(0),
+		assets:  map[string]uint32{},
 		first:   st.meta.NextTx,
 		firstA:  st.meta.NextAddr,
 		logBuf:  st.log.buf[:0],

@@ -12,9 +12,9 @@ import (
 // Key layout. Every key is <table byte><chain byte><fields…>, fixed-width
 // big-endian integers so that keys sort by number.
 const (
-	tMeta     = 'm' // m c                      → meta (the chain's Mark + network)
-	tBlock    = 'b' // b c height8              → block record
-	tOrder    = 'o' // o c firstTx8             → height8 (blocks in ingest order)
+	tMeta  = 'm' // m c                      → meta (the chain's Mark + network)
+	tBlock = 'b' // b c height8              → block record
+	tOrder = 'o' // o c firstTx8             → height8 (blocks in ingest order)
 	// t c txnum8 → tx record was a table until layout 4; the tx records
 	// are in the chain's tx log now (txlog.go). Digest still hashes them
 	// under these keys.
