@@ -117,6 +117,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		L0StopWritesThreshold:       36,
 		LBaseMaxBytes:               512 << 20,
 		Logger:                      quietLogger{},
+		// Damage found on disk is an error of the read (or of the
+		// background compaction) that met it, not Pebble's default of
+		// Logger.Fatalf, which would end the process in a panic.
+		EventListener: &pebble.EventListener{DataCorruption: func(pebble.DataCorruptionInfo) {}},
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
