@@ -88,6 +88,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		first:   st.meta.NextTx,
 		firstA:  st.meta.NextAddr,
 		logBuf:  st.log.buf[:0],
+		ulog:    st.ulog[:0],
 		logBase: st.meta.LogEnd,
 	}
 	defer a.b.Close()
@@ -123,6 +124,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	st.log.commit(a.m.LogEnd, a.m.NextTx, a.logIdx)
 	if cap(a.logBuf) <= 64<<20 {
 		st.log.buf = a.logBuf[:0]
+	}
+	if cap(a.ulog) <= 1<<20 {
+		st.ulog = a.ulog[:0]
 	}
 	st.meta = a.m
 	if st.heights != nil {

@@ -64,6 +64,9 @@ type chainState struct {
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
 	utxo utxoSet
+	// ulog: Apply's record of its UTXO changes, reused (growing it anew
+	// for every batch cost a tenth of a Bitcoin Apply).
+	ulog []utxoUndo
 	// heights: the stored block heights, nil until an Unordered Apply
 	// needs them (see heights.go).
 	heights heightSet
