@@ -347,3 +347,55 @@ func TestUndoAcrossLog(t *testing.T) {
 		t.Fatal("undone and re-applied store reads differently from a fresh one")
 	}
 }
+
+// TestTxLogConcurrentReads reads committed txs by number while Applies
+// append to the log and close segments (run it with -race): a reader sees
+// every committed record, whole.
+func TestTxLogConcurrentReads(t *testing.T) {
+	defer func(old int) { segMaxEntries = old }(segMaxEntries)
+	segMaxEntries = 50
+	s := openTestStore(t)
+	w := newUTXOWorld(4, 200)
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < len(w.blocks); i += 5 {
+			if err := s.Apply(model.BTC, store.Linked, w.blocks[i:i+5]); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	reads, during := 0, 0
+	for finished := false; !finished; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+		m, err := s.Mark(model.BTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := m.NextTx - 1; n > 0 && n+40 > m.NextTx; n-- {
+			tv, err := s.TxByNum(model.BTC, n)
+			if err != nil {
+				t.Fatalf("tx %d of %d committed: %v", n, m.NextTx-1, err)
+			}
+			if tv.TxNum != n || len(tv.Outputs) == 0 {
+				t.Fatalf("tx %d read as %+v", n, tv)
+			}
+			reads++
+			if !finished {
+				during++
+			}
+		}
+	}
+	if reads == 0 {
+		t.Fatal("nothing read")
+	}
+	t.Logf("%d reads, %d of them while Applies ran", reads, during)
+}
