@@ -41,7 +41,7 @@ type applier struct {
 	// and the offsets of its txs 1+k·txIdxStride (the log's index entries).
 	logBuf  []byte
 	logBase uint64
-	logIdx  []uint64
+	logIdx  []idxEnt
 	// Scratch reused for every tx: ins, outs and xfers back the tx record
 	// being encoded (every element is written before the record is encoded).
 	ins   []inRec
@@ -382,11 +382,36 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	}
 	a.parts = indexTx(a.st.seg.open, txnum, &rec, blk.Time, a.parts)
 	if (txnum-1)%txIdxStride == 0 {
-		a.logIdx = append(a.logIdx, a.logBase+uint64(len(a.logBuf)))
+		if err := a.indexLog(); err != nil {
+			return err
+		}
 	}
 	a.logBuf = appendLogRec(a.logBuf, &rec)
 	a.m.Txs++
 	a.m.Transfers += transfers
+	return nil
+}
+
+// indexLog adds the log index entry of the tx about to be encoded (a
+// multiple of txIdxStride after tx 1), with the checksum of the group of
+// records before it.
+func (a *applier) indexLog() error {
+	off := a.logBase + uint64(len(a.logBuf))
+	e := idxEnt{off: off}
+	prev, ok := idxEnt{}, false
+	if n := len(a.logIdx); n > 0 {
+		prev, ok = a.logIdx[n-1], true
+	} else {
+		prev, ok = a.st.log.lastIdx()
+	}
+	if ok {
+		crc, err := a.st.log.groupCRC(prev.off, off, a.logBase, a.logBuf)
+		if err != nil {
+			return err
+		}
+		e.crc = crc
+	}
+	a.logIdx = append(a.logIdx, e)
 	return nil
 }
 

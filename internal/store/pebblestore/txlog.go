@@ -17,8 +17,11 @@ package pebblestore
 //
 // A sparse index (the offset of every txIdxStride-th record) finds a
 // record: at most txIdxStride−1 length prefixes are skipped, inside one
-// read window. The index is in memory; the part below the closed segments'
-// end (segList.segEnd) is also in seg/<chain>.txidx (big-endian u64s),
+// read window. Each entry also holds the CRC-32C of the group of records
+// before it, which every read of a complete group checks (the last, open
+// group of fewer than txIdxStride records has none yet). The index is in
+// memory; the part below the closed segments' end (segList.segEnd) is also
+// in seg/<chain>.txidx (per entry: offset u64, CRC u32, big-endian),
 // written and synced before the segment list that covers it is committed.
 // The part past it is rebuilt by the replay that rebuilds the open segment
 // on open, so the index file needs no syncing per Apply and, like the
@@ -28,6 +31,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,15 +41,17 @@ import (
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
-const (
-	// txIdxStride: the index keeps the offset of txs 1, 1+stride, 1+2·stride…
-	// (8 bytes per 32 txs on disk, ≈ 0.25 B a tx).
-	txIdxStride = 32
-	// txLogWindow is the read size of a point lookup: a stride of typical
+// txIdxStride: the index keeps the offset of txs 1, 1+stride, 1+2·stride…
+// (12 bytes per 32 txs on disk, ≈ 0.4 B a tx).
+const txIdxStride = 32
+
+// Read sizes; variables so that tests can make records cross windows.
+var (
+	// txLogWindow is the read size of a point lookup: a group of typical
 	// records fits, so a lookup is one pread.
-	txLogWindow = 8 << 10
+	txLogWindow uint64 = 8 << 10
 	// txScanWindow is the read size of a sequential scan.
-	txScanWindow = 256 << 10
+	txScanWindow uint64 = 256 << 10
 )
 
 type txLog struct {
@@ -59,8 +65,9 @@ type txLog struct {
 	end  uint64   // committed bytes (the meta's LogEnd)
 	next uint64   // tx number after the last committed record (the meta's NextTx)
 	// idx[k] is the offset of tx 1+k·txIdxStride, for every such tx below
-	// next (during the replay on open, below the replayed part).
-	idx     []uint64
+	// next (during the replay on open, below the replayed part), and the
+	// checksum of group k−1 (txs 1+(k−1)·txIdxStride to k·txIdxStride).
+	idx     []idxEnt
 	durable int // idx entries written and synced to the index file
 
 	// buf: Apply's record buffer, reused (only Apply touches it, under the
@@ -75,6 +82,15 @@ func txLogPath(root string, c model.Chain) string {
 func txIdxPath(root string, c model.Chain) string {
 	return filepath.Join(segDir(root), c.String()+".txidx")
 }
+
+// idxEnt is an index entry: where a group of txIdxStride records starts,
+// and the CRC-32C of the group before it (0 for the first).
+type idxEnt struct {
+	off uint64
+	crc uint32
+}
+
+const idxEntLen = 12
 
 // idxLen is the number of index entries for txs [1, next).
 func idxLen(next uint64) int {
@@ -146,14 +162,15 @@ func (l *txLog) loadIdx(segEnd uint64) error {
 	if err != nil {
 		return fmt.Errorf("%w: tx index: %w", errCorrupt, err)
 	}
-	if len(data) < 8*n {
-		return fmt.Errorf("%w: tx index %s holds %d entries, the closed segments need %d", errCorrupt, l.idxPath, len(data)/8, n)
+	if len(data) < idxEntLen*n {
+		return fmt.Errorf("%w: tx index %s holds %d entries, the closed segments need %d", errCorrupt, l.idxPath, len(data)/idxEntLen, n)
 	}
-	idx := make([]uint64, n, n+n/8+16)
+	idx := make([]idxEnt, n, n+n/8+16)
 	for k := range idx {
-		idx[k] = binary.BigEndian.Uint64(data[8*k:])
-		if k == 0 && idx[k] != 0 || k > 0 && idx[k] <= idx[k-1] || idx[k] >= l.end {
-			return fmt.Errorf("%w: tx index %s: entry %d (offset %d) is out of order or past the log's end %d", errCorrupt, l.idxPath, k, idx[k], l.end)
+		e := data[idxEntLen*k:]
+		idx[k] = idxEnt{off: binary.BigEndian.Uint64(e), crc: binary.BigEndian.Uint32(e[8:])}
+		if k == 0 && idx[k] != (idxEnt{}) || k > 0 && idx[k].off <= idx[k-1].off || idx[k].off >= l.end {
+			return fmt.Errorf("%w: tx index %s: entry %d (offset %d) is out of order or past the log's end %d", errCorrupt, l.idxPath, k, idx[k].off, l.end)
 		}
 	}
 	l.idx, l.durable = idx, n
@@ -170,9 +187,9 @@ func (l *txLog) syncIdx(n int) error {
 		return fmt.Errorf("pebblestore: tx index: %d entries wanted, %d known", n, len(l.idx))
 	}
 	from := min(l.durable, n)
-	b := make([]byte, 0, 8*(n-from))
-	for _, off := range l.idx[from:n] {
-		b = binary.BigEndian.AppendUint64(b, off)
+	b := make([]byte, 0, idxEntLen*(n-from))
+	for _, e := range l.idx[from:n] {
+		b = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(b, e.off), e.crc)
 	}
 	l.mu.RUnlock()
 	_, statErr := os.Stat(l.idxPath)
@@ -180,9 +197,9 @@ func (l *txLog) syncIdx(n int) error {
 	if err != nil {
 		return fmt.Errorf("pebblestore: tx index: %w", err)
 	}
-	_, err = f.WriteAt(b, int64(8*from))
+	_, err = f.WriteAt(b, int64(idxEntLen*from))
 	if err == nil {
-		err = f.Truncate(int64(8 * n))
+		err = f.Truncate(int64(idxEntLen * n))
 	}
 	if err == nil {
 		err = f.Sync()
@@ -260,10 +277,40 @@ func (l *txLog) write(b []byte) error {
 	return nil
 }
 
+// groupCRC returns the CRC-32C of the log bytes [from, to), where the bytes
+// from base on are buf (an Apply's records, not yet committed) and those
+// before base are read from the file.
+func (l *txLog) groupCRC(from, to, base uint64, buf []byte) (uint32, error) {
+	var crc uint32
+	if from < base {
+		l.mu.RLock()
+		b, err := (&logWin{l: l}).bytes(from, base-from)
+		if err == nil {
+			crc = crc32.Update(crc, castagnoli, b)
+		}
+		l.mu.RUnlock()
+		if err != nil {
+			return 0, err
+		}
+		from = base
+	}
+	return crc32.Update(crc, castagnoli, buf[from-base:to-base]), nil
+}
+
+// lastIdx is the last index entry (ok false when none).
+func (l *txLog) lastIdx() (e idxEnt, ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.idx) == 0 {
+		return e, false
+	}
+	return l.idx[len(l.idx)-1], true
+}
+
 // commit moves the committed end after the meta naming it is committed:
-// the log now holds txs [1, next) in end bytes, and idx gets the offsets
+// the log now holds txs [1, next) in end bytes, and idx gets the entries
 // of the new txs 1+k·txIdxStride.
-func (l *txLog) commit(end, next uint64, idx []uint64) {
+func (l *txLog) commit(end, next uint64, idx []idxEnt) {
 	l.mu.Lock()
 	l.end, l.next = end, next
 	l.idx = append(l.idx, idx...)
@@ -315,20 +362,34 @@ func (w *logWin) bytes(off, n uint64) ([]byte, error) {
 // record returns the record at offset off and the offset after it. The
 // record is valid until the next read. Callers hold l.mu.
 func (w *logWin) record(off uint64) (rec []byte, next uint64, err error) {
-	end := w.l.end
-	if off >= end {
-		return nil, 0, fmt.Errorf("%w: tx log %s: record at %d, past the committed end %d", errCorrupt, w.l.path, off, end)
-	}
-	h, err := w.bytes(off, min(binary.MaxVarintLen64, end-off))
+	raw, k, next, err := w.rawRecord(off)
 	if err != nil {
 		return nil, 0, err
 	}
+	return raw[k:], next, nil
+}
+
+// rawRecord is record with its length prefix: the log's bytes [off, next),
+// the record from raw[k].
+func (w *logWin) rawRecord(off uint64) (raw []byte, k int, next uint64, err error) {
+	end := w.l.end
+	if off >= end {
+		return nil, 0, 0, fmt.Errorf("%w: tx log %s: record at %d, past the committed end %d", errCorrupt, w.l.path, off, end)
+	}
+	h, err := w.bytes(off, min(binary.MaxVarintLen64, end-off))
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	v, k := binary.Uvarint(h)
 	if k <= 0 || v > end-off-uint64(k) {
-		return nil, 0, fmt.Errorf("%w: tx log %s: bad record length at offset %d", errCorrupt, w.l.path, off)
+		return nil, 0, 0, fmt.Errorf("%w: tx log %s: bad record length at offset %d", errCorrupt, w.l.path, off)
 	}
-	rec, err = w.bytes(off+uint64(k), v)
-	return rec, off + uint64(k) + v, err
+	// One read of length and record, so that both are in one slice.
+	raw, err = w.bytes(off, uint64(k)+v)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return raw, k, off + uint64(k) + v, nil
 }
 
 // seek returns the offset of tx n's record (n ≤ next; the end for next).
@@ -340,7 +401,7 @@ func (l *txLog) seek(w *logWin, n uint64) (uint64, error) {
 	var t, off uint64 = 1, 0
 	if len(l.idx) > 0 {
 		k := min((n-1)/txIdxStride, uint64(len(l.idx)-1))
-		t, off = 1+k*txIdxStride, l.idx[k]
+		t, off = 1+k*txIdxStride, l.idx[k].off
 	}
 	for ; t < n; t++ {
 		var err error
@@ -369,6 +430,20 @@ func (l *txLog) tx(n uint64) (*txRec, error) {
 		return nil, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
 	}
 	w := &logWin{l: l, size: txLogWindow}
+	if k := (n - 1) / txIdxStride; k+1 < uint64(len(l.idx)) {
+		// A complete group: check it (this read leaves it in the window).
+		a, b := l.idx[k].off, l.idx[k+1].off
+		if b > l.end || b <= a {
+			return nil, fmt.Errorf("%w: tx log %s: index entry %d past the end", errCorrupt, l.path, k+1)
+		}
+		g, err := w.bytes(a, b-a)
+		if err != nil {
+			return nil, err
+		}
+		if crc32.Checksum(g, castagnoli) != l.idx[k+1].crc {
+			return nil, l.groupErr(k, a, b)
+		}
+	}
 	off, err := l.seek(w, n)
 	if err != nil {
 		return nil, err
@@ -384,10 +459,15 @@ func (l *txLog) tx(n uint64) (*txRec, error) {
 	return t, nil
 }
 
+func (l *txLog) groupErr(k, a, b uint64) error {
+	return fmt.Errorf("%w: tx log %s: txs %d-%d (bytes %d-%d) fail their checksum", errCorrupt, l.path, 1+k*txIdxStride, (k+1)*txIdxStride, a, b)
+}
+
 // scan calls fn with txs [from, to) in order (rec valid during the call),
-// and adds the index entries of the txs it passes that the index lacks (the
-// replay on open). Callers hold the store's mutex, so nothing changes the
-// log meanwhile; l.mu is taken per record against lock-free readers.
+// checks every complete group it passes against its checksum, and adds the
+// index entries the index lacks (the replay on open). Callers hold the
+// store's mutex, so nothing changes the log meanwhile; l.mu is taken per
+// record against lock-free readers.
 func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error {
 	if from >= to {
 		return nil
@@ -399,25 +479,59 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error
 		return fmt.Errorf("%w: tx log %s: txs %d-%d wanted, it holds 1-%d", errCorrupt, l.path, from, to-1, l.next-1)
 	}
 	off, err := l.seek(w, from)
+	// crc: the checksum of the current group's bytes before off. A scan
+	// that starts inside a group, or at one whose entry it is to add (the
+	// replay on open), reads the group's start (the one before) first.
+	var crc uint32
+	k, at := (from-1)/txIdxStride, (from-1)%txIdxStride == 0
+	if at && k == uint64(len(l.idx)) && k > 0 {
+		k--
+	}
+	if err == nil && (!at || k < (from-1)/txIdxStride) {
+		if k >= uint64(len(l.idx)) {
+			err = fmt.Errorf("pebblestore: tx log %s: no index entry for tx %d", l.path, 1+k*txIdxStride)
+		} else {
+			var g []byte
+			if g, err = w.bytes(l.idx[k].off, off-l.idx[k].off); err == nil {
+				crc = crc32.Checksum(g, castagnoli)
+			}
+		}
+	}
 	l.mu.RUnlock()
 	if err != nil {
 		return err
 	}
 	for n := from; n < to; n++ {
+		if (n-1)%txIdxStride == 0 {
+			k := (n - 1) / txIdxStride
+			e := idxEnt{off: off, crc: crc}
+			l.mu.Lock()
+			switch {
+			case k == uint64(len(l.idx)):
+				l.idx = append(l.idx, e)
+			case n == from && k > 0:
+				// The scan starts at a group: the one before it is not
+				// checked here.
+			case l.idx[k] != e:
+				a := l.idx[max(k, 1)-1].off
+				err = l.groupErr(k-1, a, off)
+			}
+			l.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			crc = 0
+		}
 		l.mu.RLock()
-		rec, next, err := w.record(off)
+		raw, hl, next, err := w.rawRecord(off)
+		if err == nil {
+			crc = crc32.Update(crc, castagnoli, raw)
+		}
 		l.mu.RUnlock()
 		if err != nil {
 			return err
 		}
-		if (n-1)%txIdxStride == 0 {
-			l.mu.Lock()
-			if uint64(len(l.idx)) == (n-1)/txIdxStride {
-				l.idx = append(l.idx, off)
-			}
-			l.mu.Unlock()
-		}
-		if err := fn(n, rec); err != nil {
+		if err := fn(n, raw[hl:]); err != nil {
 			return err
 		}
 		off = next

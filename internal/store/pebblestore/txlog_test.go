@@ -57,9 +57,10 @@ func writeLog(t testing.TB, dir string, data []byte, next uint64) *txLog {
 }
 
 // FuzzTxLog feeds arbitrary bytes to the log reader as a log claiming more
-// records than it has bytes: the sequential scan and the indexed point reads must agree
-// record for record, and damage is an error, never a panic or a read past
-// the log's end.
+// records than it has bytes: the sequential scan and the indexed point
+// reads must agree record for record, a byte changed in a complete group
+// must fail its checksum, and damage is an error, never a panic or a read
+// past the log's end.
 func FuzzTxLog(f *testing.F) {
 	var b []byte
 	for n := 0; n < 80; n++ { // a log of 80 records, some longer than 127 bytes
@@ -74,6 +75,8 @@ func FuzzTxLog(f *testing.F) {
 	f.Add(b[:len(b)-7])
 	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
 	f.Add([]byte{5, 1, 2})
+	defer func(a, b uint64) { txLogWindow, txScanWindow = a, b }(txLogWindow, txScanWindow)
+	txLogWindow, txScanWindow = 100, 37 // records cross windows
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := writeLog(t, t.TempDir(), data, uint64(len(data))+2) // more records than bytes
 		var scanned [][]byte
@@ -99,6 +102,20 @@ func FuzzTxLog(f *testing.F) {
 			got, err := l.tx(n)
 			if (err == nil) != (wantErr == nil) || err == nil && !reflect.DeepEqual(got, want) {
 				t.Fatalf("tx %d: point read (%v) and scan (%v) disagree", n, err, wantErr)
+			}
+		}
+		if len(l.idx) >= 2 { // a complete group: any changed byte in it fails its checksum
+			a, b := l.idx[0].off, l.idx[1].off
+			d := append([]byte(nil), data...)
+			d[a+uint64(len(scanned))%(b-a)] ^= 0x20
+			if err := os.WriteFile(l.path, d, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.tx(1); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "checksum") {
+				t.Fatalf("a changed byte in txs 1-%d: err = %v", txIdxStride, err)
+			}
+			if err := os.WriteFile(l.path, data, 0o640); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if _, err := l.tx(l.next); !errors.Is(err, store.ErrNotFound) {
@@ -138,7 +155,7 @@ func TestTxLogDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(intactIdx) != 8*idxLen(mark.NextTx) || len(intactIdx) < 24 {
+	if len(intactIdx) != idxEntLen*idxLen(mark.NextTx) || idxLen(mark.NextTx) < 3 {
 		t.Fatalf("index file of %d bytes", len(intactIdx))
 	}
 	restore := func() {
@@ -222,9 +239,33 @@ func TestTxLogDamage(t *testing.T) {
 			t.Fatalf("err = %v, want a corruption error naming the log", err)
 		}
 	})
+	t.Run("record damaged", func(t *testing.T) {
+		defer restore()
+		d := append([]byte(nil), intact...)
+		d[40] ^= 0x01 // in tx 1's txid: it still decodes, as another txid
+		if err := os.WriteFile(logp, d, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, n := range []uint64{1, 2, txIdxStride} {
+			if _, err := s.TxByNum(model.BTC, n); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), logp) || !strings.Contains(err.Error(), "checksum") {
+				t.Fatalf("tx %d: err = %v, want a checksum error naming the log", n, err)
+			}
+		}
+		if _, err := s.txByNum(model.BTC, txIdxStride+1); err != nil { // its record (its view reads the txs it spends)
+			t.Fatalf("tx %d, in an intact group: %v", txIdxStride+1, err)
+		}
+		if _, err := s.Digest(); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "checksum") {
+			t.Fatalf("digest: err = %v, want a checksum error", err)
+		}
+	})
 	t.Run("index shorter than the segments", func(t *testing.T) {
 		defer restore()
-		if err := os.WriteFile(idxp, intactIdx[:len(intactIdx)-8], 0o640); err != nil {
+		if err := os.WriteFile(idxp, intactIdx[:len(intactIdx)-idxEntLen], 0o640); err != nil {
 			t.Fatal(err)
 		}
 		bad(t, idxp, "short index")
@@ -232,7 +273,7 @@ func TestTxLogDamage(t *testing.T) {
 	t.Run("index out of order", func(t *testing.T) {
 		defer restore()
 		d := append([]byte(nil), intactIdx...)
-		copy(d[16:], d[8:16])
+		copy(d[2*idxEntLen:], d[idxEntLen:2*idxEntLen]) // entry 2 = entry 1
 		if err := os.WriteFile(idxp, d, 0o640); err != nil {
 			t.Fatal(err)
 		}
@@ -398,4 +439,34 @@ func TestTxLogConcurrentReads(t *testing.T) {
 		t.Fatal("nothing read")
 	}
 	t.Logf("%d reads, %d of them while Applies ran", reads, during)
+}
+
+// TestTxLogSmallWindows answers every read and hashes the store as the
+// golden tests want with read windows smaller than a record, so that every
+// record and group crosses a window (open, reopened, tiny segments).
+func TestTxLogSmallWindows(t *testing.T) {
+	defer func(a, b uint64) { txLogWindow, txScanWindow = a, b }(txLogWindow, txScanWindow)
+	defer func(old int) { segMaxEntries = old }(segMaxEntries)
+	for _, w := range []struct{ point, scan uint64 }{{1, 1}, {50, 13}, {300, 700}} {
+		txLogWindow, txScanWindow = w.point, w.scan
+		segMaxEntries = 23
+		dir := t.TempDir()
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goldenWorld(t, s)
+		if got := digest(t, s); got != layoutGolden {
+			t.Fatalf("windows %v: store digest %s, want %s", w, got, layoutGolden)
+		}
+		reads := readsDigest(t, s)
+		s.Close()
+		if s, err = Open(dir); err != nil {
+			t.Fatal(err)
+		}
+		if got := digest(t, s); got != layoutGolden || readsDigest(t, s) != reads {
+			t.Fatalf("windows %v: reopened store differs", w)
+		}
+		s.Close()
+	}
 }
