@@ -4,8 +4,9 @@ package pebblestore
 // the segment-list key, memory-mapped), and the open segment in memory that
 // covers the tx records from the end of the last closed segment to the
 // chain's NextTx. Apply appends to the open segment as it encodes the tx
-// records (a failed Apply truncates it again); when the open segment holds segMaxEntries adjacency entries, or
-// the store is flushed or closed, it is written as a segment file (merged
+// records (a failed Apply truncates it again); when the open segment holds
+// segMaxEntries adjacency entries, or the store is flushed or closed, it is
+// written as a segment file (merged
 // with a small last segment, so that each run of an incremental ingest does
 // not leave a tiny file behind) and the list is committed. After a crash the
 // open segment is rebuilt from the tx records (replay), so nothing derived is
