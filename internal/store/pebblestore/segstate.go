@@ -6,12 +6,12 @@ package pebblestore
 // chain's NextTx. Apply appends to the open segment as it encodes the tx
 // records (a failed Apply truncates it again); when the open segment holds
 // segMaxEntries adjacency entries, or the store is flushed or closed, it is
-// written as a segment file (merged
-// with a small last segment, so that each run of an incremental ingest does
-// not leave a tiny file behind) and the list is committed. After a crash the
-// open segment is rebuilt from the tx records (replay), so nothing derived is
-// ever lost or counted twice. The tx log's sparse index follows the same
-// rule (txlog.go): durable up to the closed segments' end, rebuilt past it.
+// written as a segment file (merged with a small last segment, so that
+// each run of an incremental ingest does not leave a tiny file behind) and
+// the list is committed. After a crash the open segment is rebuilt from the
+// tx records (replay), so nothing derived is ever lost or counted twice.
+// The tx log's sparse index follows the same rule (txlog.go): durable up to
+// the closed segments' end, rebuilt past it.
 
 import (
 	"cmp"
