@@ -512,9 +512,10 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error
 			case n == from && k > 0:
 				// The scan starts at a group: the one before it is not
 				// checked here.
+			case k == 0 && l.idx[0] != e:
+				err = fmt.Errorf("%w: tx log %s: the index does not start at tx 1", errCorrupt, l.path)
 			case l.idx[k] != e:
-				a := l.idx[max(k, 1)-1].off
-				err = l.groupErr(k-1, a, off)
+				err = l.groupErr(k-1, l.idx[k-1].off, off)
 			}
 			l.mu.Unlock()
 			if err != nil {
