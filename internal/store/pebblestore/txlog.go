@@ -502,6 +502,14 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error
 		return err
 	}
 	for n := from; n < to; n++ {
+		// The record first: an index entry is added only for a record
+		// that reads. raw stays valid: the boundary step reads nothing.
+		l.mu.RLock()
+		raw, hl, next, err := w.rawRecord(off)
+		l.mu.RUnlock()
+		if err != nil {
+			return err
+		}
 		if (n-1)%txIdxStride == 0 {
 			k := (n - 1) / txIdxStride
 			e := idxEnt{off: off, crc: crc}
@@ -523,15 +531,7 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error
 			}
 			crc = 0
 		}
-		l.mu.RLock()
-		raw, hl, next, err := w.rawRecord(off)
-		if err == nil {
-			crc = crc32.Update(crc, castagnoli, raw)
-		}
-		l.mu.RUnlock()
-		if err != nil {
-			return err
-		}
+		crc = crc32.Update(crc, castagnoli, raw)
 		if err := fn(n, raw[hl:]); err != nil {
 			return err
 		}
