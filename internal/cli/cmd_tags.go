@@ -269,7 +269,10 @@ func storeBTCNetworkErr(env *Env) (string, error) {
 	}
 	defer closeStore(st)
 	n, err := st.Network(model.BTC)
-	if err != nil || n == "mainnet" {
+	if err != nil {
+		return "", err // a damaged store, not mainnet
+	}
+	if n == "mainnet" {
 		return "", nil
 	}
 	return n, nil

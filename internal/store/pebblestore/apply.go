@@ -12,10 +12,11 @@ import (
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
-// applier holds the state of one Apply call: the Pebble batch being built
-// (tx and block records, new addresses and assets, the chain meta) and the
-// chain's in-memory parts it changes directly (the open segment, the UTXO
-// set), with what it takes to put those back if the Apply fails.
+// applier holds the state of one Apply call: the tx records for the log,
+// the Pebble batch being built (block records, new addresses and assets,
+// the chain meta) and the chain's in-memory parts it changes directly (the
+// open segment, the UTXO set), with what it takes to put those back if the
+// Apply fails.
 type applier struct {
 	s     *Store
 	st    *chainState
@@ -34,15 +35,15 @@ type applier struct {
 	// settled by comparing a pointer and a length.
 	lastCt    []byte
 	lastAsset model.AssetID
-	ulog     []utxoUndo // changes to st.utxo, for a failed Apply
-	batchIDs [][32]byte // txids this batch stored, by txnum − first (Unordered dedupe)
-	hs       heightSet  // the chain's stored heights (Unordered), or nil
-	newH     []uint64   // heights of the blocks this batch stores
-	first    uint64     // the chain's NextTx when the Apply started
-	firstA   uint64     // and its NextAddr
-	txGets   int        // tx records read to settle a txid hash match (for tests)
-	// The indexing stage (pipeline.go) and the chunk of resolved txs being
-	// filled for it.
+	ulog      []utxoUndo // changes to st.utxo, for a failed Apply
+	batchIDs  [][32]byte // txids this batch stored, by txnum − first (Unordered dedupe)
+	hs        heightSet  // the chain's stored heights (Unordered), or nil
+	newH      []uint64   // heights of the blocks this batch stores
+	first     uint64     // the chain's NextTx when the Apply started
+	firstA    uint64     // and its NextAddr
+	txGets    int        // tx records read to settle a txid hash match (for tests)
+	// The indexing stage (pipeline.go), which encodes the tx log records,
+	// and the chunk of resolved txs being filled for it.
 	ix  *indexer
 	cur *txChunk
 }
@@ -56,10 +57,12 @@ type part struct {
 	nOut    uint64
 }
 
-// Apply implements store.Writer. The Pebble batch (tx and block records,
-// addresses, assets, meta) commits atomically and synced; the derived
-// indexes go to the open segment and the UTXO set in memory, which a crash
-// rebuilds from those records.
+// Apply implements store.Writer. The tx records are written at the end of
+// the chain's tx log and synced; then the Pebble batch (block records,
+// addresses, assets, and the meta naming the log's new end) commits
+// atomically and synced: the commit point. The derived indexes go to the
+// open segment and the UTXO set in memory, which a crash rebuilds from those
+// records.
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,11 +85,10 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		assets: map[string]uint32{},
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
+		ulog:   st.ulog[:0],
 	}
 	defer a.b.Close()
-	xb := s.db.NewBatch() // the tx records, written by the indexer
-	defer xb.Close()
-	a.ix = newIndexer(st.seg.open, xb, a.c)
+	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd)
 	if mode == store.Unordered {
 		if a.hs, err = s.heightsFor(c, st); err != nil {
 			return err
@@ -113,15 +115,25 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 	}
-	a.ix.finish(a.cur)
-	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
-	if err := xb.Apply(a.b, nil); err != nil {
-		return fmt.Errorf("pebblestore: %s batch: %w", c, err)
+	if err := a.ix.finish(a.cur); err != nil {
+		return err
 	}
-	if err := xb.Commit(pebble.Sync); err != nil {
+	a.m.LogEnd = a.ix.logBase + uint64(len(a.ix.logBuf))
+	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
+	if err := st.log.write(a.ix.logBuf); err != nil {
+		return err
+	}
+	if err := a.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	done = true
+	st.log.commit(a.m.LogEnd, a.m.NextTx, a.ix.logIdx)
+	if cap(a.ix.logBuf) <= 64<<20 {
+		st.log.buf = a.ix.logBuf[:0]
+	}
+	if cap(a.ulog) <= 1<<20 {
+		st.ulog = a.ulog[:0]
+	}
 	st.meta = a.m
 	if st.heights != nil {
 		for _, h := range a.newH {

@@ -12,10 +12,13 @@ import (
 // Key layout. Every key is <table byte><chain byte><fields…>, fixed-width
 // big-endian integers so that keys sort by number.
 const (
-	tMeta     = 'm' // m c                      → meta (the chain's Mark + network)
-	tBlock    = 'b' // b c height8              → block record
-	tOrder    = 'o' // o c firstTx8             → height8 (blocks in ingest order)
-	tTx       = 't' // t c txnum8               → tx record
+	tMeta  = 'm' // m c                      → meta (the chain's Mark + network)
+	tBlock = 'b' // b c height8              → block record
+	tOrder = 'o' // o c firstTx8             → height8 (blocks in ingest order)
+	// t c txnum8 → tx record was a table until layout 4; the tx records
+	// are in the chain's tx log now (txlog.go). Digest still hashes them
+	// under these keys.
+	tTx       = 't'
 	tAddrRev  = 'i' // i c id8                  → addrbytes
 	tAsset    = 'k' // k c contract             → asset id uvarint
 	tAssetRev = 'K' // K c asset4               → asset record
@@ -44,8 +47,8 @@ func assetKey(c byte, contract []byte) []byte {
 }
 func assetRevKey(c byte, id uint32) []byte { return be32(key(tAssetRev, c, 4), id) }
 
-// appendTxKey appends a tx key to dst: Apply builds them in one reused
-// buffer (Pebble copies keys and values into the batch).
+// appendTxKey appends a tx key to dst (Digest hashes the tx log's records
+// under their layout-3 keys).
 func appendTxKey(dst []byte, c byte, n uint64) []byte { return be64(append(dst, tTx, c), n) }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.
@@ -162,17 +165,21 @@ func putAmount64(b []byte, v uint64) []byte {
 	return putAmount(b, &u)
 }
 
-// meta is the persisted chain state: the Mark plus the network name.
+// meta is the persisted chain state: the Mark, the network name, and the
+// committed end of the chain's tx log (the commit point of its records).
 type meta struct {
 	store.Mark
 	Network string
+	LogEnd  uint64
 }
 
 // layoutVersion is the store layout, recorded in every chain's meta: 1 was
 // the Pebble-only layout (derived indexes as Pebble tables, inputs with
 // their spent output's address and value), 2 the first segment layout
-// (block records with a full meta), 3 this one.
-const layoutVersion = 3
+// (block records with a full meta), 3 the segment layout with tx records
+// in Pebble, 4 this one (tx records in an append-only log per chain, its
+// end in the meta).
+const layoutVersion = 4
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.
@@ -187,7 +194,7 @@ func encodeMeta(m *meta) []byte {
 	}
 	b = putUvarint(b, m.Height)
 	b = append(b, m.Hash[:]...)
-	for _, v := range []uint64{m.NextTx, m.NextAddr, uint64(m.NextAsset), m.Blocks, m.Txs, m.Transfers} {
+	for _, v := range []uint64{m.NextTx, m.NextAddr, uint64(m.NextAsset), m.Blocks, m.Txs, m.Transfers, m.LogEnd} {
 		b = putUvarint(b, v)
 	}
 	return putLenBytes(b, []byte(m.Network))
@@ -211,6 +218,7 @@ func decodeMeta(v []byte) (*meta, error) {
 	m.Blocks = r.uvarint()
 	m.Txs = r.uvarint()
 	m.Transfers = r.uvarint()
+	m.LogEnd = r.uvarint()
 	m.Network = string(r.lenBytes())
 	return m, r.err
 }

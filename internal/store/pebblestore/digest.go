@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"slices"
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -14,7 +15,9 @@ import (
 )
 
 // Digest hashes the store's logical contents: every Pebble key and value
-// (except the segment list, which names files), then per chain the derived
+// (except the segment list, which names files), the tx log's records as
+// the `t` keys and values they were in Pebble before layout 4 (which sort
+// after every other table), then per chain the derived
 // indexes as one sorted sequence whatever the segment boundaries (adjacency
 // entries, txid and address hashes, spends) and the UTXO set. Two stores with the same
 // logical contents have the same digest, however their data is laid out in
@@ -48,6 +51,27 @@ func (s *Store) Digest() (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	chains := slices.Clone(model.AllChains)
+	slices.Sort(chains) // key order
+	var k []byte
+	for _, c := range chains {
+		st, err := s.state(c)
+		if err != nil {
+			return "", err
+		}
+		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, v []byte) error {
+			k = appendTxKey(k[:0], byte(c), t)
+			binary.BigEndian.PutUint64(n[:], uint64(len(k)))
+			h.Write(n[:])
+			h.Write(k)
+			binary.BigEndian.PutUint64(n[:], uint64(len(v)))
+			h.Write(n[:])
+			h.Write(v)
+			return nil
+		}); err != nil {
+			return "", err
+		}
+	}
 	for _, c := range model.AllChains {
 		st, err := s.state(c)
 		if err != nil {

@@ -1,13 +1,11 @@
 package pebblestore
 
-import "github.com/cockroachdb/pebble/v2"
-
 // An Apply runs in two stages on two goroutines. The caller's goroutine
 // resolves each transaction: the duplicate check, address ids, the UTXO
 // set, assets, the txid entry of the open segment. It hands resolved
 // transactions, in chunks, to an indexing goroutine that writes the rest of
 // the open segment (times, adjacency, spent outputs) and encodes the tx
-// records into their own batch. The two stages touch disjoint parts of the
+// records for the log, with the log's index entries. The two stages touch disjoint parts of the
 // open segment (indexTxID and indexAdj), and Apply waits for the indexer
 // before it commits, so an Apply is exactly as atomic as when one goroutine
 // did both. A small Apply (one chunk or less) never starts the goroutine.
@@ -42,11 +40,14 @@ func (ch *txChunk) reset() {
 // indexer is an Apply's second stage.
 type indexer struct {
 	d     *segData
-	b     *pebble.Batch // the tx records
-	c     byte
+	log   *txLog
 	parts []part
-	kbuf  []byte
-	buf   []byte
+	// The batch's tx log records, to be written at the log's end logBase,
+	// and the index entries of its txs 1+k·txIdxStride.
+	logBuf  []byte
+	logBase uint64
+	logIdx  []idxEnt
+	err     error // the first failure; later chunks are not indexed
 	// Set once the goroutine runs: work carries chunks to it, free brings
 	// them back, done closes when it has indexed everything sent.
 	work    chan *txChunk
@@ -55,19 +56,46 @@ type indexer struct {
 	started bool
 }
 
-func newIndexer(d *segData, b *pebble.Batch, c byte) *indexer {
-	return &indexer{d: d, b: b, c: c}
+func newIndexer(d *segData, log *txLog, logEnd uint64) *indexer {
+	return &indexer{d: d, log: log, logBuf: log.buf[:0], logBase: logEnd}
 }
 
-// index writes the open-segment entries and the tx records of ch's jobs.
+// index writes the open-segment entries and the log records of ch's jobs.
 func (x *indexer) index(ch *txChunk) {
 	for i := range ch.jobs {
+		if x.err != nil {
+			return
+		}
 		j := &ch.jobs[i]
 		x.parts = indexAdj(x.d, j.n, &j.rec, j.t, x.parts)
-		x.kbuf = appendTxKey(x.kbuf[:0], x.c, j.n)
-		x.buf = appendTx(x.buf[:0], &j.rec)
-		x.b.Set(x.kbuf, x.buf, nil)
+		if (j.n-1)%txIdxStride == 0 {
+			x.err = x.indexLog()
+		}
+		x.logBuf = appendLogRec(x.logBuf, &j.rec)
 	}
+}
+
+// indexLog adds the log index entry of the tx about to be encoded (a
+// multiple of txIdxStride after tx 1), with the checksum of the group of
+// records before it.
+func (x *indexer) indexLog() error {
+	off := x.logBase + uint64(len(x.logBuf))
+	e := idxEnt{off: off}
+	prev, ok := idxEnt{}, false
+	if n := len(x.logIdx); n > 0 {
+		prev, ok = x.logIdx[n-1], true
+	} else {
+		prev, ok = x.log.lastIdx()
+	}
+	if ok {
+		crc, err := x.log.groupCRC(prev.off, off, x.logBase, x.logBuf)
+		if err != nil {
+			return err
+		}
+		e.crc = crc
+	}
+	x.logIdx = append(x.logIdx, e)
+	return nil
 }
 
 // chunk returns an empty chunk, reusing an indexed one when there is one.
@@ -105,8 +133,9 @@ func (x *indexer) send(ch *txChunk) {
 }
 
 // finish indexes the last, partial chunk (on this goroutine when no other
-// was started) and waits until everything sent is indexed.
-func (x *indexer) finish(last *txChunk) {
+// was started), waits until everything sent is indexed, and returns the
+// first failure.
+func (x *indexer) finish(last *txChunk) error {
 	if last != nil && len(last.jobs) > 0 {
 		if x.started {
 			x.work <- last
@@ -115,6 +144,7 @@ func (x *indexer) finish(last *txChunk) {
 		}
 	}
 	x.stop()
+	return x.err
 }
 
 // stop waits for the goroutine to index what it was sent, and ends it. An

@@ -227,11 +227,11 @@ func (s *Store) txNumOf(c model.Chain, id *[32]byte) (uint64, error) {
 }
 
 func (s *Store) txByNum(c model.Chain, n uint64) (*txRec, error) {
-	v, err := s.get(txKey(byte(c), n))
+	l, err := s.logOf(c)
 	if err != nil {
-		return nil, fmt.Errorf("tx number %d: %w", n, err)
+		return nil, err
 	}
-	return decodeTx(v)
+	return l.tx(n)
 }
 
 // resolveInputs fills t's inputs with the address, value, script type and

@@ -3,13 +3,15 @@ package pebblestore
 // The segment state of a chain: the closed segments (listed in Pebble under
 // the segment-list key, memory-mapped), and the open segment in memory that
 // covers the tx records from the end of the last closed segment to the
-// chain's NextTx. Apply appends to the open segment after its Pebble batch
-// commits; when the open segment holds segMaxEntries adjacency entries, or
-// the store is flushed or closed, it is written as a segment file (merged
-// with a small last segment, so that each run of an incremental ingest does
-// not leave a tiny file behind) and the list is committed. After a crash the
-// open segment is rebuilt from the tx records (replay), so nothing derived is
-// ever lost or counted twice.
+// chain's NextTx. Apply appends to the open segment as it encodes the tx
+// records (a failed Apply truncates it again); when the open segment holds
+// segMaxEntries adjacency entries, or the store is flushed or closed, it is
+// written as a segment file (merged with a small last segment, so that
+// each run of an incremental ingest does not leave a tiny file behind) and
+// the list is committed. After a crash the open segment is rebuilt from the
+// tx records (replay), so nothing derived is ever lost or counted twice.
+// The tx log's sparse index follows the same rule (txlog.go): durable up to
+// the closed segments' end, rebuilt past it.
 
 import (
 	"cmp"
@@ -389,6 +391,11 @@ func (s *Store) loadSegs(c model.Chain, st *chainState) error {
 	s.removeOrphans(c, &g.list)
 	g.resetOpen(g.list.segEnd, g.list.addrEnd)
 	st.seg = g
+	if err := st.log.loadIdx(g.list.segEnd); err != nil {
+		g.closeAll()
+		st.seg = nil
+		return err
+	}
 	if err := s.replay(c, g.open, g.list.segEnd, st.meta.NextTx, st.meta.NextAddr); err != nil {
 		g.closeAll()
 		st.seg = nil
@@ -447,8 +454,11 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 	times := map[uint64]int64{}
 	recs := map[uint64]*txRec{}
 	var parts []part
-	err = s.each(s.db, txKey(byte(c), from), txKey(byte(c), to), func(k, v []byte) error {
-		n := beUint64(k[2:])
+	l := s.logs[c].Load()
+	if l == nil {
+		return fmt.Errorf("pebblestore: chain %s: tx log not open", c)
+	}
+	err = l.scan(from, to, func(n uint64, v []byte) error {
 		if n != d.end {
 			return fmt.Errorf("%w: chain %s tx %d missing (found %d)", errCorrupt, c, d.end, n)
 		}
@@ -590,6 +600,11 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 		l.segs = append(l.segs, ref)
 	}
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
+	// The tx log's index entries the list now covers are made durable
+	// first (on open, entries past the list's end are rebuilt by replay).
+	if err := st.log.syncIdx(idxLen(d.end)); err != nil {
+		return fail(err)
+	}
 	seg, err := openSegment(segPath(s.dir, c, ref.file))
 	if err != nil {
 		return fail(err)

@@ -1,6 +1,7 @@
-// Package pebblestore is spoor's embedded storage backend. Pebble holds the
-// records (transactions with linked inputs, blocks, address and asset ids,
-// the chain's cursor), written by each Apply as one atomic, synced batch.
+// Package pebblestore is spoor's embedded storage backend. The records are
+// transactions with linked inputs, in an append-only log per chain, and in
+// Pebble blocks, address and asset ids and the chain's cursor, written by
+// each Apply as one atomic, synced batch after the log records it names.
 // The derived indexes (txid and address lookup, per-address adjacency and
 // totals ordered by transaction number, which is time order, and spent-by)
 // live in immutable, memory-mapped segment files built in memory and
@@ -17,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -32,7 +34,10 @@ type Store struct {
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
-	txGets int // Pebble txid lookups done by Unordered applies (for tests)
+	txGets int // tx record reads done by Unordered applies to settle txid matches (for tests)
+	// logs: each loaded chain's tx log (also in its chainState), for
+	// readers that do not take mu.
+	logs [256]atomic.Pointer[txLog]
 }
 
 // chainState is the in-memory view of one chain: its committed meta and a
@@ -54,9 +59,14 @@ type chainState struct {
 	assets map[string]uint32
 	// seg: the chain's segments (closed and open); see segstate.go.
 	seg *segState
+	// log: the chain's tx records (txlog.go).
+	log *txLog
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
 	utxo utxoSet
+	// ulog: Apply's record of its UTXO changes, reused (growing it anew
+	// for every batch cost a tenth of a Bitcoin Apply).
+	ulog []utxoUndo
 	// heights: the stored block heights, nil until an Unordered Apply
 	// needs them (see heights.go).
 	heights heightSet
@@ -110,6 +120,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 		L0StopWritesThreshold:       36,
 		LBaseMaxBytes:               512 << 20,
 		Logger:                      quietLogger{},
+		// Damage found on disk is an error of the read (or of the
+		// background compaction) that met it, not Pebble's default of
+		// Logger.Fatalf, which would end the process in a panic.
+		EventListener: &pebble.EventListener{DataCorruption: func(pebble.DataCorruptionInfo) {}},
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -144,9 +158,13 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.closeAllOpen()
-	for _, st := range s.chains {
+	for c, st := range s.chains {
 		if st.seg != nil {
 			st.seg.closeAll()
+		}
+		s.logs[c].Store(nil)
+		if lerr := st.log.close(); err == nil {
+			err = lerr
 		}
 	}
 	s.chains = map[model.Chain]*chainState{}
@@ -193,21 +211,24 @@ func (s *Store) TableBytes() uint64 {
 	for i := range m.Levels {
 		n += m.Levels[i].TablesSize
 	}
-	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo")
+	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo") + s.segBytes(".txlog") + s.segBytes(".txidx")
 }
 
 // DiskUsageByTable estimates the bytes on disk of each Pebble keyspace (by
-// table byte, see codec.go) and of the segment ("seg") and UTXO snapshot
-// ("utxo") files, for footprint measurements after Flush and Compact.
+// table byte, see codec.go), of the tx logs and their indexes ("t", the
+// records' table before layout 4), and of the segment ("seg") and UTXO
+// snapshot ("utxo") files, for footprint measurements after Flush and
+// Compact.
 func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	for _, t := range []byte{tMeta, tBlock, tOrder, tTx, tAddrRev, tAsset, tAssetRev} {
+	for _, t := range []byte{tMeta, tBlock, tOrder, tAddrRev, tAsset, tAssetRev} {
 		n, err := s.db.EstimateDiskUsage([]byte{t}, []byte{t + 1})
 		if err != nil {
 			return nil, err
 		}
 		out[string(rune(t))] = n
 	}
+	out["t"] = s.segBytes(".txlog") + s.segBytes(".txidx")
 	out["seg"] = s.segBytes(".seg")
 	out["utxo"] = s.segBytes(".utxo")
 	return out, nil
@@ -276,7 +297,13 @@ func (s *Store) state(c model.Chain) (*chainState, error) {
 		}
 		st.meta = *m
 	}
+	if st.log, err = openTxLog(s.dir, c, &st.meta); err != nil {
+		return nil, err
+	}
+	s.logs[c].Store(st.log)
 	if err := s.loadSegs(c, st); err != nil {
+		s.logs[c].Store(nil)
+		st.log.close()
 		return nil, err
 	}
 	s.chains[c] = st

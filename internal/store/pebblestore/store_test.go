@@ -511,10 +511,17 @@ func TestUndoAccountAcrossSegments(t *testing.T) {
 	}
 }
 
-// TestOldLayoutRefused: a store whose meta says layout 1 (the Pebble-only
-// layout, whose tx records this version would misread) is refused with a
-// message that says what to do, not read.
+// TestOldLayoutRefused: a store whose meta says an earlier layout (1, the
+// Pebble-only layout, whose tx records this version would misread; 3, the
+// tx records in Pebble, which this version would not find) is refused with
+// a message that says what to do, not read.
 func TestOldLayoutRefused(t *testing.T) {
+	for _, v := range []byte{1, 2, 3} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) { testOldLayoutRefused(t, v) })
+	}
+}
+
+func testOldLayoutRefused(t *testing.T, version byte) {
 	dir := t.TempDir()
 	s, err := Open(dir)
 	if err != nil {
@@ -528,7 +535,7 @@ func TestOldLayoutRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v[0] = 1
+	v[0] = version
 	if err := s.db.Set(key(tMeta, byte(model.BTC), 0), v, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +546,7 @@ func TestOldLayoutRefused(t *testing.T) {
 	}
 	defer s.Close()
 	if _, err := s.Stats(); !errors.Is(err, ErrOldLayout) || !strings.Contains(err.Error(), "ingest again") {
-		t.Fatalf("layout-1 store: err = %v, want ErrOldLayout", err)
+		t.Fatalf("layout-%d store: err = %v, want ErrOldLayout", version, err)
 	}
 }
 

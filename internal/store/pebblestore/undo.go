@@ -34,8 +34,10 @@ func (s *Store) RollbackTo(c model.Chain, height uint64) error {
 	return s.Undo(c, rec.Before.Mark)
 }
 
-// Undo implements store.Writer. The Pebble part deletes the tx, block,
-// address and asset records made after the mark in one synced batch. The
+// Undo implements store.Writer. The Pebble part deletes the block, address
+// and asset records made after the mark in one synced batch, whose meta
+// ends the tx log at the first undone tx; the log is truncated there after
+// the commit (on open, a log longer than its meta says is cut to it). The
 // derived parts follow: the UTXO set gets back the outputs the undone txs
 // spent; an undo inside the open segment truncates it, and an undo into a
 // closed segment rewrites that segment's kept part and a UTXO snapshot as
@@ -86,7 +88,10 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 			overlay[outpoint{in.PrevID, in.PrevIndex}] = &utxoRec{TxNum: in.PrevTx, Addr: in.Addr, Value: in.Value, Script: in.Script}
 		}
 	}
-	b.DeleteRange(txKey(cb, mark.NextTx), prefixEnd(key(tTx, cb, 0)), nil)
+	logEnd, err := st.log.offset(mark.NextTx)
+	if err != nil {
+		return fmt.Errorf("undo: %w", err)
+	}
 	// Addresses created after the mark.
 	b.DeleteRange(addrRevKey(cb, mark.NextAddr), prefixEnd(key(tAddrRev, cb, 0)), nil)
 	// Assets created after the mark.
@@ -109,7 +114,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		return err
 	}
 	b.DeleteRange(orderKey(cb, mark.NextTx), prefixEnd(key(tOrder, cb, 0)), nil)
-	m := meta{Mark: mark, Network: cur.Network}
+	m := meta{Mark: mark, Network: cur.Network, LogEnd: logEnd}
 	b.Set(key(tMeta, cb, 0), encodeMeta(&m), nil)
 
 	g := st.seg
@@ -167,6 +172,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		return fmt.Errorf("pebblestore: commit undo of %s: %w", c, err)
 	}
 	st.meta = m
+	st.log.truncate(mark.NextTx, logEnd)
 	for op, u := range overlay {
 		if u == nil {
 			delete(st.utxo, op)

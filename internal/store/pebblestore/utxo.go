@@ -4,7 +4,7 @@ package pebblestore
 // memory is the set, not the chain), persisted as a snapshot file at a
 // segment close once the txs since the last snapshot outnumber the set: the
 // set as of the list's utxoAt. Loading it reads the snapshot and replays
-// the tx records after utxoAt, so a crash loses nothing and the snapshot is
+// the tx log's records after utxoAt, so a crash loses nothing and the snapshot is
 // never ahead of the committed chain.
 
 import (
@@ -96,8 +96,7 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 		}
 	}
 	recs := map[uint64]*txRec{}
-	err := s.each(s.db, txKey(byte(c), st.seg.list.utxoAt), txKey(byte(c), st.meta.NextTx), func(k, v []byte) error {
-		n := beUint64(k[2:])
+	err := st.log.scan(st.seg.list.utxoAt, st.meta.NextTx, func(n uint64, v []byte) error {
 		rec, err := decodeTx(v)
 		if err != nil {
 			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
