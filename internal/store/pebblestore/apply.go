@@ -197,13 +197,13 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
-	if id, ok := a.st.addrs.get(addr); ok {
-		return id, nil
-	}
-	if id, ok := a.addrs.get(addr); ok {
-		return id, nil
-	}
 	h := addrHash(addr)
+	if id, ok := a.st.addrs.get(addr, h); ok {
+		return id, nil
+	}
+	if id, ok := a.addrs.get(addr, h); ok {
+		return id, nil
+	}
 	if !a.st.complete { // a complete cache holds every address: this one is new
 		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, a.firstA)
 		if err != nil {
@@ -211,7 +211,7 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 		}
 		if id != 0 {
 			if a.st.addrs.len() < addrCacheMax {
-				a.st.addrs.put(addr, id)
+				a.st.addrs.put(addr, h, id)
 			}
 			return id, nil
 		}
@@ -221,10 +221,10 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	a.b.Set(addrRevKey(a.c, id), addr, nil)
 	a.st.seg.addAddr(h, id)
 	if a.st.addrs.len() < addrCacheMax {
-		a.st.addrs.put(addr, id)
+		a.st.addrs.put(addr, h, id)
 		a.newAddrs = append(a.newAddrs, addr)
 	} else {
-		a.addrs.put(addr, id)
+		a.addrs.put(addr, h, id)
 	}
 	return id, nil
 }

@@ -301,7 +301,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		addrs.put(it.Value(), beUint64(it.Key()[2:]))
+		addrs.put(it.Value(), addrHash(it.Value()), beUint64(it.Key()[2:]))
 	}
 	if err := it.Close(); err != nil {
 		return err
