@@ -15,6 +15,11 @@ import "sort"
 // false candidate costs one check, never a wrong answer; at the open
 // segment's size (≤ a few million entries) it is about one lookup in 2¹¹.
 //
+// No presence bitmap in front (the maps it replaced had one): an ingest
+// adds every txid and address it looks up, so the slot a missed lookup reads
+// is read again by the add right after, and a bitmap read only adds a
+// random access (BenchmarkHashIndex: slower with it).
+//
 // Numbers too far above the base for 32 bits (a segment never holds that
 // many; its file format could not either) go to a Go map, so the index stays
 // exact for any input.
