@@ -276,11 +276,10 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			for i := range tx.Inputs {
 				in := &tx.Inputs[i]
 				op := outpoint{in.PrevTxID, in.PrevIndex}
-				u, ok := a.st.utxo[op]
+				u, ok := a.st.utxo.take(op)
 				if !ok {
 					return blockErr(blk, "tx %s input %d spends unknown or already spent output %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
 				}
-				delete(a.st.utxo, op)
 				a.ulog = append(a.ulog, utxoUndo{op: op, rec: u})
 				in.Value = u.Value
 				in.ScriptType = model.ScriptType(u.Script)
@@ -299,10 +298,13 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			}
 			rec.Outputs[i] = outRec{Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
 			op := outpoint{tx.ID, uint32(i)}
-			if _, ok := a.st.utxo[op]; ok {
+			added, err := a.st.utxo.add(op, utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)})
+			if err != nil {
+				return err
+			}
+			if !added {
 				return blockErr(blk, "tx %s output %d: an unspent output with that txid and index is already stored", hashHex(tx.ID), i)
 			}
-			a.st.utxo[op] = utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
 			a.ulog = append(a.ulog, utxoUndo{op: op, added: true})
 			outSum += o.Value
 			transfers++

@@ -479,7 +479,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	// tx ingested, and loading it replays at most that many tx records. A
 	// process that never loaded the set (a reader closing a segment rebuilt
 	// after a crash) leaves that to the next writer.
-	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(len(st.utxo)) {
+	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(st.utxo.len()) {
 		l.utxoFile, l.utxoAt = l.nextFile, d.end
 		l.nextFile++
 		if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, nil)); err != nil {

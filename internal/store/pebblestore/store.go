@@ -56,7 +56,7 @@ type chainState struct {
 	seg *segState
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
-	utxo utxoSet
+	utxo *utxoSet
 	// heights: the stored block heights, nil until an Unordered Apply
 	// needs them (see heights.go).
 	heights heightSet
@@ -222,7 +222,7 @@ func (s *Store) UTXOBytes(c model.Chain) uint64 {
 	if err != nil || !c.IsUTXO() || s.ensureUTXO(c, st) != nil {
 		return 0
 	}
-	return uint64(len(st.utxo)) * (36 + 25)
+	return uint64(st.utxo.len()) * (36 + 25)
 }
 
 // Flush writes the open segments and the memtables (for footprint
