@@ -87,6 +87,14 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		if a.hs, err = s.heightsFor(c, st); err != nil {
 			return err
 		}
+		n := 0
+		for _, blk := range blocks {
+			n += len(blk.Txs)
+		}
+		a.batchIDs = make([][32]byte, 0, n) // once, not grown by copying
+	}
+	if st.utxo != nil {
+		a.ulog = st.utxo.undo[:0]
 	}
 	done := false
 	defer func() {
@@ -96,6 +104,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 				st.addrs.remove(k)
 			}
 			st.utxo.rollback(a.ulog)
+		}
+		if st.utxo != nil {
+			st.utxo.undo = a.ulog[:0]
 		}
 	}()
 	for _, blk := range blocks {
