@@ -2,9 +2,13 @@ package pebblestore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
 )
 
 func testOutpoint(i uint64) outpoint {
@@ -203,6 +207,45 @@ func FuzzUTXOSet(f *testing.F) {
 		}
 		checkUTXO(t, m, ref, seen)
 	})
+}
+
+// TestApplyDuplicateOutputAtomic: a batch that creates an output, spends
+// another output of the same tx, and then creates an output already
+// unspent (same txid and index) fails as a whole: the UTXO set (in the
+// digest) and everything else are as before, and the right continuation
+// still applies and equals a clean run.
+func TestApplyDuplicateOutputAtomic(t *testing.T) {
+	w := newUTXOWorld(5, 30)
+	s := openTestStore(t)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[:20]); err != nil {
+		t.Fatal(err)
+	}
+	before := digest(t, s)
+	bad := *w.blocks[25]
+	x := model.Tx{ID: [32]byte{0xd0, 0x0d}, Coinbase: true, Index: uint32(len(bad.Txs)),
+		Outputs: []model.Output{{Address: []byte{9, 9}, Value: 10}, {Index: 1, Address: []byte{9, 8}, Value: 20}}}
+	y := model.Tx{ID: [32]byte{0xd0, 0x0e}, Index: x.Index + 1, Inputs: []model.Input{{PrevTxID: x.ID, PrevIndex: 1}},
+		Outputs: []model.Output{{Address: []byte{9, 7}, Value: 15}}}
+	z := model.Tx{ID: x.ID, Coinbase: true, Index: y.Index + 1, Outputs: []model.Output{{Address: []byte{9, 6}, Value: 1}}}
+	bad.Txs = append(append([]model.Tx(nil), bad.Txs...), x, y, z)
+	blocks := append(append([]*model.Block(nil), w.blocks[20:25]...), &bad)
+	err := s.Apply(model.BTC, store.Linked, blocks)
+	if !errors.Is(err, store.ErrChain) {
+		t.Fatalf("an output created twice: err = %v, want ErrChain", err)
+	}
+	if got := digest(t, s); got != before {
+		t.Fatal("a failed Apply changed the store")
+	}
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[20:]); err != nil {
+		t.Fatal(err)
+	}
+	clean := openTestStore(t)
+	if err := clean.Apply(model.BTC, store.Linked, w.blocks); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatal("the store after a failed Apply and its continuation differs from a clean run")
+	}
 }
 
 // BenchmarkUTXOSet: a chain's life in the set, the way Apply drives it:
