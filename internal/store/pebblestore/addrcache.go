@@ -32,10 +32,10 @@ type addrSlot struct {
 const (
 	addrInline = 23
 	addrLong   = 0xff
-	// The table doubles past addrCacheLoad/8 full: most lookups are hits
-	// (a known address), where a fuller table costs little, but ETL and
-	// Bitcoin ingests look new addresses up all the time too
-	// (BenchmarkAddrCache).
+	// The table doubles past addrCacheLoad/8 full, the load the txid index
+	// measured best at (hashIndexLoad; not measured separately here): ETL
+	// and Bitcoin ingests look new addresses up all the time, and a miss
+	// reads ½(1 + 1/(1−α)²) slots, two per 64-byte cache line.
 	addrCacheLoad = 5
 	addrCacheMin  = 1 << 10
 )
