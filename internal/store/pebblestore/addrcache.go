@@ -1,52 +1,177 @@
 package pebblestore
 
-// addrCache maps canonical address bytes to ids. Addresses of up to 21
-// bytes (Bitcoin P2PKH/P2SH/P2WPKH with their kind byte, Tron, Ethereum)
-// are keyed by a fixed array held inside the map, so a lookup touches one
-// place in memory; a string key would point to bytes elsewhere, a second
-// cache miss per lookup on a map of millions. Longer ones (P2WSH, P2TR,
-// script pseudo-addresses) use a string-keyed map.
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// addrCache maps canonical address bytes to ids: an open-addressing table
+// with linear probing over 32-byte slots, placed by the address's addrHash
+// (which the caller computes once per address and also needs for the
+// segment index). An address of up to 23 bytes (Bitcoin P2PKH/P2SH/P2WPKH
+// with their kind byte, Tron, Ethereum: nearly all of them) is held whole in
+// its slot, length first, so a lookup reads one slot, usually one cache line,
+// and compares three words: exact, with no second read. A longer one (P2WSH,
+// P2TR, script pseudo-addresses) keeps its hash and an offset into an arena
+// of bytes in the slot, and a hash match is settled by comparing the bytes.
 type addrCache struct {
-	short map[[22]byte]uint64 // [0] = length, then the bytes
-	long  map[string]uint64
+	slots []addrSlot
+	shift uint // 64 − log2(len(slots))
+	n     int
+	arena []byte // long addresses' bytes
 }
 
+type addrSlot struct {
+	// Short: the length in the low byte of k[0], then the bytes, zero
+	// padded. Long: k[0] = addrLong | length<<8, k[1] = hash, k[2] = offset
+	// in the arena.
+	k  [3]uint64
+	id uint64 // 0: an empty slot (address ids start at 1)
+}
+
+const (
+	addrInline = 23
+	addrLong   = 0xff
+	// The table doubles past addrCacheLoad/8 full, the load the txid index
+	// measured best at (hashIndexLoad; not measured separately here): ETL
+	// and Bitcoin ingests look new addresses up all the time, and a miss
+	// reads ½(1 + 1/(1−α)²) slots, two per 64-byte cache line.
+	addrCacheLoad = 5
+	addrCacheMin  = 1 << 10
+)
+
+// newAddrCache returns a cache with room for n addresses before it grows.
 func newAddrCache(n int) *addrCache {
-	return &addrCache{short: make(map[[22]byte]uint64, n), long: map[string]uint64{}}
-}
-
-func shortKey(a []byte) (k [22]byte, ok bool) {
-	if len(a) > 21 {
-		return k, false
+	c := &addrCache{}
+	if n > 0 {
+		c.resize(max(addrCacheMin, 1<<log2(n*8/addrCacheLoad+1)))
 	}
-	k[0] = byte(len(a))
-	copy(k[1:], a)
-	return k, true
+	return c
 }
 
-func (c *addrCache) get(a []byte) (uint64, bool) {
-	if k, ok := shortKey(a); ok {
-		id, ok := c.short[k]
-		return id, ok
+// addrKey is the slot key of a (h: its addrHash); arena is only read for a
+// long address already in the cache.
+func addrKey(a []byte, h uint64) (k [3]uint64, long bool) {
+	if len(a) > addrInline {
+		return [3]uint64{addrLong | uint64(len(a))<<8, h, 0}, true
 	}
-	id, ok := c.long[string(a)]
-	return id, ok
+	var b [24]byte
+	b[0] = byte(len(a))
+	copy(b[1:], a)
+	return [3]uint64{binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])}, false
 }
 
-func (c *addrCache) put(a []byte, id uint64) {
-	if k, ok := shortKey(a); ok {
-		c.short[k] = id
+// find returns the slot of a (hash h, key k), or the empty slot that ends
+// its run, with found false.
+func (c *addrCache) find(a []byte, h uint64, k [3]uint64, long bool) (i uint64, found bool) {
+	mask := uint64(len(c.slots) - 1)
+	for i = h >> c.shift; ; i = (i + 1) & mask {
+		s := &c.slots[i]
+		if s.id == 0 {
+			return i, false
+		}
+		if s.k[0] == k[0] && s.k[1] == k[1] && (long && bytes.Equal(c.arena[s.k[2]:s.k[2]+uint64(len(a))], a) || !long && s.k[2] == k[2]) {
+			return i, true
+		}
+	}
+}
+
+// get returns the id of address a, whose addrHash is h.
+func (c *addrCache) get(a []byte, h uint64) (uint64, bool) {
+	if c.n == 0 {
+		return 0, false
+	}
+	k, long := addrKey(a, h)
+	i, ok := c.find(a, h, k, long)
+	return c.slots[i].id, ok
+}
+
+// put sets the id (not 0) of address a, whose addrHash is h.
+func (c *addrCache) put(a []byte, h, id uint64) {
+	if (c.n+1)*8 > len(c.slots)*addrCacheLoad {
+		c.resize(max(addrCacheMin, 2*len(c.slots)))
+	}
+	k, long := addrKey(a, h)
+	i, ok := c.find(a, h, k, long)
+	if ok {
+		c.slots[i].id = id
 		return
 	}
-	c.long[string(a)] = id
+	if long {
+		k[2] = uint64(len(c.arena))
+		c.arena = append(c.arena, a...)
+	}
+	c.slots[i] = addrSlot{k: k, id: id}
+	c.n++
 }
 
+// slotHash is the addrHash of the address in slot s.
+func (c *addrCache) slotHash(s *addrSlot) uint64 {
+	if s.k[0]&0xff == addrLong {
+		return s.k[1]
+	}
+	var b [24]byte
+	binary.LittleEndian.PutUint64(b[0:], s.k[0])
+	binary.LittleEndian.PutUint64(b[8:], s.k[1])
+	binary.LittleEndian.PutUint64(b[16:], s.k[2])
+	return addrHash(b[1 : 1+b[0]])
+}
+
+func (c *addrCache) resize(size int) {
+	old := c.slots
+	c.slots = make([]addrSlot, size)
+	c.shift = uint(64 - log2(size))
+	mask := uint64(size - 1)
+	for j := range old {
+		s := &old[j]
+		if s.id == 0 {
+			continue
+		}
+		i := c.slotHash(s) >> c.shift
+		for c.slots[i].id != 0 {
+			i = (i + 1) & mask
+		}
+		c.slots[i] = *s
+	}
+}
+
+// remove drops address a (a failed Apply takes out the addresses it
+// added). A long address's bytes stay in the arena until the cache is
+// dropped: removals are rare and newest-first.
 func (c *addrCache) remove(a []byte) {
-	if k, ok := shortKey(a); ok {
-		delete(c.short, k)
+	if c.n == 0 {
 		return
 	}
-	delete(c.long, string(a))
+	h := addrHash(a)
+	k, long := addrKey(a, h)
+	i, ok := c.find(a, h, k, long)
+	if !ok {
+		return
+	}
+	if long && c.slots[i].k[2]+uint64(len(a)) == uint64(len(c.arena)) {
+		c.arena = c.arena[:c.slots[i].k[2]]
+	}
+	c.n--
+	// Backward-shift deletion (see hashIndex.remove).
+	mask := uint64(len(c.slots) - 1)
+	for j := i; ; {
+		j = (j + 1) & mask
+		s := &c.slots[j]
+		if s.id == 0 {
+			break
+		}
+		home := c.slotHash(s) >> c.shift
+		if i <= j {
+			if i < home && home <= j {
+				continue
+			}
+		} else if i < home || home <= j {
+			continue
+		}
+		c.slots[i] = *s
+		i = j
+	}
+	c.slots[i] = addrSlot{}
 }
 
-func (c *addrCache) len() int { return len(c.short) + len(c.long) }
+func (c *addrCache) len() int { return c.n }

@@ -85,7 +85,6 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		assets: map[string]uint32{},
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
-		ulog:   st.ulog[:0],
 	}
 	defer a.b.Close()
 	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd)
@@ -94,10 +93,13 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 		n := 0
-		for _, b := range blocks {
-			n += len(b.Txs)
+		for _, blk := range blocks {
+			n += len(blk.Txs)
 		}
-		a.batchIDs = make([][32]byte, 0, n)
+		a.batchIDs = make([][32]byte, 0, n) // once, not grown by copying
+	}
+	if st.utxo != nil {
+		a.ulog = st.utxo.undo[:0]
 	}
 	done := false
 	defer func() {
@@ -108,6 +110,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 				st.addrs.remove(k)
 			}
 			st.utxo.rollback(a.ulog)
+		}
+		if st.utxo != nil {
+			st.utxo.undo = a.ulog[:0]
 		}
 	}()
 	for _, blk := range blocks {
@@ -130,9 +135,6 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	st.log.commit(a.m.LogEnd, a.m.NextTx, a.ix.logIdx)
 	if cap(a.ix.logBuf) <= 64<<20 {
 		st.log.buf = a.ix.logBuf[:0]
-	}
-	if cap(a.ulog) <= 1<<20 {
-		st.ulog = a.ulog[:0]
 	}
 	st.meta = a.m
 	if st.heights != nil {
@@ -223,13 +225,13 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
-	if id, ok := a.st.addrs.get(addr); ok {
-		return id, nil
-	}
-	if id, ok := a.addrs.get(addr); ok {
-		return id, nil
-	}
 	h := addrHash(addr)
+	if id, ok := a.st.addrs.get(addr, h); ok {
+		return id, nil
+	}
+	if id, ok := a.addrs.get(addr, h); ok {
+		return id, nil
+	}
 	if !a.st.complete { // a complete cache holds every address: this one is new
 		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, a.firstA)
 		if err != nil {
@@ -237,7 +239,7 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 		}
 		if id != 0 {
 			if a.st.addrs.len() < addrCacheMax {
-				a.st.addrs.put(addr, id)
+				a.st.addrs.put(addr, h, id)
 			}
 			return id, nil
 		}
@@ -247,10 +249,10 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	a.b.Set(addrRevKey(a.c, id), addr, nil)
 	a.st.seg.addAddr(h, id)
 	if a.st.addrs.len() < addrCacheMax {
-		a.st.addrs.put(addr, id)
+		a.st.addrs.put(addr, h, id)
 		a.newAddrs = append(a.newAddrs, addr)
 	} else {
-		a.addrs.put(addr, id)
+		a.addrs.put(addr, h, id)
 	}
 	return id, nil
 }
@@ -307,11 +309,10 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			for i := range tx.Inputs {
 				in := &tx.Inputs[i]
 				op := outpoint{in.PrevTxID, in.PrevIndex}
-				u, ok := a.st.utxo[op]
+				u, ok := a.st.utxo.take(op)
 				if !ok {
 					return blockErr(blk, "tx %s input %d spends unknown or already spent output %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
 				}
-				delete(a.st.utxo, op)
 				a.ulog = append(a.ulog, utxoUndo{op: op, rec: u})
 				in.Value = u.Value
 				in.ScriptType = model.ScriptType(u.Script)
@@ -331,10 +332,13 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			}
 			rec.Outputs[i] = outRec{Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
 			op := outpoint{tx.ID, uint32(i)}
-			if _, ok := a.st.utxo[op]; ok {
+			added, err := a.st.utxo.add(op, utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)})
+			if err != nil {
+				return err
+			}
+			if !added {
 				return blockErr(blk, "tx %s output %d: an unspent output with that txid and index is already stored", hashHex(tx.ID), i)
 			}
-			a.st.utxo[op] = utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
 			a.ulog = append(a.ulog, utxoUndo{op: op, added: true})
 			outSum += o.Value
 			transfers++

@@ -135,10 +135,8 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 		if err := s.ensureUTXO(c, st); err != nil {
 			return err
 		}
-		ops := make([]outpoint, 0, len(st.utxo))
-		for op := range st.utxo {
-			ops = append(ops, op)
-		}
+		ops := make([]outpoint, 0, st.utxo.len())
+		st.utxo.each(func(op *outpoint, _ *utxoRec) { ops = append(ops, *op) })
 		sort.Slice(ops, func(i, j int) bool {
 			if c := bytes.Compare(ops[i].id[:], ops[j].id[:]); c != 0 {
 				return c < 0
@@ -146,8 +144,10 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 			return ops[i].vout < ops[j].vout
 		})
 		for _, op := range ops {
-			u := st.utxo[op]
-			h.Write(encodeUTXOSnapshot(utxoSet{op: u}, nil))
+			u, _ := st.utxo.get(op)
+			one := newUTXOSet()
+			one.set(op, u)
+			h.Write(encodeUTXOSnapshot(one, nil))
 		}
 	}
 	return nil

@@ -102,20 +102,20 @@ func TestSegmentDamage(t *testing.T) {
 // FuzzUTXOSnapshot feeds damaged UTXO snapshots (checksum recomputed) to the
 // decoder: an error or a set, never a panic; an intact snapshot round-trips.
 func FuzzUTXOSnapshot(f *testing.F) {
-	m := utxoSet{}
+	m := newUTXOSet()
 	for i := 0; i < 20; i++ {
-		m[outpoint{[32]byte{byte(i), 3}, uint32(i % 3)}] = utxoRec{TxNum: uint64(i), Addr: uint64(i * 7), Value: uint64(i) << 40, Script: byte(i % 9)}
+		m.set(outpoint{[32]byte{byte(i), 3}, uint32(i % 3)}, utxoRec{TxNum: uint64(i), Addr: uint64(i * 7), Value: uint64(i) << 40, Script: byte(i % 9)})
 	}
 	img := encodeUTXOSnapshot(m, nil)
 	got, err := decodeUTXOSnapshot(img, "seed")
-	if err != nil || len(got) != len(m) {
-		f.Fatalf("round trip: %d of %d outputs, %v", len(got), len(m), err)
+	if err != nil || got.len() != m.len() {
+		f.Fatalf("round trip: %d of %d outputs, %v", got.len(), m.len(), err)
 	}
-	for op, u := range m {
-		if got[op] != u {
+	m.each(func(op *outpoint, u *utxoRec) {
+		if g, ok := got.get(*op); !ok || g != *u {
 			f.Fatalf("round trip: %v differs", op)
 		}
-	}
+	})
 	f.Add(img)
 	f.Fuzz(func(t *testing.T, img []byte) {
 		if n := len(img) - len(utxoMagic) - 4; n >= len(utxoMagic) {

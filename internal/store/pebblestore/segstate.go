@@ -111,92 +111,10 @@ func (g *segState) openAdj(id uint64) []uint32 {
 	return g.byAddr[id]
 }
 
-// hashIndex maps 64-bit hashes to numbers, keeping every number of a
-// colliding hash.
-type hashIndex struct {
-	one   map[uint64]uint64
-	multi map[uint64][]uint64
-	done  int // entries of the source slice indexed
-	// bits: one bit per hash's top 24 bits, set for every hash added (and
-	// left set on removal): a lookup of a new id, the common case, is one
-	// read of a 2 MiB bitmap instead of a probe of a map of millions.
-	bits []uint64
-}
-
-// catchUp indexes the entries of src not indexed yet.
-func (x *hashIndex) catchUp(src []hashEnt) *hashIndex {
-	for _, t := range src[x.done:] {
-		x.add(t.hash, t.num)
-	}
-	x.done = len(src)
-	return x
-}
-
-// dropFrom removes the indexed entries of src numbered n or more.
-func (x *hashIndex) dropFrom(src []hashEnt, n uint64) {
-	for _, t := range src[:x.done] {
-		if t.num >= n {
-			x.remove(t.hash, t.num)
-		}
-	}
-}
-
-func newHashIndex() hashIndex {
-	return hashIndex{one: map[uint64]uint64{}, multi: map[uint64][]uint64{}}
-}
-
-func (x *hashIndex) add(h, n uint64) {
-	if x.bits == nil {
-		x.bits = make([]uint64, 1<<24/64)
-	}
-	x.bits[h>>40/64] |= 1 << (h >> 40 % 64)
-	if _, ok := x.one[h]; ok {
-		x.multi[h] = append(x.multi[h], n)
-		return
-	}
-	x.one[h] = n
-}
-
-func (x *hashIndex) get(h uint64, out []uint64) []uint64 {
-	if x.bits == nil || x.bits[h>>40/64]&(1<<(h>>40%64)) == 0 {
-		return out
-	}
-	if n, ok := x.one[h]; ok {
-		out = append(out, n)
-		out = append(out, x.multi[h]...)
-	}
-	return out
-}
-
-// remove drops number n of hash h.
-func (x *hashIndex) remove(h, n uint64) {
-	m := x.multi[h]
-	if x.one[h] == n {
-		delete(x.one, h)
-		if len(m) > 0 {
-			x.one[h] = m[0]
-			m = m[1:]
-		}
-	} else {
-		k := m[:0]
-		for _, v := range m {
-			if v != n {
-				k = append(k, v)
-			}
-		}
-		m = k
-	}
-	if len(m) == 0 {
-		delete(x.multi, h)
-	} else {
-		x.multi[h] = m
-	}
-}
-
 func (g *segState) resetOpen(start, addrStart uint64) {
 	g.open = &segData{start: start, end: start, addrStart: addrStart, addrEnd: addrStart}
-	g.openX = newHashIndex()
-	g.openA = newHashIndex()
+	g.openX = newHashIndex(start)
+	g.openA = newHashIndex(addrStart)
 	g.byAddr, g.adjDone = nil, 0
 }
 
@@ -585,7 +503,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	// tx ingested, and loading it replays at most that many tx records. A
 	// process that never loaded the set (a reader closing a segment rebuilt
 	// after a crash) leaves that to the next writer.
-	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(len(st.utxo)) {
+	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(st.utxo.len()) {
 		l.utxoFile, l.utxoAt = l.nextFile, d.end
 		l.nextFile++
 		if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, nil)); err != nil {

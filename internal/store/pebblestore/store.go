@@ -63,10 +63,7 @@ type chainState struct {
 	log *txLog
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
-	utxo utxoSet
-	// ulog: Apply's record of its UTXO changes, reused (growing it anew
-	// for every batch cost a tenth of a Bitcoin Apply).
-	ulog []utxoUndo
+	utxo *utxoSet
 	// heights: the stored block heights, nil until an Unordered Apply
 	// needs them (see heights.go).
 	heights heightSet
@@ -243,7 +240,7 @@ func (s *Store) UTXOBytes(c model.Chain) uint64 {
 	if err != nil || !c.IsUTXO() || s.ensureUTXO(c, st) != nil {
 		return 0
 	}
-	return uint64(len(st.utxo)) * (36 + 25)
+	return uint64(st.utxo.len()) * (36 + 25)
 }
 
 // Flush writes the open segments and the memtables (for footprint
@@ -328,7 +325,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		addrs.put(it.Value(), beUint64(it.Key()[2:]))
+		addrs.put(it.Value(), addrHash(it.Value()), beUint64(it.Key()[2:]))
 	}
 	if err := it.Close(); err != nil {
 		return err

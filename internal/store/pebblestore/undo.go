@@ -175,9 +175,9 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	st.log.truncate(mark.NextTx, logEnd)
 	for op, u := range overlay {
 		if u == nil {
-			delete(st.utxo, op)
-		} else {
-			st.utxo[op] = *u
+			st.utxo.del(op)
+		} else if err := st.utxo.set(op, *u); err != nil {
+			return err
 		}
 	}
 	if newList != nil {

@@ -10,6 +10,7 @@ package pebblestore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -24,13 +25,230 @@ type outpoint struct {
 	vout uint32
 }
 
-// utxoSet maps an unspent output to its record.
-type utxoSet map[outpoint]utxoRec
+// utxoSet maps an unspent output to its record: an open-addressing index of
+// 8-byte slots (the top 32 bits of the outpoint's hash, then the entry's
+// number + 1; 0: an empty slot; linear probing, backward-shift removal)
+// over 64-byte entries (the outpoint whole, its record) in fixed pages,
+// reused through a free list. An input's spend (take) and an output's
+// insert (add) are one probe each, where a Go map needed a lookup and then
+// a delete or an assignment. Memory per unspent output is the 64-byte entry
+// and 1⅓ to 2⅔ index slots (10.7 to 21.3 bytes) against the Go map's 73
+// bytes per slot at a load of 7/16 to 7/8 (83 to 167 bytes). BenchmarkUTXOSet
+// at 2²¹ and 3·2²⁰ outputs: 80 and 75 B per output against 160 and 107, and
+// a spend plus a create about 3× faster. Pages mean no entry is ever copied
+// on growth, so the set never needs twice its size while growing.
+type utxoSet struct {
+	idx   []uint64
+	shift uint // 64 − log2(len(idx))
+	n     int  // unspent outputs
+	pages [][]utxoEnt
+	used  uint32   // entries handed out (free ones included)
+	free  []uint32 // entry numbers to reuse
+	// undo backs every Apply's undo log in turn (it is as long as one
+	// batch's inputs and outputs): growing a fresh log by appends cost an
+	// eighth of a Bitcoin Apply.
+	undo []utxoUndo
+}
+
+// utxoEnt is an outpoint and its record in 64 bytes (outpoint and utxoRec
+// as they are would take 72 with their padding).
+type utxoEnt struct {
+	id                 [32]byte
+	txNum, addr, value uint64
+	vout               uint32
+	script             byte
+	live               bool // false: on the free list (for each)
+}
+
+func (x *utxoEnt) rec() utxoRec {
+	return utxoRec{TxNum: x.txNum, Addr: x.addr, Value: x.value, Script: x.script}
+}
+
+func (x *utxoEnt) setRec(u *utxoRec) {
+	x.txNum, x.addr, x.value, x.script = u.TxNum, u.Addr, u.Value, u.Script
+}
+
+const (
+	utxoPageBits = 14 // 16,384 entries (1 MiB) per page
+	utxoIdxMin   = 1 << 10
+	// The index doubles past utxoIdxLoad/8 full: every output added is a
+	// probe that ends at an empty slot, read ½(1 + 1/(1−α)²) slots at a load
+	// α: 8.5 at ¾, 2.5 at ½ (eight slots per cache line).
+	utxoIdxLoad = 6
+)
+
+var errUTXOFull = errors.New("pebblestore: more than 2³²−2 unspent outputs in memory")
+
+func newUTXOSet() *utxoSet { return &utxoSet{} }
+
+// utxoHash mixes an outpoint into 64 bits (txids of real chains are
+// uniform, but synthetic and test txids need not be).
+func utxoHash(op *outpoint) uint64 {
+	h := txidHash(&op.id) ^ (uint64(op.vout)+1)*0x9e3779b97f4a7c15
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>32
+}
+
+func (m *utxoSet) len() int {
+	if m == nil {
+		return 0
+	}
+	return m.n
+}
+
+func (m *utxoSet) ent(e uint32) *utxoEnt {
+	return &m.pages[e>>utxoPageBits][e&(1<<utxoPageBits-1)]
+}
+
+// find returns the index slot of op (hash h), or the empty slot ending its
+// run, with found false.
+func (m *utxoSet) find(op *outpoint, h uint64) (i uint64, found bool) {
+	fp, mask := h>>32, uint64(len(m.idx)-1)
+	for i = fp >> (m.shift - 32); ; i = (i + 1) & mask {
+		s := m.idx[i]
+		if s == 0 {
+			return i, false
+		}
+		if s>>32 == fp {
+			if x := m.ent(uint32(s) - 1); x.id == op.id && x.vout == op.vout {
+				return i, true
+			}
+		}
+	}
+}
+
+// get returns the record of op.
+func (m *utxoSet) get(op outpoint) (utxoRec, bool) {
+	if m == nil || m.n == 0 {
+		return utxoRec{}, false
+	}
+	i, ok := m.find(&op, utxoHash(&op))
+	if !ok {
+		return utxoRec{}, false
+	}
+	return m.ent(uint32(m.idx[i]) - 1).rec(), true
+}
+
+// add inserts op, unless it is there already (ok false).
+func (m *utxoSet) add(op outpoint, u utxoRec) (ok bool, err error) {
+	if (m.n+1)*8 > len(m.idx)*utxoIdxLoad {
+		m.grow()
+	}
+	h := utxoHash(&op)
+	i, found := m.find(&op, h)
+	if found {
+		return false, nil
+	}
+	var e uint32
+	if k := len(m.free); k > 0 {
+		e, m.free = m.free[k-1], m.free[:k-1]
+	} else {
+		if m.used == 1<<32-2 {
+			return false, errUTXOFull
+		}
+		e = m.used
+		m.used++
+		if int(e>>utxoPageBits) == len(m.pages) {
+			m.pages = append(m.pages, make([]utxoEnt, 1<<utxoPageBits))
+		}
+	}
+	x := m.ent(e)
+	x.id, x.vout, x.live = op.id, op.vout, true
+	x.setRec(&u)
+	m.idx[i] = h>>32<<32 | uint64(e+1)
+	m.n++
+	return true, nil
+}
+
+// set inserts op or replaces its record.
+func (m *utxoSet) set(op outpoint, u utxoRec) error {
+	if m.n > 0 {
+		if i, ok := m.find(&op, utxoHash(&op)); ok {
+			m.ent(uint32(m.idx[i]) - 1).setRec(&u)
+			return nil
+		}
+	}
+	_, err := m.add(op, u)
+	return err
+}
+
+// take removes op and returns its record.
+func (m *utxoSet) take(op outpoint) (utxoRec, bool) {
+	if m == nil || m.n == 0 {
+		return utxoRec{}, false
+	}
+	i, ok := m.find(&op, utxoHash(&op))
+	if !ok {
+		return utxoRec{}, false
+	}
+	e := uint32(m.idx[i]) - 1
+	x := m.ent(e)
+	u := x.rec()
+	x.live = false
+	m.free = append(m.free, e)
+	m.n--
+	// Backward-shift deletion (see hashIndex.remove).
+	mask := uint64(len(m.idx) - 1)
+	for j := i; ; {
+		j = (j + 1) & mask
+		s := m.idx[j]
+		if s == 0 {
+			break
+		}
+		k := s >> 32 >> (m.shift - 32)
+		if i <= j {
+			if i < k && k <= j {
+				continue
+			}
+		} else if i < k || k <= j {
+			continue
+		}
+		m.idx[i] = s
+		i = j
+	}
+	m.idx[i] = 0
+	return u, true
+}
+
+// del removes op if it is there.
+func (m *utxoSet) del(op outpoint) { m.take(op) }
+
+func (m *utxoSet) grow() {
+	old := m.idx
+	size := max(utxoIdxMin, 2*len(old))
+	m.idx = make([]uint64, size)
+	m.shift = uint(64 - log2(size))
+	mask := uint64(size - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := s >> 32 >> (m.shift - 32)
+		for m.idx[i] != 0 {
+			i = (i + 1) & mask
+		}
+		m.idx[i] = s
+	}
+}
+
+// each calls fn for every unspent output, in no particular order.
+func (m *utxoSet) each(fn func(op *outpoint, u *utxoRec)) {
+	if m == nil {
+		return
+	}
+	for e := uint32(0); e < m.used; e++ {
+		if x := m.ent(e); x.live {
+			op, u := outpoint{x.id, x.vout}, x.rec()
+			fn(&op, &u)
+		}
+	}
+}
 
 // encodeUTXOSnapshot writes the set with overlay applied (a nil overlay
 // value deletes the output).
-func encodeUTXOSnapshot(m utxoSet, overlay map[outpoint]*utxoRec) []byte {
-	b := make([]byte, 0, 16+len(m)*56)
+func encodeUTXOSnapshot(m *utxoSet, overlay map[outpoint]*utxoRec) []byte {
+	b := make([]byte, 0, 16+m.len()*56)
 	b = append(b, utxoMagic...)
 	put := func(op *outpoint, u *utxoRec) {
 		b = append(b, op.id[:]...)
@@ -40,12 +258,11 @@ func encodeUTXOSnapshot(m utxoSet, overlay map[outpoint]*utxoRec) []byte {
 		b = putUvarint(b, u.Value)
 		b = append(b, u.Script)
 	}
-	for op, u := range m {
-		if _, ok := overlay[op]; ok {
-			continue
+	m.each(func(op *outpoint, u *utxoRec) {
+		if _, ok := overlay[*op]; !ok {
+			put(op, u)
 		}
-		put(&op, &u)
-	}
+	})
 	for op, u := range overlay {
 		if u != nil {
 			put(&op, u)
@@ -55,7 +272,7 @@ func encodeUTXOSnapshot(m utxoSet, overlay map[outpoint]*utxoRec) []byte {
 	return append(b, utxoMagic...)
 }
 
-func decodeUTXOSnapshot(data []byte, path string) (utxoSet, error) {
+func decodeUTXOSnapshot(data []byte, path string) (*utxoSet, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: UTXO snapshot %s: %s", errCorrupt, path, what) }
 	if len(data) < 2*len(utxoMagic)+4 || !bytes.HasPrefix(data, []byte(utxoMagic)) || !bytes.HasSuffix(data, []byte(utxoMagic)) {
 		return nil, bad("bad magic")
@@ -64,14 +281,18 @@ func decodeUTXOSnapshot(data []byte, path string) (utxoSet, error) {
 	if binary.BigEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
 		return nil, bad("checksum mismatch")
 	}
-	m := utxoSet{}
+	m := newUTXOSet()
 	r := &reader{b: body[len(utxoMagic):]}
 	for len(r.b) > 0 && r.err == nil {
 		var op outpoint
 		op.id = r.hash()
 		op.vout = uint32(r.uvarint())
 		u := utxoRec{TxNum: r.uvarint(), Addr: r.uvarint(), Value: r.uvarint(), Script: r.byte1()}
-		m[op] = u
+		if r.err == nil {
+			if err := m.set(op, u); err != nil {
+				return nil, fmt.Errorf("UTXO snapshot %s: %w", path, err)
+			}
+		}
 	}
 	if r.err != nil {
 		return nil, bad(r.err.Error())
@@ -84,7 +305,7 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 	if st.utxo != nil {
 		return nil
 	}
-	m := utxoSet{}
+	m := newUTXOSet()
 	if f := st.seg.list.utxoFile; f != 0 {
 		p := utxoPath(s.dir, c, f)
 		data, err := os.ReadFile(p)
@@ -106,10 +327,12 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 		}
 		cacheRec(recs, n, rec) // recent outputs are spent soonest
 		for _, in := range rec.Inputs {
-			delete(m, outpoint{in.PrevID, in.PrevIndex})
+			m.del(outpoint{in.PrevID, in.PrevIndex})
 		}
 		for i, o := range rec.Outputs {
-			m[outpoint{rec.ID, uint32(i)}] = utxoRec{TxNum: n, Addr: o.Addr, Value: o.Value, Script: o.Script}
+			if err := m.set(outpoint{rec.ID, uint32(i)}, utxoRec{TxNum: n, Addr: o.Addr, Value: o.Value, Script: o.Script}); err != nil {
+				return fmt.Errorf("chain %s tx %d: %w", c, n, err)
+			}
 		}
 		return nil
 	})
@@ -128,13 +351,13 @@ type utxoUndo struct {
 	added bool // true: the Apply added op; false: it removed op (rec)
 }
 
-func (m utxoSet) rollback(log []utxoUndo) {
+func (m *utxoSet) rollback(log []utxoUndo) {
 	for i := len(log) - 1; i >= 0; i-- {
 		u := &log[i]
 		if u.added {
-			delete(m, u.op)
+			m.del(u.op)
 		} else {
-			m[u.op] = u.rec
+			m.set(u.op, u.rec) // cannot fail: it puts back what the Apply took
 		}
 	}
 }
