@@ -124,8 +124,15 @@ type Decoder struct {
 	// chunk and workers override the chunk size and the number of parsing
 	// goroutines (tests); 0: defaults.
 	chunk, workers int
+	streamRows     int    // rows between a streaming decode's hand-overs (tests); 0: streamRows
 	sizeHint       int64  // size of the file being read, when known
 	sink           uint32 // keeps prefetch loads
+	// lastSlotH is the height of the newest transaction slot;
+	// slotsUnsorted tells that some slot has a lower height than the one
+	// before it (a streaming decode then hands over nothing early).
+	lastSlotH     uint64
+	slotsUnsorted bool
+	st            *streamState // a streaming decode's state, or nil
 }
 
 // NewDecoder returns a decoder for chain c (model.ETH or model.Tron).
@@ -561,6 +568,10 @@ func (d *Decoder) tx(id *[32]byte, h uint64, height uint64, w loc) int32 {
 		k = (k + 1) & mask
 	}
 	i := int32(t.n)
+	if i > 0 && height < d.lastSlotH {
+		d.slotsUnsorted = true
+	}
+	d.lastSlotH = height
 	if t.n>>txSegBits == len(t.segs) {
 		t.segs = append(t.segs, make([]txAcc, 1<<txSegBits))
 	}
