@@ -152,6 +152,8 @@ func NewDecoder(c model.Chain) *Decoder {
 }
 
 // DecodeUnit reads every file of u (blocks first, so times are known).
+// DecodeUnitStream (stream.go) gives the same blocks in parts, while it
+// reads.
 func DecodeUnit(c model.Chain, u Unit) (*Result, error) {
 	d := NewDecoder(c)
 	files := append([]File(nil), u.Files...)
