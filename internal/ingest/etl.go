@@ -41,10 +41,15 @@ type ETLStats struct {
 // Pebble applies as one flushable batch instead of key by key.
 const etlBatchTxs = 120_000
 
-// etlUnit is one decoded partition, or the error that stopped decoding.
-type etlUnit struct {
-	res *etl.Result
-	err error
+// etlMsg is what the decoding goroutine sends: the next blocks of the unit
+// being decoded, a reset (drop the unit's blocks sent so far: its rows
+// were not in block order after all), or the end of the unit (its counts;
+// all its blocks came before) or the error that stopped decoding.
+type etlMsg struct {
+	blocks []*model.Block
+	reset  bool
+	res    *etl.Result
+	err    error
 }
 
 // ETL ingests an ethereum-etl / BigQuery-style CSV export folder of chain c
@@ -75,26 +80,36 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 	res := &Result{Chain: c, ETL: &ETLStats{Units: len(units)}}
 	p := &etlProgress{opts: &opts, chain: c, start: start, units: len(units), last: start}
 
-	// Decode the next partition while the current one is applied.
-	decoded := make(chan etlUnit, 1)
+	// Decode on another goroutine; it hands blocks over while it still
+	// reads (etl.DecodeUnitStream), so the store writes the first blocks of
+	// a partition while the rest are parsed, and it goes on to the next
+	// partition while the last blocks of one are written.
+	msgs := make(chan etlMsg, 4)
 	stop := make(chan struct{})
+	errStopped := errors.New("stopped")
+	send := func(m etlMsg) error {
+		select {
+		case msgs <- m:
+			return nil
+		case <-stop:
+			return errStopped
+		}
+	}
 	go func() {
-		defer close(decoded)
+		defer close(msgs)
 		for _, u := range units {
-			r, err := etl.DecodeUnit(c, u)
-			select {
-			case decoded <- etlUnit{r, err}:
-			case <-stop:
-				return
-			}
-			if err != nil {
+			r, err := etl.DecodeUnitStream(c, u, etl.Stream{
+				Blocks: func(b []*model.Block) error { return send(etlMsg{blocks: b}) },
+				Reset:  func() error { return send(etlMsg{reset: true}) },
+			})
+			if errors.Is(err, errStopped) || send(etlMsg{res: r, err: err}) != nil || err != nil {
 				return
 			}
 		}
 	}()
 	fail := func(err error) (*Result, error) {
 		close(stop)
-		for range decoded {
+		for range msgs {
 		}
 		if uerr := st.Undo(c, mark); uerr != nil {
 			return nil, errors.Join(err, fmt.Errorf("restoring the store failed: %w", uerr))
@@ -108,43 +123,90 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 	if opts.BatchTxs == 0 && os.Getenv("SPOOR_BATCH_TXS") == "" {
 		batch = etlBatchTxs
 	}
-	for du := range decoded {
-		if du.err != nil {
-			return fail(du.err)
+	// Blocks are applied in batches of about batch transactions, never
+	// across units. unitMark is the store before the unit's first batch;
+	// unitBlocks and unitTransfers what the unit's batches applied.
+	var (
+		pending       []*model.Block
+		pendingTxs    int
+		unitMark      store.Mark
+		unitApplied   bool
+		unitBlocks    uint64
+		unitTransfers int64
+	)
+	apply := func() error {
+		if len(pending) == 0 {
+			return nil
 		}
-		r := du.res
-		s := res.ETL
-		for _, n := range r.Rows {
-			s.Rows += n
+		if !unitApplied {
+			m, err := st.Mark(c)
+			if err != nil {
+				return err
+			}
+			unitMark, unitApplied = m, true
 		}
-		s.Transfers += r.Transfers
-		s.DroppedFailed += r.DroppedFailed
-		s.StatusUnknown += r.StatusUnknown
-		s.NoTime += len(r.NoTime)
-		facts = append(facts, r.Facts...)
-		noteContracts(r.Blocks, moved)
-		// Apply in batches of about opts.BatchTxs transactions.
-		for i := 0; i < len(r.Blocks); {
-			j, ntx := i, 0
-			for j < len(r.Blocks) && (ntx == 0 || ntx+len(r.Blocks[j].Txs) <= batch) {
-				ntx += len(r.Blocks[j].Txs)
-				j++
-			}
-			if err := st.Apply(c, store.Unordered, r.Blocks[i:j]); err != nil {
-				b := r.Blocks[i]
-				return fail(fmt.Errorf("%s: applying blocks %d..%d: %w", dir, b.Height, r.Blocks[j-1].Height, err))
-			}
-			res.Applied += uint64(j - i)
-			if h := r.Blocks[j-1].Height; h > res.Height {
-				res.Height = h
-			}
-			p.blocks += uint64(j - i)
-			p.transfers += countTransfers(r.Blocks[i:j])
-			p.show(false)
-			i = j
+		if err := st.Apply(c, store.Unordered, pending); err != nil {
+			return fmt.Errorf("%s: applying blocks %d..%d: %w", dir, pending[0].Height, pending[len(pending)-1].Height, err)
 		}
-		p.unitsDone++
+		n, x := uint64(len(pending)), countTransfers(pending)
+		res.Applied += n
+		unitBlocks += n
+		unitTransfers += x
+		if h := pending[len(pending)-1].Height; h > res.Height {
+			res.Height = h
+		}
+		p.blocks += n
+		p.transfers += x
 		p.show(false)
+		pending, pendingTxs = nil, 0
+		return nil
+	}
+	for m := range msgs {
+		switch {
+		case m.err != nil:
+			return fail(m.err)
+		case m.reset:
+			// The unit's rows were out of block order after some blocks
+			// were handed over: they all come again.
+			pending, pendingTxs = nil, 0
+			if unitApplied {
+				if err := st.Undo(c, unitMark); err != nil {
+					return fail(fmt.Errorf("%s: dropping blocks applied early: %w", dir, err))
+				}
+				res.Applied -= unitBlocks
+				p.blocks -= unitBlocks
+				p.transfers -= unitTransfers
+				unitApplied, unitBlocks, unitTransfers = false, 0, 0
+			}
+		case m.res != nil:
+			if err := apply(); err != nil {
+				return fail(err)
+			}
+			unitApplied, unitBlocks, unitTransfers = false, 0, 0
+			r := m.res
+			s := res.ETL
+			for _, n := range r.Rows {
+				s.Rows += n
+			}
+			s.Transfers += r.Transfers
+			s.DroppedFailed += r.DroppedFailed
+			s.StatusUnknown += r.StatusUnknown
+			s.NoTime += len(r.NoTime)
+			facts = append(facts, r.Facts...)
+			p.unitsDone++
+			p.show(false)
+		default:
+			noteContracts(m.blocks, moved)
+			for _, b := range m.blocks {
+				if len(pending) > 0 && pendingTxs+len(b.Txs) > batch {
+					if err := apply(); err != nil {
+						return fail(err)
+					}
+				}
+				pending = append(pending, b)
+				pendingTxs += len(b.Txs)
+			}
+		}
 	}
 
 	// Token metadata, then facts: after every block is in, so a failure

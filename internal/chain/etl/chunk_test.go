@@ -29,11 +29,16 @@ func decodeWith(c model.Chain, txs, xfers string, chunk, workers int) (*Result, 
 	return d.Finish()
 }
 
-// sameDecode fails t unless decoding in small chunks on two goroutines
-// gives exactly what one chunk gives: the same blocks, counts and facts, or
-// the same error (file, line, column and message).
+// sameDecode fails t unless decoding in small chunks on two goroutines,
+// and streaming the blocks, gives exactly what one chunk gives: the same
+// blocks, counts and facts, or the same error (file, line, column and
+// message).
 func sameDecode(t *testing.T, c model.Chain, txs, xfers string, chunk int) {
 	t.Helper()
+	// The streaming decode too, handing over every few rows: the blocks it
+	// hands over make up the same result.
+	u, data := memUnit(txXfers(txs, xfers))
+	sameStream(t, c, u, data, chunk, 3)
 	want, werr := decodeWith(c, txs, xfers, 1<<30, 1)
 	got, err := decodeWith(c, txs, xfers, chunk, 2)
 	if (err != nil) != (werr != nil) || (err != nil && err.Error() != werr.Error()) {
@@ -152,8 +157,8 @@ func TestChunkedReadError(t *testing.T) {
 	}
 }
 
-// FuzzChunkedDecode: on arbitrary files, chunked decoding agrees with one
-// chunk, for every chunk size.
+// FuzzChunkedDecode: on arbitrary files, chunked decoding and the
+// streaming decode agree with one chunk, for every chunk size.
 func FuzzChunkedDecode(f *testing.F) {
 	txs, xfers := chunkFiles(12)
 	f.Add(txs, xfers, uint16(50))

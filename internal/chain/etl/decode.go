@@ -124,8 +124,15 @@ type Decoder struct {
 	// chunk and workers override the chunk size and the number of parsing
 	// goroutines (tests); 0: defaults.
 	chunk, workers int
+	streamRows     int    // rows between a streaming decode's hand-overs (tests); 0: streamRows
 	sizeHint       int64  // size of the file being read, when known
 	sink           uint32 // keeps prefetch loads
+	// lastSlotH is the height of the newest transaction slot;
+	// slotsUnsorted tells that some slot has a lower height than the one
+	// before it (a streaming decode then hands over nothing early).
+	lastSlotH     uint64
+	slotsUnsorted bool
+	st            *streamState // a streaming decode's state, or nil
 }
 
 // NewDecoder returns a decoder for chain c (model.ETH or model.Tron).
@@ -145,6 +152,8 @@ func NewDecoder(c model.Chain) *Decoder {
 }
 
 // DecodeUnit reads every file of u (blocks first, so times are known).
+// DecodeUnitStream (stream.go) gives the same blocks in parts, while it
+// reads.
 func DecodeUnit(c model.Chain, u Unit) (*Result, error) {
 	d := NewDecoder(c)
 	files := append([]File(nil), u.Files...)
@@ -561,6 +570,10 @@ func (d *Decoder) tx(id *[32]byte, h uint64, height uint64, w loc) int32 {
 		k = (k + 1) & mask
 	}
 	i := int32(t.n)
+	if i > 0 && height < d.lastSlotH {
+		d.slotsUnsorted = true
+	}
+	d.lastSlotH = height
 	if t.n>>txSegBits == len(t.segs) {
 		t.segs = append(t.segs, make([]txAcc, 1<<txSegBits))
 	}
@@ -759,13 +772,55 @@ func (d *Decoder) readLogs(cr *csvReader, fi int32) error {
 // Finish joins everything read into blocks. The decoder must not be used
 // afterwards.
 func (d *Decoder) Finish() (*Result, error) {
+	blocks, err := d.build(0, d.txs.n, d.xbatches, d.blockKeys(0))
+	if err != nil {
+		return nil, err
+	}
+	d.res.Blocks = blocks
+	d.finishFacts()
+	return &d.res, nil
+}
+
+// blockKeys returns the heights from from on that some file gave block
+// fields for, in no order.
+func (d *Decoder) blockKeys(from uint64) []uint64 {
+	keys := make([]uint64, 0, len(d.blocks))
+	for h := range d.blocks {
+		if h >= from {
+			keys = append(keys, h)
+		}
+	}
+	return keys
+}
+
+// finishFacts gives the facts their block times.
+func (d *Decoder) finishFacts() {
+	for i := range d.facts {
+		f := &d.facts[i]
+		if ba := d.blocks[f.Height]; ba != nil {
+			f.Time = ba.time
+		}
+	}
+	d.res.Facts = d.facts
+}
+
+// build joins the transactions of slots [s0, s1) into blocks: xb must hold
+// exactly the token-transfer rows of those slots, keys the heights with
+// block fields in the range (in any order; the range's transaction heights
+// are added). It adds to the result's counts. Finish builds all slots at
+// once; a streaming decode (stream.go) builds successive height ranges,
+// which give the same blocks and counts. The decoder state it changes
+// (receipts joined into transactions, the rows' h) is changed the same way
+// by building again, so that a streaming decode can fall back to one build
+// of everything.
+func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Block, error) {
 	res := &d.res
-	ntx := d.txs.n
+	ntx := s1 - s0
 	// Receipts fill in what transactions rows lack; then each transaction's
 	// transfers are counted (offs: where they start in all).
 	offs := make([]int, ntx+1)
 	for i := range ntx {
-		t := d.txAt(int32(i))
+		t := d.txAt(int32(s0 + i))
 		if r, ok := d.receipts[t.id]; ok {
 			if t.status == -2 {
 				t.status = r.status
@@ -819,7 +874,7 @@ func (d *Decoder) Finish() (*Result, error) {
 	fill := make([]int, ntx)
 	for i := range ntx {
 		fill[i] = offs[i]
-		if t := d.txAt(int32(i)); t.native() {
+		if t := d.txAt(int32(s0 + i)); t.native() {
 			all[fill[i]] = model.Transfer{From: d.addrBytes(t.from), To: d.addrBytes(t.to), Value: t.value, LogIndex: -1}
 			fill[i]++
 		}
@@ -827,20 +882,21 @@ func (d *Decoder) Finish() (*Result, error) {
 	// Each row's place first (its h is no longer needed), then the rows
 	// are written on all cores.
 	const skip = ^uint64(0)
-	for _, b := range d.xbatches {
+	for _, b := range xb {
 		for k := range b.rows {
 			x := &b.rows[k]
 			if d.txAt(x.tx).status == 0 {
 				x.h = skip
 				continue
 			}
-			x.h = uint64(fill[x.tx])
-			fill[x.tx]++
+			l := int(x.tx) - s0
+			x.h = uint64(fill[l])
+			fill[l]++
 		}
 	}
-	d.parallel(len(d.xbatches), func(lo, hi int) {
+	d.parallel(len(xb), func(lo, hi int) {
 		a := d.alen
-		for _, b := range d.xbatches[lo:hi] {
+		for _, b := range xb[lo:hi] {
 			slab := d.slabs[b.slab-1]
 			for k := range b.rows {
 				x := &b.rows[k]
@@ -862,7 +918,7 @@ func (d *Decoder) Finish() (*Result, error) {
 			seg := all[offs[i]:offs[i+1]]
 			n, li, ok := dedupSeg(seg)
 			if !ok {
-				*cerr = d.xferConflict(int32(i), li)
+				*cerr = d.xferConflict(int32(s0+i), li)
 				return
 			}
 			segLen[i] = int32(n)
@@ -877,7 +933,7 @@ func (d *Decoder) Finish() (*Result, error) {
 	// log, id. Exports are usually in that order already.
 	order := make([]int32, ntx)
 	for i := range order {
-		order[i] = int32(i)
+		order[i] = int32(s0 + i)
 	}
 	cmpTx := func(x, y int32) int {
 		a, c := d.txAt(x), d.txAt(y)
@@ -902,21 +958,17 @@ func (d *Decoder) Finish() (*Result, error) {
 	if !slices.IsSortedFunc(order, cmpTx) {
 		slices.SortFunc(order, cmpTx)
 	}
-	// Blocks: every height seen, with its transactions in order.
-	heights := make([]uint64, 0, len(d.blocks))
-	for h := range d.blocks {
-		heights = append(heights, h)
-	}
+	// Blocks: every height with block fields or transactions, in order.
+	heights := keys
 	for k, i := range order {
 		if h := d.txAt(i).height; k == 0 || h != d.txAt(order[k-1]).height {
-			if _, ok := d.blocks[h]; !ok {
-				heights = append(heights, h)
-			}
+			heights = append(heights, h)
 		}
 	}
 	slices.Sort(heights)
+	heights = slices.Compact(heights)
 	blocks := make([]model.Block, len(heights))
-	res.Blocks = make([]*model.Block, len(heights))
+	out := make([]*model.Block, len(heights))
 	txBuf := make([]model.Tx, ntx)
 	// Blocks are built on all cores, each part from the first transaction
 	// of its first height.
@@ -928,28 +980,22 @@ func (d *Decoder) Finish() (*Result, error) {
 	parallelParts(len(heights), parts, func(lo, hi int, pt *part) {
 		p := sort.Search(ntx, func(i int) bool { return d.txAt(order[i]).height >= heights[lo] })
 		for bi := lo; bi < hi; bi++ {
-			p = d.buildBlock(&blocks[bi], heights[bi], order, p, txBuf, all, offs, segLen, &pt.noTime, &pt.transfers)
-			res.Blocks[bi] = &blocks[bi]
+			p = d.buildBlock(&blocks[bi], heights[bi], order, p, s0, txBuf, all, offs, segLen, &pt.noTime, &pt.transfers)
+			out[bi] = &blocks[bi]
 		}
 	})
 	for _, pt := range parts {
 		res.NoTime = append(res.NoTime, pt.noTime...)
 		res.Transfers += pt.transfers
 	}
-	res.Txs = int64(ntx)
-	for i := range d.facts {
-		f := &d.facts[i]
-		if ba := d.blocks[f.Height]; ba != nil {
-			f.Time = ba.time
-		}
-	}
-	res.Facts = d.facts
-	return res, nil
+	res.Txs += int64(ntx)
+	return out, nil
 }
 
 // buildBlock fills block b of height h with the transactions order[p:]
-// of that height and returns where the next height's start.
-func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p int, txBuf []model.Tx, all []model.Transfer,
+// of that height and returns where the next height's start. order holds
+// slots from s0 on; offs and segLen are indexed from s0.
+func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p, s0 int, txBuf []model.Tx, all []model.Transfer,
 	offs []int, segLen []int32, noTime *[]uint64, transfers *int64) int {
 	ntx := len(order)
 	b.Chain, b.Height = d.chain, h
@@ -982,8 +1028,8 @@ func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p int, txB
 		if t.hasRow {
 			tx.FeePayer = d.addrBytes(t.from)
 		}
-		start := offs[si]
-		end := start + int(segLen[si])
+		start := offs[int(si)-s0]
+		end := start + int(segLen[int(si)-s0])
 		if end > start {
 			tx.Transfers = all[start:end:end]
 		}

@@ -170,10 +170,18 @@ func (d *Decoder) readTokenTransfers(ch *chunker, cr *csvReader, first []byte, l
 		return err
 	}
 	xc := xferCols{c[0], c[1], c[2], c[3], c[4], c[5], c[6], cr.optCol("block_timestamp"), cr.optCol("block_hash")}
-	m := xferMerge{d: d, fi: fi, lastTx: -1}
+	m := xferMerge{d: d, fi: fi, lastTx: -1, st: d.st}
 	return d.readChunked(ch, cr, first, last, chunkKind{
 		parse: func(b *batch, cr *csvReader) { parseXfers(d.chain, &xc, b, cr) },
-		merge: m.merge,
+		merge: func(b *batch, base int) error {
+			if err := m.merge(b, base); err != nil {
+				return err
+			}
+			if m.st != nil {
+				return d.streamStep()
+			}
+			return nil
+		},
 	})
 }
 
@@ -262,6 +270,7 @@ type xferMerge struct {
 	lastTx    int32
 	lastBlock *blockAcc
 	lastH     uint64
+	st        *streamState // the streaming decode this file is read for, or nil
 }
 
 func (m *xferMerge) merge(b *batch, base int) error {
@@ -315,6 +324,9 @@ func (m *xferMerge) merge(b *batch, base int) error {
 		}
 		t.nXfer++
 		r.tx, r.line = ti, w.line
+		if st := m.st; st != nil {
+			st.row(r.height)
+		}
 		done++
 	}
 	d.res.Rows[KindTokenTransfers] += int64(n)

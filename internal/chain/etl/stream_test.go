@@ -1,0 +1,324 @@
+package etl
+
+import (
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
+	"github.com/spoor-dev/spoor/internal/model"
+)
+
+// memFile is an export file held in memory.
+type memFile struct {
+	kind Kind
+	data string
+}
+
+func memUnit(files []memFile) (Unit, map[string]string) {
+	var u Unit
+	data := map[string]string{}
+	for i, f := range files {
+		name := fmt.Sprintf("%s_%d.csv", f.kind, i)
+		u.Files = append(u.Files, File{Path: name, Kind: f.kind})
+		data[name] = f.data
+	}
+	return u, data
+}
+
+// streamed is what a streaming decode handed over.
+type streamed struct {
+	res    *Result
+	blocks []*model.Block // after the last Reset
+	sends  int            // hand-overs, all of them
+	early  int            // hand-overs before the files were read to the end
+	resets int
+}
+
+// streamUnit decodes u as a streaming decode with chunks of about chunk
+// bytes, handing over every `every` rows; read reads a file.
+func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string) (streamed, error) {
+	var s streamed
+	d := NewDecoder(c)
+	d.chunk, d.workers, d.streamRows = chunk, 2, every
+	reading := false // hand-overs while a file is read are early
+	read := func(f File) error {
+		reading = true
+		defer func() { reading = false }()
+		if data != nil {
+			return d.Read(f.Kind, strings.NewReader(data[f.Path]), f.Path)
+		}
+		return d.ReadFile(f)
+	}
+	res, err := d.decodeStream(u, Stream{
+		Blocks: func(b []*model.Block) error {
+			for i := 1; i < len(b); i++ {
+				if b[i].Height <= b[i-1].Height {
+					return fmt.Errorf("blocks %d, %d handed over out of order", b[i-1].Height, b[i].Height)
+				}
+			}
+			if n := len(s.blocks); n > 0 && len(b) > 0 && b[0].Height <= s.blocks[n-1].Height {
+				return fmt.Errorf("block %d handed over after %d", b[0].Height, s.blocks[n-1].Height)
+			}
+			s.blocks = append(s.blocks, b...)
+			s.sends++
+			if reading {
+				s.early++
+			}
+			return nil
+		},
+		Reset: func() error {
+			s.blocks = nil
+			s.resets++
+			return nil
+		},
+	}, read)
+	if err != nil {
+		return s, err
+	}
+	if res.Blocks != nil {
+		return s, fmt.Errorf("a streaming decode's Result holds %d blocks", len(res.Blocks))
+	}
+	s.res = res
+	return s, nil
+}
+
+// decodeUnitWith is DecodeUnit with the decoder's chunk size and workers set.
+func decodeUnitWith(c model.Chain, u Unit, chunk, workers int, data map[string]string) (*Result, error) {
+	d := NewDecoder(c)
+	d.chunk, d.workers = chunk, workers
+	files := append([]File(nil), u.Files...)
+	sort.SliceStable(files, func(i, j int) bool { return files[i].Kind < files[j].Kind })
+	for _, f := range files {
+		var err error
+		if data != nil {
+			err = d.Read(f.Kind, strings.NewReader(data[f.Path]), f.Path)
+		} else {
+			err = d.ReadFile(f)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return d.Finish()
+}
+
+// sameStream fails t unless the streaming decode of u gives DecodeUnit's
+// result: its blocks, in order, and its counts and facts, or its error.
+func sameStream(t *testing.T, c model.Chain, u Unit, data map[string]string, chunk, every int) streamed {
+	t.Helper()
+	want, werr := decodeUnitWith(c, u, 1<<30, 1, data)
+	got, err := streamUnit(c, u, chunk, every, data)
+	if (err != nil) != (werr != nil) || (err != nil && err.Error() != werr.Error()) {
+		t.Fatalf("chunk %d, every %d rows: streaming error %v\nDecodeUnit error %v", chunk, every, err, werr)
+	}
+	if err != nil {
+		return got
+	}
+	res := *got.res
+	res.Blocks = got.blocks
+	if len(res.Blocks) == 0 && len(want.Blocks) == 0 {
+		res.Blocks = want.Blocks // no blocks: nil or empty alike
+	}
+	if !reflect.DeepEqual(&res, want) {
+		t.Fatalf("chunk %d, every %d rows: streamed %d blocks (%d hand-overs, %d resets), DecodeUnit %d; results differ:\n got %+v\nwant %+v",
+			chunk, every, len(got.blocks), got.sends, got.resets, len(want.Blocks), &res, want)
+	}
+	return got
+}
+
+func txXfers(txs, xfers string) []memFile {
+	var fs []memFile
+	if txs != "" {
+		fs = append(fs, memFile{KindTransactions, txs})
+	}
+	return append(fs, memFile{KindTokenTransfers, xfers})
+}
+
+// Rows in block order are handed over early, in several parts, and the
+// parts make up DecodeUnit's blocks, at every chunk size and hand-over
+// interval.
+func TestStreamSortedMatchesDecodeUnit(t *testing.T) {
+	txs, xfers := chunkFiles(300)
+	for _, c := range []model.Chain{model.ETH, model.Tron} {
+		for _, withTxs := range []bool{false, true} {
+			tx := ""
+			if withTxs {
+				tx = txs
+			}
+			u, data := memUnit(txXfers(tx, xfers))
+			for _, chunk := range []int{64, 300, 4096, 1 << 30} {
+				for _, every := range []int{1, 40, 1 << 30} {
+					s := sameStream(t, c, u, data, chunk, every)
+					if s.resets != 0 {
+						t.Fatalf("sorted rows: %d resets", s.resets)
+					}
+					if chunk == 300 && every == 40 && s.early < 5 {
+						t.Fatalf("sorted rows, chunks of 300 bytes: %d early hand-overs, want many", s.early)
+					}
+					if every == 1<<30 && s.early != 0 {
+						t.Fatalf("%d early hand-overs with none due", s.early)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The synthetic exports of the benchmarks (etltest), read from files.
+func TestStreamSyntheticExport(t *testing.T) {
+	dir := t.TempDir()
+	xp, tp := filepath.Join(dir, "token_transfers.csv"), filepath.Join(dir, "transactions.csv")
+	if err := etltest.WriteSynthetic(xp, tp, 30_000); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []Unit{
+		{Files: []File{{xp, KindTokenTransfers}}},
+		{Files: []File{{xp, KindTokenTransfers}, {tp, KindTransactions}}},
+	} {
+		s := sameStream(t, model.Tron, u, nil, 64<<10, 3000)
+		if s.early < 5 || s.resets != 0 || s.res.Transfers != 30_000 {
+			t.Fatalf("%d files: %d early hand-overs, %d resets, %d transfers", len(u.Files), s.early, s.resets, s.res.Transfers)
+		}
+	}
+}
+
+// Rows out of block order: nothing handed over early when they are out of
+// order from the start, and a Reset then everything again when an early
+// row turns up after its block was handed over.
+func TestStreamUnsorted(t *testing.T) {
+	txs, xfers := chunkFiles(300)
+	hdr, body, _ := strings.Cut(xfers, "\n")
+	// Lines of a row may span physical lines (quoted notes): cut records
+	// at the token address that starts each.
+	recs := strings.SplitAfter(body, "\n0x")
+	for i := range recs {
+		recs[i] = strings.TrimSuffix(recs[i], "0x")
+		if i > 0 {
+			recs[i] = "0x" + recs[i]
+		}
+	}
+	join := func(r []string) string { return hdr + "\n" + strings.Join(r, "") }
+	if join(recs) != xfers {
+		t.Fatal("records do not make up the file")
+	}
+
+	shuffled := append([]string(nil), recs...)
+	rand.New(rand.NewSource(1)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	u, data := memUnit(txXfers("", join(shuffled)))
+	if s := sameStream(t, model.ETH, u, data, 300, 10); s.early != 0 || s.resets != 0 {
+		t.Fatalf("shuffled rows: %d early hand-overs, %d resets", s.early, s.resets)
+	}
+
+	// One late row (block 135) moved up among block 110's: hand-overs stop
+	// there (or, when block 135 went early with it, a reset follows);
+	// block 135 is never handed over in part.
+	early := append([]string(nil), recs[:60]...)
+	early = append(append(early, recs[500]), recs[60:500]...)
+	early = append(early, recs[501:]...)
+	// With the transactions file, whose slots are in block order: only the
+	// rows' order stops the hand-overs.
+	for _, tx := range []string{"", txs} {
+		u, data = memUnit(txXfers(tx, join(early)))
+		for chunk := 100; chunk <= 2000; chunk += 100 {
+			for _, every := range []int{1, 10, 100} {
+				sameStream(t, model.ETH, u, data, chunk, every)
+			}
+		}
+	}
+
+	// One early row (block 101) moved to the end: blocks were handed over,
+	// then dropped.
+	late := append(append(append([]string(nil), recs[:9]...), recs[10:]...), recs[9])
+	for _, withTxs := range []bool{false, true} {
+		tx := ""
+		if withTxs {
+			tx = txs
+		}
+		u, data := memUnit(txXfers(tx, join(late)))
+		s := sameStream(t, model.ETH, u, data, 300, 10)
+		if s.early == 0 || s.resets != 1 {
+			t.Fatalf("late row: %d early hand-overs, %d resets; want some, then one reset", s.early, s.resets)
+		}
+	}
+
+	// Transactions out of order (their slots), transfers in order: nothing
+	// early.
+	th, tb, _ := strings.Cut(txs, "\n")
+	tl := strings.SplitAfter(tb, "\n0x")
+	for i := range tl {
+		tl[i] = strings.TrimSuffix(tl[i], "0x")
+		if i > 0 {
+			tl[i] = "0x" + tl[i]
+		}
+	}
+	rev := append([]string(nil), tl...)
+	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+		rev[i], rev[j] = rev[j], rev[i]
+	}
+	u, data = memUnit(txXfers(th+"\n"+strings.Join(rev, ""), xfers))
+	if s := sameStream(t, model.ETH, u, data, 300, 10); s.early != 0 {
+		t.Fatalf("transactions out of order: %d early hand-overs", s.early)
+	}
+}
+
+// A unit of every kind (blocks, transactions, receipts, token transfers,
+// logs): the logs are read before the token transfers that are streamed,
+// facts and all come out the same.
+func TestStreamFullUnit(t *testing.T) {
+	var fs []memFile
+	for k, v := range ethFiles {
+		fs = append(fs, memFile{k, v})
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].kind < fs[j].kind })
+	u, data := memUnit(fs)
+	for _, every := range []int{1, 1 << 30} {
+		s := sameStream(t, model.ETH, u, data, 64, every)
+		if len(s.res.Facts) != 1 {
+			t.Fatalf("facts %+v", s.res.Facts)
+		}
+	}
+}
+
+// Errors, also after blocks were handed over: the same error as DecodeUnit
+// (file, line, field, message), also when two files have one.
+func TestStreamErrors(t *testing.T) {
+	txs, xfers := chunkFiles(300)
+	lastRow := xfers[strings.LastIndex(xfers[:len(xfers)-1], "\n")+1:]
+	// field sets field i (no quoted notes in the last row) of a row.
+	field := func(row string, i int, v string) string {
+		f := strings.Split(row, ",")
+		f[i] = v
+		return strings.Join(f, ",")
+	}
+	badLogs := memFile{KindLogs, ethFiles[KindLogs] + "7," + t2 + ",1," + hA + ",100," + usdt + ",0x,0xzz\n"}
+	for _, tc := range []struct {
+		name  string
+		files []memFile
+		want  string
+		early bool // blocks were handed over before the error
+	}{
+		{"bad value late", txXfers(txs, strings.Replace(xfers, ",280000,", ",-5,", 1)), "column value: negative amount", true},
+		{"conflicting duplicate late", txXfers("", xfers+field(lastRow, 4, "7")), "listed twice with different content", true},
+		{"block moved late", txXfers("", xfers+field(lastRow, 7, "101")), "is in block 101 here but block 142", true},
+		{"bad logs", append(txXfers("", xfers), badLogs), "column topics", true},
+		{"bad logs and bad transfers", append(txXfers("", strings.Replace(xfers, ",280000,", ",-5,", 1)), badLogs), "negative amount", true},
+		{"no receipt status", txXfers(strings.ReplaceAll(txs, ",receipt_status,", ",receipt_status_x,"), xfers), "no receipt status", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, data := memUnit(tc.files)
+			s := sameStream(t, model.ETH, u, data, 300, 10)
+			_, err := streamUnit(model.ETH, u, 300, 10, data)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if tc.early && s.early == 0 {
+				t.Fatal("no blocks handed over before the error: the test does not test a late error")
+			}
+		})
+	}
+}
