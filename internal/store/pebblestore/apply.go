@@ -66,7 +66,7 @@ type part struct {
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.state(c)
+	st, err := s.loadState(c)
 	if err != nil {
 		return err
 	}
@@ -149,8 +149,16 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	for k, v := range a.assets {
 		st.cacheAsset(k, v)
 	}
+	// A full open segment is closed in the background (after the previous
+	// close, if one is still running); a finished close is settled now, to
+	// free its memory.
+	if len(st.seg.open.adj) >= s.segMax || st.seg.pending != nil && st.seg.settled() {
+		if err := s.settle(c, st); err != nil {
+			return err
+		}
+	}
 	if len(st.seg.open.adj) >= s.segMax {
-		return s.closeOpen(c, st)
+		s.startClose(c, st)
 	}
 	return nil
 }

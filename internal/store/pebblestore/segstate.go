@@ -94,6 +94,9 @@ type segState struct {
 	// (built by reads only).
 	byAddr  map[uint64][]uint32
 	adjDone int
+	// pending: the segment being closed in the background, or nil (see
+	// startClose).
+	pending *pendingSeg
 }
 
 // openAdj returns the positions of address id's entries in the open
@@ -144,6 +147,9 @@ func (g *segState) txCandidates(id *[32]byte) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.txnums(p)...)
 	}
+	if g.pending != nil {
+		out = g.pending.x.get(p, out)
+	}
 	return g.openX.catchUp(g.open.txids).get(p, out)
 }
 
@@ -153,6 +159,9 @@ func (g *segState) addrCandidates(h uint64) []uint64 {
 	var out []uint64
 	for _, s := range g.segs {
 		out = append(out, s.addrIDs(h)...)
+	}
+	if g.pending != nil {
+		out = g.pending.a.get(h, out)
 	}
 	return g.openA.catchUp(g.open.addrs).get(h, out)
 }
@@ -456,96 +465,167 @@ func writeFile(path string, data []byte) error {
 
 // closeOpen writes the open segment as a segment file (merged into the last
 // segment when both fit in segMaxEntries), writes the UTXO snapshot of a
-// UTXO chain, and commits the new list. Callers hold s.mu.
+// UTXO chain, and commits the new list, waiting for all of it. Callers hold
+// s.mu.
 func (s *Store) closeOpen(c model.Chain, st *chainState) error {
+	if err := s.settle(c, st); err != nil {
+		return err
+	}
+	s.startClose(c, st)
+	return s.settle(c, st)
+}
+
+// pendingSeg is a segment being closed in the background: a goroutine sorts
+// and encodes the former open segment and writes its file while Apply goes
+// on with a new open segment; settle then maps the file and commits the
+// list. Until then the segment's txids and addresses are found through its
+// hash indexes (the duplicate check and address lookups of the Applies that
+// go on); every other reader settles first (Store.state), so no read sees
+// the store without the segment's entries.
+type pendingSeg struct {
+	x, a    hashIndex // the txid and address indexes of its entries, read-only
+	l       segList   // the list to commit once the file is written
+	ref     segRef
+	replace bool   // the file replaces the last listed segment (merged)
+	oldUTXO uint64 // the snapshot file the list no longer names, to remove
+	done    chan struct{}
+	err     error // set by the goroutine before done closes
+}
+
+// startClose hands the open segment to a goroutine that writes it, and
+// starts a new open segment. The UTXO snapshot, which must be the set as of
+// the segment's end, is written here. Callers hold s.mu, with no close
+// pending.
+func (s *Store) startClose(c model.Chain, st *chainState) {
 	g := st.seg
 	d := g.open
 	if d.end == d.start {
-		return nil
+		return
 	}
-	l := g.list
+	p := &pendingSeg{l: g.list, done: make(chan struct{})}
+	l := &p.l
 	l.segs = append([]segRef(nil), g.list.segs...)
-	data := d
-	replace := false
+	var tail *segment
+	ref := segRef{start: d.start, end: d.end, nAdj: uint64(len(d.adj))}
 	if n := len(l.segs); n > 0 && l.segs[n-1].nAdj+uint64(len(d.adj)) <= uint64(s.segMax) && l.segs[n-1].end == d.start && g.segs[n-1].addrEnd == d.addrStart {
-		tail, err := g.segs[n-1].load()
-		if err != nil {
-			return err
-		}
-		tail.appendData(d)
-		data, replace = tail, true
+		tail, p.replace = g.segs[n-1], true
+		ref.start, ref.nAdj = l.segs[n-1].start, l.segs[n-1].nAdj+uint64(len(d.adj))
 	}
-	img, err := encodeSeg(data)
-	if err != nil {
-		if !replace {
-			d.resort()
-			g.byAddr, g.adjDone = nil, 0
-		}
-		return err
-	}
-	ref := segRef{file: l.nextFile, start: data.start, end: data.end, nAdj: uint64(len(data.adj))}
+	ref.file = l.nextFile
 	l.nextFile++
-	// From here a failure leaves the open segment open, so it goes back to
-	// the append order encodeSeg sorted away (truncate needs it).
-	fail := func(err error) error {
-		if !replace {
-			d.resort()
-			g.byAddr, g.adjDone = nil, 0
-		}
-		return err
-	}
-	if err := writeFile(segPath(s.dir, c, ref.file), img); err != nil {
-		return fail(fmt.Errorf("pebblestore: write segment: %w", err))
-	}
-	oldUTXO := l.utxoFile
+	p.oldUTXO = l.utxoFile
 	// A new UTXO snapshot once the txs since the last one outnumber the
 	// unspent outputs: rewriting the set costs at most about one entry per
 	// tx ingested, and loading it replays at most that many tx records. A
 	// process that never loaded the set (a reader closing a segment rebuilt
 	// after a crash) leaves that to the next writer.
+	var snap []byte
 	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(st.utxo.len()) {
 		l.utxoFile, l.utxoAt = l.nextFile, d.end
 		l.nextFile++
-		if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, nil)); err != nil {
-			return fail(fmt.Errorf("pebblestore: write UTXO snapshot: %w", err))
-		}
+		snap = encodeUTXOSnapshot(st.utxo, nil)
 	}
-	var dropped []*segment
-	if replace {
-		dropped = []*segment{g.segs[len(g.segs)-1]}
+	if p.replace {
 		l.segs[len(l.segs)-1] = ref
 	} else {
 		l.segs = append(l.segs, ref)
 	}
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
-	// The tx log's index entries the list now covers are made durable
-	// first (on open, entries past the list's end are rebuilt by replay).
-	if err := st.log.syncIdx(idxLen(d.end)); err != nil {
-		return fail(err)
+	p.ref = ref
+	p.x = *g.openX.catchUp(d.txids)
+	p.a = *g.openA.catchUp(d.addrs)
+	g.pending = p
+	g.resetOpen(d.end, d.addrEnd)
+	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
+	go func() {
+		defer close(p.done)
+		if snap != nil {
+			if err := writeFile(utxoFile, snap); err != nil {
+				p.err = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
+				return
+			}
+		}
+		data := d
+		if tail != nil {
+			t, err := tail.load()
+			if err != nil {
+				p.err = err
+				return
+			}
+			t.appendData(d)
+			data = t
+		}
+		img, err := encodeSeg(data)
+		if err != nil {
+			p.err = err
+			return
+		}
+		if err := writeFile(segFile, img); err != nil {
+			p.err = fmt.Errorf("pebblestore: write segment: %w", err)
+		}
+	}()
+}
+
+// settle waits for the chain's pending segment close, maps the new file and
+// commits the list. After a close that failed, the chain's in-memory state
+// is dropped: the next use loads it again from what is on disk (the records,
+// untouched, and the last committed list), exactly as after a crash.
+// Callers hold s.mu; after an error they must not use st again.
+func (s *Store) settle(c model.Chain, st *chainState) error {
+	g := st.seg
+	p := g.pending
+	if p == nil {
+		return nil
 	}
-	seg, err := openSegment(segPath(s.dir, c, ref.file))
+	<-p.done
+	err := p.err
+	var seg *segment
+	if err == nil {
+		// The tx log's index entries the list now covers are made durable
+		// first (on open, entries past the list's end are rebuilt by replay).
+		err = st.log.syncIdx(idxLen(p.l.segEnd))
+	}
+	if err == nil {
+		seg, err = openSegment(segPath(s.dir, c, p.ref.file))
+	}
+	if err == nil {
+		if err = s.db.Set(key(tSegList, byte(c), 0), encodeSegList(&p.l), pebble.Sync); err != nil {
+			seg.close()
+			err = fmt.Errorf("pebblestore: commit segment list: %w", err)
+		}
+	}
+	g.pending = nil
 	if err != nil {
-		return fail(err)
+		s.forget(c, st)
+		return fmt.Errorf("chain %s: closing a segment: %w", c, err)
 	}
-	if err := s.db.Set(key(tSegList, byte(c), 0), encodeSegList(&l), pebble.Sync); err != nil {
-		seg.close()
-		return fail(fmt.Errorf("pebblestore: commit segment list: %w", err))
-	}
-	if replace {
+	if p.replace {
+		old := g.segs[len(g.segs)-1]
 		g.segs[len(g.segs)-1] = seg
+		old.close()
+		os.Remove(old.path)
 	} else {
 		g.segs = append(g.segs, seg)
 	}
-	g.list = l
-	for _, x := range dropped {
-		x.close()
-		os.Remove(x.path)
+	g.list = p.l
+	if p.oldUTXO != 0 && p.oldUTXO != p.l.utxoFile {
+		os.Remove(utxoPath(s.dir, c, p.oldUTXO))
 	}
-	if oldUTXO != 0 && oldUTXO != l.utxoFile {
-		os.Remove(utxoPath(s.dir, c, oldUTXO))
-	}
-	g.resetOpen(d.end, d.addrEnd)
 	return nil
+}
+
+// settled reports whether the chain has no segment close pending, or one
+// that has finished (so settle would not wait).
+func (g *segState) settled() bool {
+	if g.pending == nil {
+		return true
+	}
+	select {
+	case <-g.pending.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // appendData appends o (which starts where d ends) to d.

@@ -274,9 +274,34 @@ func (s *Store) get(k []byte) ([]byte, error) {
 	return out, nil
 }
 
-// state returns the chain's in-memory state, loading it on first use.
-// Callers hold s.mu.
+// state returns the chain's in-memory state, loading it on first use, with
+// no segment close pending (see startClose). Callers hold s.mu.
 func (s *Store) state(c model.Chain) (*chainState, error) {
+	st, err := s.loadState(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.settle(c, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// forget drops the chain's in-memory state (its segments unmapped, its log
+// closed): the next use loads it again from disk. Callers hold s.mu.
+func (s *Store) forget(c model.Chain, st *chainState) {
+	if st.seg != nil {
+		st.seg.closeAll()
+	}
+	s.logs[c].Store(nil)
+	st.log.close()
+	delete(s.chains, c)
+}
+
+// loadState is state without settling a pending segment close: Apply's
+// view, which finds a pending segment's txids and addresses through its
+// hash indexes. Callers hold s.mu.
+func (s *Store) loadState(c model.Chain) (*chainState, error) {
 	if st, ok := s.chains[c]; ok {
 		return st, nil
 	}

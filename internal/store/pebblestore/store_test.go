@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/cockroachdb/pebble/v2"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -566,5 +567,62 @@ func TestOldLayoutMergerRefused(t *testing.T) {
 	db.Close()
 	if _, err := Open(dir); !errors.Is(err, ErrOldLayout) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("layout-1 store: err = %v, want ErrOldLayout naming the folder", err)
+	}
+}
+
+// TestBackgroundCloseFailure makes the background write of a segment fail
+// (a directory where its file goes): the error reaches the next call, the
+// chain's in-memory state is dropped, and once the obstacle is gone the
+// store, loaded again from disk, equals one that applied the same blocks
+// with no failure, and goes on the same.
+func TestBackgroundCloseFailure(t *testing.T) {
+	defer func(old int) { segMaxEntries = old }(segMaxEntries)
+	segMaxEntries = 40
+	w := newUTXOWorld(7, 60)
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[:20]); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	st, err := s.state(model.BTC) // settles any pending close
+	if err != nil {
+		s.mu.Unlock()
+		t.Fatal(err)
+	}
+	next := st.seg.list.nextFile
+	s.mu.Unlock()
+	block := segPath(dir, model.BTC, next)
+	if err := os.MkdirAll(block, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Apply(model.BTC, store.Linked, w.blocks[20:40])
+	if err == nil {
+		_, err = s.Digest()
+	}
+	if err == nil || !strings.Contains(err.Error(), "closing a segment") {
+		t.Fatalf("a segment file that cannot be written: err = %v, want the close's error", err)
+	}
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	clean := openTestStore(t)
+	if err := clean.Apply(model.BTC, store.Linked, w.blocks[:40]); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatal("after a failed background close, the store reloaded from disk differs from a clean one")
+	}
+	for _, x := range []*Store{s, clean} {
+		if err := x.Apply(model.BTC, store.Linked, w.blocks[40:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatal("after a failed background close, the continuation differs from a clean one")
 	}
 }
