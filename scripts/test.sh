@@ -14,5 +14,5 @@ echo "== go vet"
 go vet ./...
 echo "== go test"
 go test -count=1 -timeout 25m ./...
-echo "== go test -race (the store's two-goroutine Apply)"
-go test -count=1 -race -timeout 10m -run 'Pipelined|TinySegments|ReadsGolden' ./internal/store/pebblestore/
+echo "== go test -race (the store's two-goroutine Apply and background segment close)"
+go test -count=1 -race -timeout 10m -run 'Pipelined|TinySegments|ReadsGolden|BackgroundClose' ./internal/store/pebblestore/
