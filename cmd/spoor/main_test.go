@@ -41,7 +41,10 @@ func run(t *testing.T, env []string, args ...string) (string, string, int) {
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err := waitOrDump(t, cmd, &errb, 3*time.Minute, args)
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -49,6 +52,24 @@ func run(t *testing.T, env []string, args ...string) (string, string, int) {
 		t.Fatal(err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// waitOrDump waits for cmd; one that runs past limit is sent SIGQUIT, which
+// makes a Go program print every goroutine's stack, and the test fails with
+// that dump instead of hanging until the test binary's own timeout.
+func waitOrDump(t *testing.T, cmd *exec.Cmd, errb *bytes.Buffer, limit time.Duration, args []string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		cmd.Process.Signal(syscall.SIGQUIT)
+		<-done
+		t.Fatalf("spoor %s did not finish in %v; its goroutines:\n%s", strings.Join(args, " "), limit, errb.String())
+		return nil
+	}
 }
 
 func storeDigest(t *testing.T, data string) string {
@@ -176,7 +197,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		delay := time.Minute // enough kills: let it finish
+		delay := max(time.Minute, 10*full) // enough kills: let it finish
 		if kills < 12 {
 			delay = full/20 + time.Duration(rng.Int64N(int64(full*9/10)))
 		}
@@ -198,6 +219,11 @@ func TestCrashSafety(t *testing.T) {
 			t.Logf("%d SIGKILLs (kill points within %v), resumed to the exact contents of a clean run; %d early finishes restarted", kills, full, restarts)
 			return
 		case <-time.After(delay):
+			if kills >= 12 { // a resume meant to finish hangs: show where
+				cmd.Process.Signal(syscall.SIGQUIT)
+				<-done
+				t.Fatalf("a resumed ingest did not finish in %v after %d kills; its goroutines:\n%s", delay, kills, errb.String())
+			}
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++
