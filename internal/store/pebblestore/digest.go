@@ -135,19 +135,23 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 		if err := s.ensureUTXO(c, st); err != nil {
 			return err
 		}
-		ops := make([]outpoint, 0, st.utxo.len())
-		st.utxo.each(func(op *outpoint, _ *utxoRec) { ops = append(ops, *op) })
-		sort.Slice(ops, func(i, j int) bool {
-			if c := bytes.Compare(ops[i].id[:], ops[j].id[:]); c != 0 {
+		type out struct {
+			op outpoint
+			u  utxoRec
+		}
+		outs := make([]out, 0, st.utxo.len())
+		st.utxo.each(func(op *outpoint, u *utxoRec) { outs = append(outs, out{*op, *u}) })
+		sort.Slice(outs, func(i, j int) bool {
+			if c := bytes.Compare(outs[i].op.id[:], outs[j].op.id[:]); c != 0 {
 				return c < 0
 			}
-			return ops[i].vout < ops[j].vout
+			return outs[i].op.vout < outs[j].op.vout
 		})
-		for _, op := range ops {
-			u, _ := st.utxo.get(op)
-			one := newUTXOSet()
-			one.set(op, u)
-			h.Write(encodeUTXOSnapshot(one, nil))
+		var b []byte
+		for i := range outs {
+			// Each output as the snapshot of a set holding it alone.
+			b = appendUTXOEnt(append(b[:0], utxoMagic...), &outs[i].op, &outs[i].u)
+			h.Write(sealUTXOSnapshot(b))
 		}
 	}
 	return nil

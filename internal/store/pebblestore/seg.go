@@ -167,7 +167,8 @@ func (d *segData) truncate(n, a uint64) {
 }
 
 // encodeSeg writes d as a segment file image. It sorts d.spent in place, and
-// d.adj too where sortAdj cannot sort packed keys (see resort).
+// d.adj too where sortAdj cannot sort packed keys: d is the closing
+// segment's, owned by the goroutine that writes it (startClose).
 func encodeSeg(d *segData) ([]byte, error) {
 	var base int64
 	for i, t := range d.times {

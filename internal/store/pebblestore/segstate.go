@@ -646,16 +646,4 @@ func (d *segData) appendData(o *segData) {
 	d.end = o.end
 }
 
-// resort returns d's adjacency and spends to append (txnum) order after
-// encodeSeg sorted them.
-func (d *segData) resort() {
-	slices.SortFunc(d.adj, func(a, b adjEnt) int {
-		if c := cmp.Compare(a.txnum, b.txnum); c != 0 {
-			return c
-		}
-		return cmpAdj(a, b)
-	})
-	slices.SortFunc(d.spent, func(a, b spentEnt) int { return cmp.Compare(a.spender, b.spender) })
-}
-
 func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

@@ -250,24 +250,31 @@ func (m *utxoSet) each(fn func(op *outpoint, u *utxoRec)) {
 func encodeUTXOSnapshot(m *utxoSet, overlay map[outpoint]*utxoRec) []byte {
 	b := make([]byte, 0, 16+m.len()*56)
 	b = append(b, utxoMagic...)
-	put := func(op *outpoint, u *utxoRec) {
-		b = append(b, op.id[:]...)
-		b = putUvarint(b, uint64(op.vout))
-		b = putUvarint(b, u.TxNum)
-		b = putUvarint(b, u.Addr)
-		b = putUvarint(b, u.Value)
-		b = append(b, u.Script)
-	}
 	m.each(func(op *outpoint, u *utxoRec) {
 		if _, ok := overlay[*op]; !ok {
-			put(op, u)
+			b = appendUTXOEnt(b, op, u)
 		}
 	})
 	for op, u := range overlay {
 		if u != nil {
-			put(&op, u)
+			b = appendUTXOEnt(b, &op, u)
 		}
 	}
+	return sealUTXOSnapshot(b)
+}
+
+// appendUTXOEnt appends one output of a snapshot.
+func appendUTXOEnt(b []byte, op *outpoint, u *utxoRec) []byte {
+	b = append(b, op.id[:]...)
+	b = putUvarint(b, uint64(op.vout))
+	b = putUvarint(b, u.TxNum)
+	b = putUvarint(b, u.Addr)
+	b = putUvarint(b, u.Value)
+	return append(b, u.Script)
+}
+
+// sealUTXOSnapshot ends a snapshot begun with utxoMagic: checksum, magic.
+func sealUTXOSnapshot(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return append(b, utxoMagic...)
 }
