@@ -24,12 +24,75 @@ import "sort"
 // many; its file format could not either) go to a Go map, so the index stays
 // exact for any input.
 type hashIndex struct {
-	base  uint64
+	slotTable
+	base uint64
+	n    int // slots in use
+	wide map[uint64][]uint64
+	done int // entries of the source slice indexed
+}
+
+// slotTable is the open-addressing core of hashIndex and of the UTXO set's
+// index: 8-byte slots holding a hash's top 32 bits (its fingerprint, whose
+// top bits are the slot's home) above a nonzero 32-bit number, 0 for an
+// empty slot; linear probing; backward-shift deletion.
+type slotTable struct {
 	slots []uint64
 	shift uint // 64 − log2(len(slots))
-	n     int  // slots in use
-	wide  map[uint64][]uint64
-	done  int // entries of the source slice indexed
+}
+
+// home is the first slot a fingerprint's run is searched from.
+func (t *slotTable) home(fp uint64) uint64 { return fp >> (t.shift - 32) }
+
+func (t *slotTable) mask() uint64 { return uint64(len(t.slots) - 1) }
+
+// put stores slot value s in the first empty slot from its home.
+func (t *slotTable) put(s uint64) {
+	mask := t.mask()
+	for i := t.home(s >> 32); ; i = (i + 1) & mask {
+		if t.slots[i] == 0 {
+			t.slots[i] = s
+			return
+		}
+	}
+}
+
+// grow doubles the table (to at least min slots) and places every slot
+// again: a slot's home is in the slot itself.
+func (t *slotTable) grow(min int) {
+	old := t.slots
+	size := max(min, 2*len(old))
+	t.slots = make([]uint64, size)
+	t.shift = uint(64 - log2(size))
+	for _, s := range old {
+		if s != 0 {
+			t.put(s)
+		}
+	}
+}
+
+// clear empties slot i. Backward-shift deletion: later slots of the run
+// move into the hole unless their home lies cyclically in (hole, slot],
+// where they would become unreachable.
+func (t *slotTable) clear(i uint64) {
+	mask := t.mask()
+	for j := i; ; {
+		j = (j + 1) & mask
+		s := t.slots[j]
+		if s == 0 {
+			break
+		}
+		k := t.home(s >> 32)
+		if i <= j {
+			if i < k && k <= j {
+				continue
+			}
+		} else if i < k || k <= j {
+			continue
+		}
+		t.slots[i] = s
+		i = j
+	}
+	t.slots[i] = 0
 }
 
 const (
@@ -63,8 +126,6 @@ func (x *hashIndex) dropFrom(src []hashEnt, n uint64) {
 	}
 }
 
-func (x *hashIndex) home(fp uint64) uint64 { return fp >> (x.shift - 32) }
-
 func (x *hashIndex) add(h, num uint64) {
 	off := num - x.base + 1
 	if num < x.base || off >= 1<<32 {
@@ -75,32 +136,10 @@ func (x *hashIndex) add(h, num uint64) {
 		return
 	}
 	if (x.n+1)*8 > len(x.slots)*hashIndexLoad {
-		x.grow()
+		x.grow(hashIndexMin)
 	}
 	x.put(h>>32<<32 | off)
 	x.n++
-}
-
-func (x *hashIndex) put(s uint64) {
-	mask := uint64(len(x.slots) - 1)
-	for i := x.home(s >> 32); ; i = (i + 1) & mask {
-		if x.slots[i] == 0 {
-			x.slots[i] = s
-			return
-		}
-	}
-}
-
-func (x *hashIndex) grow() {
-	old := x.slots
-	size := max(hashIndexMin, 2*len(old))
-	x.slots = make([]uint64, size)
-	x.shift = uint(64 - log2(size))
-	for _, s := range old {
-		if s != 0 {
-			x.put(s)
-		}
-	}
 }
 
 func log2(n int) int {
@@ -160,25 +199,5 @@ func (x *hashIndex) remove(h, num uint64) {
 		}
 	}
 	x.n--
-	// Backward-shift deletion: move later slots of the run into the hole
-	// unless their home lies cyclically in (hole, slot], where they would
-	// become unreachable.
-	for j := i; ; {
-		j = (j + 1) & mask
-		s := x.slots[j]
-		if s == 0 {
-			break
-		}
-		k := x.home(s >> 32)
-		if i <= j {
-			if i < k && k <= j {
-				continue
-			}
-		} else if i < k || k <= j {
-			continue
-		}
-		x.slots[i] = s
-		i = j
-	}
-	x.slots[i] = 0
+	x.clear(i)
 }

@@ -38,12 +38,11 @@ type outpoint struct {
 // a spend plus a create about 3× faster. Pages mean no entry is ever copied
 // on growth, so the set never needs twice its size while growing.
 type utxoSet struct {
-	idx   []uint64
-	shift uint // 64 − log2(len(idx))
-	n     int  // unspent outputs
-	pages [][]utxoEnt
-	used  uint32   // entries handed out (free ones included)
-	free  []uint32 // entry numbers to reuse
+	slotTable     // the index: fingerprint and entry number + 1
+	n         int // unspent outputs
+	pages     [][]utxoEnt
+	used      uint32   // entries handed out (free ones included)
+	free      []uint32 // entry numbers to reuse
 	// undo backs every Apply's undo log in turn (it is as long as one
 	// batch's inputs and outputs): growing a fresh log by appends cost an
 	// eighth of a Bitcoin Apply.
@@ -104,9 +103,9 @@ func (m *utxoSet) ent(e uint32) *utxoEnt {
 // find returns the index slot of op (hash h), or the empty slot ending its
 // run, with found false.
 func (m *utxoSet) find(op *outpoint, h uint64) (i uint64, found bool) {
-	fp, mask := h>>32, uint64(len(m.idx)-1)
-	for i = fp >> (m.shift - 32); ; i = (i + 1) & mask {
-		s := m.idx[i]
+	fp, mask := h>>32, m.mask()
+	for i = m.home(fp); ; i = (i + 1) & mask {
+		s := m.slots[i]
 		if s == 0 {
 			return i, false
 		}
@@ -127,13 +126,13 @@ func (m *utxoSet) get(op outpoint) (utxoRec, bool) {
 	if !ok {
 		return utxoRec{}, false
 	}
-	return m.ent(uint32(m.idx[i]) - 1).rec(), true
+	return m.ent(uint32(m.slots[i]) - 1).rec(), true
 }
 
 // add inserts op, unless it is there already (ok false).
 func (m *utxoSet) add(op outpoint, u utxoRec) (ok bool, err error) {
-	if (m.n+1)*8 > len(m.idx)*utxoIdxLoad {
-		m.grow()
+	if (m.n+1)*8 > len(m.slots)*utxoIdxLoad {
+		m.grow(utxoIdxMin)
 	}
 	h := utxoHash(&op)
 	i, found := m.find(&op, h)
@@ -156,7 +155,7 @@ func (m *utxoSet) add(op outpoint, u utxoRec) (ok bool, err error) {
 	x := m.ent(e)
 	x.id, x.vout, x.live = op.id, op.vout, true
 	x.setRec(&u)
-	m.idx[i] = h>>32<<32 | uint64(e+1)
+	m.slots[i] = h>>32<<32 | uint64(e+1)
 	m.n++
 	return true, nil
 }
@@ -165,7 +164,7 @@ func (m *utxoSet) add(op outpoint, u utxoRec) (ok bool, err error) {
 func (m *utxoSet) set(op outpoint, u utxoRec) error {
 	if m.n > 0 {
 		if i, ok := m.find(&op, utxoHash(&op)); ok {
-			m.ent(uint32(m.idx[i]) - 1).setRec(&u)
+			m.ent(uint32(m.slots[i]) - 1).setRec(&u)
 			return nil
 		}
 	}
@@ -182,55 +181,18 @@ func (m *utxoSet) take(op outpoint) (utxoRec, bool) {
 	if !ok {
 		return utxoRec{}, false
 	}
-	e := uint32(m.idx[i]) - 1
+	e := uint32(m.slots[i]) - 1
 	x := m.ent(e)
 	u := x.rec()
 	x.live = false
 	m.free = append(m.free, e)
 	m.n--
-	// Backward-shift deletion (see hashIndex.remove).
-	mask := uint64(len(m.idx) - 1)
-	for j := i; ; {
-		j = (j + 1) & mask
-		s := m.idx[j]
-		if s == 0 {
-			break
-		}
-		k := s >> 32 >> (m.shift - 32)
-		if i <= j {
-			if i < k && k <= j {
-				continue
-			}
-		} else if i < k || k <= j {
-			continue
-		}
-		m.idx[i] = s
-		i = j
-	}
-	m.idx[i] = 0
+	m.clear(i)
 	return u, true
 }
 
 // del removes op if it is there.
 func (m *utxoSet) del(op outpoint) { m.take(op) }
-
-func (m *utxoSet) grow() {
-	old := m.idx
-	size := max(utxoIdxMin, 2*len(old))
-	m.idx = make([]uint64, size)
-	m.shift = uint(64 - log2(size))
-	mask := uint64(size - 1)
-	for _, s := range old {
-		if s == 0 {
-			continue
-		}
-		i := s >> 32 >> (m.shift - 32)
-		for m.idx[i] != 0 {
-			i = (i + 1) & mask
-		}
-		m.idx[i] = s
-	}
-}
 
 // each calls fn for every unspent output, in no particular order.
 func (m *utxoSet) each(fn func(op *outpoint, u *utxoRec)) {
