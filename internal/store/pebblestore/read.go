@@ -364,7 +364,7 @@ func (s *Store) Stats() ([]store.ChainStats, error) {
 	defer s.mu.Unlock()
 	var out []store.ChainStats
 	for _, c := range model.AllChains {
-		st, err := s.state(c)
+		st, err := s.loadState(c) // the meta only: no need to wait for a segment close
 		if err != nil {
 			return nil, err
 		}

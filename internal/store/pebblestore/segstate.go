@@ -480,7 +480,8 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 // on with a new open segment; settle then maps the file and commits the
 // list. Until then the segment's txids and addresses are found through its
 // hash indexes (the duplicate check and address lookups of the Applies that
-// go on); every other reader settles first (Store.state), so no read sees
+// go on); every reader of the segments settles first (Store.state; the
+// meta-only Mark, Network and Stats need not wait), so no read sees
 // the store without the segment's entries.
 type pendingSeg struct {
 	x, a    hashIndex // the txid and address indexes of its entries, read-only

@@ -366,7 +366,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 func (s *Store) Mark(c model.Chain) (store.Mark, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.state(c)
+	st, err := s.loadState(c) // the meta only: no need to wait for a segment close
 	if err != nil {
 		return store.Mark{}, err
 	}
@@ -377,7 +377,7 @@ func (s *Store) Mark(c model.Chain) (store.Mark, error) {
 func (s *Store) Network(c model.Chain) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.state(c)
+	st, err := s.loadState(c) // the meta only: no need to wait for a segment close
 	if err != nil {
 		return "", err
 	}
