@@ -3,7 +3,7 @@ package pebblestore
 // The tx log: a chain's transaction records, in tx-number order from tx 1,
 // in one append-only file (seg/<chain>.txlog). Tx numbers are dense, so a
 // record needs no key: each is a uvarint length and the record (appendTx).
-// Before segments these records were Pebble's `t` keyspace, and a quarter
+// Until layout 4 these records were Pebble's `t` keyspace, and a quarter
 // of an ingest's store CPU went to Pebble's memtable, WAL and flushes for
 // keys that only ever arrive in order.
 //
@@ -70,8 +70,9 @@ type txLog struct {
 	idx     []idxEnt
 	durable int // idx entries written and synced to the index file
 
-	// buf: Apply's record buffer, reused (only Apply touches it, under the
-	// store's mutex).
+	// buf: Apply's record buffer, reused (filled by the Apply's indexer
+	// goroutine, handed back after the commit; all under the store's mutex,
+	// which the Apply holds throughout).
 	buf []byte
 }
 
