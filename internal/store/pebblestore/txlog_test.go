@@ -168,17 +168,29 @@ func TestTxLogDamage(t *testing.T) {
 		}
 	}
 
-	t.Run("tail past the end", func(t *testing.T) {
-		defer restore()
-		torn := append(append([]byte(nil), intact...), bytes.Repeat([]byte{0xff}, 3000)...)
-		if err := os.WriteFile(logp, torn, 0o640); err != nil {
+	// put writes a damaged (or restored) file; reopen opens the store
+	// again, closed when the subtest ends.
+	put := func(t *testing.T, path string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(path, data, 0o640); err != nil {
 			t.Fatal(err)
 		}
+	}
+	reopen := func(t *testing.T) *Store {
+		t.Helper()
 		s, err := Open(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+
+	t.Run("tail past the end", func(t *testing.T) {
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
+		torn := append(append([]byte(nil), intact...), bytes.Repeat([]byte{0xff}, 3000)...)
+		put(t, logp, torn)
+		s := reopen(t)
 		if got := digest(t, s); got != want {
 			t.Fatal("a tail past the committed end changed the store")
 		}
@@ -192,12 +204,8 @@ func TestTxLogDamage(t *testing.T) {
 
 	bad := func(t *testing.T, file, what string) {
 		t.Helper()
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		_, err = s.TxByNum(model.BTC, 1)
+		s := reopen(t)
+		_, err := s.TxByNum(model.BTC, 1)
 		if err == nil {
 			_, err = s.Digest() // reads every record
 		}
@@ -210,47 +218,33 @@ func TestTxLogDamage(t *testing.T) {
 		}
 	}
 	t.Run("log shorter than the meta", func(t *testing.T) {
-		defer restore()
-		if err := os.WriteFile(logp, intact[:len(intact)-5], 0o640); err != nil {
-			t.Fatal(err)
-		}
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
+		put(t, logp, intact[:len(intact)-5])
 		bad(t, logp, "short log")
 	})
 	t.Run("log missing", func(t *testing.T) {
-		defer restore()
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
 		if err := os.Remove(logp); err != nil {
 			t.Fatal(err)
 		}
 		bad(t, logp, "missing log")
 	})
 	t.Run("record length damaged", func(t *testing.T) {
-		defer restore()
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
 		d := append([]byte(nil), intact...)
 		copy(d, []byte{0xff, 0xff, 0xff, 0x7f}) // the first record's length: past the end
-		if err := os.WriteFile(logp, d, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		put(t, logp, d)
+		s := reopen(t)
 		if _, err := s.TxByNum(model.BTC, 1); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), logp) {
 			t.Fatalf("err = %v, want a corruption error naming the log", err)
 		}
 	})
 	t.Run("record damaged", func(t *testing.T) {
-		defer restore()
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
 		d := append([]byte(nil), intact...)
 		d[40] ^= 0x01 // in tx 1's txid: it still decodes, as another txid
-		if err := os.WriteFile(logp, d, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		put(t, logp, d)
+		s := reopen(t)
 		for _, n := range []uint64{1, 2, txIdxStride} {
 			if _, err := s.TxByNum(model.BTC, n); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), logp) || !strings.Contains(err.Error(), "checksum") {
 				t.Fatalf("tx %d: err = %v, want a checksum error naming the log", n, err)
@@ -264,27 +258,19 @@ func TestTxLogDamage(t *testing.T) {
 		}
 	})
 	t.Run("index shorter than the segments", func(t *testing.T) {
-		defer restore()
-		if err := os.WriteFile(idxp, intactIdx[:len(intactIdx)-idxEntLen], 0o640); err != nil {
-			t.Fatal(err)
-		}
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
+		put(t, idxp, intactIdx[:len(intactIdx)-idxEntLen])
 		bad(t, idxp, "short index")
 	})
 	t.Run("index out of order", func(t *testing.T) {
-		defer restore()
+		t.Cleanup(restore) // after the store is closed (cleanups run last first)
 		d := append([]byte(nil), intactIdx...)
 		copy(d[2*idxEntLen:], d[idxEntLen:2*idxEntLen]) // entry 2 = entry 1
-		if err := os.WriteFile(idxp, d, 0o640); err != nil {
-			t.Fatal(err)
-		}
+		put(t, idxp, d)
 		bad(t, idxp, "index out of order")
 	})
 	t.Run("intact again", func(t *testing.T) {
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := reopen(t)
 		if digest(t, s) != want {
 			t.Fatal("restored store differs")
 		}
