@@ -188,6 +188,9 @@ func TestCLIAcctBadInput(t *testing.T) {
 		{[]string{"ingest", "tron", "--rpc", "http://127.0.0.1:1"}, 1, "http://127.0.0.1:1/wallet/"}, // nothing listens on port 1
 		{[]string{"ingest", "eth", "--rpc", "http://127.0.0.1:1"}, 1, "127.0.0.1:1"},
 		{[]string{"ingest", "eth", "--api", "blocks.jsonl"}, 2, "tron only"},
+		{[]string{"ingest", "tron", "--rpc", "http://127.0.0.1:1", "--traces"}, 2, "eth --rpc only"},
+		{[]string{"ingest", "eth", "--etl", "somewhere", "--traces"}, 2, "eth --rpc only"},
+		{[]string{"ingest", "eth", "--rpc", "http://127.0.0.1:1", "--traces"}, 1, "127.0.0.1:1"},
 		{[]string{"ingest", "eth"}, 2, "--etl"},
 	} {
 		_, e, code := run(t, nil, append([]string{"--data", data}, tc.args...)...)

@@ -24,7 +24,7 @@ func init() {
 		if args[0] == "--help" || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
 			fmt.Fprintf(env.Stdout, "usage: spoor ingest SOURCE [flags]; sources: %s\n", strings.Join(ingesterNames(), ", "))
 			fmt.Fprintln(env.Stdout, "  spoor ingest btc --blocks PATH | --rpc URL [--rpc-user U --rpc-pass P] [--from H] [--to H] [--confirmations N]")
-			fmt.Fprintln(env.Stdout, "  spoor ingest eth|tron --etl DIR | --rpc URL [--from H] [--to H] [--confirmations N]; tron also --api blocks.jsonl[.gz]")
+			fmt.Fprintln(env.Stdout, "  spoor ingest eth|tron --etl DIR | --rpc URL [--from H] [--to H] [--confirmations N]; eth --rpc also --traces; tron also --api blocks.jsonl[.gz]")
 			fmt.Fprintln(env.Stdout, "  spoor ingest all DIR   (every chain of a folder laid out as docs/formats.md says, prices, TagPack)")
 			fmt.Fprintln(env.Stdout, "spoor ingest SOURCE --help lists a source's flags.")
 			return nil

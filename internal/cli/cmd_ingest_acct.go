@@ -23,6 +23,7 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	from := fs.Int64("from", -1, "first height (--rpc)")
 	to := fs.Int64("to", -1, "last height (--rpc)")
 	conf := fs.Uint64("confirmations", 0, "stay this many blocks behind the node's tip (--rpc)")
+	traces := fs.Bool("traces", false, "eth --rpc: also read each block's call traces (debug_traceBlockByHash) and store the ETH contracts send as internal transfers")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +42,9 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	}
 	if err := checkRange(*from, *to); err != nil {
 		return err
+	}
+	if *traces && (c != model.ETH || *rpcURL == "") {
+		return usageErr("--traces reads call traces from an Ethereum node: eth --rpc only")
 	}
 	if *apiFile != "" && c != model.Tron {
 		return usageErr("--api FILE reads java-tron HTTP API JSON: tron only")
@@ -65,7 +69,10 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 		case c == model.Tron:
 			res, err = ingest.TronAPI(st, *rpcURL, rng, progressOpts(env))
 		default:
-			res, err = ingest.ETHRPC(st, *rpcURL, rng, progressOpts(env))
+			res, err = ingest.ETHRPC(st, *rpcURL, rng, *traces, progressOpts(env))
+			if err == nil && !*traces && !env.JSON {
+				fmt.Fprintln(env.Stderr, "note: without --traces, ETH sent by contracts (internal transfers: mixer and multisig payouts) is not stored; balances of addresses paid that way are short")
+			}
 		}
 		if err != nil {
 			return err

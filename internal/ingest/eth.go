@@ -40,8 +40,14 @@ func (e ethNode) tokens(contracts [][]byte, _ uint64) ([]evmrpc.Token, error) {
 // full transactions, receipts, ERC-20 Transfer logs of any contract and
 // blacklist facts, incrementally from the stored tip, reorg-safe (see
 // nodeIngest), staying rng.Confirmations behind the node's head.
-func ETHRPC(st store.Store, url string, rng RPCRange, opts Options) (*Result, error) {
+//
+// With traces, every block's call traces are read too (the node must serve
+// debug_traceBlockByHash) and the ETH that contracts move becomes internal
+// transfers; without, an address paid by a contract (a mixer's or a
+// multisig's payout) shows less received than it holds.
+func ETHRPC(st store.Store, url string, rng RPCRange, traces bool, opts Options) (*Result, error) {
 	c := evmrpc.New(url)
+	c.Traces = traces
 	id, err := c.ChainID()
 	if err != nil {
 		return nil, err

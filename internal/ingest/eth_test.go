@@ -48,7 +48,8 @@ type simChain struct {
 	abi     abi.ABI
 	bin     []byte
 	token   common.Address
-	sent    int // transactions sent since the last block
+	sent    int    // transactions sent since the last block
+	seal    func() // seals a block where sim is not ethclient/simulated's
 }
 
 func freePort(t *testing.T) int {
@@ -156,6 +157,10 @@ func (s *simChain) commit() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.sent = 0
+	if s.seal != nil {
+		s.seal()
+		return
+	}
 	s.sim.Commit()
 }
 
@@ -270,7 +275,10 @@ func (s *simChain) checkBalances(st store.Store) {
 	for _, f := range facts {
 		destroyed[string(f.Subject)] = f.Amount.ToBig()
 	}
-	all := map[string]common.Address{"token": s.token}
+	all := map[string]common.Address{}
+	if s.token != (common.Address{}) {
+		all["token"] = s.token
+	}
 	for k, v := range s.addrs {
 		all[k] = v
 	}
@@ -290,6 +298,9 @@ func (s *simChain) checkBalances(st store.Store) {
 		if got.Cmp(want) != 0 {
 			t.Errorf("%s ETH: spoor %s wei, chain %s wei", name, got, want)
 		}
+		if s.token == (common.Address{}) {
+			continue // no token on this chain
+		}
 		tokWant := s.tokenBalance(a, nil)
 		tokGot := new(big.Int)
 		if n, ok := fl[string(s.token.Bytes())]; ok {
@@ -308,7 +319,7 @@ func TestETHRPCSimulatedChain(t *testing.T) {
 	s := newSimChain(t)
 	h := s.script()
 	st := openStore(t)
-	res, err := ETHRPC(st, s.url, RPCRange{}, Options{})
+	res, err := ETHRPC(st, s.url, RPCRange{}, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +378,7 @@ func TestETHRPCSimulatedChain(t *testing.T) {
 
 	// Idempotent: a second run adds nothing and changes nothing.
 	d1 := digest(t, st)
-	res2, err := ETHRPC(st, s.url, RPCRange{}, Options{})
+	res2, err := ETHRPC(st, s.url, RPCRange{}, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +400,7 @@ func TestETHRPCReorg(t *testing.T) {
 	s := newSimChain(t)
 	s.script()
 	st := openStore(t)
-	if _, err := ETHRPC(st, s.url, RPCRange{}, Options{}); err != nil {
+	if _, err := ETHRPC(st, s.url, RPCRange{}, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -421,7 +432,7 @@ func TestETHRPCReorg(t *testing.T) {
 	if newHead <= head {
 		t.Fatalf("side chain head %d not above old head %d", newHead, head)
 	}
-	res, err := ETHRPC(st, s.url, RPCRange{}, Options{})
+	res, err := ETHRPC(st, s.url, RPCRange{}, false, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +446,7 @@ func TestETHRPCReorg(t *testing.T) {
 		}
 	}
 	fresh := openStore(t)
-	if _, err := ETHRPC(fresh, s.url, RPCRange{}, Options{}); err != nil {
+	if _, err := ETHRPC(fresh, s.url, RPCRange{}, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if digest(t, st) != digest(t, fresh) {
@@ -483,10 +494,10 @@ func TestETHRPCPerTxReceiptsSameStore(t *testing.T) {
 	s := newSimChain(t)
 	s.script()
 	a, b := openStore(t), openStore(t)
-	if _, err := ETHRPC(a, s.url, RPCRange{}, Options{}); err != nil {
+	if _, err := ETHRPC(a, s.url, RPCRange{}, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ETHRPC(b, noBlockReceipts(t, s.url).URL, RPCRange{}, Options{}); err != nil {
+	if _, err := ETHRPC(b, noBlockReceipts(t, s.url).URL, RPCRange{}, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if digest(t, a) != digest(t, b) {
@@ -502,7 +513,7 @@ func TestETHRPCGarbageLeavesStore(t *testing.T) {
 	st := openStore(t)
 	// Ingest the first blocks, then the rest through a node that corrupts
 	// one transaction value in the deployment block's successor.
-	if _, err := ETHRPC(st, s.url, RPCRange{To: 2, HasTo: true}, Options{}); err != nil {
+	if _, err := ETHRPC(st, s.url, RPCRange{To: 2, HasTo: true}, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	before := digest(t, st)
@@ -523,7 +534,7 @@ func TestETHRPCGarbageLeavesStore(t *testing.T) {
 		w.Write(out)
 	}))
 	defer bad.Close()
-	_, err := ETHRPC(st, bad.URL, RPCRange{}, Options{BatchTxs: 1})
+	_, err := ETHRPC(st, bad.URL, RPCRange{}, false, Options{BatchTxs: 1})
 	if err == nil || !strings.Contains(err.Error(), "eth block 5") || !strings.Contains(err.Error(), ".value") {
 		t.Fatalf("want an error naming block 5 and the value field, got %v", err)
 	}
@@ -550,10 +561,10 @@ func TestETHRPCRetries(t *testing.T) {
 	s := newSimChain(t)
 	s.script()
 	clean, viaFlaky := openStore(t), openStore(t)
-	if _, err := ETHRPC(clean, s.url, RPCRange{}, Options{}); err != nil {
+	if _, err := ETHRPC(clean, s.url, RPCRange{}, false, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ETHRPC(viaFlaky, flaky(t, s.url, false).URL, RPCRange{}, Options{}); err != nil {
+	if _, err := ETHRPC(viaFlaky, flaky(t, s.url, false).URL, RPCRange{}, false, Options{}); err != nil {
 		t.Fatalf("transient 503s not retried: %v", err)
 	}
 	if digest(t, clean) != digest(t, viaFlaky) {

@@ -44,6 +44,10 @@ type Client struct {
 	// noBlockReceipts is set once the node answered that it lacks
 	// eth_getBlockReceipts; receipts are then fetched per transaction.
 	noBlockReceipts atomic.Bool
+	// Traces asks the node for every block's call traces
+	// (debug_traceBlockByHash with the callTracer) and stores the value
+	// contracts move as internal transfers (see DecodeTracedBlock).
+	Traces bool
 }
 
 // New returns a client for the node at url (e.g. http://127.0.0.1:8545).
@@ -309,9 +313,15 @@ func (c *Client) Blocks(from, to uint64) ([]*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	traces := make([]json.RawMessage, n)
+	if c.Traces {
+		if traces, err = c.traces(from, raws); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]*Decoded, n)
 	for i := range raws {
-		d, err := DecodeBlock(from+uint64(i), raws[i], receipts[i])
+		d, err := DecodeTracedBlock(from+uint64(i), raws[i], receipts[i], traces[i])
 		if err != nil {
 			return nil, fmt.Errorf("evmrpc: %s: %w", c.URL, err)
 		}
@@ -385,6 +395,52 @@ func (c *Client) receipts(from uint64, blocks []json.RawMessage) ([][]json.RawMe
 				c.URL, from+uint64(owner[k]), cl.params[0])
 		}
 		out[owner[k]] = append(out[owner[k]], cl.result)
+	}
+	return out, nil
+}
+
+// ErrNoTracing is returned when Traces is set and the node does not serve
+// debug_traceBlockByHash.
+var ErrNoTracing = errors.New("the node does not serve debug_traceBlockByHash: enable its debug API (go-ethereum: --http.api eth,debug; Erigon, Reth and Nethermind serve it too), or ingest without --traces, leaving out the ETH that contracts send")
+
+// traces fetches every block's callTracer traces, by block hash.
+func (c *Client) traces(from uint64, blocks []json.RawMessage) ([]json.RawMessage, error) {
+	// Blocks without transactions (the genesis block, which nodes refuse
+	// to trace, among them) need no request: their traces are [].
+	out := make([]json.RawMessage, len(blocks))
+	calls := make([]*call, len(blocks))
+	var asked []*call
+	for i := range calls {
+		txs, err := peekTxHashes(blocks[i])
+		if err != nil {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: %v", c.URL, from+uint64(i), err)
+		}
+		if len(txs) == 0 {
+			out[i] = json.RawMessage("[]")
+			continue
+		}
+		hash, err := peekHash(blocks[i])
+		if err != nil {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: field hash: %v", c.URL, from+uint64(i), err)
+		}
+		calls[i] = &call{method: "debug_traceBlockByHash", params: []any{hash, map[string]string{"tracer": "callTracer"}}}
+		asked = append(asked, calls[i])
+	}
+	if err := c.batch(asked); err != nil {
+		return nil, err
+	}
+	for i, cl := range calls {
+		if cl == nil {
+			continue
+		}
+		var re *RPCError
+		if errors.As(cl.err, &re) && re.Code == codeMethodNotFound {
+			return nil, fmt.Errorf("evmrpc: %s: %w", c.URL, ErrNoTracing)
+		}
+		if cl.err != nil {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: %w", c.URL, from+uint64(i), cl.err)
+		}
+		out[i] = cl.result
 	}
 	return out, nil
 }

@@ -79,6 +79,22 @@ type rpcLog struct {
 // transfers (LogIndex = the log's block-wide logIndex, as ethereum-etl
 // numbers them); Tether/Circle blacklist logs become facts.
 func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMessage) (*Decoded, error) {
+	return DecodeTracedBlock(want, rawBlock, rawReceipts, nil)
+}
+
+// DecodeTracedBlock is DecodeBlock with the block's call traces: the result
+// of debug_traceBlockByHash with go-ethereum's callTracer (one entry per
+// transaction, in block order; {"txHash","result"} or the bare frame). A
+// nil rawTraces decodes without them. With them, every value the EVM moved
+// inside a successful transaction becomes a native transfer (LogIndex -2-n
+// for the tx's n-th, frames taken depth first): CALL, CREATE, CREATE2 and
+// SELFDESTRUCT frames with a value, but not those of a frame that failed
+// (its state, and that of every frame below it, was reverted), nor
+// DELEGATECALL and STATICCALL (they move nothing; callTracer shows a
+// DELEGATECALL with its caller's value) nor CALLCODE (value from the
+// caller to itself). The outermost frame is the transaction itself, whose
+// value is already the LogIndex -1 transfer.
+func DecodeTracedBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMessage, rawTraces json.RawMessage) (*Decoded, error) {
 	ferr := func(field string, format string, args ...any) error {
 		return &FieldError{Block: want, Field: field, Err: fmt.Errorf(format, args...)}
 	}
@@ -135,6 +151,12 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 	}
 	if len(recs) != len(b.Transactions) {
 		return nil, ferr("receipts", "%d receipts for %d transactions", len(recs), len(b.Transactions))
+	}
+	var traces []callFrame
+	if rawTraces != nil {
+		if traces, err = decodeTraces(rawTraces, len(b.Transactions)); err != nil {
+			return nil, &FieldError{Block: want, Field: "traces", Err: err}
+		}
 	}
 	d := &Decoded{Block: blk}
 	blk.Txs = make([]model.Tx, len(b.Transactions))
@@ -216,6 +238,15 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 			}
 		}
 		tx.FeePayer = from
+		if traces != nil {
+			tr := &traces[i]
+			if tr.TxHash != nil && *tr.TxHash != tx.ID {
+				return nil, ferr(fmt.Sprintf("traces[%d].txHash", i), "%x, but transactions[%d] is %x", *tr.TxHash, i, tx.ID)
+			}
+			if (tr.Error != "") != (status == 0) {
+				return nil, ferr(fmt.Sprintf("traces[%d].error", i), "%q, but the receipt's status is %d", tr.Error, status)
+			}
+		}
 		if status == 0 {
 			tx.Failed = true
 			continue
@@ -230,6 +261,11 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 				return nil, ferr(f("to"), "value %s sent to no recipient", value.Dec())
 			}
 			tx.Transfers = append(tx.Transfers, model.Transfer{From: from, To: to, Value: value, LogIndex: -1})
+		}
+		if traces != nil {
+			if err := internalTransfers(tx, &traces[i], fmt.Sprintf("traces[%d]", i)); err != nil {
+				return nil, &FieldError{Block: want, Field: err.field, Err: err.err}
+			}
 		}
 		for j := range r.Logs {
 			lg := &r.Logs[j]
