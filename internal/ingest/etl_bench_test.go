@@ -13,8 +13,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -26,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
 	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/pgtest"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
 
@@ -140,58 +139,6 @@ func BenchmarkETLImport(b *testing.B) {
 	}
 }
 
-// pgCluster is a throw-away PostgreSQL cluster on a loopback port.
-type pgCluster struct {
-	bin, dir, port string
-	asUser         string // run the server as this user (we are root)
-}
-
-func (p *pgCluster) cmd(name string, args ...string) *exec.Cmd {
-	path := filepath.Join(p.bin, name)
-	if p.asUser != "" {
-		return exec.Command("runuser", append([]string{"-u", p.asUser, "--", path}, args...)...)
-	}
-	return exec.Command(path, args...)
-}
-
-func startPG(b *testing.B) *pgCluster {
-	bin := "/usr/lib/postgresql/15/bin"
-	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
-		b.Skip("PostgreSQL 15 is not installed (apt-get install -y postgresql-15): skipping the COPY comparison")
-	}
-	p := &pgCluster{bin: bin, port: "55432"}
-	dir, err := os.MkdirTemp("", "spoor-pg")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.dir = dir
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			b.Skip("running as root and no postgres user to run the server as")
-		}
-		p.asUser = "postgres"
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			b.Fatal(err)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := p.cmd("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
-		b.Fatalf("initdb: %v\n%s", err, out)
-	}
-	opts := fmt.Sprintf("-p %s -k %s -c listen_addresses=127.0.0.1 -c max_wal_size=4GB -c shared_buffers=512MB", p.port, dir)
-	if out, err := p.cmd("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
-		b.Fatalf("pg_ctl start: %v\n%s", err, out)
-	}
-	b.Cleanup(func() {
-		p.cmd("pg_ctl", "-D", data, "-m", "fast", "-w", "stop").Run()
-		os.RemoveAll(dir)
-	})
-	return p
-}
-
 const pgSchema = `DROP TABLE IF EXISTS token_transfers;
 CREATE TABLE token_transfers (
 	token_address text NOT NULL, from_address text NOT NULL, to_address text NOT NULL,
@@ -224,10 +171,10 @@ func copyOnce(b *testing.B, ctx context.Context, conn *pgx.Conn, path string) (t
 // primary key and an index on each address column, alternating, and reports
 // the median rates and their ratio.
 func BenchmarkETLvsPostgresCOPY(b *testing.B) {
-	p := startPG(b)
+	p := pgtest.Start(b, "55432")
 	xfers := syntheticExport(b).xfers
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%s user=postgres dbname=postgres sslmode=disable", p.port))
+	conn, err := pgx.Connect(ctx, p.DSN())
 	if err != nil {
 		b.Fatal(err)
 	}
