@@ -38,6 +38,9 @@ type Store struct {
 	// logs: each loaded chain's tx log (also in its chainState), for
 	// readers that do not take mu.
 	logs [256]atomic.Pointer[txLog]
+	// addrLogs, blockLogs: each loaded chain's address and block logs
+	// (reclog.go), likewise.
+	addrLogs, blockLogs [256]atomic.Pointer[recLog]
 }
 
 // chainState is the in-memory view of one chain: its committed meta and a
@@ -61,6 +64,9 @@ type chainState struct {
 	seg *segState
 	// log: the chain's tx records (txlog.go).
 	log *txLog
+	// addrLog, blockLog: the chain's address bytes by id and its block
+	// records in ingest order (reclog.go).
+	addrLog, blockLog *recLog
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
 	utxo *utxoSet
@@ -159,8 +165,14 @@ func (s *Store) Close() error {
 		if st.seg != nil {
 			st.seg.closeAll()
 		}
-		s.logs[c].Store(nil)
+		s.dropLogs(c, st)
 		if lerr := st.log.close(); err == nil {
+			err = lerr
+		}
+		if lerr := st.addrLog.close(); err == nil {
+			err = lerr
+		}
+		if lerr := st.blockLog.close(); err == nil {
 			err = lerr
 		}
 	}
@@ -208,17 +220,19 @@ func (s *Store) TableBytes() uint64 {
 	for i := range m.Levels {
 		n += m.Levels[i].TablesSize
 	}
-	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo") + s.segBytes(".txlog") + s.segBytes(".txidx")
+	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo") + s.segBytes(".txlog") + s.segBytes(".txidx") +
+		s.segBytes(".addr") + s.segBytes(".addridx") + s.segBytes(".blocks") + s.segBytes(".blkidx")
 }
 
 // DiskUsageByTable estimates the bytes on disk of each Pebble keyspace (by
 // table byte, see codec.go), of the tx logs and their indexes ("t", the
-// records' table before layout 4), and of the segment ("seg") and UTXO
+// records' table before layout 4), of the address and block logs ("i" and
+// "b", their tables before layout 5), and of the segment ("seg") and UTXO
 // snapshot ("utxo") files, for footprint measurements after Flush and
 // Compact.
 func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	for _, t := range []byte{tMeta, tBlock, tOrder, tAddrRev, tAsset, tAssetRev} {
+	for _, t := range []byte{tMeta, tAsset, tAssetRev} {
 		n, err := s.db.EstimateDiskUsage([]byte{t}, []byte{t + 1})
 		if err != nil {
 			return nil, err
@@ -226,6 +240,8 @@ func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 		out[string(rune(t))] = n
 	}
 	out["t"] = s.segBytes(".txlog") + s.segBytes(".txidx")
+	out["i"] = s.segBytes(".addr") + s.segBytes(".addridx")
+	out["b"] = s.segBytes(".blocks") + s.segBytes(".blkidx") // and "o", the block order, which they hold
 	out["seg"] = s.segBytes(".seg")
 	out["utxo"] = s.segBytes(".utxo")
 	return out, nil
@@ -293,9 +309,18 @@ func (s *Store) forget(c model.Chain, st *chainState) {
 	if st.seg != nil {
 		st.seg.closeAll()
 	}
-	s.logs[c].Store(nil)
+	s.dropLogs(c, st)
 	st.log.close()
+	st.addrLog.close()
+	st.blockLog.close()
 	delete(s.chains, c)
+}
+
+// dropLogs unpublishes the chain's logs for lock-free readers.
+func (s *Store) dropLogs(c model.Chain, st *chainState) {
+	s.logs[c].Store(nil)
+	s.addrLogs[c].Store(nil)
+	s.blockLogs[c].Store(nil)
 }
 
 // loadState is state without settling a pending segment close: Apply's
@@ -322,10 +347,22 @@ func (s *Store) loadState(c model.Chain) (*chainState, error) {
 	if st.log, err = openTxLog(s.dir, c, &st.meta); err != nil {
 		return nil, err
 	}
-	s.logs[c].Store(st.log)
-	if err := s.loadSegs(c, st); err != nil {
-		s.logs[c].Store(nil)
+	if st.addrLog, err = openAddrLog(s.dir, c, &st.meta); err == nil {
+		st.blockLog, err = openBlockLog(s.dir, c, &st.meta)
+	}
+	if err != nil {
 		st.log.close()
+		st.addrLog.close()
+		return nil, err
+	}
+	s.logs[c].Store(st.log)
+	s.addrLogs[c].Store(st.addrLog)
+	s.blockLogs[c].Store(st.blockLog)
+	if err := s.loadSegs(c, st); err != nil {
+		s.dropLogs(c, st)
+		st.log.close()
+		st.addrLog.close()
+		st.blockLog.close()
 		return nil, err
 	}
 	s.chains[c] = st
@@ -344,15 +381,10 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 		return nil // too many: look misses up in Pebble
 	}
 	addrs := newAddrCache(int(n))
-	p := key(tAddrRev, byte(c), 0)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		addrs.put(it.Value(), addrHash(it.Value()), beUint64(it.Key()[2:]))
-	}
-	if err := it.Close(); err != nil {
+	if err := st.addrLog.scan(0, n, func(r uint64, v []byte) error {
+		addrs.put(v, addrHash(v), r+1)
+		return nil
+	}); err != nil {
 		return err
 	}
 	if uint64(addrs.len()) != n {
