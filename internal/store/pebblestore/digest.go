@@ -15,7 +15,8 @@ import (
 )
 
 // Digest hashes the store's logical contents: every Pebble key and value
-// (except the segment list, which names files), the address and block
+// (except the segment list, which names files, and in the meta the count
+// of durable log index entries), the address and block
 // logs' records as the `i`, `b` and `o` keys and values they were in Pebble
 // before layout 5, in key order among them, the tx log's records as the
 // `t` keys and values they were in Pebble before layout 4 (which sort
@@ -103,6 +104,17 @@ func (s *Store) Digest() (string, error) {
 		if err != nil {
 			it.Close()
 			return "", err
+		}
+		if it.Key()[0] == tMeta {
+			// How much of the logs' indexes is durable is how the store
+			// got there (an undo keeps what it synced), not its contents.
+			m, err := decodeMeta(v)
+			if err != nil {
+				it.Close()
+				return "", err
+			}
+			m.AddrIdx, m.BlockIdx = 0, 0
+			v = encodeMeta(m)
 		}
 		put(it.Key(), v)
 	}
