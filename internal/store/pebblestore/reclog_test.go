@@ -35,7 +35,10 @@ func TestBlockLogRecRoundTrip(t *testing.T) {
 		{"linked, parent elided", func(*blockRec) {}, &[32]byte{2, 0xaa, 2}, 99, 32 + 40},
 		{"previous record another block", func(*blockRec) {}, &[32]byte{9}, 99, 32 + 32 + 40},
 		{"tip before is not the parent", func(b *blockRec) { b.Before.Hash = h(5); b.Before.Height = 900000 }, nil, 99, 32 + 32 + 32 + 40},
-		{"first block of a chain", func(b *blockRec) { b.Before = meta{Mark: store.Mark{NextTx: 1, NextAddr: 1, NextAsset: 1}}; b.FirstTx = 1 }, nil, 0, 32 + 32 + 32 + 40},
+		{"first block of a chain", func(b *blockRec) {
+			b.Before = meta{Mark: store.Mark{NextTx: 1, NextAddr: 1, NextAsset: 1}}
+			b.FirstTx = 1
+		}, nil, 0, 32 + 32 + 32 + 40},
 		{"counters that differ from the record number", func(b *blockRec) { b.Before.Blocks = 3; b.Before.Txs = 5 }, nil, 1000, 32 + 32 + 48},
 		{"empty block, negative time", func(b *blockRec) { b.NTx = 0; b.Time = -5 }, nil, 99, 32 + 32 + 40},
 	} {
