@@ -1,7 +1,8 @@
 // Package pebblestore is spoor's embedded storage backend. The records are
-// transactions with linked inputs, in an append-only log per chain, and in
-// Pebble blocks, address and asset ids and the chain's cursor, written by
-// each Apply as one atomic, synced batch after the log records it names.
+// transactions with linked inputs, address bytes by id and blocks, each in
+// an append-only log per chain, and in Pebble asset ids and the chain's
+// cursor, written by each Apply as one atomic, synced batch after the log
+// records it names.
 // The derived indexes (txid and address lookup, per-address adjacency and
 // totals ordered by transaction number, which is time order, and spent-by)
 // live in immutable, memory-mapped segment files built in memory and
@@ -49,8 +50,9 @@ type chainState struct {
 	meta  meta
 	addrs *addrCache
 	// complete: addrs holds every address of the chain, so a miss means a
-	// new address and needs no lookup in Pebble (a negative point lookup
-	// costs microseconds: most of an ingest's time on fresh addresses).
+	// new address and needs no lookup in the segments and the address log
+	// (a negative lookup costs microseconds: most of an ingest's time on
+	// fresh addresses).
 	complete bool
 	// loadTried: loadAddrs ran since the cache was last dropped.
 	loadTried bool
@@ -87,7 +89,7 @@ func (st *chainState) cacheAsset(contract string, id uint32) {
 }
 
 // addrCacheMax bounds the address-id cache; when full it is dropped and
-// refilled from Pebble, so memory stays flat on any chain size.
+// refilled from the address log, so memory stays flat on any chain size.
 var addrCacheMax = 1 << 21 // a variable so that tests can exercise the incomplete cache
 
 var _ store.Store = (*Store)(nil)
@@ -378,7 +380,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	st.loadTried = true
 	n := st.meta.NextAddr - 1
 	if n > uint64(addrCacheMax/2) {
-		return nil // too many: look misses up in Pebble
+		return nil // too many: look misses up in the segments
 	}
 	addrs := newAddrCache(int(n))
 	if err := st.addrLog.scan(0, n, func(r uint64, v []byte) error {
