@@ -10,22 +10,25 @@ import (
 // The block and address logs' readers (the logs are in reclog.go).
 
 // blocksIn decodes the records of group k of a block log (the first is
-// record k·recStride). Callers hold l.mu.
+// record k·recStride) for fn, which must copy a record it keeps. Callers
+// hold l.mu.
 func (l *recLog) blocksIn(k uint64, fn func(r uint64, b *blockRec) bool) error {
-	g, err := l.group(k, nil)
+	var buf [4096]byte
+	g, err := l.group(k, buf[:0])
 	if err != nil {
 		return err
 	}
 	base := l.idx[k].off
 	var prev *[32]byte
+	var bs [2]blockRec // the current record and the one before
 	r := k * recStride
 	for p := uint64(0); p < uint64(len(g)); r++ {
 		rec, next, err := l.frame(g, p, base)
 		if err != nil {
 			return err
 		}
-		b, err := decodeBlockLogRec(rec, prev, r)
-		if err != nil {
+		b := &bs[r&1]
+		if err := b.decodeLog(rec, prev, r); err != nil {
 			return fmt.Errorf("%s %s record %d (offset %d): %w", l.name, l.path, r, base+p, err)
 		}
 		if !fn(r, b) {
@@ -48,7 +51,8 @@ func (l *recLog) blockAt(h uint64, group func(b *blockRec)) (*blockRec, error) {
 	l.groupsOf(h, func(k uint64) bool {
 		err = l.blocksIn(k, func(_ uint64, b *blockRec) bool {
 			if b.Height == h {
-				found = b
+				c := *b
+				found = &c
 			}
 			if group != nil {
 				group(b)
@@ -76,7 +80,8 @@ func (l *recLog) blockNum(r uint64) (*blockRec, error) {
 	var found *blockRec
 	err := l.blocksIn(r/recStride, func(q uint64, b *blockRec) bool {
 		if q == r {
-			found = b
+			c := *b
+			found = &c
 		}
 		return found == nil
 	})

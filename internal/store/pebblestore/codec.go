@@ -350,8 +350,17 @@ func appendBlockLogRec(v []byte, b *blockRec, prev *[32]byte, r uint64) []byte {
 // decodeBlockLogRec decodes record r of the block log; prev is the hash of
 // the record before it in its group (nil for a group's first).
 func decodeBlockLogRec(v []byte, prev *[32]byte, r uint64) (*blockRec, error) {
-	rd := &reader{b: v}
 	b := &blockRec{}
+	if err := b.decodeLog(v, prev, r); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// decodeLog is decodeBlockLogRec into b.
+func (b *blockRec) decodeLog(v []byte, prev *[32]byte, r uint64) error {
+	*b = blockRec{}
+	rd := &reader{b: v}
 	b.Height = rd.uvarint()
 	b.Hash = rd.hash()
 	f := rd.byte1()
@@ -384,10 +393,7 @@ func decodeBlockLogRec(v []byte, prev *[32]byte, r uint64) (*blockRec, error) {
 	if rd.err == nil && (len(rd.b) > 0 || f > 7) {
 		rd.fail("block record: trailing bytes or unknown flags")
 	}
-	if rd.err != nil {
-		return nil, rd.err
-	}
-	return b, nil
+	return rd.err
 }
 
 // blockRecKey returns a block log record's height and hash.
