@@ -50,7 +50,8 @@ const recStride = 32
 
 // recIdxSyncEvery: an Apply writes and syncs the index file once this many
 // entries are not yet durable (so an open scans at most about
-// recIdxSyncEvery·recStride records to rebuild the rest).
+// recIdxSyncEvery·recStride records to rebuild the rest). The default of
+// Options.LogIndexEvery.
 var recIdxSyncEvery = 1024 // a variable so that tests can sync often
 
 // recEnt is an index entry: where group k starts, and for group k−1 its
@@ -69,6 +70,8 @@ type recLog struct {
 	// and the log answers lookups by height (byHeight).
 	heights bool
 	keyOf   func(rec []byte) (h uint64, hash [32]byte, err error)
+	// syncEvery: see recIdxSyncEvery.
+	syncEvery int
 
 	// mu guards the fields below against readers that do not hold the
 	// store's mutex. Every change happens under the store's mutex too.
@@ -331,7 +334,7 @@ func (l *recLog) write() error {
 	if err := datasync(l.f); err != nil {
 		return fmt.Errorf("pebblestore: sync %s %s: %w", l.name, l.path, err)
 	}
-	if len(l.idx)+len(l.pidx)-l.durable >= recIdxSyncEvery {
+	if len(l.idx)+len(l.pidx)-l.durable >= max(l.syncEvery, 1) {
 		return l.syncIdx()
 	}
 	return nil

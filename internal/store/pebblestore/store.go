@@ -29,9 +29,10 @@ import (
 
 // Store is the Pebble-backed store.Store.
 type Store struct {
-	db     *pebble.DB
-	dir    string
-	segMax int
+	db       *pebble.DB
+	dir      string
+	segMax   int
+	idxEvery int // see Options.LogIndexEvery
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
@@ -100,6 +101,10 @@ type Options struct {
 	// SegmentEntries is the adjacency entries an open segment collects
 	// before it is written (default segMaxEntries).
 	SegmentEntries int
+	// LogIndexEvery is the number of new address or block log index
+	// entries (one per 32 records) after which an Apply syncs the log's
+	// index file (default 1,024; tests set it small).
+	LogIndexEvery int
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -146,7 +151,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	if o.SegmentEntries <= 0 {
 		o.SegmentEntries = segMaxEntries
 	}
-	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, chains: map[model.Chain]*chainState{}}, nil
+	if o.LogIndexEvery <= 0 {
+		o.LogIndexEvery = recIdxSyncEvery
+	}
+	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, idxEvery: o.LogIndexEvery, chains: map[model.Chain]*chainState{}}, nil
 }
 
 type quietLogger struct{}
@@ -351,6 +359,9 @@ func (s *Store) loadState(c model.Chain) (*chainState, error) {
 	}
 	if st.addrLog, err = openAddrLog(s.dir, c, &st.meta); err == nil {
 		st.blockLog, err = openBlockLog(s.dir, c, &st.meta)
+	}
+	if err == nil {
+		st.addrLog.syncEvery, st.blockLog.syncEvery = s.idxEvery, s.idxEvery
 	}
 	if err != nil {
 		st.log.close()
