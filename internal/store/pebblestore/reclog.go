@@ -79,8 +79,9 @@ type recLog struct {
 	f   *os.File // nil until the first record is written
 	end uint64   // committed bytes
 	n   uint64   // committed records
-	// idx[k] for every group k with k·recStride < n.
-	idx     []recEnt
+	// idx[k] for every group k with k·recStride < n (16 bytes in memory
+	// per 32 records; the heights of a block log's groups are in groups).
+	idx     []idxEnt
 	durable int // idx entries written and synced to the index file
 	// The open (last) group: CRC-32C of its committed bytes, its heights.
 	ocrc     uint32
@@ -88,7 +89,7 @@ type recLog struct {
 	// last: the last record's block hash (block log: a record elides its
 	// parent hash when it is the previous record's in the same group).
 	last [32]byte
-	// groups: the complete groups by lowest height (block log).
+	// groups: the complete groups' heights (block log).
 	groups spanIndex
 
 	// The running Apply's records, not yet written (the writer's alone,
@@ -183,7 +184,7 @@ func (l *recLog) open(end, n uint64, durable int) error {
 // last of them to the end, adding the entries after it.
 func (l *recLog) loadIdx(durable int) error {
 	el := l.entLen()
-	l.idx, l.durable = nil, 0
+	l.idx, l.durable, l.groups = nil, 0, spanIndex{}
 	if durable > 0 {
 		data, err := os.ReadFile(l.idxPath)
 		if err != nil {
@@ -192,7 +193,7 @@ func (l *recLog) loadIdx(durable int) error {
 		if len(data) < el*durable {
 			return fmt.Errorf("%w: %s index %s holds %d entries, the chain committed %d", errCorrupt, l.name, l.idxPath, len(data)/el, durable)
 		}
-		l.idx = make([]recEnt, durable, durable+durable/8+16)
+		l.idx = make([]idxEnt, durable, durable+durable/8+16)
 		for k := range l.idx {
 			e := data[el*k:]
 			x := recEnt{off: binary.BigEndian.Uint64(e), crc: binary.BigEndian.Uint32(e[8:])}
@@ -202,7 +203,10 @@ func (l *recLog) loadIdx(durable int) error {
 			if k == 0 && x != (recEnt{}) || k > 0 && (x.off <= l.idx[k-1].off || x.lo > x.hi) || x.off >= l.end {
 				return fmt.Errorf("%w: %s index %s: entry %d (offset %d) is out of order or past the end %d", errCorrupt, l.name, l.idxPath, k, x.off, l.end)
 			}
-			l.idx[k] = x
+			l.idx[k] = idxEnt{off: x.off, crc: x.crc}
+			if l.heights && k > 0 {
+				l.groups.byK = append(l.groups.byK, [2]uint64{x.lo, x.hi})
+			}
 		}
 		l.durable = durable
 	}
@@ -225,14 +229,13 @@ func (l *recLog) loadIdx(durable int) error {
 			return fmt.Errorf("%w (record %d)", err, r)
 		}
 		if r%recStride == 0 && r != start {
-			e := recEnt{off: off + p, crc: crc}
+			l.idx = append(l.idx, idxEnt{off: off + p, crc: crc})
 			if l.heights {
-				e.lo, e.hi = lo, hi
+				l.groups.byK = append(l.groups.byK, [2]uint64{lo, hi})
 			}
-			l.idx = append(l.idx, e)
 			crc, lo, hi = 0, math.MaxUint64, 0
 		} else if r == 0 {
-			l.idx = append(l.idx, recEnt{})
+			l.idx = append(l.idx, idxEnt{})
 		}
 		crc = crc32.Update(crc, castagnoli, tail[p:next])
 		if l.heights {
@@ -249,7 +252,7 @@ func (l *recLog) loadIdx(durable int) error {
 	}
 	l.ocrc, l.olo, l.ohi = crc, lo, hi
 	if l.heights {
-		l.groups.reset(l.idx)
+		l.groups.truncate(max(len(l.idx)-1, 0))
 	}
 	return nil
 }
@@ -398,10 +401,14 @@ func (l *recLog) syncIdx() error {
 
 // entry is index entry k, committed or pending. The writer's alone.
 func (l *recLog) entry(k int) recEnt {
-	if k < len(l.idx) {
-		return l.idx[k]
+	if k >= len(l.idx) {
+		return l.pidx[k-len(l.idx)]
 	}
-	return l.pidx[k-len(l.idx)]
+	e := recEnt{off: l.idx[k].off, crc: l.idx[k].crc}
+	if l.heights && k > 0 {
+		e.lo, e.hi = l.groups.byK[k-1][0], l.groups.byK[k-1][1]
+	}
+	return e
 }
 
 // commit makes the pending records part of the log, after the meta naming
@@ -411,18 +418,17 @@ func (l *recLog) commit() {
 		return
 	}
 	l.mu.Lock()
-	first := len(l.idx)
 	l.end += uint64(len(l.pend))
 	l.n += l.pn
-	l.idx = append(l.idx, l.pidx...)
+	for _, e := range l.pidx {
+		if l.heights && len(l.idx) > 0 {
+			// The group before e is complete.
+			l.groups.add(e.lo, e.hi)
+		}
+		l.idx = append(l.idx, idxEnt{off: e.off, crc: e.crc})
+	}
 	l.ocrc, l.olo, l.ohi, l.last = l.pcrc, l.plo, l.phi, l.plast
 	l.durable = l.pdurable
-	if l.heights {
-		// Groups completed by this commit: those whose successor exists.
-		for k := max(first, 1); k < len(l.idx); k++ {
-			l.groups.add(k-1, l.idx[k].lo, l.idx[k].hi)
-		}
-	}
 	l.mu.Unlock()
 	l.pend, l.pn, l.pidx = l.pend[:0], 0, l.pidx[:0]
 	if cap(l.pend) > 16<<20 {
@@ -471,7 +477,7 @@ func (l *recLog) truncate(r, off uint64) error {
 	l.durable = min(l.durable, len(l.idx))
 	l.ocrc, l.olo, l.ohi = 0, math.MaxUint64, 0
 	if l.heights {
-		l.groups.reset(l.idx)
+		l.groups.truncate(max(len(l.idx)-1, 0))
 	}
 	if l.f != nil {
 		l.f.Truncate(int64(off))
@@ -612,42 +618,44 @@ func (l *recLog) groupsOf(h uint64, fn func(k uint64) bool) {
 	l.groups.stab(h, fn)
 }
 
-// spanIndex finds the complete groups whose height range holds a height:
-// the groups sorted by lowest height, with the running maximum of their
-// highest heights, so that a lookup is a binary search and a walk back over
-// the groups that may overlap (one, when blocks were stored in height order).
+// spanIndex holds the heights of a block log's complete groups and finds
+// the groups whose height range holds a height: the groups ordered by
+// lowest height, with the running maximum of their highest heights, so that
+// a lookup is a binary search and a walk back over the groups that may
+// overlap (one, when blocks were stored in height order).
 type spanIndex struct {
-	spans []groupSpan
-	maxHi []uint64
+	byK   [][2]uint64 // group k's lowest and highest height
+	order []uint32    // group numbers by lowest height
+	maxHi []uint64    // running maximum of the highest heights along order
 }
 
-type groupSpan struct {
-	lo, hi uint64
-	k      uint32
-}
-
-func (x *spanIndex) reset(idx []recEnt) {
-	x.spans, x.maxHi = x.spans[:0], x.maxHi[:0]
-	for k := 1; k < len(idx); k++ {
-		x.spans = append(x.spans, groupSpan{lo: idx[k].lo, hi: idx[k].hi, k: uint32(k - 1)})
+// truncate keeps groups [0, n) and orders them again.
+func (x *spanIndex) truncate(n int) {
+	x.byK = x.byK[:n]
+	x.order = x.order[:0]
+	for k := range x.byK {
+		x.order = append(x.order, uint32(k))
 	}
-	sort.SliceStable(x.spans, func(i, j int) bool { return x.spans[i].lo < x.spans[j].lo })
+	sort.SliceStable(x.order, func(i, j int) bool { return x.byK[x.order[i]][0] < x.byK[x.order[j]][0] })
 	x.fix(0)
 }
 
-func (x *spanIndex) add(k int, lo, hi uint64) {
-	i := sort.Search(len(x.spans), func(i int) bool { return x.spans[i].lo > lo })
-	x.spans = append(x.spans, groupSpan{})
-	copy(x.spans[i+1:], x.spans[i:])
-	x.spans[i] = groupSpan{lo: lo, hi: hi, k: uint32(k)}
+// add adds the next group (number len(byK)).
+func (x *spanIndex) add(lo, hi uint64) {
+	k := len(x.byK)
+	x.byK = append(x.byK, [2]uint64{lo, hi})
+	i := sort.Search(len(x.order), func(i int) bool { return x.byK[x.order[i]][0] > lo })
+	x.order = append(x.order, 0)
+	copy(x.order[i+1:], x.order[i:])
+	x.order[i] = uint32(k)
 	x.fix(i)
 }
 
 // fix recomputes the running maximum from position i.
 func (x *spanIndex) fix(i int) {
 	x.maxHi = x.maxHi[:min(i, len(x.maxHi))]
-	for j := i; j < len(x.spans); j++ {
-		m := x.spans[j].hi
+	for j := i; j < len(x.order); j++ {
+		m := x.byK[x.order[j]][1]
 		if j > 0 {
 			m = max(m, x.maxHi[j-1])
 		}
@@ -656,9 +664,9 @@ func (x *spanIndex) fix(i int) {
 }
 
 func (x *spanIndex) stab(h uint64, fn func(k uint64) bool) {
-	i := sort.Search(len(x.spans), func(i int) bool { return x.spans[i].lo > h }) - 1
+	i := sort.Search(len(x.order), func(i int) bool { return x.byK[x.order[i]][0] > h }) - 1
 	for ; i >= 0 && x.maxHi[i] >= h; i-- {
-		if x.spans[i].hi >= h && !fn(uint64(x.spans[i].k)) {
+		if k := x.order[i]; x.byK[k][1] >= h && !fn(uint64(k)) {
 			return
 		}
 	}

@@ -242,7 +242,7 @@ func TestSpanIndex(t *testing.T) {
 				lo, hi = min(lo, h), max(hi, h)
 				where[h] = uint64(k)
 			}
-			x.add(k, lo, hi)
+			x.add(lo, hi)
 		}
 		for h := uint64(90); h < 100+3*2000+10; h++ {
 			var got []uint64
