@@ -43,6 +43,9 @@ type applier struct {
 	firstA    uint64     // and its NextAddr
 	txGets    int        // tx records read to settle a txid hash match (for tests)
 	rec       []byte     // a block record being encoded
+	// group: the heights and hashes of the block log group read last
+	// (an export applied again reads each group once, not once a block).
+	group []heightHash
 	// The indexing stage (pipeline.go), which encodes the tx log records,
 	// and the chunk of resolved txs being filled for it.
 	ix  *indexer
@@ -212,14 +215,15 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 		if !a.hs.has(blk.Height) {
 			break // not stored: no lookup
 		}
-		old, err := a.st.blockLog.blockAt(blk.Height, nil)
-		if err == nil {
-			if old.Hash != blk.Hash {
-				return blockErr(blk, "stored block at this height has hash %s", hashHex(old.Hash))
+		hash, ok, err := a.storedHash(blk.Height)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if hash != blk.Hash {
+				return blockErr(blk, "stored block at this height has hash %s", hashHex(hash))
 			}
 			exists = true
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
 	}
 	firstTx := a.m.NextTx
@@ -247,6 +251,29 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 		a.m.Hash = blk.Hash
 	}
 	return nil
+}
+
+type heightHash struct {
+	h    uint64
+	hash [32]byte
+}
+
+// storedHash returns the hash of the stored block at height h, if any.
+func (a *applier) storedHash(h uint64) ([32]byte, bool, error) {
+	for i := range a.group {
+		if a.group[i].h == h {
+			return a.group[i].hash, true, nil
+		}
+	}
+	a.group = a.group[:0]
+	old, err := a.st.blockLog.blockAt(h, func(b *blockRec) { a.group = append(a.group, heightHash{b.Height, b.Hash}) })
+	if errors.Is(err, store.ErrNotFound) {
+		return [32]byte{}, false, nil
+	}
+	if err != nil {
+		return [32]byte{}, false, err
+	}
+	return old.Hash, true, nil
 }
 
 // addrID returns the id of canonical address bytes, allocating when new.
