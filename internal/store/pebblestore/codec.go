@@ -246,6 +246,9 @@ type blockRec struct {
 	Before  meta
 }
 
+// encodeBlock is a block record as the value of the `b` table it was in
+// until layout 5 (Digest hashes the block log's records in this form; the
+// log's own form is appendBlockLogRec).
 func encodeBlock(b *blockRec) []byte {
 	v := make([]byte, 0, 96)
 	v = append(v, b.Hash[:]...)
@@ -273,39 +276,6 @@ func encodeBlock(b *blockRec) []byte {
 		v = putUvarint(v, x)
 	}
 	return v
-}
-
-func decodeBlock(height uint64, v []byte) (*blockRec, error) {
-	r := &reader{b: v}
-	b := &blockRec{}
-	b.Height = height
-	b.Hash = r.hash()
-	b.PrevHash = r.hash()
-	b.Time = r.varint()
-	b.FirstTx = r.uvarint()
-	b.NTx = r.uvarint()
-	m := &b.Before.Mark
-	f := r.byte1()
-	m.HasBlocks = f&1 != 0
-	m.Height = r.uvarint()
-	if f&2 != 0 {
-		m.Hash = b.PrevHash
-	} else {
-		m.Hash = r.hash()
-	}
-	m.NextTx = b.FirstTx
-	m.NextAddr = r.uvarint()
-	m.NextAsset = uint32(r.uvarint())
-	m.Blocks = r.uvarint()
-	m.Txs = r.uvarint()
-	m.Transfers = r.uvarint()
-	if r.err == nil && len(r.b) > 0 {
-		r.fail("block record: trailing bytes")
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return b, nil
 }
 
 // Block log record (reclog.go), from layout 5: the block record of
