@@ -13,10 +13,14 @@ import (
 // record k·recStride) for fn, which must copy a record it keeps. Callers
 // hold l.mu.
 func (l *recLog) blocksIn(k uint64, fn func(r uint64, b *blockRec) bool) error {
-	var buf [4096]byte
-	g, err := l.group(k, buf[:0])
+	bp := groupBufs.Get().(*[]byte)
+	defer groupBufs.Put(bp)
+	g, err := l.group(k, (*bp)[:0])
 	if err != nil {
 		return err
+	}
+	if cap(g) <= 1<<16 {
+		*bp = g[:0]
 	}
 	base := l.idx[k].off
 	var prev *[32]byte

@@ -546,17 +546,25 @@ func (l *recLog) frame(g []byte, p, base uint64) (rec []byte, next uint64, err e
 	return g[p+uint64(k) : p+uint64(k)+v], p + uint64(k) + v, nil
 }
 
+// groupBufs holds read buffers for groups (a buffer on the stack would
+// escape to the heap through ReadAt).
+var groupBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 // get appends record r to dst.
 func (l *recLog) get(r uint64, dst []byte) ([]byte, error) {
-	var gb [2048]byte
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if r >= l.n {
 		return nil, fmt.Errorf("%s record %d: %w", l.name, r, store.ErrNotFound)
 	}
-	g, err := l.group(r/recStride, gb[:0])
+	bp := groupBufs.Get().(*[]byte)
+	defer groupBufs.Put(bp)
+	g, err := l.group(r/recStride, (*bp)[:0])
 	if err != nil {
 		return nil, err
+	}
+	if cap(g) <= 1<<16 {
+		*bp = g[:0]
 	}
 	base := l.idx[r/recStride].off
 	p := uint64(0)
