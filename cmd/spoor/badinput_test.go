@@ -452,7 +452,8 @@ func TestQAIngestRange(t *testing.T) {
 }
 
 // corruptStore overwrites 4 bytes every 64 KiB of every sstable of a copy
-// of the store: a damaged disk, same file sizes.
+// of the store, and of its tx, address and block logs (from a third of the
+// way in): a damaged disk, same file sizes.
 func corruptStore(t *testing.T, data string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "data")
@@ -461,12 +462,21 @@ func corruptStore(t *testing.T, data string) string {
 	if len(ssts) == 0 {
 		t.Skip("no sstables to corrupt")
 	}
-	for _, p := range ssts {
+	var logs []string
+	for _, ext := range []string{"txlog", "addr", "blocks"} {
+		m, _ := filepath.Glob(filepath.Join(dst, "chain", "seg", "*."+ext))
+		logs = append(logs, m...)
+	}
+	for _, p := range append(ssts, logs...) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for off := 4096; off+4 < len(b)-4096; off += 64 << 10 {
+		from, to := 4096, len(b)-4096
+		if !strings.HasSuffix(p, ".sst") {
+			from, to = len(b)/3, len(b)
+		}
+		for off := from; off+4 < to; off += 64 << 10 {
 			copy(b[off:], []byte{0xde, 0xad, 0xbe, 0xef})
 		}
 		if err := os.WriteFile(p, b, 0o644); err != nil {

@@ -172,8 +172,9 @@ func TestCLIContract(t *testing.T) {
 func TestCrashSafety(t *testing.T) {
 	blk := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat") // real mainnet blocks 0-14,131
 	// Small batches and segments: kills land in batch commits, segment
-	// closes, tail merges and UTXO snapshot writes.
-	env := []string{"SPOOR_BATCH_TXS=40", "SPOOR_SEGMENT_ENTRIES=2000"}
+	// closes, tail merges, UTXO snapshot writes and (every 3 groups of 32
+	// new addresses or blocks) syncs of the address and block logs' indexes.
+	env := []string{"SPOOR_BATCH_TXS=40", "SPOOR_SEGMENT_ENTRIES=2000", "SPOOR_LOG_INDEX_EVERY=3"}
 	clean := t.TempDir()
 	t0 := time.Now()
 	if _, e, code := run(t, env, "--data", clean, "ingest", "btc", "--blocks", blk); code != 0 {

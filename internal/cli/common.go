@@ -26,11 +26,16 @@ func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
 // openStore opens the embedded chain store of the data directory. A store
 // held by another spoor process fails at once, saying so.
 // SPOOR_SEGMENT_ENTRIES sets the store's segment size in adjacency entries
-// (a tuning knob; tests set it small to close many segments).
+// (a tuning knob; tests set it small to close many segments), and
+// SPOOR_LOG_INDEX_EVERY how many new address or block log index entries
+// make an Apply sync the log's index file (tests set it small).
 func openStore(env *Env) (*pebblestore.Store, error) {
 	var o pebblestore.Options
 	if v, err := strconv.Atoi(os.Getenv("SPOOR_SEGMENT_ENTRIES")); err == nil && v > 0 {
 		o.SegmentEntries = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("SPOOR_LOG_INDEX_EVERY")); err == nil && v > 0 {
+		o.LogIndexEvery = v
 	}
 	st, err := pebblestore.OpenWith(chainDir(env), o)
 	if err != nil && errors.Is(err, syscall.EWOULDBLOCK) {

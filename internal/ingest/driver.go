@@ -57,9 +57,19 @@ type Result struct {
 // item is one decoded block from a source, or the error that stopped it.
 type item struct {
 	blk   *model.Block
-	where string // the block and where it came from
+	where string // the block and where it came from (or see describe)
 	src   string // where it came from (file and offset, node URL); may be empty
+	hash  fmt.Stringer
 	err   error
+}
+
+// describe says which block it is and where it came from: where, or,
+// when that is empty, src with the block's height and hash.
+func (it *item) describe() string {
+	if it.where != "" || it.hash == nil {
+		return it.where
+	}
+	return fmt.Sprintf("%s (block %d %s)", it.src, it.blk.Height, it.hash)
 }
 
 // applier batches blocks into store.Apply calls.
@@ -149,7 +159,7 @@ func (a *applier) run(src <-chan item, mark store.Mark) (*Result, error) {
 		if err := a.add(it.blk); err != nil {
 			// A batch failed: the store's error names the block; say
 			// which blocks the batch held and where they came from.
-			where := it.where
+			where := it.describe()
 			if len(a.pending) > 1 && it.src != "" {
 				where = fmt.Sprintf("%s (batch of blocks %d-%d)", it.src, a.pending[0].Height, a.pending[len(a.pending)-1].Height)
 			}

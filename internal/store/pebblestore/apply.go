@@ -13,8 +13,8 @@ import (
 )
 
 // applier holds the state of one Apply call: the tx records for the log,
-// the Pebble batch being built (block records, new addresses and assets,
-// the chain meta) and the chain's in-memory parts it changes directly (the
+// the block and address records for their logs, the Pebble batch being
+// built (new assets, the chain meta) and the chain's in-memory parts it changes directly (the
 // open segment, the UTXO set), with what it takes to put those back if the
 // Apply fails.
 type applier struct {
@@ -42,6 +42,10 @@ type applier struct {
 	first     uint64     // the chain's NextTx when the Apply started
 	firstA    uint64     // and its NextAddr
 	txGets    int        // tx records read to settle a txid hash match (for tests)
+	rec       []byte     // a block record being encoded
+	// group: the heights and hashes of the block log group read last
+	// (an export applied again reads each group once, not once a block).
+	group []heightHash
 	// The indexing stage (pipeline.go), which encodes the tx log records,
 	// and the chunk of resolved txs being filled for it.
 	ix  *indexer
@@ -57,10 +61,11 @@ type part struct {
 	nOut    uint64
 }
 
-// Apply implements store.Writer. The tx records are written at the end of
-// the chain's tx log and synced; then the Pebble batch (block records,
-// addresses, assets, and the meta naming the log's new end) commits
-// atomically and synced: the commit point. The derived indexes go to the
+// Apply implements store.Writer. The tx records, the new addresses' bytes
+// and the block records are written at the ends of the chain's tx, address
+// and block logs and synced; then the Pebble batch (assets, and the meta
+// naming the logs' new ends) commits atomically and synced: the commit
+// point. The derived indexes go to the
 // open segment and the UTXO set in memory, which a crash rebuilds from those
 // records.
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
@@ -88,6 +93,8 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	defer a.b.Close()
 	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd)
+	st.addrLog.begin()
+	st.blockLog.begin()
 	if mode == store.Unordered {
 		if a.hs, err = s.heightsFor(c, st); err != nil {
 			return err
@@ -124,15 +131,34 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		return err
 	}
 	a.m.LogEnd = a.ix.logBase + uint64(len(a.ix.logBuf))
-	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
+	// The records first (each log synced), then the meta naming their ends.
 	if err := st.log.write(a.ix.logBuf); err != nil {
 		return err
 	}
+	if err := st.addrLog.write(); err != nil {
+		return err
+	}
+	if err := st.blockLog.write(); err != nil {
+		return err
+	}
+	var n uint64
+	a.m.AddrEnd, n = st.addrLog.pending()
+	if n != a.m.NextAddr-1 {
+		return fmt.Errorf("pebblestore: %s batch: %d address records for %d addresses", c, n, a.m.NextAddr-1)
+	}
+	a.m.BlockEnd, n = st.blockLog.pending()
+	if n != a.m.Blocks {
+		return fmt.Errorf("pebblestore: %s batch: %d block records for %d blocks", c, n, a.m.Blocks)
+	}
+	a.m.AddrIdx, a.m.BlockIdx = st.addrLog.pdurable, st.blockLog.pdurable
+	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
 	if err := a.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	done = true
 	st.log.commit(a.m.LogEnd, a.m.NextTx, a.ix.logIdx)
+	st.addrLog.commit()
+	st.blockLog.commit()
 	if cap(a.ix.logBuf) <= 64<<20 {
 		st.log.buf = a.ix.logBuf[:0]
 	}
@@ -189,18 +215,15 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 		if !a.hs.has(blk.Height) {
 			break // not stored: no lookup
 		}
-		v, err := a.s.get(blockKey(a.c, blk.Height))
-		if err == nil {
-			old, err := decodeBlock(blk.Height, v)
-			if err != nil {
-				return err
-			}
-			if old.Hash != blk.Hash {
-				return blockErr(blk, "stored block at this height has hash %s", hashHex(old.Hash))
+		hash, ok, err := a.storedHash(blk.Height)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if hash != blk.Hash {
+				return blockErr(blk, "stored block at this height has hash %s", hashHex(hash))
 			}
 			exists = true
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
 	}
 	firstTx := a.m.NextTx
@@ -215,8 +238,10 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 			FirstTx:   firstTx,
 			Before:    before,
 		}
-		a.b.Set(blockKey(a.c, blk.Height), encodeBlock(rec), nil)
-		a.b.Set(orderKey(a.c, firstTx), be64(nil, blk.Height), nil)
+		l := a.st.blockLog
+		_, r := l.pending()
+		a.rec = appendBlockLogRec(a.rec[:0], rec, l.prevInGroup(), r)
+		l.add(a.rec, blk.Height, &blk.Hash)
 		a.newH = append(a.newH, blk.Height)
 		a.m.Blocks++
 	}
@@ -226,6 +251,29 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 		a.m.Hash = blk.Hash
 	}
 	return nil
+}
+
+type heightHash struct {
+	h    uint64
+	hash [32]byte
+}
+
+// storedHash returns the hash of the stored block at height h, if any.
+func (a *applier) storedHash(h uint64) ([32]byte, bool, error) {
+	for i := range a.group {
+		if a.group[i].h == h {
+			return a.group[i].hash, true, nil
+		}
+	}
+	a.group = a.group[:0]
+	old, err := a.st.blockLog.blockAt(h, func(b *blockRec) { a.group = append(a.group, heightHash{b.Height, b.Hash}) })
+	if errors.Is(err, store.ErrNotFound) {
+		return [32]byte{}, false, nil
+	}
+	if err != nil {
+		return [32]byte{}, false, err
+	}
+	return old.Hash, true, nil
 }
 
 // addrID returns the id of canonical address bytes, allocating when new.
@@ -254,7 +302,7 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	}
 	id := a.m.NextAddr
 	a.m.NextAddr++
-	a.b.Set(addrRevKey(a.c, id), addr, nil)
+	a.st.addrLog.add(addr, 0, nil)
 	a.st.seg.addAddr(h, id)
 	if a.st.addrs.len() < addrCacheMax {
 		a.st.addrs.put(addr, h, id)
@@ -266,20 +314,19 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 }
 
 // lookupAddr returns the id of stored address bytes (hash h), or 0: the
-// segments' address hashes name candidates below id limit, their id → bytes
-// records settle it. Callers hold s.mu.
+// segments' address hashes name candidates below id limit, the address
+// log's bytes settle it. Callers hold s.mu.
 func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64, limit uint64) (uint64, error) {
 	for _, id := range st.seg.addrCandidates(h) {
 		if id >= limit {
 			continue // created by the running Apply, which knows them exactly
 		}
-		v, closer, err := s.db.Get(addrRevKey(byte(c), id))
+		var buf [64]byte
+		v, err := st.addrLog.get(id-1, buf[:0])
 		if err != nil {
 			return 0, fmt.Errorf("address %d: %w", id, err)
 		}
-		same := string(v) == string(addr)
-		closer.Close()
-		if same {
+		if string(v) == string(addr) {
 			return id, nil
 		}
 	}

@@ -171,15 +171,20 @@ type meta struct {
 	store.Mark
 	Network string
 	LogEnd  uint64
+	// The address and block logs' committed ends and their durable index
+	// entries (reclog.go); their record counts are NextAddr−1 and Blocks.
+	AddrEnd, BlockEnd uint64
+	AddrIdx, BlockIdx int
 }
 
 // layoutVersion is the store layout, recorded in every chain's meta: 1 was
 // the Pebble-only layout (derived indexes as Pebble tables, inputs with
 // their spent output's address and value), 2 the first segment layout
 // (block records with a full meta), 3 the segment layout with tx records
-// in Pebble, 4 this one (tx records in an append-only log per chain, its
-// end in the meta).
-const layoutVersion = 4
+// in Pebble, 4 the tx records in an append-only log per chain (its end in
+// the meta), 5 this one (address bytes and block records in append-only
+// logs too, their ends in the meta).
+const layoutVersion = 5
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.
@@ -194,7 +199,8 @@ func encodeMeta(m *meta) []byte {
 	}
 	b = putUvarint(b, m.Height)
 	b = append(b, m.Hash[:]...)
-	for _, v := range []uint64{m.NextTx, m.NextAddr, uint64(m.NextAsset), m.Blocks, m.Txs, m.Transfers, m.LogEnd} {
+	for _, v := range []uint64{m.NextTx, m.NextAddr, uint64(m.NextAsset), m.Blocks, m.Txs, m.Transfers, m.LogEnd,
+		m.AddrEnd, uint64(m.AddrIdx), m.BlockEnd, uint64(m.BlockIdx)} {
 		b = putUvarint(b, v)
 	}
 	return putLenBytes(b, []byte(m.Network))
@@ -219,6 +225,10 @@ func decodeMeta(v []byte) (*meta, error) {
 	m.Txs = r.uvarint()
 	m.Transfers = r.uvarint()
 	m.LogEnd = r.uvarint()
+	m.AddrEnd = r.uvarint()
+	m.AddrIdx = int(min(r.uvarint(), 1<<40))
+	m.BlockEnd = r.uvarint()
+	m.BlockIdx = int(min(r.uvarint(), 1<<40))
 	m.Network = string(r.lenBytes())
 	return m, r.err
 }
@@ -236,6 +246,9 @@ type blockRec struct {
 	Before  meta
 }
 
+// encodeBlock is a block record as the value of the `b` table it was in
+// until layout 5 (Digest hashes the block log's records in this form; the
+// log's own form is appendBlockLogRec).
 func encodeBlock(b *blockRec) []byte {
 	v := make([]byte, 0, 96)
 	v = append(v, b.Hash[:]...)
@@ -265,37 +278,100 @@ func encodeBlock(b *blockRec) []byte {
 	return v
 }
 
-func decodeBlock(height uint64, v []byte) (*blockRec, error) {
-	r := &reader{b: v}
-	b := &blockRec{}
-	b.Height = height
-	b.Hash = r.hash()
-	b.PrevHash = r.hash()
-	b.Time = r.varint()
-	b.FirstTx = r.uvarint()
-	b.NTx = r.uvarint()
+// Block log record (reclog.go), from layout 5: the block record of
+// encodeBlock with its height first and, where they repeat, without the
+// parent hash (the previous record's hash in the same group of the log),
+// the tip hash before the block (usually the parent hash), the number of
+// blocks before it (its record number r) and the txs before it (FirstTx−1),
+// the last two as differences. flags: 1 tip before, 2 tip hash = parent
+// hash, 4 parent hash = the previous record's hash.
+func appendBlockLogRec(v []byte, b *blockRec, prev *[32]byte, r uint64) []byte {
+	v = putUvarint(v, b.Height)
+	v = append(v, b.Hash[:]...)
 	m := &b.Before.Mark
-	f := r.byte1()
+	var f byte
+	if m.HasBlocks {
+		f |= 1
+	}
+	if m.Hash == b.PrevHash {
+		f |= 2
+	}
+	if prev != nil && *prev == b.PrevHash {
+		f |= 4
+	}
+	v = append(v, f)
+	if f&4 == 0 {
+		v = append(v, b.PrevHash[:]...)
+	}
+	v = putVarint(v, b.Time)
+	v = putUvarint(v, b.FirstTx)
+	v = putUvarint(v, b.NTx)
+	v = putUvarint(v, m.Height)
+	if f&2 == 0 {
+		v = append(v, m.Hash[:]...)
+	}
+	v = putUvarint(v, m.NextAddr)
+	v = putUvarint(v, uint64(m.NextAsset))
+	v = putVarint(v, int64(m.Blocks-r))
+	v = putVarint(v, int64(m.Txs-(b.FirstTx-1)))
+	return putUvarint(v, m.Transfers)
+}
+
+// decodeBlockLogRec decodes record r of the block log; prev is the hash of
+// the record before it in its group (nil for a group's first).
+func decodeBlockLogRec(v []byte, prev *[32]byte, r uint64) (*blockRec, error) {
+	b := &blockRec{}
+	if err := b.decodeLog(v, prev, r); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// decodeLog is decodeBlockLogRec into b.
+func (b *blockRec) decodeLog(v []byte, prev *[32]byte, r uint64) error {
+	*b = blockRec{}
+	rd := &reader{b: v}
+	b.Height = rd.uvarint()
+	b.Hash = rd.hash()
+	f := rd.byte1()
+	if f&4 != 0 {
+		if prev == nil {
+			rd.fail("block record: parent hash elided in a group's first record")
+		} else {
+			b.PrevHash = *prev
+		}
+	} else {
+		b.PrevHash = rd.hash()
+	}
+	b.Time = rd.varint()
+	b.FirstTx = rd.uvarint()
+	b.NTx = rd.uvarint()
+	m := &b.Before.Mark
 	m.HasBlocks = f&1 != 0
-	m.Height = r.uvarint()
+	m.Height = rd.uvarint()
 	if f&2 != 0 {
 		m.Hash = b.PrevHash
 	} else {
-		m.Hash = r.hash()
+		m.Hash = rd.hash()
 	}
 	m.NextTx = b.FirstTx
-	m.NextAddr = r.uvarint()
-	m.NextAsset = uint32(r.uvarint())
-	m.Blocks = r.uvarint()
-	m.Txs = r.uvarint()
-	m.Transfers = r.uvarint()
-	if r.err == nil && len(r.b) > 0 {
-		r.fail("block record: trailing bytes")
+	m.NextAddr = rd.uvarint()
+	m.NextAsset = uint32(rd.uvarint())
+	m.Blocks = r + uint64(rd.varint())
+	m.Txs = b.FirstTx - 1 + uint64(rd.varint())
+	m.Transfers = rd.uvarint()
+	if rd.err == nil && (len(rd.b) > 0 || f > 7) {
+		rd.fail("block record: trailing bytes or unknown flags")
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return b, nil
+	return rd.err
+}
+
+// blockRecKey returns a block log record's height and hash.
+func blockRecKey(v []byte) (h uint64, hash [32]byte, err error) {
+	rd := &reader{b: v}
+	h = rd.uvarint()
+	hash = rd.hash()
+	return h, hash, rd.err
 }
 
 // Tx record flags.

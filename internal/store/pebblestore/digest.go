@@ -15,8 +15,11 @@ import (
 )
 
 // Digest hashes the store's logical contents: every Pebble key and value
-// (except the segment list, which names files), the tx log's records as
-// the `t` keys and values they were in Pebble before layout 4 (which sort
+// (except the segment list, which names files, and in the meta the count
+// of durable log index entries), the address and block
+// logs' records as the `i`, `b` and `o` keys and values they were in Pebble
+// before layout 5, in key order among them, the tx log's records as the
+// `t` keys and values they were in Pebble before layout 4 (which sort
 // after every other table), then per chain the derived
 // indexes as one sorted sequence whatever the segment boundaries (adjacency
 // entries, txid and address hashes, spends) and the UTXO set. Two stores with the same
@@ -25,34 +28,104 @@ import (
 // recovery exact. It reads everything into memory: a test tool.
 func (s *Store) Digest() (string, error) {
 	h := sha256.New()
+	var n [8]byte
+	put := func(k, v []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(k)))
+		h.Write(n[:])
+		h.Write(k)
+		binary.BigEndian.PutUint64(n[:], uint64(len(v)))
+		h.Write(n[:])
+		h.Write(v)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chains := slices.Clone(model.AllChains)
+	slices.Sort(chains) // key order
+	// The address and block logs' records as the `i`, `b` and `o` keys
+	// and values they were before layout 5, hashed where they sort among
+	// the Pebble keys.
+	logTables := []byte{tBlock, tAddrRev, tOrder} // key order
+	emit := func(t byte) error {
+		for _, c := range chains {
+			st, err := s.state(c)
+			if err != nil {
+				return err
+			}
+			cb := byte(c)
+			switch t {
+			case tAddrRev:
+				if err := st.addrLog.scan(0, st.meta.NextAddr-1, func(r uint64, v []byte) error {
+					put(addrRevKey(cb, r+1), v)
+					return nil
+				}); err != nil {
+					return err
+				}
+			case tBlock, tOrder:
+				var recs []*blockRec
+				if err := st.blockLog.eachBlock(0, st.meta.Blocks, func(_ uint64, b *blockRec) error {
+					if t == tOrder && len(recs) > 0 && recs[len(recs)-1].FirstTx == b.FirstTx {
+						recs = recs[:len(recs)-1] // one order key per first tx: the last block's
+					}
+					recs = append(recs, b)
+					return nil
+				}); err != nil {
+					return err
+				}
+				if t == tOrder {
+					for _, b := range recs {
+						put(orderKey(cb, b.FirstTx), be64(nil, b.Height))
+					}
+					continue
+				}
+				sort.Slice(recs, func(i, j int) bool { return recs[i].Height < recs[j].Height })
+				for _, b := range recs {
+					put(blockKey(cb, b.Height), encodeBlock(b))
+				}
+			}
+		}
+		return nil
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{})
 	if err != nil {
 		return "", err
 	}
-	var n [8]byte
 	for it.First(); it.Valid(); it.Next() {
 		if len(it.Key()) > 0 && it.Key()[0] == tSegList {
 			continue
+		}
+		for len(logTables) > 0 && (len(it.Key()) == 0 || it.Key()[0] > logTables[0]) {
+			if err := emit(logTables[0]); err != nil {
+				it.Close()
+				return "", err
+			}
+			logTables = logTables[1:]
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
 			return "", err
 		}
-		binary.BigEndian.PutUint64(n[:], uint64(len(it.Key())))
-		h.Write(n[:])
-		h.Write(it.Key())
-		binary.BigEndian.PutUint64(n[:], uint64(len(v)))
-		h.Write(n[:])
-		h.Write(v)
+		if it.Key()[0] == tMeta {
+			// How much of the logs' indexes is durable is how the store
+			// got there (an undo keeps what it synced), not its contents.
+			m, err := decodeMeta(v)
+			if err != nil {
+				it.Close()
+				return "", err
+			}
+			m.AddrIdx, m.BlockIdx = 0, 0
+			v = encodeMeta(m)
+		}
+		put(it.Key(), v)
 	}
 	if err := it.Close(); err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	chains := slices.Clone(model.AllChains)
-	slices.Sort(chains) // key order
+	for _, t := range logTables {
+		if err := emit(t); err != nil {
+			return "", err
+		}
+	}
 	var k []byte
 	for _, c := range chains {
 		st, err := s.state(c)
@@ -61,12 +134,7 @@ func (s *Store) Digest() (string, error) {
 		}
 		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, v []byte) error {
 			k = appendTxKey(k[:0], byte(c), t)
-			binary.BigEndian.PutUint64(n[:], uint64(len(k)))
-			h.Write(n[:])
-			h.Write(k)
-			binary.BigEndian.PutUint64(n[:], uint64(len(v)))
-			h.Write(n[:])
-			h.Write(v)
+			put(k, v)
 			return nil
 		}); err != nil {
 			return "", err

@@ -1,13 +1,17 @@
 package pebblestore
 
-import "github.com/spoor-dev/spoor/internal/model"
+import (
+	"fmt"
+
+	"github.com/spoor-dev/spoor/internal/model"
+)
 
 // heightSet is the set of a chain's stored block heights, kept in memory so
 // that an Unordered Apply (exports, which may overlap) looks a block up in
-// Pebble only when its height is already stored: a fresh Tron export has
+// the block log only when its height is already stored: a fresh Tron export has
 // millions of blocks of one or two transactions, and a point lookup each
 // cost more than the rest of the block's work. It is exact: built by
-// scanning the block keys, extended after each commit with the heights the
+// scanning the block log, extended after each commit with the heights the
 // batch stored, and dropped by Undo (rebuilt when next needed).
 type heightSet map[uint64]*[1024]uint64 // height>>16 → 65,536 bits
 
@@ -32,14 +36,15 @@ func (s *Store) heightsFor(c model.Chain, st *chainState) (heightSet, error) {
 		return st.heights, nil
 	}
 	h := heightSet{}
-	if st.meta.Blocks > 0 {
-		p := key(tBlock, byte(c), 0)
-		if err := s.each(s.db, p, prefixEnd(p), func(k, _ []byte) error {
-			h.add(beUint64(k[2:]))
-			return nil
-		}); err != nil {
-			return nil, err
+	if err := st.blockLog.scan(0, st.meta.Blocks, func(r uint64, rec []byte) error {
+		n, _, err := blockRecKey(rec)
+		if err != nil {
+			return fmt.Errorf("%s record %d: %w", st.blockLog.path, r, err)
 		}
+		h.add(n)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	st.heights = h
 	return h, nil

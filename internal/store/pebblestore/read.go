@@ -19,11 +19,7 @@ func (s *Store) BlockHash(c model.Chain, height uint64) ([32]byte, error) {
 
 // Block implements store.Reader.
 func (s *Store) Block(c model.Chain, height uint64) (*store.BlockInfo, error) {
-	v, err := s.get(blockKey(byte(c), height))
-	if err != nil {
-		return nil, err
-	}
-	rec, err := decodeBlock(height, v)
+	rec, err := s.blockAt(c, height)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +44,11 @@ func (s *Store) addrBytes(c model.Chain, id uint64) ([]byte, error) {
 	if id == 0 {
 		return nil, nil
 	}
-	return s.get(addrRevKey(byte(c), id))
+	al, _, err := s.recLogs(c)
+	if err != nil {
+		return nil, err
+	}
+	return al.get(id-1, nil)
 }
 
 // asset returns the asset with id on chain c.

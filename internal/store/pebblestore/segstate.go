@@ -363,15 +363,18 @@ func (s *Store) removeOrphans(c model.Chain, l *segList) {
 // replay indexes tx records [from, to) and the addresses from d.addrEnd to
 // addrTo into d.
 func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error {
-	err := s.each(s.db, addrRevKey(byte(c), d.addrEnd), addrRevKey(byte(c), addrTo), func(k, v []byte) error {
-		id := beUint64(k[2:])
-		if id != d.addrEnd {
-			return fmt.Errorf("%w: chain %s address %d missing (found %d)", errCorrupt, c, d.addrEnd, id)
-		}
-		d.addrs = push(d.addrs, hashEnt{hash: addrHash(v), num: id})
-		d.addrEnd = id + 1
-		return nil
-	})
+	al, bl := s.addrLogs[c].Load(), s.blockLogs[c].Load()
+	if al == nil || bl == nil {
+		return fmt.Errorf("pebblestore: chain %s: address or block log not open", c)
+	}
+	var err error
+	if addrTo > d.addrEnd {
+		err = al.scan(d.addrEnd-1, addrTo-1, func(r uint64, v []byte) error {
+			d.addrs = push(d.addrs, hashEnt{hash: addrHash(v), num: r + 1})
+			d.addrEnd = r + 2
+			return nil
+		})
+	}
 	if err == nil && d.addrEnd != addrTo {
 		err = fmt.Errorf("%w: chain %s address records end at %d, the chain at %d", errCorrupt, c, d.addrEnd, addrTo)
 	}
@@ -393,7 +396,7 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 		if err != nil {
 			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
 		}
-		t, err := s.blockTime(c, rec.Height, times)
+		t, err := blockTime(bl, rec.Height, times)
 		if err != nil {
 			return err
 		}
@@ -410,23 +413,20 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 	return err
 }
 
-// blockTime returns the time of the block at height h (cached in times).
-func (s *Store) blockTime(c model.Chain, h uint64, times map[uint64]int64) (int64, error) {
+// blockTime returns the time of the block at height h, caching in times
+// the times of every block of the block log's group that holds it (blocks
+// are mostly stored in height order, so the next txs' blocks are there).
+func blockTime(bl *recLog, h uint64, times map[uint64]int64) (int64, error) {
 	if t, ok := times[h]; ok {
 		return t, nil
-	}
-	v, err := s.get(blockKey(byte(c), h))
-	if err != nil {
-		return 0, fmt.Errorf("chain %s block %d: %w", c, h, err)
-	}
-	rec, err := decodeBlock(h, v)
-	if err != nil {
-		return 0, err
 	}
 	if len(times) > 1<<16 {
 		clear(times)
 	}
-	times[h] = rec.Time
+	rec, err := bl.blockAt(h, func(b *blockRec) { times[b.Height] = b.Time })
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", bl.path, err)
+	}
 	return rec.Time, nil
 }
 

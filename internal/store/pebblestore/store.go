@@ -1,7 +1,8 @@
 // Package pebblestore is spoor's embedded storage backend. The records are
-// transactions with linked inputs, in an append-only log per chain, and in
-// Pebble blocks, address and asset ids and the chain's cursor, written by
-// each Apply as one atomic, synced batch after the log records it names.
+// transactions with linked inputs, address bytes by id and blocks, each in
+// an append-only log per chain, and in Pebble asset ids and the chain's
+// cursor, written by each Apply as one atomic, synced batch after the log
+// records it names.
 // The derived indexes (txid and address lookup, per-address adjacency and
 // totals ordered by transaction number, which is time order, and spent-by)
 // live in immutable, memory-mapped segment files built in memory and
@@ -28,9 +29,10 @@ import (
 
 // Store is the Pebble-backed store.Store.
 type Store struct {
-	db     *pebble.DB
-	dir    string
-	segMax int
+	db       *pebble.DB
+	dir      string
+	segMax   int
+	idxEvery int // see Options.LogIndexEvery
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
@@ -38,6 +40,9 @@ type Store struct {
 	// logs: each loaded chain's tx log (also in its chainState), for
 	// readers that do not take mu.
 	logs [256]atomic.Pointer[txLog]
+	// addrLogs, blockLogs: each loaded chain's address and block logs
+	// (reclog.go), likewise.
+	addrLogs, blockLogs [256]atomic.Pointer[recLog]
 }
 
 // chainState is the in-memory view of one chain: its committed meta and a
@@ -46,8 +51,9 @@ type chainState struct {
 	meta  meta
 	addrs *addrCache
 	// complete: addrs holds every address of the chain, so a miss means a
-	// new address and needs no lookup in Pebble (a negative point lookup
-	// costs microseconds: most of an ingest's time on fresh addresses).
+	// new address and needs no lookup in the segments and the address log
+	// (a negative lookup costs microseconds: most of an ingest's time on
+	// fresh addresses).
 	complete bool
 	// loadTried: loadAddrs ran since the cache was last dropped.
 	loadTried bool
@@ -61,6 +67,9 @@ type chainState struct {
 	seg *segState
 	// log: the chain's tx records (txlog.go).
 	log *txLog
+	// addrLog, blockLog: the chain's address bytes by id and its block
+	// records in ingest order (reclog.go).
+	addrLog, blockLog *recLog
 	// utxo: the unspent outputs of a UTXO chain, nil until a write needs
 	// them (see utxo.go).
 	utxo *utxoSet
@@ -81,7 +90,7 @@ func (st *chainState) cacheAsset(contract string, id uint32) {
 }
 
 // addrCacheMax bounds the address-id cache; when full it is dropped and
-// refilled from Pebble, so memory stays flat on any chain size.
+// refilled from the address log, so memory stays flat on any chain size.
 var addrCacheMax = 1 << 21 // a variable so that tests can exercise the incomplete cache
 
 var _ store.Store = (*Store)(nil)
@@ -92,6 +101,10 @@ type Options struct {
 	// SegmentEntries is the adjacency entries an open segment collects
 	// before it is written (default segMaxEntries).
 	SegmentEntries int
+	// LogIndexEvery is the number of new address or block log index
+	// entries (one per 32 records) after which an Apply syncs the log's
+	// index file (default 1,024; tests set it small).
+	LogIndexEvery int
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -138,7 +151,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	if o.SegmentEntries <= 0 {
 		o.SegmentEntries = segMaxEntries
 	}
-	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, chains: map[model.Chain]*chainState{}}, nil
+	if o.LogIndexEvery <= 0 {
+		o.LogIndexEvery = recIdxSyncEvery
+	}
+	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, idxEvery: o.LogIndexEvery, chains: map[model.Chain]*chainState{}}, nil
 }
 
 type quietLogger struct{}
@@ -159,8 +175,14 @@ func (s *Store) Close() error {
 		if st.seg != nil {
 			st.seg.closeAll()
 		}
-		s.logs[c].Store(nil)
+		s.dropLogs(c, st)
 		if lerr := st.log.close(); err == nil {
+			err = lerr
+		}
+		if lerr := st.addrLog.close(); err == nil {
+			err = lerr
+		}
+		if lerr := st.blockLog.close(); err == nil {
 			err = lerr
 		}
 	}
@@ -208,17 +230,19 @@ func (s *Store) TableBytes() uint64 {
 	for i := range m.Levels {
 		n += m.Levels[i].TablesSize
 	}
-	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo") + s.segBytes(".txlog") + s.segBytes(".txidx")
+	return uint64(n) + s.segBytes(".seg") + s.segBytes(".utxo") + s.segBytes(".txlog") + s.segBytes(".txidx") +
+		s.segBytes(".addr") + s.segBytes(".addridx") + s.segBytes(".blocks") + s.segBytes(".blkidx")
 }
 
 // DiskUsageByTable estimates the bytes on disk of each Pebble keyspace (by
 // table byte, see codec.go), of the tx logs and their indexes ("t", the
-// records' table before layout 4), and of the segment ("seg") and UTXO
+// records' table before layout 4), of the address and block logs ("i" and
+// "b", their tables before layout 5), and of the segment ("seg") and UTXO
 // snapshot ("utxo") files, for footprint measurements after Flush and
 // Compact.
 func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	for _, t := range []byte{tMeta, tBlock, tOrder, tAddrRev, tAsset, tAssetRev} {
+	for _, t := range []byte{tMeta, tAsset, tAssetRev} {
 		n, err := s.db.EstimateDiskUsage([]byte{t}, []byte{t + 1})
 		if err != nil {
 			return nil, err
@@ -226,6 +250,8 @@ func (s *Store) DiskUsageByTable() (map[string]uint64, error) {
 		out[string(rune(t))] = n
 	}
 	out["t"] = s.segBytes(".txlog") + s.segBytes(".txidx")
+	out["i"] = s.segBytes(".addr") + s.segBytes(".addridx")
+	out["b"] = s.segBytes(".blocks") + s.segBytes(".blkidx") // and "o", the block order, which they hold
 	out["seg"] = s.segBytes(".seg")
 	out["utxo"] = s.segBytes(".utxo")
 	return out, nil
@@ -293,9 +319,18 @@ func (s *Store) forget(c model.Chain, st *chainState) {
 	if st.seg != nil {
 		st.seg.closeAll()
 	}
-	s.logs[c].Store(nil)
+	s.dropLogs(c, st)
 	st.log.close()
+	st.addrLog.close()
+	st.blockLog.close()
 	delete(s.chains, c)
+}
+
+// dropLogs unpublishes the chain's logs for lock-free readers.
+func (s *Store) dropLogs(c model.Chain, st *chainState) {
+	s.logs[c].Store(nil)
+	s.addrLogs[c].Store(nil)
+	s.blockLogs[c].Store(nil)
 }
 
 // loadState is state without settling a pending segment close: Apply's
@@ -322,10 +357,25 @@ func (s *Store) loadState(c model.Chain) (*chainState, error) {
 	if st.log, err = openTxLog(s.dir, c, &st.meta); err != nil {
 		return nil, err
 	}
-	s.logs[c].Store(st.log)
-	if err := s.loadSegs(c, st); err != nil {
-		s.logs[c].Store(nil)
+	if st.addrLog, err = openAddrLog(s.dir, c, &st.meta); err == nil {
+		st.blockLog, err = openBlockLog(s.dir, c, &st.meta)
+	}
+	if err == nil {
+		st.addrLog.syncEvery, st.blockLog.syncEvery = s.idxEvery, s.idxEvery
+	}
+	if err != nil {
 		st.log.close()
+		st.addrLog.close()
+		return nil, err
+	}
+	s.logs[c].Store(st.log)
+	s.addrLogs[c].Store(st.addrLog)
+	s.blockLogs[c].Store(st.blockLog)
+	if err := s.loadSegs(c, st); err != nil {
+		s.dropLogs(c, st)
+		st.log.close()
+		st.addrLog.close()
+		st.blockLog.close()
 		return nil, err
 	}
 	s.chains[c] = st
@@ -341,18 +391,13 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	st.loadTried = true
 	n := st.meta.NextAddr - 1
 	if n > uint64(addrCacheMax/2) {
-		return nil // too many: look misses up in Pebble
+		return nil // too many: look misses up in the segments
 	}
 	addrs := newAddrCache(int(n))
-	p := key(tAddrRev, byte(c), 0)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		addrs.put(it.Value(), addrHash(it.Value()), beUint64(it.Key()[2:]))
-	}
-	if err := it.Close(); err != nil {
+	if err := st.addrLog.scan(0, n, func(r uint64, v []byte) error {
+		addrs.put(v, addrHash(v), r+1)
+		return nil
+	}); err != nil {
 		return err
 	}
 	if uint64(addrs.len()) != n {

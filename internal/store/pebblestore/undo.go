@@ -1,7 +1,6 @@
 package pebblestore
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -23,21 +22,18 @@ func (s *Store) RollbackTo(c model.Chain, height uint64) error {
 		return nil
 	}
 	s.mu.Unlock()
-	v, err := s.get(blockKey(byte(c), height+1))
+	rec, err := s.blockAt(c, height+1)
 	if err != nil {
 		return fmt.Errorf("pebblestore: rollback %s to %d: block %d: %w", c, height, height+1, err)
-	}
-	rec, err := decodeBlock(height+1, v)
-	if err != nil {
-		return err
 	}
 	return s.Undo(c, rec.Before.Mark)
 }
 
-// Undo implements store.Writer. The Pebble part deletes the block, address
-// and asset records made after the mark in one synced batch, whose meta
-// ends the tx log at the first undone tx; the log is truncated there after
-// the commit (on open, a log longer than its meta says is cut to it). The
+// Undo implements store.Writer. The Pebble part deletes the asset records
+// made after the mark in one synced batch, whose meta ends the tx, address
+// and block logs at the first undone tx, address and block; the logs are
+// truncated there after the commit (on open, a log longer than its meta
+// says is cut to it). The
 // derived parts follow: the UTXO set gets back the outputs the undone txs
 // spent; an undo inside the open segment truncates it, and an undo into a
 // closed segment rewrites that segment's kept part and a UTXO snapshot as
@@ -92,8 +88,19 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	if err != nil {
 		return fmt.Errorf("undo: %w", err)
 	}
-	// Addresses created after the mark.
-	b.DeleteRange(addrRevKey(cb, mark.NextAddr), prefixEnd(key(tAddrRev, cb, 0)), nil)
+	// Addresses created and blocks stored after the mark: the ends of
+	// their logs at the mark.
+	if mark.NextAddr < 1 || mark.Blocks > cur.Blocks {
+		return fmt.Errorf("pebblestore: undo %s: mark is ahead of the store", c)
+	}
+	addrEnd, err := st.addrLog.offset(mark.NextAddr - 1)
+	if err != nil {
+		return fmt.Errorf("undo: %w", err)
+	}
+	blockEnd, err := st.blockLog.offset(mark.Blocks)
+	if err != nil {
+		return fmt.Errorf("undo: %w", err)
+	}
 	// Assets created after the mark.
 	if err := s.each(b, assetRevKey(cb, mark.NextAsset), prefixEnd(key(tAssetRev, cb, 0)), func(k, v []byte) error {
 		a, err := decodeAssetRec(v)
@@ -106,15 +113,8 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		return err
 	}
 	b.DeleteRange(assetRevKey(cb, mark.NextAsset), prefixEnd(key(tAssetRev, cb, 0)), nil)
-	// Blocks applied after the mark.
-	if err := s.each(b, orderKey(cb, mark.NextTx), prefixEnd(key(tOrder, cb, 0)), func(k, v []byte) error {
-		b.Delete(blockKey(cb, binary.BigEndian.Uint64(v)), nil)
-		return nil
-	}); err != nil {
-		return err
-	}
-	b.DeleteRange(orderKey(cb, mark.NextTx), prefixEnd(key(tOrder, cb, 0)), nil)
-	m := meta{Mark: mark, Network: cur.Network, LogEnd: logEnd}
+	m := meta{Mark: mark, Network: cur.Network, LogEnd: logEnd, AddrEnd: addrEnd, BlockEnd: blockEnd,
+		AddrIdx: min(cur.AddrIdx, recIdxLen(mark.NextAddr-1)), BlockIdx: min(cur.BlockIdx, recIdxLen(mark.Blocks))}
 	b.Set(key(tMeta, cb, 0), encodeMeta(&m), nil)
 
 	g := st.seg
@@ -173,6 +173,14 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	}
 	st.meta = m
 	st.log.truncate(mark.NextTx, logEnd)
+	if err := st.addrLog.truncate(mark.NextAddr-1, addrEnd); err != nil {
+		s.forget(c, st) // reloaded from disk at the next use
+		return err
+	}
+	if err := st.blockLog.truncate(mark.Blocks, blockEnd); err != nil {
+		s.forget(c, st)
+		return err
+	}
 	for op, u := range overlay {
 		if u == nil {
 			st.utxo.del(op)
