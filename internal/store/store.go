@@ -83,6 +83,14 @@ type Reader interface {
 	Stats() ([]ChainStats, error)
 }
 
+// TxBatchReader is a Reader that reads many transactions faster together
+// than one by one (records that share a stored block read once, address
+// bytes and block times looked up once). TxsByNum calls fn with the
+// transaction of each number in nums, in the order given.
+type TxBatchReader interface {
+	TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *TxView) error) error
+}
+
 // Store is a complete backend.
 type Store interface {
 	Writer

@@ -117,25 +117,45 @@ func Counterparties(r store.Reader, c model.Chain, addr []byte, dir Direction, o
 		}
 		return nil
 	}
-	var last uint64
-	for i := range adj {
-		e := &adj[i]
-		if i > 0 && e.TxNum == last {
-			continue // one entry per asset: the tx is read once
-		}
-		last = e.TxNum
-		tv, err := r.TxByNum(c, e.TxNum)
-		if err != nil {
-			return nil, err
-		}
+	take := func(_ int, tv *store.TxView) error {
 		if c.IsUTXO() {
-			err = utxoShares(tv, addr, dir, add)
-		} else {
-			err = accountTransfers(tv, addr, dir, add)
+			return utxoShares(tv, addr, dir, add)
 		}
-		if err != nil {
-			return nil, err
+		return accountTransfers(tv, addr, dir, add)
+	}
+	// The address's txs, each once (an entry per asset), in adjacency order,
+	// read in batches where the store can.
+	br, batched := r.(store.TxBatchReader)
+	nums := make([]uint64, 0, min(len(adj), txBatch))
+	flush := func() error {
+		defer func() { nums = nums[:0] }()
+		if batched {
+			return br.TxsByNum(c, nums, take)
 		}
+		for i, n := range nums {
+			tv, err := r.TxByNum(c, n)
+			if err != nil {
+				return err
+			}
+			if err := take(i, tv); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range adj {
+		if i > 0 && adj[i].TxNum == adj[i-1].TxNum {
+			continue
+		}
+		nums = append(nums, adj[i].TxNum)
+		if len(nums) == txBatch {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	out := make([]Counterparty, 0, len(order))
 	for _, k := range order {
@@ -149,6 +169,9 @@ func Counterparties(r store.Reader, c model.Chain, addr []byte, dir Direction, o
 	})
 	return out, nil
 }
+
+// txBatch is how many transactions Counterparties reads at once.
+const txBatch = 4096
 
 type adder func(tv *store.TxView, other []byte, asset model.AssetID, v *uint256.Int, est bool) error
 

@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -274,7 +275,110 @@ func (s *Store) TxByNum(c model.Chain, n uint64) (*store.TxView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.view(c, n, t)
+	return s.view(c, n, t, nil)
+}
+
+// viewCache holds what the views of a batch of transactions share.
+type viewCache struct {
+	addrs  map[uint64][]byte
+	times  map[uint64]int64
+	assets map[uint32]model.Asset
+	recs   map[uint64]*txRec // spent outputs' tx records (resolveInputs)
+}
+
+func newViewCache() *viewCache {
+	return &viewCache{addrs: map[uint64][]byte{}, times: map[uint64]int64{}, assets: map[uint32]model.Asset{}, recs: map[uint64]*txRec{}}
+}
+
+// TxsByNum implements store.TxBatchReader: the records are read in number
+// order, and address bytes, block times and assets once per call.
+func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.TxView) error) error {
+	order := make([]int, len(nums))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return nums[order[a]] < nums[order[b]] })
+	views := make([]*store.TxView, len(nums))
+	vc := newViewCache()
+	err := s.txsByNum(c, order, nums, func(i int, t *txRec) error {
+		var err error
+		views[i], err = s.view(c, nums[i], t, vc)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, v := range views {
+		if err := fn(i, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txsByNum calls fn with the record of tx nums[i] for each i of order
+// (ascending numbers).
+func (s *Store) txsByNum(c model.Chain, order []int, nums []uint64, fn func(i int, t *txRec) error) error {
+	l, err := s.logOf(c)
+	if err != nil {
+		return err
+	}
+	for _, i := range order {
+		t, err := l.tx(nums[i])
+		if err != nil {
+			return err
+		}
+		if err := fn(i, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addrOf is addrBytes through vc (nil: no cache).
+func (s *Store) addrOf(c model.Chain, id uint64, vc *viewCache) ([]byte, error) {
+	if vc == nil || id == 0 {
+		return s.addrBytes(c, id)
+	}
+	if a, ok := vc.addrs[id]; ok {
+		return a, nil
+	}
+	a, err := s.addrBytes(c, id)
+	if err == nil && len(vc.addrs) < 1<<16 {
+		vc.addrs[id] = a
+	}
+	return a, err
+}
+
+func (s *Store) assetOf(c model.Chain, id uint32, vc *viewCache) (model.Asset, error) {
+	if vc == nil {
+		return s.asset(c, id)
+	}
+	if a, ok := vc.assets[id]; ok {
+		return a, nil
+	}
+	a, err := s.asset(c, id)
+	if err == nil {
+		vc.assets[id] = a
+	}
+	return a, err
+}
+
+// blockTime is the time of the block at height h, 0 when it is not stored.
+func (s *Store) blockTime(c model.Chain, h uint64, vc *viewCache) int64 {
+	if vc != nil {
+		if t, ok := vc.times[h]; ok {
+			return t
+		}
+	}
+	var t int64
+	if b, err := s.Block(c, h); err == nil {
+		t = b.Time
+	}
+	if vc != nil && len(vc.times) < 1<<16 {
+		vc.times[h] = t
+	}
+	return t
 }
 
 // Tx implements store.Reader.
@@ -286,28 +390,32 @@ func (s *Store) Tx(c model.Chain, txid [32]byte) (*store.TxView, error) {
 	return s.TxByNum(c, n)
 }
 
-func (s *Store) view(c model.Chain, n uint64, t *txRec) (*store.TxView, error) {
+// view turns tx record t (number n) into a TxView; vc, when not nil,
+// caches lookups across the views of a batch.
+func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.TxView, error) {
 	tv := &store.TxView{Chain: c, TxID: t.ID, TxNum: n, BlockHeight: t.Height, Index: t.Index,
 		Coinbase: t.Flags&flagCoinbase != 0, Failed: t.Flags&flagFailed != 0, Fee: t.Fee}
-	if b, err := s.Block(c, t.Height); err == nil {
-		tv.Time = b.Time
-	}
+	tv.Time = s.blockTime(c, t.Height, vc)
 	var err error
-	if tv.FeePayer, err = s.addrBytes(c, t.FeePayer); err != nil {
+	if tv.FeePayer, err = s.addrOf(c, t.FeePayer, vc); err != nil {
 		return nil, err
 	}
-	if err := s.resolveInputs(c, t, nil); err != nil {
+	var recs map[uint64]*txRec
+	if vc != nil {
+		recs = vc.recs
+	}
+	if err := s.resolveInputs(c, t, recs); err != nil {
 		return nil, err
 	}
 	for _, in := range t.Inputs {
-		a, err := s.addrBytes(c, in.Addr)
+		a, err := s.addrOf(c, in.Addr, vc)
 		if err != nil {
 			return nil, err
 		}
 		tv.Inputs = append(tv.Inputs, store.TxInput{Address: a, Value: in.Value, ScriptType: model.ScriptType(in.Script), PrevTxID: in.PrevID, PrevIndex: in.PrevIndex})
 	}
 	for i, o := range t.Outputs {
-		a, err := s.addrBytes(c, o.Addr)
+		a, err := s.addrOf(c, o.Addr, vc)
 		if err != nil {
 			return nil, err
 		}
@@ -327,15 +435,15 @@ func (s *Store) view(c model.Chain, n uint64, t *txRec) (*store.TxView, error) {
 		tv.Outputs = append(tv.Outputs, out)
 	}
 	for _, x := range t.Transfers {
-		from, err := s.addrBytes(c, x.From)
+		from, err := s.addrOf(c, x.From, vc)
 		if err != nil {
 			return nil, err
 		}
-		to, err := s.addrBytes(c, x.To)
+		to, err := s.addrOf(c, x.To, vc)
 		if err != nil {
 			return nil, err
 		}
-		a, err := s.asset(c, x.Asset)
+		a, err := s.assetOf(c, x.Asset, vc)
 		if err != nil {
 			return nil, err
 		}

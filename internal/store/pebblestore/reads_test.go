@@ -1,10 +1,13 @@
 package pebblestore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/holiman/uint256"
@@ -163,5 +166,69 @@ func TestReadsGolden(t *testing.T) {
 				t.Fatalf("store digest %s, want %s", got, layoutGolden)
 			}
 		})
+	}
+}
+
+// TestTxsByNum: a batch read gives, in the order asked, what TxByNum gives
+// one by one, for every tx of both chains of the golden world, asked
+// shuffled and with repeats, on tiny segments and the open one.
+func TestTxsByNum(t *testing.T) {
+	for _, segMax := range []int{segMaxEntries, 5} {
+		defer func(old int) { segMaxEntries = old }(segMaxEntries)
+		segMaxEntries = segMax
+		s, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		goldenWorld(t, s)
+		for _, c := range []model.Chain{model.BTC, model.Tron} {
+			st, err := s.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n uint64
+			for _, cs := range st {
+				if cs.Chain == c {
+					n = cs.Txs
+				}
+			}
+			if n < 100 {
+				t.Fatalf("%s: %d txs", c, n)
+			}
+			rng := rand.New(rand.NewPCG(uint64(segMax), 1))
+			var nums []uint64
+			for k := uint64(1); k <= n; k++ {
+				nums = append(nums, k)
+				if k%7 == 0 {
+					nums = append(nums, 1+rng.Uint64N(n)) // a repeat
+				}
+			}
+			rng.Shuffle(len(nums), func(i, j int) { nums[i], nums[j] = nums[j], nums[i] })
+			seen := 0
+			err = s.TxsByNum(c, nums, func(i int, tv *store.TxView) error {
+				if i != seen {
+					t.Fatalf("%s: view %d delivered as %d", c, seen, i)
+				}
+				seen++
+				one, err := s.TxByNum(c, nums[i])
+				if err != nil {
+					return err
+				}
+				var a, b bytes.Buffer
+				writeTxView(&a, one)
+				writeTxView(&b, tv)
+				if a.String() != b.String() || tv.TxNum != nums[i] {
+					t.Fatalf("%s tx %d: batch\n%s\none by one\n%s", c, nums[i], b.String(), a.String())
+				}
+				return nil
+			})
+			if err != nil || seen != len(nums) {
+				t.Fatalf("%s: %d of %d views, %v", c, seen, len(nums), err)
+			}
+			if err := s.TxsByNum(c, []uint64{1, n + 1}, func(int, *store.TxView) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("%s: a number past the end: %v", c, err)
+			}
+		}
+		s.Close()
 	}
 }
