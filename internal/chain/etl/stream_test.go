@@ -2,6 +2,7 @@ package etl
 
 import (
 	"fmt"
+	"io"
 	"math/rand"
 	"path/filepath"
 	"reflect"
@@ -45,14 +46,8 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 	var s streamed
 	d := NewDecoder(c)
 	d.chunk, d.workers, d.streamRows = chunk, 2, every
-	reading := false // hand-overs while a file is read are early
-	read := func(f File) error {
-		reading = true
-		defer func() { reading = false }()
-		if data != nil {
-			return d.Read(f.Kind, strings.NewReader(data[f.Path]), f.Path)
-		}
-		return d.ReadFile(f)
+	if data != nil {
+		d.openFile = func(f File) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data[f.Path])), nil }
 	}
 	res, err := d.decodeStream(u, Stream{
 		Blocks: func(b []*model.Block) error {
@@ -66,7 +61,7 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 			}
 			s.blocks = append(s.blocks, b...)
 			s.sends++
-			if reading {
+			if !d.finishing { // hand-overs while the files are read are early
 				s.early++
 			}
 			return nil
@@ -76,7 +71,7 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 			s.resets++
 			return nil
 		},
-	}, read)
+	})
 	if err != nil {
 		return s, err
 	}
@@ -261,8 +256,18 @@ func TestStreamUnsorted(t *testing.T) {
 		rev[i], rev[j] = rev[j], rev[i]
 	}
 	u, data = memUnit(txXfers(th+"\n"+strings.Join(rev, ""), xfers))
-	if s := sameStream(t, model.ETH, u, data, 300, 10); s.early != 0 {
-		t.Fatalf("transactions out of order: %d early hand-overs", s.early)
+	// The two files are streamed together: with chunks of several rows the
+	// order is seen in the first transactions chunk, before anything is
+	// handed over; with chunks of a row or two the transfers of the first
+	// blocks go before the transactions rows of those blocks turn up, and
+	// are dropped then (one reset).
+	if s := sameStream(t, model.ETH, u, data, 4096, 10); s.early != 0 || s.resets != 0 {
+		t.Fatalf("transactions out of order, chunks of 4 KiB: %d early hand-overs, %d resets", s.early, s.resets)
+	}
+	for _, chunk := range []int{100, 300, 1000} {
+		if s := sameStream(t, model.ETH, u, data, chunk, 10); s.early != 0 && s.resets != 1 {
+			t.Fatalf("transactions out of order, chunks of %d bytes: %d early hand-overs, %d resets", chunk, s.early, s.resets)
+		}
 	}
 }
 
