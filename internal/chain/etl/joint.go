@@ -128,6 +128,7 @@ func (d *Decoder) readJoint(u Unit, s Stream, tf, xf File) (*Result, error) {
 	}
 	tc.start(d, tparse, func(b *batch) int { return len(b.tx) }, func(b *batch, i int) uint64 { return b.tx[i].height },
 		tm.begin, tm.rows)
+	tc.done = putTxRows
 	xc.start(d, xparse, func(b *batch) int { return len(b.xf) }, func(b *batch, i int) uint64 { return b.xf[i].height },
 		xm.begin, xm.rows)
 
@@ -201,6 +202,7 @@ type cursor struct {
 	hgt   func(b *batch, i int) uint64
 	begin func(b *batch)
 	rows  func(b *batch, base, lo, hi int) error
+	done  func(b *batch) // a batch is merged; nil: nothing to do
 }
 
 // openCursor opens f and reads its header.
@@ -326,6 +328,9 @@ func (c *cursor) mergeBelow(h uint64) error {
 		}
 		if b.err != nil {
 			return relocate(b.err, c.bases[0])
+		}
+		if c.done != nil {
+			c.done(b)
 		}
 		c.jobs[0] = nil
 		c.jobs, c.bases, c.i = c.jobs[1:], c.bases[1:], 0

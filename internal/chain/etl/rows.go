@@ -3,6 +3,7 @@ package etl
 import (
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -215,7 +216,10 @@ func parseRowsInto[R any, P interface {
 }](b *batch, cr *csvReader, rows *[]R, parse func(P) (int8, error)) {
 	defer func() { b.lines = cr.nextLn - 1 }()
 	n := cr.linesLeft()
-	*rows = make([]R, 0, n)
+	if cap(*rows) < n {
+		*rows = make([]R, 0, n)
+	}
+	*rows = (*rows)[:0]
 	b.arena = make([]byte, 0, 2*21*n)
 	for {
 		if err := cr.record(); err != nil {
@@ -394,7 +398,31 @@ func (d *Decoder) txReader(cr *csvReader, fi int32) (func(*batch, *csvReader), *
 	return parse, &txMerge{d: d, fi: fi}, nil
 }
 
+// txRowPool holds the row slices of merged transactions chunks: they are
+// not kept (the transactions are), so the next chunks reuse them instead of
+// allocating and clearing a few MiB each.
+var txRowPool sync.Pool
+
+func getTxRows() []txRow {
+	if p, ok := txRowPool.Get().(*[]txRow); ok {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+// putTxRows gives the rows of a merged chunk back.
+func putTxRows(b *batch) {
+	if cap(b.tx) > 0 {
+		rows := b.tx[:0]
+		b.tx = nil
+		txRowPool.Put(&rows)
+	}
+}
+
 func parseTxs(chain model.Chain, c *txCols, b *batch, cr *csvReader) {
+	if b.tx == nil {
+		b.tx = getTxRows()
+	}
 	parseRowsInto(b, cr, &b.tx, func(r *txRow) (int8, error) { return parseTx(chain, c, b, cr, r) })
 }
 
@@ -498,6 +526,7 @@ func (m *txMerge) merge(b *batch, base int) error {
 	if err := m.rows(b, base, 0, len(b.tx)); err != nil {
 		return err
 	}
+	putTxRows(b)
 	return relocate(b.err, base)
 }
 
