@@ -648,7 +648,10 @@ func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int) (fee uin
 	default:
 		return fee, false, gasPrice, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or receipt_effective_gas_price)")
 	}
-	if _, over := fee.MulOverflow(&used, &price); over {
+	if used.IsUint64() && price.IsUint64() {
+		hi, lo := bits.Mul64(used.Uint64(), price.Uint64())
+		fee = uint256.Int{lo, hi, 0, 0}
+	} else if _, over := fee.MulOverflow(&used, &price); over {
 		return fee, false, gasPrice, false, cr.errf("receipt_gas_used", "fee overflows 256 bits")
 	}
 	if iBlobUsed >= 0 && iBlobPrice >= 0 && len(cr.fields[iBlobUsed]) > 0 && len(cr.fields[iBlobPrice]) > 0 {

@@ -289,6 +289,7 @@ type xferMerge struct {
 	lastBlock *blockAcc
 	lastH     uint64
 	st        *streamState // the streaming decode this file is read for, or nil
+	probes    int          // index look-ups since the last prefetch
 }
 
 func (m *xferMerge) merge(b *batch, base int) error {
@@ -325,7 +326,13 @@ func (m *xferMerge) rows(b *batch, base, lo, hi int) error {
 	}()
 	for i := lo; i < hi; i++ {
 		if (i-lo)%prefetchRows == 0 {
-			d.prefetch(func(k int) uint64 { return b.xf[i+k].h }, min(prefetchRows, hi-i))
+			// When the rows found their transactions in the slot after
+			// the last one (rows and transactions in the same order),
+			// the index is not needed.
+			if i == lo || m.probes > 0 {
+				d.prefetch(func(k int) uint64 { return b.xf[i+k].h }, min(prefetchRows, hi-i))
+			}
+			m.probes = 0
 		}
 		r := &b.xf[i]
 		errRow := b.err != nil && i == n-1 && b.stage > 0
@@ -334,7 +341,11 @@ func (m *xferMerge) rows(b *batch, base, lo, hi int) error {
 		var ti int32
 		if m.lastTx >= 0 && r.id == m.lastID {
 			ti = m.lastTx
+		} else if nt := m.lastTx + 1; m.lastTx >= 0 && int(nt) < d.txs.n && d.txAt(nt).id == r.id {
+			ti = nt
+			m.lastID, m.lastTx = r.id, ti
 		} else {
+			m.probes++
 			ti = d.tx(&r.id, r.h, r.height, w)
 			m.lastID, m.lastTx = r.id, ti
 		}
