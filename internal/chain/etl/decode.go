@@ -133,8 +133,10 @@ type Decoder struct {
 	lastSlotH     uint64
 	slotsUnsorted bool
 	st            *streamState // a streaming decode's state, or nil
-	// finishing is set when a streaming decode has read its files (tests).
+	// finishing is set when a streaming decode has read its files;
+	// restarts counts the joined decodes that started over (tests).
 	finishing bool
+	restarts  int
 	// openFile opens a unit's file (tests: from memory); nil: open(path).
 	openFile func(File) (io.ReadCloser, error)
 }

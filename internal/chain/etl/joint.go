@@ -82,6 +82,7 @@ func (d *Decoder) decodeJoint(u Unit, s Stream) (r *Result, err error, ok bool) 
 func (d *Decoder) restart() {
 	n := NewDecoder(d.chain)
 	n.chunk, n.workers, n.streamRows, n.openFile = d.chunk, d.workers, d.streamRows, d.openFile
+	n.restarts = d.restarts + 1
 	*d = *n
 }
 
@@ -157,6 +158,9 @@ func (d *Decoder) readJoint(u Unit, s Stream, tf, xf File) (*Result, error) {
 	}
 	tc.close()
 	xc.close()
+	// Both files counted, also without a row (as DecodeUnit counts them).
+	d.res.Rows[KindTransactions] += 0
+	d.res.Rows[KindTokenTransfers] += 0
 	return d.finishStream()
 }
 
