@@ -189,24 +189,25 @@ func (d *Decoder) streamJoint(h uint64) error {
 
 // cursor walks the parsed chunks of one streamed file, row by row.
 type cursor struct {
-	rc    io.ReadCloser
-	ch    *chunker
-	cr    *csvReader
-	first []byte
-	last  bool
-	fi    int32
-	p     *chunkPipe
-	jobs  []*chunkJob // parsed, not all merged; the first is being merged
-	bases []int
-	i     int // next row of jobs[0]
-	eof   bool
-	st    *streamState
-	lastH uint64 // height of the last row fetched
-	nrows func(b *batch) int
-	hgt   func(b *batch, i int) uint64
-	begin func(b *batch)
-	rows  func(b *batch, base, lo, hi int) error
-	done  func(b *batch) // a batch is merged; nil: nothing to do
+	rc      io.ReadCloser
+	ch      *chunker
+	cr      *csvReader
+	first   []byte
+	last    bool
+	fi      int32
+	p       *chunkPipe
+	jobs    []*chunkJob // parsed, not all merged; the first is being merged
+	bases   []int
+	i       int // next row of jobs[0]
+	eof     bool
+	st      *streamState
+	lastH   uint64 // height of the last row fetched
+	fetched bool   // some row was fetched
+	nrows   func(b *batch) int
+	hgt     func(b *batch, i int) uint64
+	begin   func(b *batch)
+	rows    func(b *batch, base, lo, hi int) error
+	done    func(b *batch) // a batch is merged; nil: nothing to do
 }
 
 // openCursor opens f and reads its header.
@@ -257,35 +258,28 @@ func (c *cursor) fetch() bool {
 	c.begin(&j.b)
 	// Rows out of block order stop the hand-overs as soon as they are
 	// parsed, before they are merged (where each row is checked).
-	if st := c.st; st != nil && st.on {
-		b := &j.b
-		for i := range c.nrows(b) {
-			h := c.hgt(b, i)
-			if h < c.lastH {
-				st.on = false
-				break
-			}
-			c.lastH = h
+	b := &j.b
+	for i := range c.nrows(b) {
+		h := c.hgt(b, i)
+		if h < c.lastH && c.st != nil {
+			c.st.on = false
 		}
+		c.lastH, c.fetched = h, true
 	}
 	c.jobs = append(c.jobs, j)
 	c.bases = append(c.bases, base)
 	return true
 }
 
-// target returns the last height of the first queued chunk (fetching
-// chunks as needed) that is above the next row's, or ^0 at the end of
-// the file: the rows below it can be merged, and at least the next one is.
+// target returns the height of the last row fetched once it is above the
+// next row's (fetching chunks as needed), or ^0 at the end of the file:
+// the rows below it can be merged, and at least the next one is. (While
+// the file is in block order, the last row fetched has the highest
+// height.)
 func (c *cursor) target() uint64 {
 	for {
-		if next, ok := c.peek(); ok {
-			for _, j := range c.jobs {
-				if n := c.nrows(&j.b); n > 0 {
-					if h := c.hgt(&j.b, n-1); h > next {
-						return h
-					}
-				}
-			}
+		if next, ok := c.peek(); ok && c.fetched && c.lastH > next {
+			return c.lastH
 		}
 		if !c.fetch() {
 			return ^uint64(0)
