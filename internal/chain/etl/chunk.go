@@ -173,6 +173,10 @@ func (d *Decoder) startChunked(ch *chunker, cr *csvReader, first []byte, last bo
 	workers := d.workers
 	if workers <= 0 {
 		workers = min(runtime.GOMAXPROCS(0), 8)
+		if d.st != nil && d.st.joint {
+			// Two files are parsed at once: the cores are shared.
+			workers = max(1, workers/2)
+		}
 	}
 	jobs := make(chan *chunkJob, workers)
 	p.order = make(chan *chunkJob, 2*workers)
