@@ -25,24 +25,24 @@ func (e streamErr) Error() string { return e.err.Error() }
 // was read). On an error of the files it starts over with decodeSeparate
 // (after a Reset when it handed blocks over), which reports the error
 // DecodeUnit would.
-func (d *Decoder) decodeJoint(u Unit, s Stream) (r *Result, err error, ok bool) {
+func (d *Decoder) decodeJoint(u Unit, s Stream) (r *Result, ok bool, err error) {
 	ti, xi := -1, -1
 	for i, f := range u.Files {
 		switch f.Kind {
 		case KindTransactions:
 			if ti >= 0 {
-				return nil, nil, false
+				return nil, false, nil
 			}
 			ti = i
 		case KindTokenTransfers:
 			if xi >= 0 {
-				return nil, nil, false
+				return nil, false, nil
 			}
 			xi = i
 		}
 	}
 	if ti < 0 || xi < 0 {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	js := Stream{
 		Blocks: func(b []*model.Block) error {
@@ -60,22 +60,22 @@ func (d *Decoder) decodeJoint(u Unit, s Stream) (r *Result, err error, ok bool) 
 	}
 	r, err = d.readJoint(u, js, u.Files[ti], u.Files[xi])
 	if err == nil {
-		return r, nil, true
+		return r, true, nil
 	}
 	var se streamErr
 	if errors.As(err, &se) {
-		return nil, se.err, true
+		return nil, true, se.err
 	}
 	// Start over: the files' first error in DecodeUnit's order.
 	sent := d.st != nil && d.st.sent
 	d.restart()
 	if sent {
 		if err := s.Reset(); err != nil {
-			return nil, err, true
+			return nil, true, err
 		}
 	}
 	r, err = d.decodeSeparate(u, s)
-	return r, err, true
+	return r, true, err
 }
 
 // restart makes d a new decoder with the same settings.

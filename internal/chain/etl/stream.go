@@ -101,7 +101,7 @@ func DecodeUnitStream(c model.Chain, u Unit, s Stream) (*Result, error) {
 
 // decodeStream is DecodeUnitStream on d.
 func (d *Decoder) decodeStream(u Unit, s Stream) (*Result, error) {
-	if r, err, ok := d.decodeJoint(u, s); ok {
+	if r, ok, err := d.decodeJoint(u, s); ok {
 		return r, err
 	}
 	return d.decodeSeparate(u, s)
