@@ -127,3 +127,103 @@ func TestETLLateOutOfOrderRow(t *testing.T) {
 		t.Fatalf("counts %+v", res.ETL)
 	}
 }
+
+// syntheticBoth writes the synthetic export's token_transfers.csv and
+// transactions.csv and returns their lines (headers first).
+func syntheticBoth(t *testing.T) (xfers, txs []string) {
+	t.Helper()
+	dir := t.TempDir()
+	xp, tp := filepath.Join(dir, "token_transfers.csv"), filepath.Join(dir, "transactions.csv")
+	if err := etltest.WriteSynthetic(xp, tp, streamRows); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) []string {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	}
+	return read(xp), read(tp)
+}
+
+func writeBoth(t *testing.T, dir string, xfers, txs []string) {
+	t.Helper()
+	writeLines(t, dir, xfers)
+	writeFile(t, filepath.Join(dir, "transactions.csv"), strings.Join(txs, "\n")+"\n")
+}
+
+// The joined layout (token_transfers.csv and transactions.csv, streamed
+// together): a bad transactions row late in the file, after batches were
+// applied, gives the error of the row-by-row decode (file, line, field)
+// and leaves the store as before.
+func TestETLJointLateBadTxRow(t *testing.T) {
+	xfers, txs := syntheticBoth(t)
+	bad := len(txs) - 100
+	f := strings.Split(txs[bad], ",")
+	f[7] = "-1" // receipt_gas_used
+	txs[bad] = strings.Join(f, ",")
+	dir := t.TempDir()
+	writeBoth(t, dir, xfers, txs)
+
+	real := openStore(t)
+	good := t.TempDir()
+	writeBoth(t, good, xfers[:1001], txs[:1001])
+	if _, err := ETL(real, model.Tron, good, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := digest(t, real)
+	st := &countingStore{Store: real}
+	_, err := ETL(st, model.Tron, dir, Options{BatchTxs: 5000})
+	var e *etl.Error
+	if !errors.As(err, &e) || e.Field != "receipt_gas_used" || e.Line != bad+1 || !strings.HasSuffix(e.File, "transactions.csv") {
+		t.Fatalf("error %v, want transactions.csv line %d, field receipt_gas_used", err, bad+1)
+	}
+	if st.applies < 10 {
+		t.Fatalf("%d batches applied before the error: the transactions file was not streamed", st.applies)
+	}
+	if got := digest(t, real); got != before {
+		t.Fatal("store changed by a failed ingest")
+	}
+}
+
+// The joined layout with a transactions row that comes after blocks of its
+// height were applied: the unit's batches are dropped and applied again;
+// store and counts are those of the rows in order, which were applied
+// while both files were read.
+func TestETLJointLateOutOfOrderTxRow(t *testing.T) {
+	xfers, txs := syntheticBoth(t)
+	sorted, late := t.TempDir(), t.TempDir()
+	writeBoth(t, sorted, xfers, txs)
+	moved := append(append(append([]string{}, txs[0]), txs[2:]...), txs[1])
+	writeBoth(t, late, xfers, moved)
+
+	want := openStore(t)
+	ws := &countingStore{Store: want}
+	wres, err := ETL(ws, model.Tron, sorted, Options{BatchTxs: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.undos != 0 {
+		t.Fatalf("rows in order: %d undos, %d applies", ws.undos, ws.applies)
+	}
+	real := openStore(t)
+	st := &countingStore{Store: real}
+	res, err := ETL(st, model.Tron, late, Options{BatchTxs: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.undos != 1 || st.applies <= 200_000/5000 {
+		t.Fatalf("%d undos, %d applies: want batches applied, dropped once, applied again", st.undos, st.applies)
+	}
+	if digest(t, real) != digest(t, want) {
+		t.Fatal("store differs from the import of the rows in order")
+	}
+	res.Elapsed, wres.Elapsed = 0, 0
+	if !reflect.DeepEqual(res, wres) || !reflect.DeepEqual(res.ETL, wres.ETL) {
+		t.Fatalf("result %+v %+v\nwant %+v %+v", res, res.ETL, wres, wres.ETL)
+	}
+	if res.ETL.Rows != 2*streamRows || res.ETL.NewTransfers != streamRows {
+		t.Fatalf("counts %+v", res.ETL)
+	}
+}

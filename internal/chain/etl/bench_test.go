@@ -83,6 +83,30 @@ func decodeOnce(b *testing.B, u Unit, want int) *Result {
 	return r
 }
 
+// streamOnce decodes u with DecodeUnitStream (the blocks handed over are
+// counted and dropped, as a store would take them) and checks that every
+// transfer came.
+func streamOnce(b *testing.B, u Unit, want int) {
+	var got int64
+	_, err := DecodeUnitStream(model.Tron, u, Stream{
+		Blocks: func(bs []*model.Block) error {
+			for _, blk := range bs {
+				for i := range blk.Txs {
+					got += int64(len(blk.Txs[i].Transfers))
+				}
+			}
+			return nil
+		},
+		Reset: func() error { got = 0; return nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got != int64(want) {
+		b.Fatalf("streamed %d transfers, want %d", got, want)
+	}
+}
+
 // stdlibRead reads every file of u with encoding/csv (records reused: the
 // cheapest way the standard library reads), touching every field, and
 // returns the records read.
@@ -154,10 +178,12 @@ func spoorRead(b *testing.B, u Unit) int {
 
 // mallocs returns the process's allocation count so far.
 func mallocs() uint64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.Mallocs
+	runtime.ReadMemStats(&mem0)
+	return mem0.Mallocs
 }
+
+// mem0 is the memory statistics of the last mallocs call.
+var mem0 runtime.MemStats
 
 var benchLayouts = []struct {
 	name    string
@@ -183,6 +209,16 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				decodeOnce(b, u, n)
+			}
+			b.StopTimer()
+			reportRates(b, n, rows, m0, c0)
+		})
+		b.Run("stream/"+l.name, func(b *testing.B) {
+			runtime.GC()
+			m0, c0 := mallocs(), cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				streamOnce(b, u, n)
 			}
 			b.StopTimer()
 			reportRates(b, n, rows, m0, c0)
@@ -220,7 +256,11 @@ func reportRates(b *testing.B, n, rows int, m0 uint64, c0 time.Duration) {
 	cpu := cpuTime() - c0
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "transfers/cpu-s")
-	b.ReportMetric(float64(mallocs()-m0)/float64(rows*b.N), "allocs/row")
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	b.ReportMetric(float64(m.Mallocs-m0)/float64(rows*b.N), "allocs/row")
+	b.ReportMetric(float64(m.NumGC-mem0.NumGC)/float64(b.N), "gcs/op")
+	b.ReportMetric(float64(m.TotalAlloc-mem0.TotalAlloc)/float64(rows*b.N), "B/row")
 }
 
 func medianDur(d []time.Duration) time.Duration {

@@ -133,31 +133,65 @@ type chunkKind struct {
 // chunk (last: the whole input; rerr: a read error after it), then the
 // rest from ch, parsing chunks on all cores when there is more than one.
 func (d *Decoder) readChunked(ch *chunker, cr *csvReader, first []byte, last bool, k chunkKind) error {
+	p := d.startChunked(ch, cr, first, last, k.parse)
+	defer p.stop()
+	for {
+		j, base, ok := p.next()
+		if !ok {
+			return nil
+		}
+		if err := k.merge(&j.b, base); err != nil {
+			return err
+		}
+	}
+}
+
+// chunkPipe parses the chunks of one file on worker goroutines and gives
+// them back in file order (next), each with its line base: the line number
+// of the chunk's first line minus one.
+type chunkPipe struct {
+	one   *chunkJob // the whole input, parsed inline (no goroutines)
+	order chan *chunkJob
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	base  int
+	prev  *chunkJob
+	done  bool
+}
+
+// startChunked starts parsing a file whose header cr has read from first,
+// the first chunk (last: the whole input), then the rest from ch, on all
+// cores when there is more than one chunk.
+func (d *Decoder) startChunked(ch *chunker, cr *csvReader, first []byte, last bool, parse func(b *batch, cr *csvReader)) *chunkPipe {
+	p := &chunkPipe{base: cr.nextLn - 1}
 	if last {
-		var b batch
-		k.parse(&b, cr)
-		return k.merge(&b, 0)
+		p.one = &chunkJob{}
+		parse(&p.one.b, cr)
+		p.base = 0
+		return p
 	}
 	workers := d.workers
 	if workers <= 0 {
 		workers = min(runtime.GOMAXPROCS(0), 8)
+		if d.st != nil && d.st.joint {
+			// Two files are parsed at once: the cores are shared.
+			workers = max(1, workers/2)
+		}
 	}
-	base := cr.nextLn - 1
 	jobs := make(chan *chunkJob, workers)
-	order := make(chan *chunkJob, 2*workers)
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1 + workers)
+	p.order = make(chan *chunkJob, 2*workers)
+	p.quit = make(chan struct{})
+	p.wg.Add(1 + workers)
 	go func() { // producer
-		defer wg.Done()
+		defer p.wg.Done()
 		defer close(jobs)
-		defer close(order)
+		defer close(p.order)
 		data, last, rerr := first[cr.pos:], false, error(nil)
 		for {
 			j := &chunkJob{data: data, rerr: rerr, done: make(chan struct{})}
 			select {
-			case order <- j:
-			case <-quit:
+			case p.order <- j:
+			case <-p.quit:
 				return
 			}
 			jobs <- j
@@ -169,10 +203,10 @@ func (d *Decoder) readChunked(ch *chunker, cr *csvReader, first []byte, last boo
 	}()
 	for range workers {
 		go func() {
-			defer wg.Done()
+			defer p.wg.Done()
 			for j := range jobs {
 				select {
-				case <-quit:
+				case <-p.quit:
 					close(j.done)
 					continue
 				default:
@@ -186,7 +220,7 @@ func (d *Decoder) readChunked(ch *chunker, cr *csvReader, first []byte, last boo
 					r = newCSVBytes(j.data, cr.file)
 				}
 				r.header, r.cols = cr.header, cr.cols
-				k.parse(&j.b, r)
+				parse(&j.b, r)
 				if cap(j.data) >= ch.size {
 					select {
 					case ch.free <- j.data[:0]:
@@ -197,19 +231,47 @@ func (d *Decoder) readChunked(ch *chunker, cr *csvReader, first []byte, last boo
 			}
 		}()
 	}
-	var err error
-	for j := range order {
-		<-j.done
-		if err != nil {
-			continue
-		}
-		if err = k.merge(&j.b, base); err != nil {
-			close(quit)
-		}
-		base += j.b.lines
+	return p
+}
+
+// next returns the next parsed chunk and its line base, or false at the
+// end of the file. A chunk is the caller's until the next call.
+func (p *chunkPipe) next() (*chunkJob, int, bool) {
+	if p.prev != nil {
+		p.base += p.prev.b.lines
+		p.prev = nil
 	}
-	wg.Wait()
-	return err
+	if p.done {
+		return nil, 0, false
+	}
+	if p.one != nil {
+		p.done, p.prev = true, p.one
+		return p.one, 0, true
+	}
+	j, ok := <-p.order
+	if !ok {
+		p.done = true
+		return nil, 0, false
+	}
+	<-j.done
+	p.prev = j
+	return j, p.base, true
+}
+
+// stop ends the pipe's goroutines (all chunks read or not) and waits for
+// them.
+func (p *chunkPipe) stop() {
+	if p.order == nil {
+		return
+	}
+	if !p.done {
+		close(p.quit)
+		for j := range p.order {
+			<-j.done
+		}
+		p.done = true
+	}
+	p.wg.Wait()
 }
 
 // relocate turns an error's chunk-relative line into the file's line.

@@ -133,6 +133,12 @@ type Decoder struct {
 	lastSlotH     uint64
 	slotsUnsorted bool
 	st            *streamState // a streaming decode's state, or nil
+	// finishing is set when a streaming decode has read its files;
+	// restarts counts the joined decodes that started over (tests).
+	finishing bool
+	restarts  int
+	// openFile opens a unit's file (tests: from memory); nil: open(path).
+	openFile func(File) (io.ReadCloser, error)
 }
 
 // NewDecoder returns a decoder for chain c (model.ETH or model.Tron).
@@ -168,16 +174,29 @@ func DecodeUnit(c model.Chain, u Unit) (*Result, error) {
 
 // ReadFile reads one file according to its kind.
 func (d *Decoder) ReadFile(f File) error {
-	r, err := open(f.Path)
+	r, size, err := d.open(f)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if st, err := os.Stat(f.Path); err == nil && !strings.HasSuffix(strings.ToLower(f.Path), ".gz") {
-		d.sizeHint = st.Size()
-	}
+	d.sizeHint = size
 	defer func() { d.sizeHint = 0 }()
 	return d.Read(f.Kind, r, f.Path)
+}
+
+// open opens f; size is its size when known (not compressed), else 0.
+func (d *Decoder) open(f File) (r io.ReadCloser, size int64, err error) {
+	if d.openFile != nil {
+		r, err = d.openFile(f)
+		return r, 0, err
+	}
+	if r, err = open(f.Path); err != nil {
+		return nil, 0, err
+	}
+	if st, err := os.Stat(f.Path); err == nil && !strings.HasSuffix(strings.ToLower(f.Path), ".gz") {
+		size = st.Size()
+	}
+	return r, size, nil
 }
 
 // Read decodes one file of the given kind from r; name is used in errors.
@@ -206,13 +225,25 @@ func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
 // readBig reads a transactions or token_transfers file in chunks, on all
 // cores when it has more than one.
 func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
+	ch, cr, first, last, fi, err := d.openBig(k, r, name)
+	if err != nil {
+		return err
+	}
+	if k == KindTransactions {
+		return d.readTransactions(ch, cr, first, last, fi)
+	}
+	return d.readTokenTransfers(ch, cr, first, last, fi)
+}
+
+// openBig reads the header of a transactions or token_transfers file from
+// its first chunk (first; last: the whole input) and registers the file.
+func (d *Decoder) openBig(k Kind, r io.Reader, name string) (ch *chunker, cr *csvReader, first []byte, last bool, fi int32, err error) {
 	size := d.chunk
 	if size <= 0 {
 		size = defaultChunk
 	}
-	ch := &chunker{r: r, size: size, free: make(chan []byte, 4)}
+	ch = &chunker{r: r, size: size, free: make(chan []byte, 4)}
 	first, last, rerr := ch.next()
-	var cr *csvReader
 	for {
 		if rerr != nil {
 			cr = newCSVReader(io.MultiReader(bytes.NewReader(first), errReader{rerr}), name)
@@ -224,14 +255,14 @@ func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 			break
 		}
 		if last || cr.pos < len(first) {
-			return err
+			return nil, nil, nil, false, 0, err
 		}
 		// The chunk held blank lines only: the header is further on.
 		more, l, e := ch.next()
 		first, last, rerr = append(first[:len(first):len(first)], more...), l, e
 	}
 	d.files = append(d.files, name)
-	fi := int32(len(d.files) - 1)
+	fi = int32(len(d.files) - 1)
 	// Size the transaction index for the rows to come, estimated from the
 	// first chunk, so that it is not rebuilt as it grows. Token transfers
 	// read after transactions mostly join them: no estimate then.
@@ -240,10 +271,7 @@ func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 			d.txs.reserve(d, d.txs.n+int(min(d.sizeHint*int64(rows)/int64(len(first)), 1<<25)))
 		}
 	}
-	if k == KindTransactions {
-		return d.readTransactions(ch, cr, first, last, fi)
-	}
-	return d.readTokenTransfers(ch, cr, first, last, fi)
+	return ch, cr, first, last, fi, nil
 }
 
 // cols resolves required column names to indexes.
@@ -622,7 +650,10 @@ func fee(cr *csvReader, iUsed, iPrice, iEff, iBlobUsed, iBlobPrice int) (fee uin
 	default:
 		return fee, false, gasPrice, false, cr.errf("gas_price", "gas used is given but no gas price (gas_price or receipt_effective_gas_price)")
 	}
-	if _, over := fee.MulOverflow(&used, &price); over {
+	if used.IsUint64() && price.IsUint64() {
+		hi, lo := bits.Mul64(used.Uint64(), price.Uint64())
+		fee = uint256.Int{lo, hi, 0, 0}
+	} else if _, over := fee.MulOverflow(&used, &price); over {
 		return fee, false, gasPrice, false, cr.errf("receipt_gas_used", "fee overflows 256 bits")
 	}
 	if iBlobUsed >= 0 && iBlobPrice >= 0 && len(cr.fields[iBlobUsed]) > 0 && len(cr.fields[iBlobPrice]) > 0 {

@@ -29,18 +29,29 @@ var hexVal = func() (t [256]byte) {
 }()
 
 // decodeHex decodes an even-length hex string into dst (len(dst) = len(s)/2).
+// On false (not hex), dst holds garbage.
 func decodeHex(dst, s []byte) bool {
 	if len(s) != 2*len(dst) {
 		return false
 	}
-	// Eight digits at a time (SWAR), the rest one by one.
-	for len(dst) >= 4 {
-		v, ok := hex8(binary.LittleEndian.Uint64(s))
-		if !ok {
-			return false
-		}
-		binary.LittleEndian.PutUint32(dst, v)
+	// Eight digits at a time (SWAR), checked all together at the end; the
+	// rest one by one.
+	var bad uint64
+	for len(dst) >= 8 {
+		x, y := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
+		bad |= hexBad(x) | hexBad(y)
+		binary.LittleEndian.PutUint32(dst, hexVal8(x))
+		binary.LittleEndian.PutUint32(dst[4:], hexVal8(y))
+		dst, s = dst[8:], s[16:]
+	}
+	if len(dst) >= 4 {
+		x := binary.LittleEndian.Uint64(s)
+		bad |= hexBad(x)
+		binary.LittleEndian.PutUint32(dst, hexVal8(x))
 		dst, s = dst[4:], s[8:]
+	}
+	if bad != 0 {
+		return false
 	}
 	for i := range dst {
 		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
@@ -52,29 +63,29 @@ func decodeHex(dst, s []byte) bool {
 	return true
 }
 
-// hex8 decodes the eight hex digits packed in x (first digit in the low
-// byte) into four bytes (first byte in the low byte), or reports that one
-// is not a hex digit. Each byte is tested for 0-9 and, lower-cased, a-f with
-// carry-free additions: every byte is below 0x80, so adding at most 0x7f
-// never carries into the next.
-func hex8(x uint64) (uint32, bool) {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	if x&high != 0 {
-		return 0, false
-	}
-	digit := ^(x + 0x46*ones) & (x + 0x50*ones)  // > '9' clear, >= '0' set
-	l := x | 0x20*ones                           // lower case
-	letter := ^(l + 0x19*ones) & (l + 0x1f*ones) // > 'f' clear, >= 'a' set
-	if (digit|letter)&high != high {
-		return 0, false
-	}
-	n := x&(0x0f*ones) + (x>>6&ones)*9 // nibble values: letters have bit 6
+const (
+	ones8 = 0x0101010101010101
+	high8 = 0x8080808080808080
+)
+
+// hexBad returns 0 when the eight bytes of x are hex digits, else not 0.
+// Each byte is tested for 0-9 and, lower-cased, a-f with carry-free
+// additions: every byte is below 0x80 (else it is not a digit either), so
+// adding at most 0x7f never carries into the next.
+func hexBad(x uint64) uint64 {
+	digit := ^(x + 0x46*ones8) & (x + 0x50*ones8)  // > '9' clear, >= '0' set
+	l := x | 0x20*ones8                            // lower case
+	letter := ^(l + 0x19*ones8) & (l + 0x1f*ones8) // > 'f' clear, >= 'a' set
+	return (x | ^(digit | letter)) & high8
+}
+
+// hexVal8 decodes the eight hex digits packed in x (first digit in the low
+// byte; hexBad(x) == 0) into four bytes (first byte in the low byte).
+func hexVal8(x uint64) uint32 {
+	n := x&(0x0f*ones8) + (x>>6&ones8)*9 // nibble values: letters have bit 6
 	n = (n<<4 | n>>8) & 0x00ff00ff00ff00ff
 	n = (n | n>>8) & 0x0000ffff0000ffff
-	return uint32(n | n>>16), true
+	return uint32(n | n>>16)
 }
 
 // strip0x removes a leading 0x or 0X.

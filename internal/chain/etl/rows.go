@@ -3,6 +3,7 @@ package etl
 import (
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -32,6 +33,10 @@ type batch struct {
 	cidx      map[[20]byte]int32
 	lastCRaw  []byte
 	lastC     int32
+	// set when the merge begins: the arena's slab number and the
+	// contracts' decoder-wide numbers.
+	slab uint32
+	gidx []int32
 }
 
 // xferRow is a token_transfers row.
@@ -165,14 +170,12 @@ type xferCols struct {
 }
 
 func (d *Decoder) readTokenTransfers(ch *chunker, cr *csvReader, first []byte, last bool, fi int32) error {
-	c, err := cols(cr, "token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number")
+	parse, m, err := d.xferReader(cr, fi)
 	if err != nil {
 		return err
 	}
-	xc := xferCols{c[0], c[1], c[2], c[3], c[4], c[5], c[6], cr.optCol("block_timestamp"), cr.optCol("block_hash")}
-	m := xferMerge{d: d, fi: fi, lastTx: -1, st: d.st}
 	return d.readChunked(ch, cr, first, last, chunkKind{
-		parse: func(b *batch, cr *csvReader) { parseXfers(d.chain, &xc, b, cr) },
+		parse: parse,
 		merge: func(b *batch, base int) error {
 			if err := m.merge(b, base); err != nil {
 				return err
@@ -183,6 +186,18 @@ func (d *Decoder) readTokenTransfers(ch *chunker, cr *csvReader, first []byte, l
 			return nil
 		},
 	})
+}
+
+// xferReader returns how a token_transfers file with cr's header is parsed
+// and merged.
+func (d *Decoder) xferReader(cr *csvReader, fi int32) (func(*batch, *csvReader), *xferMerge, error) {
+	c, err := cols(cr, "token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number")
+	if err != nil {
+		return nil, nil, err
+	}
+	xc := xferCols{c[0], c[1], c[2], c[3], c[4], c[5], c[6], cr.optCol("block_timestamp"), cr.optCol("block_hash")}
+	parse := func(b *batch, cr *csvReader) { parseXfers(d.chain, &xc, b, cr) }
+	return parse, &xferMerge{d: d, fi: fi, lastTx: -1, st: d.st}, nil
 }
 
 // parseXfers parses token_transfers rows, in the original decoder's order:
@@ -201,7 +216,10 @@ func parseRowsInto[R any, P interface {
 }](b *batch, cr *csvReader, rows *[]R, parse func(P) (int8, error)) {
 	defer func() { b.lines = cr.nextLn - 1 }()
 	n := cr.linesLeft()
-	*rows = make([]R, 0, n)
+	if cap(*rows) < n {
+		*rows = make([]R, 0, n)
+	}
+	*rows = (*rows)[:0]
 	b.arena = make([]byte, 0, 2*21*n)
 	for {
 		if err := cr.record(); err != nil {
@@ -271,36 +289,63 @@ type xferMerge struct {
 	lastBlock *blockAcc
 	lastH     uint64
 	st        *streamState // the streaming decode this file is read for, or nil
+	probes    int          // index look-ups since the last prefetch
 }
 
 func (m *xferMerge) merge(b *batch, base int) error {
-	d := m.d
-	slab := d.addSlab(b.arena)
-	gidx := make([]int32, len(b.contracts))
-	for i := range b.contracts {
-		gidx[i] = d.contractID(b.contracts[i])
+	m.begin(b)
+	if err := m.rows(b, base, 0, len(b.xf)); err != nil {
+		return err
 	}
+	return relocate(b.err, base)
+}
+
+// begin makes b's arena and contracts the decoder's, before its rows are
+// merged.
+func (m *xferMerge) begin(b *batch) {
+	d := m.d
+	b.slab = d.addSlab(b.arena)
+	b.gidx = make([]int32, len(b.contracts))
+	for i := range b.contracts {
+		b.gidx[i] = d.contractID(b.contracts[i])
+	}
+}
+
+// rows merges rows [lo, hi) of b (begun), returning the error of the row
+// that fails; b.err itself, when the batch ends in it, is the caller's.
+func (m *xferMerge) rows(b *batch, base, lo, hi int) error {
+	d := m.d
 	n := len(b.xf)
 	// The rows merged are kept even when a later one fails, so that the
 	// decoder's counts and its rows agree.
-	done := 0
+	done := lo
 	defer func() {
-		if done > 0 {
-			d.xbatches = append(d.xbatches, xferBatch{rows: b.xf[:done], slab: slab, file: m.fi})
+		if done > lo {
+			d.xbatches = append(d.xbatches, xferBatch{rows: b.xf[lo:done:done], slab: b.slab, file: m.fi})
 		}
 	}()
-	for i := range b.xf {
-		if i%prefetchRows == 0 {
-			d.prefetch(func(k int) uint64 { return b.xf[i+k].h }, min(prefetchRows, n-i))
+	for i := lo; i < hi; i++ {
+		if (i-lo)%prefetchRows == 0 {
+			// When the rows found their transactions in the slot after
+			// the last one (rows and transactions in the same order),
+			// the index is not needed.
+			if i == lo || m.probes > 0 {
+				d.prefetch(func(k int) uint64 { return b.xf[i+k].h }, min(prefetchRows, hi-i))
+			}
+			m.probes = 0
 		}
 		r := &b.xf[i]
 		errRow := b.err != nil && i == n-1 && b.stage > 0
-		r.contract = gidx[r.contract]
+		r.contract = b.gidx[r.contract]
 		w := loc{m.fi, int32(base) + r.line}
 		var ti int32
 		if m.lastTx >= 0 && r.id == m.lastID {
 			ti = m.lastTx
+		} else if nt := m.lastTx + 1; m.lastTx >= 0 && int(nt) < d.txs.n && d.txAt(nt).id == r.id {
+			ti = nt
+			m.lastID, m.lastTx = r.id, ti
 		} else {
+			m.probes++
 			ti = d.tx(&r.id, r.h, r.height, w)
 			m.lastID, m.lastTx = r.id, ti
 		}
@@ -325,12 +370,12 @@ func (m *xferMerge) merge(b *batch, base int) error {
 		t.nXfer++
 		r.tx, r.line = ti, w.line
 		if st := m.st; st != nil {
-			st.row(r.height)
+			st.row(fileXfers, r.height)
 		}
 		done++
 	}
-	d.res.Rows[KindTokenTransfers] += int64(n)
-	return relocate(b.err, base)
+	d.res.Rows[KindTokenTransfers] += int64(hi - lo)
+	return nil
 }
 
 // txCols are the column indexes of a transactions file (optional: -1).
@@ -341,23 +386,54 @@ type txCols struct {
 }
 
 func (d *Decoder) readTransactions(ch *chunker, cr *csvReader, first []byte, last bool, fi int32) error {
-	c, err := cols(cr, "hash", "block_number", "from_address", "to_address", "value")
+	parse, m, err := d.txReader(cr, fi)
 	if err != nil {
 		return err
+	}
+	return d.readChunked(ch, cr, first, last, chunkKind{parse: parse, merge: m.merge})
+}
+
+// txReader returns how a transactions file with cr's header is parsed and
+// merged.
+func (d *Decoder) txReader(cr *csvReader, fi int32) (func(*batch, *csvReader), *txMerge, error) {
+	c, err := cols(cr, "hash", "block_number", "from_address", "to_address", "value")
+	if err != nil {
+		return nil, nil, err
 	}
 	tc := txCols{id: c[0], height: c[1], from: c[2], to: c[3], value: c[4],
 		index: cr.optCol("transaction_index"), time: cr.optCol("block_timestamp"), bhash: cr.optCol("block_hash"),
 		status: cr.optCol("receipt_status"), used: cr.optCol("receipt_gas_used"), price: cr.optCol("gas_price"),
 		eff: cr.optCol("receipt_effective_gas_price"), blobUsed: cr.optCol("receipt_blob_gas_used"),
 		blobPrice: cr.optCol("receipt_blob_gas_price"), created: cr.optCol("receipt_contract_address")}
-	m := txMerge{d: d, fi: fi}
-	return d.readChunked(ch, cr, first, last, chunkKind{
-		parse: func(b *batch, cr *csvReader) { parseTxs(d.chain, &tc, b, cr) },
-		merge: m.merge,
-	})
+	parse := func(b *batch, cr *csvReader) { parseTxs(d.chain, &tc, b, cr) }
+	return parse, &txMerge{d: d, fi: fi}, nil
+}
+
+// txRowPool holds the row slices of merged transactions chunks: they are
+// not kept (the transactions are), so the next chunks reuse them instead of
+// allocating and clearing a few MiB each.
+var txRowPool sync.Pool
+
+func getTxRows() []txRow {
+	if p, ok := txRowPool.Get().(*[]txRow); ok {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+// putTxRows gives the rows of a merged chunk back.
+func putTxRows(b *batch) {
+	if cap(b.tx) > 0 {
+		rows := b.tx[:0]
+		b.tx = nil
+		txRowPool.Put(&rows)
+	}
 }
 
 func parseTxs(chain model.Chain, c *txCols, b *batch, cr *csvReader) {
+	if b.tx == nil {
+		b.tx = getTxRows()
+	}
 	parseRowsInto(b, cr, &b.tx, func(r *txRow) (int8, error) { return parseTx(chain, c, b, cr, r) })
 }
 
@@ -453,11 +529,26 @@ type txMerge struct {
 	lastBlock *blockAcc
 	lastH     uint64
 	started   bool
+	st        *streamState // a joined streaming decode's, or nil
 }
 
 func (m *txMerge) merge(b *batch, base int) error {
+	m.begin(b)
+	if err := m.rows(b, base, 0, len(b.tx)); err != nil {
+		return err
+	}
+	putTxRows(b)
+	return relocate(b.err, base)
+}
+
+// begin makes b's arena the decoder's, before its rows are merged.
+func (m *txMerge) begin(b *batch) { b.slab = m.d.addSlab(b.arena) }
+
+// rows merges rows [lo, hi) of b (begun), returning the error of the row
+// that fails; b.err itself, when the batch ends in it, is the caller's.
+func (m *txMerge) rows(b *batch, base, lo, hi int) error {
 	d := m.d
-	slab := d.addSlab(b.arena)
+	slab := b.slab
 	ref := func(off uint32) addrRef {
 		if off == noAddr {
 			return addrRef{}
@@ -465,9 +556,9 @@ func (m *txMerge) merge(b *batch, base int) error {
 		return addrRef{slab, off}
 	}
 	n := len(b.tx)
-	for i := range b.tx {
-		if i%prefetchRows == 0 {
-			d.prefetch(func(k int) uint64 { return b.tx[i+k].h }, min(prefetchRows, n-i))
+	for i := lo; i < hi; i++ {
+		if (i-lo)%prefetchRows == 0 {
+			d.prefetch(func(k int) uint64 { return b.tx[i+k].h }, min(prefetchRows, hi-i))
 		}
 		r := &b.tx[i]
 		errRow := b.err != nil && i == n-1 && b.stage > 0
@@ -477,6 +568,9 @@ func (m *txMerge) merge(b *batch, base int) error {
 		}
 		if err := d.mergeBlockFields(m.lastBlock, r.height, r.hasTime, r.time, r.hasBHash, r.bhash, w, errRow, b, base); err != nil {
 			return err
+		}
+		if st := m.st; st != nil {
+			st.row(fileTxs, r.height)
 		}
 		ti := d.tx(&r.id, r.h, r.height, w)
 		t := d.txAt(ti)
@@ -495,8 +589,8 @@ func (m *txMerge) merge(b *batch, base int) error {
 		t.status, t.from, t.to, t.value, t.fee, t.hasFee, t.index = r.status, from, to, r.value, r.fee, r.hasFee, r.index
 		t.gasPrice, t.hasPrice = r.gasPrice, r.hasPrice
 	}
-	d.res.Rows[KindTransactions] += int64(n)
-	return relocate(b.err, base)
+	d.res.Rows[KindTransactions] += int64(hi - lo)
+	return nil
 }
 
 // mergeBlockFields records a row's block time and hash on its block, in the

@@ -22,6 +22,17 @@ import (
 // failed range build stops the handing over and the final build of
 // everything reports the error as Finish would, and errors of the files
 // come first, as in DecodeUnit.
+//
+// A unit with one transactions file and one token_transfers file streams
+// both (readJoint): they are parsed side by side, and merged height range by
+// height range (the rows of both files below the last height of the next
+// parsed token_transfers chunk, the transactions first), so that the
+// hand-overs start with the first chunks of both files. The blocks and
+// counts of a decode without an error do not depend on the order in which
+// rows are merged (each row is merged once; conflicts are errors), but
+// which error comes first does: on any error, the joined decode starts
+// over as above (transactions file whole, then token transfers streamed),
+// after a Reset when it handed blocks over, so that errors are DecodeUnit's.
 
 // Stream receives the blocks of a streaming decode.
 type Stream struct {
@@ -50,21 +61,31 @@ type streamState struct {
 	slot          int    // slots below were handed over
 	bi, ri        int    // rows before d.xbatches[bi].rows[ri] were handed over
 	keys          []uint64
-	ki            int    // keys[ki:] are the heights with block fields from wm on
-	lastH         uint64 // height of the last row merged
-	rows          int    // rows merged since the last hand-over
-	every         int    // rows between hand-overs
+	ki            int       // keys[ki:] are the heights with block fields from wm on
+	lastH         [2]uint64 // height of the last row merged, per file (fileTxs, fileXfers)
+	rows          int       // rows merged since the last hand-over
+	every         int       // rows between hand-overs
+	// joint: the transactions file is streamed too (readJoint); target is
+	// the height below which rows were last merged.
+	joint  bool
+	target uint64
 }
 
-// row notes a merged row's height.
-func (st *streamState) row(h uint64) {
-	if h < st.lastH {
+// The files of a streaming decode whose rows are checked for block order.
+const (
+	fileTxs = iota
+	fileXfers
+)
+
+// row notes the height of a row of file f (fileTxs, fileXfers) merged.
+func (st *streamState) row(f int, h uint64) {
+	if h < st.lastH[f] {
 		st.on = false
 	}
 	if h < st.wm {
 		st.reset = true
 	}
-	st.lastH = h
+	st.lastH[f] = h
 	st.rows++
 }
 
@@ -75,11 +96,21 @@ func (st *streamState) row(h uint64) {
 // over: the caller must drop them.
 func DecodeUnitStream(c model.Chain, u Unit, s Stream) (*Result, error) {
 	d := NewDecoder(c)
-	return d.decodeStream(u, s, d.ReadFile)
+	return d.decodeStream(u, s)
 }
 
-// decodeStream reads the files of u with read (tests read from memory).
-func (d *Decoder) decodeStream(u Unit, s Stream, read func(File) error) (*Result, error) {
+// decodeStream is DecodeUnitStream on d.
+func (d *Decoder) decodeStream(u Unit, s Stream) (*Result, error) {
+	if r, ok, err := d.decodeJoint(u, s); ok {
+		return r, err
+	}
+	return d.decodeSeparate(u, s)
+}
+
+// decodeSeparate is decodeStream that reads a transactions file whole
+// before it streams the token_transfers file.
+func (d *Decoder) decodeSeparate(u Unit, s Stream) (*Result, error) {
+	read := d.ReadFile
 	files := append([]File(nil), u.Files...)
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Kind < files[j].Kind })
 	// One token_transfers file is streamed. It is read last; the files of
@@ -132,6 +163,7 @@ func (d *Decoder) decodeStream(u Unit, s Stream, read func(File) error) (*Result
 
 // finishAll builds every block and hands them over at once.
 func (d *Decoder) finishAll(s Stream) (*Result, error) {
+	d.finishing = true
 	r, err := d.Finish()
 	if err != nil {
 		return nil, err
@@ -149,10 +181,10 @@ func (d *Decoder) finishAll(s Stream) (*Result, error) {
 // streamStep hands over the blocks that the rows merged so far make final.
 func (d *Decoder) streamStep() error {
 	st := d.st
-	if !st.on || st.failed || d.slotsUnsorted || st.rows < st.every || st.lastH <= st.wm {
+	if !st.on || st.failed || d.slotsUnsorted || st.rows < st.every || st.lastH[fileXfers] <= st.wm {
 		return nil
 	}
-	h := st.lastH
+	h := st.lastH[fileXfers]
 	// Slots are in block order: those of heights [wm, h) follow the ones
 	// handed over.
 	n := d.txs.n
@@ -199,6 +231,7 @@ func (d *Decoder) rowsBelow(h uint64) (xb []xferBatch, bi, ri int) {
 // the rest, or, when the rows turned out out of order or a range build
 // failed, everything (after a Reset when blocks were handed over).
 func (d *Decoder) finishStream() (*Result, error) {
+	d.finishing = true
 	st := d.st
 	var blocks []*model.Block
 	if st.sent && !st.reset && !st.failed {

@@ -2,9 +2,11 @@ package etl
 
 import (
 	"fmt"
+	"io"
 	"math/rand"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -37,6 +39,8 @@ type streamed struct {
 	sends  int            // hand-overs, all of them
 	early  int            // hand-overs before the files were read to the end
 	resets int
+	// restarts: the joined decode started over (an error in the files)
+	restarts int
 }
 
 // streamUnit decodes u as a streaming decode with chunks of about chunk
@@ -45,14 +49,8 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 	var s streamed
 	d := NewDecoder(c)
 	d.chunk, d.workers, d.streamRows = chunk, 2, every
-	reading := false // hand-overs while a file is read are early
-	read := func(f File) error {
-		reading = true
-		defer func() { reading = false }()
-		if data != nil {
-			return d.Read(f.Kind, strings.NewReader(data[f.Path]), f.Path)
-		}
-		return d.ReadFile(f)
+	if data != nil {
+		d.openFile = func(f File) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data[f.Path])), nil }
 	}
 	res, err := d.decodeStream(u, Stream{
 		Blocks: func(b []*model.Block) error {
@@ -66,7 +64,7 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 			}
 			s.blocks = append(s.blocks, b...)
 			s.sends++
-			if reading {
+			if !d.finishing { // hand-overs while the files are read are early
 				s.early++
 			}
 			return nil
@@ -76,7 +74,8 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 			s.resets++
 			return nil
 		},
-	}, read)
+	})
+	s.restarts = d.restarts
 	if err != nil {
 		return s, err
 	}
@@ -154,8 +153,8 @@ func TestStreamSortedMatchesDecodeUnit(t *testing.T) {
 			for _, chunk := range []int{64, 300, 4096, 1 << 30} {
 				for _, every := range []int{1, 40, 1 << 30} {
 					s := sameStream(t, c, u, data, chunk, every)
-					if s.resets != 0 {
-						t.Fatalf("sorted rows: %d resets", s.resets)
+					if s.resets != 0 || s.restarts != 0 {
+						t.Fatalf("sorted rows: %d resets, %d restarts", s.resets, s.restarts)
 					}
 					if chunk == 300 && every == 40 && s.early < 5 {
 						t.Fatalf("sorted rows, chunks of 300 bytes: %d early hand-overs, want many", s.early)
@@ -261,8 +260,18 @@ func TestStreamUnsorted(t *testing.T) {
 		rev[i], rev[j] = rev[j], rev[i]
 	}
 	u, data = memUnit(txXfers(th+"\n"+strings.Join(rev, ""), xfers))
-	if s := sameStream(t, model.ETH, u, data, 300, 10); s.early != 0 {
-		t.Fatalf("transactions out of order: %d early hand-overs", s.early)
+	// The two files are streamed together: with chunks of several rows the
+	// order is seen in the first transactions chunk, before anything is
+	// handed over; with chunks of a row or two the transfers of the first
+	// blocks go before the transactions rows of those blocks turn up, and
+	// are dropped then (one reset).
+	if s := sameStream(t, model.ETH, u, data, 4096, 10); s.early != 0 || s.resets != 0 {
+		t.Fatalf("transactions out of order, chunks of 4 KiB: %d early hand-overs, %d resets", s.early, s.resets)
+	}
+	for _, chunk := range []int{100, 300, 1000} {
+		if s := sameStream(t, model.ETH, u, data, chunk, 10); s.early != 0 && s.resets != 1 {
+			t.Fatalf("transactions out of order, chunks of %d bytes: %d early hand-overs, %d resets", chunk, s.early, s.resets)
+		}
 	}
 }
 
@@ -321,4 +330,157 @@ func TestStreamErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// records cuts an export file of chunkFiles into its header and records
+// (a record may span lines: quoted notes); each record starts with "0x".
+func records(t testing.TB, file string) (hdr string, recs []string) {
+	hdr, body, _ := strings.Cut(file, "\n")
+	recs = strings.SplitAfter(body, "\n0x")
+	for i := range recs {
+		recs[i] = strings.TrimSuffix(recs[i], "0x")
+		if i > 0 {
+			recs[i] = "0x" + recs[i]
+		}
+	}
+	if hdr+"\n"+strings.Join(recs, "") != file {
+		t.Fatal("records do not make up the file")
+	}
+	return hdr, recs
+}
+
+// The joined streaming decode (transactions and token transfers read
+// together) gives DecodeUnit's blocks, counts and errors: with
+// transactions rows that have no transfers, transfers without a
+// transactions row, either file out of order, and a bad transactions row
+// late in the file.
+func TestStreamJoint(t *testing.T) {
+	txs, xfers := chunkFiles(300)
+	th, trecs := records(t, txs)
+	xh, xrecs := records(t, xfers)
+	join := func(h string, r []string) string { return h + "\n" + strings.Join(r, "") }
+	keep := func(r []string, drop func(i int) bool) []string {
+		var out []string
+		for i, x := range r {
+			if !drop(i) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	// The transactions of chunkFiles have 1 + i%3 transfers each.
+	xferOf := make([]int, 0, len(xrecs)) // transaction of each transfer row
+	for i := range 300 {
+		for range 1 + i%3 {
+			xferOf = append(xferOf, i)
+		}
+	}
+	if len(xferOf) != len(xrecs) {
+		t.Fatalf("%d transfer rows, want %d", len(xrecs), len(xferOf))
+	}
+	noXfers := join(xh, keep(xrecs, func(i int) bool { return xferOf[i]%4 == 0 })) // every 4th tx has none
+	noTxRow := join(th, keep(trecs, func(i int) bool { return i%5 == 2 }))         // every 5th has no row
+	for _, tc := range []struct {
+		name      string
+		txs, xfer string
+		sorted    bool // both files in block order: early hand-overs, no reset
+	}{
+		{"all", txs, xfers, true},
+		{"transactions without transfers", txs, noXfers, true},
+		{"transfers without transactions rows", noTxRow, xfers, true},
+		{"both", noTxRow, noXfers, true},
+		{"no transfers at all", txs, xh + "\n", true},
+		{"transactions moved", join(th, append(append(append([]string(nil), trecs[:30]...), trecs[200:210]...), append(trecs[30:200:200], trecs[210:]...)...)), xfers, false},
+		{"transfer moved early", txs, join(xh, append(append([]string{xrecs[400]}, xrecs[:400]...), xrecs[401:]...)), false},
+		{"transfer moved late", txs, join(xh, append(append(append([]string(nil), xrecs[:5]...), xrecs[6:]...), xrecs[5])), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, data := memUnit(txXfers(tc.txs, tc.xfer))
+			for _, c := range []model.Chain{model.ETH, model.Tron} {
+				for _, chunk := range []int{64, 300, 1000, 4096} {
+					for _, every := range []int{1, 10, 100} {
+						s := sameStream(t, c, u, data, chunk, every)
+						if s.restarts != 0 {
+							t.Fatalf("chunk %d, every %d: the decode started over %d times without an error", chunk, every, s.restarts)
+						}
+						if tc.sorted && s.resets != 0 {
+							t.Fatalf("chunk %d, every %d: %d resets of rows in block order", chunk, every, s.resets)
+						}
+						if tc.sorted && chunk <= 1000 && every <= 10 && tc.xfer != xh+"\n" && s.early == 0 {
+							t.Fatalf("chunk %d, every %d: nothing handed over early", chunk, every)
+						}
+					}
+				}
+			}
+		})
+	}
+
+	// Errors: DecodeUnit's, after blocks were handed over; the decode
+	// starts over once.
+	late := len(trecs) - 20
+	badTx := func(i int, from, to string) string {
+		r := append([]string(nil), trecs...)
+		if !strings.Contains(r[i], from) {
+			t.Fatalf("transactions row %d has no %q: %q", i, from, r[i])
+		}
+		r[i] = strings.Replace(r[i], from, to, 1)
+		return join(th, r)
+	}
+	fields := strings.Split(strings.SplitN(trecs[late], "\n", 2)[0], ",")
+	dup := append(append([]string(nil), trecs...), strings.Replace(trecs[late], ","+fields[4]+",", ",0x"+strings.Repeat("e", 40)+",", 1))
+	for _, tc := range []struct {
+		name, txs, xfer, want string
+		late                  bool
+	}{
+		{"bad late transactions row", badTx(late, ",21000,", ",-21000,"), xfers, "column receipt_gas_used", true},
+		{"bad late transactions hash", badTx(late, fields[0], "0xzz"), xfers, "column hash", true},
+		{"late transactions row in another block", badTx(late, ","+fields[1]+",", ",99,"), xfers, "is in block", true},
+		{"transactions row twice, different", join(th, dup), xfers, "listed twice with different content", true},
+		{"bad late transactions row and bad early transfer", badTx(late, ",21000,", ",x,"),
+			strings.Replace(xfers, ",1000,", ",-1000,", 1), "column receipt_gas_used", false},
+		{"bad late transfer", txs, strings.Replace(xfers, ",280000,", ",-5,", 1), "column value", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, data := memUnit(txXfers(tc.txs, tc.xfer))
+			for _, chunk := range []int{300, 4096} {
+				s := sameStream(t, model.ETH, u, data, chunk, 10)
+				_, err := streamUnit(model.ETH, u, chunk, 10, data)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("chunk %d: error %v, want %q", chunk, err, tc.want)
+				}
+				if s.restarts != 1 {
+					t.Fatalf("chunk %d: %d restarts, want 1", chunk, s.restarts)
+				}
+				// A late error: blocks went early, were dropped (a reset),
+				// then the decode started over.
+				if tc.late && (s.early == 0 || s.resets == 0) {
+					t.Fatalf("chunk %d: %d early hand-overs, %d resets: the error was not late", chunk, s.early, s.resets)
+				}
+			}
+		})
+	}
+}
+
+// FuzzStreamJoint: the joined streaming decode of any pair of files gives
+// DecodeUnit's result or error, at any chunk size and hand-over interval.
+func FuzzStreamJoint(f *testing.F) {
+	txs, xfers := chunkFiles(20)
+	f.Add(txs, xfers, uint16(100), uint8(3))
+	f.Add(txs, xfers, uint16(4000), uint8(1))
+	th, trecs := records(f, txs)
+	rev := append([]string(nil), trecs...)
+	slices.Reverse(rev)
+	f.Add(th+"\n"+strings.Join(rev, ""), xfers, uint16(200), uint8(2))
+	f.Add(strings.Replace(txs, ",21000,", ",-1,", 3), xfers, uint16(150), uint8(1))
+	f.Add(ethFiles[KindTransactions], ethFiles[KindTokenTransfers], uint16(64), uint8(1))
+	f.Fuzz(func(t *testing.T, txs, xfers string, chunk uint16, every uint8) {
+		if txs == "" {
+			return // one file: not the joined decode
+		}
+		u, data := memUnit(txXfers(txs, xfers))
+		s := sameStream(t, model.Tron, u, data, int(chunk)+1, int(every)+1)
+		if s.res != nil && s.restarts != 0 {
+			t.Fatalf("started over %d times, then no error", s.restarts)
+		}
+	})
 }
