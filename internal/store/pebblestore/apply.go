@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -436,8 +437,16 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			}
 		}
 		rec.Fee = tx.Fee
+		// The fee payer is nearly always the first transfer's sender: its
+		// id is known then, without a second look-up.
+		payerID := func() (uint64, error) {
+			if len(rec.Transfers) > 0 && bytes.Equal(tx.FeePayer, tx.Transfers[0].From) {
+				return rec.Transfers[0].From, nil
+			}
+			return a.addrID(tx.FeePayer)
+		}
 		if !tx.Fee.IsZero() {
-			payer, err := a.addrID(tx.FeePayer)
+			payer, err := payerID()
 			if err != nil {
 				return err
 			}
@@ -449,7 +458,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		}
 		if !moved && len(tx.FeePayer) > 0 {
 			// A transaction that moved nothing still belongs to its sender.
-			payer, err := a.addrID(tx.FeePayer)
+			payer, err := payerID()
 			if err != nil {
 				return err
 			}
