@@ -177,9 +177,9 @@ type meta struct {
 // the Pebble-only layout (derived indexes as Pebble tables, inputs with
 // their spent output's address and value), 2 the first segment layout
 // (block records with a full meta), 3 the segment layout with tx records
-// in Pebble, 4 this one (tx records in an append-only log per chain, its
-// end in the meta).
-const layoutVersion = 4
+// in Pebble, 4 the tx records in an append-only log per chain, its end in
+// the meta, 5 this one (the log's records in a compact form, logrec.go).
+const layoutVersion = 5
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.

@@ -53,13 +53,15 @@ func (s *Store) Digest() (string, error) {
 	defer s.mu.Unlock()
 	chains := slices.Clone(model.AllChains)
 	slices.Sort(chains) // key order
-	var k []byte
+	var k, v []byte
 	for _, c := range chains {
 		st, err := s.state(c)
 		if err != nil {
 			return "", err
 		}
-		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, v []byte) error {
+		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, rec *txRec) error {
+			// The logical record, as layout 3 stored it under its key.
+			v = appendTx(v[:0], rec)
 			k = appendTxKey(k[:0], byte(c), t)
 			binary.BigEndian.PutUint64(n[:], uint64(len(k)))
 			h.Write(n[:])
