@@ -11,7 +11,12 @@ package pebblestore
 //
 //	"SPSEG001"
 //	txids   nTx × (txidHash>>32 u32, txnum−start u32), sorted (txid lookup)
-//	times   nTx × u32: block time − baseTime, by txnum        (first/last seen)
+//	times   the block time of every txnum (first/last seen), either
+//	          flat: (end−start) × u32 block time − baseTime, by txnum, or
+//	          runs: per change of time, (txnum−start u32, time − baseTime u32),
+//	                the first at txnum start; written when it is smaller
+//	                (Bitcoin blocks hold many txs of one time: 4 bytes a
+//	                tx become about 8 a block), so never 4·(end−start) long
 //	groups  per address, ascending id:                        (adjacency)
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
@@ -191,10 +196,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 		groups, gindex, nAddr = encodeGroups(d)
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
-	times := make([]byte, 0, 4*len(d.times))
-	for _, t := range d.times {
-		times = binary.BigEndian.AppendUint32(times, uint32(t-base))
-	}
+	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
@@ -220,6 +222,32 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	out = binary.BigEndian.AppendUint32(out, crc)
 	return append(out, segMagic...), nil
+}
+
+// encodeTimes writes the times section: runs when they are smaller than
+// the flat form, which is what a reader tells them apart by.
+func encodeTimes(times []int64, base int64) []byte {
+	runs := 0
+	for i, t := range times {
+		if i == 0 || t != times[i-1] {
+			runs++
+		}
+	}
+	if 8*runs < 4*len(times) {
+		out := make([]byte, 0, 8*runs)
+		for i, t := range times {
+			if i == 0 || t != times[i-1] {
+				out = binary.BigEndian.AppendUint32(out, uint32(i))
+				out = binary.BigEndian.AppendUint32(out, uint32(t-base))
+			}
+		}
+		return out
+	}
+	out := make([]byte, 0, 4*len(times))
+	for _, t := range times {
+		out = binary.BigEndian.AppendUint32(out, uint32(t-base))
+	}
+	return out
 }
 
 // encodeGroups sorts and encodes the adjacency: the groups section, its
@@ -489,6 +517,7 @@ type segment struct {
 	nTx, nAddr, nAdj, nSpent uint64
 	addrStart, addrEnd       uint64
 	txids, times, groups     []byte
+	timeRuns                 bool // times holds runs, not a time per tx
 	gindex, spent, sindex    []byte
 	addrs                    []byte
 	// In-memory presence bitmaps over the hash sections (built on first
@@ -586,14 +615,40 @@ func parseSegment(data []byte, path string) (*segment, error) {
 		return nil, bad("end before start")
 	case uint64(len(s.addrs)) != 8*(s.addrEnd-s.addrStart):
 		return nil, bad("address section size")
-	case uint64(len(s.txids)) != 8*s.nTx || uint64(len(s.times)) != 4*(s.end-s.start):
+	case uint64(len(s.txids)) != 8*s.nTx:
 		return nil, bad("tx section sizes")
 	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
 		return nil, bad("group index size")
 	case uint64(len(s.sindex)) != 20*((s.nSpent+spentStride-1)/spentStride):
 		return nil, bad("spent index size")
 	}
+	if err := s.checkTimes(); err != nil {
+		return nil, bad(err.Error())
+	}
 	return s, nil
+}
+
+// checkTimes checks the times section's form: a time per tx, or runs that
+// start at the segment's first tx and ascend within it.
+func (s *segment) checkTimes() error {
+	nTx := s.end - s.start
+	if uint64(len(s.times)) == 4*nTx {
+		return nil
+	}
+	s.timeRuns = true
+	n := uint64(len(s.times) / 8)
+	if uint64(len(s.times))%8 != 0 || n == 0 || 8*n >= 4*nTx {
+		return fmt.Errorf("times section of %d bytes for %d txs", len(s.times), nTx)
+	}
+	prev := uint64(0)
+	for i := uint64(0); i < n; i++ {
+		off := uint64(binary.BigEndian.Uint32(s.times[8*i:]))
+		if i == 0 && off != 0 || i > 0 && off <= prev || off >= nTx {
+			return fmt.Errorf("time run %d starts at tx offset %d", i, off)
+		}
+		prev = off
+	}
+	return nil
 }
 
 func (s *segment) close() error {
@@ -638,7 +693,15 @@ func (s *segment) addrIDs(h uint64) []uint64 {
 
 // txTime is the block time of txnum (which the segment covers).
 func (s *segment) txTime(txnum uint64) int64 {
-	return s.base + int64(binary.BigEndian.Uint32(s.times[4*(txnum-s.start):]))
+	off := txnum - s.start
+	if !s.timeRuns {
+		return s.base + int64(binary.BigEndian.Uint32(s.times[4*off:]))
+	}
+	// The last run starting at or before off (parseSegment checked that
+	// the first starts at 0 and that they ascend).
+	n := len(s.times) / 8
+	i := sort.Search(n, func(i int) bool { return uint64(binary.BigEndian.Uint32(s.times[8*i:])) > off }) - 1
+	return s.base + int64(binary.BigEndian.Uint32(s.times[8*i+4:]))
 }
 
 // group returns the encoded entries of address id (count, bytes), or ok false.
