@@ -9,7 +9,7 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG001"
+//	"SPSEG002"
 //	txids   nTx × (txidHash>>32 u32, txnum−start u32), sorted (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
 //	          flat: (end−start) × u32 block time − baseTime, by txnum, or
@@ -17,19 +17,24 @@ package pebblestore
 //	                the first at txnum start; written when it is smaller
 //	                (Bitcoin blocks hold many txs of one time: 4 bytes a
 //	                tx become about 8 a block), so never 4·(end−start) long
-//	groups  per address, ascending id:                        (adjacency)
+//	groups  per address, ascending id, in compressed blocks of  (adjacency)
+//	        blockStride gindex entries (segblock.go):
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
-//	gindex  every groupStride-th group: (id u64, offset u64)
-//	spent   blocks of spentStride entries sorted by (prevTx, vout):
+//	gindex  every groupStride-th group: (id u64, offset u64), offsets
+//	        into the uncompressed groups
+//	spent   runs of spentStride entries sorted by (prevTx, vout), in
+//	        compressed blocks of blockStride sindex entries:
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
-//	sindex  per spent block: (prevTx u64, vout u32, offset u64)
+//	sindex  per spent run: (prevTx u64, vout u32, offset u64), offsets
+//	        into the uncompressed spends
 //	addrs   per address id created in the segment:            (address lookup)
 //	          (addrHash>>32 u32, id−addrStart u32), sorted
+//	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
-//	        offsets and lengths of the seven sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG001"
+//	        offsets and lengths of the nine sections u64,
+//	        crc32c of everything before the footer u32, "SPSEG002"
 
 import (
 	"bytes"
@@ -47,10 +52,10 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG001"
+	segMagic     = "SPSEG002"
 	groupStride  = 16
 	spentStride  = 64
-	segSections  = 7
+	segSections  = 9
 	segHeadVals  = 9
 	segFooterLen = segHeadVals*8 + 2*segSections*8 + 4 + 8
 )
@@ -188,20 +193,22 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	// The adjacency (the largest part) is sorted and encoded on its own
 	// goroutine while this one does the other sections.
-	var groups, gindex []byte
+	var groups, gindex, gblocks []byte
 	var nAddr uint64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		groups, gindex, nAddr = encodeGroups(d)
+		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16))
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
+	spent, sblocks := packBlocks(spent, blockCuts(sindex, 20))
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
 
-	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs}
+	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs, gblocks, sblocks}
 	n := len(segMagic) + segFooterLen
 	for _, sec := range secs {
 		n += len(sec)
@@ -222,6 +229,16 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	out = binary.BigEndian.AppendUint32(out, crc)
 	return append(out, segMagic...), nil
+}
+
+// blockCuts returns the offsets (the last 8 bytes of each entry of width w)
+// of every blockStride-th entry of a sparse index: where packBlocks cuts.
+func blockCuts(idx []byte, w int) []uint64 {
+	var cuts []uint64
+	for i := 0; i < len(idx)/w; i += blockStride {
+		cuts = append(cuts, binary.BigEndian.Uint64(idx[w*i+w-8:]))
+	}
+	return cuts
 }
 
 // encodeTimes writes the times section: runs when they are smaller than
@@ -516,9 +533,10 @@ type segment struct {
 	base                     int64
 	nTx, nAddr, nAdj, nSpent uint64
 	addrStart, addrEnd       uint64
-	txids, times, groups     []byte
+	txids, times             []byte
 	timeRuns                 bool // times holds runs, not a time per tx
-	gindex, spent, sindex    []byte
+	gindex, sindex           []byte
+	groups, spent            blockSec // compressed blocks (segblock.go)
 	addrs                    []byte
 	// In-memory presence bitmaps over the hash sections (built on first
 	// use): a lookup of a txid or address the segment does not hold, the
@@ -609,7 +627,9 @@ func parseSegment(data []byte, path string) (*segment, error) {
 		}
 		sec[i] = data[off : off+n : off+n]
 	}
-	s.txids, s.times, s.groups, s.gindex, s.spent, s.sindex, s.addrs = sec[0], sec[1], sec[2], sec[3], sec[4], sec[5], sec[6]
+	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
+	s.groups = blockSec{name: "groups", packed: sec[2], bidx: sec[7]}
+	s.spent = blockSec{name: "spent", packed: sec[4], bidx: sec[8]}
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
@@ -623,6 +643,12 @@ func parseSegment(data []byte, path string) (*segment, error) {
 		return nil, bad("spent index size")
 	}
 	if err := s.checkTimes(); err != nil {
+		return nil, bad(err.Error())
+	}
+	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/16); err != nil {
+		return nil, bad(err.Error())
+	}
+	if err := s.spent.check(func(k int) uint64 { return s.sindexOff(blockStride * k) }, len(s.sindex)/20); err != nil {
 		return nil, bad(err.Error())
 	}
 	return s, nil
@@ -704,6 +730,29 @@ func (s *segment) txTime(txnum uint64) int64 {
 	return s.base + int64(binary.BigEndian.Uint32(s.times[8*i+4:]))
 }
 
+func (s *segment) gindexOff(i int) uint64 { return binary.BigEndian.Uint64(s.gindex[16*i+8:]) }
+func (s *segment) sindexOff(i int) uint64 { return binary.BigEndian.Uint64(s.sindex[20*i+12:]) }
+
+// blockOf returns the uncompressed bytes of the block holding index entry
+// i of sec (whose entry offsets off gives, n entries) and entry i's offset
+// in them.
+func (s *segment) blockOf(sec *blockSec, off func(int) uint64, n, i int) ([]byte, uint64, error) {
+	k := i / blockStride
+	start, end := off(blockStride*k), sec.raw
+	if blockStride*(k+1) < n {
+		end = off(blockStride * (k + 1))
+	}
+	data, err := sec.block(s.path, k, start, end)
+	if err != nil {
+		return nil, 0, err
+	}
+	at := off(i)
+	if at < start || at > end {
+		return nil, 0, fmt.Errorf("%w: segment %s: %s offset %d outside its block", errCorrupt, s.path, sec.name, at)
+	}
+	return data, at - start, nil
+}
+
 // group returns the encoded entries of address id (count, bytes), or ok false.
 func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error) {
 	ng := len(s.gindex) / 16
@@ -711,11 +760,11 @@ func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error
 	if i < 0 {
 		return 0, nil, false, nil
 	}
-	off := binary.BigEndian.Uint64(s.gindex[16*i+8:])
-	if off > uint64(len(s.groups)) {
-		return 0, nil, false, fmt.Errorf("%w: segment %s: group offset", errCorrupt, s.path)
+	data, off, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
+	if err != nil {
+		return 0, nil, false, err
 	}
-	r := &reader{b: s.groups[off:]}
+	r := &reader{b: data[off:]}
 	var prev uint64
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
 		gid := prev + r.uvarint()
@@ -744,23 +793,31 @@ func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error
 
 // eachGroup calls fn for every address group of the segment in id order.
 func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) error {
-	r := &reader{b: s.groups}
-	var prev uint64
-	for k := uint64(0); len(r.b) > 0; k++ {
-		if k%groupStride == 0 {
-			prev = 0
-		}
-		id := prev + r.uvarint()
-		body := r.lenBytes()
-		br := &reader{b: body}
-		n := br.uvarint()
-		if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
-			return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
-		}
-		if err := fn(id, n, br.b); err != nil {
+	ng := len(s.gindex) / 16
+	var k uint64
+	for i := 0; i < ng; i += blockStride {
+		data, _, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
+		if err != nil {
 			return err
 		}
-		prev = id
+		r := &reader{b: data}
+		var prev uint64
+		for ; len(r.b) > 0; k++ {
+			if k%groupStride == 0 {
+				prev = 0
+			}
+			id := prev + r.uvarint()
+			body := r.lenBytes()
+			br := &reader{b: body}
+			n := br.uvarint()
+			if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
+				return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
+			}
+			if err := fn(id, n, br.b); err != nil {
+				return err
+			}
+			prev = id
+		}
 	}
 	return nil
 }
@@ -779,11 +836,11 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	p := binary.BigEndian.Uint64(s.sindex[20*i:])
-	off := binary.BigEndian.Uint64(s.sindex[20*i+12:])
-	if off > uint64(len(s.spent)) {
-		return 0, false, fmt.Errorf("%w: segment %s: spent offset", errCorrupt, s.path)
+	data, off, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
+	if err != nil {
+		return 0, false, err
 	}
-	r := &reader{b: s.spent[off:]}
+	r := &reader{b: data[off:]}
 	for k := 0; k < spentStride && len(r.b) > 0; k++ {
 		p += r.uvarint()
 		v := uint32(r.uvarint())
@@ -803,11 +860,23 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 
 // eachSpent calls fn for every spend the segment records.
 func (s *segment) eachSpent(fn func(spentEnt)) error {
-	r := &reader{b: s.spent}
+	nb := len(s.sindex) / 20
+	var r *reader
 	var p uint64
 	for k := uint64(0); k < s.nSpent; k++ {
 		if k%spentStride == 0 {
-			p = binary.BigEndian.Uint64(s.sindex[20*(k/spentStride):])
+			i := int(k / spentStride)
+			if i >= nb {
+				return fmt.Errorf("%w: segment %s: %d spends, %d index entries", errCorrupt, s.path, s.nSpent, nb)
+			}
+			if i%blockStride == 0 {
+				data, _, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
+				if err != nil {
+					return err
+				}
+				r = &reader{b: data}
+			}
+			p = binary.BigEndian.Uint64(s.sindex[20*i:])
 		}
 		p += r.uvarint()
 		v := uint32(r.uvarint())
