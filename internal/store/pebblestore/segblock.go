@@ -67,7 +67,8 @@ var (
 func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
 	bidx = binary.BigEndian.AppendUint64(make([]byte, 0, 8+8*len(cuts)), uint64(len(sec)))
 	packed = make([]byte, 0, len(sec)/2+len(cuts))
-	var hbuf []byte
+	var hbuf, zbuf []byte // reused: the winner is copied into packed at once
+	last := byte(codecRaw)
 	for k, a := range cuts {
 		b := uint64(len(sec))
 		if k+1 < len(cuts) {
@@ -77,12 +78,31 @@ func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
 		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed)))
 		best, codec := raw, byte(codecRaw)
 		limit := len(raw) - len(raw)/8
-		if z := zstdEnc().EncodeAll(raw, nil); len(z) < limit {
-			best, codec, limit = z, codecZstd, len(z)
+		// The last block's winner is tried first, the other codec only
+		// when it saves nothing, or on every 8th block (a section's
+		// blocks are alike: this halves the cost of a segment close).
+		zst := func() {
+			if zbuf = zstdEnc().EncodeAll(raw, zbuf[:0]); len(zbuf) < limit {
+				best, codec, limit = zbuf, codecZstd, len(zbuf)
+			}
 		}
-		if hbuf = huffPack(hbuf[:0], raw); len(hbuf) < limit {
-			best, codec = hbuf, codecHuff
+		huf := func() {
+			if hbuf = huffPack(hbuf[:0], raw); len(hbuf) < limit {
+				best, codec, limit = hbuf, codecHuff, len(hbuf)
+			}
 		}
+		if last == codecHuff {
+			huf()
+			if codec == codecRaw || k%8 == 0 {
+				zst()
+			}
+		} else {
+			zst()
+			if codec == codecRaw || k%8 == 0 {
+				huf()
+			}
+		}
+		last = codec
 		packed = append(append(packed, codec), best...)
 	}
 	return packed, bidx
