@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -127,6 +128,38 @@ func FuzzSegBlock(f *testing.F) {
 		got, err := b.block("fuzz", 0, 0, want)
 		if err == nil && uint64(len(got)) != want {
 			t.Fatalf("decoded %d bytes, want %d", len(got), want)
+		}
+	})
+}
+
+// TestConcurrentSegmentReads: readers share the segments' decoded-block
+// caches; four at once (run under -race in CI) answer every read as one
+// alone does.
+func TestConcurrentSegmentReads(t *testing.T) {
+	defer func(old int) { segMaxEntries = old }(segMaxEntries)
+	segMaxEntries = 7
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenWorld(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := readsDigest(t, s)
+	t.Run("readers", func(t *testing.T) {
+		for i := 0; i < 4; i++ {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				if got := readsDigest(t, s); got != want {
+					t.Errorf("reads digest %s, alone %s", got, want)
+				}
+			})
 		}
 	})
 }
