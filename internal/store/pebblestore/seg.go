@@ -628,8 +628,8 @@ func parseSegment(data []byte, path string) (*segment, error) {
 		sec[i] = data[off : off+n : off+n]
 	}
 	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
-	s.groups = blockSec{name: "groups", packed: sec[2], bidx: sec[7]}
-	s.spent = blockSec{name: "spent", packed: sec[4], bidx: sec[8]}
+	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
+	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")

@@ -46,7 +46,9 @@ const (
 
 var (
 	zstdEnc = sync.OnceValue(func() *zstd.Encoder {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+		// A 1 MiB window bounds the encoder's memory on the multi-MB
+		// blocks of very busy addresses; blocks are separate frames anyway.
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
 		if err != nil {
 			panic(err) // only for bad options
 		}
@@ -163,6 +165,7 @@ func huffUnpack(dst, in []byte, want int) ([]byte, error) {
 // blockSec is a packed section of a mapped segment.
 type blockSec struct {
 	name   string
+	at     uint64 // file offset of packed
 	packed []byte
 	bidx   []byte // u64 raw length, then a u64 offset per block
 	raw    uint64 // the uncompressed length
@@ -209,10 +212,10 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 	if d := b.last.Load(); d != nil && d.k == k {
 		return d.data, nil
 	}
-	bad := func(what string) error {
-		return fmt.Errorf("%w: segment %s: %s block %d (bytes %d-%d of the section): %s", errCorrupt, path, b.name, k, start, end, what)
-	}
 	a := binary.BigEndian.Uint64(b.bidx[8+8*k:])
+	bad := func(what string) error {
+		return fmt.Errorf("%w: segment %s: %s block %d at file offset %d: %s", errCorrupt, path, b.name, k, b.at+a, what)
+	}
 	z := uint64(len(b.packed))
 	if k+1 < b.blocks() {
 		z = binary.BigEndian.Uint64(b.bidx[8+8*(k+1):])
