@@ -211,3 +211,82 @@ func TestSegmentBlockDamage(t *testing.T) {
 		t.Fatalf("intact block: %d entries, %v, %v; want %d", n, ok, err, wn)
 	}
 }
+
+// BenchmarkSegmentGroup looks up the adjacency of random addresses in a
+// segment of 2²⁰ entries with random amounts (Huffman blocks, as on the
+// simulated world) and with the same blocks stored raw: the cost of a
+// block decode per lookup (the one-block cache rarely hits for random
+// ids; lookups of nearby ids hit it).
+func BenchmarkSegmentGroup(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	d := &segData{start: 1, end: 1 + 1<<18, addrStart: 1, addrEnd: 1}
+	for n := d.start; n < d.end; n++ {
+		d.times = append(d.times, 1600000000+int64(n/20))
+		d.txids = append(d.txids, hashEnt{hash: rng.Uint64(), num: n})
+		for k := 0; k < 4; k++ {
+			d.adj = append(d.adj, adjEnt{addr: 1 + rng.Uint64N(1<<18), txnum: n, in: rng.Uint64N(1 << 34), nIn: 1})
+		}
+	}
+	img, err := encodeSeg(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seg, err := parseSegment(img, "bench.seg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The same segment with every block raw.
+	raw, err := parseSegment(img, "bench.seg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rawSec []byte
+	var cuts []uint64
+	ng := len(seg.gindex) / 16
+	for i := 0; i < ng; i += blockStride {
+		data, _, err := seg.blockOf(&seg.groups, seg.gindexOff, ng, i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cuts = append(cuts, uint64(len(rawSec)))
+		rawSec = append(rawSec, data...)
+	}
+	var bidx []byte
+	bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(rawSec)))
+	var packed []byte
+	for k, c := range cuts {
+		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed)))
+		end := uint64(len(rawSec))
+		if k+1 < len(cuts) {
+			end = cuts[k+1]
+		}
+		packed = append(append(packed, codecRaw), rawSec[c:end]...)
+	}
+	raw.groups = blockSec{name: "groups", packed: packed, bidx: bidx, raw: uint64(len(rawSec))}
+	codecs := map[byte]int{}
+	for k := 0; k < seg.groups.blocks(); k++ {
+		codecs[seg.groups.packed[binary.BigEndian.Uint64(seg.groups.bidx[8+8*k:])]]++
+	}
+	b.Logf("groups: %d bytes packed, %d raw (%.2f), %d blocks by codec %v", len(seg.groups.packed), len(rawSec), float64(len(seg.groups.packed))/float64(len(rawSec)), seg.groups.blocks(), codecs)
+	for _, c := range []struct {
+		name string
+		s    *segment
+	}{{"packed", seg}, {"raw", raw}} {
+		b.Run(c.name, func(b *testing.B) {
+			ids := rand.New(rand.NewPCG(5, 5))
+			found := 0
+			for i := 0; i < b.N; i++ {
+				_, _, ok, err := c.s.group(1 + ids.Uint64N(1<<18))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if ok {
+					found++
+				}
+			}
+			if found == 0 {
+				b.Fatal("no address found")
+			}
+		})
+	}
+}
