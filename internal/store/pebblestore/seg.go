@@ -10,7 +10,8 @@ package pebblestore
 // File layout (all integers big-endian unless said varint):
 //
 //	"SPSEG002"
-//	txids   nTx × (txidHash>>32 u32, txnum−start u32), sorted (txid lookup)
+//	txids   (txidHash>>32, txnum−start) per tx, sorted, delta-coded in
+//	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
 //	          flat: (end−start) × u32 block time − baseTime, by txnum, or
 //	          runs: per change of time, (txnum−start u32, time − baseTime u32),
@@ -30,7 +31,7 @@ package pebblestore
 //	sindex  per spent run: (prevTx u64, vout u32, offset u64), offsets
 //	        into the uncompressed spends
 //	addrs   per address id created in the segment:            (address lookup)
-//	          (addrHash>>32 u32, id−addrStart u32), sorted
+//	          (addrHash>>32, id−addrStart), sorted, as txids
 //	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
@@ -410,20 +411,6 @@ func radixSort(keys []uint64, lo, hi uint) {
 	}
 }
 
-// appendHashSection appends the (hash>>32 u32, number−base u32) pairs of
-// ents, sorted, as one sort of packed integers (ents stays as it is).
-func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
-	keys := make([]uint64, len(ents))
-	for i, e := range ents {
-		keys[i] = e.hash>>32<<32 | (e.num-base)&0xffffffff
-	}
-	radixSort(keys, 32, 64) // in number order: stable on the hash bits
-	for _, k := range keys {
-		out = binary.BigEndian.AppendUint64(out, k)
-	}
-	return out
-}
-
 // Entry flags.
 const (
 	efInMask   = 3 // nIn 0..2, 3: uvarint follows
@@ -537,6 +524,7 @@ type segment struct {
 	timeRuns                 bool // times holds runs, not a time per tx
 	gindex, sindex           []byte
 	groups, spent            blockSec // compressed blocks (segblock.go)
+	txh, addrh               hashSec  // the txids and addrs sections, parsed
 	addrs                    []byte
 	// In-memory presence bitmaps over the hash sections (built on first
 	// use): a lookup of a txid or address the segment does not hold, the
@@ -554,22 +542,22 @@ type hashBits struct {
 	bits  []uint64
 }
 
-func (b *hashBits) build(sec []byte) {
-	n := len(sec) / 8
+func (b *hashBits) build(sec *hashSec) {
+	n := sec.n
 	lg := uint(6)
 	for lg < 30 && 1<<lg < 16*n {
 		lg++
 	}
 	b.shift = 32 - lg
 	b.bits = make([]uint64, (1<<lg)/64)
-	for i := 0; i < n; i++ {
-		k := binary.BigEndian.Uint32(sec[8*i:]) >> b.shift
+	sec.each(func(h uint32, _ uint64) {
+		k := h >> b.shift
 		b.bits[k/64] |= 1 << (k % 64)
-	}
+	})
 	b.built = true
 }
 
-func (b *hashBits) mayHave(sec []byte, h uint64) bool {
+func (b *hashBits) mayHave(sec *hashSec, h uint64) bool {
 	if !b.built {
 		b.build(sec)
 	}
@@ -633,16 +621,19 @@ func parseSegment(data []byte, path string) (*segment, error) {
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
-	case uint64(len(s.addrs)) != 8*(s.addrEnd-s.addrStart):
-		return nil, bad("address section size")
-	case uint64(len(s.txids)) != 8*s.nTx:
-		return nil, bad("tx section sizes")
 	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
 		return nil, bad("group index size")
 	case uint64(len(s.sindex)) != 20*((s.nSpent+spentStride-1)/spentStride):
 		return nil, bad("spent index size")
 	}
 	if err := s.checkTimes(); err != nil {
+		return nil, bad(err.Error())
+	}
+	var err error
+	if s.txh, err = parseHashSec(s.txids, s.nTx, s.end-s.start, "txid"); err != nil {
+		return nil, bad(err.Error())
+	}
+	if s.addrh, err = parseHashSec(s.addrs, s.addrEnd-s.addrStart, s.addrEnd-s.addrStart, "address"); err != nil {
 		return nil, bad(err.Error())
 	}
 	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/16); err != nil {
@@ -688,33 +679,19 @@ func (s *segment) close() error {
 
 // txnums returns the txnums whose txid hash has the same top 32 bits as h.
 func (s *segment) txnums(h uint64) []uint64 {
-	if !s.txBits.mayHave(s.txids, h) {
+	if !s.txBits.mayHave(&s.txh, h) {
 		return nil
 	}
-	return hashed(s.txids, h, s.start)
-}
-
-// hashed searches a section of sorted (hash32, number−base u32) pairs for
-// the top 32 bits of h. 32 bits keep the sections small; a false match
-// costs one record read, which settles every candidate anyway.
-func hashed(sec []byte, h, base uint64) []uint64 {
-	k := uint32(h >> 32)
-	n := len(sec) / 8
-	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint32(sec[8*i:]) >= k })
-	var out []uint64
-	for ; i < n && binary.BigEndian.Uint32(sec[8*i:]) == k; i++ {
-		out = append(out, base+uint64(binary.BigEndian.Uint32(sec[8*i+4:])))
-	}
-	return out
+	return s.txh.find(h, s.start)
 }
 
 // addrIDs returns the address ids created in this segment whose bytes hash
 // to h.
 func (s *segment) addrIDs(h uint64) []uint64 {
-	if !s.addrBits.mayHave(s.addrs, h) {
+	if !s.addrBits.mayHave(&s.addrh, h) {
 		return nil
 	}
-	return hashed(s.addrs, h, s.addrStart)
+	return s.addrh.find(h, s.addrStart)
 }
 
 // txTime is the block time of txnum (which the segment covers).
@@ -894,12 +871,12 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 // does not apply to the result.
 func (s *segment) load() (*segData, error) {
 	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
-	for i := uint64(0); i < s.addrEnd-s.addrStart; i++ {
-		d.addrs = append(d.addrs, hashEnt{hash: uint64(binary.BigEndian.Uint32(s.addrs[8*i:])) << 32, num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[8*i+4:]))})
-	}
-	for i := uint64(0); i < s.nTx; i++ {
-		d.txids = append(d.txids, hashEnt{hash: uint64(binary.BigEndian.Uint32(s.txids[8*i:])) << 32, num: s.start + uint64(binary.BigEndian.Uint32(s.txids[8*i+4:]))})
-	}
+	s.addrh.each(func(h uint32, num uint64) {
+		d.addrs = append(d.addrs, hashEnt{hash: uint64(h) << 32, num: s.addrStart + num})
+	})
+	s.txh.each(func(h uint32, num uint64) {
+		d.txids = append(d.txids, hashEnt{hash: uint64(h) << 32, num: s.start + num})
+	})
 	d.times = make([]int64, s.end-s.start)
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)
