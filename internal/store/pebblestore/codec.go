@@ -182,9 +182,10 @@ type meta struct {
 // their spent output's address and value), 2 the first segment layout
 // (block records with a full meta), 3 the segment layout with tx records
 // in Pebble, 4 the tx records in an append-only log per chain (its end in
-// the meta), 5 this one (address bytes and block records in append-only
-// logs too, their ends in the meta).
-const layoutVersion = 5
+// the meta), 5 either of two branches' layouts (address bytes and block
+// records in append-only logs too; or the tx log's records in a compact
+// form), 6 this one: both.
+const layoutVersion = 6
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.

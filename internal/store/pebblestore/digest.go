@@ -126,13 +126,15 @@ func (s *Store) Digest() (string, error) {
 			return "", err
 		}
 	}
-	var k []byte
+	var k, v []byte
 	for _, c := range chains {
 		st, err := s.state(c)
 		if err != nil {
 			return "", err
 		}
-		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, v []byte) error {
+		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, rec *txRec) error {
+			// The logical record, as layout 3 stored it under its key.
+			v = appendTx(v[:0], rec)
 			k = appendTxKey(k[:0], byte(c), t)
 			put(k, v)
 			return nil

@@ -47,6 +47,10 @@ type indexer struct {
 	logBuf  []byte
 	logBase uint64
 	logIdx  []idxEnt
+	// groupH: the height of the first record of the current index group
+	// (the compact records are relative to it); groupOK once known.
+	groupH  uint64
+	groupOK bool
 	err     error // the first failure; later chunks are not indexed
 	// Set once the goroutine runs: work carries chunks to it, free brings
 	// them back, done closes when it has indexed everything sent.
@@ -68,10 +72,19 @@ func (x *indexer) index(ch *txChunk) {
 		}
 		j := &ch.jobs[i]
 		x.parts = indexAdj(x.d, j.n, &j.rec, j.t, x.parts)
-		if (j.n-1)%txIdxStride == 0 {
+		if groupFirst(j.n) {
 			x.err = x.indexLog()
+			x.groupH, x.groupOK = j.rec.Height, true
+		} else if !x.groupOK {
+			// The Apply starts inside a group whose first record is
+			// committed: one read of it.
+			x.groupH, x.err = x.log.groupHeight(j.n)
+			x.groupOK = x.err == nil
+			if x.err != nil {
+				return
+			}
 		}
-		x.logBuf = appendLogRec(x.logBuf, &j.rec)
+		x.logBuf = appendLogRec(x.logBuf, &j.rec, j.n, x.groupH)
 	}
 }
 

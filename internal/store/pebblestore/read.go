@@ -364,8 +364,8 @@ func (s *Store) assetOf(c model.Chain, id uint32, vc *viewCache) (model.Asset, e
 	return a, err
 }
 
-// blockTime is the time of the block at height h, 0 when it is not stored.
-func (s *Store) blockTime(c model.Chain, h uint64, vc *viewCache) int64 {
+// viewTime is the time of the block at height h, 0 when it is not stored.
+func (s *Store) viewTime(c model.Chain, h uint64, vc *viewCache) int64 {
 	if vc != nil {
 		if t, ok := vc.times[h]; ok {
 			return t
@@ -395,7 +395,7 @@ func (s *Store) Tx(c model.Chain, txid [32]byte) (*store.TxView, error) {
 func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.TxView, error) {
 	tv := &store.TxView{Chain: c, TxID: t.ID, TxNum: n, BlockHeight: t.Height, Index: t.Index,
 		Coinbase: t.Flags&flagCoinbase != 0, Failed: t.Flags&flagFailed != 0, Fee: t.Fee}
-	tv.Time = s.blockTime(c, t.Height, vc)
+	tv.Time = s.viewTime(c, t.Height, vc)
 	var err error
 	if tv.FeePayer, err = s.addrOf(c, t.FeePayer, vc); err != nil {
 		return nil, err

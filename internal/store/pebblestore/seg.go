@@ -9,22 +9,33 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG001"
-//	txids   nTx × (txidHash>>32 u32, txnum−start u32), sorted (txid lookup)
-//	times   nTx × u32: block time − baseTime, by txnum        (first/last seen)
-//	groups  per address, ascending id:                        (adjacency)
+//	"SPSEG002"
+//	txids   (txidHash>>32, txnum−start) per tx, sorted, delta-coded in
+//	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
+//	times   the block time of every txnum (first/last seen), either
+//	          flat: (end−start) × u32 block time − baseTime, by txnum, or
+//	          runs: per change of time, (txnum−start u32, time − baseTime u32),
+//	                the first at txnum start; written when it is smaller
+//	                (Bitcoin blocks hold many txs of one time: 4 bytes a
+//	                tx become about 8 a block), so never 4·(end−start) long
+//	groups  per address, ascending id, in compressed blocks of  (adjacency)
+//	        blockStride gindex entries (segblock.go):
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
-//	gindex  every groupStride-th group: (id u64, offset u64)
-//	spent   blocks of spentStride entries sorted by (prevTx, vout):
+//	gindex  every groupStride-th group: (id u64, offset u64), offsets
+//	        into the uncompressed groups
+//	spent   runs of spentStride entries sorted by (prevTx, vout), in
+//	        compressed blocks of blockStride sindex entries:
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
-//	sindex  per spent block: (prevTx u64, vout u32, offset u64)
+//	sindex  per spent run: (prevTx u64, vout u32, offset u64), offsets
+//	        into the uncompressed spends
 //	addrs   per address id created in the segment:            (address lookup)
-//	          (addrHash>>32 u32, id−addrStart u32), sorted
+//	          (addrHash>>32, id−addrStart), sorted, as txids
+//	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
-//	        offsets and lengths of the seven sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG001"
+//	        offsets and lengths of the nine sections u64,
+//	        crc32c of everything before the footer u32, "SPSEG002"
 
 import (
 	"bytes"
@@ -42,10 +53,10 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG001"
+	segMagic     = "SPSEG002"
 	groupStride  = 16
 	spentStride  = 64
-	segSections  = 7
+	segSections  = 9
 	segHeadVals  = 9
 	segFooterLen = segHeadVals*8 + 2*segSections*8 + 4 + 8
 )
@@ -183,23 +194,22 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	// The adjacency (the largest part) is sorted and encoded on its own
 	// goroutine while this one does the other sections.
-	var groups, gindex []byte
+	var groups, gindex, gblocks []byte
 	var nAddr uint64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		groups, gindex, nAddr = encodeGroups(d)
+		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16))
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
-	times := make([]byte, 0, 4*len(d.times))
-	for _, t := range d.times {
-		times = binary.BigEndian.AppendUint32(times, uint32(t-base))
-	}
+	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
+	spent, sblocks := packBlocks(spent, blockCuts(sindex, 20))
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
 
-	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs}
+	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs, gblocks, sblocks}
 	n := len(segMagic) + segFooterLen
 	for _, sec := range secs {
 		n += len(sec)
@@ -220,6 +230,42 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	out = binary.BigEndian.AppendUint32(out, crc)
 	return append(out, segMagic...), nil
+}
+
+// blockCuts returns the offsets (the last 8 bytes of each entry of width w)
+// of every blockStride-th entry of a sparse index: where packBlocks cuts.
+func blockCuts(idx []byte, w int) []uint64 {
+	var cuts []uint64
+	for i := 0; i < len(idx)/w; i += blockStride {
+		cuts = append(cuts, binary.BigEndian.Uint64(idx[w*i+w-8:]))
+	}
+	return cuts
+}
+
+// encodeTimes writes the times section: runs when they are smaller than
+// the flat form, which is what a reader tells them apart by.
+func encodeTimes(times []int64, base int64) []byte {
+	runs := 0
+	for i, t := range times {
+		if i == 0 || t != times[i-1] {
+			runs++
+		}
+	}
+	if 8*runs < 4*len(times) {
+		out := make([]byte, 0, 8*runs)
+		for i, t := range times {
+			if i == 0 || t != times[i-1] {
+				out = binary.BigEndian.AppendUint32(out, uint32(i))
+				out = binary.BigEndian.AppendUint32(out, uint32(t-base))
+			}
+		}
+		return out
+	}
+	out := make([]byte, 0, 4*len(times))
+	for _, t := range times {
+		out = binary.BigEndian.AppendUint32(out, uint32(t-base))
+	}
+	return out
 }
 
 // encodeGroups sorts and encodes the adjacency: the groups section, its
@@ -365,20 +411,6 @@ func radixSort(keys []uint64, lo, hi uint) {
 	}
 }
 
-// appendHashSection appends the (hash>>32 u32, number−base u32) pairs of
-// ents, sorted, as one sort of packed integers (ents stays as it is).
-func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
-	keys := make([]uint64, len(ents))
-	for i, e := range ents {
-		keys[i] = e.hash>>32<<32 | (e.num-base)&0xffffffff
-	}
-	radixSort(keys, 32, 64) // in number order: stable on the hash bits
-	for _, k := range keys {
-		out = binary.BigEndian.AppendUint64(out, k)
-	}
-	return out
-}
-
 // Entry flags.
 const (
 	efInMask   = 3 // nIn 0..2, 3: uvarint follows
@@ -488,8 +520,11 @@ type segment struct {
 	base                     int64
 	nTx, nAddr, nAdj, nSpent uint64
 	addrStart, addrEnd       uint64
-	txids, times, groups     []byte
-	gindex, spent, sindex    []byte
+	txids, times             []byte
+	timeRuns                 bool // times holds runs, not a time per tx
+	gindex, sindex           []byte
+	groups, spent            blockSec // compressed blocks (segblock.go)
+	txh, addrh               hashSec  // the txids and addrs sections, parsed
 	addrs                    []byte
 	// In-memory presence bitmaps over the hash sections (built on first
 	// use): a lookup of a txid or address the segment does not hold, the
@@ -507,22 +542,22 @@ type hashBits struct {
 	bits  []uint64
 }
 
-func (b *hashBits) build(sec []byte) {
-	n := len(sec) / 8
+func (b *hashBits) build(sec *hashSec) {
+	n := sec.n
 	lg := uint(6)
 	for lg < 30 && 1<<lg < 16*n {
 		lg++
 	}
 	b.shift = 32 - lg
 	b.bits = make([]uint64, (1<<lg)/64)
-	for i := 0; i < n; i++ {
-		k := binary.BigEndian.Uint32(sec[8*i:]) >> b.shift
+	sec.each(func(h uint32, _ uint64) {
+		k := h >> b.shift
 		b.bits[k/64] |= 1 << (k % 64)
-	}
+	})
 	b.built = true
 }
 
-func (b *hashBits) mayHave(sec []byte, h uint64) bool {
+func (b *hashBits) mayHave(sec *hashSec, h uint64) bool {
 	if !b.built {
 		b.build(sec)
 	}
@@ -580,20 +615,57 @@ func parseSegment(data []byte, path string) (*segment, error) {
 		}
 		sec[i] = data[off : off+n : off+n]
 	}
-	s.txids, s.times, s.groups, s.gindex, s.spent, s.sindex, s.addrs = sec[0], sec[1], sec[2], sec[3], sec[4], sec[5], sec[6]
+	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
+	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
+	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
-	case uint64(len(s.addrs)) != 8*(s.addrEnd-s.addrStart):
-		return nil, bad("address section size")
-	case uint64(len(s.txids)) != 8*s.nTx || uint64(len(s.times)) != 4*(s.end-s.start):
-		return nil, bad("tx section sizes")
 	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
 		return nil, bad("group index size")
 	case uint64(len(s.sindex)) != 20*((s.nSpent+spentStride-1)/spentStride):
 		return nil, bad("spent index size")
 	}
+	if err := s.checkTimes(); err != nil {
+		return nil, bad(err.Error())
+	}
+	var err error
+	if s.txh, err = parseHashSec(s.txids, s.nTx, s.end-s.start, "txid"); err != nil {
+		return nil, bad(err.Error())
+	}
+	if s.addrh, err = parseHashSec(s.addrs, s.addrEnd-s.addrStart, s.addrEnd-s.addrStart, "address"); err != nil {
+		return nil, bad(err.Error())
+	}
+	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/16); err != nil {
+		return nil, bad(err.Error())
+	}
+	if err := s.spent.check(func(k int) uint64 { return s.sindexOff(blockStride * k) }, len(s.sindex)/20); err != nil {
+		return nil, bad(err.Error())
+	}
 	return s, nil
+}
+
+// checkTimes checks the times section's form: a time per tx, or runs that
+// start at the segment's first tx and ascend within it.
+func (s *segment) checkTimes() error {
+	nTx := s.end - s.start
+	if uint64(len(s.times)) == 4*nTx {
+		return nil
+	}
+	s.timeRuns = true
+	n := uint64(len(s.times) / 8)
+	if uint64(len(s.times))%8 != 0 || n == 0 || 8*n >= 4*nTx {
+		return fmt.Errorf("times section of %d bytes for %d txs", len(s.times), nTx)
+	}
+	prev := uint64(0)
+	for i := uint64(0); i < n; i++ {
+		off := uint64(binary.BigEndian.Uint32(s.times[8*i:]))
+		if i == 0 && off != 0 || i > 0 && off <= prev || off >= nTx {
+			return fmt.Errorf("time run %d starts at tx offset %d", i, off)
+		}
+		prev = off
+	}
+	return nil
 }
 
 func (s *segment) close() error {
@@ -607,38 +679,55 @@ func (s *segment) close() error {
 
 // txnums returns the txnums whose txid hash has the same top 32 bits as h.
 func (s *segment) txnums(h uint64) []uint64 {
-	if !s.txBits.mayHave(s.txids, h) {
+	if !s.txBits.mayHave(&s.txh, h) {
 		return nil
 	}
-	return hashed(s.txids, h, s.start)
-}
-
-// hashed searches a section of sorted (hash32, number−base u32) pairs for
-// the top 32 bits of h. 32 bits keep the sections small; a false match
-// costs one record read, which settles every candidate anyway.
-func hashed(sec []byte, h, base uint64) []uint64 {
-	k := uint32(h >> 32)
-	n := len(sec) / 8
-	i := sort.Search(n, func(i int) bool { return binary.BigEndian.Uint32(sec[8*i:]) >= k })
-	var out []uint64
-	for ; i < n && binary.BigEndian.Uint32(sec[8*i:]) == k; i++ {
-		out = append(out, base+uint64(binary.BigEndian.Uint32(sec[8*i+4:])))
-	}
-	return out
+	return s.txh.find(h, s.start)
 }
 
 // addrIDs returns the address ids created in this segment whose bytes hash
 // to h.
 func (s *segment) addrIDs(h uint64) []uint64 {
-	if !s.addrBits.mayHave(s.addrs, h) {
+	if !s.addrBits.mayHave(&s.addrh, h) {
 		return nil
 	}
-	return hashed(s.addrs, h, s.addrStart)
+	return s.addrh.find(h, s.addrStart)
 }
 
 // txTime is the block time of txnum (which the segment covers).
 func (s *segment) txTime(txnum uint64) int64 {
-	return s.base + int64(binary.BigEndian.Uint32(s.times[4*(txnum-s.start):]))
+	off := txnum - s.start
+	if !s.timeRuns {
+		return s.base + int64(binary.BigEndian.Uint32(s.times[4*off:]))
+	}
+	// The last run starting at or before off (parseSegment checked that
+	// the first starts at 0 and that they ascend).
+	n := len(s.times) / 8
+	i := sort.Search(n, func(i int) bool { return uint64(binary.BigEndian.Uint32(s.times[8*i:])) > off }) - 1
+	return s.base + int64(binary.BigEndian.Uint32(s.times[8*i+4:]))
+}
+
+func (s *segment) gindexOff(i int) uint64 { return binary.BigEndian.Uint64(s.gindex[16*i+8:]) }
+func (s *segment) sindexOff(i int) uint64 { return binary.BigEndian.Uint64(s.sindex[20*i+12:]) }
+
+// blockOf returns the uncompressed bytes of the block holding index entry
+// i of sec (whose entry offsets off gives, n entries) and entry i's offset
+// in them.
+func (s *segment) blockOf(sec *blockSec, off func(int) uint64, n, i int) ([]byte, uint64, error) {
+	k := i / blockStride
+	start, end := off(blockStride*k), sec.raw
+	if blockStride*(k+1) < n {
+		end = off(blockStride * (k + 1))
+	}
+	data, err := sec.block(s.path, k, start, end)
+	if err != nil {
+		return nil, 0, err
+	}
+	at := off(i)
+	if at < start || at > end {
+		return nil, 0, fmt.Errorf("%w: segment %s: %s offset %d outside its block", errCorrupt, s.path, sec.name, at)
+	}
+	return data, at - start, nil
 }
 
 // group returns the encoded entries of address id (count, bytes), or ok false.
@@ -648,11 +737,11 @@ func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error
 	if i < 0 {
 		return 0, nil, false, nil
 	}
-	off := binary.BigEndian.Uint64(s.gindex[16*i+8:])
-	if off > uint64(len(s.groups)) {
-		return 0, nil, false, fmt.Errorf("%w: segment %s: group offset", errCorrupt, s.path)
+	data, off, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
+	if err != nil {
+		return 0, nil, false, err
 	}
-	r := &reader{b: s.groups[off:]}
+	r := &reader{b: data[off:]}
 	var prev uint64
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
 		gid := prev + r.uvarint()
@@ -681,23 +770,31 @@ func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error
 
 // eachGroup calls fn for every address group of the segment in id order.
 func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) error {
-	r := &reader{b: s.groups}
-	var prev uint64
-	for k := uint64(0); len(r.b) > 0; k++ {
-		if k%groupStride == 0 {
-			prev = 0
-		}
-		id := prev + r.uvarint()
-		body := r.lenBytes()
-		br := &reader{b: body}
-		n := br.uvarint()
-		if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
-			return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
-		}
-		if err := fn(id, n, br.b); err != nil {
+	ng := len(s.gindex) / 16
+	var k uint64
+	for i := 0; i < ng; i += blockStride {
+		data, _, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
+		if err != nil {
 			return err
 		}
-		prev = id
+		r := &reader{b: data}
+		var prev uint64
+		for ; len(r.b) > 0; k++ {
+			if k%groupStride == 0 {
+				prev = 0
+			}
+			id := prev + r.uvarint()
+			body := r.lenBytes()
+			br := &reader{b: body}
+			n := br.uvarint()
+			if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
+				return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
+			}
+			if err := fn(id, n, br.b); err != nil {
+				return err
+			}
+			prev = id
+		}
 	}
 	return nil
 }
@@ -716,11 +813,11 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	p := binary.BigEndian.Uint64(s.sindex[20*i:])
-	off := binary.BigEndian.Uint64(s.sindex[20*i+12:])
-	if off > uint64(len(s.spent)) {
-		return 0, false, fmt.Errorf("%w: segment %s: spent offset", errCorrupt, s.path)
+	data, off, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
+	if err != nil {
+		return 0, false, err
 	}
-	r := &reader{b: s.spent[off:]}
+	r := &reader{b: data[off:]}
 	for k := 0; k < spentStride && len(r.b) > 0; k++ {
 		p += r.uvarint()
 		v := uint32(r.uvarint())
@@ -740,11 +837,23 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 
 // eachSpent calls fn for every spend the segment records.
 func (s *segment) eachSpent(fn func(spentEnt)) error {
-	r := &reader{b: s.spent}
+	nb := len(s.sindex) / 20
+	var r *reader
 	var p uint64
 	for k := uint64(0); k < s.nSpent; k++ {
 		if k%spentStride == 0 {
-			p = binary.BigEndian.Uint64(s.sindex[20*(k/spentStride):])
+			i := int(k / spentStride)
+			if i >= nb {
+				return fmt.Errorf("%w: segment %s: %d spends, %d index entries", errCorrupt, s.path, s.nSpent, nb)
+			}
+			if i%blockStride == 0 {
+				data, _, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
+				if err != nil {
+					return err
+				}
+				r = &reader{b: data}
+			}
+			p = binary.BigEndian.Uint64(s.sindex[20*i:])
 		}
 		p += r.uvarint()
 		v := uint32(r.uvarint())
@@ -762,12 +871,12 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 // does not apply to the result.
 func (s *segment) load() (*segData, error) {
 	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
-	for i := uint64(0); i < s.addrEnd-s.addrStart; i++ {
-		d.addrs = append(d.addrs, hashEnt{hash: uint64(binary.BigEndian.Uint32(s.addrs[8*i:])) << 32, num: s.addrStart + uint64(binary.BigEndian.Uint32(s.addrs[8*i+4:]))})
-	}
-	for i := uint64(0); i < s.nTx; i++ {
-		d.txids = append(d.txids, hashEnt{hash: uint64(binary.BigEndian.Uint32(s.txids[8*i:])) << 32, num: s.start + uint64(binary.BigEndian.Uint32(s.txids[8*i+4:]))})
-	}
+	s.addrh.each(func(h uint32, num uint64) {
+		d.addrs = append(d.addrs, hashEnt{hash: uint64(h) << 32, num: s.addrStart + num})
+	})
+	s.txh.each(func(h uint32, num uint64) {
+		d.txids = append(d.txids, hashEnt{hash: uint64(h) << 32, num: s.start + num})
+	})
 	d.times = make([]int64, s.end-s.start)
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)

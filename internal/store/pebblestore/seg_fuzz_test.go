@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"strings"
 	"testing"
 
 	"github.com/spoor-dev/spoor/internal/model"
@@ -36,7 +37,20 @@ func segImages(t testing.TB) [][]byte {
 	if len(out) < 3 {
 		t.Fatalf("only %d segments", len(out))
 	}
-	return out
+	// The world's blocks hold several txs of one time, so its segments
+	// keep times as runs; one more seed has a time per tx (the flat form).
+	d, err := st.seg.segs[0].load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range d.times {
+		d.times[i] = 1600000000 + int64(i)
+	}
+	img, err := encodeSeg(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, img)
 }
 
 // FuzzSegment feeds damaged segment files to the reader: with the checksum
@@ -123,4 +137,77 @@ func FuzzUTXOSnapshot(f *testing.F) {
 		}
 		decodeUTXOSnapshot(img, "fuzz")
 	})
+}
+
+// TestSegmentTimes: the times section is written as runs exactly when they
+// are smaller than a time per tx, and every tx reads back its time either
+// way; runs that do not start at the first tx or do not ascend are
+// errors naming the file.
+func TestSegmentTimes(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		times []int64
+		runs  bool
+	}{
+		{"one block", []int64{50, 50, 50, 50, 50}, true},
+		{"blocks of three", []int64{7, 7, 7, 9, 9, 9, 4, 4, 4}, true},
+		{"a tx a block", []int64{1, 2, 3, 4}, false},
+		{"half as many runs as txs", []int64{1, 1, 2, 2}, false},
+		{"one tx", []int64{1 << 33}, false},
+		{"none", nil, false},
+	} {
+		d := &segData{start: 100, end: 100 + uint64(len(c.times)), times: c.times}
+		for i := range c.times {
+			d.txids = append(d.txids, hashEnt{hash: uint64(i) << 40, num: d.start + uint64(i)})
+		}
+		img, err := encodeSeg(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg, err := parseSegment(img, "x.seg")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if seg.timeRuns != c.runs {
+			t.Errorf("%s: runs = %v, want %v (%d bytes)", c.name, seg.timeRuns, c.runs, len(seg.times))
+		}
+		for i, want := range c.times {
+			if got := seg.txTime(d.start + uint64(i)); got != want {
+				t.Fatalf("%s: tx %d time %d, want %d", c.name, i, got, want)
+			}
+		}
+		if !seg.timeRuns {
+			continue
+		}
+		// Damage the runs (checksum recomputed): a first run past tx 0,
+		// then two runs out of order.
+		for _, at := range []int{0, 8} {
+			if at+8 > len(seg.times) {
+				continue
+			}
+			bad := append([]byte(nil), img...)
+			off := len(segMagic) + len(seg.txids)
+			binary.BigEndian.PutUint32(bad[off+at:], 7)
+			body := len(bad) - segFooterLen
+			binary.BigEndian.PutUint32(bad[body+(segHeadVals+2*segSections)*8:], crc32.Checksum(bad[:body], castagnoli))
+			if _, err := parseSegment(bad, "x.seg"); err == nil || !strings.Contains(err.Error(), "x.seg") || !strings.Contains(err.Error(), "time run") {
+				t.Errorf("%s: run %d damaged: err = %v", c.name, at/8, err)
+			}
+		}
+	}
+}
+
+// TestSegmentSeedsBothTimeForms: the fuzz seeds hold segments of both forms.
+func TestSegmentSeedsBothTimeForms(t *testing.T) {
+	forms := map[bool]bool{}
+	for _, img := range segImages(t) {
+		seg, err := parseSegment(img, "seed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forms[seg.timeRuns] = true
+	}
+	if !forms[true] || !forms[false] {
+		t.Fatalf("seed segments' time forms: %v", forms)
+	}
 }

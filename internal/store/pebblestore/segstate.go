@@ -388,13 +388,9 @@ func (s *Store) replay(c model.Chain, d *segData, from, to, addrTo uint64) error
 	if l == nil {
 		return fmt.Errorf("pebblestore: chain %s: tx log not open", c)
 	}
-	err = l.scan(from, to, func(n uint64, v []byte) error {
+	err = l.scan(from, to, func(n uint64, rec *txRec) error {
 		if n != d.end {
 			return fmt.Errorf("%w: chain %s tx %d missing (found %d)", errCorrupt, c, d.end, n)
-		}
-		rec, err := decodeTx(v)
-		if err != nil {
-			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
 		}
 		t, err := blockTime(bl, rec.Height, times)
 		if err != nil {

@@ -2,7 +2,8 @@ package pebblestore
 
 // The tx log: a chain's transaction records, in tx-number order from tx 1,
 // in one append-only file (seg/<chain>.txlog). Tx numbers are dense, so a
-// record needs no key: each is a uvarint length and the record (appendTx).
+// record needs no key: each is a uvarint length and the record, in the
+// compact form of logrec.go (layout 5; appendTx's form until layout 4).
 // Until layout 4 these records were Pebble's `t` keyspace, and a quarter
 // of an ingest's store CPU went to Pebble's memtable, WAL and flushes for
 // keys that only ever arrive in order.
@@ -229,24 +230,6 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// appendLogRec appends t as a log record (uvarint length, record) to b.
-func appendLogRec(b []byte, t *txRec) []byte {
-	p := len(b)
-	b = append(b, 0)
-	b = appendTx(b, t)
-	n := len(b) - p - 1
-	if n < 0x80 {
-		b[p] = byte(n)
-		return b
-	}
-	var h [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(h[:], uint64(n))
-	b = append(b, h[:k-1]...)
-	copy(b[p+k:], b[p+1:p+1+n])
-	copy(b[p:], h[:k])
-	return b
-}
-
 // write writes records b at the committed end and syncs them; the end
 // moves only with commit, after the meta that names it is committed.
 func (l *txLog) write(b []byte) error {
@@ -393,24 +376,59 @@ func (w *logWin) rawRecord(off uint64) (raw []byte, k int, next uint64, err erro
 	return raw, k, off + uint64(k) + v, nil
 }
 
-// seek returns the offset of tx n's record (n ≤ next; the end for next).
-// Callers hold l.mu.
-func (l *txLog) seek(w *logWin, n uint64) (uint64, error) {
+// seek returns the offset of tx n's record (n ≤ next; the end for next)
+// and the height of the first record of n's group, which the compact
+// records of the group are relative to (logrec.go). Callers hold l.mu.
+func (l *txLog) seek(w *logWin, n uint64) (off, groupH uint64, err error) {
 	if n == l.next {
-		return l.end, nil
+		return l.end, 0, nil
 	}
-	var t, off uint64 = 1, 0
+	var t uint64 = 1
 	if len(l.idx) > 0 {
 		k := min((n-1)/txIdxStride, uint64(len(l.idx)-1))
 		t, off = 1+k*txIdxStride, l.idx[k].off
 	}
 	for ; t < n; t++ {
-		var err error
-		if _, off, err = w.record(off); err != nil {
-			return 0, err
+		var rec []byte
+		if rec, off, err = w.record(off); err != nil {
+			return 0, 0, err
+		}
+		if groupFirst(t) {
+			if groupH, err = l.firstHeight(rec, t); err != nil {
+				return 0, 0, err
+			}
 		}
 	}
-	return off, nil
+	if groupFirst(n) {
+		return off, 0, nil
+	}
+	return off, groupH, nil
+}
+
+// firstHeight is the height of rec, the first record (tx t) of its group.
+func (l *txLog) firstHeight(rec []byte, t uint64) (uint64, error) {
+	h, ok := logHeight(rec)
+	if !ok {
+		return 0, fmt.Errorf("%w: tx log %s: tx %d: bad height", errCorrupt, l.path, t)
+	}
+	return h, nil
+}
+
+// groupHeight returns the height of the first record of tx n's group, for
+// an Apply that starts inside the group (n < next: the first record is
+// committed).
+func (l *txLog) groupHeight(n uint64) (uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	k := (n - 1) / txIdxStride
+	if k >= uint64(len(l.idx)) {
+		return 0, fmt.Errorf("pebblestore: tx log %s: no index entry for tx %d", l.path, 1+k*txIdxStride)
+	}
+	rec, _, err := (&logWin{l: l, size: 64}).record(l.idx[k].off)
+	if err != nil {
+		return 0, err
+	}
+	return l.firstHeight(rec, 1+k*txIdxStride)
 }
 
 // offset returns the offset of tx n's record, the end for n = next.
@@ -420,7 +438,8 @@ func (l *txLog) offset(n uint64) (uint64, error) {
 	if n == 0 || n > l.next {
 		return 0, fmt.Errorf("pebblestore: tx log %s: tx %d is past the end (%d)", l.path, n, l.next)
 	}
-	return l.seek(&logWin{l: l, size: txLogWindow}, n)
+	off, _, err := l.seek(&logWin{l: l, size: txLogWindow}, n)
+	return off, err
 }
 
 // tx returns tx n's record, decoded.
@@ -445,7 +464,7 @@ func (l *txLog) tx(n uint64) (*txRec, error) {
 			return nil, l.groupErr(k, a, b)
 		}
 	}
-	off, err := l.seek(w, n)
+	off, groupH, err := l.seek(w, n)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +472,7 @@ func (l *txLog) tx(n uint64) (*txRec, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := decodeTx(v)
+	t, err := decodeLogRec(v, n, groupH)
 	if err != nil {
 		return nil, fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
 	}
@@ -464,12 +483,12 @@ func (l *txLog) groupErr(k, a, b uint64) error {
 	return fmt.Errorf("%w: tx log %s: txs %d-%d (bytes %d-%d) fail their checksum", errCorrupt, l.path, 1+k*txIdxStride, (k+1)*txIdxStride, a, b)
 }
 
-// scan calls fn with txs [from, to) in order (rec valid during the call),
+// scan calls fn with txs [from, to) in order, decoded,
 // checks every complete group it passes against its checksum, and adds the
 // index entries the index lacks (the replay on open). Callers hold the
 // store's mutex, so nothing changes the log meanwhile; l.mu is taken per
 // record against lock-free readers.
-func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error {
+func (l *txLog) scan(from, to uint64, fn func(n uint64, rec *txRec) error) error {
 	if from >= to {
 		return nil
 	}
@@ -479,7 +498,7 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error
 		l.mu.RUnlock()
 		return fmt.Errorf("%w: tx log %s: txs %d-%d wanted, it holds 1-%d", errCorrupt, l.path, from, to-1, l.next-1)
 	}
-	off, err := l.seek(w, from)
+	off, groupH, err := l.seek(w, from)
 	// crc: the checksum of the current group's bytes before off. A scan
 	// that starts inside a group, or at one whose entry it is to add (the
 	// replay on open), reads the group's start (the one before) first.
@@ -533,7 +552,16 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec []byte) error) error
 			crc = 0
 		}
 		crc = crc32.Update(crc, castagnoli, raw)
-		if err := fn(n, raw[hl:]); err != nil {
+		if groupFirst(n) {
+			if groupH, err = l.firstHeight(raw[hl:], n); err != nil {
+				return err
+			}
+		}
+		rec, err := decodeLogRec(raw[hl:], n, groupH)
+		if err != nil {
+			return fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
+		}
+		if err := fn(n, rec); err != nil {
 			return err
 		}
 		off = next

@@ -15,23 +15,30 @@ import (
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
-// TestLogRecordFraming: a log record is the uvarint length of the tx
+// TestLogRecordFraming: a log record is the uvarint length of the compact
 // record and the record, whatever the length's width (Apply writes a
-// one-byte length and moves the record when it needs more).
+// one-byte length and moves the record when it needs more), and it decodes
+// back to the tx.
 func TestLogRecordFraming(t *testing.T) {
 	prefix := []byte("earlier records")
 	widths := map[int]bool{}
 	for n := 0; n <= 1100; n++ {
-		rec := &txRec{ID: [32]byte{byte(n), byte(n >> 8)}, Height: uint64(n) << 30, Index: uint32(n)}
+		rec := &txRec{ID: [32]byte{byte(n), byte(n >> 8)}, Height: uint64(n) << 30, Index: uint32(n), Inputs: []inRec{}, Transfers: []xferRec{}}
+		rec.Outputs = []outRec{}
 		for i := 0; i < n; i++ {
-			rec.Outputs = append(rec.Outputs, outRec{Addr: 1<<40 + uint64(i), Value: 1<<62 + uint64(i), Script: byte(i)})
+			rec.Outputs = append(rec.Outputs, outRec{Addr: 1<<40 + uint64(i), Value: 1<<62 + uint64(i), Script: byte(i % 8)})
 		}
-		body := appendTx(nil, rec)
+		tn := uint64(n) + 2 // not a group's first: the height is relative
+		body := appendCompactTx(nil, rec, tn, 7)
 		want := binary.AppendUvarint(append([]byte(nil), prefix...), uint64(len(body)))
 		want = append(want, body...)
-		got := appendLogRec(append([]byte(nil), prefix...), rec)
+		got := appendLogRec(append([]byte(nil), prefix...), rec, tn, 7)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%d outputs (record of %d bytes): framing differs", n, len(body))
+		}
+		back, err := decodeLogRec(body, tn, 7)
+		if err != nil || !reflect.DeepEqual(back, rec) {
+			t.Fatalf("%d outputs: decoded %+v, %v", n, back, err)
 		}
 		widths[len(want)-len(prefix)-len(body)] = true
 	}
@@ -63,13 +70,19 @@ func writeLog(t testing.TB, dir string, data []byte, next uint64) *txLog {
 // past the log's end.
 func FuzzTxLog(f *testing.F) {
 	var b []byte
-	for n := 0; n < 80; n++ { // a log of 80 records, some longer than 127 bytes
-		rec := &txRec{ID: [32]byte{byte(n)}, Height: uint64(n), Fee: *uint256.NewInt(uint64(n) * 1000)}
-		for i := 0; i < n%9; i++ {
-			rec.Outputs = append(rec.Outputs, outRec{Addr: uint64(i), Value: 1 << 40, Script: 1})
-			rec.Inputs = append(rec.Inputs, inRec{PrevTx: uint64(n), PrevIndex: uint32(i)})
+	var groupH uint64
+	for n := uint64(1); n <= 80; n++ { // a log of 80 records, some longer than 127 bytes
+		rec := &txRec{ID: [32]byte{byte(n)}, Height: n / 3, Fee: *uint256.NewInt(n * 1000)}
+		for i := uint64(0); i < n%9; i++ {
+			rec.Outputs = append(rec.Outputs, outRec{Addr: i, Value: 1 << 40, Script: 1})
+			// Some inputs spend earlier txs (compact), some tx n itself
+			// (written in the escape form).
+			rec.Inputs = append(rec.Inputs, inRec{PrevTx: n - i%3, PrevIndex: uint32(i)})
 		}
-		b = appendLogRec(b, rec)
+		if groupFirst(n) {
+			groupH = rec.Height
+		}
+		b = appendLogRec(b, rec, n, groupH)
 	}
 	f.Add(b)
 	f.Add(b[:len(b)-7])
@@ -79,9 +92,9 @@ func FuzzTxLog(f *testing.F) {
 	txLogWindow, txScanWindow = 100, 37 // records cross windows
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := writeLog(t, t.TempDir(), data, uint64(len(data))+2) // more records than bytes
-		var scanned [][]byte
-		err := l.scan(1, l.next, func(n uint64, rec []byte) error {
-			scanned = append(scanned, append([]byte(nil), rec...))
+		var scanned []*txRec
+		err := l.scan(1, l.next, func(n uint64, rec *txRec) error {
+			scanned = append(scanned, rec)
 			return nil
 		})
 		if err == nil {
@@ -98,10 +111,9 @@ func FuzzTxLog(f *testing.F) {
 			t.Fatalf("scan of %d records left %d index entries, want %d", len(scanned), len(l.idx), idxLen(l.next))
 		}
 		for n := uint64(1); n < l.next; n += 1 + n/7 {
-			want, wantErr := decodeTx(scanned[n-1])
 			got, err := l.tx(n)
-			if (err == nil) != (wantErr == nil) || err == nil && !reflect.DeepEqual(got, want) {
-				t.Fatalf("tx %d: point read (%v) and scan (%v) disagree", n, err, wantErr)
+			if err != nil || !reflect.DeepEqual(got, scanned[n-1]) {
+				t.Fatalf("tx %d: point read (%+v, %v) and scan (%+v) disagree", n, got, err, scanned[n-1])
 			}
 		}
 		if len(l.idx) >= 2 { // a complete group: any changed byte in it fails its checksum

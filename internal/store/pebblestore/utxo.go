@@ -286,11 +286,7 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 		}
 	}
 	recs := map[uint64]*txRec{}
-	err := st.log.scan(st.seg.list.utxoAt, st.meta.NextTx, func(n uint64, v []byte) error {
-		rec, err := decodeTx(v)
-		if err != nil {
-			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
-		}
+	err := st.log.scan(st.seg.list.utxoAt, st.meta.NextTx, func(n uint64, rec *txRec) error {
 		if err := s.resolveInputs(c, rec, recs); err != nil {
 			return fmt.Errorf("chain %s tx %d: %w", c, n, err)
 		}

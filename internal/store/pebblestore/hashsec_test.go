@@ -1,0 +1,90 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestHashSection: every pair is found by its hash, also when pairs of one
+// hash run across blocks; absent hashes find nothing; each returns the
+// pairs sorted; structural damage is an error at parse naming the section
+// (a changed delta that keeps the order is the file checksum's to catch).
+func TestHashSection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 63, 64, 65, 1000} {
+		var ents []hashEnt
+		for i := 0; i < n; i++ {
+			h := rng.Uint64()
+			if i%7 == 0 && i > 0 {
+				h = ents[i-1].hash // a run of one hash
+			}
+			if n == 1000 && i >= 100 && i < 300 {
+				h = 0xdead_beef << 32 // 200 pairs of one hash: across blocks
+			}
+			ents = append(ents, hashEnt{hash: h, num: 500 + uint64(i)})
+		}
+		sec := appendHashSection(nil, ents, 500)
+		h, err := parseHashSec(sec, uint64(n), uint64(n), "txid")
+		if err != nil {
+			t.Fatalf("%d pairs: %v", n, err)
+		}
+		if n >= 64 && len(sec) >= 8*n {
+			t.Errorf("%d pairs in %d bytes: no smaller than fixed pairs", n, len(sec))
+		}
+		want := map[uint32][]uint64{}
+		for _, e := range ents {
+			want[uint32(e.hash>>32)] = append(want[uint32(e.hash>>32)], e.num)
+		}
+		for k, nums := range want {
+			got := h.find(uint64(k)<<32|0xffff, 500)
+			slices.Sort(got)
+			slices.Sort(nums)
+			if !slices.Equal(got, nums) {
+				t.Fatalf("%d pairs: hash %x found %v, want %v", n, k, got, nums)
+			}
+		}
+		for i := 0; i < 50; i++ {
+			k := rng.Uint32()
+			if _, ok := want[k]; !ok && len(h.find(uint64(k)<<32, 500)) != 0 {
+				t.Fatalf("absent hash %x found", k)
+			}
+		}
+		var prev uint32
+		cnt := 0
+		h.each(func(hv uint32, num uint64) {
+			if hv < prev {
+				t.Fatalf("each out of order at %d", cnt)
+			}
+			prev = hv
+			cnt++
+		})
+		if cnt != n {
+			t.Fatalf("each gave %d of %d pairs", cnt, n)
+		}
+		if n < 64 {
+			continue
+		}
+		for _, dmg := range []struct {
+			name string
+			f    func(b []byte)
+		}{
+			{"block count", func(b []byte) { binary.BigEndian.PutUint32(b, 99) }},
+			{"first hash", func(b []byte) { b[4] ^= 0x80 }},
+			{"block offset", func(b []byte) { binary.BigEndian.PutUint32(b[4+8+4:], 3) }},
+			{"the last varint", func(b []byte) { b[len(b)-1] = 0x80 }},
+			{"cut", func(b []byte) {}},
+		} {
+			bad := append([]byte(nil), sec...)
+			dmg.f(bad)
+			if dmg.name == "cut" {
+				bad = bad[:len(bad)-1]
+			}
+			if _, err := parseHashSec(bad, uint64(n), uint64(n), "txid"); err == nil || !strings.Contains(err.Error(), "txid") {
+				t.Errorf("%d pairs, damaged %s: err = %v", n, dmg.name, err)
+			}
+		}
+	}
+}

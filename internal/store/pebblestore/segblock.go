@@ -1,0 +1,257 @@
+package pebblestore
+
+// Compressed blocks of a segment section (the adjacency groups and the
+// spends, segment format 2). A section's uncompressed bytes are cut into
+// blocks at points of its sparse index (every blockStride index entries),
+// so that a lookup still binary-searches the index and then decodes one
+// block: the block holding index entry i is i/blockStride, and entry i's
+// offset (an offset into the uncompressed bytes, as before) less the
+// block's first offset is where its run starts inside the block.
+//
+// Each block is a codec byte and the payload:
+//
+//	0 raw          the bytes themselves (kept when no codec saves 1/8)
+//	1 zstd         one zstd frame (klauspost/compress, fastest level): wins
+//	               where values repeat (the synthetic chain, early mainnet)
+//	2 huffman      pieces of up to huffPiece bytes: uvarint raw length,
+//	               uvarint stored length, then huff0 4X (table and streams)
+//	               or, when the lengths are equal, the raw piece: wins on
+//	               random amounts and ids, whose varint bytes are skewed
+//
+// A block index section holds the uncompressed length of the section
+// (u64), then the offset of each block in the packed section (u64). The
+// file's CRC covers all of it; a block that fails to decode, or decodes to
+// other than the length the index implies, is an error naming the file,
+// the section and the block, never a panic.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/huff0"
+	"github.com/klauspost/compress/zstd"
+)
+
+const (
+	blockStride = 16 // index entries per block
+	huffPiece   = 128 << 10
+
+	codecRaw  = 0
+	codecZstd = 1
+	codecHuff = 2
+)
+
+var (
+	zstdEnc = sync.OnceValue(func() *zstd.Encoder {
+		// A 1 MiB window bounds the encoder's memory on the multi-MB
+		// blocks of very busy addresses; blocks are separate frames anyway.
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
+		if err != nil {
+			panic(err) // only for bad options
+		}
+		return e
+	})
+	zstdDec = sync.OnceValue(func() *zstd.Decoder {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			panic(err) // only for bad options
+		}
+		return d
+	})
+	huffScratch = sync.Pool{New: func() any { return new(huff0.Scratch) }}
+)
+
+// packBlocks compresses sec in blocks cut at cuts (ascending offsets into
+// sec, cuts[0] = 0) and returns the packed section and its block index.
+func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
+	bidx = binary.BigEndian.AppendUint64(make([]byte, 0, 8+8*len(cuts)), uint64(len(sec)))
+	packed = make([]byte, 0, len(sec)/2+len(cuts))
+	var hbuf, zbuf []byte // reused: the winner is copied into packed at once
+	last := byte(codecRaw)
+	for k, a := range cuts {
+		b := uint64(len(sec))
+		if k+1 < len(cuts) {
+			b = cuts[k+1]
+		}
+		raw := sec[a:b]
+		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed)))
+		best, codec := raw, byte(codecRaw)
+		limit := len(raw) - len(raw)/8
+		// The last block's winner is tried first, the other codec only
+		// when it saves nothing, or on every 8th block (a section's
+		// blocks are alike: this halves the cost of a segment close).
+		zst := func() {
+			if zbuf = zstdEnc().EncodeAll(raw, zbuf[:0]); len(zbuf) < limit {
+				best, codec, limit = zbuf, codecZstd, len(zbuf)
+			}
+		}
+		huf := func() {
+			if hbuf = huffPack(hbuf[:0], raw); len(hbuf) < limit {
+				best, codec, limit = hbuf, codecHuff, len(hbuf)
+			}
+		}
+		if last == codecHuff {
+			huf()
+			if codec == codecRaw || k%8 == 0 {
+				zst()
+			}
+		} else {
+			zst()
+			if codec == codecRaw || k%8 == 0 {
+				huf()
+			}
+		}
+		last = codec
+		packed = append(append(packed, codec), best...)
+	}
+	return packed, bidx
+}
+
+// huffPack appends raw as huffman pieces to out.
+func huffPack(out, raw []byte) []byte {
+	s := huffScratch.Get().(*huff0.Scratch)
+	defer huffScratch.Put(s)
+	for len(raw) > 0 {
+		p := raw[:min(len(raw), huffPiece)]
+		raw = raw[len(p):]
+		s.Reuse = huff0.ReusePolicyNone
+		c, _, err := huff0.Compress4X(p, s)
+		if err != nil || len(c) >= len(p) { // incompressible, or one byte repeated
+			c = p
+		}
+		out = binary.AppendUvarint(out, uint64(len(p)))
+		out = binary.AppendUvarint(out, uint64(len(c)))
+		out = append(out, c...)
+	}
+	return out
+}
+
+var errBlock = errors.New("bad compressed block")
+
+// huffUnpack decodes huffman pieces into dst (capacity the expected size).
+func huffUnpack(dst, in []byte, want int) ([]byte, error) {
+	s := huffScratch.Get().(*huff0.Scratch)
+	defer huffScratch.Put(s)
+	for len(in) > 0 {
+		r := &reader{b: in}
+		n, c := r.uvarint(), r.uvarint()
+		if r.err != nil || n == 0 || n > huffPiece || c > n || c > uint64(len(r.b)) || uint64(len(dst))+n > uint64(want) {
+			return nil, errBlock
+		}
+		p := r.b[:c]
+		in = r.b[c:]
+		if c == n {
+			dst = append(dst, p...)
+			continue
+		}
+		s.MaxDecodedSize = int(n)
+		s2, rest, err := huff0.ReadTable(p, s)
+		if err != nil {
+			return nil, errBlock
+		}
+		out, err := s2.Decompress4X(rest, int(n))
+		if err != nil || len(out) != int(n) {
+			return nil, errBlock
+		}
+		dst = append(dst, out...)
+		s = s2
+	}
+	return dst, nil
+}
+
+// blockSec is a packed section of a mapped segment.
+type blockSec struct {
+	name   string
+	at     uint64 // file offset of packed
+	packed []byte
+	bidx   []byte // u64 raw length, then a u64 offset per block
+	raw    uint64 // the uncompressed length
+	// last: the most recently decoded block (lookups of nearby ids or
+	// outputs come in runs).
+	last atomic.Pointer[decodedBlock]
+}
+
+type decodedBlock struct {
+	k    int
+	data []byte
+}
+
+func (b *blockSec) blocks() int { return len(b.bidx)/8 - 1 }
+
+// check validates the block index against the packed bytes and the
+// uncompressed starts: a block per blockStride index entries, ascending.
+func (b *blockSec) check(starts func(k int) uint64, nIdx int) error {
+	if len(b.bidx) < 8 || len(b.bidx)%8 != 0 {
+		return fmt.Errorf("%s block index size %d", b.name, len(b.bidx))
+	}
+	b.raw = binary.BigEndian.Uint64(b.bidx)
+	if want := (nIdx + blockStride - 1) / blockStride; b.blocks() != want {
+		return fmt.Errorf("%s: %d blocks for %d index entries", b.name, b.blocks(), nIdx)
+	}
+	var prevOff, prevStart uint64
+	for k := 0; k < b.blocks(); k++ {
+		off := binary.BigEndian.Uint64(b.bidx[8+8*k:])
+		st := starts(k)
+		if k == 0 && (off != 0 || st != 0) || k > 0 && (off <= prevOff || st <= prevStart) || off >= uint64(len(b.packed)) || st >= b.raw {
+			return fmt.Errorf("%s block %d at %d (uncompressed %d) out of order or bounds", b.name, k, off, st)
+		}
+		prevOff, prevStart = off, st
+	}
+	if b.blocks() == 0 && (len(b.packed) != 0 || b.raw != 0) {
+		return fmt.Errorf("%s: %d bytes and no blocks", b.name, len(b.packed))
+	}
+	return nil
+}
+
+// block returns the uncompressed bytes [start, end) of block k (end: the
+// next block's start, or the section's length).
+func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) {
+	if d := b.last.Load(); d != nil && d.k == k {
+		return d.data, nil
+	}
+	a := binary.BigEndian.Uint64(b.bidx[8+8*k:])
+	bad := func(what string) error {
+		return fmt.Errorf("%w: segment %s: %s block %d at file offset %d: %s", errCorrupt, path, b.name, k, b.at+a, what)
+	}
+	z := uint64(len(b.packed))
+	if k+1 < b.blocks() {
+		z = binary.BigEndian.Uint64(b.bidx[8+8*(k+1):])
+	}
+	if a >= z || z > uint64(len(b.packed)) || end <= start || end > b.raw {
+		return nil, bad("out of bounds")
+	}
+	p, want := b.packed[a:z], int(end-start)
+	var data []byte
+	switch p[0] {
+	case codecRaw:
+		data = p[1:]
+	case codecZstd:
+		// The frame's own size field could claim anything: it must be the
+		// size the index implies before anything is allocated.
+		var h zstd.Header
+		if err := h.Decode(p[1:]); err != nil || !h.HasFCS || h.FrameContentSize != uint64(want) || h.WindowSize > 8<<20 {
+			return nil, bad("zstd frame header")
+		}
+		out, err := zstdDec().DecodeAll(p[1:], make([]byte, 0, want))
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		data = out
+	case codecHuff:
+		out, err := huffUnpack(make([]byte, 0, want), p[1:], want)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		data = out
+	default:
+		return nil, bad(fmt.Sprintf("codec %d", p[0]))
+	}
+	if len(data) != want {
+		return nil, bad(fmt.Sprintf("%d bytes, the index implies %d", len(data), want))
+	}
+	b.last.Store(&decodedBlock{k: k, data: data})
+	return data, nil
+}
