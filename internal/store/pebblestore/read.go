@@ -323,12 +323,16 @@ func (s *Store) txsByNum(c model.Chain, order []int, nums []uint64, fn func(i in
 	if err != nil {
 		return err
 	}
-	for _, i := range order {
-		t, err := l.tx(nums[i])
-		if err != nil {
-			return err
-		}
-		if err := fn(i, t); err != nil {
+	sorted := make([]uint64, len(order))
+	for j, i := range order {
+		sorted[j] = nums[i]
+	}
+	recs, err := l.txs(sorted)
+	if err != nil {
+		return err
+	}
+	for j, i := range order {
+		if err := fn(i, recs[j]); err != nil {
 			return err
 		}
 	}

@@ -479,6 +479,67 @@ func (l *txLog) tx(n uint64) (*txRec, error) {
 	return t, nil
 }
 
+// txs returns the records of txs nums (ascending, repeats allowed), decoded:
+// each complete group is read and checked once however many of its txs are
+// asked for, and a walk through a group goes on from the last tx taken.
+func (l *txLog) txs(nums []uint64) ([]*txRec, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]*txRec, len(nums))
+	w := &logWin{l: l, size: txLogWindow}
+	group := ^uint64(0) // the group walked; t and off: the next record in it
+	var t, off, groupH uint64
+	for j, n := range nums {
+		if n == 0 || n >= l.next {
+			return nil, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
+		}
+		if j > 0 && n == nums[j-1] {
+			out[j] = out[j-1]
+			continue
+		}
+		k := (n - 1) / txIdxStride
+		if k != group || n < t {
+			if k+1 < uint64(len(l.idx)) {
+				a, b := l.idx[k].off, l.idx[k+1].off
+				if b > l.end || b <= a {
+					return nil, fmt.Errorf("%w: tx log %s: index entry %d past the end", errCorrupt, l.path, k+1)
+				}
+				g, err := w.bytes(a, b-a)
+				if err != nil {
+					return nil, err
+				}
+				if crc32.Checksum(g, castagnoli) != l.idx[k+1].crc {
+					return nil, l.groupErr(k, a, b)
+				}
+			}
+			var err error
+			if off, groupH, err = l.seek(w, n); err != nil {
+				return nil, err
+			}
+			group, t = k, n
+		}
+		for ; t < n; t++ { // within the group, past its first record
+			var err error
+			if _, off, err = w.record(off); err != nil {
+				return nil, err
+			}
+		}
+		v, next, err := w.record(off)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := decodeLogRec(v, n, groupH)
+		if err != nil {
+			return nil, fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
+		}
+		if groupFirst(n) {
+			groupH = rec.Height
+		}
+		out[j], off, t = rec, next, n+1
+	}
+	return out, nil
+}
+
 func (l *txLog) groupErr(k, a, b uint64) error {
 	return fmt.Errorf("%w: tx log %s: txs %d-%d (bytes %d-%d) fail their checksum", errCorrupt, l.path, 1+k*txIdxStride, (k+1)*txIdxStride, a, b)
 }

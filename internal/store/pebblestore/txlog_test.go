@@ -265,6 +265,11 @@ func TestTxLogDamage(t *testing.T) {
 		if _, err := s.txByNum(model.BTC, txIdxStride+1); err != nil { // its record (its view reads the txs it spends)
 			t.Fatalf("tx %d, in an intact group: %v", txIdxStride+1, err)
 		}
+		// A batch read that reaches the damaged group fails the same way.
+		err := s.TxsByNum(model.BTC, []uint64{txIdxStride + 1, 2}, func(int, *store.TxView) error { return nil })
+		if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "checksum") {
+			t.Fatalf("batch read: err = %v, want a checksum error", err)
+		}
 		if _, err := s.Digest(); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "checksum") {
 			t.Fatalf("digest: err = %v, want a checksum error", err)
 		}
