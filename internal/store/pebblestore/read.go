@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/spoor-dev/spoor/internal/model"
@@ -298,15 +299,38 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool { return nums[order[a]] < nums[order[b]] })
-	views := make([]*store.TxView, len(nums))
+	recs := make([]*txRec, len(nums))
 	vc := newViewCache()
-	err := s.txsByNum(c, order, nums, func(i int, t *txRec) error {
+	if err := s.txsByNum(c, order, nums, func(i int, t *txRec) error { recs[i] = t; return nil }); err != nil {
+		return err
+	}
+	// Every address the views name, read from the address log group by
+	// group rather than one read each.
+	var ids []uint64
+	for _, t := range recs {
+		if err := s.resolveInputs(c, t, vc.recs); err != nil {
+			return err
+		}
+		ids = append(ids, t.FeePayer)
+		for _, in := range t.Inputs {
+			ids = append(ids, in.Addr)
+		}
+		for _, o := range t.Outputs {
+			ids = append(ids, o.Addr)
+		}
+		for _, x := range t.Transfers {
+			ids = append(ids, x.From, x.To)
+		}
+	}
+	if err := s.prefetchAddrs(c, ids, vc); err != nil {
+		return err
+	}
+	views := make([]*store.TxView, len(nums))
+	for i, t := range recs {
 		var err error
-		views[i], err = s.view(c, nums[i], t, vc)
-		return err
-	})
-	if err != nil {
-		return err
+		if views[i], err = s.view(c, nums[i], t, vc); err != nil {
+			return err
+		}
 	}
 	for i, v := range views {
 		if err := fn(i, v); err != nil {
@@ -337,6 +361,28 @@ func (s *Store) txsByNum(c model.Chain, order []int, nums []uint64, fn func(i in
 		}
 	}
 	return nil
+}
+
+// prefetchAddrs puts the bytes of address ids (any order, repeats, 0
+// allowed) into vc.
+func (s *Store) prefetchAddrs(c model.Chain, ids []uint64, vc *viewCache) error {
+	slices.Sort(ids)
+	rs := ids[:0]
+	for i, id := range ids {
+		if id != 0 && (i == 0 || id != ids[i-1]) {
+			if _, ok := vc.addrs[id]; !ok {
+				rs = append(rs, id-1)
+			}
+		}
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	al, _, err := s.recLogs(c)
+	if err != nil {
+		return err
+	}
+	return al.getMany(rs, func(r uint64, rec []byte) { vc.addrs[r+1] = append([]byte(nil), rec...) })
 }
 
 // addrOf is addrBytes through vc (nil: no cache).

@@ -580,6 +580,41 @@ func (l *recLog) get(r uint64, dst []byte) ([]byte, error) {
 	}
 }
 
+// getMany calls fn with each record of rs (ascending, repeats allowed; rec
+// valid during the call), reading and checking each group it needs once.
+func (l *recLog) getMany(rs []uint64, fn func(r uint64, rec []byte)) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	bp := groupBufs.Get().(*[]byte)
+	defer groupBufs.Put(bp)
+	for i := 0; i < len(rs); {
+		k := rs[i] / recStride
+		if rs[i] >= l.n {
+			return fmt.Errorf("%s record %d: %w", l.name, rs[i], store.ErrNotFound)
+		}
+		g, err := l.group(k, (*bp)[:0])
+		if err != nil {
+			return err
+		}
+		if cap(g) <= 1<<16 {
+			*bp = g[:0]
+		}
+		base := l.idx[k].off
+		p, at := uint64(0), k*recStride
+		var rec []byte
+		for ; i < len(rs) && rs[i]/recStride == k; i++ {
+			for at <= rs[i] {
+				if rec, p, err = l.frame(g, p, base); err != nil {
+					return err
+				}
+				at++
+			}
+			fn(rs[i], rec)
+		}
+	}
+	return nil
+}
+
 // scan calls fn with records [from, to) in order (rec valid during the
 // call), checking every group it reads against its checksum. Callers hold
 // the store's mutex, so that the log does not change meanwhile.

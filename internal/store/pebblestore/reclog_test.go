@@ -176,6 +176,24 @@ func FuzzRecLog(f *testing.F) {
 				t.Fatalf("record %d: %q, %v; want %q", r, got, err, want[r])
 			}
 		}
+		// A batch read of every third record, each asked twice, and the last.
+		var rs []uint64
+		for r := 0; r < len(want); r += 3 {
+			rs = append(rs, uint64(r), uint64(r))
+		}
+		rs = append(rs, uint64(len(want)-1))
+		got := 0
+		if err := l.getMany(rs, func(r uint64, rec []byte) {
+			if r != rs[got] || !bytes.Equal(rec, want[r]) {
+				t.Fatalf("getMany: call %d: record %d = %q, want record %d %q", got, r, rec, rs[got], want[rs[got]])
+			}
+			got++
+		}); err != nil || got != len(rs) {
+			t.Fatalf("getMany: %d of %d records, %v", got, len(rs), err)
+		}
+		if err := l.getMany([]uint64{uint64(len(want))}, func(uint64, []byte) {}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("getMany past the end: %v", err)
+		}
 		i := 0
 		if err := l.scan(uint64(len(want)/3), uint64(len(want)), func(r uint64, rec []byte) error {
 			if r != uint64(len(want)/3+i) || !bytes.Equal(rec, want[r]) {
@@ -201,6 +219,9 @@ func FuzzRecLog(f *testing.F) {
 			}
 			if _, err := l.get(r, nil); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "checksum") || !strings.Contains(err.Error(), l.path) {
 				t.Fatalf("a changed byte in record %d's group: %v", r, err)
+			}
+			if err := l.getMany([]uint64{r}, func(uint64, []byte) {}); !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "checksum") {
+				t.Fatalf("getMany, a changed byte in record %d's group: %v", r, err)
 			}
 		}
 	})
