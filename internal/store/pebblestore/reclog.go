@@ -75,10 +75,11 @@ type recLog struct {
 
 	// mu guards the fields below against readers that do not hold the
 	// store's mutex. Every change happens under the store's mutex too.
-	mu  sync.RWMutex
-	f   *os.File // nil until the first record is written
-	end uint64   // committed bytes
-	n   uint64   // committed records
+	cache groupCache // complete groups, checked
+	mu    sync.RWMutex
+	f     *os.File // nil until the first record is written
+	end   uint64   // committed bytes
+	n     uint64   // committed records
 	// idx[k] for every group k with k·recStride < n (16 bytes in memory
 	// per 32 records; the heights of a block log's groups are in groups).
 	idx     []idxEnt
@@ -472,6 +473,7 @@ func (l *recLog) truncate(r, off uint64) error {
 	if r >= l.n {
 		return nil
 	}
+	l.cache.clear()
 	l.end, l.n = off, r
 	l.idx = l.idx[:recIdxLen(r)]
 	l.durable = min(l.durable, len(l.idx))
@@ -522,6 +524,12 @@ func (l *recLog) group(k uint64, buf []byte) ([]byte, error) {
 	if b <= a || b > l.end {
 		return nil, fmt.Errorf("%w: %s %s: index entry %d past the end", errCorrupt, l.name, l.path, k+1)
 	}
+	complete := k+1 < uint64(len(l.idx))
+	if complete {
+		if g, ok := l.cache.get(k, buf[:0]); ok {
+			return g, nil
+		}
+	}
 	if uint64(cap(buf)) < b-a {
 		buf = make([]byte, b-a)
 	}
@@ -532,6 +540,9 @@ func (l *recLog) group(k uint64, buf []byte) ([]byte, error) {
 	if crc32.Checksum(buf, castagnoli) != want {
 		last := min((k+1)*recStride, l.n) - 1
 		return nil, fmt.Errorf("%w: %s %s: records %d-%d (bytes %d-%d) fail their checksum", errCorrupt, l.name, l.path, k*recStride, last, a, b)
+	}
+	if complete {
+		l.cache.put(k, buf)
 	}
 	return buf, nil
 }

@@ -71,6 +71,8 @@ type txLog struct {
 	idx     []idxEnt
 	durable int // idx entries written and synced to the index file
 
+	cache groupCache // complete groups, checked
+
 	// buf: Apply's record buffer, reused (filled by the Apply's indexer
 	// goroutine, handed back after the commit; all under the store's mutex,
 	// which the Apply holds throughout).
@@ -308,6 +310,7 @@ func (l *txLog) commit(end, next uint64, idx []idxEnt) {
 func (l *txLog) truncate(n, off uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.cache.clear()
 	l.end, l.next = off, n
 	l.idx = l.idx[:min(len(l.idx), idxLen(n))]
 	l.durable = min(l.durable, len(l.idx))
@@ -451,17 +454,8 @@ func (l *txLog) tx(n uint64) (*txRec, error) {
 	}
 	w := &logWin{l: l, size: txLogWindow}
 	if k := (n - 1) / txIdxStride; k+1 < uint64(len(l.idx)) {
-		// A complete group: check it (this read leaves it in the window).
-		a, b := l.idx[k].off, l.idx[k+1].off
-		if b > l.end || b <= a {
-			return nil, fmt.Errorf("%w: tx log %s: index entry %d past the end", errCorrupt, l.path, k+1)
-		}
-		g, err := w.bytes(a, b-a)
-		if err != nil {
+		if err := l.checkedGroup(w, k); err != nil {
 			return nil, err
-		}
-		if crc32.Checksum(g, castagnoli) != l.idx[k+1].crc {
-			return nil, l.groupErr(k, a, b)
 		}
 	}
 	off, groupH, err := l.seek(w, n)
@@ -500,16 +494,8 @@ func (l *txLog) txs(nums []uint64) ([]*txRec, error) {
 		k := (n - 1) / txIdxStride
 		if k != group || n < t {
 			if k+1 < uint64(len(l.idx)) {
-				a, b := l.idx[k].off, l.idx[k+1].off
-				if b > l.end || b <= a {
-					return nil, fmt.Errorf("%w: tx log %s: index entry %d past the end", errCorrupt, l.path, k+1)
-				}
-				g, err := w.bytes(a, b-a)
-				if err != nil {
+				if err := l.checkedGroup(w, k); err != nil {
 					return nil, err
-				}
-				if crc32.Checksum(g, castagnoli) != l.idx[k+1].crc {
-					return nil, l.groupErr(k, a, b)
 				}
 			}
 			var err error
@@ -538,6 +524,28 @@ func (l *txLog) txs(nums []uint64) ([]*txRec, error) {
 		out[j], off, t = rec, next, n+1
 	}
 	return out, nil
+}
+
+// checkedGroup puts complete group k into w's window, checked against its
+// checksum, or from the cache of checked groups. Callers hold l.mu.
+func (l *txLog) checkedGroup(w *logWin, k uint64) error {
+	a, b := l.idx[k].off, l.idx[k+1].off
+	if b > l.end || b <= a {
+		return fmt.Errorf("%w: tx log %s: index entry %d past the end", errCorrupt, l.path, k+1)
+	}
+	if g, ok := l.cache.get(k, w.buf[:0]); ok {
+		w.buf, w.base = g, a
+		return nil
+	}
+	g, err := w.bytes(a, b-a)
+	if err != nil {
+		return err
+	}
+	if crc32.Checksum(g, castagnoli) != l.idx[k+1].crc {
+		return l.groupErr(k, a, b)
+	}
+	l.cache.put(k, g)
+	return nil
 }
 
 func (l *txLog) groupErr(k, a, b uint64) error {
