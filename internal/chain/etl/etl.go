@@ -75,6 +75,7 @@ const (
 	KindTokenTransfers
 	KindTokens
 	KindLogs
+	KindTraces
 )
 
 var kindPrefixes = []struct {
@@ -88,6 +89,7 @@ var kindPrefixes = []struct {
 	{"blocks", KindBlocks},
 	{"tokens", KindTokens},
 	{"logs", KindLogs},
+	{"traces", KindTraces},
 }
 
 func (k Kind) String() string {
@@ -178,7 +180,7 @@ func Scan(dir string) (units []Unit, tokens []File, err error) {
 		return nil, nil, fmt.Errorf("etl: scan %s: %w", dir, err)
 	}
 	if len(files) == 0 && len(tokens) == 0 {
-		return nil, nil, &Error{File: dir, Msg: "no export files (want blocks, transactions, receipts, token_transfers, tokens or logs *.csv[.gz])"}
+		return nil, nil, &Error{File: dir, Msg: "no export files (want blocks, transactions, receipts, token_transfers, tokens, logs or traces *.csv[.gz])"}
 	}
 	partitioned := len(files) > 1
 	for _, s := range suffixes {
