@@ -30,8 +30,8 @@ type ETLStats struct {
 	// DroppedFailedTraces counts traces rows moving value in failed
 	// transactions (receipt_status 0): dropped.
 	DroppedFailedTraces int64
-	Facts         int   // blacklist facts recorded (Tether / Circle)
-	Tokens        int   // token metadata rows recorded
+	Facts               int // blacklist facts recorded (Tether / Circle)
+	Tokens              int // token metadata rows recorded
 	// NoTime counts blocks no file gave a time for: their transfers cannot
 	// be valued in USD.
 	NoTime int
