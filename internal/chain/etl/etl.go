@@ -1,8 +1,9 @@
 // Package etl reads ethereum-etl / BigQuery-style CSV exports of EVM-style
 // account chains (Ethereum, and Tron as Google's dataset writes it) into
 // spoor's canonical blocks: blocks, transactions (with receipt status and
-// fee), token transfers of any ERC-20/TRC-20 contract, token metadata, and
-// the on-chain facts found in log exports. It also holds the EVM log decoding
+// fee), token transfers of any ERC-20/TRC-20 contract, internal ETH transfers
+// from traces exports (traces.go), token metadata, and the on-chain facts
+// found in log exports. It also holds the EVM log decoding
 // (Transfer events, Tether/Circle blacklist events) that the Ethereum and Tron
 // node adapters share.
 //
