@@ -307,3 +307,19 @@ func FuzzDecodeTraces(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStreamTraces: a unit with a traces file streams the blocks, counts
+// and errors of DecodeUnit, whatever the transactions and traces files hold.
+func FuzzStreamTraces(f *testing.F) {
+	f.Add(traceTxs, traceRows, uint16(64), uint8(1))
+	f.Add("", traceRows, uint16(300), uint8(2))
+	f.Add(traceTxs, strings.Replace(traceRows, ",0_1_0", ",0_1_0\n"+t1+",", 1), uint16(100), uint8(3))
+	f.Fuzz(func(t *testing.T, txs, traces string, chunk uint16, every uint8) {
+		files := []memFile{{KindTraces, traces}}
+		if txs != "" {
+			files = append(files, memFile{KindTransactions, txs})
+		}
+		u, data := memUnit(files)
+		sameStream(t, model.ETH, u, data, int(chunk)+1, int(every)+1)
+	})
+}
