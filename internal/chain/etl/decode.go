@@ -224,7 +224,7 @@ func (d *Decoder) open(f File) (r io.ReadCloser, size int64, err error) {
 // Read decodes one file of the given kind from r; name is used in errors.
 // r is not read after Read returns.
 func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
-	if k == KindTransactions || k == KindTokenTransfers {
+	if k == KindTransactions || k == KindTokenTransfers || k == KindTraces {
 		return d.readBig(k, r, name)
 	}
 	cr := newCSVReader(r, name)
@@ -240,21 +240,22 @@ func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
 		return d.readReceipts(cr, fi)
 	case KindLogs:
 		return d.readLogs(cr, fi)
-	case KindTraces:
-		return d.readTraces(cr, fi)
 	}
 	return &Error{File: name, Msg: fmt.Sprintf("cannot decode a %s file here", k)}
 }
 
-// readBig reads a transactions or token_transfers file in chunks, on all
-// cores when it has more than one.
+// readBig reads a transactions, token_transfers or traces file in chunks,
+// on all cores when it has more than one.
 func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 	ch, cr, first, last, fi, err := d.openBig(k, r, name)
 	if err != nil {
 		return err
 	}
-	if k == KindTransactions {
+	switch k {
+	case KindTransactions:
 		return d.readTransactions(ch, cr, first, last, fi)
+	case KindTraces:
+		return d.readTraces(ch, cr, first, last, fi)
 	}
 	return d.readTokenTransfers(ch, cr, first, last, fi)
 }
@@ -290,7 +291,7 @@ func (d *Decoder) openBig(k Kind, r io.Reader, name string) (ch *chunker, cr *cs
 	// Size the transaction index for the rows to come, estimated from the
 	// first chunk, so that it is not rebuilt as it grows. Token transfers
 	// read after transactions mostly join them: no estimate then.
-	if d.sizeHint > 0 && !last && (k == KindTransactions || d.txs.n == 0) {
+	if d.sizeHint > 0 && !last && (k == KindTransactions || (k == KindTokenTransfers && d.txs.n == 0)) {
 		if rows := cr.linesLeft(); rows > 0 {
 			d.txs.reserve(d, d.txs.n+int(min(d.sizeHint*int64(rows)/int64(len(first)), 1<<25)))
 		}

@@ -13,7 +13,7 @@
 // failed transaction is dropped and counted, a token with unknown decimals
 // is returned with Decimals -1.
 //
-// The two big tables, transactions and token_transfers, are decoded on all
+// The big tables, transactions, token_transfers and traces, are decoded on all
 // cores: the file is cut into chunks at record boundaries (never inside a
 // quoted field), workers parse chunks into pointer-free rows, and the rows
 // are joined in file order, so results and errors are those of a sequential

@@ -85,137 +85,188 @@ func parseTraceAddress(dst []byte, f []byte) ([]byte, int, error) {
 	return dst, n, nil
 }
 
-// readTraces reads a traces file row by row.
-func (d *Decoder) readTraces(cr *csvReader, fi int32) error {
+// trRow is a parsed traces row (pointer-free, in a batch).
+type trRow struct {
+	value    uint256.Int
+	id       [32]byte
+	bhash    [32]byte
+	height   uint64
+	time     int64
+	index    int64  // transaction_index, -1 if none
+	from, to uint32 // offsets in the batch's arena
+	path     uint32 // offset of the path (4-byte indexes) in the arena
+	plen     uint16
+	line     int32 // chunk-relative
+	skip     bool  // reward, genesis or daofork: no transaction
+	moves    bool  // moves value: becomes an internal transfer
+	hasTime  bool
+	hasBHash bool
+}
+
+func (r *trRow) setLine(l int32) { r.line = l }
+
+// trCols are the column indexes of a traces file (optional: -1).
+type trCols struct {
+	id, height, from, to, value, typ, path, status int
+	call, err, index, time, bhash                  int
+}
+
+// readTraces reads a traces file in chunks, on all cores when it has more
+// than one (chunk.go).
+func (d *Decoder) readTraces(ch *chunker, cr *csvReader, first []byte, last bool, fi int32) error {
 	c, err := cols(cr, "transaction_hash", "block_number", "from_address", "to_address", "value", "trace_type", "trace_address", "status")
 	if err != nil {
 		return err
 	}
-	iCall, iErr, iIndex := cr.optCol("call_type"), cr.optCol("error"), cr.optCol("transaction_index")
-	iTime, iHash := cr.optCol("block_timestamp"), cr.optCol("block_hash")
-	var path []byte
-	return d.rows(cr, KindTraces, func() error {
-		w := loc{fi, int32(cr.line)}
-		h, err := d.height(cr, c[1], "block_number")
-		if err != nil {
-			return err
-		}
-		tt := string(cr.fields[c[5]])
-		moves := false // the frame's kind can move value
-		switch tt {
-		case "reward", "genesis", "daofork":
-			d.res.SkippedTraces++
-			return nil
-		case "call":
-			if iCall < 0 {
-				return cr.errf("call_type", "column missing: a call row needs it (call, delegatecall, staticcall, callcode)")
-			}
-			switch ct := string(cr.fields[iCall]); ct {
-			case "call":
-				moves = true
-			case "delegatecall", "staticcall", "callcode":
-			default:
-				return cr.errf("call_type", "want call, delegatecall, staticcall or callcode, got %q", clip(cr.fields[iCall]))
-			}
-		case "create", "suicide":
-			moves = true
-		default:
-			return cr.errf("trace_type", "want call, create, suicide, reward, genesis or daofork, got %q", clip(cr.fields[c[5]]))
-		}
-		id, err := d.hash(cr, c[0], "transaction_hash")
-		if err != nil {
-			return err
-		}
-		var plen int
-		path, plen, err = parseTraceAddress(path[:0], cr.fields[c[6]])
-		if err != nil {
-			return cr.errf("trace_address", "%v", err)
-		}
-		status, err := parseStatus(cr, c[7], "status")
-		if err != nil {
-			return err
-		}
-		if status < 0 {
-			return cr.errf("status", "empty: want 1 (the frame succeeded) or 0 (it or a frame above it failed)")
-		}
-		var from, to []byte
-		if f := cr.fields[c[2]]; len(f) > 0 {
-			if from, err = ParseAddress(d.chain, f); err != nil {
-				return cr.errf("from_address", "%v", err)
-			}
-		}
-		if f := cr.fields[c[3]]; len(f) > 0 {
-			if to, err = ParseAddress(d.chain, f); err != nil {
-				return cr.errf("to_address", "%v", err)
-			}
-		}
-		var value uint256.Int
-		if len(cr.fields[c[4]]) > 0 || moves {
-			if value, err = d.amount(cr, c[4], "value"); err != nil {
+	tc := trCols{c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+		cr.optCol("call_type"), cr.optCol("error"), cr.optCol("transaction_index"), cr.optCol("block_timestamp"), cr.optCol("block_hash")}
+	chain := d.chain
+	return d.readChunked(ch, cr, first, last, chunkKind{
+		parse: func(b *batch, cr *csvReader) {
+			parseRowsInto(b, cr, &b.tr, func(r *trRow) (int8, error) { return parseTrace(chain, &tc, b, cr, r) })
+		},
+		merge: func(b *batch, base int) error {
+			if err := d.mergeTraces(b, base, fi); err != nil {
 				return err
 			}
-		}
-		var index int64 = -1
-		if iIndex >= 0 && len(cr.fields[iIndex]) > 0 {
-			n, err := d.uint(cr, iIndex, "transaction_index")
-			if err != nil {
-				return err
-			}
-			if n > 1<<31 {
-				return cr.errf("transaction_index", "index %d out of range", n)
-			}
-			index = int64(n)
-		}
-		if iTime >= 0 || iHash >= 0 {
-			var t int64
-			var bh [32]byte
-			var hasT, hasH bool
-			if _, err := blockFields(cr, iTime, iHash, &t, &hasT, &bh, &hasH); err != nil {
-				return err
-			}
-			if hasT || hasH {
-				blk := d.block(h)
-				if hasT {
-					if err := d.setBlockTime(blk, t, "block_timestamp", w); err != nil {
-						return err
-					}
-				}
-				if hasH {
-					if err := d.setBlockHash(blk, h, bh, "block_hash", w); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		failed := status == 0 || (iErr >= 0 && len(cr.fields[iErr]) > 0)
-		if !moves || plen == 0 || failed || value.IsZero() {
-			return nil // moves nothing, or is the tx's own value
-		}
-		if from == nil || to == nil {
-			field := "from_address"
-			if from != nil {
-				field = "to_address"
-			}
-			return cr.errf(field, "empty, but this %s frame moves %s", tt, value.Dec())
-		}
-		ti := d.tx(&id, idHash(&id), h, w)
-		t := d.txAt(ti)
-		if t.height != h {
-			return d.errAt(w, "block_number", "transaction %x is in block %d here but block %d at %s", id, h, t.height, d.where(t.where))
-		}
-		if t.index < 0 && index >= 0 {
-			t.index = index
-		}
-		if len(d.paths)+len(path) >= 1<<32 {
-			return cr.errf("trace_address", "too many trace rows in one partition")
-		}
-		r := traceRow{value: value, from: d.alloc(from), to: d.alloc(to), path: uint32(len(d.paths)), plen: uint16(plen),
-			tx: ti, line: w.line, file: fi}
-		d.paths = append(d.paths, path...)
-		d.traces = append(d.traces, r)
-		t.nTrace++
-		return nil
+			return relocate(b.err, base)
+		},
 	})
+}
+
+// parseTrace parses a traces row. Every field it reads is checked, also
+// in rows that move nothing.
+func parseTrace(chain model.Chain, c *trCols, b *batch, cr *csvReader, r *trRow) (int8, error) {
+	var err error
+	if r.height, err = parseHeightField(cr, c.height, "block_number"); err != nil {
+		return 0, err
+	}
+	tt := string(cr.fields[c.typ])
+	switch tt {
+	case "reward", "genesis", "daofork":
+		r.skip = true
+		return 0, nil
+	case "call":
+		if c.call < 0 {
+			return 0, cr.errf("call_type", "column missing: a call row needs it (call, delegatecall, staticcall, callcode)")
+		}
+		switch string(cr.fields[c.call]) {
+		case "call":
+			r.moves = true
+		case "delegatecall", "staticcall", "callcode":
+		default:
+			return 0, cr.errf("call_type", "want call, delegatecall, staticcall or callcode, got %q", clip(cr.fields[c.call]))
+		}
+	case "create", "suicide":
+		r.moves = true
+	default:
+		return 0, cr.errf("trace_type", "want call, create, suicide, reward, genesis or daofork, got %q", clip(cr.fields[c.typ]))
+	}
+	if r.id, err = parseHashField(cr, c.id, "transaction_hash"); err != nil {
+		return 0, err
+	}
+	off := len(b.arena)
+	var plen int
+	if b.arena, plen, err = parseTraceAddress(b.arena, cr.fields[c.path]); err != nil {
+		b.arena = b.arena[:off]
+		return 0, cr.errf("trace_address", "%v", err)
+	}
+	r.path, r.plen = uint32(off), uint16(plen)
+	status, err := parseStatus(cr, c.status, "status")
+	if err != nil {
+		return 0, err
+	}
+	if status < 0 {
+		return 0, cr.errf("status", "empty: want 1 (the frame succeeded) or 0 (it or a frame above it failed)")
+	}
+	r.from, r.to = noAddr, noAddr
+	if len(cr.fields[c.from]) > 0 {
+		if r.from, err = b.addr(chain, cr, c.from, "from_address"); err != nil {
+			return 0, err
+		}
+	}
+	if len(cr.fields[c.to]) > 0 {
+		if r.to, err = b.addr(chain, cr, c.to, "to_address"); err != nil {
+			return 0, err
+		}
+	}
+	if len(cr.fields[c.value]) > 0 || r.moves {
+		if r.value, err = parseAmountField(cr, c.value, "value"); err != nil {
+			return 0, err
+		}
+	}
+	r.index = -1
+	if c.index >= 0 && len(cr.fields[c.index]) > 0 {
+		n, err := parseUintField(cr, c.index, "transaction_index")
+		if err != nil {
+			return 0, err
+		}
+		if n > 1<<31 {
+			return 0, cr.errf("transaction_index", "index %d out of range", n)
+		}
+		r.index = int64(n)
+	}
+	if _, err := blockFields(cr, c.time, c.bhash, &r.time, &r.hasTime, &r.bhash, &r.hasBHash); err != nil {
+		return 0, err
+	}
+	failed := status == 0 || (c.err >= 0 && len(cr.fields[c.err]) > 0)
+	if !r.moves || plen == 0 || failed || r.value.IsZero() {
+		r.moves = false // moves nothing, or is the tx's own value
+		return 0, nil
+	}
+	if r.from == noAddr || r.to == noAddr {
+		field := "from_address"
+		if r.from != noAddr {
+			field = "to_address"
+		}
+		return 0, cr.errf(field, "empty, but this %s frame moves %s", tt, r.value.Dec())
+	}
+	return 0, nil
+}
+
+// mergeTraces joins the parsed rows of a traces chunk: block fields, and
+// the rows that move value to their transactions.
+func (d *Decoder) mergeTraces(b *batch, base int, fi int32) error {
+	b.slab = d.addSlab(b.arena)
+	var blk *blockAcc
+	var blkH uint64
+	for i := range b.tr {
+		r := &b.tr[i]
+		d.res.Rows[KindTraces]++
+		if r.skip {
+			d.res.SkippedTraces++
+			continue
+		}
+		w := loc{fi, int32(base) + r.line}
+		if r.hasTime || r.hasBHash {
+			if blk == nil || blkH != r.height {
+				blk, blkH = d.block(r.height), r.height
+			}
+			if err := d.mergeBlockFields(blk, r.height, r.hasTime, r.time, r.hasBHash, r.bhash, w, false, b, base); err != nil {
+				return err
+			}
+		}
+		if !r.moves {
+			continue
+		}
+		ti := d.tx(&r.id, idHash(&r.id), r.height, w)
+		t := d.txAt(ti)
+		if t.height != r.height {
+			return d.errAt(w, "block_number", "transaction %x is in block %d here but block %d at %s", r.id, r.height, t.height, d.where(t.where))
+		}
+		if t.index < 0 && r.index >= 0 {
+			t.index = r.index
+		}
+		if uint64(len(d.paths))+4*uint64(r.plen) >= 1<<32 {
+			return d.errAt(w, "trace_address", "too many trace rows in one partition")
+		}
+		d.traces = append(d.traces, traceRow{value: r.value, from: addrRef{b.slab, r.from}, to: addrRef{b.slab, r.to},
+			path: uint32(len(d.paths)), plen: r.plen, tx: ti, line: w.line, file: fi})
+		d.paths = append(d.paths, b.arena[r.path:r.path+4*uint32(r.plen)]...)
+		t.nTrace++
+	}
+	b.tr = nil
+	return nil
 }
 
 // tracePath returns the path bytes of r.

@@ -43,7 +43,7 @@ func writeTraceBench(b *testing.B, path string, n int) int {
 			if k == 0 {
 				em = errMsg
 			}
-			w.WriteString(trRow(block, id, tx%150, addr(tx+k), addr(tx+k+7), r.value, r.typ, r.path, em, st))
+			w.WriteString(traceLine(block, id, tx%150, addr(tx+k), addr(tx+k+7), r.value, r.typ, r.path, em, st))
 			if k == 1 && st == 1 {
 				moving++
 			}

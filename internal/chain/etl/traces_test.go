@@ -17,9 +17,9 @@ import (
 // writes it).
 const traceHead = "block_number,transaction_hash,transaction_index,from_address,to_address,value,input,output,trace_type,call_type,reward_type,gas,gas_used,subtraces,trace_address,error,status,trace_id\n"
 
-// trRow writes a traces row: typ is "call/call", "call/delegatecall",
+// traceLine writes a traces row: typ is "call/call", "call/delegatecall",
 // "create", "suicide", "reward", …; path the trace_address.
-func trRow(block int, tx string, index int, from, to, value, typ, path, errMsg string, status int) string {
+func traceLine(block int, tx string, index int, from, to, value, typ, path, errMsg string, status int) string {
 	tt, ct, _ := strings.Cut(typ, "/")
 	rt := ""
 	if tt == "reward" {
@@ -44,26 +44,26 @@ const traceTxs = `hash,nonce,block_hash,block_number,transaction_index,from_addr
 // traceRows covers every rule, rows out of trace_address order as an
 // export may list them.
 var traceRows = traceHead +
-	trRow(100, t1, 0, aA, aB, "5", "call/call", "", "", 1) + // the tx's own value: -1 from transactions.csv
-	trRow(100, t1, 0, aB, aE, "4", "call/call", "1", "Reverted", 0) + // failed
-	trRow(100, t1, 0, aE, aF, "9", "call/call", "1,0", "", 0) + // below a failed frame
-	trRow(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1) + // -2
-	trRow(100, t1, 0, aC, aD, "1", "call/call", "0,0", "", 1) + // -3
-	trRow(100, t1, 0, aC, aE, "7", "call/delegatecall", "0,1", "", 1) + // the caller's value: nothing moves
-	trRow(100, t1, 0, aC, aE, "2", "call/call", "0,1,0", "", 1) + // -4: below a delegatecall, from its context
-	trRow(100, t1, 0, aB, aF, "6", "call/staticcall", "2", "", 1) +
-	trRow(100, t1, 0, aB, aF, "6", "call/callcode", "3", "", 1) +
-	trRow(100, t1, 0, aB, aA, "1", "suicide", "4", "", 1) + // -5: SELFDESTRUCT to its refund address
-	trRow(100, t1, 0, aB, aF, "8", "create", "10", "", 1) + // -6: 10 after 4 (integers, not strings)
-	trRow(100, t1, 0, aB, aD, "0", "call/call", "5", "", 1) + // no value
-	trRow(100, t2, 1, aA, aC, "0", "call/call", "", "Reverted", 0) +
-	trRow(100, t2, 1, aC, aD, "11", "call/call", "0", "", 1) + // claims success in a failed tx: dropped, counted
-	trRow(100, "", 0, "", aF, "2000000000000000000", "reward", "", "", 1) + // no tx: skipped, counted
-	trRow(0, "", 0, "", aE, "72000000000000000000", "genesis", "", "", 1) +
-	trRow(101, t3, 0, aB, aD, "0", "call/call", "", "", 1) +
-	trRow(101, t5, 1, aA, aB, "0", "call/call", "", "", 1) + // t5 moves nothing: not created
-	trRow(101, t5, 1, aB, aC, "0", "call/call", "0", "", 1) +
-	trRow(101, t4, 2, aC, aD, "13", "call/call", "0", "", 1) // t4 is in no other file: created
+	traceLine(100, t1, 0, aA, aB, "5", "call/call", "", "", 1) + // the tx's own value: -1 from transactions.csv
+	traceLine(100, t1, 0, aB, aE, "4", "call/call", "1", "Reverted", 0) + // failed
+	traceLine(100, t1, 0, aE, aF, "9", "call/call", "1,0", "", 0) + // below a failed frame
+	traceLine(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1) + // -2
+	traceLine(100, t1, 0, aC, aD, "1", "call/call", "0,0", "", 1) + // -3
+	traceLine(100, t1, 0, aC, aE, "7", "call/delegatecall", "0,1", "", 1) + // the caller's value: nothing moves
+	traceLine(100, t1, 0, aC, aE, "2", "call/call", "0,1,0", "", 1) + // -4: below a delegatecall, from its context
+	traceLine(100, t1, 0, aB, aF, "6", "call/staticcall", "2", "", 1) +
+	traceLine(100, t1, 0, aB, aF, "6", "call/callcode", "3", "", 1) +
+	traceLine(100, t1, 0, aB, aA, "1", "suicide", "4", "", 1) + // -5: SELFDESTRUCT to its refund address
+	traceLine(100, t1, 0, aB, aF, "8", "create", "10", "", 1) + // -6: 10 after 4 (integers, not strings)
+	traceLine(100, t1, 0, aB, aD, "0", "call/call", "5", "", 1) + // no value
+	traceLine(100, t2, 1, aA, aC, "0", "call/call", "", "Reverted", 0) +
+	traceLine(100, t2, 1, aC, aD, "11", "call/call", "0", "", 1) + // claims success in a failed tx: dropped, counted
+	traceLine(100, "", 0, "", aF, "2000000000000000000", "reward", "", "", 1) + // no tx: skipped, counted
+	traceLine(0, "", 0, "", aE, "72000000000000000000", "genesis", "", "", 1) +
+	traceLine(101, t3, 0, aB, aD, "0", "call/call", "", "", 1) +
+	traceLine(101, t5, 1, aA, aB, "0", "call/call", "", "", 1) + // t5 moves nothing: not created
+	traceLine(101, t5, 1, aB, aC, "0", "call/call", "0", "", 1) +
+	traceLine(101, t4, 2, aC, aD, "13", "call/call", "0", "", 1) // t4 is in no other file: created
 
 var shortName = map[string]string{aA: "A", aB: "B", aC: "C", aD: "D", aE: "E", aF: "F"}
 
@@ -184,7 +184,7 @@ func TestTracesOnly(t *testing.T) {
 func TestTracesWithTokenTransfers(t *testing.T) {
 	xfers := "token_address,from_address,to_address,value,transaction_hash,log_index,block_number\n" +
 		usdt + "," + aC + "," + aD + ",77," + t1 + ",4,100\n" + usdt + "," + aC + "," + aE + ",78," + t1 + ",2,100\n"
-	tr := traceHead + trRow(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1) + trRow(100, t1, 0, aC, aD, "1", "call/call", "1", "", 1)
+	tr := traceHead + traceLine(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1) + traceLine(100, t1, 0, aC, aD, "1", "call/call", "1", "", 1)
 	res, err := decodeDir(t, model.ETH, writeFiles(t, map[Kind]string{KindTransactions: traceTxs, KindTokenTransfers: xfers, KindTraces: tr}, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestTracesWithTokenTransfers(t *testing.T) {
 
 func TestTracesErrors(t *testing.T) {
 	ok := func(path, value string) string {
-		return trRow(100, t1, 0, aB, aC, value, "call/call", path, "", 1)
+		return traceLine(100, t1, 0, aB, aC, value, "call/call", path, "", 1)
 	}
 	for _, tc := range []struct{ name, in, want string }{
 		{"bad value", traceHead + ok("0", "1") + ok("1", "1.5"),
@@ -220,7 +220,7 @@ func TestTracesErrors(t *testing.T) {
 			`traces.csv:2: column block_number:`},
 		{"bad hash", traceHead + strings.Replace(ok("0", "1"), t1, "0x12", 1),
 			`traces.csv:2: column transaction_hash: want a 32-byte hash`},
-		{"create without contract", traceHead + trRow(100, t1, 0, aB, "", "5", "create", "0", "", 1),
+		{"create without contract", traceHead + traceLine(100, t1, 0, aB, "", "5", "create", "0", "", 1),
 			`traces.csv:2: column to_address: empty, but this create frame moves 5`},
 		{"missing column", strings.Replace(traceHead, "trace_address", "path", 1),
 			`traces.csv:1: column trace_address: required column missing`},
@@ -242,6 +242,27 @@ func TestTracesErrors(t *testing.T) {
 			msg := strings.TrimPrefix(err.Error(), dir+string(filepath.Separator))
 			if !strings.HasPrefix(msg, tc.want) {
 				t.Fatalf("error\n %s\nwant prefix\n %s", msg, tc.want)
+			}
+			// Parsed in small chunks on two workers, after good rows: the
+			// same error, on the same line.
+			pad := strings.Repeat(traceLine(99, t5, 0, aA, aB, "1", "call/call", "0", "", 1), 40)
+			in := tc.in
+			if hdr, rest, ok := strings.Cut(in, "\n"); ok && rest != "" {
+				in = hdr + "\n" + pad + rest
+			}
+			u, data := memUnit([]memFile{{KindTraces, in}})
+			_, cerr := decodeUnitWith(model.ETH, u, 97, 2, data)
+			if cerr == nil {
+				t.Fatal("chunked: no error")
+			}
+			want := tc.want
+			if in != tc.in {
+				var e *Error
+				errors.As(err, &e)
+				want = strings.Replace(want, fmt.Sprintf("traces.csv:%d:", e.Line), fmt.Sprintf("traces.csv:%d:", e.Line+40), 1)
+			}
+			if got := strings.TrimPrefix(cerr.Error(), "traces_0.csv"); !strings.HasPrefix(got, strings.TrimPrefix(want, "traces.csv")) {
+				t.Fatalf("chunked error\n %s\nwant\n %s", cerr, want)
 			}
 		})
 	}
@@ -274,7 +295,7 @@ func TestParseTraceAddress(t *testing.T) {
 // (or the tx's own value) with canonical addresses.
 func FuzzDecodeTraces(f *testing.F) {
 	f.Add([]byte(traceRows))
-	f.Add([]byte(traceHead + trRow(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1) + trRow(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1)))
+	f.Add([]byte(traceHead + traceLine(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1) + traceLine(100, t1, 0, aB, aC, "3", "call/call", "0", "", 1)))
 	f.Add([]byte("trace_address,status,trace_type,call_type,block_number,transaction_hash,from_address,to_address,value\n\"[1, 2]\",1,create,,7," + t4 + "," + aA + "," + aB + ",9\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		d := NewDecoder(model.ETH)
