@@ -227,7 +227,9 @@ func parseTrace(chain model.Chain, c *trCols, b *batch, cr *csvReader, r *trRow)
 // mergeTraces joins the parsed rows of a traces chunk: block fields, and
 // the rows that move value to their transactions.
 func (d *Decoder) mergeTraces(b *batch, base int, fi int32) error {
-	b.slab = d.addSlab(b.arena)
+	// The chunk's arena is not kept: most rows move nothing, so the
+	// addresses of those that do are copied to the decoder's own slab.
+	a := uint32(d.alen)
 	var blk *blockAcc
 	var blkH uint64
 	for i := range b.tr {
@@ -260,12 +262,12 @@ func (d *Decoder) mergeTraces(b *batch, base int, fi int32) error {
 		if uint64(len(d.paths))+4*uint64(r.plen) >= 1<<32 {
 			return d.errAt(w, "trace_address", "too many trace rows in one partition")
 		}
-		d.traces = append(d.traces, traceRow{value: r.value, from: addrRef{b.slab, r.from}, to: addrRef{b.slab, r.to},
+		d.traces = append(d.traces, traceRow{value: r.value, from: d.alloc(b.arena[r.from : r.from+a]), to: d.alloc(b.arena[r.to : r.to+a]),
 			path: uint32(len(d.paths)), plen: r.plen, tx: ti, line: w.line, file: fi})
 		d.paths = append(d.paths, b.arena[r.path:r.path+4*uint32(r.plen)]...)
 		t.nTrace++
 	}
-	b.tr = nil
+	b.tr, b.arena = nil, nil
 	return nil
 }
 
