@@ -64,15 +64,15 @@ const maxTraceDepth = 1100
 // parseTraceAddress parses a trace_address field ("0,3,1", "[0, 3, 1]" or
 // empty) into 4-byte big-endian indexes appended to dst.
 func parseTraceAddress(dst []byte, f []byte) ([]byte, int, error) {
-	s := strings.TrimSpace(string(f))
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	if strings.TrimSpace(s) == "" {
+	s := bytes.TrimSpace(f)
+	s = bytes.TrimSuffix(bytes.TrimPrefix(s, []byte("[")), []byte("]"))
+	if len(bytes.TrimSpace(s)) == 0 {
 		return dst, 0, nil
 	}
 	n := 0
-	for part := range strings.SplitSeq(s, ",") {
-		p := strings.Trim(strings.TrimSpace(part), `"'`)
-		v, err := ParseUint([]byte(p))
+	for {
+		part, rest, more := bytes.Cut(s, []byte(","))
+		v, err := ParseUint(bytes.Trim(bytes.TrimSpace(part), `"'`))
 		if err != nil || v >= 1<<32 {
 			return dst, 0, fmt.Errorf("want comma-separated call indexes (e.g. 0,2,1), got %q", clip(f))
 		}
@@ -81,8 +81,11 @@ func parseTraceAddress(dst []byte, f []byte) ([]byte, int, error) {
 			return dst, 0, fmt.Errorf("deeper than the EVM's call depth limit (%d)", maxTraceDepth)
 		}
 		dst = binary.BigEndian.AppendUint32(dst, uint32(v))
+		if !more {
+			return dst, n, nil
+		}
+		s = rest
 	}
-	return dst, n, nil
 }
 
 // trRow is a parsed traces row (pointer-free, in a batch).
