@@ -17,7 +17,7 @@ func init() {
 func ingestAccount(env *Env, c model.Chain, args []string) error {
 	name := "ingest " + c.String()
 	fs := newFlags(env, name)
-	etlDir := fs.String("etl", "", "ethereum-etl / BigQuery CSV export folder (blocks, transactions, receipts, token_transfers, tokens, logs *.csv[.gz])")
+	etlDir := fs.String("etl", "", "ethereum-etl / BigQuery CSV export folder (blocks, transactions, receipts, token_transfers, tokens, logs, traces *.csv[.gz])")
 	rpcURL := fs.String("rpc", "", "node URL: Ethereum JSON-RPC, or java-tron HTTP API")
 	apiFile := fs.String("api", "", "tron only: java-tron HTTP API JSON lines file ({\"block\":…,\"info\":…} per line)")
 	from := fs.Int64("from", -1, "first height (--rpc)")
@@ -99,6 +99,7 @@ func printETL(env *Env, r *ingest.Result) error {
 			"txs": r.Txs, "height": r.Height, "seconds": r.Elapsed.Seconds(),
 			"partitions": s.Units, "rows": s.Rows, "transfers": s.Transfers, "new_transfers": s.NewTransfers,
 			"dropped_failed_token_transfers": s.DroppedFailed, "status_unknown_txs": s.StatusUnknown,
+			"skipped_reward_traces": s.SkippedTraces, "dropped_failed_traces": s.DroppedFailedTraces,
 			"facts": s.Facts, "tokens": s.Tokens, "blocks_without_time": s.NoTime,
 			"unknown_decimals": nonNil(s.UnknownDecimals),
 		})
@@ -109,6 +110,12 @@ func printETL(env *Env, r *ingest.Result) error {
 		s.DroppedFailed, s.Facts, s.Tokens)
 	if s.StatusUnknown > 0 {
 		fmt.Fprintf(env.Stderr, "warning: %d transactions have no receipt status (pre-Byzantium?): counted as succeeded\n", s.StatusUnknown)
+	}
+	if s.SkippedTraces > 0 {
+		fmt.Fprintf(env.Stdout, "  %d reward/genesis/daofork trace rows skipped: they belong to no transaction and are not stored (mining rewards are not transfers here)\n", s.SkippedTraces)
+	}
+	if s.DroppedFailedTraces > 0 {
+		fmt.Fprintf(env.Stderr, "warning: %d trace rows claim to move ETH inside failed transactions (receipt_status 0): dropped\n", s.DroppedFailedTraces)
 	}
 	if s.NoTime > 0 {
 		fmt.Fprintf(env.Stderr, "warning: %d blocks have no time (no blocks file, no block_timestamp): their transfers cannot be valued in USD\n", s.NoTime)

@@ -45,7 +45,19 @@ var (
 	reverterCode = []byte{0x60, 0, 0x80, 0xfd}
 	// destructor: SELFDESTRUCT(calldata[0:32]).
 	destructorCode = []byte{0x60, 0, 0x35, 0xff}
+	// factory: CREATE(callvalue, no code): a new empty contract holding
+	// the value.
+	factoryCode = []byte{0x60, 0, 0x60, 0, 0x34, 0xf0, 0x50, 0x00}
 )
+
+// delegatorCode: DELEGATECALL(gas, target, calldata, no return): runs
+// target's code (the forwarder's) in its own context, so the forwarder's
+// CALL sends the delegator's ETH.
+func delegatorCode(target common.Address) []byte {
+	c := []byte{0x36, 0x60, 0, 0x60, 0, 0x37, 0x60, 0, 0x60, 0, 0x36, 0x60, 0, 0x73}
+	c = append(c, target.Bytes()...)
+	return append(c, 0x5a, 0xf4, 0x50, 0x00)
+}
 
 // newTracingChain is newSimChain's chain on a node that also serves
 // debug_traceBlockByHash.
@@ -106,8 +118,12 @@ func newTracingChain(t *testing.T) *simChain {
 // word is an address as a 32-byte call argument.
 func word(a common.Address) []byte { return common.LeftPadBytes(a.Bytes(), 32) }
 
-func TestETHRPCTracesInternalTransfers(t *testing.T) {
-	s := newTracingChain(t)
+// traceScenario deploys the test contracts and sends the transactions
+// whose value contracts move on (named in the map; the contracts in
+// s.addrs, with "created", the factory's new contract, and "zero").
+func (s *simChain) traceScenario() map[string]common.Hash {
+	t := s.t
+	t.Helper()
 	a := s.addrs
 	deploy := func(name string, code []byte) {
 		h := s.send("alice", nil, big.NewInt(0), deployCode(code))
@@ -117,24 +133,35 @@ func TestETHRPCTracesInternalTransfers(t *testing.T) {
 	deploy("forwarder", forwarderCode)
 	deploy("reverter", reverterCode)
 	deploy("destructor", destructorCode)
+	deploy("factory", factoryCode)
+	deploy("delegator", delegatorCode(a["forwarder"]))
 	a["zero"] = common.Address{}
+	a["created"] = crypto.CreateAddress(a["factory"], 1) // a contract's first nonce is 1 (EIP-161)
 	h := map[string]common.Hash{}
 	h["pay"] = s.send("alice", ptr(a["forwarder"]), eth(1), word(a["bob"]))             // forwarder → bob 1 ETH
 	h["bounce"] = s.send("alice", ptr(a["forwarder"]), eth(0.3), word(a["reverter"]))   // inner call reverts: forwarder keeps it
 	h["destroy"] = s.send("alice", ptr(a["destructor"]), eth(0.2), word(a["carol"]))    // SELFDESTRUCT → carol
 	h["nested"] = s.send("alice", ptr(a["forwarder"]), eth(0.05), word(a["forwarder"])) // forwarder → forwarder → 0x0
 	h["failed"] = s.send("alice", ptr(a["reverter"]), eth(0.1), nil)                    // reverts: nothing moves
+	h["create"] = s.send("alice", ptr(a["factory"]), eth(0.4), []byte{1})               // CREATE with value → created (calldata ignored: gas for a call)
+	h["delegate"] = s.send("alice", ptr(a["delegator"]), eth(0.25), word(a["carol"]))   // DELEGATECALL (moves nothing), then delegator → carol
 	s.commit()
 	for k, x := range h {
-		if want := uint64(1); k == "failed" {
+		want := uint64(1)
+		if k == "failed" {
 			want = 0
-			if r := s.receipt(x); r.Status != want {
-				t.Fatalf("tx %s: status %d", k, r.Status)
-			}
-		} else if r := s.receipt(x); r.Status != want {
+		}
+		if r := s.receipt(x); r.Status != want {
 			t.Fatalf("tx %s: status %d", k, r.Status)
 		}
 	}
+	return h
+}
+
+func TestETHRPCTracesInternalTransfers(t *testing.T) {
+	s := newTracingChain(t)
+	a := s.addrs
+	h := s.traceScenario()
 
 	st := openStore(t)
 	if _, err := ETHRPC(st, s.url, RPCRange{}, true, Options{}); err != nil {
@@ -175,6 +202,8 @@ func TestETHRPCTracesInternalTransfers(t *testing.T) {
 		{"destroy", []xfer{{"destructor", "carol", eth(0.2), -2}}},
 		{"nested", []xfer{{"forwarder", "forwarder", eth(0.05), -2}, {"forwarder", "zero", eth(0.05), -3}}},
 		{"failed", nil},
+		{"create", []xfer{{"factory", "created", eth(0.4), -2}}},
+		{"delegate", []xfer{{"delegator", "carol", eth(0.25), -2}}},
 	} {
 		got := internal(h[c.tx])
 		if len(got) != len(c.want) {

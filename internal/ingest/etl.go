@@ -24,8 +24,14 @@ type ETLStats struct {
 	NewTransfers  uint64
 	DroppedFailed int64 // token-transfer rows of failed transactions
 	StatusUnknown int64 // transactions without receipt status (counted as succeeded)
-	Facts         int   // blacklist facts recorded (Tether / Circle)
-	Tokens        int   // token metadata rows recorded
+	// SkippedTraces counts traces rows of no transaction (block and uncle
+	// rewards, genesis allocations, the DAO fork): not stored.
+	SkippedTraces int64
+	// DroppedFailedTraces counts traces rows moving value in failed
+	// transactions (receipt_status 0): dropped.
+	DroppedFailedTraces int64
+	Facts               int // blacklist facts recorded (Tether / Circle)
+	Tokens              int // token metadata rows recorded
 	// NoTime counts blocks no file gave a time for: their transfers cannot
 	// be valued in USD.
 	NoTime int
@@ -54,7 +60,7 @@ type etlMsg struct {
 
 // ETL ingests an ethereum-etl / BigQuery-style CSV export folder of chain c
 // (model.ETH or model.Tron): blocks, transactions, receipts, token_transfers,
-// logs and tokens files, as package etl reads them. Blocks are applied with
+// logs, traces and tokens files, as package etl reads them. Blocks are applied with
 // store.Unordered, so re-ingesting the same or an overlapping export never
 // counts a transaction twice. Token symbols and decimals go to PutAsset,
 // Tether/Circle blacklist events to PutFacts. On any error the store is
@@ -191,6 +197,8 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 			s.Transfers += r.Transfers
 			s.DroppedFailed += r.DroppedFailed
 			s.StatusUnknown += r.StatusUnknown
+			s.SkippedTraces += r.SkippedTraces
+			s.DroppedFailedTraces += r.DroppedFailedTraces
 			s.NoTime += len(r.NoTime)
 			facts = append(facts, r.Facts...)
 			p.unitsDone++

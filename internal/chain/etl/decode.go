@@ -38,6 +38,13 @@ type Result struct {
 	// StatusUnknown counts transactions whose receipt status is empty
 	// (pre-Byzantium Ethereum): counted as succeeded.
 	StatusUnknown int64
+	// SkippedTraces counts traces rows of no transaction (block and
+	// uncle rewards, genesis allocations, the DAO fork's moves): not
+	// stored.
+	SkippedTraces int64
+	// DroppedFailedTraces counts traces rows that would move value but
+	// belong to a failed transaction (receipt_status 0): dropped.
+	DroppedFailedTraces int64
 }
 
 // blockAcc is what the files say about one block.
@@ -72,6 +79,7 @@ type txAcc struct {
 	hasPrice bool
 	minLog   int32
 	nXfer    int32
+	nTrace   int32 // traces rows that move value (traces.go)
 	where    loc
 }
 
@@ -109,8 +117,13 @@ type Decoder struct {
 	blocks   map[uint64]*blockAcc
 	txs      txTable
 	xbatches []xferBatch
-	receipts map[[32]byte]*receiptAcc
-	facts    []store.Fact
+	// traces are the traces rows that move value, paths their
+	// trace_addresses (traces.go).
+	traces         []traceRow
+	paths          []byte
+	tracesNumbered bool
+	receipts       map[[32]byte]*receiptAcc
+	facts          []store.Fact
 	// slabs hold canonical address bytes: chunk arenas, and own (the
 	// decoder's, for the files read row by row).
 	slabs     [][]byte
@@ -162,6 +175,15 @@ func NewDecoder(c model.Chain) *Decoder {
 // reads.
 func DecodeUnit(c model.Chain, u Unit) (*Result, error) {
 	d := NewDecoder(c)
+	if _, err := d.decodeWhole(u); err != nil {
+		return nil, err
+	}
+	return d.Finish()
+}
+
+// decodeWhole reads every file of u, in kind order (blocks first, traces
+// last).
+func (d *Decoder) decodeWhole(u Unit) (*Decoder, error) {
 	files := append([]File(nil), u.Files...)
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Kind < files[j].Kind })
 	for _, f := range files {
@@ -169,7 +191,7 @@ func DecodeUnit(c model.Chain, u Unit) (*Result, error) {
 			return nil, err
 		}
 	}
-	return d.Finish()
+	return d, nil
 }
 
 // ReadFile reads one file according to its kind.
@@ -202,7 +224,7 @@ func (d *Decoder) open(f File) (r io.ReadCloser, size int64, err error) {
 // Read decodes one file of the given kind from r; name is used in errors.
 // r is not read after Read returns.
 func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
-	if k == KindTransactions || k == KindTokenTransfers {
+	if k == KindTransactions || k == KindTokenTransfers || k == KindTraces {
 		return d.readBig(k, r, name)
 	}
 	cr := newCSVReader(r, name)
@@ -222,15 +244,18 @@ func (d *Decoder) Read(k Kind, r io.Reader, name string) error {
 	return &Error{File: name, Msg: fmt.Sprintf("cannot decode a %s file here", k)}
 }
 
-// readBig reads a transactions or token_transfers file in chunks, on all
-// cores when it has more than one.
+// readBig reads a transactions, token_transfers or traces file in chunks,
+// on all cores when it has more than one.
 func (d *Decoder) readBig(k Kind, r io.Reader, name string) error {
 	ch, cr, first, last, fi, err := d.openBig(k, r, name)
 	if err != nil {
 		return err
 	}
-	if k == KindTransactions {
+	switch k {
+	case KindTransactions:
 		return d.readTransactions(ch, cr, first, last, fi)
+	case KindTraces:
+		return d.readTraces(ch, cr, first, last, fi)
 	}
 	return d.readTokenTransfers(ch, cr, first, last, fi)
 }
@@ -266,7 +291,7 @@ func (d *Decoder) openBig(k Kind, r io.Reader, name string) (ch *chunker, cr *cs
 	// Size the transaction index for the rows to come, estimated from the
 	// first chunk, so that it is not rebuilt as it grows. Token transfers
 	// read after transactions mostly join them: no estimate then.
-	if d.sizeHint > 0 && !last && (k == KindTransactions || d.txs.n == 0) {
+	if d.sizeHint > 0 && !last && (k == KindTransactions || (k == KindTokenTransfers && d.txs.n == 0)) {
 		if rows := cr.linesLeft(); rows > 0 {
 			d.txs.reserve(d, d.txs.n+int(min(d.sizeHint*int64(rows)/int64(len(first)), 1<<25)))
 		}
@@ -847,6 +872,9 @@ func (d *Decoder) finishFacts() {
 func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Block, error) {
 	res := &d.res
 	ntx := s1 - s0
+	if err := d.numberTraces(); err != nil {
+		return nil, err
+	}
 	// Receipts fill in what transactions rows lack; then each transaction's
 	// transfers are counted (offs: where they start in all).
 	offs := make([]int, ntx+1)
@@ -892,9 +920,10 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 		// transaction (counting sort by tx slot), then check duplicates.
 		n := 0
 		if t.status != 0 {
-			n = int(t.nXfer)
+			n = int(t.nXfer) + int(t.nTrace)
 		} else {
 			res.DroppedFailed += int64(t.nXfer)
+			res.DroppedFailedTraces += int64(t.nTrace)
 		}
 		if t.native() {
 			n++
@@ -909,6 +938,17 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 			all[fill[i]] = model.Transfer{From: d.addrBytes(t.from), To: d.addrBytes(t.to), Value: t.value, LogIndex: -1}
 			fill[i]++
 		}
+	}
+	// Internal transfers (traces.go), after the native one and in LogIndex
+	// order -2, -3, …: the rows are sorted by transaction and path.
+	for k := range d.traces {
+		r := &d.traces[k]
+		l := int(r.tx) - s0
+		if r.dup || l < 0 || l >= ntx || d.txAt(r.tx).status == 0 {
+			continue
+		}
+		all[fill[l]] = d.traceTransfer(r)
+		fill[l]++
 	}
 	// Each row's place first (its h is no longer needed), then the rows
 	// are written on all cores.
@@ -1097,15 +1137,25 @@ func parallelParts[P any](n int, parts []P, fn func(lo, hi int, p *P)) {
 	wg.Wait()
 }
 
-// dedupSeg orders one transaction's transfers by log index when they are
-// not, dropping exact duplicates. It returns how many are left, or the log
-// index listed twice with different content (ok false).
+// liOrder is the place of a transfer with log index li in its transaction,
+// as the node source lists them: the native value (-1), the internal
+// transfers (-2, -3, …), then the token transfers by log index.
+func liOrder(li int32) int64 {
+	if li < 0 {
+		return -1<<32 - int64(li) - 1
+	}
+	return int64(li)
+}
+
+// dedupSeg orders one transaction's transfers (liOrder) when they are not,
+// dropping exact duplicates. It returns how many are left, or the log index
+// listed twice with different content (ok false).
 func dedupSeg(seg []model.Transfer) (n int, conflict int32, ok bool) {
 	for j := 1; j < len(seg); j++ {
-		if seg[j].LogIndex > seg[j-1].LogIndex {
+		if liOrder(seg[j].LogIndex) > liOrder(seg[j-1].LogIndex) {
 			continue
 		}
-		sort.SliceStable(seg, func(a, b int) bool { return seg[a].LogIndex < seg[b].LogIndex })
+		sort.SliceStable(seg, func(a, b int) bool { return liOrder(seg[a].LogIndex) < liOrder(seg[b].LogIndex) })
 		w := 1
 		for k := 1; k < len(seg); k++ {
 			if seg[k].LogIndex == seg[w-1].LogIndex {

@@ -1,8 +1,9 @@
 // Package etl reads ethereum-etl / BigQuery-style CSV exports of EVM-style
 // account chains (Ethereum, and Tron as Google's dataset writes it) into
 // spoor's canonical blocks: blocks, transactions (with receipt status and
-// fee), token transfers of any ERC-20/TRC-20 contract, token metadata, and
-// the on-chain facts found in log exports. It also holds the EVM log decoding
+// fee), token transfers of any ERC-20/TRC-20 contract, internal ETH transfers
+// from traces exports (traces.go), token metadata, and the on-chain facts
+// found in log exports. It also holds the EVM log decoding
 // (Transfer events, Tether/Circle blacklist events) that the Ethereum and Tron
 // node adapters share.
 //
@@ -12,7 +13,7 @@
 // failed transaction is dropped and counted, a token with unknown decimals
 // is returned with Decimals -1.
 //
-// The two big tables, transactions and token_transfers, are decoded on all
+// The big tables, transactions, token_transfers and traces, are decoded on all
 // cores: the file is cut into chunks at record boundaries (never inside a
 // quoted field), workers parse chunks into pointer-free rows, and the rows
 // are joined in file order, so results and errors are those of a sequential
@@ -75,6 +76,7 @@ const (
 	KindTokenTransfers
 	KindTokens
 	KindLogs
+	KindTraces
 )
 
 var kindPrefixes = []struct {
@@ -88,6 +90,7 @@ var kindPrefixes = []struct {
 	{"blocks", KindBlocks},
 	{"tokens", KindTokens},
 	{"logs", KindLogs},
+	{"traces", KindTraces},
 }
 
 func (k Kind) String() string {
@@ -178,7 +181,7 @@ func Scan(dir string) (units []Unit, tokens []File, err error) {
 		return nil, nil, fmt.Errorf("etl: scan %s: %w", dir, err)
 	}
 	if len(files) == 0 && len(tokens) == 0 {
-		return nil, nil, &Error{File: dir, Msg: "no export files (want blocks, transactions, receipts, token_transfers, tokens or logs *.csv[.gz])"}
+		return nil, nil, &Error{File: dir, Msg: "no export files (want blocks, transactions, receipts, token_transfers, tokens, logs or traces *.csv[.gz])"}
 	}
 	partitioned := len(files) > 1
 	for _, s := range suffixes {

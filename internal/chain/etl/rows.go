@@ -27,6 +27,7 @@ type batch struct {
 	arena []byte // canonical address bytes
 	xf    []xferRow
 	tx    []txRow
+	tr    []trRow // traces rows (traces.go)
 	// contracts are the token contracts of xf rows (raw 20 bytes),
 	// numbered per batch; merge renumbers them decoder-wide.
 	contracts [][20]byte

@@ -101,6 +101,14 @@ func DecodeUnitStream(c model.Chain, u Unit, s Stream) (*Result, error) {
 
 // decodeStream is DecodeUnitStream on d.
 func (d *Decoder) decodeStream(u Unit, s Stream) (*Result, error) {
+	if hasTraces(u) {
+		// A transaction's internal transfers are numbered over all its
+		// traces rows: the unit is decoded whole, then handed over.
+		if _, err := d.decodeWhole(u); err != nil {
+			return nil, err
+		}
+		return d.finishAll(s)
+	}
 	if r, ok, err := d.decodeJoint(u, s); ok {
 		return r, err
 	}
@@ -243,6 +251,7 @@ func (d *Decoder) finishStream() (*Result, error) {
 	} else {
 		r := &d.res
 		r.Txs, r.Transfers, r.DroppedFailed, r.StatusUnknown, r.NoTime = 0, 0, 0, 0, nil
+		r.DroppedFailedTraces = 0
 		var err error
 		if blocks, err = d.build(0, d.txs.n, d.xbatches, d.blockKeys(0)); err != nil {
 			return nil, err
