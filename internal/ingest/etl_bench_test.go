@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,13 +26,6 @@ import (
 	"github.com/spoor-dev/spoor/internal/pgtest"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
-
-func benchRows() int {
-	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_ROWS")); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
-}
 
 // benchExport is a synthetic Tron-like export in three layouts.
 type benchExport struct {
@@ -54,7 +46,7 @@ func syntheticExport(b *testing.B) benchExport {
 		}
 	}
 	src := filepath.Join(e.xfers, "token_transfers.csv")
-	if err := etltest.WriteSynthetic(src, filepath.Join(e.full, "transactions.csv"), benchRows()); err != nil {
+	if err := etltest.WriteSynthetic(src, filepath.Join(e.full, "transactions.csv"), etltest.Rows()); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.Link(src, filepath.Join(e.full, "token_transfers.csv")); err != nil {
@@ -105,12 +97,6 @@ func importOnce(b *testing.B, dir string) (time.Duration, uint64) {
 	return time.Since(t0), res.ETL.NewTransfers
 }
 
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
 // BenchmarkETLImport: token_transfers.csv alone, with transactions.csv
 // (fees and statuses joined), and cut into 10 block-range partitions (decode
 // of one overlaps the store writes of the previous), into a fresh store.
@@ -128,13 +114,13 @@ func BenchmarkETLImport(b *testing.B) {
 				ds = append(ds, d)
 				n = got
 			}
-			b.ReportMetric(float64(n)/median(ds).Seconds(), "transfers/s")
-			b.ReportMetric(median(ds).Seconds(), "s/import")
+			b.ReportMetric(float64(n)/etltest.Median(ds).Seconds(), "transfers/s")
+			b.ReportMetric(etltest.Median(ds).Seconds(), "s/import")
 			// CPU seconds of the whole process (decode, store, background
 			// flushes and compactions until the store is closed): the
 			// number a busy shared machine disturbs least.
-			b.ReportMetric(median(cs).Seconds(), "cpu-s/import")
-			b.ReportMetric(float64(n)/median(cs).Seconds(), "transfers/cpu-s")
+			b.ReportMetric(etltest.Median(cs).Seconds(), "cpu-s/import")
+			b.ReportMetric(float64(n)/etltest.Median(cs).Seconds(), "transfers/cpu-s")
 		})
 	}
 }
@@ -191,8 +177,8 @@ func BenchmarkETLvsPostgresCOPY(b *testing.B) {
 	if int64(sn) != pn {
 		b.Fatalf("spoor stored %d transfers, PostgreSQL %d rows", sn, pn)
 	}
-	sr := float64(sn) / median(sd).Seconds()
-	pr := float64(pn) / median(pd).Seconds()
+	sr := float64(sn) / etltest.Median(sd).Seconds()
+	pr := float64(pn) / etltest.Median(pd).Seconds()
 	b.ReportMetric(sr, "spoor-transfers/s")
 	b.ReportMetric(pr, "pg-copy-rows/s")
 	b.ReportMetric(sr/pr, "spoor/pg")

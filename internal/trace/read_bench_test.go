@@ -20,8 +20,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,13 +58,6 @@ const pgPayers = `SELECT from_address, token_address, sum(value)::text, count(DI
 FROM token_transfers WHERE to_address = $1 AND from_address <> to_address
 GROUP BY from_address, token_address`
 
-func benchRows() int {
-	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_ROWS")); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
-}
-
 // tronBytes is the canonical form of an export's 0x… address.
 func tronBytes(tb testing.TB, s string) []byte {
 	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
@@ -76,17 +67,11 @@ func tronBytes(tb testing.TB, s string) []byte {
 	return append([]byte{0x41}, b...)
 }
 
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
 func BenchmarkReadsVsPostgres(b *testing.B) {
 	pg := pgtest.Start(b, "55433")
 	dir := b.TempDir()
 	csv := filepath.Join(dir, "token_transfers.csv")
-	if err := etltest.WriteSynthetic(csv, filepath.Join(b.TempDir(), "transactions.csv"), benchRows()); err != nil {
+	if err := etltest.WriteSynthetic(csv, filepath.Join(b.TempDir(), "transactions.csv"), etltest.Rows()); err != nil {
 		b.Fatal(err)
 	}
 	// A hub (an exchange's deposit sweeper, say): hubRows payments from
@@ -97,7 +82,7 @@ func BenchmarkReadsVsPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	const hubRows = 50_000
-	n := benchRows()
+	n := etltest.Rows()
 	for i := 0; i < hubRows; i++ {
 		h := 50_000_000 + n/100 + 1 + i/100
 		fmt.Fprintf(hf, "0x%040x,0x%040x,%s,%d,%064x,0,%d,%d\n", 0xa614f803b6, 0x1000000+(i*7919)%100_000, hub, 1000+i, n+1+i, h, 1_682_935_200+h*3)
@@ -245,14 +230,14 @@ func BenchmarkReadsVsPostgres(b *testing.B) {
 		b.Fatal("no counterparties in the sample: the comparison compared nothing")
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(median(sSum)), "spoor-summary-ms")
-	b.ReportMetric(ms(median(pSum)), "pg-summary-ms")
-	b.ReportMetric(float64(median(pSum))/float64(median(sSum)), "summary-pg/spoor")
-	b.ReportMetric(ms(median(sCp)), "spoor-payers-ms")
-	b.ReportMetric(ms(median(pCp)), "pg-payers-ms")
-	b.ReportMetric(float64(median(pCp))/float64(median(sCp)), "payers-pg/spoor")
-	b.ReportMetric(ms(median(hubS)), "spoor-hub-payers-ms")
-	b.ReportMetric(ms(median(hubP)), "pg-hub-payers-ms")
-	b.ReportMetric(float64(median(hubP))/float64(median(hubS)), "hub-payers-pg/spoor")
+	b.ReportMetric(ms(etltest.Median(sSum)), "spoor-summary-ms")
+	b.ReportMetric(ms(etltest.Median(pSum)), "pg-summary-ms")
+	b.ReportMetric(float64(etltest.Median(pSum))/float64(etltest.Median(sSum)), "summary-pg/spoor")
+	b.ReportMetric(ms(etltest.Median(sCp)), "spoor-payers-ms")
+	b.ReportMetric(ms(etltest.Median(pCp)), "pg-payers-ms")
+	b.ReportMetric(float64(etltest.Median(pCp))/float64(etltest.Median(sCp)), "payers-pg/spoor")
+	b.ReportMetric(ms(etltest.Median(hubS)), "spoor-hub-payers-ms")
+	b.ReportMetric(ms(etltest.Median(hubP)), "pg-hub-payers-ms")
+	b.ReportMetric(float64(etltest.Median(hubP))/float64(etltest.Median(hubS)), "hub-payers-pg/spoor")
 	b.Logf("%d addresses and a hub paid %d times × %d rounds, %d payer rows compared, all equal", len(sample), hubRows, b.N, rows)
 }

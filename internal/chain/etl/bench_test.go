@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"syscall"
 	"testing"
@@ -30,17 +29,10 @@ import (
 	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
 )
 
-func benchRows() int {
-	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_ROWS")); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
-}
-
 // benchExport returns the folder holding token_transfers.csv and
-// transactions.csv of benchRows() rows each.
+// transactions.csv of etltest.Rows() rows each.
 func benchExport(b *testing.B) string {
-	n := benchRows()
+	n := etltest.Rows()
 	dir := os.Getenv("SPOOR_ETL_BENCH_DIR")
 	if dir == "" {
 		dir = b.TempDir()
@@ -196,7 +188,7 @@ var benchLayouts = []struct {
 // count token-transfer rows; allocs/row counts every row read.
 func BenchmarkDecode(b *testing.B) {
 	dir := benchExport(b)
-	n := benchRows()
+	n := etltest.Rows()
 	for _, l := range benchLayouts {
 		u := benchUnit(dir, l.withTxs)
 		rows := n
@@ -263,18 +255,12 @@ func reportRates(b *testing.B, n, rows int, m0 uint64, c0 time.Duration) {
 	b.ReportMetric(float64(m.TotalAlloc-mem0.TotalAlloc)/float64(rows*b.N), "B/row")
 }
 
-func medianDur(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
 // BenchmarkDecodeVsEncodingCSV alternates a full decode and a bare
 // encoding/csv read of the same files (so both see the same machine load)
 // and reports the median rates and their ratio. Run with -benchtime 5x.
 func BenchmarkDecodeVsEncodingCSV(b *testing.B) {
 	dir := benchExport(b)
-	n := benchRows()
+	n := etltest.Rows()
 	for _, l := range benchLayouts {
 		u := benchUnit(dir, l.withTxs)
 		b.Run(l.name, func(b *testing.B) {
@@ -289,8 +275,8 @@ func BenchmarkDecodeVsEncodingCSV(b *testing.B) {
 				stdlibRead(b, u)
 				sd = append(sd, time.Since(t0))
 			}
-			dr := float64(n) / medianDur(dd).Seconds()
-			sr := float64(n) / medianDur(sd).Seconds()
+			dr := float64(n) / etltest.Median(dd).Seconds()
+			sr := float64(n) / etltest.Median(sd).Seconds()
 			b.ReportMetric(dr, "decode-transfers/s")
 			b.ReportMetric(sr, "encoding-csv-transfers/s")
 			b.ReportMetric(dr/sr, "decode/encoding-csv")

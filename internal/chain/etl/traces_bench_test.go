@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -62,7 +63,7 @@ func writeTraceBench(b *testing.B, path string, n int) int {
 // median rates and their ratio. SPOOR_BENCH_ROWS sets the rows (default
 // 1,000,000). Run with -benchtime 5x.
 func BenchmarkDecodeTraces(b *testing.B) {
-	n := benchRows()
+	n := etltest.Rows()
 	dir := b.TempDir()
 	p := filepath.Join(dir, "traces.csv")
 	want := writeTraceBench(b, p, n)
@@ -86,8 +87,8 @@ func BenchmarkDecodeTraces(b *testing.B) {
 		}
 		sd = append(sd, time.Since(t0))
 	}
-	dr := float64(n) / medianDur(dd).Seconds()
-	sr := float64(n) / medianDur(sd).Seconds()
+	dr := float64(n) / etltest.Median(dd).Seconds()
+	sr := float64(n) / etltest.Median(sd).Seconds()
 	b.ReportMetric(dr, "decode-rows/s")
 	b.ReportMetric(sr, "encoding-csv-rows/s")
 	b.ReportMetric(dr/sr, "decode/encoding-csv")

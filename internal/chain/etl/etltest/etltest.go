@@ -8,6 +8,9 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
+	"time"
 )
 
 // WriteSynthetic writes n USDT-like token transfers (100,000 addresses, 50
@@ -55,4 +58,20 @@ func WriteSynthetic(xferPath, txPath string, n int) error {
 		return err
 	}
 	return tw.Flush()
+}
+
+// Rows is the number of token transfers the benchmarks generate:
+// SPOOR_BENCH_ROWS, default 1,000,000.
+func Rows() int {
+	if n, err := strconv.Atoi(os.Getenv("SPOOR_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// Median is the median of durations (the upper one of an even count).
+func Median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
