@@ -284,11 +284,36 @@ type viewCache struct {
 	addrs  map[uint64][]byte
 	times  map[uint64]int64
 	assets map[uint32]model.Asset
-	recs   map[uint64]*txRec // spent outputs' tx records (resolveInputs)
+	recs   map[uint64]*txRec    // spent outputs' tx records (resolveInputs)
+	ids    map[uint64][32]byte  // spenders' txids, by tx number
+	spent  map[[2]uint64]uint64 // (tx, vout) → spender tx number, 0: unspent
 }
 
 func newViewCache() *viewCache {
-	return &viewCache{addrs: map[uint64][]byte{}, times: map[uint64]int64{}, assets: map[uint32]model.Asset{}, recs: map[uint64]*txRec{}}
+	return &viewCache{addrs: map[uint64][]byte{}, times: map[uint64]int64{}, assets: map[uint32]model.Asset{},
+		recs: map[uint64]*txRec{}, ids: map[uint64][32]byte{}, spent: map[[2]uint64]uint64{}}
+}
+
+// readRecs reads the records of tx numbers nums (any order, repeats) in one
+// sorted pass over the tx log and calls fn with each.
+func (s *Store) readRecs(c model.Chain, nums []uint64, fn func(n uint64, t *txRec)) error {
+	if len(nums) == 0 {
+		return nil
+	}
+	slices.Sort(nums)
+	nums = slices.Compact(nums)
+	l, err := s.logOf(c)
+	if err != nil {
+		return err
+	}
+	recs, err := l.txs(nums)
+	if err != nil {
+		return err
+	}
+	for i, t := range recs {
+		fn(nums[i], t)
+	}
+	return nil
 }
 
 // TxsByNum implements store.TxBatchReader: the records are read in number
@@ -302,6 +327,42 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 	recs := make([]*txRec, len(nums))
 	vc := newViewCache()
 	if err := s.txsByNum(c, order, nums, func(i int, t *txRec) error { recs[i] = t; return nil }); err != nil {
+		return err
+	}
+	// The txs whose outputs the batch spends, and the txs that spend the
+	// batch's outputs, read in one sorted pass each.
+	var more []uint64
+	for _, t := range recs {
+		for _, in := range t.Inputs {
+			if vc.recs[in.PrevTx] == nil {
+				more = append(more, in.PrevTx)
+			}
+		}
+	}
+	if err := s.readRecs(c, more, func(n uint64, t *txRec) { vc.recs[n] = t }); err != nil {
+		return err
+	}
+	more = more[:0]
+	for i, t := range recs {
+		for o := range t.Outputs {
+			k := [2]uint64{nums[i], uint64(o)}
+			if _, ok := vc.spent[k]; ok {
+				continue
+			}
+			sn, ok, err := s.spentBy(c, nums[i], uint32(o))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				sn = 0
+			}
+			vc.spent[k] = sn
+			if sn != 0 {
+				more = append(more, sn)
+			}
+		}
+	}
+	if err := s.readRecs(c, more, func(n uint64, t *txRec) { vc.ids[n] = t.ID }); err != nil {
 		return err
 	}
 	// Every address the views name, read from the address log group by
@@ -414,6 +475,31 @@ func (s *Store) assetOf(c model.Chain, id uint32, vc *viewCache) (model.Asset, e
 	return a, err
 }
 
+// spenderID is the txid of the tx that spends output vout of tx n, nil
+// while unspent (through vc's batch lookups when they hold it).
+func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, vc *viewCache) (*[32]byte, error) {
+	if vc != nil {
+		if sn, ok := vc.spent[[2]uint64{n, uint64(vout)}]; ok {
+			if sn == 0 {
+				return nil, nil
+			}
+			if id, ok := vc.ids[sn]; ok {
+				return &id, nil
+			}
+		}
+	}
+	sn, ok, err := s.spentBy(c, n, vout)
+	if err != nil || !ok {
+		return nil, err
+	}
+	sp, err := s.txByNum(c, sn)
+	if err != nil {
+		return nil, err
+	}
+	id := sp.ID
+	return &id, nil
+}
+
 // viewTime is the time of the block at height h, 0 when it is not stored.
 func (s *Store) viewTime(c model.Chain, h uint64, vc *viewCache) int64 {
 	if vc != nil {
@@ -470,17 +556,10 @@ func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.T
 			return nil, err
 		}
 		out := store.TxOutput{Index: uint32(i), Address: a, Value: o.Value, ScriptType: model.ScriptType(o.Script)}
-		sn, ok, err := s.spentBy(c, n, uint32(i))
-		if err != nil {
+		if id, err := s.spenderID(c, n, uint32(i), vc); err != nil {
 			return nil, err
-		}
-		if ok {
-			sp, err := s.txByNum(c, sn)
-			if err != nil {
-				return nil, err
-			}
-			id := sp.ID
-			out.SpentBy = &id
+		} else if id != nil {
+			out.SpentBy = id
 		}
 		tv.Outputs = append(tv.Outputs, out)
 	}
