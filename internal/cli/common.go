@@ -28,7 +28,9 @@ func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
 // SPOOR_SEGMENT_ENTRIES sets the store's segment size in adjacency entries
 // (a tuning knob; tests set it small to close many segments), and
 // SPOOR_LOG_INDEX_EVERY how many new address or block log index entries
-// make an Apply sync the log's index file (tests set it small).
+// make an Apply sync the log's index file (tests set it small), and
+// SPOOR_ADDR_CACHE how many addresses a chain's address-id cache holds
+// (default 2²¹; raise it for chains with more addresses, ≈ 64 B each).
 func openStore(env *Env) (*pebblestore.Store, error) {
 	var o pebblestore.Options
 	if v, err := strconv.Atoi(os.Getenv("SPOOR_SEGMENT_ENTRIES")); err == nil && v > 0 {
@@ -36,6 +38,9 @@ func openStore(env *Env) (*pebblestore.Store, error) {
 	}
 	if v, err := strconv.Atoi(os.Getenv("SPOOR_LOG_INDEX_EVERY")); err == nil && v > 0 {
 		o.LogIndexEvery = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("SPOOR_ADDR_CACHE")); err == nil && v > 0 {
+		o.AddrCacheEntries = v
 	}
 	st, err := pebblestore.OpenWith(chainDir(env), o)
 	if err != nil && errors.Is(err, syscall.EWOULDBLOCK) {

@@ -295,7 +295,7 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 			return 0, err
 		}
 		if id != 0 {
-			if a.st.addrs.len() < addrCacheMax {
+			if a.st.addrs.len() < a.s.addrMax {
 				a.st.addrs.put(addr, h, id)
 			}
 			return id, nil
@@ -305,7 +305,7 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 	a.m.NextAddr++
 	a.st.addrLog.add(addr, 0, nil)
 	a.st.seg.addAddr(h, id)
-	if a.st.addrs.len() < addrCacheMax {
+	if a.st.addrs.len() < a.s.addrMax {
 		a.st.addrs.put(addr, h, id)
 		a.newAddrs = append(a.newAddrs, addr)
 	} else {

@@ -33,6 +33,7 @@ type Store struct {
 	dir      string
 	segMax   int
 	idxEvery int // see Options.LogIndexEvery
+	addrMax  int // see Options.AddrCacheEntries
 
 	mu     sync.Mutex
 	chains map[model.Chain]*chainState
@@ -89,8 +90,10 @@ func (st *chainState) cacheAsset(contract string, id uint32) {
 	}
 }
 
-// addrCacheMax bounds the address-id cache; when full it is dropped and
-// refilled from the address log, so memory stays flat on any chain size.
+// addrCacheMax is the default bound of the address-id cache
+// (Options.AddrCacheEntries); when full, new addresses are no longer added
+// and misses are looked up in the segments and the address log, so memory
+// stays flat on any chain size.
 var addrCacheMax = 1 << 21 // a variable so that tests can exercise the incomplete cache
 
 var _ store.Store = (*Store)(nil)
@@ -105,6 +108,12 @@ type Options struct {
 	// entries (one per 32 records) after which an Apply syncs the log's
 	// index file (default 1,024; tests set it small).
 	LogIndexEvery int
+	// AddrCacheEntries bounds the address-id cache of each chain (default
+	// 2²¹ ≈ 2.1 M addresses, ≈ 128 MB). Past it, a new address is looked up
+	// in every segment's address section: an operator with the memory can
+	// raise it (≈ 64 bytes an address at the table's load) for chains with
+	// more addresses.
+	AddrCacheEntries int
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -154,7 +163,10 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	if o.LogIndexEvery <= 0 {
 		o.LogIndexEvery = recIdxSyncEvery
 	}
-	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, idxEvery: o.LogIndexEvery, chains: map[model.Chain]*chainState{}}, nil
+	if o.AddrCacheEntries <= 0 {
+		o.AddrCacheEntries = addrCacheMax
+	}
+	return &Store{db: db, dir: dir, segMax: o.SegmentEntries, idxEvery: o.LogIndexEvery, addrMax: o.AddrCacheEntries, chains: map[model.Chain]*chainState{}}, nil
 }
 
 type quietLogger struct{}
@@ -390,7 +402,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	}
 	st.loadTried = true
 	n := st.meta.NextAddr - 1
-	if n > uint64(addrCacheMax/2) {
+	if n > uint64(s.addrMax/2) {
 		return nil // too many: look misses up in the segments
 	}
 	addrs := newAddrCache(int(n))
