@@ -125,18 +125,9 @@ func BenchmarkETLImport(b *testing.B) {
 	}
 }
 
-const pgSchema = `DROP TABLE IF EXISTS token_transfers;
-CREATE TABLE token_transfers (
-	token_address text NOT NULL, from_address text NOT NULL, to_address text NOT NULL,
-	value numeric(78,0) NOT NULL, transaction_hash text NOT NULL, log_index integer NOT NULL,
-	block_number bigint NOT NULL, block_timestamp bigint,
-	PRIMARY KEY (transaction_hash, log_index));
-CREATE INDEX ON token_transfers (from_address);
-CREATE INDEX ON token_transfers (to_address);`
-
 // copyOnce COPYs the file into a freshly created indexed table.
 func copyOnce(b *testing.B, ctx context.Context, conn *pgx.Conn, path string) (time.Duration, int64) {
-	if _, err := conn.Exec(ctx, pgSchema); err != nil {
+	if _, err := conn.Exec(ctx, pgtest.TokenTransfersSchema); err != nil {
 		b.Fatal(err)
 	}
 	f, err := os.Open(path)

@@ -78,3 +78,14 @@ func Start(tb testing.TB, port string) *Cluster {
 	})
 	return p
 }
+
+// TokenTransfersSchema creates ethereum-etl's token_transfers table as a
+// user would load it: a primary key and an index on each address column.
+const TokenTransfersSchema = `DROP TABLE IF EXISTS token_transfers;
+CREATE TABLE token_transfers (
+	token_address text NOT NULL, from_address text NOT NULL, to_address text NOT NULL,
+	value numeric(78,0) NOT NULL, transaction_hash text NOT NULL, log_index integer NOT NULL,
+	block_number bigint NOT NULL, block_timestamp bigint,
+	PRIMARY KEY (transaction_hash, log_index));
+CREATE INDEX ON token_transfers (from_address);
+CREATE INDEX ON token_transfers (to_address);`

@@ -33,15 +33,6 @@ import (
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
 
-const readsSchema = `DROP TABLE IF EXISTS token_transfers;
-CREATE TABLE token_transfers (
-	token_address text NOT NULL, from_address text NOT NULL, to_address text NOT NULL,
-	value numeric(78,0) NOT NULL, transaction_hash text NOT NULL, log_index integer NOT NULL,
-	block_number bigint NOT NULL, block_timestamp bigint,
-	PRIMARY KEY (transaction_hash, log_index));
-CREATE INDEX ON token_transfers (from_address);
-CREATE INDEX ON token_transfers (to_address);`
-
 // The address report: per token, received and sent with their counts, and
 // the first and last time seen.
 const pgSummary = `SELECT token_address,
@@ -104,7 +95,7 @@ func BenchmarkReadsVsPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, readsSchema); err != nil {
+	if _, err := conn.Exec(ctx, pgtest.TokenTransfersSchema); err != nil {
 		b.Fatal(err)
 	}
 	f, err := os.Open(csv)

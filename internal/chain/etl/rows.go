@@ -487,16 +487,8 @@ func parseTx(chain model.Chain, c *txCols, b *batch, cr *csvReader, r *txRow) (s
 		}
 		r.hasPrice = true
 	}
-	r.index = -1
-	if c.index >= 0 && len(cr.fields[c.index]) > 0 {
-		n, err := parseUintField(cr, c.index, "transaction_index")
-		if err != nil {
-			return 0, err
-		}
-		if n > 1<<31 {
-			return 0, cr.errf("transaction_index", "index %d out of range", n)
-		}
-		r.index = int64(n)
+	if r.index, err = txIndexField(cr, c.index); err != nil {
+		return 0, err
 	}
 	if bad, err := blockFields(cr, c.time, c.bhash, &r.time, &r.hasTime, &r.bhash, &r.hasBHash); err != nil {
 		return bad, err
@@ -610,4 +602,20 @@ func (d *Decoder) mergeBlockFields(blk *blockAcc, h uint64, hasT bool, t int64, 
 		return d.setBlockHash(blk, h, bh, "block_hash", w)
 	}
 	return nil
+}
+
+// txIndexField parses the optional transaction_index column i (-1: absent
+// or empty).
+func txIndexField(cr *csvReader, i int) (int64, error) {
+	if i < 0 || len(cr.fields[i]) == 0 {
+		return -1, nil
+	}
+	n, err := parseUintField(cr, i, "transaction_index")
+	if err != nil {
+		return 0, err
+	}
+	if n > 1<<31 {
+		return 0, cr.errf("transaction_index", "index %d out of range", n)
+	}
+	return int64(n), nil
 }

@@ -198,16 +198,8 @@ func parseTrace(chain model.Chain, c *trCols, b *batch, cr *csvReader, r *trRow)
 			return 0, err
 		}
 	}
-	r.index = -1
-	if c.index >= 0 && len(cr.fields[c.index]) > 0 {
-		n, err := parseUintField(cr, c.index, "transaction_index")
-		if err != nil {
-			return 0, err
-		}
-		if n > 1<<31 {
-			return 0, cr.errf("transaction_index", "index %d out of range", n)
-		}
-		r.index = int64(n)
+	if r.index, err = txIndexField(cr, c.index); err != nil {
+		return 0, err
 	}
 	if _, err := blockFields(cr, c.time, c.bhash, &r.time, &r.hasTime, &r.bhash, &r.hasBHash); err != nil {
 		return 0, err
