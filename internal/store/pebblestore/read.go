@@ -507,13 +507,24 @@ func (s *Store) viewTime(c model.Chain, h uint64, vc *viewCache) int64 {
 			return t
 		}
 	}
+	if vc == nil {
+		if b, err := s.Block(c, h); err == nil {
+			return b.Time
+		}
+		return 0
+	}
+	// The block's whole group is decoded to find it: keep every time in it
+	// (a batch's txs, in number order, mostly fall in the same groups).
+	if len(vc.times) >= 1<<16 {
+		clear(vc.times)
+	}
 	var t int64
-	if b, err := s.Block(c, h); err == nil {
-		t = b.Time
+	if _, bl, err := s.recLogs(c); err == nil {
+		if b, err := bl.blockAt(h, func(b *blockRec) { vc.times[b.Height] = b.Time }); err == nil {
+			t = b.Time
+		}
 	}
-	if vc != nil && len(vc.times) < 1<<16 {
-		vc.times[h] = t
-	}
+	vc.times[h] = t
 	return t
 }
 
