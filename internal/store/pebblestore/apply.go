@@ -466,6 +466,12 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		}
 	}
 	indexTxID(a.st.seg.open, txnum, &rec)
+	if mode == store.Unordered {
+		// The duplicate check just probed this txid's slot in the open
+		// index: insert it now, while that line is in cache, rather than
+		// at the next tx's check.
+		a.st.seg.openX.catchUp(a.st.seg.open.txids)
+	}
 	ch.jobs = append(ch.jobs, txJob{n: txnum, t: blk.Time, rec: rec})
 	if len(ch.jobs) == chunkTxs {
 		a.ix.send(ch)
