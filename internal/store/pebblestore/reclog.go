@@ -563,32 +563,10 @@ var groupBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 
 // get appends record r to dst.
 func (l *recLog) get(r uint64, dst []byte) ([]byte, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if r >= l.n {
-		return nil, fmt.Errorf("%s record %d: %w", l.name, r, store.ErrNotFound)
-	}
-	bp := groupBufs.Get().(*[]byte)
-	defer groupBufs.Put(bp)
-	g, err := l.group(r/recStride, (*bp)[:0])
-	if err != nil {
+	if err := l.getMany([]uint64{r}, func(_ uint64, rec []byte) { dst = append(dst, rec...) }); err != nil {
 		return nil, err
 	}
-	if cap(g) <= 1<<16 {
-		*bp = g[:0]
-	}
-	base := l.idx[r/recStride].off
-	p := uint64(0)
-	for i := uint64(0); ; i++ {
-		rec, next, err := l.frame(g, p, base)
-		if err != nil {
-			return nil, err
-		}
-		if i == r%recStride {
-			return append(dst, rec...), nil
-		}
-		p = next
-	}
+	return dst, nil
 }
 
 // getMany calls fn with each record of rs (ascending, repeats allowed; rec

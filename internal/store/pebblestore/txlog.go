@@ -447,30 +447,11 @@ func (l *txLog) offset(n uint64) (uint64, error) {
 
 // tx returns tx n's record, decoded.
 func (l *txLog) tx(n uint64) (*txRec, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if n == 0 || n >= l.next {
-		return nil, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
-	}
-	w := &logWin{l: l, size: txLogWindow}
-	if k := (n - 1) / txIdxStride; k+1 < uint64(len(l.idx)) {
-		if err := l.checkedGroup(w, k); err != nil {
-			return nil, err
-		}
-	}
-	off, groupH, err := l.seek(w, n)
+	recs, err := l.txs([]uint64{n})
 	if err != nil {
 		return nil, err
 	}
-	v, _, err := w.record(off)
-	if err != nil {
-		return nil, err
-	}
-	t, err := decodeLogRec(v, n, groupH)
-	if err != nil {
-		return nil, fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
-	}
-	return t, nil
+	return recs[0], nil
 }
 
 // txs returns the records of txs nums (ascending, repeats allowed), decoded:
