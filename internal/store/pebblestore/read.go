@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -276,6 +275,9 @@ func (s *Store) TxByNum(c model.Chain, n uint64) (*store.TxView, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.resolveInputs(c, t, nil); err != nil {
+		return nil, err
+	}
 	return s.view(c, n, t, nil)
 }
 
@@ -319,44 +321,33 @@ func (s *Store) readRecs(c model.Chain, nums []uint64, fn func(n uint64, t *txRe
 // TxsByNum implements store.TxBatchReader: the records are read in number
 // order, and address bytes, block times and assets once per call.
 func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.TxView) error) error {
-	order := make([]int, len(nums))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return nums[order[a]] < nums[order[b]] })
-	recs := make([]*txRec, len(nums))
-	vc := newViewCache()
-	if err := s.txsByNum(c, order, nums, func(i int, t *txRec) error { recs[i] = t; return nil }); err != nil {
+	byNum := make(map[uint64]*txRec, len(nums))
+	if err := s.readRecs(c, slices.Clone(nums), func(n uint64, t *txRec) { byNum[n] = t }); err != nil {
 		return err
 	}
+	vc := newViewCache()
 	// The txs whose outputs the batch spends, and the txs that spend the
 	// batch's outputs, read in one sorted pass each.
 	var more []uint64
-	for _, t := range recs {
+	for _, t := range byNum {
 		for _, in := range t.Inputs {
-			if vc.recs[in.PrevTx] == nil {
-				more = append(more, in.PrevTx)
-			}
+			more = append(more, in.PrevTx)
 		}
 	}
 	if err := s.readRecs(c, more, func(n uint64, t *txRec) { vc.recs[n] = t }); err != nil {
 		return err
 	}
 	more = more[:0]
-	for i, t := range recs {
+	for n, t := range byNum {
 		for o := range t.Outputs {
-			k := [2]uint64{nums[i], uint64(o)}
-			if _, ok := vc.spent[k]; ok {
-				continue
-			}
-			sn, ok, err := s.spentBy(c, nums[i], uint32(o))
+			sn, ok, err := s.spentBy(c, n, uint32(o))
 			if err != nil {
 				return err
 			}
 			if !ok {
 				sn = 0
 			}
-			vc.spent[k] = sn
+			vc.spent[[2]uint64{n, uint64(o)}] = sn
 			if sn != 0 {
 				more = append(more, sn)
 			}
@@ -368,7 +359,7 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 	// Every address the views name, read from the address log group by
 	// group rather than one read each.
 	var ids []uint64
-	for _, t := range recs {
+	for _, t := range byNum {
 		if err := s.resolveInputs(c, t, vc.recs); err != nil {
 			return err
 		}
@@ -387,37 +378,14 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 		return err
 	}
 	views := make([]*store.TxView, len(nums))
-	for i, t := range recs {
+	for i, n := range nums {
 		var err error
-		if views[i], err = s.view(c, nums[i], t, vc); err != nil {
+		if views[i], err = s.view(c, n, byNum[n], vc); err != nil {
 			return err
 		}
 	}
 	for i, v := range views {
 		if err := fn(i, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// txsByNum calls fn with the record of tx nums[i] for each i of order
-// (ascending numbers).
-func (s *Store) txsByNum(c model.Chain, order []int, nums []uint64, fn func(i int, t *txRec) error) error {
-	l, err := s.logOf(c)
-	if err != nil {
-		return err
-	}
-	sorted := make([]uint64, len(order))
-	for j, i := range order {
-		sorted[j] = nums[i]
-	}
-	recs, err := l.txs(sorted)
-	if err != nil {
-		return err
-	}
-	for j, i := range order {
-		if err := fn(i, recs[j]); err != nil {
 			return err
 		}
 	}
@@ -502,16 +470,14 @@ func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, vc *viewCache) (
 
 // viewTime is the time of the block at height h, 0 when it is not stored.
 func (s *Store) viewTime(c model.Chain, h uint64, vc *viewCache) int64 {
-	if vc != nil {
-		if t, ok := vc.times[h]; ok {
-			return t
-		}
-	}
 	if vc == nil {
 		if b, err := s.Block(c, h); err == nil {
 			return b.Time
 		}
 		return 0
+	}
+	if t, ok := vc.times[h]; ok {
+		return t
 	}
 	// The block's whole group is decoded to find it: keep every time in it
 	// (a batch's txs, in number order, mostly fall in the same groups).
@@ -537,21 +503,14 @@ func (s *Store) Tx(c model.Chain, txid [32]byte) (*store.TxView, error) {
 	return s.TxByNum(c, n)
 }
 
-// view turns tx record t (number n) into a TxView; vc, when not nil,
-// caches lookups across the views of a batch.
+// view turns tx record t (number n, its inputs resolved) into a TxView;
+// vc, when not nil, caches lookups across the views of a batch.
 func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.TxView, error) {
 	tv := &store.TxView{Chain: c, TxID: t.ID, TxNum: n, BlockHeight: t.Height, Index: t.Index,
 		Coinbase: t.Flags&flagCoinbase != 0, Failed: t.Flags&flagFailed != 0, Fee: t.Fee}
 	tv.Time = s.viewTime(c, t.Height, vc)
 	var err error
 	if tv.FeePayer, err = s.addrOf(c, t.FeePayer, vc); err != nil {
-		return nil, err
-	}
-	var recs map[uint64]*txRec
-	if vc != nil {
-		recs = vc.recs
-	}
-	if err := s.resolveInputs(c, t, recs); err != nil {
 		return nil, err
 	}
 	for _, in := range t.Inputs {
