@@ -411,18 +411,21 @@ func (c *Client) traces(from uint64, blocks []json.RawMessage) ([]json.RawMessag
 	calls := make([]*call, len(blocks))
 	var asked []*call
 	for i := range calls {
-		txs, err := peekTxHashes(blocks[i])
-		if err != nil {
+		var b struct {
+			Hash         *string           `json:"hash"`
+			Transactions []json.RawMessage `json:"transactions"`
+		}
+		if err := json.Unmarshal(blocks[i], &b); err != nil {
 			return nil, fmt.Errorf("evmrpc: %s: block %d: %v", c.URL, from+uint64(i), err)
 		}
-		if len(txs) == 0 {
+		if len(b.Transactions) == 0 {
 			out[i] = json.RawMessage("[]")
 			continue
 		}
-		hash, err := peekHash(blocks[i])
-		if err != nil {
+		if _, err := hash32(b.Hash); err != nil {
 			return nil, fmt.Errorf("evmrpc: %s: block %d: field hash: %v", c.URL, from+uint64(i), err)
 		}
+		hash := *b.Hash
 		calls[i] = &call{method: "debug_traceBlockByHash", params: []any{hash, map[string]string{"tracer": "callTracer"}}}
 		asked = append(asked, calls[i])
 	}
