@@ -76,19 +76,16 @@ type Reader interface {
 	// TxByNum returns a transaction by its dense number (as AddressTxs lists
 	// them).
 	TxByNum(c model.Chain, n uint64) (*TxView, error)
+	// TxsByNum calls fn with the transaction of each number in nums, in
+	// the order given: TxByNum for many, read faster together (records
+	// that share a stored block read once, address bytes and block times
+	// looked up once).
+	TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *TxView) error) error
 	// AddressTxs lists an address's transactions in time order, starting at
 	// transaction number after (exclusive), at most limit (0 = all).
 	AddressTxs(c model.Chain, addr []byte, after uint64, limit int) ([]AddressTx, error)
 	Assets(c model.Chain) ([]model.Asset, error)
 	Stats() ([]ChainStats, error)
-}
-
-// TxBatchReader is a Reader that reads many transactions faster together
-// than one by one (records that share a stored block read once, address
-// bytes and block times looked up once). TxsByNum calls fn with the
-// transaction of each number in nums, in the order given.
-type TxBatchReader interface {
-	TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *TxView) error) error
 }
 
 // Store is a complete backend.

@@ -124,24 +124,11 @@ func Counterparties(r store.Reader, c model.Chain, addr []byte, dir Direction, o
 		return accountTransfers(tv, addr, dir, add)
 	}
 	// The address's txs, each once (an entry per asset), in adjacency order,
-	// read in batches where the store can.
-	br, batched := r.(store.TxBatchReader)
+	// read in batches.
 	nums := make([]uint64, 0, min(len(adj), txBatch))
 	flush := func() error {
 		defer func() { nums = nums[:0] }()
-		if batched {
-			return br.TxsByNum(c, nums, take)
-		}
-		for i, n := range nums {
-			tv, err := r.TxByNum(c, n)
-			if err != nil {
-				return err
-			}
-			if err := take(i, tv); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.TxsByNum(c, nums, take)
 	}
 	for i := range adj {
 		if i > 0 && adj[i].TxNum == adj[i-1].TxNum {

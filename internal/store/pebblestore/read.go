@@ -318,7 +318,7 @@ func (s *Store) readRecs(c model.Chain, nums []uint64, fn func(n uint64, t *txRe
 	return nil
 }
 
-// TxsByNum implements store.TxBatchReader: the records are read in number
+// TxsByNum implements store.Reader: the records are read in number
 // order, and address bytes, block times and assets once per call.
 func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.TxView) error) error {
 	byNum := make(map[uint64]*txRec, len(nums))
