@@ -321,16 +321,20 @@ func (s *Store) readRecs(c model.Chain, nums []uint64, fn func(n uint64, t *txRe
 // TxsByNum implements store.Reader: the records are read in number
 // order, and address bytes, block times and assets once per call.
 func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.TxView) error) error {
+	// byNum for the views in the order asked; sorted, for every lookup in
+	// number order (spends are found in compressed blocks, kept one at a
+	// time: lookups out of order would decode one per lookup).
 	byNum := make(map[uint64]*txRec, len(nums))
-	if err := s.readRecs(c, slices.Clone(nums), func(n uint64, t *txRec) { byNum[n] = t }); err != nil {
+	var sorted []uint64
+	if err := s.readRecs(c, slices.Clone(nums), func(n uint64, t *txRec) { byNum[n] = t; sorted = append(sorted, n) }); err != nil {
 		return err
 	}
 	vc := newViewCache()
 	// The txs whose outputs the batch spends, and the txs that spend the
 	// batch's outputs, read in one sorted pass each.
 	var more []uint64
-	for _, t := range byNum {
-		for _, in := range t.Inputs {
+	for _, n := range sorted {
+		for _, in := range byNum[n].Inputs {
 			more = append(more, in.PrevTx)
 		}
 	}
@@ -338,8 +342,8 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 		return err
 	}
 	more = more[:0]
-	for n, t := range byNum {
-		for o := range t.Outputs {
+	for _, n := range sorted {
+		for o := range byNum[n].Outputs {
 			sn, ok, err := s.spentBy(c, n, uint32(o))
 			if err != nil {
 				return err
@@ -359,7 +363,8 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 	// Every address the views name, read from the address log group by
 	// group rather than one read each.
 	var ids []uint64
-	for _, t := range byNum {
+	for _, n := range sorted {
+		t := byNum[n]
 		if err := s.resolveInputs(c, t, vc.recs); err != nil {
 			return err
 		}
