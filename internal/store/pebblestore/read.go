@@ -289,6 +289,9 @@ type viewCache struct {
 	recs   map[uint64]*txRec    // spent outputs' tx records (resolveInputs)
 	ids    map[uint64][32]byte  // spenders' txids, by tx number
 	spent  map[[2]uint64]uint64 // (tx, vout) → spender tx number, 0: unspent
+	// groupTimes: keep the times of every block in a decoded group (worth
+	// its decoding only when the batch is large enough to use them).
+	groupTimes bool
 }
 
 func newViewCache() *viewCache {
@@ -330,6 +333,7 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 		return err
 	}
 	vc := newViewCache()
+	vc.groupTimes = len(sorted) >= 4*recStride
 	// The txs whose outputs the batch spends, and the txs that spend the
 	// batch's outputs, read in one sorted pass each.
 	var more []uint64
@@ -484,14 +488,18 @@ func (s *Store) viewTime(c model.Chain, h uint64, vc *viewCache) int64 {
 	if t, ok := vc.times[h]; ok {
 		return t
 	}
-	// The block's whole group is decoded to find it: keep every time in it
-	// (a batch's txs, in number order, mostly fall in the same groups).
+	// In a large batch, keep every time of the group decoded to find the
+	// block (its txs, in number order, mostly fall in the same groups).
 	if len(vc.times) >= 1<<16 {
 		clear(vc.times)
 	}
 	var t int64
+	var fill func(b *blockRec)
+	if vc.groupTimes {
+		fill = func(b *blockRec) { vc.times[b.Height] = b.Time }
+	}
 	if _, bl, err := s.recLogs(c); err == nil {
-		if b, err := bl.blockAt(h, func(b *blockRec) { vc.times[b.Height] = b.Time }); err == nil {
+		if b, err := bl.blockAt(h, fill); err == nil {
 			t = b.Time
 		}
 	}
