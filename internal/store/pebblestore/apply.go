@@ -51,6 +51,10 @@ type applier struct {
 	// and the chunk of resolved txs being filled for it.
 	ix  *indexer
 	cur *txChunk
+	// prefetch's (prefetch.go) hashes, and its reads' sum, which keeps
+	// them from being optimised away.
+	pfAddr, pfUTXO []uint64
+	sink           uint64
 }
 
 // part is one address's share of one transaction in one asset.
@@ -229,6 +233,9 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 	}
 	firstTx := a.m.NextTx
 	for i := range blk.Txs {
+		if i%prefetchTxs == 0 {
+			a.prefetch(blk.Txs[i:min(i+prefetchTxs, len(blk.Txs))], mode)
+		}
 		if err := a.tx(blk, &blk.Txs[i], mode); err != nil {
 			return err
 		}
