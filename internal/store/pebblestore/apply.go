@@ -51,10 +51,10 @@ type applier struct {
 	// and the chunk of resolved txs being filled for it.
 	ix  *indexer
 	cur *txChunk
-	// prefetch's (prefetch.go) hashes, and its reads' sum, which keeps
-	// them from being optimised away.
-	pfAddr, pfUTXO []uint64
-	sink           uint64
+	// prefetch's (prefetch.go) hashes of the txs being resolved, and its
+	// reads' sum, which keeps them from being optimised away.
+	pf   txHashes
+	sink uint64
 }
 
 // part is one address's share of one transaction in one asset.
@@ -286,10 +286,14 @@ func (a *applier) storedHash(h uint64) ([32]byte, bool, error) {
 
 // addrID returns the id of canonical address bytes, allocating when new.
 func (a *applier) addrID(addr []byte) (uint64, error) {
+	return a.addrIDHash(addr, addrHashOr(addr))
+}
+
+// addrIDHash is addrID of addr, whose addrHash is h.
+func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
-	h := addrHash(addr)
 	if id, ok := a.st.addrs.get(addr, h); ok {
 		return id, nil
 	}
@@ -342,6 +346,7 @@ func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64,
 }
 
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
+	hs := a.pf.next(tx, a.chain.IsUTXO())
 	if mode == store.Unordered {
 		dup, err := a.stored(&tx.ID)
 		if err != nil || dup {
@@ -372,7 +377,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			for i := range tx.Inputs {
 				in := &tx.Inputs[i]
 				op := outpoint{in.PrevTxID, in.PrevIndex}
-				u, ok := a.st.utxo.take(op)
+				u, ok := a.st.utxo.takeHash(op, hs.in[i])
 				if !ok {
 					return blockErr(blk, "tx %s input %d spends unknown or already spent output %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
 				}
@@ -389,13 +394,13 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		rec.Outputs = ch.outs[n0 : n0+n : n0+n]
 		for i := range tx.Outputs {
 			o := &tx.Outputs[i]
-			id, err := a.addrID(o.Address)
+			id, err := a.addrIDHash(o.Address, hs.addr[i])
 			if err != nil {
 				return err
 			}
 			rec.Outputs[i] = outRec{Addr: id, Value: o.Value, Script: byte(o.ScriptType)}
 			op := outpoint{tx.ID, uint32(i)}
-			added, err := a.st.utxo.add(op, utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)})
+			added, err := a.st.utxo.addHash(op, hs.out[i], utxoRec{TxNum: txnum, Addr: id, Value: o.Value, Script: byte(o.ScriptType)})
 			if err != nil {
 				return err
 			}
@@ -420,11 +425,11 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			rec.Transfers = ch.xfers[n0 : n0+n : n0+n]
 			for i := range tx.Transfers {
 				t := &tx.Transfers[i]
-				from, err := a.addrID(t.From)
+				from, err := a.addrIDHash(t.From, hs.addr[2*i])
 				if err != nil {
 					return err
 				}
-				to, err := a.addrID(t.To)
+				to, err := a.addrIDHash(t.To, hs.addr[2*i+1])
 				if err != nil {
 					return err
 				}

@@ -13,84 +13,134 @@ import (
 // most of an Apply's time (Bitcoin: the UTXO set and the address cache
 // ≈ 60 % of the resolve step; ETL: the address cache and the txid index
 // ≈ 70 %). prefetch reads the first line of each of those probes for the
-// next few transactions in one tight pass, where nothing depends on a
-// read's result, so the CPU has many misses in flight at once; the resolve
-// step then finds the lines in cache. It changes nothing: a line it reads
-// for a tx the resolve never gets to (an error) was merely read.
-//
-// The reads go into a.sink so that the compiler keeps them.
+// next few transactions, so that the resolve step finds them in cache. It
+// hashes first (keeping the hashes, which the resolve step then uses rather
+// than hashing again), then reads in loops of a few instructions a read,
+// where nothing depends on a read's result and the CPU has many misses in
+// flight at once: a loop that hashed and read in turn kept too few in
+// flight (the reorder buffer filled up behind the first miss) and gained
+// little. It changes nothing: the reads go into a.sink, so that the
+// compiler keeps them.
 
 // prefetchTxs is the number of transactions read ahead at once: their
 // lines (a few hundred for Bitcoin) stay in the first two cache levels.
 const prefetchTxs = 32
 
-// prefetch reads the lines that resolving txs will probe first. It hashes
-// first, then reads in loops of a few instructions a read: a loop that
-// also hashed kept too few reads in flight (the reorder buffer filled up
-// behind the first miss), and gained little.
+// txHashes are prefetch's hashes of the transactions of a window, in
+// transaction order; hashesOf hands each transaction its share.
+type txHashes struct {
+	txid []uint64 // txidHash of each tx
+	in   []uint64 // utxoHash of each input's outpoint (UTXO chains; none for a coinbase)
+	out  []uint64 // utxoHash of each output's outpoint (UTXO chains)
+	addr []uint64 // addrHash of each output's address (UTXO chains) or of each transfer's from and to (account chains); 0 for none
+	// Cursors: what the txs resolved so far used.
+	nt, ni, no, na int
+}
+
+// txHash is one transaction's share of a window's hashes.
+type txHash struct {
+	txid          uint64
+	in, out, addr []uint64
+}
+
+// next returns the hashes of tx, the next transaction of the window.
+func (w *txHashes) next(tx *model.Tx, utxo bool) txHash {
+	h := txHash{txid: w.txid[w.nt]}
+	w.nt++
+	if utxo {
+		if !tx.Coinbase {
+			n := len(tx.Inputs)
+			h.in = w.in[w.ni : w.ni+n]
+			w.ni += n
+		}
+		n := len(tx.Outputs)
+		h.out = w.out[w.no : w.no+n]
+		h.addr = w.addr[w.na : w.na+n]
+		w.no += n
+		w.na += n
+		return h
+	}
+	n := 2 * len(tx.Transfers)
+	h.addr = w.addr[w.na : w.na+n]
+	w.na += n
+	return h
+}
+
+// addrHashOr is addrHash of b, 0 for no address.
+func addrHashOr(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	return addrHash(b)
+}
+
+// prefetch hashes txs into a.pf and reads the lines that resolving them
+// will probe first.
 func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 	st := a.st
 	ac := st.addrs
-	ah, uh := a.pfAddr[:0], a.pfUTXO[:0] // address and outpoint hashes
+	w := &a.pf
+	w.txid, w.in, w.out, w.addr = w.txid[:0], w.in[:0], w.out[:0], w.addr[:0]
+	w.nt, w.ni, w.no, w.na = 0, 0, 0, 0
+	for i := range txs {
+		w.txid = append(w.txid, txidHash(&txs[i].ID))
+	}
 	var sink uint64
 	if a.chain.IsUTXO() {
-		u := st.utxo
-		if u == nil || len(u.slots) == 0 {
-			return
-		}
-		nIn := 0
 		for i := range txs {
 			tx := &txs[i]
 			if !tx.Coinbase {
 				for j := range tx.Inputs {
 					in := &tx.Inputs[j]
-					op := outpoint{in.PrevTxID, in.PrevIndex}
-					uh = append(uh, utxoHash(&op))
+					w.in = append(w.in, utxoHashOf(txidHash(&in.PrevTxID), in.PrevIndex))
 				}
+			}
+			for j := range tx.Outputs {
+				w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
+				w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
 			}
 		}
-		nIn = len(uh)
-		for i := range txs {
-			tx := &txs[i]
-			for j := range tx.Outputs {
-				o := &tx.Outputs[j]
-				if len(o.Address) > 0 {
-					ah = append(ah, addrHash(o.Address))
-				}
-				op := outpoint{tx.ID, uint32(j)}
-				uh = append(uh, utxoHash(&op))
-			}
+		u := st.utxo
+		if u == nil || len(u.slots) == 0 {
+			return
 		}
 		shift := u.shift
-		for _, h := range uh {
+		for _, h := range w.in {
+			sink += u.slots[h>>shift]
+		}
+		for _, h := range w.out {
 			sink += u.slots[h>>shift]
 		}
 		if ac.n > 0 {
-			for _, h := range ah {
+			for _, h := range w.addr {
 				sink += ac.slots[h>>ac.shift].id
 			}
 		}
 		// Then the entries the inputs' slots name (the first slot of each
 		// run only).
-		for _, h := range uh[:nIn] {
+		for _, h := range w.in {
 			if s := u.slots[h>>shift]; s != 0 && s>>32 == h>>32 {
 				sink += u.ent(uint32(s) - 1).txNum
 			}
 		}
 	} else {
+		for i := range txs {
+			tx := &txs[i]
+			for j := range tx.Transfers {
+				t := &tx.Transfers[j]
+				w.addr = append(w.addr, addrHashOr(t.From), addrHashOr(t.To))
+			}
+		}
 		g := st.seg
 		if mode == store.Unordered {
-			for i := range txs {
-				uh = append(uh, txidHash(&txs[i].ID))
-			}
 			if x := &g.openX; len(x.slots) > 0 {
-				for _, h := range uh {
+				for _, h := range w.txid {
 					sink += x.slots[h>>x.shift]
 				}
 			}
 			for _, s := range g.segs {
 				if b := &s.txBits; b.built {
-					for _, h := range uh {
+					for _, h := range w.txid {
 						k := uint32(h>>32) >> b.shift
 						sink += b.bits[k/64]
 					}
@@ -98,23 +148,10 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 			}
 		}
 		if ac.n > 0 {
-			for i := range txs {
-				tx := &txs[i]
-				for j := range tx.Transfers {
-					t := &tx.Transfers[j]
-					if len(t.From) > 0 {
-						ah = append(ah, addrHash(t.From))
-					}
-					if len(t.To) > 0 {
-						ah = append(ah, addrHash(t.To))
-					}
-				}
-			}
-			for _, h := range ah {
+			for _, h := range w.addr {
 				sink += ac.slots[h>>ac.shift].id
 			}
 		}
 	}
-	a.pfAddr, a.pfUTXO = ah, uh
 	a.sink += sink
 }

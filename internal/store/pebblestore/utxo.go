@@ -82,8 +82,12 @@ func newUTXOSet() *utxoSet { return &utxoSet{} }
 
 // utxoHash mixes an outpoint into 64 bits (txids of real chains are
 // uniform, but synthetic and test txids need not be).
-func utxoHash(op *outpoint) uint64 {
-	h := txidHash(&op.id) ^ (uint64(op.vout)+1)*0x9e3779b97f4a7c15
+func utxoHash(op *outpoint) uint64 { return utxoHashOf(txidHash(&op.id), op.vout) }
+
+// utxoHashOf is utxoHash of the outpoint (a txid whose txidHash is th,
+// vout).
+func utxoHashOf(th uint64, vout uint32) uint64 {
+	h := th ^ (uint64(vout)+1)*0x9e3779b97f4a7c15
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	return h ^ h>>32
@@ -131,10 +135,14 @@ func (m *utxoSet) get(op outpoint) (utxoRec, bool) {
 
 // add inserts op, unless it is there already (ok false).
 func (m *utxoSet) add(op outpoint, u utxoRec) (ok bool, err error) {
+	return m.addHash(op, utxoHash(&op), u)
+}
+
+// addHash is add of op whose utxoHash is h.
+func (m *utxoSet) addHash(op outpoint, h uint64, u utxoRec) (ok bool, err error) {
 	if (m.n+1)*8 > len(m.slots)*utxoIdxLoad {
 		m.grow(utxoIdxMin)
 	}
-	h := utxoHash(&op)
 	i, found := m.find(&op, h)
 	if found {
 		return false, nil
@@ -177,7 +185,15 @@ func (m *utxoSet) take(op outpoint) (utxoRec, bool) {
 	if m == nil || m.n == 0 {
 		return utxoRec{}, false
 	}
-	i, ok := m.find(&op, utxoHash(&op))
+	return m.takeHash(op, utxoHash(&op))
+}
+
+// takeHash is take of op whose utxoHash is h.
+func (m *utxoSet) takeHash(op outpoint, h uint64) (utxoRec, bool) {
+	if m == nil || m.n == 0 {
+		return utxoRec{}, false
+	}
+	i, ok := m.find(&op, h)
 	if !ok {
 		return utxoRec{}, false
 	}
