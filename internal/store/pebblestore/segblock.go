@@ -48,7 +48,9 @@ var (
 	zstdEnc = sync.OnceValue(func() *zstd.Encoder {
 		// A 1 MiB window bounds the encoder's memory on the multi-MB
 		// blocks of very busy addresses; blocks are separate frames anyway.
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
+		// Four encoders: a close packs the groups and the spends, each in
+		// two halves, at once (EncodeAll waits for a free encoder).
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(4), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
 		if err != nil {
 			panic(err) // only for bad options
 		}
@@ -66,18 +68,56 @@ var (
 
 // packBlocks compresses sec in blocks cut at cuts (ascending offsets into
 // sec, cuts[0] = 0) and returns the packed section and its block index.
+// The blocks are independent: a section of many blocks is packed in two
+// halves on two goroutines (always two, whatever the machine, so that the
+// file is the same everywhere), which halves a segment close's wait for
+// it when nothing else runs (the last close of an ingest).
 func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
 	bidx = binary.BigEndian.AppendUint64(make([]byte, 0, 8+8*len(cuts)), uint64(len(sec)))
-	packed = make([]byte, 0, len(sec)/2+len(cuts))
+	h := len(cuts)
+	if h >= 2*packSplitMin {
+		h /= 2
+	}
+	var packed2 []byte
+	var offs2 []uint64
+	done := make(chan struct{})
+	if h < len(cuts) {
+		go func() {
+			defer close(done)
+			packed2, offs2 = packRange(sec, cuts, h, len(cuts), nil)
+		}()
+	} else {
+		close(done)
+	}
+	packed, offs := packRange(sec, cuts, 0, h, make([]byte, 0, len(sec)/2+len(cuts)))
+	<-done
+	for _, o := range offs {
+		bidx = binary.BigEndian.AppendUint64(bidx, o)
+	}
+	for _, o := range offs2 {
+		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed))+o)
+	}
+	return append(packed, packed2...), bidx
+}
+
+// packSplitMin is the fewest blocks a half of a section packed in two
+// halves has.
+const packSplitMin = 16
+
+// packRange packs blocks k0 … k1−1 of sec (cut at cuts) onto packed and
+// returns it with each block's offset in it.
+func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte) ([]byte, []uint64) {
+	offs := make([]uint64, 0, k1-k0)
 	var hbuf, zbuf []byte // reused: the winner is copied into packed at once
 	last := byte(codecRaw)
-	for k, a := range cuts {
+	for k := k0; k < k1; k++ {
+		a := cuts[k]
 		b := uint64(len(sec))
 		if k+1 < len(cuts) {
 			b = cuts[k+1]
 		}
 		raw := sec[a:b]
-		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed)))
+		offs = append(offs, uint64(len(packed)))
 		best, codec := raw, byte(codecRaw)
 		limit := len(raw) - len(raw)/8
 		// The last block's winner is tried first, the other codec only
@@ -107,7 +147,7 @@ func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
 		last = codec
 		packed = append(append(packed, codec), best...)
 	}
-	return packed, bidx
+	return packed, offs
 }
 
 // huffPack appends raw as huffman pieces to out.
