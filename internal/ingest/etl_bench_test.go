@@ -81,20 +81,25 @@ func splitPartitions(src, dir string, parts int) error {
 	return nil
 }
 
-// importOnce ingests dir into a fresh store and returns the elapsed time and
-// the transfers stored.
-func importOnce(b *testing.B, dir string) (time.Duration, uint64) {
+// importOnce ingests dir into a fresh store and closes it, as `spoor ingest`
+// does, and returns the elapsed time (the close included: it writes the last
+// open segment), the time of the close alone, and the transfers stored.
+func importOnce(b *testing.B, dir string) (all, close time.Duration, n uint64) {
 	st, err := pebblestore.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
 	t0 := time.Now()
 	res, err := ETL(st, model.Tron, dir, Options{})
 	if err != nil {
+		st.Close()
 		b.Fatal(err)
 	}
-	return time.Since(t0), res.ETL.NewTransfers
+	t1 := time.Now()
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0), time.Since(t1), res.ETL.NewTransfers
 }
 
 // BenchmarkETLImport: token_transfers.csv alone, with transactions.csv
@@ -104,20 +109,21 @@ func BenchmarkETLImport(b *testing.B) {
 	e := syntheticExport(b)
 	for _, c := range []struct{ name, dir string }{{"transfers", e.xfers}, {"transfers+txs", e.full}, {"transfers-10-partitions", e.partitioned}} {
 		b.Run(c.name, func(b *testing.B) {
-			var ds, cs []time.Duration
+			var ds, cls, cs []time.Duration
 			var n uint64
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
 				c0 := cpuTime()
-				d, got := importOnce(b, c.dir)
+				d, cl, got := importOnce(b, c.dir)
 				cs = append(cs, cpuTime()-c0)
-				ds = append(ds, d)
+				ds, cls = append(ds, d), append(cls, cl)
 				n = got
 			}
 			b.ReportMetric(float64(n)/etltest.Median(ds).Seconds(), "transfers/s")
 			b.ReportMetric(etltest.Median(ds).Seconds(), "s/import")
+			b.ReportMetric(etltest.Median(cls).Seconds(), "s-close/import")
 			// CPU seconds of the whole process (decode, store, background
-			// flushes and compactions until the store is closed): the
+			// segment writes until the store is closed): the
 			// number a busy shared machine disturbs least.
 			b.ReportMetric(etltest.Median(cs).Seconds(), "cpu-s/import")
 			b.ReportMetric(float64(n)/etltest.Median(cs).Seconds(), "transfers/cpu-s")
@@ -160,7 +166,7 @@ func BenchmarkETLvsPostgresCOPY(b *testing.B) {
 	var sn uint64
 	var pn int64
 	for i := 0; i < b.N; i++ {
-		d, n := importOnce(b, xfers)
+		d, _, n := importOnce(b, xfers)
 		sd, sn = append(sd, d), n
 		d2, n2 := copyOnce(b, ctx, conn, filepath.Join(xfers, "token_transfers.csv"))
 		pd, pn = append(pd, d2), n2
