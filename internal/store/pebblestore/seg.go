@@ -272,6 +272,78 @@ func encodeTimes(times []int64, base int64) []byte {
 // sparse index (offsets relative to the section) and the address count.
 func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 	order := sortAdj(d)
+	n := len(d.adj)
+	addrAt := func(i int) uint64 {
+		if order == nil {
+			return d.adj[i].addr
+		}
+		return order[i] >> adjKeyBits
+	}
+	// A large segment is encoded in two ranges of addresses on two
+	// goroutines, cut where a group starts at an index point (every
+	// groupStride-th address): there the encoding restarts from nothing
+	// anyway (absolute id, a new index entry), so the two outputs joined
+	// are byte for byte what one pass writes.
+	cut, cutAddrs := n, uint64(0)
+	if n >= groupsSplitMin {
+		cut = -1
+		var k uint64 // distinct addresses before position i
+		for i := 0; i < n; i++ {
+			if i > 0 && addrAt(i) == addrAt(i-1) {
+				continue
+			}
+			if i >= n/2 && k%groupStride == 0 {
+				cut, cutAddrs = i, k
+				break
+			}
+			k++
+		}
+		if cut < 0 {
+			cut = n
+		}
+	}
+	var out2, gindex2 []byte
+	var nAddr2 uint64
+	done := make(chan struct{})
+	if cut < n {
+		go func() {
+			defer close(done)
+			out2, gindex2, nAddr2 = encodeGroupRange(d, order, cut, n, nil)
+		}()
+	} else {
+		close(done)
+	}
+	out, gindex, nAddr = encodeGroupRange(d, order, 0, cut, make([]byte, 0, 8*n))
+	<-done
+	if cut < n {
+		if nAddr != cutAddrs {
+			panic("pebblestore: encodeGroups: the ranges disagree on the address count") // a bug, not bad input
+		}
+		for k := 0; k+16 <= len(gindex2); k += 16 {
+			off := binary.BigEndian.Uint64(gindex2[k+8:])
+			binary.BigEndian.PutUint64(gindex2[k+8:], off+uint64(len(out)))
+		}
+		out = append(out, out2...)
+		gindex = append(gindex, gindex2...)
+		nAddr += nAddr2
+	}
+	return out, gindex, nAddr
+}
+
+const (
+	// groupsSplitMin is the fewest adjacency entries encodeGroups splits
+	// into two ranges.
+	groupsSplitMin = 1 << 16
+	// adjKeyBits: sortAdj's keys hold a position into d.adj in their low
+	// adjKeyBits bits, the address id above.
+	adjKeyBits = 24
+)
+
+// encodeGroupRange encodes the groups of the address-ordered entries at
+// positions [lo, hi) (of order's keys, or of d.adj when order is nil) onto
+// out, with their index entries (offsets into out); lo starts a group at
+// an index point.
+func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gindex []byte, nAddr uint64) {
 	// The entries in address order are read from d.adj at random: gathered
 	// a window at a time in a loop of independent reads (many misses in
 	// flight, as in prefetch.go), not one by one as the encoding reaches
@@ -283,21 +355,26 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 		if order == nil {
 			return &d.adj[i]
 		}
-		if i < w0 || i-w0 >= window { // a group's second pass may go back
+		if i < w0 || i-w0 >= window {
 			w0 = i
-			for k, o := range order[i:min(i+window, len(order))] {
-				win[k] = d.adj[o]
+			for k, o := range order[i:min(i+window, hi)] {
+				win[k] = d.adj[o&(1<<adjKeyBits-1)]
 			}
 		}
 		return &win[i-w0]
 	}
-	out = make([]byte, 0, 8*len(d.adj))
+	addrAt := func(i int) uint64 {
+		if order == nil {
+			return d.adj[i].addr
+		}
+		return order[i] >> adjKeyBits
+	}
 	var prevID uint64
 	var ebuf []byte
-	for i := 0; i < len(d.adj); {
-		addr := at(i).addr
+	for i := lo; i < hi; {
+		addr := addrAt(i)
 		j := i
-		for j < len(d.adj) && at(j).addr == addr {
+		for j < hi && addrAt(j) == addr {
 			j++
 		}
 		ebuf = ebuf[:0]
@@ -351,13 +428,14 @@ func encodeSpent(d *segData) (out, sindex []byte) {
 }
 
 // sortAdj orders d.adj by address, keeping the append order (txnum, then
-// asset) within an address, and returns the order as positions into d.adj,
-// which it leaves as it is (so an open segment whose write fails needs no
-// re-sort, and no sorted copy is held). Where ids and positions fit in 40
-// and 24 bits it sorts packed integer keys, about 4x faster than comparing
-// entries; otherwise it sorts d.adj in place and returns nil.
-func sortAdj(d *segData) []uint32 {
-	const idxBits = 24
+// asset) within an address, and returns the order as sorted keys, each an
+// address id above a position into d.adj (adjKeyBits), which it leaves as
+// it is (so an open segment whose write fails needs no re-sort, and no
+// sorted copy is held). Where ids and positions fit in 40 and 24 bits it
+// sorts those integer keys, about 4x faster than comparing entries;
+// otherwise it sorts d.adj in place and returns nil.
+func sortAdj(d *segData) []uint64 {
+	const idxBits = adjKeyBits
 	n := len(d.adj)
 	maxAddr := uint64(0)
 	for i := range d.adj {
@@ -374,11 +452,7 @@ func sortAdj(d *segData) []uint32 {
 	// The keys are in position order: a stable sort on the address bits
 	// alone leaves positions in order within an address.
 	radixSort(keys, idxBits, idxBits+uint(bits.Len64(maxAddr)))
-	order := make([]uint32, n)
-	for i, k := range keys {
-		order[i] = uint32(k & (1<<idxBits - 1))
-	}
-	return order
+	return keys
 }
 
 // cmpAdj orders adjacency entries by address, then txnum, then asset.

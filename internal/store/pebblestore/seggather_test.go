@@ -152,3 +152,29 @@ func TestPackBlocksHalves(t *testing.T) {
 		t.Fatalf("codecs used: %v, want all three", seen)
 	}
 }
+
+// TestEncodeGroupsSplit: a segment large enough to be encoded in two
+// address ranges on two goroutines gives byte for byte the groups and the
+// index that one pass over all its entries gives.
+func TestEncodeGroupsSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		name  string
+		addrs uint64
+	}{{"many addresses", 20_000}, {"few addresses", 40}, {"one address", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &segData{start: 10, end: 10 + groupsSplitMin}
+			for n := d.start; n < d.end; n++ {
+				for k := 0; k < 2; k++ {
+					d.adj = append(d.adj, adjEnt{addr: 1 + rng.Uint64N(tc.addrs), txnum: n, in: rng.Uint64N(1 << 30), nIn: 1})
+				}
+			}
+			out, gindex, nAddr := encodeGroups(d)
+			keys := sortAdj(d)
+			one, oneIdx, oneN := encodeGroupRange(d, keys, 0, len(d.adj), nil)
+			if !slices.Equal(out, one) || !slices.Equal(gindex, oneIdx) || nAddr != oneN {
+				t.Fatalf("split: %d bytes, %d index bytes, %d addresses; one pass: %d, %d, %d", len(out), len(gindex), nAddr, len(one), len(oneIdx), oneN)
+			}
+		})
+	}
+}
