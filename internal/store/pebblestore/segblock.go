@@ -104,6 +104,14 @@ func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
 // halves has.
 const packSplitMin = 16
 
+// zstdMinBlock: klauspost's EncodeAll leaves the content size out of the
+// frame header of an input under 256 bytes, and the reader wants it (to
+// bound what it allocates before decoding), so such blocks are never
+// zstd-packed. Files written before this rule have such frames: the reader
+// takes a frame without its size for a block under zstdMinBlock bytes
+// (TestZstdSmallBlocks).
+const zstdMinBlock = 256
+
 // packRange packs blocks k0 … k1−1 of sec (cut at cuts) onto packed and
 // returns it with each block's offset in it.
 func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte) ([]byte, []uint64) {
@@ -124,6 +132,9 @@ func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte) ([]byte, []
 		// when it saves nothing, or on every 8th block (a section's
 		// blocks are alike: this halves the cost of a segment close).
 		zst := func() {
+			if len(raw) < zstdMinBlock {
+				return // no size in the frame: see zstdMinBlock
+			}
 			if zbuf = zstdEnc().EncodeAll(raw, zbuf[:0]); len(zbuf) < limit {
 				best, codec, limit = zbuf, codecZstd, len(zbuf)
 			}
@@ -271,8 +282,14 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 	case codecZstd:
 		// The frame's own size field could claim anything: it must be the
 		// size the index implies before anything is allocated.
+		// A frame without its size (only for a small block, see
+		// zstdMinBlock) is small too: it cannot expand to more than a few
+		// MB, and the length is checked after decoding.
 		var h zstd.Header
-		if err := h.Decode(p[1:]); err != nil || !h.HasFCS || h.FrameContentSize != uint64(want) || h.WindowSize > 8<<20 {
+		err := h.Decode(p[1:])
+		sized := h.HasFCS && h.FrameContentSize == uint64(want)
+		small := !h.HasFCS && want < zstdMinBlock && len(p) <= 2*zstdMinBlock
+		if err != nil || !(sized || small) || h.WindowSize > 8<<20 {
 			return nil, bad("zstd frame header")
 		}
 		out, err := zstdDec().DecodeAll(p[1:], make([]byte, 0, want))
