@@ -58,6 +58,7 @@ type assetJSON struct {
 	USDNote                               string `json:"usd_note"`
 	TransfersIn                           uint64 `json:"transfers_in"`
 	TransfersOut                          uint64 `json:"transfers_out"`
+	BalanceNote                           string `json:"balance_note"`
 }
 
 // TestCLITronETLAndUSD runs the binary: ingest a Tron export, import
@@ -103,6 +104,12 @@ func TestCLITronETLAndUSD(t *testing.T) {
 	trx, usdt, scam := rep.Assets[0], rep.Assets[1], rep.Assets[2]
 	// TRX: 5 TRX + fees 1.1 and 13.84485 TRX sent, all on 2023-05-01 at
 	// 0.0689: 19.94485 × 0.0689 = 1.374200165 → 1.37.
+	// The export starts after A's funding: A sent what it never received
+	// here. The balance says so (negative, with a note), not a silent 0.
+	if trx.Balance != "-19944850" || usdt.Balance != "-102500000" || !strings.Contains(trx.BalanceNote, "lacks part of this address's history") ||
+		scam.Balance != "7" || scam.BalanceNote != "" {
+		t.Fatalf("balances: TRX %s (%q), USDT %s, scam token %s (%q)", trx.Balance, trx.BalanceNote, usdt.Balance, scam.Balance, scam.BalanceNote)
+	}
 	if trx.Asset != "TRX" || trx.Sent != "19944850" || trx.SentUSD != "1.37" || trx.ReceivedUSD != "0.00" ||
 		trx.PriceSource != "TRX from prices.csv (point of 2023-05-01)" {
 		t.Fatalf("TRX line %+v", trx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/address"
 	"github.com/spoor-dev/spoor/internal/store"
 )
@@ -18,12 +19,16 @@ func init() {
 
 // AddressAsset is one asset line of `spoor address --json`.
 type AddressAsset struct {
-	Asset        string `json:"asset"`
-	Token        string `json:"token,omitempty"`
-	Decimals     *int   `json:"decimals,omitempty"`
-	Received     string `json:"received"`
-	Sent         string `json:"sent"`
-	Balance      string `json:"balance"`
+	Asset    string `json:"asset"`
+	Token    string `json:"token,omitempty"`
+	Decimals *int   `json:"decimals,omitempty"`
+	Received string `json:"received"`
+	Sent     string `json:"sent"`
+	Balance  string `json:"balance"`
+	// BalanceNote is set when the address sent more than the store saw it
+	// receive: the balance is then negative (received − sent), and says
+	// that part of its history is missing, never a silent 0.
+	BalanceNote  string `json:"balance_note,omitempty"`
 	TransfersIn  uint64 `json:"transfers_in"`
 	TransfersOut uint64 `json:"transfers_out"`
 	ReceivedUSD  string `json:"received_usd,omitempty"`
@@ -77,6 +82,12 @@ func cmdAddress(env *Env, args []string) error {
 		bal := t.Balance()
 		aa := AddressAsset{Asset: t.Asset.Symbol, Received: t.Received.Dec(), Sent: t.Sent.Dec(), Balance: bal.Dec(),
 			TransfersIn: t.TransfersIn, TransfersOut: t.TransfersOut}
+		if t.Sent.Gt(&t.Received) {
+			var short uint256.Int
+			short.Sub(&t.Sent, &t.Received)
+			aa.Balance = "-" + short.Dec()
+			aa.BalanceNote = "sent exceeds received: the store lacks part of this address's history (an import that starts after its first transfers, or credits the source does not carry, such as block rewards, fee tips and withdrawals in ETL exports); the balance shown is received − sent over what was ingested"
+		}
 		if len(t.Asset.Contract) > 0 {
 			aa.Token = cd.MustEncode(t.Asset.Contract)
 			d := t.Asset.Decimals
@@ -119,7 +130,15 @@ func cmdAddress(env *Env, args []string) error {
 		for _, a := range rep.Assets {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t\n", a.Asset, a.Received, a.Sent, a.Balance, a.TransfersIn, a.TransfersOut)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, a := range rep.Assets {
+			if a.BalanceNote != "" {
+				fmt.Fprintf(env.Stdout, "  %s balance: %s\n", a.Asset, a.BalanceNote)
+			}
+		}
+		return nil
 	}
 	fmt.Fprintln(tw, "  asset\treceived\tsent\tbalance\tin\tout\treceived USD\tsent USD\t")
 	for _, a := range rep.Assets {
@@ -130,6 +149,9 @@ func cmdAddress(env *Env, args []string) error {
 		return err
 	}
 	for _, a := range rep.Assets {
+		if a.BalanceNote != "" {
+			fmt.Fprintf(env.Stdout, "  %s balance: %s\n", a.Asset, a.BalanceNote)
+		}
 		if a.PriceSource != "" {
 			fmt.Fprintf(env.Stdout, "  %s prices: %s\n", a.Asset, a.PriceSource)
 		}

@@ -117,7 +117,8 @@ type AssetTotals struct {
 }
 
 // Balance is Received − Sent (zero if Sent exceeds Received, which only an
-// incomplete ingest of an account chain can produce).
+// incomplete ingest of an account chain can produce: reports must say so,
+// as `spoor address` does with a negative balance and a note).
 func (t *AssetTotals) Balance() uint256.Int {
 	var b uint256.Int
 	if t.Sent.Gt(&t.Received) {
