@@ -70,17 +70,21 @@ func credits(blk *model.Block, b *rpcBlock, tips *uint256.Int, chainID uint64, u
 		return &FieldError{Block: blk.Height, Field: field, Err: fmt.Errorf(format, args...)}
 	}
 	tx := model.Tx{ID: blk.Hash, Index: uint32(len(blk.Txs)), Coinbase: true}
+	// The fee recipient must be well formed wherever the node names one,
+	// and present where the block credits it.
 	var miner []byte
-	getMiner := func() ([]byte, *FieldError) {
-		if miner != nil {
-			return miner, nil
-		}
+	if b.Miner != nil {
 		m, err := addr20(b.Miner)
 		if err != nil {
-			return nil, ferr("miner", "%v", err)
+			return ferr("miner", "%v", err)
 		}
 		miner = m
-		return m, nil
+	}
+	getMiner := func() ([]byte, *FieldError) {
+		if miner == nil {
+			return nil, ferr("miner", "missing, but the block credits its fee recipient")
+		}
+		return miner, nil
 	}
 	if !tips.IsZero() {
 		m, fe := getMiner()
