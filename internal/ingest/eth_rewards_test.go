@@ -120,7 +120,7 @@ func TestETHRPCMainnetRewards(t *testing.T) {
 		idx   int32
 	}{
 		{b4.Coinbase(), new(big.Int).Add(five, new(big.Int).Div(five, big.NewInt(16))), model.CreditBlockReward}, // + 2 × reward/32
-		{uncleMiner, new(big.Int).Div(new(big.Int).Mul(five, big.NewInt(6)), big.NewInt(8)), model.CreditUncle0},  // uncle 2 in block 4: 6/8
+		{uncleMiner, new(big.Int).Div(new(big.Int).Mul(five, big.NewInt(6)), big.NewInt(8)), model.CreditUncle0}, // uncle 2 in block 4: 6/8
 		{uncleMiner, new(big.Int).Div(new(big.Int).Mul(five, big.NewInt(7)), big.NewInt(8)), model.CreditUncle0 + 1},
 	}
 	if !tv.Coinbase || len(tv.Transfers) != len(want) || len(b4.Uncles()) != 2 {
