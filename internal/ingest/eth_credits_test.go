@@ -40,7 +40,8 @@ import (
 // that serves the dev API; dev is an RPC client of the node.
 type beaconChain struct {
 	*simChain
-	dev *rpc.Client
+	dev    *rpc.Client
+	beacon *catalyst.SimulatedBeacon
 }
 
 // firstFeeRecipient is who the blocks pay before dev_setFeeRecipient.
@@ -108,7 +109,7 @@ func newBeaconChain(t *testing.T) *beaconChain {
 		t.Fatal(err)
 	}
 	t.Cleanup(dev.Close)
-	return &beaconChain{simChain: s, dev: dev}
+	return &beaconChain{simChain: s, dev: dev, beacon: beacon}
 }
 
 // withdraw queues a withdrawal of gwei to name for the next block, through
@@ -357,3 +358,57 @@ func TestETHRPCBlockCreditsGarbage(t *testing.T) {
 }
 
 func hexQ(n uint64) string { return "0x" + new(big.Int).SetUint64(n).Text(16) }
+
+// TestETHRPCBlockCreditsReorg: blocks with withdrawals and tips replaced by
+// a longer side chain with other credits: the rolled-back blocks' credits
+// leave the store, the new ones enter, and the store equals a fresh
+// ingest of the new chain, every balance exact.
+func TestETHRPCBlockCreditsReorg(t *testing.T) {
+	b := newBeaconChain(t)
+	b.creditsScenario()
+	ctx := context.Background()
+	st := openStore(t)
+	if _, err := ETHRPC(st, b.url, RPCRange{}, false, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := b.cl.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forkAt := head - 2 // drops the withdrawals block and the mixed one
+	fb, err := b.cl.HeaderByNumber(ctx, new(big.Int).SetUint64(forkAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.beacon.Fork(fb.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.dev.Call(nil, "dev_setFeeRecipient", firstFeeRecipient); err != nil {
+		t.Fatal(err)
+	}
+	b.withdraw(10, 2001, "validator", 40_000_000_000)
+	b.send("alice", ptr(b.addrs["carol"]), eth(0.1), nil)
+	b.commit()
+	b.withdraw(11, 2002, "carol", 7)
+	b.commit()
+	b.commit()
+	newHead, _ := b.cl.BlockNumber(ctx)
+	if newHead <= head {
+		t.Fatalf("side chain head %d not above old head %d", newHead, head)
+	}
+	res, err := ETHRPC(st, b.url, RPCRange{}, false, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RolledBack != head-forkAt || res.Height != newHead {
+		t.Fatalf("rolled back %d (want %d), reached %d (want %d)", res.RolledBack, head-forkAt, res.Height, newHead)
+	}
+	b.checkBalances(st)
+	fresh := openStore(t)
+	if _, err := ETHRPC(fresh, b.url, RPCRange{}, false, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, st) != digest(t, fresh) {
+		t.Error("store after the reorg differs from a fresh ingest of the new chain")
+	}
+}
