@@ -87,6 +87,9 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c == model.ETH && !env.JSON {
+		fmt.Fprintln(env.Stderr, "note: block credits are not read from exports (fee recipients' tips, withdrawals, mainnet mining rewards): balances of fee recipients, validators' withdrawal addresses and miners are short; spoor ingest eth --rpc stores them")
+	}
 	return printETL(env, res)
 }
 

@@ -39,7 +39,12 @@ func (e ethNode) tokens(contracts [][]byte, _ uint64) ([]evmrpc.Token, error) {
 // ETHRPC ingests Ethereum from a node's JSON-RPC API at url: blocks with
 // full transactions, receipts, ERC-20 Transfer logs of any contract and
 // blacklist facts, incrementally from the stored tip, reorg-safe (see
-// nodeIngest), staying rng.Confirmations behind the node's head.
+// nodeIngest), staying rng.Confirmations behind the node's head. What each
+// block credits (its fee recipient's priority fees, beacon-chain
+// withdrawals and, on mainnet before the merge, block and uncle rewards)
+// is stored as the block's credits pseudo-transaction (model.CreditFees),
+// so fee recipients, validators' withdrawal addresses and old miners hold
+// what the chain says.
 //
 // With traces, every block's call traces are read too (the node must serve
 // debug_traceBlockByHash) and the ETH that contracts move becomes internal

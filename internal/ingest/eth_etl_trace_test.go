@@ -209,9 +209,25 @@ func TestETLTracesMatchNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eres.Applied != nres.Applied || eres.Txs != nres.Txs || eres.Height != nres.Height {
-		t.Fatalf("export: %d blocks, %d txs, height %d; node: %d blocks, %d txs, height %d",
-			eres.Applied, eres.Txs, eres.Height, nres.Applied, nres.Txs, nres.Height)
+	// The node's store also holds each block's credits (the fee
+	// recipient's tips) as a pseudo-transaction; the ETL source does not
+	// read them yet (docs/formats.md), so they are counted apart.
+	credited := uint64(0)
+	for n := uint64(0); n <= nres.Height; n++ {
+		b, err := s.cl.HeaderByNumber(context.Background(), new(big.Int).SetUint64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := node.Tx(model.ETH, b.Hash()); err == nil && v.Coinbase {
+			credited++
+		}
+	}
+	if credited == 0 {
+		t.Fatal("the node's store credits no block: the tips are missing")
+	}
+	if eres.Applied != nres.Applied || eres.Txs != nres.Txs-credited || eres.Height != nres.Height {
+		t.Fatalf("export: %d blocks, %d txs, height %d; node: %d blocks, %d txs (%d block credits), height %d",
+			eres.Applied, eres.Txs, eres.Height, nres.Applied, nres.Txs, credited, nres.Height)
 	}
 	if eres.ETL.DroppedFailedTraces != 0 || eres.ETL.SkippedTraces != 0 {
 		t.Fatalf("dropped %d, skipped %d trace rows: want none", eres.ETL.DroppedFailedTraces, eres.ETL.SkippedTraces)

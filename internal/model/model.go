@@ -159,13 +159,42 @@ type Tx struct {
 
 	Inputs  []Input  // UTXO chains
 	Outputs []Output // UTXO chains
-	// Coinbase marks a UTXO transaction that creates new coins (no real inputs).
+	// Coinbase marks a UTXO transaction that creates new coins (no real
+	// inputs), and on account chains a block-credits pseudo-transaction.
 	Coinbase bool
 
 	Transfers []Transfer // account chains
 	Fee       uint256.Int
 	FeePayer  []byte // canonical address bytes of who paid Fee (account chains)
 }
+
+// Block credits (account chains). What a block itself credits, rather than
+// one of its transactions, is one pseudo-transaction after the block's
+// last: ID = the block hash (it cannot collide with a txid), Index = the
+// number of real transactions, Coinbase = true, no fee and no fee payer.
+// Its Transfers have an empty From ("nobody": new issuance, or fees the
+// block collected from its transactions) and, in this order and with
+// these LogIndex values:
+//
+//   - CreditFees: the fee recipient's (Ethereum's block.miner) priority
+//     fees, Σ gasUsed × (effectiveGasPrice − baseFeePerGas) of the block's
+//     transactions (Σ gasUsed × gasPrice before London; the base fee and
+//     blob fees are burnt, nobody receives them);
+//   - CreditBlockReward: the miner's block reward, with its bonus for the
+//     uncles it included (Ethereum mainnet before the merge);
+//   - CreditUncle0+k: the reward of the miner of the block's k-th uncle;
+//   - CreditWithdrawal0−n: the block's n-th beacon-chain withdrawal
+//     (its position in block.withdrawals, not its global index).
+//
+// A credit of zero is left out; a block that credits nothing has no such
+// transaction. The ranges cannot meet: a block holds at most two uncles
+// and far fewer than 2³¹ withdrawals.
+const (
+	CreditFees        int32 = -1
+	CreditWithdrawal0 int32 = -2
+	CreditBlockReward int32 = -1 << 31
+	CreditUncle0      int32 = CreditBlockReward + 1
+)
 
 // Input spends a previous output. The adapter fills PrevTxID/PrevIndex; the
 // store links it and fills Address, Value and ScriptType from the spent output.
@@ -193,6 +222,7 @@ type Transfer struct {
 	// LogIndex locates the event: Ethereum uses the block-wide logIndex (as
 	// ethereum-etl numbers it, so node and export ingests agree); Tron, whose
 	// API gives no index, the position in the transaction's log array. -1 is
-	// the transaction's native value, -2-n its internal transfer n.
+	// the transaction's native value, -2-n its internal transfer n. In a
+	// block-credits pseudo-transaction the Credit* constants number them.
 	LogIndex int32
 }

@@ -1,8 +1,11 @@
 // Package evmrpc reads an Ethereum (or any EVM) node over its JSON-RPC API
 // and turns blocks into spoor's canonical model: native ETH value transfers
 // of successful transactions, fees, failed transactions, ERC-20 Transfer
-// logs of any contract and Tether/Circle blacklist events (as store facts).
-// Token symbol and decimals are learned with eth_call.
+// logs of any contract and Tether/Circle blacklist events (as store facts),
+// and what each block credits (its fee recipient's priority fees,
+// beacon-chain withdrawals, mainnet's pre-merge block and uncle rewards) as
+// a block-credits pseudo-transaction. Token symbol and decimals are learned
+// with eth_call.
 //
 // It is a small client over net/http: no go-ethereum in non-test code
 // (go-ethereum is GPL; the tests run it as a real chain).
@@ -48,6 +51,10 @@ type Client struct {
 	// (debug_traceBlockByHash with the callTracer) and stores the value
 	// contracts move as internal transfers (see DecodeTracedBlock).
 	Traces bool
+	// chainID caches eth_chainId (haveChainID says it is set): block
+	// rewards depend on it.
+	chainID     atomic.Uint64
+	haveChainID atomic.Bool
 }
 
 // New returns a client for the node at url (e.g. http://127.0.0.1:8545).
@@ -229,8 +236,11 @@ func (c *Client) BlockNumber() (uint64, error) {
 	return n, nil
 }
 
-// ChainID returns the chain id (eth_chainId).
+// ChainID returns the chain id (eth_chainId), asked once per client.
 func (c *Client) ChainID() (uint64, error) {
+	if c.haveChainID.Load() {
+		return c.chainID.Load(), nil
+	}
 	var s string
 	if err := c.Call(&s, "eth_chainId"); err != nil {
 		return 0, err
@@ -239,6 +249,8 @@ func (c *Client) ChainID() (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("evmrpc: %s: eth_chainId: %v", c.URL, err)
 	}
+	c.chainID.Store(n)
+	c.haveChainID.Store(true)
 	return n, nil
 }
 
@@ -285,10 +297,15 @@ var ErrNoBlock = errors.New("no such block")
 func hexNum(n uint64) string { return "0x" + strconv.FormatUint(n, 16) }
 
 // Blocks fetches and decodes the blocks from..to (inclusive) with their
-// receipts, using batch requests.
+// receipts (and traces, and on mainnet before the merge uncle headers),
+// using batch requests.
 func (c *Client) Blocks(from, to uint64) ([]*Decoded, error) {
 	if to < from {
 		return nil, nil
+	}
+	chainID, err := c.ChainID()
+	if err != nil {
+		return nil, err
 	}
 	n := int(to - from + 1)
 	calls := make([]*call, n)
@@ -319,9 +336,13 @@ func (c *Client) Blocks(from, to uint64) ([]*Decoded, error) {
 			return nil, err
 		}
 	}
+	uncles, err := c.uncles(chainID, from, raws)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*Decoded, n)
 	for i := range raws {
-		d, err := DecodeTracedBlock(from+uint64(i), raws[i], receipts[i], traces[i])
+		d, err := DecodeFull(from+uint64(i), Input{ChainID: chainID, Block: raws[i], Receipts: receipts[i], Traces: traces[i], Uncles: uncles[i]})
 		if err != nil {
 			return nil, fmt.Errorf("evmrpc: %s: %w", c.URL, err)
 		}
@@ -393,6 +414,46 @@ func (c *Client) receipts(from uint64, blocks []json.RawMessage) ([][]json.RawMe
 		if string(bytes.TrimSpace(cl.result)) == "null" {
 			return nil, fmt.Errorf("evmrpc: %s: block %d: eth_getTransactionReceipt(%v) returned null: the node's transaction index lacks it (not indexed yet, or pruned)",
 				c.URL, from+uint64(owner[k]), cl.params[0])
+		}
+		out[owner[k]] = append(out[owner[k]], cl.result)
+	}
+	return out, nil
+}
+
+// uncles fetches the uncle headers of the blocks that earn uncle rewards
+// (mainnet before the merge), by block hash and index.
+func (c *Client) uncles(chainID, from uint64, blocks []json.RawMessage) ([][]json.RawMessage, error) {
+	out := make([][]json.RawMessage, len(blocks))
+	var calls []*call
+	var owner []int
+	for i := range blocks {
+		if !wantUncles(chainID, from+uint64(i)) {
+			continue
+		}
+		var b struct {
+			Hash   *string  `json:"hash"`
+			Uncles []string `json:"uncles"`
+		}
+		if err := json.Unmarshal(blocks[i], &b); err != nil {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: field uncles: %v", c.URL, from+uint64(i), err)
+		}
+		if len(b.Uncles) == 0 {
+			continue
+		}
+		if _, err := hash32(b.Hash); err != nil {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: field hash: %v", c.URL, from+uint64(i), err)
+		}
+		for k := range b.Uncles {
+			calls = append(calls, &call{method: "eth_getUncleByBlockHashAndIndex", params: []any{*b.Hash, hexNum(uint64(k))}})
+			owner = append(owner, i)
+		}
+	}
+	if err := c.batch(calls); err != nil {
+		return nil, err
+	}
+	for k, cl := range calls {
+		if cl.err != nil {
+			return nil, fmt.Errorf("evmrpc: %s: block %d: %w", c.URL, from+uint64(owner[k]), cl.err)
 		}
 		out[owner[k]] = append(out[owner[k]], cl.result)
 	}

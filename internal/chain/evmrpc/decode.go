@@ -37,6 +37,10 @@ type rpcBlock struct {
 	ParentHash   *string           `json:"parentHash"`
 	Timestamp    *string           `json:"timestamp"`
 	Transactions []json.RawMessage `json:"transactions"`
+	Miner        *string           `json:"miner"`
+	BaseFee      *string           `json:"baseFeePerGas"`
+	Withdrawals  []rpcWithdrawal   `json:"withdrawals"`
+	Uncles       []string          `json:"uncles"`
 }
 
 type rpcTx struct {
@@ -78,8 +82,31 @@ type rpcLog struct {
 // nothing else; ERC-20 Transfer logs of any contract become token
 // transfers (LogIndex = the log's block-wide logIndex, as ethereum-etl
 // numbers them); Tether/Circle blacklist logs become facts.
+//
+// What the block credits becomes a pseudo-transaction after its last (see
+// model.CreditFees): its fee recipient's priority fees and its
+// withdrawals. Block and uncle rewards need the chain id and the uncles:
+// see DecodeFull.
 func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMessage) (*Decoded, error) {
-	return DecodeTracedBlock(want, rawBlock, rawReceipts, nil)
+	return DecodeFull(want, Input{Block: rawBlock, Receipts: rawReceipts})
+}
+
+// Input is one block as a node returns it, with what goes with it.
+type Input struct {
+	// ChainID is the node's eth_chainId. Block and uncle rewards are
+	// credited for MainnetChainID only; 0 means unknown (none are).
+	ChainID uint64
+	// Block is the eth_getBlockByNumber(N, true) result.
+	Block json.RawMessage
+	// Receipts are the receipts of the block's transactions, any order.
+	Receipts []json.RawMessage
+	// Traces are the block's callTracer traces (see DecodeTracedBlock);
+	// nil decodes without internal transfers.
+	Traces json.RawMessage
+	// Uncles are eth_getUncleByBlockHashAndIndex results for each of the
+	// block's uncles, in order: needed on mainnet before the merge only,
+	// where uncles earn rewards.
+	Uncles []json.RawMessage
 }
 
 // DecodeTracedBlock is DecodeBlock with the block's call traces: the result
@@ -95,6 +122,13 @@ func DecodeBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMe
 // caller to itself). The outermost frame is the transaction itself, whose
 // value is already the LogIndex -1 transfer.
 func DecodeTracedBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json.RawMessage, rawTraces json.RawMessage) (*Decoded, error) {
+	return DecodeFull(want, Input{Block: rawBlock, Receipts: rawReceipts, Traces: rawTraces})
+}
+
+// DecodeFull decodes one block with everything that goes with it (see
+// DecodeTracedBlock and DecodeBlock). want is the height asked for.
+func DecodeFull(want uint64, in Input) (*Decoded, error) {
+	rawBlock, rawReceipts, rawTraces := in.Block, in.Receipts, in.Traces
 	ferr := func(field string, format string, args ...any) error {
 		return &FieldError{Block: want, Field: field, Err: fmt.Errorf(format, args...)}
 	}
@@ -152,6 +186,31 @@ func DecodeTracedBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json
 	if len(recs) != len(b.Transactions) {
 		return nil, ferr("receipts", "%d receipts for %d transactions", len(recs), len(b.Transactions))
 	}
+	// After London, what a transaction pays above the base fee (its tip)
+	// goes to the fee recipient; before, all of gasUsed × gasPrice did.
+	var baseFee uint256.Int
+	if b.BaseFee != nil {
+		if baseFee, err = u256Ptr(b.BaseFee); err != nil {
+			return nil, ferr("baseFeePerGas", "%v", err)
+		}
+	}
+	var uncles []*rpcUncle
+	if wantUncles(in.ChainID, num) {
+		if len(in.Uncles) != len(b.Uncles) {
+			return nil, ferr("uncles", "%d uncle headers for %d uncles", len(in.Uncles), len(b.Uncles))
+		}
+		for k, raw := range in.Uncles {
+			u := new(rpcUncle)
+			if string(bytes.TrimSpace(raw)) == "null" {
+				return nil, ferr(fmt.Sprintf("uncles[%d]", k), "the node has no uncle %d of this block", k)
+			}
+			if err := json.Unmarshal(raw, u); err != nil {
+				return nil, ferr(fmt.Sprintf("uncles[%d]", k), "malformed uncle header JSON: %v", err)
+			}
+			uncles = append(uncles, u)
+		}
+	}
+	var tips uint256.Int
 	var traces []callFrame
 	if rawTraces != nil {
 		if traces, err = decodeTraces(rawTraces, len(b.Transactions)); err != nil {
@@ -219,6 +278,15 @@ func DecodeTracedBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json
 		}
 		if _, over := tx.Fee.MulOverflow(&gasUsed, &gp); over {
 			return nil, ferr(priceField, "fee overflows uint256")
+		}
+		if gp.Lt(&baseFee) {
+			return nil, ferr(priceField, "%s wei is below the block's baseFeePerGas %s", gp.Dec(), baseFee.Dec())
+		}
+		var tip uint256.Int
+		tip.Sub(&gp, &baseFee)
+		tip.Mul(&tip, &gasUsed) // ≤ the fee: no overflow
+		if _, over := tips.AddOverflow(&tips, &tip); over {
+			return nil, ferr(priceField, "the block's priority fees overflow uint256")
 		}
 		if r.BlobGasUsed != nil {
 			bu, err := u256Ptr(r.BlobGasUsed)
@@ -300,6 +368,9 @@ func DecodeTracedBlock(want uint64, rawBlock json.RawMessage, rawReceipts []json
 			}
 			d.AddLog(tx, contract, l, int32(li))
 		}
+	}
+	if fe := credits(blk, &b, &tips, in.ChainID, uncles); fe != nil {
+		return nil, fe
 	}
 	return d, nil
 }

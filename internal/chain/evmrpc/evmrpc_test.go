@@ -147,8 +147,36 @@ func TestDecodeAgainstGoEthereum(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Block.Hash != gb.Hash() || d.Block.PrevHash != gb.ParentHash() || d.Block.Time != int64(gb.Time()) || len(d.Block.Txs) != len(gb.Transactions()) {
+		// The block's transactions, then (if it credits anything) its
+		// block-credits pseudo-transaction.
+		n := len(gb.Transactions())
+		if d.Block.Hash != gb.Hash() || d.Block.PrevHash != gb.ParentHash() || d.Block.Time != int64(gb.Time()) ||
+			len(d.Block.Txs) < n || len(d.Block.Txs) > n+1 {
 			t.Fatalf("block %d header differs from go-ethereum's", d.Block.Height)
+		}
+		// The fee recipient (0x0 on the simulated chain, which sends
+		// nothing) gains exactly the credited tips in the block.
+		var tips big.Int
+		if len(d.Block.Txs) == n+1 {
+			cr := d.Block.Txs[n]
+			if cr.ID != gb.Hash() || cr.Index != uint32(n) || !cr.Coinbase || !cr.Fee.IsZero() || cr.FeePayer != nil || len(cr.Transfers) != 1 {
+				t.Fatalf("block %d credits: %+v", d.Block.Height, cr)
+			}
+			x := cr.Transfers[0]
+			if x.From != nil || !bytes.Equal(x.To, gb.Coinbase().Bytes()) || x.LogIndex != -1 || x.Contract != nil {
+				t.Fatalf("block %d tips transfer: %+v", d.Block.Height, x)
+			}
+			tips.Set(x.Value.ToBig())
+		}
+		if d.Block.Height > 0 {
+			now, err1 := cl.BalanceAt(ctx, gb.Coinbase(), gb.Number())
+			before, err2 := cl.BalanceAt(ctx, gb.Coinbase(), new(big.Int).Sub(gb.Number(), big.NewInt(1)))
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if got := new(big.Int).Sub(now, before); got.Cmp(&tips) != 0 || (n > 0 && got.Sign() == 0) {
+				t.Errorf("block %d: fee recipient gained %s wei on chain, spoor credits %s", d.Block.Height, got, &tips)
+			}
 		}
 		for i, gtx := range gb.Transactions() {
 			tx := d.Block.Txs[i]
@@ -327,7 +355,7 @@ func TestDecodeSymbolDecimals(t *testing.T) {
 }
 
 // A small block in the JSON-RPC shape, for fuzz seeds without a node.
-const seedBlock = `{"number":"0x5","hash":"0x` + "11111111111111111111111111111111111111111111111111111111111111aa" + `","parentHash":"0x` + "22222222222222222222222222222222222222222222222222222222222222bb" + `","timestamp":"0x6553f100","transactions":[{"hash":"0x` + "33333333333333333333333333333333333333333333333333333333333333cc" + `","from":"0x1111111111111111111111111111111111111111","to":"0x2222222222222222222222222222222222222222","value":"0xde0b6b3a7640000","transactionIndex":"0x0","gasPrice":"0x3b9aca00"}]}`
+const seedBlock = `{"number":"0x5","miner":"0x4444444444444444444444444444444444444444","hash":"0x` + "11111111111111111111111111111111111111111111111111111111111111aa" + `","parentHash":"0x` + "22222222222222222222222222222222222222222222222222222222222222bb" + `","timestamp":"0x6553f100","transactions":[{"hash":"0x` + "33333333333333333333333333333333333333333333333333333333333333cc" + `","from":"0x1111111111111111111111111111111111111111","to":"0x2222222222222222222222222222222222222222","value":"0xde0b6b3a7640000","transactionIndex":"0x0","gasPrice":"0x3b9aca00"}]}`
 const seedReceipts = `[{"transactionHash":"0x` + "33333333333333333333333333333333333333333333333333333333333333cc" + `","status":"0x1","gasUsed":"0x5208","effectiveGasPrice":"0x3b9aca00","logs":[{"address":"0xdac17f958d2ee523a2206206994597c13d831ec7","topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef","0x0000000000000000000000001111111111111111111111111111111111111111","0x0000000000000000000000002222222222222222222222222222222222222222"],"data":"0x00000000000000000000000000000000000000000000000000000000000f4240","logIndex":"0x0","removed":false}]}]`
 
 func TestSeedBlock(t *testing.T) {
@@ -340,6 +368,15 @@ func TestSeedBlock(t *testing.T) {
 	tx := d.Block.Txs[0]
 	if tx.Fee.Uint64() != 21000*1e9 || len(tx.Transfers) != 2 || tx.Transfers[0].Value.Uint64() != 1e18 || tx.Transfers[1].Value.Uint64() != 1e6 {
 		t.Errorf("%+v", tx)
+	}
+	// No baseFeePerGas (before London): the whole fee goes to the miner.
+	if len(d.Block.Txs) != 2 {
+		t.Fatalf("%d txs, want the transaction and the block's credits", len(d.Block.Txs))
+	}
+	cr := d.Block.Txs[1]
+	if !cr.Coinbase || cr.Index != 1 || cr.ID != d.Block.Hash || len(cr.Transfers) != 1 || cr.Transfers[0].Value.Uint64() != 21000*1e9 ||
+		cr.Transfers[0].From != nil || cr.Transfers[0].To[0] != 0x44 {
+		t.Errorf("credits %+v", cr)
 	}
 }
 
@@ -366,12 +403,16 @@ func FuzzDecodeBlock(f *testing.F) {
 		if d.Block.Height != 5 {
 			t.Fatalf("height %d", d.Block.Height)
 		}
-		for _, tx := range d.Block.Txs {
+		for i, tx := range d.Block.Txs {
 			if tx.Failed && len(tx.Transfers) > 0 {
 				t.Fatal("failed tx with transfers")
 			}
+			// Only the block-credits pseudo-tx, last, credits from nobody.
+			if tx.Coinbase && (i != len(d.Block.Txs)-1 || tx.ID != d.Block.Hash || len(tx.Transfers) == 0 || !tx.Fee.IsZero()) {
+				t.Fatalf("credits tx %d of %d: %+v", i, len(d.Block.Txs), tx)
+			}
 			for _, x := range tx.Transfers {
-				if len(x.From) != 20 || len(x.To) != 20 {
+				if (len(x.From) != 20 && !tx.Coinbase) || (tx.Coinbase && x.From != nil) || len(x.To) != 20 || x.Value.IsZero() && tx.Coinbase {
 					t.Fatalf("address lengths %d %d", len(x.From), len(x.To))
 				}
 			}
