@@ -247,3 +247,25 @@ func TestCLIBTCUSD(t *testing.T) {
 		t.Fatalf("BTC USD %+v, want received %s sent %s", a, want(a.Received), want(a.Sent))
 	}
 }
+
+// TestCLIETLAgainSaysWhy: importing an export again adds nothing, and the
+// summary says why the transfers read were not added (the first import
+// gives nothing of the kind).
+func TestCLIETLAgainSaysWhy(t *testing.T) {
+	data := t.TempDir()
+	dir := writeDir(t, acctExport)
+	out, e, code := run(t, nil, "--data", data, "ingest", "tron", "--etl", dir)
+	if code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, e)
+	}
+	if strings.Contains(out, "already stored and were not added") {
+		t.Fatalf("first import claims stored txs: %s", out)
+	}
+	out, e, code = run(t, nil, "--data", data, "ingest", "tron", "--etl", dir)
+	if code != 0 {
+		t.Fatalf("ingest again: exit %d: %s", code, e)
+	}
+	if !strings.Contains(out, "0 new transfers of 4 read") || !strings.Contains(out, "4 transfers belong to txs already stored and were not added again") {
+		t.Fatalf("second import: %s", out)
+	}
+}

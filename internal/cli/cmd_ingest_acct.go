@@ -111,6 +111,12 @@ func printETL(env *Env, r *ingest.Result) error {
 		r.Chain, s.Rows, s.Units, r.Applied, r.Skipped, r.Txs, s.NewTransfers, s.Transfers, r.Height, r.Elapsed.Seconds())
 	fmt.Fprintf(env.Stdout, "  %d token-transfer rows of failed txs dropped, %d blacklist facts, %d tokens described\n",
 		s.DroppedFailed, s.Facts, s.Tokens)
+	if old := s.Transfers - int64(s.NewTransfers); old > 0 {
+		// A tx is stored once, with what the import that first stored it
+		// carried: an export of the same range with more (traces) adds
+		// nothing to it.
+		fmt.Fprintf(env.Stdout, "  %d transfers belong to txs already stored and were not added again (a tx keeps what its first import gave it: internal transfers from a traces file must come with the range's first import)\n", old)
+	}
 	if s.StatusUnknown > 0 {
 		fmt.Fprintf(env.Stderr, "warning: %d transactions have no receipt status (pre-Byzantium?): counted as succeeded\n", s.StatusUnknown)
 	}
