@@ -97,6 +97,10 @@ type segState struct {
 	// pending: the segment being closed in the background, or nil (see
 	// startClose).
 	pending *pendingSeg
+	// txF, addrF: the filters over the closed and pending segments' txid
+	// and address hashes (segfilter.go), nil until a lookup needs them.
+	txF, addrF *keyFilter
+	stats      filterStats
 }
 
 // openAdj returns the positions of address id's entries in the open
@@ -144,26 +148,51 @@ func (g *segState) truncateOpen(n, a uint64) {
 func (g *segState) txCandidates(id *[32]byte) []uint64 {
 	p := txidHash(id)
 	var out []uint64
+	if g.closedKeys() {
+		g.stats.probes++
+		if !useSegFilter || g.txFilter().mayHave(uint32(p>>32)) {
+			g.stats.maybes++
+			out = g.closedTxCandidates(p, out)
+		}
+	}
+	return g.openX.catchUp(g.open.txids).get(p, out)
+}
+
+// closedTxCandidates appends to out the txnums of the closed and pending
+// segments whose txid hash matches p (in its top 32 bits).
+func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.txnums(p)...)
 	}
 	if g.pending != nil {
 		out = g.pending.x.get(p, out)
 	}
-	return g.openX.catchUp(g.open.txids).get(p, out)
+	return out
 }
 
 // addrCandidates returns the address ids whose bytes hash to h (addrHash);
 // the caller checks the id's bytes.
 func (g *segState) addrCandidates(h uint64) []uint64 {
 	var out []uint64
+	if g.closedKeys() {
+		g.stats.probes++
+		if !useSegFilter || g.addrFilter().mayHave(uint32(h>>32)) {
+			g.stats.maybes++
+			out = g.closedAddrCandidates(h, out)
+		}
+	}
+	return g.openA.catchUp(g.open.addrs).get(h, out)
+}
+
+// closedAddrCandidates is closedTxCandidates for address hashes.
+func (g *segState) closedAddrCandidates(h uint64, out []uint64) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.addrIDs(h)...)
 	}
 	if g.pending != nil {
 		out = g.pending.a.get(h, out)
 	}
-	return g.openA.catchUp(g.open.addrs).get(h, out)
+	return out
 }
 
 func segDir(root string) string { return filepath.Join(root, "seg") }
@@ -532,6 +561,7 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	p.x = *g.openX.catchUp(d.txids)
 	p.a = *g.openA.catchUp(d.addrs)
 	g.pending = p
+	g.filterPending()
 	g.resetOpen(d.end, d.addrEnd)
 	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
 	go func() {
