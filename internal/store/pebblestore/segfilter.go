@@ -34,9 +34,12 @@ package pebblestore
 
 const (
 	filterBitsPerKey = 12
-	filterK          = 7       // 7 × 9 bits of the 64-bit mix
-	filterMinKeys    = 1 << 12 // a new filter's least capacity
+	filterK          = 7 // 7 × 9 bits of the 64-bit mix
 )
+
+// filterMinKeys is a new filter's least capacity (a variable so that tests
+// can make filters regrow).
+var filterMinKeys = 1 << 12
 
 // useSegFilter is false only in tests that compare against the plain walk
 // of every segment.

@@ -146,7 +146,11 @@ func (g *segState) truncateOpen(n, a uint64) {
 // txCandidates returns the txnums whose txid may be id (same hash); the
 // caller checks the tx record.
 func (g *segState) txCandidates(id *[32]byte) []uint64 {
-	p := txidHash(id)
+	return g.txHashCandidates(txidHash(id))
+}
+
+// txHashCandidates returns the txnums whose txid hash may be p.
+func (g *segState) txHashCandidates(p uint64) []uint64 {
 	var out []uint64
 	if g.closedKeys() {
 		g.stats.probes++
