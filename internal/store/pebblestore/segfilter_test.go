@@ -387,3 +387,81 @@ func TestSegFilterSameAnswers(t *testing.T) {
 		t.Fatalf("%d lookups reached the filters, %d passed them, %d builds", probes, maybes, builds)
 	}
 }
+
+// benchSegs returns n segments of per txids and per addresses each (random
+// hashes), built in memory as closeOpen would write them.
+func benchSegs(b *testing.B, n, per int) []*segment {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(per)))
+	var segs []*segment
+	for i := range n {
+		start := uint64(1 + i*per)
+		d := &segData{start: start, end: start + uint64(per), addrStart: start, addrEnd: start + uint64(per)}
+		for j := range uint64(per) {
+			d.txids = append(d.txids, hashEnt{hash: rng.Uint64(), num: start + j})
+			d.addrs = append(d.addrs, hashEnt{hash: rng.Uint64(), num: start + j})
+			d.times = append(d.times, 1_600_000_000)
+		}
+		img, err := encodeSeg(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := parseSegment(img, fmt.Sprintf("bench-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	return segs
+}
+
+// BenchmarkAbsentLookups: the address and txid lookups of keys no segment
+// holds (a new address once the address cache is full, a new txid in an
+// Unordered apply), against the number of closed segments (2¹⁵ txids and
+// addresses each), with the filters and with the walk of every segment
+// they replace. The filters and the segments' bitmaps are built before the
+// timing.
+func BenchmarkAbsentLookups(b *testing.B) {
+	const per = 1 << 15
+	for _, n := range []int{5, 50, 500} {
+		segs := benchSegs(b, n, per)
+		for _, filter := range []bool{false, true} {
+			name := "walk"
+			if filter {
+				name = "filter"
+			}
+			b.Run(fmt.Sprintf("segs=%d/%s", n, name), func(b *testing.B) {
+				defer func(old bool) { useSegFilter = old }(useSegFilter)
+				useSegFilter = filter
+				g := &segState{segs: segs}
+				end := uint64(1 + n*per)
+				g.resetOpen(end, end)
+				rng := rand.New(rand.NewPCG(9, 9))
+				keys := make([]uint64, 1<<16)
+				for i := range keys {
+					keys[i] = rng.Uint64()
+				}
+				for _, h := range keys[:64] { // build every bitmap and filter
+					g.addrCandidates(h)
+					g.txHashCandidates(h)
+				}
+				g.stats = filterStats{}
+				found := 0
+				i := 0
+				for b.Loop() {
+					h := keys[i&(len(keys)-1)]
+					i++
+					found += len(g.addrCandidates(h)) + len(g.txHashCandidates(h^0x5555))
+				}
+				if found > b.N/100 {
+					b.Fatalf("%d of %d random keys found", found, 2*b.N)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/lookup")
+				if filter {
+					b.ReportMetric(float64(g.stats.maybes)/float64(g.stats.probes), "passed/lookup")
+					b.ReportMetric(g.addrF.bytesPerKey(), "filter-B/key")
+				}
+			})
+		}
+	}
+}
