@@ -9,8 +9,8 @@ package pebblestore
 // ingest slowed down in proportion to the chain already stored.
 //
 // Why a blocked Bloom filter: it needs no stored data (it is built from the
-// segments' hash sections the first time a lookup needs it, kept in memory
-// only), takes ≈ 1.5–2.3 bytes a key, only ever errs towards "maybe", so
+// segments' hash sections the first time a lookup of a writing process
+// needs it, kept in memory only), takes ≈ 1.5–2.3 bytes a key, only ever errs towards "maybe", so
 // keys that leave (an undo) may simply stay in it, and reads one 64-byte
 // block a probe. An exact set of the 32-bit fingerprints would take 4+ bytes
 // a key; a cuckoo or xor filter of the same error rate is smaller but
@@ -130,6 +130,12 @@ func (x *hashIndex) len() int {
 // filterStats counts the lookups that reached the filters, and those it
 // let through to the segments (for tests and benchmarks).
 type filterStats struct{ probes, maybes, builds int }
+
+// filtering reports whether lookups go through the filter f (nil when not
+// built yet).
+func (g *segState) filtering(f *keyFilter) bool {
+	return useSegFilter && (g.writing || f != nil)
+}
 
 // closedKeys is whether the chain has closed or pending segments, whose
 // keys a filter covers.

@@ -285,8 +285,8 @@ func checkFilterAgainstWalk(t *testing.T, s *Store, w *filterWorld, rng *rand.Ra
 // and an address cache of 4 (full at once, so every new address is looked
 // up), reopening, applying batches again (every tx a duplicate), rolling
 // back across closed segments and applying on; check runs after each step.
-// It returns the store, open.
-func runFilterWorld(t *testing.T, w *filterWorld, check func(step string, s *Store)) *Store {
+// It returns the store, open, and its directory.
+func runFilterWorld(t *testing.T, w *filterWorld, check func(step string, s *Store)) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	open := func() *Store {
@@ -321,7 +321,7 @@ func runFilterWorld(t *testing.T, w *filterWorld, check func(step string, s *Sto
 	}
 	s = open()
 	apply(s, 0, len(w.blocks), len(w.blocks)) // all of it again
-	return s
+	return s, dir
 }
 
 // TestSegFilterSameAnswers: with the filters, every candidate list, every
@@ -329,7 +329,8 @@ func runFilterWorld(t *testing.T, w *filterWorld, check func(step string, s *Sto
 // gives: after each apply, reopen, rollback and repeated apply, the
 // filtered lookups equal the walk, and the final store (digest, every
 // address's id, every txid's number) equals one built with the filters
-// off. Small filters (least capacity 8) make them regrow as segments close.
+// off, as seen by the writing process and by a process that only reads
+// (which builds no filter). Small filters (least capacity 8) make them regrow as segments close.
 func TestSegFilterSameAnswers(t *testing.T) {
 	defer func(s, a, m int) { segMaxEntries, addrCacheMax, filterMinKeys = s, a, m }(segMaxEntries, addrCacheMax, filterMinKeys)
 	segMaxEntries, addrCacheMax, filterMinKeys = 11, 4, 8
@@ -337,7 +338,7 @@ func TestSegFilterSameAnswers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 
 	useSegFilter = false
-	plain := runFilterWorld(t, w, func(string, *Store) {})
+	plain, _ := runFilterWorld(t, w, func(string, *Store) {})
 	useSegFilter = true
 	defer plain.Close()
 
@@ -353,13 +354,13 @@ func TestSegFilterSameAnswers(t *testing.T) {
 			st.seg.stats = filterStats{}
 		}
 	}
-	filtered := runFilterWorld(t, w, func(step string, s *Store) {
+	filtered, dir := runFilterWorld(t, w, func(step string, s *Store) {
 		stats(s, true)
 		t.Run(step, func(t *testing.T) { checkFilterAgainstWalk(t, s, w, rng) })
 		stats(s, false)
 	})
-	defer filtered.Close()
 	if t.Failed() {
+		filtered.Close()
 		return
 	}
 	if got, want := digest(t, filtered), digest(t, plain); got != want {
@@ -378,6 +379,25 @@ func TestSegFilterSameAnswers(t *testing.T) {
 		if got != want || err1 != nil || err2 != nil {
 			t.Fatalf("txid %x: tx %d (%v) with the filters, %d (%v) without", w.txids[i], got, err1, want, err2)
 		}
+	}
+	// A process that only reads builds no filter, and finds the same.
+	if err := filtered.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for _, a := range w.addrs {
+		got, err1 := reader.addrIDOf(model.Tron, a)
+		want, err2 := plain.addrIDOf(model.Tron, a)
+		if got != want || err1 != nil || err2 != nil {
+			t.Fatalf("address %x: id %d (%v) in a reading process, %d (%v) without the filters", a, got, err1, want, err2)
+		}
+	}
+	if st := reader.chains[model.Tron]; st.seg.txF != nil || st.seg.addrF != nil || st.seg.stats.probes == 0 {
+		t.Fatalf("a reading process built filters (%d lookups)", st.seg.stats.probes)
 	}
 	// The applies' lookups reached the filters (a third of the addresses
 	// and every repeated tx are stored, and pass), which were rebuilt as
@@ -433,7 +453,7 @@ func BenchmarkAbsentLookups(b *testing.B) {
 			b.Run(fmt.Sprintf("segs=%d/%s", n, name), func(b *testing.B) {
 				defer func(old bool) { useSegFilter = old }(useSegFilter)
 				useSegFilter = filter
-				g := &segState{segs: segs}
+				g := &segState{segs: segs, writing: true}
 				end := uint64(1 + n*per)
 				g.resetOpen(end, end)
 				rng := rand.New(rand.NewPCG(9, 9))

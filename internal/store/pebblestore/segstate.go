@@ -100,7 +100,12 @@ type segState struct {
 	// txF, addrF: the filters over the closed and pending segments' txid
 	// and address hashes (segfilter.go), nil until a lookup needs them.
 	txF, addrF *keyFilter
-	stats      filterStats
+	// writing: an Apply ran on this state. Only then are the filters
+	// built: a reader's lookup of a stored key would decode every section
+	// twice (filter, then bitmaps) and a one-shot reader makes too few
+	// lookups to earn the build back; readers use filters an Apply built.
+	writing bool
+	stats   filterStats
 }
 
 // openAdj returns the positions of address id's entries in the open
@@ -154,7 +159,7 @@ func (g *segState) txHashCandidates(p uint64) []uint64 {
 	var out []uint64
 	if g.closedKeys() {
 		g.stats.probes++
-		if !useSegFilter || g.txFilter().mayHave(uint32(p>>32)) {
+		if !g.filtering(g.txF) || g.txFilter().mayHave(uint32(p>>32)) {
 			g.stats.maybes++
 			out = g.closedTxCandidates(p, out)
 		}
@@ -180,7 +185,7 @@ func (g *segState) addrCandidates(h uint64) []uint64 {
 	var out []uint64
 	if g.closedKeys() {
 		g.stats.probes++
-		if !useSegFilter || g.addrFilter().mayHave(uint32(h>>32)) {
+		if !g.filtering(g.addrF) || g.addrFilter().mayHave(uint32(h>>32)) {
 			g.stats.maybes++
 			out = g.closedAddrCandidates(h, out)
 		}
