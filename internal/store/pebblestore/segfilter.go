@@ -5,14 +5,15 @@ package pebblestore
 // the segment being closed (pending), so that a lookup of a key no closed
 // segment holds (a new txid, a new address: most lookups of an ingest once
 // the address cache is full) costs one cache line instead of a bitmap probe
-// per segment. Mainnet Bitcoin has thousands of segments: without it an
-// ingest slowed down in proportion to the chain already stored.
+// per segment. Bitcoin mainnet would fill a thousand segments or more:
+// without it an ingest slowed down in proportion to the chain already
+// stored.
 //
 // Why a blocked Bloom filter: it needs no stored data (it is built from the
 // segments' hash sections the first time a lookup of a writing process
-// needs it, kept in memory only), takes ≈ 1.5–2.3 bytes a key, only ever errs towards "maybe", so
-// keys that leave (an undo) may simply stay in it, and reads one 64-byte
-// block a probe. An exact set of the 32-bit fingerprints would take 4+ bytes
+// needs it, kept in memory only), takes ≈ 1.5–2.3 bytes a key, only ever
+// errs towards "maybe", so keys that leave (an undo) could even stay in it,
+// and reads one 64-byte block a probe. An exact set of the 32-bit fingerprints would take 4+ bytes
 // a key; a cuckoo or xor filter of the same error rate is smaller but
 // harder to extend (xor: not at all) as segments close.
 //
@@ -23,10 +24,11 @@ package pebblestore
 // segments' answers are the same either way, since they too match on the
 // fingerprint only.
 //
-// Layout: blocks of 512 bits (8 words, one cache line when the slice is
-// aligned, which Go's allocator gives large slices); a fingerprint picks
-// its block by multiply-shift of the fingerprint and sets filterK bits in
-// it, 9 bits of a mix of the fingerprint each. Sized for filterBitsPerKey
+// Layout: blocks of 512 bits (8 words: one cache line, as Go allocates
+// large slices page-aligned and small ones at multiples of their size
+// class); a fingerprint picks its block by multiply-shift of the
+// fingerprint itself (the top bits of a finalised hash: uniform) and sets
+// filterK bits in it, 9 bits of a mix of the fingerprint each. Sized for filterBitsPerKey
 // bits a key at capacity, built with half as much room again; past
 // capacity the next lookup rebuilds it. False "maybe" rate (theory for
 // 512-bit blocks, k = 7; TestKeyFilterFalseRate measures it): ≈ 0.4 % at
