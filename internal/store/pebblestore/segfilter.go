@@ -33,6 +33,10 @@ package pebblestore
 // capacity the next lookup rebuilds it. False "maybe" rate (theory for
 // 512-bit blocks, k = 7; TestKeyFilterFalseRate measures it): ≈ 0.4 % at
 // capacity (12 bits a key), ≈ 0.05 % just after a build (18 bits a key).
+//
+// Like the rest of segState, the filters are built, extended, probed and
+// dropped under s.mu only: Apply holds it throughout, and the readers that
+// look keys up by hash (addrIDOf, txNumOf) take it for the lookup.
 
 const (
 	filterBitsPerKey = 12
