@@ -83,6 +83,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	if err := s.loadAddrs(c, st); err != nil {
 		return err
 	}
+	st.seg.writing = true // the filters pay off (segfilter.go)
 	if c.IsUTXO() {
 		if err := s.ensureUTXO(c, st); err != nil {
 			return err

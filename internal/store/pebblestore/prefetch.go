@@ -6,10 +6,11 @@ import (
 )
 
 // Resolving a transaction is a chain of random reads into tables far larger
-// than the CPU's caches: an address's slot in the address cache, a txid's
-// slot in the open segment's index (and a word of each closed segment's
-// bitmap), an outpoint's slot in the UTXO set and then its entry. One
-// after the other, each waits out a full memory latency, and they were
+// than the CPU's caches: an address's slot in the address cache (and, once
+// that is full, its block of the closed segments' address filter,
+// segfilter.go), a txid's slot in the open segment's index and its block of
+// the txid filter, an outpoint's slot in the UTXO set and then its entry.
+// One after the other, each waits out a full memory latency, and they were
 // most of an Apply's time (Bitcoin: the UTXO set and the address cache
 // ≈ 60 % of the resolve step; ETL: the address cache and the txid index
 // ≈ 70 %). prefetch reads the first line of each of those probes for the
@@ -116,6 +117,13 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				sink += ac.slots[h>>ac.shift].id
 			}
 		}
+		// An address the full cache misses is looked up in the address
+		// filter next.
+		if f := st.seg.addrF; f != nil && !st.complete {
+			for _, h := range w.addr {
+				sink += f.line(uint32(h >> 32))
+			}
+		}
 		// Then the entries the inputs' slots name (the first slot of each
 		// run only).
 		for _, h := range w.in {
@@ -138,18 +146,20 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 					sink += x.slots[h>>x.shift]
 				}
 			}
-			for _, s := range g.segs {
-				if b := &s.txBits; b.built {
-					for _, h := range w.txid {
-						k := uint32(h>>32) >> b.shift
-						sink += b.bits[k/64]
-					}
+			if f := g.txF; f != nil {
+				for _, h := range w.txid {
+					sink += f.line(uint32(h >> 32))
 				}
 			}
 		}
 		if ac.n > 0 {
 			for _, h := range w.addr {
 				sink += ac.slots[h>>ac.shift].id
+			}
+		}
+		if f := g.addrF; f != nil && !st.complete {
+			for _, h := range w.addr {
+				sink += f.line(uint32(h >> 32))
 			}
 		}
 	}

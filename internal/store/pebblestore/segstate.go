@@ -97,6 +97,15 @@ type segState struct {
 	// pending: the segment being closed in the background, or nil (see
 	// startClose).
 	pending *pendingSeg
+	// txF, addrF: the filters over the closed and pending segments' txid
+	// and address hashes (segfilter.go), nil until a lookup needs them.
+	txF, addrF *keyFilter
+	// writing: an Apply ran on this state. Only then are the filters
+	// built: a reader's lookup of a stored key would decode every section
+	// twice (filter, then bitmaps) and a one-shot reader makes too few
+	// lookups to earn the build back; readers use filters an Apply built.
+	writing bool
+	stats   filterStats
 }
 
 // openAdj returns the positions of address id's entries in the open
@@ -142,28 +151,57 @@ func (g *segState) truncateOpen(n, a uint64) {
 // txCandidates returns the txnums whose txid may be id (same hash); the
 // caller checks the tx record.
 func (g *segState) txCandidates(id *[32]byte) []uint64 {
-	p := txidHash(id)
+	return g.txHashCandidates(txidHash(id))
+}
+
+// txHashCandidates returns the txnums whose txid hash may be p.
+func (g *segState) txHashCandidates(p uint64) []uint64 {
 	var out []uint64
+	if g.closedKeys() {
+		g.stats.probes++
+		if !g.filtering(g.txF) || g.txFilter().mayHave(uint32(p>>32)) {
+			g.stats.maybes++
+			out = g.closedTxCandidates(p, out)
+		}
+	}
+	return g.openX.catchUp(g.open.txids).get(p, out)
+}
+
+// closedTxCandidates appends to out the txnums of the closed and pending
+// segments whose txid hash matches p (in its top 32 bits).
+func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.txnums(p)...)
 	}
 	if g.pending != nil {
 		out = g.pending.x.get(p, out)
 	}
-	return g.openX.catchUp(g.open.txids).get(p, out)
+	return out
 }
 
 // addrCandidates returns the address ids whose bytes hash to h (addrHash);
 // the caller checks the id's bytes.
 func (g *segState) addrCandidates(h uint64) []uint64 {
 	var out []uint64
+	if g.closedKeys() {
+		g.stats.probes++
+		if !g.filtering(g.addrF) || g.addrFilter().mayHave(uint32(h>>32)) {
+			g.stats.maybes++
+			out = g.closedAddrCandidates(h, out)
+		}
+	}
+	return g.openA.catchUp(g.open.addrs).get(h, out)
+}
+
+// closedAddrCandidates is closedTxCandidates for address hashes.
+func (g *segState) closedAddrCandidates(h uint64, out []uint64) []uint64 {
 	for _, s := range g.segs {
 		out = append(out, s.addrIDs(h)...)
 	}
 	if g.pending != nil {
 		out = g.pending.a.get(h, out)
 	}
-	return g.openA.catchUp(g.open.addrs).get(h, out)
+	return out
 }
 
 func segDir(root string) string { return filepath.Join(root, "seg") }
@@ -532,6 +570,7 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	p.x = *g.openX.catchUp(d.txids)
 	p.a = *g.openA.catchUp(d.addrs)
 	g.pending = p
+	g.filterPending()
 	g.resetOpen(d.end, d.addrEnd)
 	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
 	go func() {

@@ -199,6 +199,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		}
 		s.removeOrphans(c, &g.list)
 		g.resetOpen(mark.NextTx, mark.NextAddr)
+		g.dropFilters()
 	} else {
 		g.truncateOpen(mark.NextTx, mark.NextAddr)
 	}
