@@ -42,6 +42,10 @@ type Stream struct {
 	// Reset tells that the rows were not in block order after all: the
 	// blocks handed over so far must be dropped; all blocks follow again.
 	Reset func() error
+	// Recycler, when set, lends the memory of the blocks handed over; the
+	// consumer returns each block once it is done with it (recycle.go).
+	// Nil: every hand-over is fresh memory, the garbage collector's.
+	Recycler *Recycler
 }
 
 // streamRows is how many rows a streaming decode merges between two
@@ -101,6 +105,7 @@ func DecodeUnitStream(c model.Chain, u Unit, s Stream) (*Result, error) {
 
 // decodeStream is DecodeUnitStream on d.
 func (d *Decoder) decodeStream(u Unit, s Stream) (*Result, error) {
+	d.rc = s.Recycler
 	if hasTraces(u) {
 		// A transaction's internal transfers are numbered over all its
 		// traces rows: the unit is decoded whole, then handed over.
