@@ -141,7 +141,7 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 		defer close(msgs)
 		for _, u := range units {
 			r, err := etl.DecodeUnitStream(c, u, etl.Stream{
-				Blocks: func(b []*model.Block) error { return send(etlMsg{blocks: b}) },
+				Blocks:   func(b []*model.Block) error { return send(etlMsg{blocks: b}) },
 				Reset:    func() error { return send(etlMsg{reset: true}) },
 				Recycler: rc,
 			})
