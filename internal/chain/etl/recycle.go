@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -31,7 +32,7 @@ import (
 //     error, and so is any other block of the same Return call left
 //     unreturned: nothing is half-returned.
 //  3. A returned block is poisoned at once (its Chain set to an invalid
-//     value, its Txs emptied), so that a consumer that returned blocks
+//     value, its Txs emptied; in check mode every field), so that a consumer that returned blocks
 //     before applying them applies blocks of no chain, which every store
 //     rejects (ingest also checks, Recycler.Lent). Its memory is reused
 //     only when every block of its hand-over was returned.
@@ -181,6 +182,9 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 		l := r.lent[b]
 		delete(r.lent, b)
 		b.Chain, b.Txs = poisonChain, nil
+		if r.check {
+			*b = poisonBlock
+		}
 		if l.left--; l.left > 0 {
 			continue
 		}
@@ -194,53 +198,67 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 	return nil
 }
 
-// poisonHeight and poisonByte fill the returned memory in check mode.
+// Check mode's poison looks like stale content in every field (no zero
+// value that a build forgetting to write a field would leave as it was):
+// poisonHeight, poisonByte, and the sentinel slices below.
 const (
 	poisonHeight = ^uint64(0) - 0x5f0
 	poisonByte   = 0xdb
 )
 
+var (
+	poisonAddr  = []byte{poisonByte, poisonByte, poisonByte}
+	poisonValue = uint256.Int{poisonByte, poisonByte, poisonByte, poisonByte}
+	poisonXfer  = model.Transfer{From: poisonAddr, To: poisonAddr, Contract: poisonAddr, Value: poisonValue, LogIndex: -poisonByte}
+	poisonXfers = []model.Transfer{poisonXfer}
+	poisonTx    = model.Tx{ID: [32]byte{poisonByte, poisonByte}, Index: poisonByte, Failed: true, Coinbase: true,
+		Inputs: []model.Input{{}}, Outputs: []model.Output{{}}, Transfers: poisonXfers, Fee: poisonValue, FeePayer: poisonAddr}
+	poisonTxs   = []model.Tx{poisonTx}
+	poisonBlock = model.Block{Chain: poisonChain, Height: poisonHeight, Hash: [32]byte{poisonByte}, PrevHash: [32]byte{poisonByte},
+		Time: -poisonByte, Txs: poisonTxs}
+)
+
 // poison marks a lease's blocks returned; all its memory in check mode.
 func (l *lease) poison(check bool) {
-	for i := range l.blocks {
-		l.blocks[i].Chain, l.blocks[i].Txs = poisonChain, nil
-	}
 	if !check {
+		for i := range l.blocks {
+			l.blocks[i].Chain, l.blocks[i].Txs = poisonChain, nil
+		}
 		return
 	}
 	for i := range l.blocks {
-		b := &l.blocks[i]
-		b.Height = poisonHeight
-		b.Hash = [32]byte{}
-		b.Hash[0] = poisonByte
+		l.blocks[i] = poisonBlock
 	}
 	for i := range l.txs {
-		l.txs[i] = model.Tx{Transfers: nil, FeePayer: nil}
-		l.txs[i].ID[0] = poisonByte
+		l.txs[i] = poisonTx
 	}
 	for i := range l.xfers {
-		l.xfers[i] = model.Transfer{LogIndex: -poisonByte}
+		l.xfers[i] = poisonXfer
 	}
 }
 
 // checkPoison reports an error when a check-mode lease's poison is not
 // intact: something wrote to blocks after they were returned.
 func (l *lease) checkPoison() error {
+	same := func(a, b []byte) bool { return len(a) == len(b) && &a[0] == &b[0] }
 	for i := range l.blocks {
 		b := &l.blocks[i]
-		if b.Chain != poisonChain || b.Height != poisonHeight || b.Hash[0] != poisonByte || b.Txs != nil {
+		if b.Chain != poisonChain || b.Height != poisonHeight || b.Hash != poisonBlock.Hash || b.PrevHash != poisonBlock.PrevHash ||
+			b.Time != poisonBlock.Time || len(b.Txs) != 1 || &b.Txs[0] != &poisonTxs[0] {
 			return fmt.Errorf("etl: block memory written after it was returned to the recycler (block %d)", b.Height)
 		}
 	}
 	for i := range l.txs {
 		t := &l.txs[i]
-		if t.ID[0] != poisonByte || t.Transfers != nil || t.FeePayer != nil || !t.Fee.IsZero() {
+		if t.ID != poisonTx.ID || t.Index != poisonTx.Index || !t.Failed || !t.Coinbase || len(t.Inputs) != 1 || &t.Inputs[0] != &poisonTx.Inputs[0] ||
+			len(t.Outputs) != 1 || &t.Outputs[0] != &poisonTx.Outputs[0] || len(t.Transfers) != 1 || &t.Transfers[0] != &poisonXfers[0] ||
+			t.Fee != poisonValue || !same(t.FeePayer, poisonAddr) {
 			return fmt.Errorf("etl: transaction memory written after it was returned to the recycler (%x)", t.ID)
 		}
 	}
 	for i := range l.xfers {
 		x := &l.xfers[i]
-		if x.LogIndex != -poisonByte || x.From != nil || x.To != nil || x.Contract != nil || !x.Value.IsZero() {
+		if x.LogIndex != -poisonByte || x.Value != poisonValue || !same(x.From, poisonAddr) || !same(x.To, poisonAddr) || !same(x.Contract, poisonAddr) {
 			return fmt.Errorf("etl: transfer memory written after it was returned to the recycler (log %d)", x.LogIndex)
 		}
 	}
