@@ -61,12 +61,14 @@ const etlBatchTxs = 120_000
 // package do; SPOOR_CHECK_RECYCLE=1 for a binary); noRecycle hands over
 // fresh memory (tests compare both); returnEarly makes the driver return
 // blocks before it applies them (the mistake the checks must catch: tests
-// only); recycled, when set, sees the recycler of each import (tests).
+// only); recycled, when set, sees the recycler of each import (tests);
+// handOverRows sets etl.Stream.Rows (tests; 0: the decoder's default).
 var (
 	checkRecycle = os.Getenv("SPOOR_CHECK_RECYCLE") == "1"
 	noRecycle    bool
 	returnEarly  bool
 	recycled     func(*etl.Recycler)
+	handOverRows int
 )
 
 // etlMsg is what the decoding goroutine sends: the next blocks of the unit
@@ -144,6 +146,7 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 				Blocks:   func(b []*model.Block) error { return send(etlMsg{blocks: b}) },
 				Reset:    func() error { return send(etlMsg{reset: true}) },
 				Recycler: rc,
+				Rows:     handOverRows,
 			})
 			if errors.Is(err, errStopped) || send(etlMsg{res: r, err: err}) != nil || err != nil {
 				return

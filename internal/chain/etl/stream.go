@@ -46,6 +46,9 @@ type Stream struct {
 	// consumer returns each block once it is done with it (recycle.go).
 	// Nil: every hand-over is fresh memory, the garbage collector's.
 	Recycler *Recycler
+	// Rows is how many rows are merged between two hand-overs; 0: the
+	// default (streamRows). Tests of consumers set it small.
+	Rows int
 }
 
 // streamRows is how many rows a streaming decode merges between two
@@ -106,6 +109,9 @@ func DecodeUnitStream(c model.Chain, u Unit, s Stream) (*Result, error) {
 // decodeStream is DecodeUnitStream on d.
 func (d *Decoder) decodeStream(u Unit, s Stream) (*Result, error) {
 	d.rc = s.Recycler
+	if s.Rows > 0 {
+		d.streamRows = s.Rows
+	}
 	if hasTraces(u) {
 		// A transaction's internal transfers are numbered over all its
 		// traces rows: the unit is decoded whole, then handed over.
