@@ -155,6 +155,9 @@ type Decoder struct {
 	// rc lends the memory of the blocks built (recycle.go); nil: fresh
 	// memory each build.
 	rc *Recycler
+	// xrows are the row slices of the token_transfers chunks merged
+	// (xbatches hold parts of them), for the next unit (recycle.go).
+	xrows [][]xferRow
 	// scratch is build's memory that no block points into, reused by the
 	// next build.
 	scratch struct {
@@ -638,7 +641,7 @@ func (d *Decoder) tx(id *[32]byte, h uint64, height uint64, w loc) int32 {
 	}
 	d.lastSlotH = height
 	if t.n>>txSegBits == len(t.segs) {
-		t.segs = append(t.segs, make([]txAcc, 1<<txSegBits))
+		t.segs = append(t.segs, d.rc.getTxSeg())
 	}
 	t.n++
 	t.slots[k] = txSlot{uint32(h), i + 1}

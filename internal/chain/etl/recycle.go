@@ -58,6 +58,13 @@ type Recycler struct {
 	quarantine []*lease
 	// reused counts the hand-overs built into recycled arrays (tests).
 	reused int
+	// A unit's decoder memory that no block points into: its
+	// token_transfers rows and its transaction table's segments, for the
+	// next unit's decoder once a unit is decoded (putUnit).
+	xrows [][]xferRow
+	segs  [][]txAcc
+	// unitReused counts row slices and segments reused (tests).
+	unitReused int
 }
 
 // lease is the memory of one hand-over.
@@ -75,6 +82,69 @@ const poisonChain model.Chain = 0xff
 // NewRecycler returns an empty Recycler; check turns on check mode.
 func NewRecycler(check bool) *Recycler {
 	return &Recycler{check: check, lent: map[*model.Block]*lease{}}
+}
+
+// getXferRows returns an empty row slice recycled from a decoded unit (a
+// chunk's: chunks are about the same size), or nil. r may be nil.
+func (r *Recycler) getXferRows() []xferRow {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.xrows)
+	if n == 0 {
+		return nil
+	}
+	s := r.xrows[n-1]
+	r.xrows[n-1] = nil
+	r.xrows = r.xrows[:n-1]
+	r.unitReused++
+	return s[:0]
+}
+
+// getTxSeg returns a transaction table segment (its accumulators are
+// written whole as they are taken), recycled from a decoded unit when one
+// is free. r may be nil.
+func (r *Recycler) getTxSeg() []txAcc {
+	if r != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if n := len(r.segs); n > 0 {
+			s := r.segs[n-1]
+			r.segs[n-1] = nil
+			r.segs = r.segs[:n-1]
+			r.unitReused++
+			return s
+		}
+	}
+	return make([]txAcc, 1<<txSegBits)
+}
+
+// putUnit keeps the memory of d, a decoder done with its unit, that no
+// handed-over block points into (the address bytes are in other arrays):
+// its rows and its transaction table. d must not be used afterwards.
+func (r *Recycler) putUnit(d *Decoder) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range d.xrows {
+		if cap(s) > 0 {
+			r.xrows = append(r.xrows, s[:0])
+		}
+	}
+	r.segs = append(r.segs, d.txs.segs...)
+	d.xrows, d.xbatches, d.txs.segs, d.txs.n = nil, nil, nil, 0
+}
+
+// UnitReused returns how many row slices and transaction table segments
+// of decoded units were reused.
+func (r *Recycler) UnitReused() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unitReused
 }
 
 // Reused returns how many hand-overs were built into recycled memory.

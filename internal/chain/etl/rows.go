@@ -197,7 +197,12 @@ func (d *Decoder) xferReader(cr *csvReader, fi int32) (func(*batch, *csvReader),
 		return nil, nil, err
 	}
 	xc := xferCols{c[0], c[1], c[2], c[3], c[4], c[5], c[6], cr.optCol("block_timestamp"), cr.optCol("block_hash")}
-	parse := func(b *batch, cr *csvReader) { parseXfers(d.chain, &xc, b, cr) }
+	parse := func(b *batch, cr *csvReader) {
+		if b.xf == nil {
+			b.xf = d.rc.getXferRows() // parseRowsInto grows it when short
+		}
+		parseXfers(d.chain, &xc, b, cr)
+	}
 	return parse, &xferMerge{d: d, fi: fi, lastTx: -1, st: d.st}, nil
 }
 
@@ -305,6 +310,7 @@ func (m *xferMerge) merge(b *batch, base int) error {
 // merged.
 func (m *xferMerge) begin(b *batch) {
 	d := m.d
+	d.xrows = append(d.xrows, b.xf)
 	b.slab = d.addSlab(b.arena)
 	b.gidx = make([]int32, len(b.contracts))
 	for i := range b.contracts {

@@ -112,6 +112,17 @@ func (d *Decoder) decodeStream(u Unit, s Stream) (*Result, error) {
 	if s.Rows > 0 {
 		d.streamRows = s.Rows
 	}
+	r, err := d.decodeStream1(u, s)
+	if err == nil {
+		// Nothing handed over points into the rows or the transaction
+		// table: the next unit builds into them (recycle.go).
+		d.rc.putUnit(d)
+	}
+	return r, err
+}
+
+// decodeStream1 is decodeStream after its settings.
+func (d *Decoder) decodeStream1(u Unit, s Stream) (*Result, error) {
 	if hasTraces(u) {
 		// A transaction's internal transfers are numbered over all its
 		// traces rows: the unit is decoded whole, then handed over.
