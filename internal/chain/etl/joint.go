@@ -130,7 +130,7 @@ func (d *Decoder) readJoint(u Unit, s Stream, tf, xf File) (*Result, error) {
 	}
 	tc.start(d, tparse, func(b *batch) int { return len(b.tx) }, func(b *batch, i int) uint64 { return b.tx[i].height },
 		tm.begin, tm.rows)
-	tc.done = putTxRows
+	tc.done = func(b *batch) { putTxRows(d.rc, b) }
 	xc.start(d, xparse, func(b *batch) int { return len(b.xf) }, func(b *batch, i int) uint64 { return b.xf[i].height },
 		xm.begin, xm.rows)
 

@@ -63,6 +63,9 @@ type Recycler struct {
 	// next unit's decoder once a unit is decoded (putUnit).
 	xrows [][]xferRow
 	segs  [][]txAcc
+	// txRows are the row slices of merged transactions chunks: nothing
+	// keeps them (the transactions are copied into the table).
+	txRows [][]txRow
 	// unitReused counts row slices and segments reused (tests).
 	unitReused int
 }
@@ -101,6 +104,31 @@ func (r *Recycler) getXferRows() []xferRow {
 	r.xrows = r.xrows[:n-1]
 	r.unitReused++
 	return s[:0]
+}
+
+// getTxRows returns an empty transactions row slice of a merged chunk, or
+// nil.
+func (r *Recycler) getTxRows() []txRow {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.txRows)
+	if n == 0 {
+		return nil
+	}
+	s := r.txRows[n-1]
+	r.txRows[n-1] = nil
+	r.txRows = r.txRows[:n-1]
+	return s
+}
+
+// putTxRows keeps the row slice of a merged transactions chunk. At most a
+// few are kept: as many as chunks are parsed at once.
+func (r *Recycler) putTxRows(s []txRow) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.txRows) < 16 {
+		r.txRows = append(r.txRows, s[:0])
+	}
 }
 
 // getTxSeg returns a transaction table segment (its accumulators are
