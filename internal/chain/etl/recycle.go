@@ -32,9 +32,10 @@ import (
 //     error, and so is any other block of the same Return call left
 //     unreturned: nothing is half-returned.
 //  3. A returned block is poisoned at once (its Chain set to an invalid
-//     value, its Txs emptied; in check mode every field), so that a consumer that returned blocks
-//     before applying them applies blocks of no chain, which every store
-//     rejects (ingest also checks, Recycler.Lent). Its memory is reused
+//     value, its Txs emptied; in check mode every field), and Recycler.Lent
+//     reports it: ingest checks every block with Lent right before it
+//     applies it, so that a block returned too early is an error, not a
+//     block stored empty or with another's content. Its memory is reused
 //     only when every block of its hand-over was returned.
 //
 // The address bytes the transfers point at (From, To, Contract, FeePayer)
@@ -46,8 +47,10 @@ import (
 // more Return call before it is reused, so that a block returned before
 // its Apply is still poisoned when the Apply reads it (reuse cannot hide
 // it), and its poison is checked to be intact when it is reused (nothing
-// wrote to returned memory). Without check mode, the race detector reports
-// a consumer reading a block the decoder builds into again.
+// wrote to returned memory). Without check mode, Lent can miss a block
+// returned early whose memory was already lent again (the same address),
+// but the race detector reports the consumer's read of it against the
+// decoder's build into it.
 type Recycler struct {
 	mu    sync.Mutex
 	check bool
