@@ -1055,7 +1055,7 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 	res.Txs += int64(ntx)
 	if len(out) == 0 {
 		d.rc.putBack(ls)
-		return nil, nil
+		return []*model.Block{}, nil
 	}
 	d.rc.lend(ls, len(out))
 	return out, nil
