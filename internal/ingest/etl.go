@@ -52,6 +52,30 @@ const (
 	etlRampBatches = 3
 )
 
+// The blocks the decoder hands over are lent by an etl.Recycler (see
+// package etl, recycle.go): the driver returns each block once store.Apply
+// has returned for it (the store copies what it keeps) or once it drops it
+// unapplied (a Reset), and the decoder builds the next blocks into the
+// memory of a hand-over whose blocks all came back. Before each Apply the
+// driver checks that every block it applies is still lent (Recycler.Lent),
+// so that a block returned too early is an error, never a block applied
+// with another's content. A failed import returns nothing (the recycler is
+// dropped with it).
+//
+// checkRecycle turns on the recycler's check mode (the tests of this
+// package do; SPOOR_CHECK_RECYCLE=1 for a binary); noRecycle hands over
+// fresh memory (tests compare both); returnEarly makes the driver return
+// blocks before it applies them (the mistake the checks must catch: tests
+// only); recycled, when set, sees the recycler of each import (tests);
+// handOverRows sets etl.Stream.Rows (tests; 0: the decoder's default).
+var (
+	checkRecycle = os.Getenv("SPOOR_CHECK_RECYCLE") == "1"
+	noRecycle    bool
+	returnEarly  bool
+	recycled     func(*etl.Recycler)
+	handOverRows int
+)
+
 // etlMsg is what the decoding goroutine sends: the next blocks of the unit
 // being decoded, a reset (drop the unit's blocks sent so far: its rows
 // were not in block order after all), or the end of the unit (its counts;
@@ -95,6 +119,20 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 	// reads (etl.DecodeUnitStream), so the store writes the first blocks of
 	// a partition while the rest are parsed, and it goes on to the next
 	// partition while the last blocks of one are written.
+	var rc *etl.Recycler
+	if !noRecycle {
+		rc = etl.NewRecycler(checkRecycle)
+		if recycled != nil {
+			defer recycled(rc)
+		}
+	}
+	// giveBack returns applied or dropped blocks to the recycler.
+	giveBack := func(blocks []*model.Block) error {
+		if rc == nil || len(blocks) == 0 {
+			return nil
+		}
+		return rc.Return(blocks)
+	}
 	msgs := make(chan etlMsg, 4)
 	stop := make(chan struct{})
 	errStopped := errors.New("stopped")
@@ -110,8 +148,10 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 		defer close(msgs)
 		for _, u := range units {
 			r, err := etl.DecodeUnitStream(c, u, etl.Stream{
-				Blocks: func(b []*model.Block) error { return send(etlMsg{blocks: b}) },
-				Reset:  func() error { return send(etlMsg{reset: true}) },
+				Blocks:   func(b []*model.Block) error { return send(etlMsg{blocks: b}) },
+				Reset:    func() error { return send(etlMsg{reset: true}) },
+				Recycler: rc,
+				Rows:     handOverRows,
 			})
 			if errors.Is(err, errStopped) || send(etlMsg{res: r, err: err}) != nil || err != nil {
 				return
@@ -157,15 +197,32 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 			}
 			unitMark, unitApplied = m, true
 		}
+		lo, hi := pending[0].Height, pending[len(pending)-1].Height
+		if returnEarly {
+			if err := giveBack(pending); err != nil {
+				return err
+			}
+		}
+		if rc != nil {
+			if err := rc.Lent(pending); err != nil {
+				return fmt.Errorf("%s: applying blocks %d..%d: %w", dir, lo, hi, err)
+			}
+		}
 		if err := st.Apply(c, store.Unordered, pending); err != nil {
-			return fmt.Errorf("%s: applying blocks %d..%d: %w", dir, pending[0].Height, pending[len(pending)-1].Height, err)
+			return fmt.Errorf("%s: applying blocks %d..%d: %w", dir, lo, hi, err)
 		}
 		n, x := uint64(len(pending)), countTransfers(pending)
+		if !returnEarly {
+			// Applied: the store keeps no reference into the blocks.
+			if err := giveBack(pending); err != nil {
+				return err
+			}
+		}
 		res.Applied += n
 		unitBlocks += n
 		unitTransfers += x
-		if h := pending[len(pending)-1].Height; h > res.Height {
-			res.Height = h
+		if hi > res.Height {
+			res.Height = hi
 		}
 		p.blocks += n
 		p.transfers += x
@@ -181,6 +238,9 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 		case m.reset:
 			// The unit's rows were out of block order after some blocks
 			// were handed over: they all come again.
+			if err := giveBack(pending); err != nil {
+				return fail(err)
+			}
 			pending, pendingTxs = nil, 0
 			if unitApplied {
 				if err := st.Undo(c, unitMark); err != nil {

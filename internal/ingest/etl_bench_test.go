@@ -106,6 +106,7 @@ func importOnce(b *testing.B, dir string) (all, close time.Duration, n uint64) {
 // (fees and statuses joined), and cut into 10 block-range partitions (decode
 // of one overlaps the store writes of the previous), into a fresh store.
 func BenchmarkETLImport(b *testing.B) {
+	checkRecycle = false // the tests' checks cost no time here
 	e := syntheticExport(b)
 	for _, c := range []struct{ name, dir string }{{"transfers", e.xfers}, {"transfers+txs", e.full}, {"transfers-10-partitions", e.partitioned}} {
 		b.Run(c.name, func(b *testing.B) {
@@ -154,6 +155,7 @@ func copyOnce(b *testing.B, ctx context.Context, conn *pgx.Conn, path string) (t
 // primary key and an index on each address column, alternating, and reports
 // the median rates and their ratio.
 func BenchmarkETLvsPostgresCOPY(b *testing.B) {
+	checkRecycle = false
 	p := pgtest.Start(b, "55432")
 	xfers := syntheticExport(b).xfers
 	ctx := context.Background()

@@ -52,7 +52,9 @@ type Writer interface {
 	Mark(c model.Chain) (Mark, error)
 	// Apply stores blocks atomically: all or nothing, durable on return.
 	// UTXO inputs are linked to the outputs they spend (and their Address,
-	// Value and ScriptType filled in).
+	// Value and ScriptType filled in). It keeps no reference into blocks
+	// once it returns: the caller may reuse their memory (the ETL import
+	// does, see package etl's Recycler).
 	Apply(c model.Chain, mode ApplyMode, blocks []*model.Block) error
 	// Undo returns the chain to the state of mark, exactly: everything
 	// applied after it is removed and spent outputs are restored.

@@ -152,6 +152,19 @@ type Decoder struct {
 	restarts  int
 	// openFile opens a unit's file (tests: from memory); nil: open(path).
 	openFile func(File) (io.ReadCloser, error)
+	// rc lends the memory of the blocks built (recycle.go); nil: fresh
+	// memory each build.
+	rc *Recycler
+	// xrows are the row slices of the token_transfers chunks merged
+	// (xbatches hold parts of them), for the next unit (recycle.go).
+	xrows [][]xferRow
+	// scratch is build's memory that no block points into, reused by the
+	// next build.
+	scratch struct {
+		offs, fill []int
+		segLen     []int32
+		order      []int32
+	}
 }
 
 // NewDecoder returns a decoder for chain c (model.ETH or model.Tron).
@@ -628,7 +641,7 @@ func (d *Decoder) tx(id *[32]byte, h uint64, height uint64, w loc) int32 {
 	}
 	d.lastSlotH = height
 	if t.n>>txSegBits == len(t.segs) {
-		t.segs = append(t.segs, make([]txAcc, 1<<txSegBits))
+		t.segs = append(t.segs, d.rc.getTxSeg())
 	}
 	t.n++
 	t.slots[k] = txSlot{uint32(h), i + 1}
@@ -877,7 +890,9 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 	}
 	// Receipts fill in what transactions rows lack; then each transaction's
 	// transfers are counted (offs: where they start in all).
-	offs := make([]int, ntx+1)
+	sc := &d.scratch
+	sc.offs = resize(sc.offs, ntx+1)
+	offs := sc.offs
 	for i := range ntx {
 		t := d.txAt(int32(s0 + i))
 		if r, ok := d.receipts[t.id]; ok {
@@ -930,8 +945,16 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 		}
 		offs[i+1] = offs[i] + n
 	}
-	all := make([]model.Transfer, offs[ntx])
-	fill := make([]int, ntx)
+	// The rest cannot fail before the transfers are placed: the lease
+	// (recycle.go) is taken here, given back on a conflict.
+	heights := d.heightsOf(s0, s1, keys)
+	ls, err := d.rc.get(len(heights), ntx, offs[ntx])
+	if err != nil {
+		return nil, err
+	}
+	all := ls.xfers
+	sc.fill = resize(sc.fill, ntx)
+	fill := sc.fill
 	for i := range ntx {
 		fill[i] = offs[i]
 		if t := d.txAt(int32(s0 + i)); t.native() {
@@ -965,6 +988,13 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 			fill[l]++
 		}
 	}
+	// Every place is filled: recycled memory holds no stale transfer.
+	for i := range ntx {
+		if fill[i] != offs[i+1] {
+			d.rc.putBack(ls)
+			return nil, fmt.Errorf("etl: transaction %x: %d transfers placed for %d counted", d.txAt(int32(s0+i)).id, fill[i]-offs[i], offs[i+1]-offs[i])
+		}
+	}
 	d.parallel(len(xb), func(lo, hi int) {
 		a := d.alen
 		for _, b := range xb[lo:hi] {
@@ -982,7 +1012,8 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 	// Out of order or duplicated transfers (overlapping exports) are
 	// sorted, exact duplicates dropped, conflicting ones an error: the
 	// first transaction's, as all cores check a range each.
-	segLen := make([]int32, ntx)
+	sc.segLen = resize(sc.segLen, ntx)
+	segLen := sc.segLen
 	conflicts := make([]error, runtime.GOMAXPROCS(0))
 	parallelParts(ntx, conflicts, func(lo, hi int, cerr *error) {
 		for i := lo; i < hi; i++ {
@@ -997,12 +1028,46 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 	})
 	for _, err := range conflicts {
 		if err != nil {
+			d.rc.putBack(ls)
 			return nil, err
 		}
 	}
-	// Transactions in block order: height, index (unknown last), first
-	// log, id. Exports are usually in that order already.
-	order := make([]int32, ntx)
+	order := d.txOrder(s0, s1)
+	blocks, out, txBuf := ls.blocks, ls.ptrs, ls.txs
+	// Blocks are built on all cores, each part from the first transaction
+	// of its first height.
+	type part struct {
+		noTime    []uint64
+		transfers int64
+	}
+	parts := make([]part, runtime.GOMAXPROCS(0))
+	parallelParts(len(heights), parts, func(lo, hi int, pt *part) {
+		p := sort.Search(ntx, func(i int) bool { return d.txAt(order[i]).height >= heights[lo] })
+		for bi := lo; bi < hi; bi++ {
+			p = d.buildBlock(&blocks[bi], heights[bi], order, p, s0, txBuf, all, offs, segLen, &pt.noTime, &pt.transfers)
+			out[bi] = &blocks[bi]
+		}
+	})
+	for _, pt := range parts {
+		res.NoTime = append(res.NoTime, pt.noTime...)
+		res.Transfers += pt.transfers
+	}
+	res.Txs += int64(ntx)
+	if len(out) == 0 {
+		d.rc.putBack(ls)
+		return []*model.Block{}, nil
+	}
+	d.rc.lend(ls, len(out))
+	return out, nil
+}
+
+// txOrder returns slots [s0, s1) in block order: height, index (unknown
+// last), first log, id. Exports are usually in that order already. The
+// slice is the decoder's, valid until the next call.
+func (d *Decoder) txOrder(s0, s1 int) []int32 {
+	sc := &d.scratch
+	sc.order = resize(sc.order, s1-s0)
+	order := sc.order
 	for i := range order {
 		order[i] = int32(s0 + i)
 	}
@@ -1029,38 +1094,21 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 	if !slices.IsSortedFunc(order, cmpTx) {
 		slices.SortFunc(order, cmpTx)
 	}
-	// Blocks: every height with block fields or transactions, in order.
+	return order
+}
+
+// heightsOf returns the heights of the blocks of slots [s0, s1): every
+// height of keys (block fields) or of a transaction, in order. It may
+// append to keys.
+func (d *Decoder) heightsOf(s0, s1 int, keys []uint64) []uint64 {
 	heights := keys
-	for k, i := range order {
-		if h := d.txAt(i).height; k == 0 || h != d.txAt(order[k-1]).height {
+	for i := s0; i < s1; i++ {
+		if h := d.txAt(int32(i)).height; i == s0 || h != d.txAt(int32(i-1)).height {
 			heights = append(heights, h)
 		}
 	}
 	slices.Sort(heights)
-	heights = slices.Compact(heights)
-	blocks := make([]model.Block, len(heights))
-	out := make([]*model.Block, len(heights))
-	txBuf := make([]model.Tx, ntx)
-	// Blocks are built on all cores, each part from the first transaction
-	// of its first height.
-	type part struct {
-		noTime    []uint64
-		transfers int64
-	}
-	parts := make([]part, runtime.GOMAXPROCS(0))
-	parallelParts(len(heights), parts, func(lo, hi int, pt *part) {
-		p := sort.Search(ntx, func(i int) bool { return d.txAt(order[i]).height >= heights[lo] })
-		for bi := lo; bi < hi; bi++ {
-			p = d.buildBlock(&blocks[bi], heights[bi], order, p, s0, txBuf, all, offs, segLen, &pt.noTime, &pt.transfers)
-			out[bi] = &blocks[bi]
-		}
-	})
-	for _, pt := range parts {
-		res.NoTime = append(res.NoTime, pt.noTime...)
-		res.Transfers += pt.transfers
-	}
-	res.Txs += int64(ntx)
-	return out, nil
+	return slices.Compact(heights)
 }
 
 // buildBlock fills block b of height h with the transactions order[p:]
@@ -1069,7 +1117,8 @@ func (d *Decoder) build(s0, s1 int, xb []xferBatch, keys []uint64) ([]*model.Blo
 func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p, s0 int, txBuf []model.Tx, all []model.Transfer,
 	offs []int, segLen []int32, noTime *[]uint64, transfers *int64) int {
 	ntx := len(order)
-	b.Chain, b.Height = d.chain, h
+	// Whole values are written: b and the txs may be recycled memory.
+	*b = model.Block{Chain: d.chain, Height: h}
 	if ba := d.blocks[h]; ba != nil {
 		b.Hash, b.PrevHash, b.Time = ba.hash, ba.parent, ba.time
 		if !ba.hasTime {
@@ -1089,13 +1138,10 @@ func (d *Decoder) buildBlock(b *model.Block, h uint64, order []int32, p, s0 int,
 	for k, si := range order[p:q] {
 		t := d.txAt(si)
 		tx := &b.Txs[k]
-		tx.ID = t.id
-		tx.Index = uint32(k)
+		*tx = model.Tx{ID: t.id, Index: uint32(k), Failed: t.status == 0, Fee: t.fee}
 		if t.index >= 0 {
 			tx.Index = uint32(t.index)
 		}
-		tx.Failed = t.status == 0
-		tx.Fee = t.fee
 		if t.hasRow {
 			tx.FeePayer = d.addrBytes(t.from)
 		}

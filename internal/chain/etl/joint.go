@@ -57,6 +57,7 @@ func (d *Decoder) decodeJoint(u Unit, s Stream) (r *Result, ok bool, err error) 
 			}
 			return nil
 		},
+		Recycler: s.Recycler,
 	}
 	r, err = d.readJoint(u, js, u.Files[ti], u.Files[xi])
 	if err == nil {
@@ -81,7 +82,7 @@ func (d *Decoder) decodeJoint(u Unit, s Stream) (r *Result, ok bool, err error) 
 // restart makes d a new decoder with the same settings.
 func (d *Decoder) restart() {
 	n := NewDecoder(d.chain)
-	n.chunk, n.workers, n.streamRows, n.openFile = d.chunk, d.workers, d.streamRows, d.openFile
+	n.chunk, n.workers, n.streamRows, n.openFile, n.rc = d.chunk, d.workers, d.streamRows, d.openFile, d.rc
 	n.restarts = d.restarts + 1
 	*d = *n
 }
@@ -129,7 +130,7 @@ func (d *Decoder) readJoint(u Unit, s Stream, tf, xf File) (*Result, error) {
 	}
 	tc.start(d, tparse, func(b *batch) int { return len(b.tx) }, func(b *batch, i int) uint64 { return b.tx[i].height },
 		tm.begin, tm.rows)
-	tc.done = putTxRows
+	tc.done = func(b *batch) { putTxRows(d.rc, b) }
 	xc.start(d, xparse, func(b *batch) int { return len(b.xf) }, func(b *batch, i int) uint64 { return b.xf[i].height },
 		xm.begin, xm.rows)
 

@@ -197,7 +197,12 @@ func (d *Decoder) xferReader(cr *csvReader, fi int32) (func(*batch, *csvReader),
 		return nil, nil, err
 	}
 	xc := xferCols{c[0], c[1], c[2], c[3], c[4], c[5], c[6], cr.optCol("block_timestamp"), cr.optCol("block_hash")}
-	parse := func(b *batch, cr *csvReader) { parseXfers(d.chain, &xc, b, cr) }
+	parse := func(b *batch, cr *csvReader) {
+		if b.xf == nil {
+			b.xf = d.rc.getXferRows() // parseRowsInto grows it when short
+		}
+		parseXfers(d.chain, &xc, b, cr)
+	}
 	return parse, &xferMerge{d: d, fi: fi, lastTx: -1, st: d.st}, nil
 }
 
@@ -305,6 +310,7 @@ func (m *xferMerge) merge(b *batch, base int) error {
 // merged.
 func (m *xferMerge) begin(b *batch) {
 	d := m.d
+	d.xrows = append(d.xrows, b.xf)
 	b.slab = d.addSlab(b.arena)
 	b.gidx = make([]int32, len(b.contracts))
 	for i := range b.contracts {
@@ -406,16 +412,21 @@ func (d *Decoder) txReader(cr *csvReader, fi int32) (func(*batch, *csvReader), *
 		status: cr.optCol("receipt_status"), used: cr.optCol("receipt_gas_used"), price: cr.optCol("gas_price"),
 		eff: cr.optCol("receipt_effective_gas_price"), blobUsed: cr.optCol("receipt_blob_gas_used"),
 		blobPrice: cr.optCol("receipt_blob_gas_price"), created: cr.optCol("receipt_contract_address")}
-	parse := func(b *batch, cr *csvReader) { parseTxs(d.chain, &tc, b, cr) }
+	parse := func(b *batch, cr *csvReader) { parseTxs(d.chain, d.rc, &tc, b, cr) }
 	return parse, &txMerge{d: d, fi: fi}, nil
 }
 
 // txRowPool holds the row slices of merged transactions chunks: they are
 // not kept (the transactions are), so the next chunks reuse them instead of
-// allocating and clearing a few MiB each.
+// allocating and clearing a few MiB each. A decode with a Recycler keeps
+// them there instead (a sync.Pool is emptied by every other collection,
+// which an import runs several times a second).
 var txRowPool sync.Pool
 
-func getTxRows() []txRow {
+func getTxRows(r *Recycler) []txRow {
+	if r != nil {
+		return r.getTxRows()
+	}
 	if p, ok := txRowPool.Get().(*[]txRow); ok {
 		return (*p)[:0]
 	}
@@ -423,17 +434,21 @@ func getTxRows() []txRow {
 }
 
 // putTxRows gives the rows of a merged chunk back.
-func putTxRows(b *batch) {
+func putTxRows(r *Recycler, b *batch) {
 	if cap(b.tx) > 0 {
 		rows := b.tx[:0]
 		b.tx = nil
+		if r != nil {
+			r.putTxRows(rows)
+			return
+		}
 		txRowPool.Put(&rows)
 	}
 }
 
-func parseTxs(chain model.Chain, c *txCols, b *batch, cr *csvReader) {
+func parseTxs(chain model.Chain, r *Recycler, c *txCols, b *batch, cr *csvReader) {
 	if b.tx == nil {
-		b.tx = getTxRows()
+		b.tx = getTxRows(r)
 	}
 	parseRowsInto(b, cr, &b.tx, func(r *txRow) (int8, error) { return parseTx(chain, c, b, cr, r) })
 }
@@ -530,7 +545,7 @@ func (m *txMerge) merge(b *batch, base int) error {
 	if err := m.rows(b, base, 0, len(b.tx)); err != nil {
 		return err
 	}
-	putTxRows(b)
+	putTxRows(m.d.rc, b)
 	return relocate(b.err, base)
 }
 

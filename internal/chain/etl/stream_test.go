@@ -41,12 +41,32 @@ type streamed struct {
 	resets int
 	// restarts: the joined decode started over (an error in the files)
 	restarts int
+	// reused: hand-overs built into the memory of returned ones
+	reused int
+}
+
+// cloneBlocks copies blocks, their txs and transfers (the address bytes
+// are the decoder's, never recycled).
+func cloneBlocks(bs []*model.Block) []*model.Block {
+	out := make([]*model.Block, len(bs))
+	for i, b := range bs {
+		c := *b
+		c.Txs = slices.Clone(b.Txs)
+		for k := range c.Txs {
+			c.Txs[k].Transfers = slices.Clone(c.Txs[k].Transfers)
+		}
+		out[i] = &c
+	}
+	return out
 }
 
 // streamUnit decodes u as a streaming decode with chunks of about chunk
-// bytes, handing over every `every` rows; read reads a file.
+// bytes, handing over every `every` rows; read reads a file. The blocks
+// are lent by a Recycler in check mode: each hand-over is copied and
+// returned at once, so that the next ones are built into its memory.
 func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string) (streamed, error) {
 	var s streamed
+	rc := NewRecycler(true)
 	d := NewDecoder(c)
 	d.chunk, d.workers, d.streamRows = chunk, 2, every
 	if data != nil {
@@ -62,7 +82,13 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 			if n := len(s.blocks); n > 0 && len(b) > 0 && b[0].Height <= s.blocks[n-1].Height {
 				return fmt.Errorf("block %d handed over after %d", b[0].Height, s.blocks[n-1].Height)
 			}
-			s.blocks = append(s.blocks, b...)
+			s.blocks = append(s.blocks, cloneBlocks(b)...)
+			if err := rc.Lent(b); err != nil {
+				return err
+			}
+			if err := rc.Return(b); err != nil {
+				return err
+			}
 			s.sends++
 			if !d.finishing { // hand-overs while the files are read are early
 				s.early++
@@ -74,8 +100,9 @@ func streamUnit(c model.Chain, u Unit, chunk, every int, data map[string]string)
 			s.resets++
 			return nil
 		},
+		Recycler: rc,
 	})
-	s.restarts = d.restarts
+	s.restarts, s.reused = d.restarts, rc.Reused()
 	if err != nil {
 		return s, err
 	}
@@ -158,6 +185,9 @@ func TestStreamSortedMatchesDecodeUnit(t *testing.T) {
 					}
 					if chunk == 300 && every == 40 && s.early < 5 {
 						t.Fatalf("sorted rows, chunks of 300 bytes: %d early hand-overs, want many", s.early)
+					}
+					if s.sends >= 3 && s.reused == 0 {
+						t.Fatalf("%d hand-overs, none built into recycled memory", s.sends)
 					}
 					if every == 1<<30 && s.early != 0 {
 						t.Fatalf("%d early hand-overs with none due", s.early)

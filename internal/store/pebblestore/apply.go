@@ -98,6 +98,15 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		firstA: st.meta.NextAddr,
 	}
 	defer a.b.Close()
+	// At most one adjacency entry per (address, asset) a tx touches.
+	need := 0
+	for _, blk := range blocks {
+		for i := range blk.Txs {
+			tx := &blk.Txs[i]
+			need += 1 + len(tx.Inputs) + len(tx.Outputs) + 2*len(tx.Transfers)
+		}
+	}
+	st.seg.open.reserveAdj(need, s.segMax)
 	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd)
 	st.addrLog.begin()
 	st.blockLog.begin()

@@ -313,6 +313,29 @@ func push[T any](s []T, v T) []T {
 	return append(s, v)
 }
 
+// reserveAdj makes room in the open segment's adjacency entries for an
+// Apply that adds at most need, where the segment is closed once it holds
+// limit entries after an Apply. Doubling up to the final size allocates
+// about twice that size over the segment's life (and doubles once more
+// when the last Apply crosses limit), so once the segment is a quarter of
+// the way there, the room for the largest segment such Applies can make
+// (limit − 1 + need) is allocated at once, and an Apply that fills the
+// segment gets just its room.
+func (d *segData) reserveAdj(need, limit int) {
+	n := len(d.adj)
+	if cap(d.adj)-n >= need {
+		return
+	}
+	c := max(2*cap(d.adj), 1024, n+need)
+	switch {
+	case n+need >= limit: // the segment is closed after this Apply
+		c = n + need
+	case n+need >= limit/4:
+		c = limit - 1 + need
+	}
+	d.adj = slices.Grow(d.adj, c-n)
+}
+
 func cmpPart(a, b *part) int {
 	if c := cmp.Compare(a.addr, b.addr); c != 0 {
 		return c
