@@ -476,20 +476,32 @@ func radixSort(keys []uint64, lo, hi uint) {
 		})
 		return
 	}
+	// Digits of at most 11 bits, as even as the width allows: 17 bits
+	// (a segment's address ids) take two passes of 9 bits, not 8 + 8 + 1;
+	// 32 (hash sections) three of 11, 11 and 10, not four of 8.
+	if hi <= lo {
+		return
+	}
+	passes := (hi - lo + 10) / 11
+	width := (hi - lo + passes - 1) / passes
 	tmp := make([]uint64, len(keys))
 	src, dst := keys, tmp
-	for shift := lo; shift < hi; shift += 8 {
-		var count [257]int
+	var count [1<<11 + 1]int
+	for shift := lo; shift < hi; shift += width {
+		w := min(width, hi-shift)
+		mask := uint64(1)<<w - 1
+		c := count[:1<<w+1]
+		clear(c)
 		for _, k := range src {
-			count[(k>>shift)&0xff+1]++
+			c[(k>>shift)&mask+1]++
 		}
-		for i := 1; i < 257; i++ {
-			count[i] += count[i-1]
+		for i := 1; i < len(c); i++ {
+			c[i] += c[i-1]
 		}
 		for _, k := range src {
-			b := (k >> shift) & 0xff
-			dst[count[b]] = k
-			count[b]++
+			b := (k >> shift) & mask
+			dst[c[b]] = k
+			c[b]++
 		}
 		src, dst = dst, src
 	}
