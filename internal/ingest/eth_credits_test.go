@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"io"
-	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -24,13 +23,8 @@ import (
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	geth "github.com/ethereum/go-ethereum/eth"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
-	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/node"
-	"github.com/ethereum/go-ethereum/p2p"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/trace"
@@ -68,23 +62,7 @@ func newBeaconChain(t *testing.T) *beaconChain {
 		}
 	}
 	s.addrs["first fee recipient"] = firstFeeRecipient
-	port := freePort(t)
-	nc := node.DefaultConfig
-	nc.DataDir = ""
-	nc.P2P = p2p.Config{NoDiscovery: true}
-	nc.HTTPHost, nc.HTTPPort, nc.HTTPModules, nc.HTTPVirtualHosts = "127.0.0.1", port, []string{"eth", "dev"}, []string{"*"}
-	stack, err := node.New(&nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec := ethconfig.Defaults
-	ec.Genesis = &core.Genesis{Config: params.AllDevChainProtocolChanges, GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: maps.Clone(alloc)}
-	ec.SyncMode = ethconfig.FullSync
-	ec.TxPool.NoLocals = true
-	backend, err := geth.New(stack, &ec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stack, backend, port := newGethNode(t, alloc, "eth", "dev")
 	// A period keeps the dev API from sealing a block per transaction
 	// (its on-demand mode); the beacon's own period loop never starts (it
 	// is not registered as a lifecycle), so blocks are sealed by commit
@@ -97,7 +75,6 @@ func newBeaconChain(t *testing.T) *beaconChain {
 	if err := stack.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stack.Close() })
 	if err := beacon.Fork(backend.BlockChain().GetCanonicalHash(0)); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ package ingest
 import (
 	"crypto/ecdsa"
 	"errors"
-	"maps"
 	"math/big"
 	"testing"
 
@@ -17,15 +16,10 @@ import (
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	geth "github.com/ethereum/go-ethereum/eth"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
-	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/eth/tracers"
 	_ "github.com/ethereum/go-ethereum/eth/tracers/native" // registers callTracer
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/node"
-	"github.com/ethereum/go-ethereum/p2p"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/spoor-dev/spoor/internal/chain/evmrpc"
 	"github.com/spoor-dev/spoor/internal/model"
 )
@@ -78,28 +72,11 @@ func newTracingChain(t *testing.T) *simChain {
 			s.genesis[s.addrs[name]] = bal
 		}
 	}
-	port := freePort(t)
-	nc := node.DefaultConfig
-	nc.DataDir = ""
-	nc.P2P = p2p.Config{NoDiscovery: true}
-	nc.HTTPHost, nc.HTTPPort, nc.HTTPModules, nc.HTTPVirtualHosts = "127.0.0.1", port, []string{"eth", "debug"}, []string{"*"}
-	stack, err := node.New(&nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec := ethconfig.Defaults
-	ec.Genesis = &core.Genesis{Config: params.AllDevChainProtocolChanges, GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: maps.Clone(alloc)}
-	ec.SyncMode = ethconfig.FullSync
-	ec.TxPool.NoLocals = true
-	backend, err := geth.New(stack, &ec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stack, backend, port := newGethNode(t, alloc, "eth", "debug")
 	stack.RegisterAPIs(tracers.APIs(backend.APIBackend))
 	if err := stack.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stack.Close() })
 	// Tips go to a fee recipient of their own, not to 0x0, which the
 	// nested payout pays.
 	beacon, err := catalyst.NewSimulatedBeacon(0, common.HexToAddress("0xfee0000000000000000000000000000000000fee"), backend)
