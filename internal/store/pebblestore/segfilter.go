@@ -150,48 +150,36 @@ func (g *segState) closedKeys() bool { return len(g.segs) > 0 || g.pending != ni
 // txFilter returns the txid filter, built (or rebuilt when too full) from
 // the segments' txid sections and the pending segment's index.
 func (g *segState) txFilter() *keyFilter {
-	if g.txF == nil || g.txF.full() {
-		n := 0
-		for _, s := range g.segs {
-			n += s.txh.n
-		}
-		if g.pending != nil {
-			n += g.pending.x.len()
-		}
-		f := newKeyFilter(n + n/2)
-		for _, s := range g.segs {
-			s.txh.each(func(h uint32, _ uint64) { f.add(h) })
-		}
-		if g.pending != nil {
-			g.pending.x.eachFP(f.add)
-		}
-		g.txF = f
-		g.stats.builds++
-	}
-	return g.txF
+	return g.filter(&g.txF, func(s *segment) *hashSec { return &s.txh }, func(p *pendingSeg) *hashIndex { return &p.x })
 }
 
 // addrFilter is txFilter for the address sections.
 func (g *segState) addrFilter() *keyFilter {
-	if g.addrF == nil || g.addrF.full() {
+	return g.filter(&g.addrF, func(s *segment) *hashSec { return &s.addrh }, func(p *pendingSeg) *hashIndex { return &p.a })
+}
+
+// filter returns *fp, built (or rebuilt when too full) from the segments'
+// sections sec and the pending segment's index idx.
+func (g *segState) filter(fp **keyFilter, sec func(*segment) *hashSec, idx func(*pendingSeg) *hashIndex) *keyFilter {
+	if *fp == nil || (*fp).full() {
 		n := 0
 		for _, s := range g.segs {
-			n += s.addrh.n
+			n += sec(s).n
 		}
 		if g.pending != nil {
-			n += g.pending.a.len()
+			n += idx(g.pending).len()
 		}
 		f := newKeyFilter(n + n/2)
 		for _, s := range g.segs {
-			s.addrh.each(func(h uint32, _ uint64) { f.add(h) })
+			sec(s).each(func(h uint32, _ uint64) { f.add(h) })
 		}
 		if g.pending != nil {
-			g.pending.a.eachFP(f.add)
+			idx(g.pending).eachFP(f.add)
 		}
-		g.addrF = f
+		*fp = f
 		g.stats.builds++
 	}
-	return g.addrF
+	return *fp
 }
 
 // filterPending adds the pending segment's keys to the filters that are
