@@ -78,7 +78,15 @@ func newBeaconChain(t *testing.T) *beaconChain {
 	if err := beacon.Fork(backend.BlockChain().GetCanonicalHash(0)); err != nil {
 		t.Fatal(err)
 	}
-	s.seal = func() { beacon.Commit() }
+	// The pool resets to a new head in the background: a send right
+	// after a block could be checked against the state before it (a
+	// withdrawal's recipient with no balance yet). Sync waits for it.
+	s.seal = func() {
+		beacon.Commit()
+		if err := backend.TxPool().Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.cl = ethclient.NewClient(stack.Attach())
 	s.url = "http://127.0.0.1:" + itoa(port)
 	dev, err := rpc.DialHTTP(s.url)
