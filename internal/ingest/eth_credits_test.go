@@ -11,7 +11,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"io"
 	"math/big"
 	"net/http"
@@ -22,9 +21,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
-	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/trace"
@@ -43,24 +40,11 @@ var firstFeeRecipient = common.HexToAddress("0xfee000000000000000000000000000000
 
 func newBeaconChain(t *testing.T) *beaconChain {
 	t.Helper()
-	s := &simChain{t: t, keys: map[string]*ecdsa.PrivateKey{}, addrs: map[string]common.Address{},
-		nonces: map[string]uint64{}, genesis: map[common.Address]*big.Int{}}
 	alloc := core.SystemContractAllocs()
 	// alice starts with 100 ETH; the builder (fee recipient) and the
 	// validator (withdrawal address) with nothing: all they spend, blocks
 	// credited them.
-	for i, name := range []string{"alice", "builder", "validator", "carol"} {
-		k, err := crypto.ToECDSA(crypto.Keccak256([]byte("spoor credits key " + name)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys[name], s.addrs[name] = k, crypto.PubkeyToAddress(k.PublicKey)
-		if i == 0 {
-			bal := new(big.Int).Mul(big.NewInt(100), big.NewInt(1e18))
-			alloc[s.addrs[name]] = types.Account{Balance: bal}
-			s.genesis[s.addrs[name]] = bal
-		}
-	}
+	s := newAccounts(t, alloc, "spoor credits key ", 1, "alice", "builder", "validator", "carol")
 	s.addrs["first fee recipient"] = firstFeeRecipient
 	stack, backend, port := newGethNode(t, alloc, "eth", "dev")
 	// A period keeps the dev API from sealing a block per transaction
@@ -75,20 +59,7 @@ func newBeaconChain(t *testing.T) *beaconChain {
 	if err := stack.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := beacon.Fork(backend.BlockChain().GetCanonicalHash(0)); err != nil {
-		t.Fatal(err)
-	}
-	// The pool resets to a new head in the background: a send right
-	// after a block could be checked against the state before it (a
-	// withdrawal's recipient with no balance yet). Sync waits for it.
-	s.seal = func() {
-		beacon.Commit()
-		if err := backend.TxPool().Sync(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.cl = ethclient.NewClient(stack.Attach())
-	s.url = "http://127.0.0.1:" + itoa(port)
+	s.useBeacon(stack, backend, beacon, port)
 	dev, err := rpc.DialHTTP(s.url)
 	if err != nil {
 		t.Fatal(err)

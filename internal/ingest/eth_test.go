@@ -26,7 +26,6 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/node"
@@ -79,22 +78,10 @@ func newSimChain(t *testing.T) *simChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &simChain{t: t, keys: map[string]*ecdsa.PrivateKey{}, addrs: map[string]common.Address{},
-		nonces: map[string]uint64{}, genesis: map[common.Address]*big.Int{}, abi: parsed, bin: common.FromHex(art.Bin)}
 	alloc := types.GenesisAlloc{}
-	for i, name := range []string{"alice", "bob", "carol", "dave"} {
-		k, err := crypto.ToECDSA(crypto.Keccak256([]byte("spoor test key " + name)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys[name] = k
-		s.addrs[name] = crypto.PubkeyToAddress(k.PublicKey)
-		if i < 2 { // alice and bob start with 100 ETH; carol and dave with nothing
-			bal := new(big.Int).Mul(big.NewInt(100), big.NewInt(1e18))
-			alloc[s.addrs[name]] = types.Account{Balance: bal}
-			s.genesis[s.addrs[name]] = bal
-		}
-	}
+	// alice and bob start with 100 ETH; carol and dave with nothing.
+	s := newAccounts(t, alloc, "spoor test key ", 2, "alice", "bob", "carol", "dave")
+	s.abi, s.bin = parsed, common.FromHex(art.Bin)
 	port := freePort(t)
 	s.sim = simulated.NewBackend(alloc, func(nc *node.Config, ec *ethconfig.Config) {
 		nc.HTTPHost = "127.0.0.1"

@@ -7,19 +7,16 @@ package ingest
 // hand-assembled EVM programs, so no compiler is needed.
 
 import (
-	"crypto/ecdsa"
 	"errors"
 	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/tracers"
 	_ "github.com/ethereum/go-ethereum/eth/tracers/native" // registers callTracer
-	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/spoor-dev/spoor/internal/chain/evmrpc"
 	"github.com/spoor-dev/spoor/internal/model"
 )
@@ -57,21 +54,8 @@ func delegatorCode(target common.Address) []byte {
 // debug_traceBlockByHash.
 func newTracingChain(t *testing.T) *simChain {
 	t.Helper()
-	s := &simChain{t: t, keys: map[string]*ecdsa.PrivateKey{}, addrs: map[string]common.Address{},
-		nonces: map[string]uint64{}, genesis: map[common.Address]*big.Int{}}
 	alloc := core.SystemContractAllocs()
-	for i, name := range []string{"alice", "bob", "carol"} {
-		k, err := crypto.ToECDSA(crypto.Keccak256([]byte("spoor trace key " + name)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys[name], s.addrs[name] = k, crypto.PubkeyToAddress(k.PublicKey)
-		if i == 0 {
-			bal := new(big.Int).Mul(big.NewInt(100), big.NewInt(1e18))
-			alloc[s.addrs[name]] = types.Account{Balance: bal}
-			s.genesis[s.addrs[name]] = bal
-		}
-	}
+	s := newAccounts(t, alloc, "spoor trace key ", 1, "alice", "bob", "carol")
 	stack, backend, port := newGethNode(t, alloc, "eth", "debug")
 	stack.RegisterAPIs(tracers.APIs(backend.APIBackend))
 	if err := stack.Start(); err != nil {
@@ -83,20 +67,7 @@ func newTracingChain(t *testing.T) *simChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := beacon.Fork(backend.BlockChain().GetCanonicalHash(0)); err != nil {
-		t.Fatal(err)
-	}
-	// The pool resets to a new head in the background: a send right
-	// after a block could be checked against the state before it (a
-	// withdrawal's recipient with no balance yet). Sync waits for it.
-	s.seal = func() {
-		beacon.Commit()
-		if err := backend.TxPool().Sync(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.cl = ethclient.NewClient(stack.Attach())
-	s.url = "http://127.0.0.1:" + itoa(port)
+	s.useBeacon(stack, backend, beacon, port)
 	return s
 }
 
