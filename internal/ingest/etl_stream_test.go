@@ -72,6 +72,15 @@ func TestETLLateBadRowAfterApplies(t *testing.T) {
 	// also skips known transactions, and undo has a base to go back to).
 	good := t.TempDir()
 	writeLines(t, good, lines[:1001])
+	lateBadRowFails(t, good, dir, "token_transfers.csv", "value", bad+1)
+}
+
+// lateBadRowFails imports the export in good into a fresh store, then the
+// one in dir in batches of 5,000 txs, and checks that the second import
+// fails naming file, line and field after 10 batches or more, and leaves
+// the store as the first left it.
+func lateBadRowFails(t *testing.T, good, dir, file, field string, line int) {
+	t.Helper()
 	real := openStore(t)
 	if _, err := ETL(real, model.Tron, good, Options{}); err != nil {
 		t.Fatal(err)
@@ -80,11 +89,11 @@ func TestETLLateBadRowAfterApplies(t *testing.T) {
 	st := &countingStore{Store: real}
 	_, err := ETL(st, model.Tron, dir, Options{BatchTxs: 5000})
 	var e *etl.Error
-	if !errors.As(err, &e) || e.Field != "value" || e.Line != bad+1 || !strings.HasSuffix(e.File, "token_transfers.csv") {
-		t.Fatalf("error %v, want token_transfers.csv line %d, field value", err, bad+1)
+	if !errors.As(err, &e) || e.Field != field || e.Line != line || !strings.HasSuffix(e.File, file) {
+		t.Fatalf("error %v, want %s line %d, field %s", err, file, line, field)
 	}
 	if st.applies < 10 {
-		t.Fatalf("%d batches applied before the error: the test does not test a late error", st.applies)
+		t.Fatalf("%d batches applied before the error: the file was not streamed, the error is not late", st.applies)
 	}
 	if got := digest(t, real); got != before {
 		t.Fatal("store changed by a failed ingest")
@@ -166,25 +175,9 @@ func TestETLJointLateBadTxRow(t *testing.T) {
 	dir := t.TempDir()
 	writeBoth(t, dir, xfers, txs)
 
-	real := openStore(t)
 	good := t.TempDir()
 	writeBoth(t, good, xfers[:1001], txs[:1001])
-	if _, err := ETL(real, model.Tron, good, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	before := digest(t, real)
-	st := &countingStore{Store: real}
-	_, err := ETL(st, model.Tron, dir, Options{BatchTxs: 5000})
-	var e *etl.Error
-	if !errors.As(err, &e) || e.Field != "receipt_gas_used" || e.Line != bad+1 || !strings.HasSuffix(e.File, "transactions.csv") {
-		t.Fatalf("error %v, want transactions.csv line %d, field receipt_gas_used", err, bad+1)
-	}
-	if st.applies < 10 {
-		t.Fatalf("%d batches applied before the error: the transactions file was not streamed", st.applies)
-	}
-	if got := digest(t, real); got != before {
-		t.Fatal("store changed by a failed ingest")
-	}
+	lateBadRowFails(t, good, dir, "transactions.csv", "receipt_gas_used", bad+1)
 }
 
 // The joined layout with a transactions row that comes after blocks of its
