@@ -358,7 +358,7 @@ func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64,
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
 	hs := a.pf.next(tx, a.chain.IsUTXO())
 	if mode == store.Unordered {
-		dup, err := a.stored(&tx.ID)
+		dup, err := a.stored(&tx.ID, hs.txid)
 		if err != nil || dup {
 			return err
 		}
@@ -487,7 +487,7 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			rec.FeePayer = payer
 		}
 	}
-	indexTxID(a.st.seg.open, txnum, &rec)
+	indexTxID(a.st.seg.open, txnum, hs.txid)
 	if mode == store.Unordered {
 		// The duplicate check just probed this txid's slot in the open
 		// index: insert it now, while that line is in cache, rather than
@@ -504,11 +504,11 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	return nil
 }
 
-// stored reports whether a transaction with this id is already stored, by
+// stored reports whether a transaction with this id (txidHash h) is already stored, by
 // an earlier Apply or earlier in this one: the segments' txid hashes name
 // the candidates; the batch's own txids or the tx records settle them.
-func (a *applier) stored(id *[32]byte) (bool, error) {
-	for _, n := range a.st.seg.txCandidates(id) {
+func (a *applier) stored(id *[32]byte, h uint64) (bool, error) {
+	for _, n := range a.st.seg.txHashCandidates(h) {
 		if n >= a.first {
 			if a.batchIDs[n-a.first] == *id {
 				return true, nil

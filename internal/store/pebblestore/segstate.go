@@ -219,15 +219,16 @@ func utxoPath(root string, c model.Chain, file uint64) string {
 // touches, and the outputs its inputs spend. Apply and replay both call it,
 // so a rebuilt segment equals the one Apply built.
 func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
-	indexTxID(d, n, rec)
+	indexTxID(d, n, txidHash(&rec.ID))
 	return indexAdj(d, n, rec, t, parts)
 }
 
-// indexTxID is indexTx's first half: the txid entry and the segment's end.
-// Apply does it as it resolves each tx (the duplicate check reads txids),
-// and leaves the second half, indexAdj, to its indexing goroutine.
-func indexTxID(d *segData, n uint64, rec *txRec) {
-	d.txids = push(d.txids, hashEnt{hash: txidHash(&rec.ID), num: n})
+// indexTxID is indexTx's first half: the txid entry (h: its txidHash) and
+// the segment's end. Apply does it as it resolves each tx (the duplicate
+// check reads txids), and leaves the second half, indexAdj, to its
+// indexing goroutine.
+func indexTxID(d *segData, n, h uint64) {
+	d.txids = push(d.txids, hashEnt{hash: h, num: n})
 	d.end = n + 1
 }
 
