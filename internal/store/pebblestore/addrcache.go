@@ -117,15 +117,29 @@ func (c *addrCache) slotHash(s *addrSlot) uint64 {
 	return addrHash(b[1 : 1+b[0]])
 }
 
-func (c *addrCache) resize(size int) {
-	old := c.slots
+func (c *addrCache) resize(size int) { c.resizeKeep(size, nil) }
+
+// resizeKeep places the slots that keep accepts (all, if keep is nil) in
+// a new table of size slots; with keep, the long addresses kept get a new
+// arena.
+func (c *addrCache) resizeKeep(size int, keep func(*addrSlot) bool) {
+	old, oldArena := c.slots, c.arena
 	c.slots = make([]addrSlot, size)
 	c.shift = uint(64 - log2(size))
+	if keep != nil {
+		c.arena = nil
+	}
 	mask := uint64(size - 1)
 	for j := range old {
 		s := &old[j]
-		if s.id == 0 {
+		if s.id == 0 || keep != nil && !keep(s) {
 			continue
+		}
+		if keep != nil && s.k[0]&0xff == addrLong {
+			n := s.k[0] >> 8
+			b := oldArena[s.k[2] : s.k[2]+n]
+			s.k[2] = uint64(len(c.arena))
+			c.arena = append(c.arena, b...)
 		}
 		i := c.slotHash(s) >> c.shift
 		for c.slots[i].id != 0 {
@@ -135,43 +149,27 @@ func (c *addrCache) resize(size int) {
 	}
 }
 
-// remove drops address a (a failed Apply takes out the addresses it
-// added). A long address's bytes stay in the arena until the cache is
-// dropped: removals are rare and newest-first.
-func (c *addrCache) remove(a []byte) {
+// removeFrom drops every address whose id is min or more (a failed Apply
+// takes out the addresses it created) by placing the others again in a
+// table of the same size: a failure is rare, and this spares every Apply
+// a list of the addresses it added (which also kept the decoded blocks'
+// bytes alive).
+func (c *addrCache) removeFrom(min uint64) {
 	if c.n == 0 {
 		return
 	}
-	h := addrHash(a)
-	k, long := addrKey(a, h)
-	i, ok := c.find(a, h, k, long)
-	if !ok {
+	old := c.slots
+	drop := 0
+	for j := range old {
+		if old[j].id >= min {
+			drop++
+		}
+	}
+	if drop == 0 {
 		return
 	}
-	if long && c.slots[i].k[2]+uint64(len(a)) == uint64(len(c.arena)) {
-		c.arena = c.arena[:c.slots[i].k[2]]
-	}
-	c.n--
-	// Backward-shift deletion (see hashIndex.remove).
-	mask := uint64(len(c.slots) - 1)
-	for j := i; ; {
-		j = (j + 1) & mask
-		s := &c.slots[j]
-		if s.id == 0 {
-			break
-		}
-		home := c.slotHash(s) >> c.shift
-		if i <= j {
-			if i < home && home <= j {
-				continue
-			}
-		} else if i < home || home <= j {
-			continue
-		}
-		c.slots[i] = *s
-		i = j
-	}
-	c.slots[i] = addrSlot{}
+	c.resizeKeep(len(old), func(s *addrSlot) bool { return s.id < min })
+	c.n -= drop
 }
 
 func (c *addrCache) len() int { return c.n }

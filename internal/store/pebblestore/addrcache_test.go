@@ -84,18 +84,16 @@ func TestAddrCache(t *testing.T) {
 			c.put(tc.addrs[0], addrHash(tc.addrs[0]), 99)
 			ref[string(tc.addrs[0])] = 99
 			checkAddrCache(t, c, ref, absent)
-			// Remove from the middle of the runs, then everything.
-			for i := 1; i < len(tc.addrs); i += 2 {
-				c.remove(tc.addrs[i])
-				delete(ref, string(tc.addrs[i]))
+			// Take out the newest ids, two at a time (the runs lose
+			// members from their middles), then everything.
+			for min := len(tc.addrs) - 1; min >= 1; min -= 2 {
+				c.removeFrom(uint64(min))
+				dropFrom(ref, uint64(min))
 				checkAddrCache(t, c, ref, tc.addrs)
 			}
-			c.remove([]byte{0xee}) // absent
-			for _, a := range tc.addrs {
-				c.remove(a)
-				delete(ref, string(a))
-				checkAddrCache(t, c, ref, tc.addrs)
-			}
+			c.removeFrom(1)
+			dropFrom(ref, 1)
+			checkAddrCache(t, c, ref, tc.addrs)
 			for i := range c.slots {
 				if c.slots[i].id != 0 {
 					t.Fatalf("slot %d still in use", i)
@@ -145,10 +143,8 @@ func TestAddrCacheGrowth(t *testing.T) {
 			}
 			checkAddrCache(t, c, ref, [][]byte{[]byte("x"), []byte("0")})
 			arena := len(c.arena)
-			for i := len(all) - 1; i >= len(all)/2; i-- {
-				c.remove(all[i])
-				delete(ref, string(all[i]))
-			}
+			c.removeFrom(uint64(len(all)/2 + 1))
+			dropFrom(ref, uint64(len(all)/2+1))
 			checkAddrCache(t, c, ref, all[len(all)/2:])
 			if len(c.arena) >= arena {
 				t.Fatalf("arena %d bytes after removing the newest long addresses (was %d)", len(c.arena), arena)
@@ -157,9 +153,19 @@ func TestAddrCacheGrowth(t *testing.T) {
 	}
 }
 
-// FuzzAddrCache drives the cache and a Go map with the same puts and removes
-// of addresses from a small family (lengths around the inline limit, a few
-// contents) and compares them.
+// dropFrom deletes the ids from min on from a reference map, as
+// addrCache.removeFrom does.
+func dropFrom(ref map[string]uint64, min uint64) {
+	for k, id := range ref {
+		if id >= min {
+			delete(ref, k)
+		}
+	}
+}
+
+// FuzzAddrCache drives the cache and a Go map with the same puts of
+// addresses from a small family (lengths around the inline limit, a few
+// contents) and removals of the newest ids, and compares them.
 func FuzzAddrCache(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 0x80, 0x81, 4, 5})
 	f.Add(bytes.Repeat([]byte{0x17, 0x18, 0x97, 0x21, 0x3f, 0xbf}, 200))
@@ -175,8 +181,9 @@ func FuzzAddrCache(f *testing.F) {
 			a := addr(b)
 			probes = append(probes, a)
 			if b&0x80 != 0 {
-				c.remove(a)
-				delete(ref, string(a))
+				min := uint64(max(1, i+1-int(b&0x3f)))
+				c.removeFrom(min)
+				dropFrom(ref, min)
 			} else {
 				c.put(a, addrHash(a), uint64(i+1))
 				ref[string(a)] = uint64(i + 1)

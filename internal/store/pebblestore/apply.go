@@ -25,18 +25,16 @@ type applier struct {
 	chain model.Chain
 	m     meta
 	b     *pebble.Batch
-	// New addresses go straight into the chain's address cache (newAddrs
-	// lists them, to take them out again if the Apply fails); addrs holds
-	// those the full cache has no room for.
-	addrs    *addrCache
-	newAddrs [][]byte
-	assets   map[string]uint32
+	// New addresses go straight into the chain's address cache (a failed
+	// Apply takes out the ids from firstA on); addrs holds those the full
+	// cache has no room for.
+	addrs  *addrCache
+	assets map[string]uint32
 	// The last token contract looked up and its asset: decoders share one
 	// contract slice between a token's transfers, so most transfers are
 	// settled by comparing a pointer and a length.
 	lastCt    []byte
 	lastAsset model.AssetID
-	ulog      []utxoUndo // changes to st.utxo, for a failed Apply
 	batchIDs  [][32]byte // txids this batch stored, by txnum − first (Unordered dedupe)
 	hs        heightSet  // the chain's stored heights (Unordered), or nil
 	newH      []uint64   // heights of the blocks this batch stores
@@ -121,20 +119,17 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		a.batchIDs = make([][32]byte, 0, n) // once, not grown by copying
 	}
 	if st.utxo != nil {
-		a.ulog = st.utxo.undo[:0]
+		st.utxo.begin()
 	}
 	done := false
 	defer func() {
 		if !done { // put the in-memory parts back
 			a.ix.stop()
 			st.seg.truncateOpen(a.first, a.firstA)
-			for _, k := range a.newAddrs {
-				st.addrs.remove(k)
+			st.addrs.removeFrom(a.firstA)
+			if st.utxo != nil {
+				st.utxo.abort()
 			}
-			st.utxo.rollback(a.ulog)
-		}
-		if st.utxo != nil {
-			st.utxo.undo = a.ulog[:0]
 		}
 	}()
 	for _, blk := range blocks {
@@ -171,6 +166,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	done = true
+	if st.utxo != nil {
+		st.utxo.commit()
+	}
 	st.log.commit(a.m.LogEnd, a.m.NextTx, a.ix.logIdx)
 	st.addrLog.commit()
 	st.blockLog.commit()
@@ -328,7 +326,6 @@ func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 	a.st.seg.addAddr(h, id)
 	if a.st.addrs.len() < a.s.addrMax {
 		a.st.addrs.put(addr, h, id)
-		a.newAddrs = append(a.newAddrs, addr)
 	} else {
 		a.addrs.put(addr, h, id)
 	}
@@ -391,7 +388,6 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				if !ok {
 					return blockErr(blk, "tx %s input %d spends unknown or already spent output %s:%d", hashHex(tx.ID), i, hashHex(op.id), op.vout)
 				}
-				a.ulog = append(a.ulog, utxoUndo{op: op, rec: u})
 				in.Value = u.Value
 				in.ScriptType = model.ScriptType(u.Script)
 				rec.Inputs[i] = inRec{Addr: u.Addr, Value: u.Value, Script: u.Script, PrevTx: u.TxNum, PrevIndex: op.vout}
@@ -417,7 +413,6 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			if !added {
 				return blockErr(blk, "tx %s output %d: an unspent output with that txid and index is already stored", hashHex(tx.ID), i)
 			}
-			a.ulog = append(a.ulog, utxoUndo{op: op, added: true})
 			outSum += o.Value
 			transfers++
 		}

@@ -43,11 +43,16 @@ type utxoSet struct {
 	pages     [][]utxoEnt
 	used      uint32   // entries handed out (free ones included)
 	free      []uint32 // entry numbers to reuse
-	// undo backs every Apply's undo log in turn (it is as long as one
-	// batch's inputs and outputs): growing a fresh log by appends cost an
-	// eighth of a Bitcoin Apply.
-	undo []utxoUndo
+	// journal, while an Apply runs (begin … commit or abort), lists the
+	// entries it added (journalAdd set) and took, in order: 8 bytes a
+	// change, where the outpoint and record (80 bytes) were copied before.
+	// A taken entry is left intact and off the free list until commit, so
+	// abort puts it back as it was.
+	journal    []uint64
+	journaling bool
 }
+
+const journalAdd = 1 << 32
 
 // utxoEnt is an outpoint and its record in 64 bytes (outpoint and utxoRec
 // as they are would take 72 with their padding).
@@ -165,6 +170,9 @@ func (m *utxoSet) addHash(op outpoint, h uint64, u utxoRec) (ok bool, err error)
 	x.setRec(&u)
 	m.slots[i] = h>>32<<32 | uint64(e+1)
 	m.n++
+	if m.journaling {
+		m.journal = append(m.journal, journalAdd|uint64(e))
+	}
 	return true, nil
 }
 
@@ -201,7 +209,11 @@ func (m *utxoSet) takeHash(op outpoint, h uint64) (utxoRec, bool) {
 	x := m.ent(e)
 	u := x.rec()
 	x.live = false
-	m.free = append(m.free, e)
+	if m.journaling {
+		m.journal = append(m.journal, uint64(e))
+	} else {
+		m.free = append(m.free, e)
+	}
 	m.n--
 	m.clear(i)
 	return u, true
@@ -324,21 +336,53 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 	return nil
 }
 
-// utxoUndo is one change an Apply made to the in-memory set, kept so that a
-// failed Apply can put the set back.
-type utxoUndo struct {
-	op    outpoint
-	rec   utxoRec
-	added bool // true: the Apply added op; false: it removed op (rec)
+// begin starts journaling the set's changes (an Apply's), which commit
+// keeps and abort undoes.
+func (m *utxoSet) begin() {
+	m.journal = m.journal[:0]
+	m.journaling = true
 }
 
-func (m *utxoSet) rollback(log []utxoUndo) {
-	for i := len(log) - 1; i >= 0; i-- {
-		u := &log[i]
-		if u.added {
-			m.del(u.op)
-		} else {
-			m.set(u.op, u.rec) // cannot fail: it puts back what the Apply took
+// commit keeps the journaled changes: the entries taken become free.
+func (m *utxoSet) commit() {
+	for _, j := range m.journal {
+		if j&journalAdd == 0 {
+			m.free = append(m.free, uint32(j))
 		}
 	}
+	m.journal = m.journal[:0]
+	m.journaling = false
+}
+
+// abort undoes the journaled changes, newest first: an added entry is
+// taken out and freed, a taken one (intact, since it was not reused) goes
+// back in.
+func (m *utxoSet) abort() {
+	m.journaling = false
+	for k := len(m.journal) - 1; k >= 0; k-- {
+		j := m.journal[k]
+		e := uint32(j)
+		x := m.ent(e)
+		op := outpoint{x.id, x.vout}
+		h := utxoHash(&op)
+		if j&journalAdd != 0 {
+			i, ok := m.find(&op, h)
+			if !ok || uint32(m.slots[i])-1 != e {
+				panic("pebblestore: UTXO journal names an entry the set does not hold")
+			}
+			x.live = false
+			m.free = append(m.free, e)
+			m.n--
+			m.clear(i)
+			continue
+		}
+		i, found := m.find(&op, h)
+		if found {
+			panic("pebblestore: UTXO journal puts back an output the set holds")
+		}
+		x.live = true
+		m.slots[i] = h>>32<<32 | uint64(e+1)
+		m.n++
+	}
+	m.journal = m.journal[:0]
 }

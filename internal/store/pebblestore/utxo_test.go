@@ -163,9 +163,65 @@ func TestUTXOSetGrowth(t *testing.T) {
 	if m.used > n {
 		t.Fatalf("%d entries for at most %d outputs at a time", m.used, n)
 	}
-	m.rollback([]utxoUndo{{op: testOutpoint(n), added: true}, {op: testOutpoint(1), rec: testRec(1)}})
-	delete(ref, testOutpoint(n))
-	ref[testOutpoint(1)] = testRec(1)
+}
+
+// TestUTXOJournal: the changes made between begin and abort are undone
+// exactly (an output added and spent in the same batch, one spent and
+// created again, outputs spent from before), with no entry reused in
+// between; those between begin and commit stay, and commit frees the
+// spent entries for reuse.
+func TestUTXOJournal(t *testing.T) {
+	m, ref := newUTXOSet(), map[outpoint]utxoRec{}
+	for i := uint64(0); i < 1000; i++ {
+		m.add(testOutpoint(i), testRec(i))
+		ref[testOutpoint(i)] = testRec(i)
+	}
+	batch := func() {
+		for i := uint64(0); i < 1000; i += 3 {
+			if _, ok := m.take(testOutpoint(i)); !ok {
+				t.Fatalf("take %d", i)
+			}
+		}
+		for i := uint64(1000); i < 1500; i++ {
+			if ok, err := m.add(testOutpoint(i), testRec(i)); !ok || err != nil {
+				t.Fatalf("add %d: %v %v", i, ok, err)
+			}
+		}
+		for i := uint64(1000); i < 1500; i += 2 {
+			m.take(testOutpoint(i))
+		}
+		m.add(testOutpoint(3), testRec(7)) // spent above, created again
+	}
+	used := m.used
+	m.begin()
+	batch()
+	if len(m.free) != 0 {
+		t.Fatalf("%d entries freed during the batch", len(m.free))
+	}
+	m.abort()
+	checkUTXO(t, m, ref, []outpoint{testOutpoint(1000), testOutpoint(1001)})
+	if m.used > used+501 {
+		t.Fatalf("%d entries after an aborted batch of 501 adds (had %d)", m.used, used)
+	}
+	m.begin()
+	batch()
+	m.commit()
+	for i := uint64(0); i < 1000; i += 3 {
+		delete(ref, testOutpoint(i))
+	}
+	for i := uint64(1001); i < 1500; i += 2 {
+		ref[testOutpoint(i)] = testRec(i)
+	}
+	ref[testOutpoint(3)] = testRec(7)
+	checkUTXO(t, m, ref, []outpoint{testOutpoint(0), testOutpoint(1000)})
+	used = m.used
+	for i := uint64(2000); i < 2300; i++ {
+		m.add(testOutpoint(i), testRec(i))
+		ref[testOutpoint(i)] = testRec(i)
+	}
+	if m.used != used {
+		t.Fatalf("300 adds after a commit that freed 584 entries took %d new ones", m.used-used)
+	}
 	checkUTXO(t, m, ref, nil)
 }
 
