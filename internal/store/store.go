@@ -68,6 +68,16 @@ type Writer interface {
 	PutAsset(c model.Chain, contract []byte, symbol string, decimals int) (model.AssetID, error)
 }
 
+// A Reserver makes room before a large ingest (optional: a backend that
+// does not need it leaves it out). addresses and transfers are the
+// caller's estimate of what it is about to apply to chain c, from the size
+// of its input; the store may size its in-memory tables for them, within
+// their usual caps, rather than grow them step by step. A wrong estimate
+// costs memory or later growth, never correctness.
+type Reserver interface {
+	Reserve(c model.Chain, addresses, transfers uint64) error
+}
+
 // Reader answers queries.
 type Reader interface {
 	Network(c model.Chain) (string, error)

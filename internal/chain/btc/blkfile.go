@@ -284,6 +284,18 @@ type Planned struct {
 	rec    int // -1: the genesis block from chain parameters
 }
 
+// Bytes is the size of the planned blocks' records in the files (a
+// genesis block taken from the chain parameters counts nothing).
+func (bf *BlockFiles) Bytes(plan []Planned) uint64 {
+	var n uint64
+	for _, p := range plan {
+		if p.rec >= 0 {
+			n += uint64(bf.records[p.rec].size)
+		}
+	}
+	return n
+}
+
 // BestChain orders the indexed blocks by previous hash into the chain with
 // the most work that starts at the genesis block or at root (a block already
 // stored, at rootHeight). The genesis block is taken from the chain

@@ -49,6 +49,13 @@ func newAddrCache(n int) *addrCache {
 	return c
 }
 
+// reserve makes room for n addresses in all before the next growth.
+func (c *addrCache) reserve(n int) {
+	if n*8 > len(c.slots)*addrCacheLoad {
+		c.resize(max(addrCacheMin, 1<<log2(n*8/addrCacheLoad+1)))
+	}
+}
+
 // addrKey is the slot key of a (h: its addrHash); arena is only read for a
 // long address already in the cache.
 func addrKey(a []byte, h uint64) (k [3]uint64, long bool) {

@@ -419,6 +419,32 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	return nil
 }
 
+// Reserve implements store.Reserver: the address cache is sized for the
+// chain's addresses and the expected new ones (up to its cap), and the
+// open segment's adjacency array for the expected transfers and a quarter
+// more (up to a segment), so that an ingest does not rehash the cache and
+// copy the array as they fill (on the 1 M-transfer chain the cache's
+// doublings alone were ≈ 5 % of the ingest's CPU).
+func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.loadState(c)
+	if err != nil {
+		return err
+	}
+	if err := s.loadAddrs(c, st); err != nil {
+		return err
+	}
+	if st.complete {
+		st.addrs.reserve(int(min(uint64(s.addrMax), st.meta.NextAddr-1+addresses)))
+	}
+	want := min(uint64(s.segMax), transfers+transfers/4)
+	if d := st.seg.open; want > uint64(cap(d.adj)) {
+		d.adj = grow(d.adj, int(want)-len(d.adj))
+	}
+	return nil
+}
+
 // Mark implements store.Writer.
 func (s *Store) Mark(c model.Chain) (store.Mark, error) {
 	s.mu.Lock()

@@ -1,0 +1,64 @@
+package pebblestore
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// TestReserve: a store told what is coming sizes its address cache and
+// the open segment's adjacency array once (and within their caps), the
+// ingest then grows neither, and the store it ends with is the one an
+// unreserved ingest of the same blocks ends with.
+func TestReserve(t *testing.T) {
+	w := newUTXOWorld(11, 40)
+	plain := openTestStore(t)
+	for i := 0; i < len(w.blocks); i += 10 {
+		if err := plain.Apply(model.BTC, store.Linked, w.blocks[i:i+10]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openTestStore(t)
+	if err := s.Reserve(model.BTC, 5000, 20_000); err != nil {
+		t.Fatal(err)
+	}
+	st := s.chains[model.BTC]
+	slots, adj := len(st.addrs.slots), unsafe.SliceData(st.seg.open.adj)
+	if slots*addrCacheLoad < 5000*8 {
+		t.Fatalf("%d cache slots for 5,000 addresses", slots)
+	}
+	if c := cap(st.seg.open.adj); c < 25_000 {
+		t.Fatalf("room for %d adjacency entries, want 25,000", c)
+	}
+	for i := 0; i < len(w.blocks); i += 10 {
+		if err := s.Apply(model.BTC, store.Linked, w.blocks[i:i+10]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(st.addrs.slots) != slots || unsafe.SliceData(st.seg.open.adj) != adj {
+		t.Fatalf("grew after the reservation: %d → %d cache slots, adjacency array moved %v",
+			slots, len(st.addrs.slots), unsafe.SliceData(st.seg.open.adj) != adj)
+	}
+	if digest(t, s) != digest(t, plain) {
+		t.Fatal("a reserved ingest stored something else")
+	}
+
+	// The caps hold whatever the estimate.
+	capped, err := OpenWith(t.TempDir(), Options{SegmentEntries: 1000, AddrCacheEntries: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capped.Close()
+	if err := capped.Reserve(model.BTC, 1<<40, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	cs := capped.chains[model.BTC]
+	if n, want := len(cs.addrs.slots), max(addrCacheMin, 1<<log2(300*8/addrCacheLoad+1)); n != want {
+		t.Fatalf("%d cache slots for a cap of 300 addresses, want %d", n, want)
+	}
+	if c := cap(cs.seg.open.adj); c != 1000 {
+		t.Fatalf("room for %d adjacency entries with segments of 1,000", c)
+	}
+}
