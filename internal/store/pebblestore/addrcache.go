@@ -50,9 +50,14 @@ func newAddrCache(n int) *addrCache {
 }
 
 // reserve makes room for n addresses in all before the next growth.
+// The new table is written through once: a fresh array's pages are
+// untouched, and a page of a hash table is first read (a probe, which maps
+// the kernel's zero page) and then written (a second fault); one pass of
+// writes faults each page once.
 func (c *addrCache) reserve(n int) {
 	if n*8 > len(c.slots)*addrCacheLoad {
 		c.resize(max(addrCacheMin, 1<<log2(n*8/addrCacheLoad+1)))
+		clear(c.slots[:len(c.slots):len(c.slots)])
 	}
 }
 
