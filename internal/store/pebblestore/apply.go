@@ -104,7 +104,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			need += 1 + len(tx.Inputs) + len(tx.Outputs) + 2*len(tx.Transfers)
 		}
 	}
-	st.seg.open.reserveAdj(need, s.segMax)
+	st.seg.reserveAdj(need, s.segMax)
 	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd)
 	st.addrLog.begin()
 	st.blockLog.begin()

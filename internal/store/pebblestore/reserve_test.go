@@ -62,3 +62,42 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("room for %d adjacency entries with segments of 1,000", c)
 	}
 }
+
+// TestSpareAdj: once a segment close has settled, the open segment moves
+// into that segment's adjacency array rather than growing its own, and the
+// store ingested that way (many small segments) holds what one ingest into
+// a single segment holds.
+func TestSpareAdj(t *testing.T) {
+	w := newUTXOWorld(12, 1500)
+	one := openTestStore(t)
+	if err := one.Apply(model.BTC, store.Linked, w.blocks); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenWith(t.TempDir(), Options{SegmentEntries: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	closed := map[*adjEnt]bool{}
+	reused, closes := 0, 0
+	var last *pendingSeg
+	for i := 0; i < len(w.blocks); i += 20 {
+		if err := s.Apply(model.BTC, store.Linked, w.blocks[i:min(i+20, len(w.blocks))]); err != nil {
+			t.Fatal(err)
+		}
+		g := s.chains[model.BTC].seg
+		if closed[unsafe.SliceData(g.open.adj)] {
+			reused++
+		}
+		if g.pending != nil && g.pending != last {
+			closed[unsafe.SliceData(g.pending.adj)] = true
+			closes, last = closes+1, g.pending
+		}
+	}
+	if closes < 3 || reused == 0 {
+		t.Fatalf("%d segment closes, %d Applies into a closed segment's array", closes, reused)
+	}
+	if digest(t, s) != digest(t, one) {
+		t.Fatal("the store with reused arrays differs from one ingest into one segment")
+	}
+}
