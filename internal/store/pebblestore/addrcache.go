@@ -184,4 +184,12 @@ func (c *addrCache) removeFrom(min uint64) {
 	c.n -= drop
 }
 
+// empty drops every address, keeping the table's memory.
+func (c *addrCache) empty() {
+	if c.n > 0 {
+		clear(c.slots)
+		c.n, c.arena = 0, c.arena[:0]
+	}
+}
+
 func (c *addrCache) len() int { return c.n }

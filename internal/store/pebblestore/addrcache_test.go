@@ -295,3 +295,27 @@ func BenchmarkAddrCache(b *testing.B) {
 		runtime.KeepAlive(c)
 	})
 }
+
+// TestAddrCacheEmpty: an emptied cache keeps its table, finds none of its
+// old addresses, and takes new ones (short and long) as a fresh one does.
+func TestAddrCacheEmpty(t *testing.T) {
+	c := newAddrCache(0)
+	var old [][]byte
+	for i := 0; i < 5000; i++ {
+		a := fmt.Appendf(nil, "%0*d", 20+i%2*14, i)
+		old = append(old, a)
+		c.put(a, addrHash(a), uint64(i+1))
+	}
+	slots := len(c.slots)
+	c.empty()
+	if c.len() != 0 || len(c.slots) != slots || len(c.arena) != 0 {
+		t.Fatalf("emptied: %d addresses, %d slots (had %d), %d arena bytes", c.len(), len(c.slots), slots, len(c.arena))
+	}
+	ref := map[string]uint64{}
+	for i := 0; i < 300; i++ {
+		a := fmt.Appendf(nil, "new%0*d", 20+i%2*14, i)
+		c.put(a, addrHash(a), uint64(i+1))
+		ref[string(a)] = uint64(i + 1)
+	}
+	checkAddrCache(t, c, ref, old)
+}

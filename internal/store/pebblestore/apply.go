@@ -87,10 +87,13 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 	}
+	if st.overflow == nil {
+		st.overflow = newAddrCache(0)
+	}
 	a := &applier{
 		s: s, st: st, c: byte(c), chain: c, m: st.meta,
 		b:      s.db.NewBatch(),
-		addrs:  newAddrCache(0),
+		addrs:  st.overflow,
 		assets: map[string]uint32{},
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
@@ -123,6 +126,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	done := false
 	defer func() {
+		a.addrs.empty()
 		if !done { // put the in-memory parts back
 			a.ix.stop()
 			st.seg.truncateOpen(a.first, a.firstA)
