@@ -208,13 +208,14 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 		if plan2[i].Hash != plan[i].Hash {
 			t.Fatalf("shuffled plan differs at %d", i)
 		}
-		raw, _, err := rd.Raw(plan2[i])
+		rb, err := rd.Read(plan2[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h := chainhash.DoubleHashH(raw[:80]); h != plan[i].Hash {
+		if h := chainhash.DoubleHashH(rb.Bytes[:80]); h != plan[i].Hash {
 			t.Fatalf("block %d read back hashes to %s", i, h)
 		}
+		rd.Release(&rb)
 	}
 	// Continuing from a stored tip: only the blocks above it, up to the
 	// files' tip, whatever order the records are in.
@@ -308,14 +309,15 @@ func FuzzOpenBlockFiles(f *testing.F) {
 		rd := bf.NewReader()
 		defer rd.Close()
 		for _, pl := range plan {
-			raw, _, err := rd.Raw(pl)
+			rb, err := rd.Read(pl)
 			if err != nil {
 				return
 			}
 			var mb wire.MsgBlock
-			if mb.Deserialize(bytes.NewReader(raw)) == nil {
+			if mb.Deserialize(bytes.NewReader(rb.Bytes)) == nil {
 				ConvertBlock(&mb, pl.Height)
 			}
+			rd.Release(&rb)
 		}
 	})
 }
@@ -379,12 +381,13 @@ func TestBlockFilesWindowedReads(t *testing.T) {
 	rd := bf.NewReader()
 	defer rd.Close()
 	for i, p := range plan {
-		raw, _, err := rd.Raw(p)
+		rb, err := rd.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := byHash[p.Hash]; !bytes.Equal(raw, want) {
-			t.Fatalf("block %d (%s): %d bytes read back differ from the file's %d", i, p.Hash, len(raw), len(want))
+		if want := byHash[p.Hash]; !bytes.Equal(rb.Bytes, want) {
+			t.Fatalf("block %d (%s): %d bytes read back differ from the file's %d", i, p.Hash, len(rb.Bytes), len(want))
 		}
+		rd.Release(&rb)
 	}
 }

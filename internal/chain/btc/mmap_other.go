@@ -1,0 +1,10 @@
+//go:build !linux
+
+package btc
+
+import "os"
+
+// mapFile does not map on this system: blk files are read with pread.
+func mapFile(f *os.File, size int64) ([]byte, error) { return nil, nil }
+
+func unmapFile(b []byte) error { return nil }
