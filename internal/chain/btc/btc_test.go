@@ -236,6 +236,20 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 }
 
 func TestBadBlockFiles(t *testing.T) {
+	bothReads(t, testBadBlockFiles)
+}
+
+// bothReads runs test with blk files mapped (where the system maps them)
+// and read with pread.
+func bothReads(t *testing.T, test func(t *testing.T)) {
+	defer func(m bool) { mapBlockFiles = m }(mapBlockFiles)
+	for _, mapped := range []bool{true, false} {
+		mapBlockFiles = mapped
+		t.Run(map[bool]string{true: "mapped", false: "pread"}[mapped], test)
+	}
+}
+
+func testBadBlockFiles(t *testing.T) {
 	_, data := btctestdata.Blocks1To255(t)
 	recs := btctestdata.SplitRecords(data)
 	off2 := int64(len(recs[0]) + len(recs[1])) // start of record 2
@@ -338,10 +352,15 @@ func TestBlockFilesNotRegular(t *testing.T) {
 }
 
 // TestBlockFilesWindowedReads: the indexer and the block reader go through
-// a 1 MiB read window; over the real 14,132-block file (several windows,
-// record headers straddling their edges), obfuscated with an XOR key,
-// every block read back equals the file's record byte for byte.
+// a mapping of the file, or a 1 MiB read window; over the real 14,132-block
+// file (several windows, record headers straddling their edges),
+// obfuscated with an XOR key, every block read back equals the file's
+// record byte for byte, both ways.
 func TestBlockFilesWindowedReads(t *testing.T) {
+	bothReads(t, testBlockFilesWindowedReads)
+}
+
+func testBlockFilesWindowedReads(t *testing.T) {
 	src := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat")
 	data, err := os.ReadFile(src)
 	if err != nil {

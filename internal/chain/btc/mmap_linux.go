@@ -6,8 +6,31 @@ import (
 )
 
 // mapAdvice is the madvise hint for a mapped blk file (see BENCHMARKS.md,
-// sixth session, for the measurement that chose it).
-var mapAdvice = syscall.MADV_SEQUENTIAL
+// sixth session, for the measurement that chose it); populateAhead, when
+// positive, is how far ahead of the block being lent the Reader has the
+// kernel map the file's pages in one call (MADV_POPULATE_READ), so that
+// the decoders reading the mapping do not fault on every few pages.
+var (
+	mapAdvice     = syscall.MADV_SEQUENTIAL
+	populateAhead = int64(8 << 20)
+)
+
+// madvPopulateRead is MADV_POPULATE_READ (Linux 5.14); an older kernel
+// refuses it (EINVAL) and the pages fault in as they are read.
+const madvPopulateRead = 22
+
+func init() {
+	switch os.Getenv("SPOOR_BLK_MADVISE") { // measurement only
+	case "none":
+		mapAdvice, populateAhead = -1, 0
+	case "seq":
+		populateAhead = 0
+	case "willneed":
+		mapAdvice, populateAhead = syscall.MADV_WILLNEED, 0
+	case "normal-populate":
+		mapAdvice = -1
+	}
+}
 
 // mapFile maps the first size bytes of f read-only; nil, nil when there is
 // nothing to map (an empty file, or one too large for an int).
@@ -26,3 +49,11 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 }
 
 func unmapFile(b []byte) error { return syscall.Munmap(b) }
+
+// populate maps in the pages of b (a page-aligned start of a mapping); a
+// hint: an error changes nothing, the pages then fault in when read.
+func populate(b []byte) {
+	if len(b) > 0 {
+		syscall.Madvise(b, madvPopulateRead)
+	}
+}

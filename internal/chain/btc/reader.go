@@ -35,6 +35,9 @@ import (
 // up to the size it had when it was mapped: the index (OpenBlockFiles)
 // never names records past the size it saw.
 
+// pageSize aligns populate calls (4 KiB divides every page size in use).
+const pageSize = 4096
+
 // maxOpenFiles is how many blk files a Reader keeps open (mapped).
 const maxOpenFiles = 16
 
@@ -55,11 +58,12 @@ type Reader struct {
 
 // source is one open blk file: mapped (data), or read through a window.
 type source struct {
-	data []byte // read-only mapping of the file; nil: not mapped
-	f    *os.File
-	w    *window
-	refs int  // blocks lent from data, not released yet
-	gone bool // no longer kept open: unmap at refs 0
+	data  []byte // read-only mapping of the file; nil: not mapped
+	f     *os.File
+	w     *window
+	refs  int   // blocks lent from data, not released yet
+	ahead int64 // data[:ahead] was populated (populateAhead)
+	gone  bool  // no longer kept open: unmap at refs 0
 }
 
 func (s *source) close() {
@@ -209,6 +213,11 @@ func (r *Reader) Read(p Planned) (RawBlock, error) {
 		}
 		s.refs++
 		b.src = s
+		if end := rec.offset + n; populateAhead > 0 && end > s.ahead {
+			from := max(s.ahead, rec.offset) &^ (pageSize - 1)
+			s.ahead = min(int64(len(s.data)), end+populateAhead)
+			populate(s.data[from:s.ahead])
+		}
 		m := s.data[rec.offset : rec.offset+n : rec.offset+n]
 		if bf.xor == ([8]byte{}) {
 			r.mu.Unlock()
