@@ -42,6 +42,9 @@ type inflight struct {
 // blocks take about three times their raw size.
 const maxInflight = 32 << 20
 
+// inflightBudget is the budget of new pipelines (tests lower it).
+var inflightBudget = maxInflight
+
 func newInflight(max int) *inflight {
 	f := &inflight{max: max}
 	f.cond = sync.NewCond(&f.mu)
@@ -78,7 +81,7 @@ type pipeline struct {
 }
 
 func newPipeline() *pipeline {
-	p := &pipeline{jobs: make(chan *job, 8), ordered: make(chan *job, 4096), budget: newInflight(maxInflight)}
+	p := &pipeline{jobs: make(chan *job, 8), ordered: make(chan *job, 4096), budget: newInflight(inflightBudget)}
 	if !noRecycle {
 		p.rc = btc.NewRecycler(checkRecycle)
 		if recycledBTC != nil {
