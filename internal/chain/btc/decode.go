@@ -164,6 +164,9 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	if outs == nil {
 		outs = []model.Output{} // ConvertBlock gives a tx without outputs an empty, non-nil slice
 	}
+	if b.Txs == nil {
+		b.Txs = []model.Tx{} // and a block without txs (refused by DecodeBlock) empty Txs
+	}
 	if cap(sc.ids) < c.txs {
 		sc.ids = make([][32]byte, c.txs)
 	}
