@@ -9,6 +9,11 @@ func mapFile(f *os.File, size int64) ([]byte, error) { return nil, nil }
 
 func unmapFile(b []byte) error { return nil }
 
-const populateAhead = 0
+const (
+	populateAhead = 0
+	dropBehind    = 0
+)
+
+func release(b []byte) {}
 
 func populate(b []byte) {}

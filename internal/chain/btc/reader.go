@@ -35,6 +35,9 @@ import (
 // up to the size it had when it was mapped: the index (OpenBlockFiles)
 // never names records past the size it saw.
 
+// dropStep is the least a Reader lets go of at once (one madvise call).
+const dropStep = 4 << 20
+
 // pageSize aligns populate calls (4 KiB divides every page size in use).
 const pageSize = 4096
 
@@ -63,7 +66,10 @@ type source struct {
 	w     *window
 	refs  int   // blocks lent from data, not released yet
 	ahead int64 // data[:ahead] was populated (populateAhead)
-	gone  bool  // no longer kept open: unmap at refs 0
+	// data[:dropped] was let go (dropBehind): its pages no longer count
+	// in the process's resident memory.
+	dropped int64
+	gone    bool // no longer kept open: unmap at refs 0
 }
 
 func (s *source) close() {
@@ -217,6 +223,10 @@ func (r *Reader) Read(p Planned) (RawBlock, error) {
 			from := max(s.ahead, rec.offset) &^ (pageSize - 1)
 			s.ahead = min(int64(len(s.data)), end+populateAhead)
 			populate(s.data[from:s.ahead])
+		}
+		if behind := (rec.offset - dropBehind) &^ (pageSize - 1); dropBehind > 0 && behind > s.dropped+dropStep {
+			release(s.data[s.dropped:behind])
+			s.dropped = behind
 		}
 		m := s.data[rec.offset : rec.offset+n : rec.offset+n]
 		if bf.xor == ([8]byte{}) {
