@@ -17,9 +17,9 @@ import (
 // behind the block it lends (MADV_DONTNEED: the page cache keeps them, a
 // later read of them, a block lent out of order or still being decoded,
 // maps them in again).
-var (
+const (
 	mapAdvice     = syscall.MADV_SEQUENTIAL
-	populateAhead = int64(8 << 20)
+	populateAhead = 8 << 20
 )
 
 const dropBehind = maxInflightHint
@@ -32,19 +32,6 @@ const maxInflightHint = 32 << 20
 // refuses it (EINVAL) and the pages fault in as they are read.
 const madvPopulateRead = 22
 
-func init() {
-	switch os.Getenv("SPOOR_BLK_MADVISE") { // measurement only
-	case "none":
-		mapAdvice, populateAhead = -1, 0
-	case "seq":
-		populateAhead = 0
-	case "willneed":
-		mapAdvice, populateAhead = syscall.MADV_WILLNEED, 0
-	case "normal-populate":
-		mapAdvice = -1
-	}
-}
-
 // mapFile maps the first size bytes of f read-only; nil, nil when there is
 // nothing to map (an empty file, or one too large for an int).
 func mapFile(f *os.File, size int64) ([]byte, error) {
@@ -55,9 +42,7 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mapAdvice >= 0 {
-		syscall.Madvise(b, mapAdvice) // a hint: its failure changes nothing
-	}
+	syscall.Madvise(b, mapAdvice) // a hint: its failure changes nothing
 	return b, nil
 }
 
