@@ -217,25 +217,29 @@ func (r *Reader) Read(p Planned) (RawBlock, error) {
 			r.mu.Unlock()
 			return fail(io.ErrUnexpectedEOF)
 		}
-		s.refs++
+		s.refs++ // the mapping stays while the block is lent
 		b.src = s
+		var pop, drop []byte // madvised once the lock is released
 		if end := rec.offset + n; populateAhead > 0 && end > s.ahead {
 			from := max(s.ahead, rec.offset) &^ (pageSize - 1)
 			s.ahead = min(int64(len(s.data)), end+populateAhead)
-			populate(s.data[from:s.ahead])
+			pop = s.data[from:s.ahead]
 		}
 		if behind := (rec.offset - dropBehind) &^ (pageSize - 1); dropBehind > 0 && behind > s.dropped+dropStep {
-			release(s.data[s.dropped:behind])
+			drop = s.data[s.dropped:behind]
 			s.dropped = behind
 		}
 		m := s.data[rec.offset : rec.offset+n : rec.offset+n]
-		if bf.xor == ([8]byte{}) {
-			r.mu.Unlock()
+		if bf.xor != ([8]byte{}) {
+			b.buf, _ = r.bufs.get(int(n))
+		}
+		r.mu.Unlock()
+		populate(pop)
+		release(drop)
+		if b.buf == nil {
 			b.Bytes = m
 			return b, nil
 		}
-		b.buf, _ = r.bufs.get(int(n))
-		r.mu.Unlock()
 		err := CopyGuard(b.buf, m)
 		// The copy is de-obfuscated in the buffer: the mapping is free.
 		src := b.src
