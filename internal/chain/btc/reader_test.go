@@ -181,3 +181,49 @@ func TestReaderCloseWaitsForRelease(t *testing.T) {
 		t.Fatal("read after Close succeeded")
 	}
 }
+
+// A blk file that grows while it is mapped (Bitcoin Core appends blocks to
+// its last file): the indexed blocks read back exactly, mapped or not;
+// the appended ones are not in this index (the next ingest's).
+func TestReaderFileGrowsWhileMapped(t *testing.T) {
+	bothReads(t, func(t *testing.T) {
+		_, data := btctestdata.Blocks1To255(t)
+		recs := btctestdata.SplitRecords(data)
+		path := filepath.Join(t.TempDir(), "blk00000.dat")
+		if err := os.WriteFile(path, bytes.Join(recs[:100], nil), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bf, err := OpenBlockFiles(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := bf.BestChain(nil, 0)
+		if err != nil || len(plan) != 101 {
+			t.Fatalf("plan of %d blocks: %v", len(plan), err)
+		}
+		rd := bf.NewReader()
+		defer rd.Close()
+		for h := 1; h < len(plan); h++ {
+			if h == 50 { // the file is open (mapped) now: append the rest
+				f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.Write(bytes.Join(recs[100:], nil)); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+			rb, err := rd.Read(plan[h])
+			if err != nil || !bytes.Equal(rb.Bytes, recs[h-1][8:]) {
+				t.Fatalf("block %d: %v", h, err)
+			}
+			rd.Release(&rb)
+		}
+		// The grown file indexes every block.
+		grown, err := OpenBlockFiles(path)
+		if err != nil || grown.Blocks() != len(recs) {
+			t.Fatalf("grown file: %v", err)
+		}
+	})
+}
