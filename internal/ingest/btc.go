@@ -161,7 +161,7 @@ func decodeOne(j *job, rc *btc.Recycler) item {
 	}
 	j.raw = nil
 	var de *btc.DecodeError
-	if errors.As(err, &de) {
+	if errors.As(err, &de) || errors.Is(err, btc.ErrFileShrank) {
 		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
 	}
 	if hdr.Hash != j.want {
@@ -189,7 +189,7 @@ func decodeGuarded(j *job, rc *btc.Recycler) (blk *model.Block, hdr btc.Header, 
 			if !ok {
 				panic(e)
 			}
-			blk, err = nil, &btc.DecodeError{Msg: ferr.Error()}
+			blk, err = nil, ferr
 		}
 	}()
 	return rc.DecodeBlock(j.raw, j.height)

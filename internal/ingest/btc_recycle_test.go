@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -129,10 +130,11 @@ func TestBTCDecodeOfShrunkFileIsError(t *testing.T) {
 	j := &job{raw: rb.Bytes, rd: rd, rb: rb, height: plan[k+1].Height, want: plan[k+1].Hash, where: rb.Where()}
 	it := decodeOne(j, btc.NewRecycler(true))
 	want := path + " at byte offset " + strconv.Itoa(pos)
-	if it.err == nil || !strings.Contains(it.err.Error(), want) || !strings.Contains(it.err.Error(), "shrank while it was mapped") {
+	if it.err == nil || !errors.Is(it.err, btc.ErrBadBlockFile) || !strings.Contains(it.err.Error(), "shrank while it was mapped") || !strings.Contains(it.err.Error(), want) {
 		t.Fatalf("decode of a block past the new end: %v, want an error naming %q", it.err, want)
 	}
 	if it.blk != nil {
 		t.Fatal("a block came with the error")
 	}
+	t.Log(it.err)
 }

@@ -272,16 +272,16 @@ func (r *Reader) Read(p Planned) (RawBlock, error) {
 	return b, nil
 }
 
-// errFault is what a read of a mapping past the end of a file that shrank
+// ErrFileShrank is what a read of a mapping past the end of a file that shrank
 // under it becomes.
-var errFault = errors.New("the file shrank while it was mapped (memory fault): it was truncated or replaced")
+var ErrFileShrank = errors.New("the file shrank while it was mapped (memory fault): it was truncated or replaced")
 
 // Faulted reports whether e, a recovered panic value, is a memory fault of
 // a goroutine with debug.SetPanicOnFault on (a mapped file that shrank),
 // and if so returns an error saying so.
 func Faulted(e any) (error, bool) {
 	if f, ok := e.(interface{ Addr() uintptr }); ok {
-		return fmt.Errorf("%w (at %#x)", errFault, f.Addr()), true
+		return fmt.Errorf("%w (at %#x)", ErrFileShrank, f.Addr()), true
 	}
 	return nil, false
 }

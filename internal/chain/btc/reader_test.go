@@ -139,7 +139,7 @@ func TestReaderFileShrinksWhileMapped(t *testing.T) {
 				t.Fatalf("plain: %v (the file was mapped at its full size)", err)
 			}
 			dst := make([]byte, len(rb.Bytes))
-			if err := CopyGuard(dst, rb.Bytes); !errors.Is(err, errFault) {
+			if err := CopyGuard(dst, rb.Bytes); !errors.Is(err, ErrFileShrank) {
 				t.Fatalf("plain: reading a block past the new end: %v, want the fault as an error", err)
 			}
 			rd.Release(&rb)
