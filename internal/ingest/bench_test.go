@@ -124,6 +124,7 @@ func cpuTime() time.Duration {
 // needs, background compactions included), which a busy shared machine
 // disturbs least.
 func BenchmarkIngestVsWire(b *testing.B) {
+	checkRecycle = false // the tests' checks of recycled blocks cost no time here
 	for _, set := range benchSets {
 		b.Run(set.name, func(b *testing.B) {
 			path := set.path(b)
@@ -203,6 +204,7 @@ func btcGenesisExtra(path string) int {
 // peak Go heap during the ingest (sampled every 10 ms) next to the size of
 // the final UTXO set the ingest must hold.
 func BenchmarkFootprint(b *testing.B) {
+	checkRecycle = false
 	for _, set := range benchSets {
 		b.Run(set.name, func(b *testing.B) {
 			path := set.path(b)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -14,8 +15,12 @@ import (
 )
 
 // job is one raw block to decode; its result goes to out (buffered 1).
+// A block read from blk files is lent by rd (rb; raw is rb.Bytes, often a
+// slice of the file's mapping): the decoder releases it once decoded.
 type job struct {
 	raw    []byte
+	rd     *btc.Reader
+	rb     btc.RawBlock
 	height uint64
 	want   chainhash.Hash
 	where  string
@@ -36,6 +41,9 @@ type inflight struct {
 // maxInflight is the raw-block budget of the decode pipeline; decoded
 // blocks take about three times their raw size.
 const maxInflight = 32 << 20
+
+// inflightBudget is the budget of new pipelines (tests lower it).
+var inflightBudget = maxInflight
 
 func newInflight(max int) *inflight {
 	f := &inflight{max: max}
@@ -63,14 +71,35 @@ func (f *inflight) release(n int) {
 
 // pipeline carries raw blocks to the decoders: the producer calls send for
 // each block in chain order and close at the end.
+// Decoded blocks are built in memory lent by rc (nil: fresh memory), which
+// the applier gives back once it applied them (see btc.Recycler).
 type pipeline struct {
 	jobs    chan *job
 	ordered chan *job
 	budget  *inflight
+	rc      *btc.Recycler
 }
 
 func newPipeline() *pipeline {
-	return &pipeline{jobs: make(chan *job, 8), ordered: make(chan *job, 4096), budget: newInflight(maxInflight)}
+	p := &pipeline{jobs: make(chan *job, 8), ordered: make(chan *job, 4096), budget: newInflight(inflightBudget)}
+	if !noRecycle {
+		p.rc = btc.NewRecycler(checkRecycle)
+		if recycledBTC != nil {
+			recycledBTC(p.rc)
+		}
+	}
+	return p
+}
+
+// recycledBTC, when set, sees the recycler of each Bitcoin ingest (tests).
+var recycledBTC func(*btc.Recycler)
+
+// lender returns the applier's blocks to rc, when there is one.
+func (p *pipeline) lender() lender {
+	if p.rc == nil {
+		return nil
+	}
+	return p.rc
 }
 
 func (p *pipeline) send(j *job) {
@@ -91,7 +120,7 @@ func decodeBlocks(p *pipeline) <-chan item {
 	for w := 0; w < workers; w++ {
 		go func() {
 			for j := range p.jobs {
-				j.out <- decodeOne(j)
+				j.out <- decodeOne(j, p.rc)
 			}
 		}()
 	}
@@ -114,7 +143,7 @@ func decodeBlocks(p *pipeline) <-chan item {
 	return out
 }
 
-func decodeOne(j *job) item {
+func decodeOne(j *job, rc *btc.Recycler) item {
 	if j.raw == nil {
 		return item{err: errors.New(j.where)}
 	}
@@ -124,9 +153,15 @@ func decodeOne(j *job) item {
 	}
 	// DecodeBlock: btcd's wire stays the reference decoder; DecodeBlock is
 	// differential-tested and fuzzed against it (internal/chain/btc).
-	blk, hdr, err := btc.DecodeBlock(j.raw, j.height)
+	blk, hdr, err := decodeGuarded(j, rc)
+	if j.rd != nil {
+		// The decoded block holds no reference into the raw bytes
+		// (DecodeBlock copies addresses into its arena).
+		j.rd.Release(&j.rb)
+	}
+	j.raw = nil
 	var de *btc.DecodeError
-	if errors.As(err, &de) {
+	if errors.As(err, &de) || errors.Is(err, btc.ErrFileShrank) {
 		return item{err: fmt.Errorf("%w: %s: block %d %s: %v", bad, j.where, j.height, j.want, err)}
 	}
 	if hdr.Hash != j.want {
@@ -139,6 +174,25 @@ func decodeOne(j *job) item {
 	// cost about 8 % of the CPU of a chain of one-tx blocks).
 	want := j.want // not &j.want: that would keep the raw block alive
 	return item{blk: blk, src: j.where, hash: &want}
+}
+
+// decodeGuarded decodes j.raw; a raw block lent from a file mapping faults
+// when the file shrank under it, and that becomes a decode error.
+func decodeGuarded(j *job, rc *btc.Recycler) (blk *model.Block, hdr btc.Header, err error) {
+	if j.rd == nil {
+		return rc.DecodeBlock(j.raw, j.height)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			ferr, ok := btc.Faulted(e)
+			if !ok {
+				panic(e)
+			}
+			blk, err = nil, ferr
+		}
+	}()
+	return rc.DecodeBlock(j.raw, j.height)
 }
 
 // prepareNetwork records the network on first ingest and refuses a mix.
@@ -219,10 +273,12 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 	go func() {
 		defer pl.close()
 		for _, p := range plan {
-			raw, where, err := rd.Raw(p)
-			j := &job{raw: raw, height: p.Height, want: p.Hash, where: where, out: make(chan item, 1)}
+			rb, err := rd.Read(p)
+			j := &job{raw: rb.Bytes, rd: rd, rb: rb, height: p.Height, want: p.Hash, out: make(chan item, 1)}
 			if err != nil {
-				j.raw, j.where = nil, err.Error()
+				j.raw, j.rd, j.where = nil, nil, err.Error()
+			} else {
+				j.where = rb.Where()
 			}
 			pl.send(j)
 			if err != nil {
@@ -231,6 +287,7 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 		}
 	}()
 	a := newApplier(st, model.BTC, store.Linked, &opts, target)
+	a.rc = pl.lender()
 	r, err := a.run(decodeBlocks(pl), mark)
 	if err != nil {
 		return nil, err
@@ -345,6 +402,7 @@ func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, er
 		}
 	}()
 	a := newApplier(st, model.BTC, store.Linked, &opts, to)
+	a.rc = pl.lender()
 	r, err := a.run(decodeBlocks(pl), mark)
 	if err != nil {
 		return nil, err

@@ -93,6 +93,15 @@ type applier struct {
 	start   time.Time
 	last    time.Time
 	target  uint64
+	// rc, when set, lent the blocks: each is checked to be still lent
+	// before it is applied and returned once Apply returned for it.
+	rc lender
+}
+
+// lender lends decoded blocks (btc.Recycler).
+type lender interface {
+	Lent([]*model.Block) error
+	Return([]*model.Block) error
 }
 
 func newApplier(st store.Store, c model.Chain, mode store.ApplyMode, opts *Options, target uint64) *applier {
@@ -113,6 +122,16 @@ func (a *applier) flush() error {
 	if len(a.pending) == 0 {
 		return nil
 	}
+	if a.rc != nil {
+		if returnEarly { // the mistake the checks must catch (tests)
+			if err := a.rc.Return(a.pending); err != nil {
+				return err
+			}
+		}
+		if err := a.rc.Lent(a.pending); err != nil {
+			return err
+		}
+	}
 	if err := a.st.Apply(a.chain, a.mode, a.pending); err != nil {
 		return err
 	}
@@ -120,6 +139,12 @@ func (a *applier) flush() error {
 	a.res.Applied += uint64(len(a.pending))
 	a.res.Txs += uint64(a.ptx)
 	a.res.Height = last.Height
+	if a.rc != nil && !returnEarly {
+		// The store keeps no reference into applied blocks.
+		if err := a.rc.Return(a.pending); err != nil {
+			return err
+		}
+	}
 	a.pending, a.ptx = a.pending[:0], 0
 	a.progress(false)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -134,9 +135,11 @@ func xorAt(b []byte, key *[8]byte, off int64) {
 }
 
 // scan indexes the records of file i. It reads only record headers (88
-// bytes each) and seeks past the block bodies, so memory stays flat however
-// large the file is.
-func (bf *BlockFiles) scan(i int) error {
+// bytes each) and skips the block bodies, so memory stays flat however
+// large the file is: from a read-only mapping of the file where it can be
+// mapped (the pages of the bodies are never read), else with pread through
+// a 1 MiB window.
+func (bf *BlockFiles) scan(i int) (err error) {
 	f := &bf.files[i]
 	fh, err := os.Open(f.path)
 	if err != nil {
@@ -148,9 +151,31 @@ func (bf *BlockFiles) scan(i int) error {
 		return fmt.Errorf("btc: %w", err)
 	}
 	size := fi.Size()
-	var hb [88]byte
+	v := &view{}
+	if mapBlockFiles {
+		if data, err := mapFile(fh, size); err == nil && data != nil {
+			v.data = data
+			defer unmapFile(data)
+		}
+	}
+	if v.data == nil {
+		v.w = &window{f: fh, size: size, buf: make([]byte, 1<<20)}
+	}
 	var off int64
-	w := &window{f: fh, size: size, buf: make([]byte, 1<<20)}
+	if v.data != nil {
+		// A file that shrinks while it is scanned faults on the mapping.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if e := recover(); e != nil {
+				ferr, ok := Faulted(e)
+				if !ok {
+					panic(e)
+				}
+				err = &FileError{f.path, off, "read: " + ferr.Error()}
+			}
+		}()
+	}
+	var hb [88]byte
 	for off < size {
 		left := size - off
 		n := int64(len(hb))
@@ -158,7 +183,7 @@ func (bf *BlockFiles) scan(i int) error {
 			n = left
 		}
 		rest := hb[:n]
-		src, err := w.at(off, n)
+		src, err := v.at(off, n)
 		if err != nil {
 			return &FileError{f.path, off, "read: " + err.Error()}
 		}
@@ -208,6 +233,23 @@ func (bf *BlockFiles) scan(i int) error {
 		off += 8 + int64(bsize)
 	}
 	return nil
+}
+
+// view reads a file's bytes from its mapping, or through a window.
+type view struct {
+	data []byte
+	w    *window
+}
+
+// at returns the file's bytes [off, off+n), valid until the next call.
+func (v *view) at(off, n int64) ([]byte, error) {
+	if v.data == nil {
+		return v.w.at(off, n)
+	}
+	if off+n > int64(len(v.data)) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return v.data[off : off+n : off+n], nil
 }
 
 // window reads a file through a buffer, so that many small records cost
@@ -422,75 +464,4 @@ func rootNote(root *chainhash.Hash) string {
 		return ""
 	}
 	return " nor to the stored tip " + root.String()
-}
-
-// Reader reads planned blocks' bytes, keeping a few files open.
-type Reader struct {
-	bf    *BlockFiles
-	open  map[int]*window // open files, each read through a 1 MiB window
-	order []int
-}
-
-// NewReader returns a reader over bf.
-func (bf *BlockFiles) NewReader() *Reader { return &Reader{bf: bf, open: map[int]*window{}} }
-
-// Close closes the open files.
-func (r *Reader) Close() error {
-	for _, f := range r.open {
-		f.f.Close()
-	}
-	r.open = map[int]*window{}
-	return nil
-}
-
-// Raw returns the serialized block p and where it came from (for errors).
-func (r *Reader) Raw(p Planned) ([]byte, string, error) {
-	if p.rec < 0 {
-		var buf bytes.Buffer
-		if err := r.bf.Params.GenesisBlock.Serialize(&buf); err != nil {
-			return nil, "", err
-		}
-		return buf.Bytes(), "genesis block of " + r.bf.Params.Name, nil
-	}
-	rec := &r.bf.records[p.rec]
-	bf := &r.bf.files[rec.file]
-	w, ok := r.open[rec.file]
-	if !ok {
-		if len(r.order) >= 16 {
-			old := r.order[0]
-			r.order = r.order[1:]
-			r.open[old].f.Close()
-			delete(r.open, old)
-		}
-		f, err := os.Open(bf.path)
-		if err != nil {
-			return nil, "", fmt.Errorf("btc: %w", err)
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, "", fmt.Errorf("btc: %w", err)
-		}
-		w = &window{f: f, size: fi.Size(), buf: make([]byte, 1<<20)}
-		r.open[rec.file] = w
-		r.order = append(r.order, rec.file)
-	}
-	b := make([]byte, rec.size)
-	var err error
-	if len(b) <= len(w.buf) {
-		var src []byte
-		if src, err = w.at(rec.offset, int64(len(b))); err == nil {
-			copy(b, src)
-		}
-	} else {
-		_, err = w.f.ReadAt(b, rec.offset)
-	}
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, "", &FileError{bf.path, rec.offset, "read block: " + err.Error()}
-	}
-	xorAt(b, &bf.xor, rec.offset)
-	return b, fmt.Sprintf("%s at byte offset %d", bf.path, rec.offset-8), nil
 }

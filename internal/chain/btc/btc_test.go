@@ -208,13 +208,14 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 		if plan2[i].Hash != plan[i].Hash {
 			t.Fatalf("shuffled plan differs at %d", i)
 		}
-		raw, _, err := rd.Raw(plan2[i])
+		rb, err := rd.Read(plan2[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h := chainhash.DoubleHashH(raw[:80]); h != plan[i].Hash {
+		if h := chainhash.DoubleHashH(rb.Bytes[:80]); h != plan[i].Hash {
 			t.Fatalf("block %d read back hashes to %s", i, h)
 		}
+		rd.Release(&rb)
 	}
 	// Continuing from a stored tip: only the blocks above it, up to the
 	// files' tip, whatever order the records are in.
@@ -235,6 +236,20 @@ func TestBlockFilesOrderXORAndPadding(t *testing.T) {
 }
 
 func TestBadBlockFiles(t *testing.T) {
+	bothReads(t, testBadBlockFiles)
+}
+
+// bothReads runs test with blk files mapped (where the system maps them)
+// and read with pread.
+func bothReads(t *testing.T, test func(t *testing.T)) {
+	defer func(m bool) { mapBlockFiles = m }(mapBlockFiles)
+	for _, mapped := range []bool{true, false} {
+		mapBlockFiles = mapped
+		t.Run(map[bool]string{true: "mapped", false: "pread"}[mapped], test)
+	}
+}
+
+func testBadBlockFiles(t *testing.T) {
 	_, data := btctestdata.Blocks1To255(t)
 	recs := btctestdata.SplitRecords(data)
 	off2 := int64(len(recs[0]) + len(recs[1])) // start of record 2
@@ -308,14 +323,15 @@ func FuzzOpenBlockFiles(f *testing.F) {
 		rd := bf.NewReader()
 		defer rd.Close()
 		for _, pl := range plan {
-			raw, _, err := rd.Raw(pl)
+			rb, err := rd.Read(pl)
 			if err != nil {
 				return
 			}
 			var mb wire.MsgBlock
-			if mb.Deserialize(bytes.NewReader(raw)) == nil {
+			if mb.Deserialize(bytes.NewReader(rb.Bytes)) == nil {
 				ConvertBlock(&mb, pl.Height)
 			}
+			rd.Release(&rb)
 		}
 	})
 }
@@ -336,10 +352,15 @@ func TestBlockFilesNotRegular(t *testing.T) {
 }
 
 // TestBlockFilesWindowedReads: the indexer and the block reader go through
-// a 1 MiB read window; over the real 14,132-block file (several windows,
-// record headers straddling their edges), obfuscated with an XOR key,
-// every block read back equals the file's record byte for byte.
+// a mapping of the file, or a 1 MiB read window; over the real 14,132-block
+// file (several windows, record headers straddling their edges),
+// obfuscated with an XOR key, every block read back equals the file's
+// record byte for byte, both ways.
 func TestBlockFilesWindowedReads(t *testing.T) {
+	bothReads(t, testBlockFilesWindowedReads)
+}
+
+func testBlockFilesWindowedReads(t *testing.T) {
 	src := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat")
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -379,12 +400,13 @@ func TestBlockFilesWindowedReads(t *testing.T) {
 	rd := bf.NewReader()
 	defer rd.Close()
 	for i, p := range plan {
-		raw, _, err := rd.Raw(p)
+		rb, err := rd.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := byHash[p.Hash]; !bytes.Equal(raw, want) {
-			t.Fatalf("block %d (%s): %d bytes read back differ from the file's %d", i, p.Hash, len(raw), len(want))
+		if want := byHash[p.Hash]; !bytes.Equal(rb.Bytes, want) {
+			t.Fatalf("block %d (%s): %d bytes read back differ from the file's %d", i, p.Hash, len(rb.Bytes), len(want))
 		}
+		rd.Release(&rb)
 	}
 }

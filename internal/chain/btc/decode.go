@@ -88,16 +88,24 @@ func errAt(off int, format string, args ...any) error {
 // remain before anything is allocated. The returned block's address bytes
 // share one arena; raw may be reused once DecodeBlock returns.
 func DecodeBlock(raw []byte, height uint64) (*model.Block, Header, error) {
+	return (*Recycler)(nil).DecodeBlock(raw, height)
+}
+
+// DecodeBlock is DecodeBlock building the block into memory the Recycler
+// lends (r may be nil: fresh memory); see recycle.go for giving it back.
+func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header, error) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	b, h, err := decodeBlock(raw, height, sc)
+	b, h, err := decodeBlock(raw, height, sc, r)
 	if err != nil {
 		return nil, h, err
 	}
 	if len(b.Txs) == 0 {
+		r.putBack(b)
 		return nil, h, errAt(headerSize, "block has no transactions")
 	}
 	if root := merkleRoot(sc.ids); root != h.MerkleRoot {
+		r.putBack(b)
 		return nil, h, fmt.Errorf("transactions hash to merkle root %s, the header says %s: the block's transaction data is damaged", root, h.MerkleRoot)
 	}
 	return b, h, nil
@@ -123,7 +131,8 @@ type counts struct {
 }
 
 // decodeBlock parses and fills; sc.ids receives the txids (wire order).
-func decodeBlock(raw []byte, height uint64, sc *scratch) (*model.Block, Header, error) {
+// The block is built in memory r lends (fresh when r is nil).
+func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Block, Header, error) {
 	var h Header
 	if len(raw) < headerSize {
 		return nil, h, errAt(0, "header: %d bytes, a block header has 80", len(raw))
@@ -140,25 +149,29 @@ func decodeBlock(raw []byte, height uint64, sc *scratch) (*model.Block, Header, 
 	if err != nil {
 		return nil, h, err
 	}
-	b := &model.Block{
+	b, ins, outs, arena, err := r.get(c)
+	if err != nil {
+		return nil, h, err
+	}
+	*b = model.Block{
 		Chain:    model.BTC,
 		Height:   height,
 		Hash:     displayHash(&h.Hash),
 		PrevHash: displayHash(&h.PrevBlock),
 		Time:     int64(h.Timestamp),
-		Txs:      make([]model.Tx, c.txs),
+		Txs:      b.Txs,
 	}
-	ins := make([]model.Input, c.inputs)
-	outs := make([]model.Output, c.outputs)
 	if outs == nil {
 		outs = []model.Output{} // ConvertBlock gives a tx without outputs an empty, non-nil slice
 	}
-	arena := make([]byte, 0, c.arena)
+	if b.Txs == nil {
+		b.Txs = []model.Tx{} // and a block without txs (refused by DecodeBlock) empty Txs
+	}
 	if cap(sc.ids) < c.txs {
 		sc.ids = make([][32]byte, c.txs)
 	}
 	sc.ids = sc.ids[:c.txs]
-	fill(raw, b.Txs, ins, outs, arena, sc)
+	fill(raw, b.Txs, ins, outs, arena[:0], sc)
 	return b, h, nil
 }
 
@@ -393,7 +406,7 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 	nextIn, nextOut := 0, 0
 	for i := range txs {
 		tx := &txs[i]
-		tx.Index = uint32(i)
+		*tx = model.Tx{Index: uint32(i)} // the memory may be recycled: every field is written
 		start := pos
 		pos += 4
 		nIn, p := uvarint(raw, pos)
@@ -412,6 +425,7 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 		for j := 0; j < int(nIn); j++ {
 			if !tx.Coinbase {
 				in := &tx.Inputs[j]
+				in.Address, in.Value, in.ScriptType = nil, 0, 0 // filled by the store
 				for k := 0; k < 32; k++ {
 					in.PrevTxID[k] = raw[pos+31-k]
 				}

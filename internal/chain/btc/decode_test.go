@@ -402,10 +402,21 @@ func FuzzDecodeBlock(f *testing.F) {
 			}
 		}
 	}
+	// The blocks are built in recycled memory (check mode: returned memory
+	// is poisoned and checked when lent again), so every input is also
+	// decoded into the stale arrays of earlier ones.
+	rc := NewRecycler(true)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sc := scratchPool.Get().(*scratch)
 		defer scratchPool.Put(sc)
-		got, h, err := decodeBlock(raw, 7, sc)
+		got, h, err := decodeBlock(raw, 7, sc, rc)
+		if got != nil {
+			defer func() {
+				if err := rc.Return([]*model.Block{got}); err != nil {
+					t.Fatal(err)
+				}
+			}()
+		}
 		var de *DecodeError
 		if err != nil && (!errors.As(err, &de) || de.Offset < 0 || de.Offset > len(raw)) {
 			t.Fatalf("error %v does not locate a byte of the %d-byte block", err, len(raw))

@@ -107,15 +107,17 @@ func FuzzBlockFiles(f *testing.F) {
 			if plan2[i].Hash != pl.Hash || plan2[i].Height != pl.Height || pl.Height != uint64(i) {
 				t.Fatalf("plan entry %d differs", i)
 			}
-			raw, _, err := rd.Raw(pl)
-			raw2, _, err2 := rd2.Raw(plan2[i])
-			if err != nil || err2 != nil || !bytes.Equal(raw, raw2) {
+			rb, err := rd.Read(pl)
+			rb2, err2 := rd2.Read(plan2[i])
+			if err != nil || err2 != nil || !bytes.Equal(rb.Bytes, rb2.Bytes) {
 				t.Fatalf("block %d reads differently: %v %v", i, err, err2)
 			}
 			var mb wire.MsgBlock
-			if mb.Deserialize(bytes.NewReader(raw)) == nil {
+			if mb.Deserialize(bytes.NewReader(rb.Bytes)) == nil {
 				ConvertBlock(&mb, pl.Height)
 			}
+			rd.Release(&rb)
+			rd2.Release(&rb2)
 		}
 	})
 }
