@@ -270,3 +270,61 @@ func (r *reader) xfer(x *xferRec) {
 	x.Value = r.amount()
 	x.LogIndex = int32(r.varint())
 }
+
+// logRecOutputs decodes of tx n's compact record (its group starting at
+// height groupH) only what loading a UTXO snapshot needs: the txid and the
+// outputs, appended to outs[:0]. It skips the other fields without building
+// them (the group's checksum, checked by the cursor that read the record,
+// vouches for their bytes); an escaped record is decoded whole. Wherever
+// decodeLogRec decodes a record, this returns its ID and Outputs
+// (FuzzLogRecOutputs).
+func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []outRec, err error) {
+	r := &reader{b: v}
+	r.uvarint() // height
+	head := r.byte1()
+	if r.err != nil {
+		return id, outs, r.err
+	}
+	nIn := uint64(head >> lhInShift)
+	if nIn == lhEscape {
+		t, err := decodeLogRec(v, n, groupH)
+		if err != nil {
+			return id, outs, err
+		}
+		return t.ID, append(outs[:0], t.Outputs...), nil
+	}
+	id = r.hash()
+	if nIn == lhInVarint {
+		nIn = r.uvarint()
+	}
+	r.uvarint() // index
+	if head&lhBigFee != 0 {
+		r.bytes(int(r.byte1()))
+	} else {
+		r.uvarint()
+	}
+	if head&lhFeePayer != 0 {
+		r.uvarint()
+	}
+	if r.err == nil && (nIn > maxRecordItems || nIn > uint64(len(r.b))) {
+		r.fail("input count")
+	}
+	for i := uint64(0); i < nIn && r.err == nil; i++ {
+		if r.uvarint()&3 == 3 {
+			r.uvarint()
+		}
+	}
+	nOut := r.uvarint()
+	if r.err == nil && (nOut > maxRecordItems || nOut > uint64(len(r.b))) {
+		r.fail("output count")
+	}
+	outs = outs[:0]
+	for i := uint64(0); i < nOut && r.err == nil; i++ {
+		v := r.uvarint()
+		outs = append(outs, outRec{Addr: v >> 3, Script: byte(v & 7), Value: r.uvarint()})
+	}
+	if r.err != nil {
+		return id, outs[:0], fmt.Errorf("tx %d: %w", n, r.err)
+	}
+	return id, outs, nil
+}

@@ -113,32 +113,6 @@ func TestSegmentDamage(t *testing.T) {
 	}
 }
 
-// FuzzUTXOSnapshot feeds damaged UTXO snapshots (checksum recomputed) to the
-// decoder: an error or a set, never a panic; an intact snapshot round-trips.
-func FuzzUTXOSnapshot(f *testing.F) {
-	m := newUTXOSet()
-	for i := 0; i < 20; i++ {
-		m.set(outpoint{[32]byte{byte(i), 3}, uint32(i % 3)}, utxoRec{TxNum: uint64(i), Addr: uint64(i * 7), Value: uint64(i) << 40, Script: byte(i % 9)})
-	}
-	img := encodeUTXOSnapshot(m, nil)
-	got, err := decodeUTXOSnapshot(img, "seed")
-	if err != nil || got.len() != m.len() {
-		f.Fatalf("round trip: %d of %d outputs, %v", got.len(), m.len(), err)
-	}
-	m.each(func(op *outpoint, u *utxoRec) {
-		if g, ok := got.get(*op); !ok || g != *u {
-			f.Fatalf("round trip: %v differs", op)
-		}
-	})
-	f.Add(img)
-	f.Fuzz(func(t *testing.T, img []byte) {
-		if n := len(img) - len(utxoMagic) - 4; n >= len(utxoMagic) {
-			binary.BigEndian.PutUint32(img[n:], crc32.Checksum(img[:n], castagnoli))
-		}
-		decodeUTXOSnapshot(img, "fuzz")
-	})
-}
-
 // TestSegmentTimes: the times section is written as runs exactly when they
 // are smaller than a time per tx, and every tx reads back its time either
 // way; runs that do not start at the first tx or do not ascend are

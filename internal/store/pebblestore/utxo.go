@@ -9,16 +9,17 @@ package pebblestore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math/bits"
 	"os"
+	"slices"
 
 	"github.com/spoor-dev/spoor/internal/model"
 )
-
-const utxoMagic = "SPUTXO01"
 
 type outpoint struct {
 	id   [32]byte
@@ -223,25 +224,114 @@ func (m *utxoSet) each(fn func(op *outpoint, u *utxoRec)) {
 	}
 }
 
-// encodeUTXOSnapshot writes the set with overlay applied (a nil overlay
-// value deletes the output).
-func encodeUTXOSnapshot(m *utxoSet, overlay map[outpoint]*utxoRec) []byte {
-	b := make([]byte, 0, 16+m.len()*56)
-	b = append(b, utxoMagic...)
+// A snapshot file holds the set as of the segment list's utxoAt by
+// outpoint alone, keyed by tx number: the tx log holds every tx's txid and
+// outputs, so loading reads the records of the txs with unspent outputs in
+// tx-number order (one sequential pass, each group checked) and takes the
+// txid and the output's address, value and script from there.
+//
+//	"SPUTXO02"
+//	uvarint  at         the tx number the set is as of (the list's utxoAt)
+//	uvarint  count      outputs
+//	count ×  uvarint(d<<2 | min(v, 3)) [uvarint(v − 3) when v ≥ 3], in
+//	         (tx number, index) order: d the tx number minus the previous
+//	         output's (0 before the first), v the output index, or, when d
+//	         is 0, the index minus the previous index minus 1
+//	u32      CRC-32C of the bytes before it, big-endian
+//	"SPUTXO02"
+//
+// About 1.1 bytes an output, where layout 6's snapshot ("SPUTXO01", still
+// read: a store of that layout loads and writes the new form at its next
+// snapshot) took 44: the txid, the index and the record whole.
+const (
+	utxoMagic   = "SPUTXO02"
+	utxoMagicV1 = "SPUTXO01" // layout 6's snapshot; Digest hashes each output in its form
+)
+
+// utxoKey is an unspent output by tx number and output index.
+type utxoKey struct {
+	tx   uint64
+	vout uint32
+}
+
+// utxoSnapshotKeys collects the set, with overlay applied (a nil overlay
+// value deletes the output), as the keys of a snapshot, unsorted (cheap
+// enough to take while the store waits; encodeUTXOSnapshot sorts them).
+func utxoSnapshotKeys(m *utxoSet, overlay map[outpoint]*utxoRec) []utxoKey {
+	keys := make([]utxoKey, 0, m.len()+len(overlay))
 	m.each(func(op *outpoint, u *utxoRec) {
 		if _, ok := overlay[*op]; !ok {
-			b = appendUTXOEnt(b, op, u)
+			keys = append(keys, utxoKey{u.TxNum, op.vout})
 		}
 	})
 	for op, u := range overlay {
 		if u != nil {
-			b = appendUTXOEnt(b, &op, u)
+			keys = append(keys, utxoKey{u.TxNum, op.vout})
 		}
 	}
-	return sealUTXOSnapshot(b)
+	return keys
 }
 
-// appendUTXOEnt appends one output of a snapshot.
+// sortUTXOKeys sorts keys by tx number and index: a radix sort of packed
+// keys where tx numbers fit 40 bits and indexes 24 (always, in practice),
+// else a comparison sort.
+func sortUTXOKeys(keys []utxoKey) {
+	fit := true
+	for _, k := range keys {
+		if k.tx >= 1<<40 || k.vout >= 1<<24 {
+			fit = false
+			break
+		}
+	}
+	if !fit {
+		slices.SortFunc(keys, func(a, b utxoKey) int {
+			if c := cmp.Compare(a.tx, b.tx); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.vout, b.vout)
+		})
+		return
+	}
+	packed := make([]uint64, len(keys))
+	maxTx := uint64(0)
+	for i, k := range keys {
+		packed[i] = k.tx<<24 | uint64(k.vout)
+		maxTx = max(maxTx, k.tx)
+	}
+	radixSort(packed, 0, 24+uint(bits.Len64(maxTx)))
+	for i, p := range packed {
+		keys[i] = utxoKey{p >> 24, uint32(p & (1<<24 - 1))}
+	}
+}
+
+// encodeUTXOSnapshot sorts keys (outputs of txs before at) and writes them
+// as a snapshot as of tx number at.
+func encodeUTXOSnapshot(keys []utxoKey, at uint64) ([]byte, error) {
+	sortUTXOKeys(keys)
+	b := make([]byte, 0, 32+len(keys)*5/4)
+	b = append(b, utxoMagic...)
+	b = putUvarint(b, at)
+	b = putUvarint(b, uint64(len(keys)))
+	var prev utxoKey
+	for i, k := range keys {
+		if k.tx == 0 || k.tx >= at || k.tx >= 1<<62 || i > 0 && k == prev {
+			return nil, fmt.Errorf("pebblestore: UTXO snapshot as of tx %d: output %d of tx %d cannot be in it", at, k.vout, k.tx)
+		}
+		d, v := k.tx-prev.tx, uint64(k.vout)
+		if d == 0 {
+			v -= uint64(prev.vout) + 1
+		}
+		b = putUvarint(b, d<<2|min(v, 3))
+		if v >= 3 {
+			b = putUvarint(b, v-3)
+		}
+		prev = k
+	}
+	return sealUTXOSnapshot(b, utxoMagic), nil
+}
+
+// appendUTXOEnt appends one output as layout 6's snapshot held it (Digest
+// hashes the set in this form).
 func appendUTXOEnt(b []byte, op *outpoint, u *utxoRec) []byte {
 	b = append(b, op.id[:]...)
 	b = putUvarint(b, uint64(op.vout))
@@ -251,23 +341,90 @@ func appendUTXOEnt(b []byte, op *outpoint, u *utxoRec) []byte {
 	return append(b, u.Script)
 }
 
-// sealUTXOSnapshot ends a snapshot begun with utxoMagic: checksum, magic.
-func sealUTXOSnapshot(b []byte) []byte {
+// sealUTXOSnapshot ends a snapshot begun with magic: checksum, magic.
+func sealUTXOSnapshot(b []byte, magic string) []byte {
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	return append(b, utxoMagic...)
+	return append(b, magic...)
 }
 
-func decodeUTXOSnapshot(data []byte, path string) (*utxoSet, error) {
+// utxoSnapReader reads the outputs of a snapshot in order.
+type utxoSnapReader struct {
+	r     reader
+	path  string
+	at    uint64 // the tx number the set is as of
+	left  uint64 // outputs not yet read
+	prev  utxoKey
+	first bool
+}
+
+// openUTXOSnapshot checks a snapshot's magic and checksum and returns a
+// reader of its outputs; v1 reports a snapshot in layout 6's form (whole
+// outputs: decodeUTXOSnapshotV1).
+func openUTXOSnapshot(data []byte, path string) (sr *utxoSnapReader, v1 bool, err error) {
 	bad := func(what string) error { return fmt.Errorf("%w: UTXO snapshot %s: %s", errCorrupt, path, what) }
-	if len(data) < 2*len(utxoMagic)+4 || !bytes.HasPrefix(data, []byte(utxoMagic)) || !bytes.HasSuffix(data, []byte(utxoMagic)) {
-		return nil, bad("bad magic")
+	magic := utxoMagic
+	if bytes.HasPrefix(data, []byte(utxoMagicV1)) {
+		magic, v1 = utxoMagicV1, true
 	}
-	body := data[:len(data)-len(utxoMagic)-4]
+	if len(data) < 2*len(magic)+4 || !bytes.HasPrefix(data, []byte(magic)) || !bytes.HasSuffix(data, []byte(magic)) {
+		return nil, false, bad("bad magic")
+	}
+	body := data[:len(data)-len(magic)-4]
 	if binary.BigEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
-		return nil, bad("checksum mismatch")
+		return nil, false, bad("checksum mismatch")
 	}
+	if v1 {
+		return nil, true, nil
+	}
+	sr = &utxoSnapReader{r: reader{b: body[len(magic):]}, path: path, first: true}
+	sr.at = sr.r.uvarint()
+	sr.left = sr.r.uvarint()
+	if sr.r.err == nil && sr.left > uint64(len(sr.r.b)) {
+		sr.r.fail("output count past the file's end")
+	}
+	if sr.r.err != nil {
+		return nil, false, bad(sr.r.err.Error())
+	}
+	return sr, false, nil
+}
+
+// next returns the next output, ok false after the last (an error if bytes
+// are left over).
+func (sr *utxoSnapReader) next() (k utxoKey, ok bool, err error) {
+	if sr.left == 0 {
+		if len(sr.r.b) > 0 {
+			return k, false, fmt.Errorf("%w: UTXO snapshot %s: %d bytes after the last output", errCorrupt, sr.path, len(sr.r.b))
+		}
+		return k, false, nil
+	}
+	x := sr.r.uvarint()
+	v := x & 3
+	if v == 3 {
+		if v += sr.r.uvarint(); v > 0xffffffff {
+			sr.r.fail("output index past 32 bits")
+		}
+	}
+	d := x >> 2
+	if d == 0 && !sr.first {
+		v += uint64(sr.prev.vout) + 1
+	}
+	k = utxoKey{sr.prev.tx + d, uint32(v)}
+	switch {
+	case sr.r.err != nil:
+		return k, false, fmt.Errorf("UTXO snapshot %s: %w", sr.path, sr.r.err)
+	case k.tx == 0 || k.tx >= sr.at || k.tx < sr.prev.tx || v > 0xffffffff:
+		return k, false, fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d out of order or range (as of tx %d)", errCorrupt, sr.path, v, k.tx, sr.at)
+	}
+	sr.prev, sr.first = k, false
+	sr.left--
+	return k, true, nil
+}
+
+// decodeUTXOSnapshotV1 decodes a snapshot in layout 6's form.
+func decodeUTXOSnapshotV1(data []byte, path string) (*utxoSet, error) {
+	bad := func(what string) error { return fmt.Errorf("%w: UTXO snapshot %s: %s", errCorrupt, path, what) }
 	m := newUTXOSet()
-	r := &reader{b: body[len(utxoMagic):]}
+	r := &reader{b: data[len(utxoMagicV1) : len(data)-len(utxoMagicV1)-4]}
 	for len(r.b) > 0 && r.err == nil {
 		var op outpoint
 		op.id = r.hash()
@@ -285,6 +442,64 @@ func decodeUTXOSnapshot(data []byte, path string) (*utxoSet, error) {
 	return m, nil
 }
 
+// loadUTXOSnapshot builds the set a snapshot holds, as of tx number at (the
+// list's utxoAt), taking each output's txid and record from the tx log.
+func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet, error) {
+	sr, v1, err := openUTXOSnapshot(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if v1 {
+		return decodeUTXOSnapshotV1(data, path)
+	}
+	if sr.at != at {
+		return nil, fmt.Errorf("%w: UTXO snapshot %s holds the set as of tx %d, the segment list names it as of tx %d", errCorrupt, path, sr.at, at)
+	}
+	m := newUTXOSet()
+	if sr.left > 0 {
+		m.grow(1 << bits.Len64(min(sr.left, 1<<32)*8/utxoIdxLoad))
+	}
+	log.mu.RLock()
+	defer log.mu.RUnlock()
+	if at > log.next {
+		return nil, fmt.Errorf("%w: UTXO snapshot %s as of tx %d, past the tx log's end (%d)", errCorrupt, path, at, log.next)
+	}
+	c := log.cursor(txScanWindow, false)
+	var id [32]byte
+	var outs []outRec
+	cur := uint64(0)
+	for {
+		k, ok, err := sr.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return m, nil
+		}
+		if k.tx != cur {
+			v, groupH, err := c.rec(k.tx)
+			if err == nil {
+				id, outs, err = logRecOutputs(v, k.tx, groupH, outs)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("UTXO snapshot %s: tx %d: %w", path, k.tx, err)
+			}
+			cur = k.tx
+		}
+		if int64(k.vout) >= int64(len(outs)) {
+			return nil, fmt.Errorf("%w: UTXO snapshot %s names output %d of tx %d, which has %d", errCorrupt, path, k.vout, k.tx, len(outs))
+		}
+		o := &outs[k.vout]
+		added, err := m.add(outpoint{id, k.vout}, utxoRec{TxNum: k.tx, Addr: o.Addr, Value: o.Value, Script: o.Script})
+		if err != nil {
+			return nil, fmt.Errorf("UTXO snapshot %s: %w", path, err)
+		}
+		if !added {
+			return nil, fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d is there twice (txid %x)", errCorrupt, path, k.vout, k.tx, id)
+		}
+	}
+}
+
 // ensureUTXO loads the chain's UTXO set into memory. Callers hold s.mu.
 func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 	if st.utxo != nil {
@@ -297,7 +512,7 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 		if err != nil {
 			return fmt.Errorf("pebblestore: %w", err)
 		}
-		if m, err = decodeUTXOSnapshot(data, p); err != nil {
+		if m, err = loadUTXOSnapshot(data, p, st.seg.list.utxoAt, st.log); err != nil {
 			return err
 		}
 	}
