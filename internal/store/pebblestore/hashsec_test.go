@@ -34,6 +34,12 @@ func TestHashSection(t *testing.T) {
 		if n >= 64 && len(sec) >= 8*n {
 			t.Errorf("%d pairs in %d bytes: no smaller than fixed pairs", n, len(sec))
 		}
+		// 1,000 pairs: hash differences of about 2³²/800 (22 bits and the
+		// Rice code's 1–2; the 300 repeats take as many) and 10-bit numbers,
+		// where uvarints took about 6 bytes.
+		if n == 1000 && len(sec) > 9*n/2 {
+			t.Errorf("%d pairs in %d bytes: not bit-packed", n, len(sec))
+		}
 		want := map[uint32][]uint64{}
 		for _, e := range ents {
 			want[uint32(e.hash>>32)] = append(want[uint32(e.hash>>32)], e.num)
@@ -72,15 +78,19 @@ func TestHashSection(t *testing.T) {
 			f    func(b []byte)
 		}{
 			{"block count", func(b []byte) { binary.BigEndian.PutUint32(b, 99) }},
-			{"first hash", func(b []byte) { b[4] ^= 0x80 }},
-			{"block offset", func(b []byte) { binary.BigEndian.PutUint32(b[4+8+4:], 3) }},
-			{"the last varint", func(b []byte) { b[len(b)-1] = 0x80 }},
+			{"Rice parameter", func(b []byte) { b[4] = 33 }},
+			{"first hash", func(b []byte) { b[hashSecHead] ^= 0x80 }},
+			{"block offset", func(b []byte) { binary.BigEndian.PutUint32(b[hashSecHead+8*((n-1)/hashStride)+4:], 3) }},
 			{"cut", func(b []byte) {}},
+			{"a byte more", func(b []byte) {}},
 		} {
 			bad := append([]byte(nil), sec...)
 			dmg.f(bad)
-			if dmg.name == "cut" {
+			switch dmg.name {
+			case "cut":
 				bad = bad[:len(bad)-1]
+			case "a byte more":
+				bad = append(bad, 0)
 			}
 			if _, err := parseHashSec(bad, uint64(n), uint64(n), "txid"); err == nil || !strings.Contains(err.Error(), "txid") {
 				t.Errorf("%d pairs, damaged %s: err = %v", n, dmg.name, err)

@@ -20,11 +20,12 @@ package pebblestore
 //	[uvarint fee payer]
 //	inputs   uvarint((n − prevTx)<<2 | min(prevIndex, 3)) [uvarint prevIndex when ≥ 3]
 //	uvarint  nOut
-//	outputs  uvarint(addr<<3 | script), uvarint value
+//	outputs  uvarint(addr<<3 | min(script, 7)) [byte script when ≥ 7],
+//	         uvarint value
 //	[transfers: uvarint count, then as appendTx writes them]
 //
-// A record that does not fit (flags beyond coinbase/failed, a script type
-// past 7, an input spending tx n or later, ids past 2⁶¹) is written as the
+// A record that does not fit (flags beyond coinbase/failed, an input
+// spending tx n or later, ids past 2⁶¹) is written as the
 // height, the escape head and appendTx's record. On the 10⁷-transfer
 // simulated world this saves 10 of 67.5 bytes a Bitcoin tx; the 32-byte
 // txid is most of the rest. Block compression (zstd, s2) of groups of 32
@@ -84,7 +85,7 @@ func compactFits(t *txRec, n uint64) bool {
 		}
 	}
 	for i := range t.Outputs {
-		if o := &t.Outputs[i]; o.Script >= 8 || o.Addr >= 1<<61 {
+		if t.Outputs[i].Addr >= 1<<61 {
 			return false
 		}
 	}
@@ -141,7 +142,10 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	b = putUvarint(b, uint64(len(t.Outputs)))
 	for i := range t.Outputs {
 		o := &t.Outputs[i]
-		b = putUvarint(b, o.Addr<<3|uint64(o.Script))
+		b = putUvarint(b, o.Addr<<3|uint64(min(o.Script, 7)))
+		if o.Script >= 7 {
+			b = append(b, o.Script)
+		}
 		b = putUvarint(b, o.Value)
 	}
 	if len(t.Transfers) > 0 {
@@ -229,6 +233,11 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 		o := &t.Outputs[i]
 		v := r.uvarint()
 		o.Addr, o.Script = v>>3, byte(v&7)
+		if o.Script == 7 {
+			if o.Script = r.byte1(); r.err == nil && o.Script < 7 {
+				r.fail("script type byte below 7")
+			}
+		}
 		o.Value = r.uvarint()
 	}
 	if head&lhTransfers != 0 {
@@ -343,7 +352,12 @@ func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []
 	}
 	for i := uint64(0); i < nOut && r.err == nil; i++ {
 		v := r.uvarint()
-		outs = append(outs, outRec{Addr: v >> 3, Script: byte(v & 7), Value: r.uvarint()})
+		o := outRec{Addr: v >> 3, Script: byte(v & 7)}
+		if o.Script == 7 {
+			o.Script = r.byte1()
+		}
+		o.Value = r.uvarint()
+		outs = append(outs, o)
 	}
 	if r.err != nil {
 		return id, outs[:0], fmt.Errorf("tx %d: %w", n, r.err)

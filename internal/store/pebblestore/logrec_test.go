@@ -17,7 +17,7 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 	base := func() *txRec {
 		return &txRec{ID: [32]byte{1, 2, 3}, Height: 700_000, Index: 5, Fee: *uint256.NewInt(1234),
 			Inputs:    []inRec{{PrevTx: 90, PrevIndex: 0}, {PrevTx: 99, PrevIndex: 7}},
-			Outputs:   []outRec{{Addr: 77, Value: 5_000_000_000, Script: 3}, {Addr: 1 << 40, Value: 0, Script: 7}},
+			Outputs:   []outRec{{Addr: 77, Value: 5_000_000_000, Script: 3}, {Addr: 1 << 40, Value: 0, Script: 6}},
 			Transfers: []xferRec{}}
 	}
 	cases := []struct {
@@ -36,7 +36,8 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 		}, false},
 		{"input spends its own tx", func(r *txRec) { r.Inputs[1].PrevTx = 130 }, true},
 		{"input spends a later tx", func(r *txRec) { r.Inputs[1].PrevTx = 1 << 63 }, true},
-		{"script past 7", func(r *txRec) { r.Outputs[0].Script = 8 }, true},
+		{"script past 7", func(r *txRec) { r.Outputs[0].Script = 8 }, false},
+		{"scripts 255 and 7", func(r *txRec) { r.Outputs[0].Script, r.Outputs[1].Script = 255, 7 }, false},
 		{"address past 2^61", func(r *txRec) { r.Outputs[0].Addr = 1 << 61 }, true},
 		{"max value", func(r *txRec) { r.Outputs[0].Value = ^uint64(0) }, false},
 		{"transfers", func(r *txRec) {

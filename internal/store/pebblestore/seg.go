@@ -9,8 +9,8 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG002"
-//	txids   (txidHash>>32, txnum−start) per tx, sorted, delta-coded in
+//	"SPSEG003"
+//	txids   (txidHash>>32, txnum−start) per tx, sorted, bit-packed in
 //	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
 //	          flat: (end−start) × u32 block time − baseTime, by txnum, or
@@ -35,7 +35,8 @@ package pebblestore
 //	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG002"
+//	        crc32c of everything before the footer u32, "SPSEG003"
+//	        (SPSEG002, layouts 5–6: hash sections of uvarint pairs)
 
 import (
 	"bytes"
@@ -53,7 +54,7 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG002"
+	segMagic     = "SPSEG003"
 	groupStride  = 16
 	spentStride  = 64
 	segSections  = 9

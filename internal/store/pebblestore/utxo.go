@@ -240,9 +240,8 @@ func (m *utxoSet) each(fn func(op *outpoint, u *utxoRec)) {
 //	u32      CRC-32C of the bytes before it, big-endian
 //	"SPUTXO02"
 //
-// About 1.1 bytes an output, where layout 6's snapshot ("SPUTXO01", still
-// read: a store of that layout loads and writes the new form at its next
-// snapshot) took 44: the txid, the index and the record whole.
+// About 1.1 bytes an output, where layout 6's snapshot ("SPUTXO01") took
+// 44: the txid, the index and the record whole.
 const (
 	utxoMagic   = "SPUTXO02"
 	utxoMagicV1 = "SPUTXO01" // layout 6's snapshot; Digest hashes each output in its form
@@ -358,34 +357,26 @@ type utxoSnapReader struct {
 }
 
 // openUTXOSnapshot checks a snapshot's magic and checksum and returns a
-// reader of its outputs; v1 reports a snapshot in layout 6's form (whole
-// outputs: decodeUTXOSnapshotV1).
-func openUTXOSnapshot(data []byte, path string) (sr *utxoSnapReader, v1 bool, err error) {
+// reader of its outputs.
+func openUTXOSnapshot(data []byte, path string) (*utxoSnapReader, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: UTXO snapshot %s: %s", errCorrupt, path, what) }
-	magic := utxoMagic
-	if bytes.HasPrefix(data, []byte(utxoMagicV1)) {
-		magic, v1 = utxoMagicV1, true
+	if len(data) < 2*len(utxoMagic)+4 || !bytes.HasPrefix(data, []byte(utxoMagic)) || !bytes.HasSuffix(data, []byte(utxoMagic)) {
+		return nil, bad("bad magic")
 	}
-	if len(data) < 2*len(magic)+4 || !bytes.HasPrefix(data, []byte(magic)) || !bytes.HasSuffix(data, []byte(magic)) {
-		return nil, false, bad("bad magic")
-	}
-	body := data[:len(data)-len(magic)-4]
+	body := data[:len(data)-len(utxoMagic)-4]
 	if binary.BigEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
-		return nil, false, bad("checksum mismatch")
+		return nil, bad("checksum mismatch")
 	}
-	if v1 {
-		return nil, true, nil
-	}
-	sr = &utxoSnapReader{r: reader{b: body[len(magic):]}, path: path, first: true}
+	sr := &utxoSnapReader{r: reader{b: body[len(utxoMagic):]}, path: path, first: true}
 	sr.at = sr.r.uvarint()
 	sr.left = sr.r.uvarint()
 	if sr.r.err == nil && sr.left > uint64(len(sr.r.b)) {
 		sr.r.fail("output count past the file's end")
 	}
 	if sr.r.err != nil {
-		return nil, false, bad(sr.r.err.Error())
+		return nil, bad(sr.r.err.Error())
 	}
-	return sr, false, nil
+	return sr, nil
 }
 
 // next returns the next output, ok false after the last (an error if bytes
@@ -420,37 +411,12 @@ func (sr *utxoSnapReader) next() (k utxoKey, ok bool, err error) {
 	return k, true, nil
 }
 
-// decodeUTXOSnapshotV1 decodes a snapshot in layout 6's form.
-func decodeUTXOSnapshotV1(data []byte, path string) (*utxoSet, error) {
-	bad := func(what string) error { return fmt.Errorf("%w: UTXO snapshot %s: %s", errCorrupt, path, what) }
-	m := newUTXOSet()
-	r := &reader{b: data[len(utxoMagicV1) : len(data)-len(utxoMagicV1)-4]}
-	for len(r.b) > 0 && r.err == nil {
-		var op outpoint
-		op.id = r.hash()
-		op.vout = uint32(r.uvarint())
-		u := utxoRec{TxNum: r.uvarint(), Addr: r.uvarint(), Value: r.uvarint(), Script: r.byte1()}
-		if r.err == nil {
-			if err := m.set(op, u); err != nil {
-				return nil, fmt.Errorf("UTXO snapshot %s: %w", path, err)
-			}
-		}
-	}
-	if r.err != nil {
-		return nil, bad(r.err.Error())
-	}
-	return m, nil
-}
-
 // loadUTXOSnapshot builds the set a snapshot holds, as of tx number at (the
 // list's utxoAt), taking each output's txid and record from the tx log.
 func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet, error) {
-	sr, v1, err := openUTXOSnapshot(data, path)
+	sr, err := openUTXOSnapshot(data, path)
 	if err != nil {
 		return nil, err
-	}
-	if v1 {
-		return decodeUTXOSnapshotV1(data, path)
 	}
 	if sr.at != at {
 		return nil, fmt.Errorf("%w: UTXO snapshot %s holds the set as of tx %d, the segment list names it as of tx %d", errCorrupt, path, sr.at, at)

@@ -315,8 +315,8 @@ func BenchmarkUTXOSet(b *testing.B) {
 	}
 }
 
-// FuzzUTXOSnapshot feeds damaged UTXO snapshots (checksum recomputed) of
-// both forms to their decoders: an error or outputs, never a panic; an
+// FuzzUTXOSnapshot feeds damaged UTXO snapshots (checksum recomputed) to
+// the decoder: an error or outputs, never a panic; an
 // intact snapshot round-trips, and every output a damaged one yields is in
 // order and before the tx it is as of.
 func FuzzUTXOSnapshot(f *testing.F) {
@@ -337,35 +337,13 @@ func FuzzUTXOSnapshot(f *testing.F) {
 		f.Fatalf("round trip: %v, want %v", got, keys)
 	}
 	f.Add(img)
-	m := newUTXOSet()
-	for i := 0; i < 20; i++ {
-		m.set(outpoint{[32]byte{byte(i), 3}, uint32(i % 3)}, utxoRec{TxNum: uint64(i), Addr: uint64(i * 7), Value: uint64(i) << 40, Script: byte(i % 9)})
-	}
-	v1 := []byte(utxoMagicV1)
-	m.each(func(op *outpoint, u *utxoRec) { v1 = appendUTXOEnt(v1, op, u) })
-	v1 = sealUTXOSnapshot(v1, utxoMagicV1)
-	got, err := decodeUTXOSnapshotV1(v1, "seed")
-	if err != nil || got.len() != m.len() {
-		f.Fatalf("v1 round trip: %d of %d outputs, %v", got.len(), m.len(), err)
-	}
-	m.each(func(op *outpoint, u *utxoRec) {
-		if g, ok := got.get(*op); !ok || g != *u {
-			f.Fatalf("v1 round trip: %v differs", op)
-		}
-	})
-	f.Add(v1)
+	f.Add(img[:len(img)-3])
 	f.Fuzz(func(t *testing.T, img []byte) {
-		for _, magic := range []string{utxoMagic, utxoMagicV1} {
-			if n := len(img) - len(magic) - 4; n >= len(magic) && bytes.HasSuffix(img, []byte(magic)) {
-				binary.BigEndian.PutUint32(img[n:], crc32.Checksum(img[:n], castagnoli))
-			}
+		if n := len(img) - len(utxoMagic) - 4; n >= len(utxoMagic) {
+			binary.BigEndian.PutUint32(img[n:], crc32.Checksum(img[:n], castagnoli))
 		}
-		sr, isV1, err := openUTXOSnapshot(img, "fuzz")
-		switch {
-		case err != nil:
-			return
-		case isV1:
-			decodeUTXOSnapshotV1(img, "fuzz")
+		sr, err := openUTXOSnapshot(img, "fuzz")
+		if err != nil {
 			return
 		}
 		var prev utxoKey
@@ -385,9 +363,9 @@ func FuzzUTXOSnapshot(f *testing.F) {
 // snapshotKeys reads every output of a snapshot in the new form.
 func snapshotKeys(tb testing.TB, img []byte) []utxoKey {
 	tb.Helper()
-	sr, v1, err := openUTXOSnapshot(img, "test")
-	if err != nil || v1 {
-		tb.Fatalf("open snapshot: v1 %v, %v", v1, err)
+	sr, err := openUTXOSnapshot(img, "test")
+	if err != nil {
+		tb.Fatalf("open snapshot: %v", err)
 	}
 	var out []utxoKey
 	for {
@@ -527,16 +505,14 @@ func TestUTXOSnapshotReload(t *testing.T) {
 		}
 	}
 
-	// The same set in layout 6's form.
-	v1 := []byte(utxoMagicV1)
-	asOf.each(func(op *outpoint, u *utxoRec) { v1 = appendUTXOEnt(v1, op, u) })
-	if err := os.WriteFile(path, sealUTXOSnapshot(v1, utxoMagicV1), 0o644); err != nil {
+	// The intact snapshot back: the store goes on from it.
+	if err := os.WriteFile(path, img, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s = open()
 	defer func() { s.Close() }()
 	if got := utxoMap(t, s); !maps.Equal(got, want) {
-		t.Fatalf("set reloaded from a layout-6 snapshot: %d outputs, want %d (or records differ)", len(got), len(want))
+		t.Fatalf("set reloaded from the restored snapshot: %d outputs, want %d (or records differ)", len(got), len(want))
 	}
 	if err := s.Apply(model.BTC, store.Linked, w.blocks[150:]); err != nil {
 		t.Fatal(err)
@@ -555,14 +531,14 @@ func TestUTXOSnapshotReload(t *testing.T) {
 	}
 	img, err = os.ReadFile(utxoPath(dir, model.BTC, list.utxoFile))
 	if err != nil || !bytes.HasPrefix(img, []byte(utxoMagic)) {
-		t.Fatalf("the snapshot after the migration: %q…, %v", img[:min(8, len(img))], err)
+		t.Fatalf("the last snapshot: %q…, %v", img[:min(8, len(img))], err)
 	}
 	whole := openTestStore(t)
 	if err := whole.Apply(model.BTC, store.Linked, w.blocks); err != nil {
 		t.Fatal(err)
 	}
 	if digest(t, s) != digest(t, whole) {
-		t.Fatal("a store migrated from a layout-6 snapshot differs from one applied at once")
+		t.Fatal("a store reopened from snapshots and continued differs from one applied at once")
 	}
 }
 

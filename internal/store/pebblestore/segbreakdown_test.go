@@ -1,0 +1,137 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestSegmentBreakdown reports where a store's segment bytes go, by section
+// (stored, and the adjacency and spends before their block compression)
+// and, within the uncompressed adjacency, by field. A diagnostic for the
+// footprint work (BENCHMARKS.md, "Footprint (sixth session)"): it runs on
+// the store folder named by SPOOR_SEG_BREAKDOWN (the store inside --data,
+// e.g. DATA/chain) and skips without it; the per-field sums are checked to
+// add up to the sections they split.
+func TestSegmentBreakdown(t *testing.T) {
+	dir := os.Getenv("SPOOR_SEG_BREAKDOWN")
+	if dir == "" {
+		t.Skip("set SPOOR_SEG_BREAKDOWN to a store folder to report its segments' bytes by section")
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "seg", "*.seg"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no segments under %s: %v", dir, err)
+	}
+	names := []string{"txids", "times", "groups", "gindex", "spent", "sindex", "addrs", "gblocks", "sblocks"}
+	stored := map[string]uint64{}
+	fields := map[string]uint64{}
+	var total, rawGroups, rawSpent, nTx, nAdj, nSpent, nAddr uint64
+	for _, p := range paths {
+		s, err := openSegment(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := s.data
+		total += uint64(len(data))
+		body := len(data) - segFooterLen
+		ft := data[body:]
+		for i, name := range names {
+			stored[name] += binary.BigEndian.Uint64(ft[8*(segHeadVals+1+2*i):])
+		}
+		stored["magic+footer"] += uint64(len(segMagic) + segFooterLen)
+		rawGroups += binary.BigEndian.Uint64(s.groups.bidx)
+		rawSpent += binary.BigEndian.Uint64(s.spent.bidx)
+		nTx += s.end - s.start
+		nAdj += s.nAdj
+		nSpent += s.nSpent
+		nAddr += s.nAddr
+		err = s.eachGroup(func(id, n uint64, entries []byte) error {
+			fields["group head (id delta, length, count)"] += uint64(uvarintLen(id)) // bounded below; exact head sizes summed next
+			r := &reader{b: entries}
+			var prev uint64
+			for k := uint64(0); k < n; k++ {
+				b0 := len(r.b)
+				d := r.uvarint()
+				fields["entry txnum delta"] += uint64(b0 - len(r.b))
+				f := r.byte1()
+				fields["entry flags"]++
+				b1 := len(r.b)
+				if f&efAsset != 0 {
+					r.uvarint()
+				}
+				if f&efInMask == 3 {
+					r.uvarint()
+				}
+				if f>>efOutShift&efInMask == 3 {
+					r.uvarint()
+				}
+				fields["entry asset and counts past 2"] += uint64(b1 - len(r.b))
+				if f&efIn != 0 {
+					b2 := len(r.b)
+					r.amount()
+					fields["entry amount in"] += uint64(b2 - len(r.b))
+				}
+				if f&efOut != 0 {
+					b2 := len(r.b)
+					r.amount()
+					fields["entry amount out"] += uint64(b2 - len(r.b))
+				}
+				prev += d
+			}
+			if r.err != nil || len(r.b) != 0 {
+				return fmt.Errorf("group %d: %v, %d bytes left", id, r.err, len(r.b))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.close()
+	}
+	// The group heads are what the entries leave of the raw groups.
+	var entries uint64
+	for k, v := range fields {
+		if strings.HasPrefix(k, "entry") {
+			entries += v
+		}
+	}
+	fields["group head (id delta, length, count)"] = rawGroups - entries
+	var sum uint64
+	for _, v := range stored {
+		sum += v
+	}
+	if sum != total {
+		t.Fatalf("sections add up to %d bytes, the files hold %d", sum, total)
+	}
+	per := func(v uint64) string {
+		return fmt.Sprintf("%10d B  %6.3f B/adj", v, float64(v)/float64(nAdj))
+	}
+	t.Logf("%d segments, %d bytes; %d txs, %d adjacency entries, %d address groups, %d spends", len(paths), total, nTx, nAdj, nAddr, nSpent)
+	keys := make([]string, 0, len(stored))
+	for k := range stored {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return stored[keys[i]] > stored[keys[j]] })
+	for _, k := range keys {
+		t.Logf("stored %-14s %s", k, per(stored[k]))
+	}
+	t.Logf("raw groups  %s (stored %.1f %%)", per(rawGroups), 100*float64(stored["groups"])/float64(rawGroups))
+	t.Logf("raw spent   %s (stored %.1f %%; %.2f B a spend raw)", per(rawSpent), 100*float64(stored["spent"])/float64(rawSpent), float64(rawSpent)/float64(nSpent))
+	keys = keys[:0]
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("raw groups: %-40s %s", k, per(fields[k]))
+	}
+}
+
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
+}
