@@ -20,12 +20,15 @@ package pebblestore
 //	[uvarint fee payer]
 //	inputs   uvarint((n − prevTx)<<2 | min(prevIndex, 3)) [uvarint prevIndex when ≥ 3]
 //	uvarint  nOut
-//	outputs  uvarint(addr<<3 | min(script, 7)) [byte script when ≥ 7],
-//	         uvarint value
+//	outputs  uvarint(a<<3 | min(script, 7)) [byte script when ≥ 7],
+//	         uvarint value; a is the address id for the first output, and
+//	         for the others zigzag(id − the previous output's id): a tx's
+//	         new addresses have consecutive ids (0.4 B a transfer less on
+//	         the synthetic chain)
 //	[transfers: uvarint count, then as appendTx writes them]
 //
 // A record that does not fit (flags beyond coinbase/failed, an input
-// spending tx n or later, ids past 2⁶¹) is written as the
+// spending tx n or later, ids past 2⁵⁹) is written as the
 // height, the escape head and appendTx's record. On the 10⁷-transfer
 // simulated world this saves 10 of 67.5 bytes a Bitcoin tx; the 32-byte
 // txid is most of the rest. Block compression (zstd, s2) of groups of 32
@@ -85,7 +88,7 @@ func compactFits(t *txRec, n uint64) bool {
 		}
 	}
 	for i := range t.Outputs {
-		if t.Outputs[i].Addr >= 1<<61 {
+		if t.Outputs[i].Addr >= 1<<59 {
 			return false
 		}
 	}
@@ -140,9 +143,15 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 		}
 	}
 	b = putUvarint(b, uint64(len(t.Outputs)))
+	var prev uint64
 	for i := range t.Outputs {
 		o := &t.Outputs[i]
-		b = putUvarint(b, o.Addr<<3|uint64(min(o.Script, 7)))
+		a := o.Addr
+		if i > 0 {
+			a = zigzag(int64(o.Addr - prev))
+		}
+		prev = o.Addr
+		b = putUvarint(b, a<<3|uint64(min(o.Script, 7)))
 		if o.Script >= 7 {
 			b = append(b, o.Script)
 		}
@@ -229,10 +238,15 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 		return nil, r.err
 	}
 	t.Outputs = make([]outRec, nOut)
+	var prev uint64
 	for i := range t.Outputs {
 		o := &t.Outputs[i]
 		v := r.uvarint()
 		o.Addr, o.Script = v>>3, byte(v&7)
+		if i > 0 {
+			o.Addr = prev + uint64(unzigzag(o.Addr))
+		}
+		prev = o.Addr
 		if o.Script == 7 {
 			if o.Script = r.byte1(); r.err == nil && o.Script < 7 {
 				r.fail("script type byte below 7")
@@ -350,9 +364,14 @@ func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []
 	if r.err == nil && (nOut > maxRecordItems || nOut > uint64(len(r.b))) {
 		r.fail("output count")
 	}
+	var prev uint64
 	for i := uint64(0); i < nOut && r.err == nil; i++ {
 		v := r.uvarint()
 		o := outRec{Addr: v >> 3, Script: byte(v & 7)}
+		if i > 0 {
+			o.Addr = prev + uint64(unzigzag(o.Addr))
+		}
+		prev = o.Addr
 		if o.Script == 7 {
 			o.Script = r.byte1()
 		}

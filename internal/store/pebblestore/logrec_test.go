@@ -38,7 +38,11 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 		{"input spends a later tx", func(r *txRec) { r.Inputs[1].PrevTx = 1 << 63 }, true},
 		{"script past 7", func(r *txRec) { r.Outputs[0].Script = 8 }, false},
 		{"scripts 255 and 7", func(r *txRec) { r.Outputs[0].Script, r.Outputs[1].Script = 255, 7 }, false},
-		{"address past 2^61", func(r *txRec) { r.Outputs[0].Addr = 1 << 61 }, true},
+		{"address past 2^59", func(r *txRec) { r.Outputs[0].Addr = 1 << 59 }, true},
+		{"address just below 2^59 after 0", func(r *txRec) { r.Outputs[0].Addr, r.Outputs[1].Addr = 0, 1<<59-1 }, false},
+		{"consecutive and falling addresses", func(r *txRec) {
+			r.Outputs = append(r.Outputs, outRec{Addr: 1<<40 + 1, Value: 3, Script: 1}, outRec{Addr: 5, Value: 4, Script: 9})
+		}, false},
 		{"max value", func(r *txRec) { r.Outputs[0].Value = ^uint64(0) }, false},
 		{"transfers", func(r *txRec) {
 			r.Inputs, r.Outputs = []inRec{}, []outRec{}
