@@ -242,7 +242,7 @@ func BenchmarkSegmentGroup(b *testing.B) {
 	}
 	var rawSec []byte
 	var cuts []uint64
-	ng := len(seg.gindex) / 16
+	ng := len(seg.gindex) / seg.gw
 	for i := 0; i < ng; i += blockStride {
 		data, _, err := seg.blockOf(&seg.groups, seg.gindexOff, ng, i)
 		if err != nil {

@@ -135,3 +135,60 @@ func uvarintLen(v uint64) int {
 	var b [binary.MaxVarintLen64]byte
 	return binary.PutUvarint(b[:], v)
 }
+
+// TestSegmentIndexWidths: a segment's group and spent indexes are written
+// with 32-bit fields where every id, tx number and offset fits (8 and 12
+// bytes an entry), with 64-bit ones otherwise (16 and 20), and read back
+// the same either way: every address's entries and every spend.
+func TestSegmentIndexWidths(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		base   uint64 // of address ids and spent tx numbers
+		gw, sw int
+	}{{"narrow", 1, 8, 12}, {"ids past 2^32", 1 << 33, 16, 20}} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &segData{start: 1 << 34, end: 1<<34 + 500, addrStart: 1, addrEnd: 1}
+			for n := d.start; n < d.end; n++ {
+				d.times = append(d.times, 1_600_000_000)
+				for k := uint64(0); k < 3; k++ {
+					d.adj = append(d.adj, adjEnt{addr: c.base + (n*7+k*13)%300, txnum: n, out: n + k, nOut: 1})
+				}
+				d.spent = append(d.spent, spentEnt{prevTx: c.base + (n*37)%500, vout: uint32(n % 5), spender: n})
+			}
+			img, err := encodeSeg(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := parseSegment(img, "w.seg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.gw != c.gw || s.sw != c.sw {
+				t.Fatalf("index widths %d and %d, want %d and %d", s.gw, s.sw, c.gw, c.sw)
+			}
+			want := map[uint64]uint64{}
+			for _, e := range d.adj {
+				want[e.addr]++
+			}
+			for id, n := range want {
+				got, _, ok, err := s.group(id)
+				if err != nil || !ok || got != n {
+					t.Fatalf("address %d: %d entries, %v, %v; want %d", id, got, ok, err, n)
+				}
+			}
+			if _, _, ok, _ := s.group(c.base + 1000); ok {
+				t.Fatal("an absent address found")
+			}
+			for _, sp := range d.spent {
+				got, ok, err := s.spentBy(sp.prevTx, sp.vout)
+				if err != nil || !ok || got != sp.spender {
+					t.Fatalf("spend of %d:%d: %d, %v, %v; want %d", sp.prevTx, sp.vout, got, ok, err, sp.spender)
+				}
+			}
+			n := 0
+			if err := s.eachSpent(func(spentEnt) { n++ }); err != nil || n != len(d.spent) {
+				t.Fatalf("eachSpent: %d of %d, %v", n, len(d.spent), err)
+			}
+		})
+	}
+}
