@@ -44,6 +44,7 @@ type utxoSet struct {
 	pages     [][]utxoEnt
 	used      uint32   // entries handed out (free ones included)
 	free      []uint32 // entry numbers to reuse
+	sink      uint64   // what the snapshot load's batched slot reads summed (kept so they stay)
 	// undo backs every Apply's undo log in turn (it is as long as one
 	// batch's inputs and outputs): growing a fresh log by appends cost an
 	// eighth of a Bitcoin Apply.
@@ -434,12 +435,44 @@ func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet
 	var id [32]byte
 	var outs []outRec
 	cur := uint64(0)
+	// The outputs go into the set a batch at a time: their index slots are
+	// read first, in a loop of independent reads (many cache misses in
+	// flight, as in prefetch.go), then inserted (each insert had waited
+	// out its own miss: the table is sized for the whole set at once).
+	type pend struct {
+		op outpoint
+		u  utxoRec
+		h  uint64
+	}
+	batch := make([]pend, 0, 64)
+	var sink uint64
+	flush := func() error {
+		for i := range batch {
+			sink += m.slots[m.home(batch[i].h>>32)]
+		}
+		for i := range batch {
+			x := &batch[i]
+			added, err := m.addHash(x.op, x.h, x.u)
+			if err != nil {
+				return fmt.Errorf("UTXO snapshot %s: %w", path, err)
+			}
+			if !added {
+				return fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d is there twice (txid %x)", errCorrupt, path, x.op.vout, x.u.TxNum, x.op.id)
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
 	for {
 		k, ok, err := sr.next()
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			m.sink = sink
 			return m, nil
 		}
 		if k.tx != cur {
@@ -456,12 +489,12 @@ func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet
 			return nil, fmt.Errorf("%w: UTXO snapshot %s names output %d of tx %d, which has %d", errCorrupt, path, k.vout, k.tx, len(outs))
 		}
 		o := &outs[k.vout]
-		added, err := m.add(outpoint{id, k.vout}, utxoRec{TxNum: k.tx, Addr: o.Addr, Value: o.Value, Script: o.Script})
-		if err != nil {
-			return nil, fmt.Errorf("UTXO snapshot %s: %w", path, err)
-		}
-		if !added {
-			return nil, fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d is there twice (txid %x)", errCorrupt, path, k.vout, k.tx, id)
+		op := outpoint{id, k.vout}
+		batch = append(batch, pend{op, utxoRec{TxNum: k.tx, Addr: o.Addr, Value: o.Value, Script: o.Script}, utxoHash(&op)})
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
