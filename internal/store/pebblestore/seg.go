@@ -20,9 +20,13 @@ package pebblestore
 //	                tx become about 8 a block), so never 4·(end−start) long
 //	groups  per address, ascending id, in compressed blocks of  (adjacency)
 //	        blockStride gindex entries (segblock.go):
-//	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
+//	          uvarint id−prevID, uvarint byteLen, uvarint nEntries<<1|chained,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
+//	        (prevTxnum before the first entry: the segment's start, or,
+//	        when chained (SPSEG003), the first txnum of the group before it
+//	        in its run of groupStride whose address the segment created:
+//	        ids are handed out in tx order, so those first txnums ascend)
 //	gindex  every groupStride-th group: (id u32, offset u32), or (id u64,
 //	        offset u64) where one does not fit 32 bits (the section's
 //	        length tells which), offsets into the uncompressed groups
@@ -397,6 +401,11 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		return order[i] >> adjKeyBits
 	}
 	var prevID uint64
+	// newFirst: the first txnum of the run's last group whose address the
+	// segment created (hasNew), which a later such group's first entry is
+	// a difference from (chained) where it is not before it.
+	var newFirst uint64
+	var hasNew bool
 	var ebuf []byte
 	for i := lo; i < hi; {
 		addr := addrAt(i)
@@ -404,8 +413,18 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		for j < hi && addrAt(j) == addr {
 			j++
 		}
+		if nAddr%groupStride == 0 {
+			hasNew = false // a group at an index point is absolute
+		}
 		ebuf = ebuf[:0]
-		prevTx := d.start
+		prevTx, chained := d.start, uint64(0)
+		first := at(i).txnum
+		if addr >= d.addrStart && hasNew && first >= newFirst {
+			prevTx, chained = newFirst, 1
+		}
+		if addr >= d.addrStart {
+			newFirst, hasNew = first, true
+		}
 		for k := i; k < j; k++ {
 			e := at(k)
 			ebuf = appendSegEntry(ebuf, d, e, prevTx)
@@ -417,7 +436,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 			prevID = 0 // a group at an index point is absolute
 		}
 		var nb [binary.MaxVarintLen64]byte
-		cnt := binary.PutUvarint(nb[:], uint64(j-i))
+		cnt := binary.PutUvarint(nb[:], uint64(j-i)<<1|chained)
 		out = putUvarint(out, addr-prevID)
 		out = putUvarint(out, uint64(cnt+len(ebuf)))
 		out = append(append(out, nb[:cnt]...), ebuf...)
@@ -896,46 +915,81 @@ func (s *segment) blockOf(sec *blockSec, off func(int) uint64, n, i int) ([]byte
 	return data, at - start, nil
 }
 
-// group returns the encoded entries of address id (count, bytes), or ok false.
-func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error) {
+// group returns the encoded entries of address id (count, bytes) and the
+// txnum its first entry is a difference from, or ok false.
+func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, err error) {
 	ng := len(s.gindex) / s.gw
 	i := sort.Search(ng, func(i int) bool { return s.gindexID(i) > id }) - 1
 	if i < 0 {
-		return 0, nil, false, nil
+		return 0, 0, nil, false, nil
 	}
 	data, off, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
 	if err != nil {
-		return 0, nil, false, err
+		return 0, 0, nil, false, err
 	}
 	r := &reader{b: data[off:]}
 	var prev uint64
+	var ch groupChain
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
 		gid := prev + r.uvarint()
 		body := r.lenBytes()
 		if r.err != nil {
-			return 0, nil, false, fmt.Errorf("segment %s: %w", s.path, r.err)
-		}
-		if gid == id {
-			br := &reader{b: body}
-			n := br.uvarint()
-			if br.err == nil && n > uint64(len(br.b)) { // an entry takes at least 2 bytes
-				br.fail("entry count")
-			}
-			if br.err != nil {
-				return 0, nil, false, fmt.Errorf("segment %s: %w", s.path, br.err)
-			}
-			return n, br.b, true, nil
+			return 0, 0, nil, false, fmt.Errorf("segment %s: %w", s.path, r.err)
 		}
 		if gid > id {
 			break
 		}
+		n, p, entries, err := ch.next(s, gid, body)
+		if err != nil {
+			return 0, 0, nil, false, err
+		}
+		if gid == id {
+			return n, p, entries, true, nil
+		}
 		prev = gid
 	}
-	return 0, nil, false, nil
+	return 0, 0, nil, false, nil
 }
 
-// eachGroup calls fn for every address group of the segment in id order.
-func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) error {
+// groupChain follows the first txnums of a run's groups of addresses the
+// segment created (the chained groups' bases).
+type groupChain struct {
+	newFirst uint64
+	hasNew   bool
+}
+
+// next decodes the head of group id's body (count, chained flag), returning
+// its count, the txnum its first entry is a difference from, and its
+// entries, and notes its first txnum when the segment created the address.
+func (ch *groupChain) next(s *segment, id uint64, body []byte) (n, prevTx uint64, entries []byte, err error) {
+	br := &reader{b: body}
+	c := br.uvarint()
+	n, prevTx = c>>1, s.start
+	if br.err == nil && n > uint64(len(br.b)) { // an entry takes at least 2 bytes
+		br.fail("entry count")
+	}
+	if c&1 != 0 {
+		if !ch.hasNew || id < s.addrStart {
+			br.fail("a chained group with nothing to chain to")
+		}
+		prevTx = ch.newFirst
+	}
+	if br.err != nil {
+		return 0, 0, nil, fmt.Errorf("segment %s: %w", s.path, br.err)
+	}
+	if id >= s.addrStart && n > 0 {
+		first, k := binary.Uvarint(br.b)
+		if k <= 0 {
+			return 0, 0, nil, fmt.Errorf("%w: segment %s: group %d's first entry", errCorrupt, s.path, id)
+		}
+		ch.newFirst, ch.hasNew = prevTx+first, true
+	}
+	return n, prevTx, br.b, nil
+}
+
+// eachGroup calls fn for every address group of the segment in id order,
+// with the txnum its first entry is a difference from.
+func (s *segment) eachGroup(fn func(id, n, prevTx uint64, entries []byte) error) error {
 	ng := len(s.gindex) / s.gw
 	var k uint64
 	for i := 0; i < ng; i += blockStride {
@@ -945,18 +999,21 @@ func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) 
 		}
 		r := &reader{b: data}
 		var prev uint64
+		var ch groupChain
 		for ; len(r.b) > 0; k++ {
 			if k%groupStride == 0 {
-				prev = 0
+				prev, ch = 0, groupChain{}
 			}
 			id := prev + r.uvarint()
 			body := r.lenBytes()
-			br := &reader{b: body}
-			n := br.uvarint()
-			if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
+			if r.err != nil {
 				return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
 			}
-			if err := fn(id, n, br.b); err != nil {
+			n, p, entries, err := ch.next(s, id, body)
+			if err != nil {
+				return err
+			}
+			if err := fn(id, n, p, entries); err != nil {
 				return err
 			}
 			prev = id
@@ -1046,9 +1103,8 @@ func (s *segment) load() (*segData, error) {
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)
 	}
-	err := s.eachGroup(func(id, n uint64, entries []byte) error {
+	err := s.eachGroup(func(id, n, prev uint64, entries []byte) error {
 		r := &reader{b: entries}
-		prev := s.start
 		for k := uint64(0); k < n && r.err == nil; k++ {
 			e := r.segEntry(prev)
 			if e.txnum < prev || e.txnum >= s.end {

@@ -70,12 +70,11 @@ func FuzzSegment(f *testing.F) {
 			return
 		}
 		for id := uint64(0); id < 50; id++ {
-			n, entries, ok, err := seg.group(id)
+			n, prev, entries, ok, err := seg.group(id)
 			if err != nil || !ok {
 				continue
 			}
 			r := &reader{b: entries}
-			prev := seg.start
 			for k := uint64(0); k < n && r.err == nil; k++ {
 				e := r.segEntry(prev)
 				if e.txnum >= seg.start && e.txnum < seg.end {

@@ -49,7 +49,7 @@ func TestSegmentBreakdown(t *testing.T) {
 		nAdj += s.nAdj
 		nSpent += s.nSpent
 		nAddr += s.nAddr
-		err = s.eachGroup(func(id, n uint64, entries []byte) error {
+		err = s.eachGroup(func(id, n, _ uint64, entries []byte) error {
 			fields["group head (id delta, length, count)"] += uint64(uvarintLen(id)) // bounded below; exact head sizes summed next
 			r := &reader{b: entries}
 			var prev uint64
@@ -171,12 +171,12 @@ func TestSegmentIndexWidths(t *testing.T) {
 				want[e.addr]++
 			}
 			for id, n := range want {
-				got, _, ok, err := s.group(id)
+				got, _, _, ok, err := s.group(id)
 				if err != nil || !ok || got != n {
 					t.Fatalf("address %d: %d entries, %v, %v; want %d", id, got, ok, err, n)
 				}
 			}
-			if _, _, ok, _ := s.group(c.base + 1000); ok {
+			if _, _, _, ok, _ := s.group(c.base + 1000); ok {
 				t.Fatal("an absent address found")
 			}
 			for _, sp := range d.spent {
