@@ -431,72 +431,96 @@ func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet
 	if at > log.next {
 		return nil, fmt.Errorf("%w: UTXO snapshot %s as of tx %d, past the tx log's end (%d)", errCorrupt, path, at, log.next)
 	}
-	c := log.cursor(txScanWindow, false)
-	var id [32]byte
-	var outs []outRec
-	cur := uint64(0)
-	// The outputs go into the set a batch at a time: their index slots are
-	// read first, in a loop of independent reads (many cache misses in
-	// flight, as in prefetch.go), then inserted (each insert had waited
-	// out its own miss: the table is sized for the whole set at once).
+	// Two goroutines, as the loading process has nothing else to do: this
+	// one reads the snapshot and the log records it names and hands the
+	// outputs over in batches; the other inserts them, a batch at a time:
+	// their index slots are read first, in a loop of independent reads
+	// (many cache misses in flight, as in prefetch.go), then inserted
+	// (each insert had waited out its own miss: the table is sized for the
+	// whole set at once).
 	type pend struct {
 		op outpoint
 		u  utxoRec
 		h  uint64
 	}
-	batch := make([]pend, 0, 64)
-	var sink uint64
-	flush := func() error {
-		for i := range batch {
-			sink += m.slots[m.home(batch[i].h>>32)]
-		}
-		for i := range batch {
-			x := &batch[i]
-			added, err := m.addHash(x.op, x.h, x.u)
-			if err != nil {
-				return fmt.Errorf("UTXO snapshot %s: %w", path, err)
-			}
-			if !added {
-				return fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d is there twice (txid %x)", errCorrupt, path, x.op.vout, x.u.TxNum, x.op.id)
-			}
-		}
-		batch = batch[:0]
-		return nil
+	const batchLen = 256
+	full, free := make(chan []pend, 4), make(chan []pend, 6)
+	for range cap(free) {
+		free <- make([]pend, 0, batchLen)
 	}
-	for {
-		k, ok, err := sr.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			if err := flush(); err != nil {
-				return nil, err
+	var insErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var sink uint64
+		for batch := range full {
+			if insErr == nil {
+				for i := range batch {
+					sink += m.slots[m.home(batch[i].h>>32)]
+				}
+				for i := range batch {
+					x := &batch[i]
+					added, err := m.addHash(x.op, x.h, x.u)
+					if err != nil {
+						insErr = fmt.Errorf("UTXO snapshot %s: %w", path, err)
+						break
+					}
+					if !added {
+						insErr = fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d is there twice (txid %x)", errCorrupt, path, x.op.vout, x.u.TxNum, x.op.id)
+						break
+					}
+				}
 			}
-			m.sink = sink
-			return m, nil
+			free <- batch[:0]
 		}
-		if k.tx != cur {
-			v, groupH, err := c.rec(k.tx)
-			if err == nil {
-				id, outs, err = logRecOutputs(v, k.tx, groupH, outs)
-			}
+		m.sink = sink
+	}()
+	err = func() error {
+		defer close(full)
+		c := log.cursor(txScanWindow, false)
+		var id [32]byte
+		var th uint64 // txidHash(&id)
+		var outs []outRec
+		cur := uint64(0)
+		batch := <-free
+		for {
+			k, ok, err := sr.next()
 			if err != nil {
-				return nil, fmt.Errorf("UTXO snapshot %s: tx %d: %w", path, k.tx, err)
+				return err
 			}
-			cur = k.tx
-		}
-		if int64(k.vout) >= int64(len(outs)) {
-			return nil, fmt.Errorf("%w: UTXO snapshot %s names output %d of tx %d, which has %d", errCorrupt, path, k.vout, k.tx, len(outs))
-		}
-		o := &outs[k.vout]
-		op := outpoint{id, k.vout}
-		batch = append(batch, pend{op, utxoRec{TxNum: k.tx, Addr: o.Addr, Value: o.Value, Script: o.Script}, utxoHash(&op)})
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return nil, err
+			if !ok {
+				full <- batch
+				return nil
+			}
+			if k.tx != cur {
+				v, groupH, err := c.rec(k.tx)
+				if err == nil {
+					id, outs, err = logRecOutputs(v, k.tx, groupH, outs)
+				}
+				if err != nil {
+					return fmt.Errorf("UTXO snapshot %s: tx %d: %w", path, k.tx, err)
+				}
+				cur, th = k.tx, txidHash(&id)
+			}
+			if int64(k.vout) >= int64(len(outs)) {
+				return fmt.Errorf("%w: UTXO snapshot %s names output %d of tx %d, which has %d", errCorrupt, path, k.vout, k.tx, len(outs))
+			}
+			o := &outs[k.vout]
+			batch = append(batch, pend{outpoint{id, k.vout}, utxoRec{TxNum: k.tx, Addr: o.Addr, Value: o.Value, Script: o.Script}, utxoHashOf(th, k.vout)})
+			if len(batch) == batchLen {
+				full <- batch
+				batch = <-free
 			}
 		}
+	}()
+	<-done
+	if err == nil {
+		err = insErr
 	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // ensureUTXO loads the chain's UTXO set into memory. Callers hold s.mu.
