@@ -99,14 +99,14 @@ type bitWriter struct {
 	n   uint // bits in acc
 }
 
-// write appends the low n bits of v (n ≤ 32).
+// write appends the low n bits of v (n ≤ 32), four bytes at a time.
 func (w *bitWriter) write(out []byte, v uint64, n uint) []byte {
 	w.acc |= v << w.n
 	w.n += n
-	for w.n >= 8 {
-		out = append(out, byte(w.acc))
-		w.acc >>= 8
-		w.n -= 8
+	if w.n >= 32 {
+		out = binary.LittleEndian.AppendUint32(out, uint32(w.acc))
+		w.acc >>= 32
+		w.n -= 32
 	}
 	return out
 }
@@ -121,8 +121,9 @@ func (w *bitWriter) unary(out []byte, q uint64) []byte {
 
 // flush pads the bits written to a whole byte.
 func (w *bitWriter) flush(out []byte) []byte {
-	if w.n > 0 {
+	for ; w.n > 0; w.n -= min(w.n, 8) {
 		out = append(out, byte(w.acc))
+		w.acc >>= 8
 	}
 	w.acc, w.n = 0, 0
 	return out

@@ -98,3 +98,35 @@ func TestHashSection(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHashSection: writing a hash section of 2²⁰ random pairs (a
+// segment close writes two), checking it at open, and looking pairs up.
+func BenchmarkHashSection(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ents := make([]hashEnt, 1<<20)
+	for i := range ents {
+		ents[i] = hashEnt{hash: rng.Uint64(), num: 1000 + uint64(i)}
+	}
+	sec := appendHashSection(nil, ents, 1000)
+	b.Run("encode", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			appendHashSection(nil, ents, 1000)
+		}
+		b.ReportMetric(float64(len(sec))/float64(len(ents)), "B/pair")
+	})
+	b.Run("parse", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := parseHashSec(sec, uint64(len(ents)), uint64(len(ents)), "txid"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	h, _ := parseHashSec(sec, uint64(len(ents)), uint64(len(ents)), "txid")
+	b.Run("find", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if len(h.find(ents[i%len(ents)].hash, 1000)) == 0 {
+				b.Fatal("not found")
+			}
+		}
+	})
+}
