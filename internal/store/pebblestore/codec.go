@@ -184,8 +184,10 @@ type meta struct {
 // in Pebble, 4 the tx records in an append-only log per chain (its end in
 // the meta), 5 either of two branches' layouts (address bytes and block
 // records in append-only logs too; or the tx log's records in a compact
-// form), 6 this one: both.
-const layoutVersion = 6
+// form), 6 both, 7 this one: the UTXO snapshot by tx number (utxo.go),
+// output script types past 6 in the compact tx record (logrec.go), and
+// bit-packed hash sections in the segments ("SPSEG003", hashsec.go).
+const layoutVersion = 7
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.

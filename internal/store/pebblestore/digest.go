@@ -220,8 +220,8 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 		var b []byte
 		for i := range outs {
 			// Each output as the snapshot of a set holding it alone.
-			b = appendUTXOEnt(append(b[:0], utxoMagic...), &outs[i].op, &outs[i].u)
-			h.Write(sealUTXOSnapshot(b))
+			b = appendUTXOEnt(append(b[:0], utxoMagicV1...), &outs[i].op, &outs[i].u)
+			h.Write(sealUTXOSnapshot(b, utxoMagicV1))
 		}
 	}
 	return nil

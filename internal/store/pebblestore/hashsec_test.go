@@ -34,6 +34,12 @@ func TestHashSection(t *testing.T) {
 		if n >= 64 && len(sec) >= 8*n {
 			t.Errorf("%d pairs in %d bytes: no smaller than fixed pairs", n, len(sec))
 		}
+		// 1,000 pairs: hash differences of about 2³²/800 (22 bits and the
+		// Rice code's 1–2; the 300 repeats take as many) and 10-bit numbers,
+		// where uvarints took about 6 bytes.
+		if n == 1000 && len(sec) > 9*n/2 {
+			t.Errorf("%d pairs in %d bytes: not bit-packed", n, len(sec))
+		}
 		want := map[uint32][]uint64{}
 		for _, e := range ents {
 			want[uint32(e.hash>>32)] = append(want[uint32(e.hash>>32)], e.num)
@@ -72,19 +78,55 @@ func TestHashSection(t *testing.T) {
 			f    func(b []byte)
 		}{
 			{"block count", func(b []byte) { binary.BigEndian.PutUint32(b, 99) }},
-			{"first hash", func(b []byte) { b[4] ^= 0x80 }},
-			{"block offset", func(b []byte) { binary.BigEndian.PutUint32(b[4+8+4:], 3) }},
-			{"the last varint", func(b []byte) { b[len(b)-1] = 0x80 }},
+			{"Rice parameter", func(b []byte) { b[4] = 33 }},
+			{"first hash", func(b []byte) { b[hashSecHead] ^= 0x80 }},
+			{"block offset", func(b []byte) { binary.BigEndian.PutUint32(b[hashSecHead+8*((n-1)/hashStride)+4:], 3) }},
 			{"cut", func(b []byte) {}},
+			{"a byte more", func(b []byte) {}},
 		} {
 			bad := append([]byte(nil), sec...)
 			dmg.f(bad)
-			if dmg.name == "cut" {
+			switch dmg.name {
+			case "cut":
 				bad = bad[:len(bad)-1]
+			case "a byte more":
+				bad = append(bad, 0)
 			}
 			if _, err := parseHashSec(bad, uint64(n), uint64(n), "txid"); err == nil || !strings.Contains(err.Error(), "txid") {
 				t.Errorf("%d pairs, damaged %s: err = %v", n, dmg.name, err)
 			}
 		}
 	}
+}
+
+// BenchmarkHashSection: writing a hash section of 2²⁰ random pairs (a
+// segment close writes two), checking it at open, and looking pairs up.
+func BenchmarkHashSection(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ents := make([]hashEnt, 1<<20)
+	for i := range ents {
+		ents[i] = hashEnt{hash: rng.Uint64(), num: 1000 + uint64(i)}
+	}
+	sec := appendHashSection(nil, ents, 1000)
+	b.Run("encode", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			appendHashSection(nil, ents, 1000)
+		}
+		b.ReportMetric(float64(len(sec))/float64(len(ents)), "B/pair")
+	})
+	b.Run("parse", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := parseHashSec(sec, uint64(len(ents)), uint64(len(ents)), "txid"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	h, _ := parseHashSec(sec, uint64(len(ents)), uint64(len(ents)), "txid")
+	b.Run("find", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if len(h.find(ents[i%len(ents)].hash, 1000)) == 0 {
+				b.Fatal("not found")
+			}
+		}
+	})
 }

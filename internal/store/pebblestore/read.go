@@ -77,7 +77,7 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 		if seg.end <= after+1 {
 			continue
 		}
-		n, entries, ok, err := seg.group(id)
+		n, prev, entries, ok, err := seg.group(id)
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,6 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 			continue
 		}
 		r := &reader{b: entries}
-		prev := seg.start
 		for k := uint64(0); k < n; k++ {
 			e := r.segEntry(prev)
 			if r.err != nil {

@@ -3,7 +3,8 @@ package pebblestore
 // Record logs: a chain's address bytes by id (seg/<chain>.addr) and its
 // block records in ingest order (seg/<chain>.blocks), each an append-only
 // file of numbered records (record r is the r-th appended, from 0; address
-// id = r+1), a uvarint length and the record's bytes. Until layout 5 these
+// id = r+1), each framed (appendFrame) by its length, or, where its first
+// byte implies it, by nothing. Until layout 5 these
 // were Pebble's `i`, `b` and `o` tables: three streams of keys that only
 // ever arrive in order, interleaved in one LSM, so that every memtable
 // flush overlapped the one before and Pebble compacted what it had just
@@ -304,7 +305,7 @@ func (l *recLog) add(rec []byte, h uint64, hash *[32]byte) {
 		l.pcrc, l.plo, l.phi = 0, math.MaxUint64, 0
 	}
 	p := len(l.pend)
-	l.pend = append(binary.AppendUvarint(l.pend, uint64(len(rec))), rec...)
+	l.pend = appendFrame(l.pend, rec)
 	l.pcrc = crc32.Update(l.pcrc, castagnoli, l.pend[p:])
 	l.plo, l.phi = min(l.plo, h), max(l.phi, h)
 	if hash != nil {
@@ -547,14 +548,41 @@ func (l *recLog) group(k uint64, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// A record is framed (layout 7) by uvarint(length + frameImplied), or,
+// when its first byte b is below frameImplied and impliedLen[b] is its
+// length, by nothing: a Bitcoin address's kind byte says how long it is
+// (21 bytes for P2PKH, P2SH and P2WPKH, 33 for P2WSH, P2TR and script
+// hashes), which saves the length byte of 22 an address. Any record
+// frames either way (the implied form only where it holds exactly), so
+// the frame needs no knowledge of the chain.
+const frameImplied = 16
+
+var impliedLen = [frameImplied]byte{
+	model.ScriptP2PKH: 21, model.ScriptP2SH: 21, model.ScriptP2WPKH: 21,
+	model.ScriptP2WSH: 33, model.ScriptP2TR: 33, model.ScriptNonStandard: 33,
+}
+
+// appendFrame appends rec, framed, to b.
+func appendFrame(b, rec []byte) []byte {
+	if len(rec) > 0 && rec[0] < frameImplied && int(impliedLen[rec[0]]) == len(rec) {
+		return append(b, rec...)
+	}
+	return append(binary.AppendUvarint(b, uint64(len(rec))+frameImplied), rec...)
+}
+
 // frame returns the record at offset p of group bytes g (whose file offset
 // is base) and the offset after it.
 func (l *recLog) frame(g []byte, p, base uint64) (rec []byte, next uint64, err error) {
-	v, k := binary.Uvarint(g[p:])
-	if k <= 0 || v > uint64(len(g))-p-uint64(k) {
-		return nil, 0, fmt.Errorf("%w: %s %s: bad record length at offset %d", errCorrupt, l.name, l.path, base+p)
+	if p < uint64(len(g)) && g[p] < frameImplied {
+		if n := uint64(impliedLen[g[p]]); n > 0 && n <= uint64(len(g))-p {
+			return g[p : p+n], p + n, nil
+		}
+	} else if v, k := binary.Uvarint(g[p:]); k > 0 && v-frameImplied <= uint64(len(g))-p-uint64(k) {
+		// (v ≥ frameImplied: a first byte of at least frameImplied)
+		v -= frameImplied
+		return g[p+uint64(k) : p+uint64(k)+v], p + uint64(k) + v, nil
 	}
-	return g[p+uint64(k) : p+uint64(k)+v], p + uint64(k) + v, nil
+	return nil, 0, fmt.Errorf("%w: %s %s: bad record length at offset %d", errCorrupt, l.name, l.path, base+p)
 }
 
 // groupBufs holds read buffers for groups (a buffer on the stack would

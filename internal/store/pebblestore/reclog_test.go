@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,9 +109,69 @@ func FuzzBlockLogRec(f *testing.F) {
 func frameRecs(recs [][]byte) []byte {
 	var b []byte
 	for _, r := range recs {
-		b = append(binary.AppendUvarint(b, uint64(len(r))), r...)
+		b = appendFrame(b, r)
 	}
 	return b
+}
+
+// parseFrames splits framed records as the frame's description says, by a
+// plain loop of its own: the records and where each starts, or ok false.
+func parseFrames(data []byte) (recs [][]byte, starts []int, ok bool) {
+	for p := 0; p < len(data); {
+		starts = append(starts, p)
+		if b := data[p]; b < frameImplied {
+			n := int(impliedLen[b])
+			if n == 0 || n > len(data)-p {
+				return nil, nil, false
+			}
+			recs, p = append(recs, data[p:p+n]), p+n
+			continue
+		}
+		v, k := binary.Uvarint(data[p:])
+		if k <= 0 || v-frameImplied > uint64(len(data)-p-k) {
+			return nil, nil, false
+		}
+		n := int(v - frameImplied)
+		recs, p = append(recs, data[p+k:p+k+n]), p+k+n
+	}
+	return recs, starts, true
+}
+
+// TestRecordFrames: a record is framed without its length exactly where its
+// first byte implies it (Bitcoin addresses of the known kinds), with it
+// otherwise (other lengths, other first bytes: account-chain addresses,
+// block records, the empty record), and every framing parses back.
+func TestRecordFrames(t *testing.T) {
+	p2pkh := append([]byte{byte(model.ScriptP2PKH)}, bytes.Repeat([]byte{0xab}, 20)...)
+	p2tr := append([]byte{byte(model.ScriptP2TR)}, bytes.Repeat([]byte{0x01}, 32)...)
+	eth := append([]byte{0x03}, bytes.Repeat([]byte{0x11}, 19)...) // 20 bytes starting like a kind
+	tron := append([]byte{0x41}, bytes.Repeat([]byte{0x22}, 20)...)
+	long := bytes.Repeat([]byte{0x05}, 200)
+	for _, c := range []struct {
+		name string
+		rec  []byte
+		over int // frame bytes
+	}{{"P2PKH", p2pkh, 0}, {"P2TR", p2tr, 0}, {"20 bytes from 0x03", eth, 1}, {"Tron", tron, 1},
+		{"P2PKH kind, 22 bytes", append(slices.Clone(p2pkh), 0), 1}, {"200 bytes", long, 2}, {"empty", nil, 1}} {
+		b := appendFrame([]byte{9}, c.rec)
+		if len(b)-1 != len(c.rec)+c.over {
+			t.Errorf("%s: %d bytes framed, want %d + %d", c.name, len(b)-1, len(c.rec), c.over)
+		}
+		recs, _, ok := parseFrames(b[1:])
+		if !ok || len(recs) != 1 || !bytes.Equal(recs[0], c.rec) {
+			t.Errorf("%s: parsed back %q, %v", c.name, recs, ok)
+		}
+		l := &recLog{name: "address log", path: "x.addr"}
+		rec, next, err := l.frame(b, 1, 0)
+		if err != nil || !bytes.Equal(rec, c.rec) || next != uint64(len(b)) {
+			t.Errorf("%s: frame %q, next %d, %v", c.name, rec, next, err)
+		}
+		if len(b) > 2 {
+			if _, _, err := l.frame(b[:len(b)-1], 1, 0); err == nil {
+				t.Errorf("%s: a record cut by a byte framed", c.name)
+			}
+		}
+	}
 }
 
 // openRawLog writes data as an address log file claiming n records and
@@ -145,16 +206,7 @@ func FuzzRecLog(f *testing.F) {
 	f.Add([]byte{5, 1, 2})
 	f.Add([]byte{0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var want [][]byte
-		for p := 0; p < len(data); {
-			v, k := binary.Uvarint(data[p:])
-			if k <= 0 || v > uint64(len(data)-p-k) {
-				want = nil
-				break
-			}
-			want = append(want, data[p+k:p+k+int(v)])
-			p += k + int(v)
-		}
+		want, _, _ := parseFrames(data)
 		if _, err := openRawLog(t, t.TempDir(), data, uint64(len(want))+1); err == nil && len(data) > 0 {
 			t.Fatal("a log opened claiming more records than it frames")
 		} else if err != nil && !strings.Contains(err.Error(), "x.addr") {
@@ -497,12 +549,11 @@ func TestRecLogDamage(t *testing.T) {
 			d := append([]byte(nil), files[p]...)
 			// The tail after the durable index is framed again at open:
 			// the last record's length, past the end.
-			last := 0
-			for q := 0; q < len(d); {
-				v, k := binary.Uvarint(d[q:])
-				last, q = q, q+k+int(v)
+			_, starts, ok := parseFrames(d)
+			if !ok {
+				t.Fatalf("%s does not frame", p)
 			}
-			d[last] = 0x7f
+			d[starts[len(starts)-1]] = 0x7f // 111 bytes, past the end
 			put(t, p, d)
 			s, err := reopen(t)
 			if err == nil {

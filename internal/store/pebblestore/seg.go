@@ -9,8 +9,8 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG002"
-//	txids   (txidHash>>32, txnum−start) per tx, sorted, delta-coded in
+//	"SPSEG003"
+//	txids   (txidHash>>32, txnum−start) per tx, sorted, bit-packed in
 //	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
 //	          flat: (end−start) × u32 block time − baseTime, by txnum, or
@@ -20,22 +20,29 @@ package pebblestore
 //	                tx become about 8 a block), so never 4·(end−start) long
 //	groups  per address, ascending id, in compressed blocks of  (adjacency)
 //	        blockStride gindex entries (segblock.go):
-//	          uvarint id−prevID, uvarint byteLen, uvarint nEntries,
+//	          uvarint id−prevID, uvarint byteLen, uvarint nEntries<<1|chained,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
-//	gindex  every groupStride-th group: (id u64, offset u64), offsets
-//	        into the uncompressed groups
+//	        (prevTxnum before the first entry: the segment's start, or,
+//	        when chained (SPSEG003), the first txnum of the group before it
+//	        in its run of groupStride whose address the segment created:
+//	        ids are handed out in tx order, so those first txnums ascend)
+//	gindex  every groupStride-th group: (id u32, offset u32), or (id u64,
+//	        offset u64) where one does not fit 32 bits (the section's
+//	        length tells which), offsets into the uncompressed groups
 //	spent   runs of spentStride entries sorted by (prevTx, vout), in
 //	        compressed blocks of blockStride sindex entries:
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
-//	sindex  per spent run: (prevTx u64, vout u32, offset u64), offsets
-//	        into the uncompressed spends
+//	sindex  per spent run: (prevTx u32, vout u32, offset u32), or (prevTx
+//	        u64, vout u32, offset u64) likewise, offsets into the
+//	        uncompressed spends
 //	addrs   per address id created in the segment:            (address lookup)
 //	          (addrHash>>32, id−addrStart), sorted, as txids
 //	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG002"
+//	        crc32c of everything before the footer u32, "SPSEG003"
+//	        (SPSEG002, layouts 5–6: hash sections of uvarint pairs)
 
 import (
 	"bytes"
@@ -53,7 +60,7 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG002"
+	segMagic     = "SPSEG003"
 	groupStride  = 16
 	spentStride  = 64
 	segSections  = 9
@@ -209,6 +216,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
 
+	gindex, sindex = narrowIndex(gindex, 8, 0), narrowIndex(sindex, 12, 8)
 	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs, gblocks, sblocks}
 	n := len(segMagic) + segFooterLen
 	for _, sec := range secs {
@@ -230,6 +238,29 @@ func encodeSeg(d *segData) ([]byte, error) {
 	}
 	out = binary.BigEndian.AppendUint32(out, crc)
 	return append(out, segMagic...), nil
+}
+
+// narrowIndex rewrites a sparse index of entries (key u64, [u32 at 8 when
+// mid is 8], offset u64), w bytes wide without the offset, as entries of
+// u32 fields, when every key and offset fits 32 bits: 16 or 20 bytes an
+// entry become 8 or 12 (0.2 B a transfer of the gindex on the synthetic
+// chain). Otherwise it returns idx as it is.
+func narrowIndex(idx []byte, w, mid int) []byte {
+	wide := w + 8
+	for i := 0; i+wide <= len(idx); i += wide {
+		if binary.BigEndian.Uint64(idx[i:]) >= 1<<32 || binary.BigEndian.Uint64(idx[i+w:]) >= 1<<32 {
+			return idx
+		}
+	}
+	out := make([]byte, 0, len(idx)/wide*(w/2+4))
+	for i := 0; i+wide <= len(idx); i += wide {
+		out = binary.BigEndian.AppendUint32(out, uint32(binary.BigEndian.Uint64(idx[i:])))
+		if mid > 0 {
+			out = append(out, idx[i+mid:i+mid+4]...)
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(binary.BigEndian.Uint64(idx[i+w:])))
+	}
+	return out
 }
 
 // blockCuts returns the offsets (the last 8 bytes of each entry of width w)
@@ -370,6 +401,11 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		return order[i] >> adjKeyBits
 	}
 	var prevID uint64
+	// newFirst: the first txnum of the run's last group whose address the
+	// segment created (hasNew), which a later such group's first entry is
+	// a difference from (chained) where it is not before it.
+	var newFirst uint64
+	var hasNew bool
 	var ebuf []byte
 	for i := lo; i < hi; {
 		addr := addrAt(i)
@@ -377,8 +413,18 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		for j < hi && addrAt(j) == addr {
 			j++
 		}
+		if nAddr%groupStride == 0 {
+			hasNew = false // a group at an index point is absolute
+		}
 		ebuf = ebuf[:0]
-		prevTx := d.start
+		prevTx, chained := d.start, uint64(0)
+		first := at(i).txnum
+		if addr >= d.addrStart && hasNew && first >= newFirst {
+			prevTx, chained = newFirst, 1
+		}
+		if addr >= d.addrStart {
+			newFirst, hasNew = first, true
+		}
 		for k := i; k < j; k++ {
 			e := at(k)
 			ebuf = appendSegEntry(ebuf, d, e, prevTx)
@@ -390,7 +436,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 			prevID = 0 // a group at an index point is absolute
 		}
 		var nb [binary.MaxVarintLen64]byte
-		cnt := binary.PutUvarint(nb[:], uint64(j-i))
+		cnt := binary.PutUvarint(nb[:], uint64(j-i)<<1|chained)
 		out = putUvarint(out, addr-prevID)
 		out = putUvarint(out, uint64(cnt+len(ebuf)))
 		out = append(append(out, nb[:cnt]...), ebuf...)
@@ -622,6 +668,7 @@ type segment struct {
 	txids, times             []byte
 	timeRuns                 bool // times holds runs, not a time per tx
 	gindex, sindex           []byte
+	gw, sw                   int      // their entries' widths: 8 or 16, 12 or 20
 	groups, spent            blockSec // compressed blocks (segblock.go)
 	txh, addrh               hashSec  // the txids and addrs sections, parsed
 	addrs                    []byte
@@ -717,12 +764,20 @@ func parseSegment(data []byte, path string) (*segment, error) {
 	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
 	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
 	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
+	ng, ns := (s.nAddr+groupStride-1)/groupStride, (s.nSpent+spentStride-1)/spentStride
+	s.gw, s.sw = 8, 12
+	if ng > 0 && uint64(len(s.gindex)) == 16*ng {
+		s.gw = 16
+	}
+	if ns > 0 && uint64(len(s.sindex)) == 20*ns {
+		s.sw = 20
+	}
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
-	case uint64(len(s.gindex)) != 16*((s.nAddr+groupStride-1)/groupStride):
+	case ng > uint64(len(s.gindex)) || uint64(len(s.gindex)) != uint64(s.gw)*ng:
 		return nil, bad("group index size")
-	case uint64(len(s.sindex)) != 20*((s.nSpent+spentStride-1)/spentStride):
+	case ns > uint64(len(s.sindex)) || uint64(len(s.sindex)) != uint64(s.sw)*ns:
 		return nil, bad("spent index size")
 	}
 	if err := s.checkTimes(); err != nil {
@@ -735,10 +790,10 @@ func parseSegment(data []byte, path string) (*segment, error) {
 	if s.addrh, err = parseHashSec(s.addrs, s.addrEnd-s.addrStart, s.addrEnd-s.addrStart, "address"); err != nil {
 		return nil, bad(err.Error())
 	}
-	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/16); err != nil {
+	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/s.gw); err != nil {
 		return nil, bad(err.Error())
 	}
-	if err := s.spent.check(func(k int) uint64 { return s.sindexOff(blockStride * k) }, len(s.sindex)/20); err != nil {
+	if err := s.spent.check(func(k int) uint64 { return s.sindexOff(blockStride * k) }, len(s.sindex)/s.sw); err != nil {
 		return nil, bad(err.Error())
 	}
 	return s, nil
@@ -806,8 +861,39 @@ func (s *segment) txTime(txnum uint64) int64 {
 	return s.base + int64(binary.BigEndian.Uint32(s.times[8*i+4:]))
 }
 
-func (s *segment) gindexOff(i int) uint64 { return binary.BigEndian.Uint64(s.gindex[16*i+8:]) }
-func (s *segment) sindexOff(i int) uint64 { return binary.BigEndian.Uint64(s.sindex[20*i+12:]) }
+// be reads a big-endian u32 or u64 (n bytes) at b[i:].
+func be(b []byte, i, n int) uint64 {
+	if n == 4 {
+		return uint64(binary.BigEndian.Uint32(b[i:]))
+	}
+	return binary.BigEndian.Uint64(b[i:])
+}
+
+func (s *segment) gindexID(i int) uint64  { return be(s.gindex, s.gw*i, s.gw/2) }
+func (s *segment) gindexOff(i int) uint64 { return be(s.gindex, s.gw*i+s.gw/2, s.gw/2) }
+
+// The spent index's fields: (prevTx, vout, offset) at 0, 8, 12 of 20 bytes
+// or at 0, 4, 8 of 12.
+func (s *segment) sindexTx(i int) uint64 {
+	if s.sw == 20 {
+		return binary.BigEndian.Uint64(s.sindex[20*i:])
+	}
+	return uint64(binary.BigEndian.Uint32(s.sindex[12*i:]))
+}
+
+func (s *segment) sindexVout(i int) uint32 {
+	if s.sw == 20 {
+		return binary.BigEndian.Uint32(s.sindex[20*i+8:])
+	}
+	return binary.BigEndian.Uint32(s.sindex[12*i+4:])
+}
+
+func (s *segment) sindexOff(i int) uint64 {
+	if s.sw == 20 {
+		return binary.BigEndian.Uint64(s.sindex[20*i+12:])
+	}
+	return uint64(binary.BigEndian.Uint32(s.sindex[12*i+8:]))
+}
 
 // blockOf returns the uncompressed bytes of the block holding index entry
 // i of sec (whose entry offsets off gives, n entries) and entry i's offset
@@ -829,47 +915,82 @@ func (s *segment) blockOf(sec *blockSec, off func(int) uint64, n, i int) ([]byte
 	return data, at - start, nil
 }
 
-// group returns the encoded entries of address id (count, bytes), or ok false.
-func (s *segment) group(id uint64) (n uint64, entries []byte, ok bool, err error) {
-	ng := len(s.gindex) / 16
-	i := sort.Search(ng, func(i int) bool { return binary.BigEndian.Uint64(s.gindex[16*i:]) > id }) - 1
+// group returns the encoded entries of address id (count, bytes) and the
+// txnum its first entry is a difference from, or ok false.
+func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, err error) {
+	ng := len(s.gindex) / s.gw
+	i := sort.Search(ng, func(i int) bool { return s.gindexID(i) > id }) - 1
 	if i < 0 {
-		return 0, nil, false, nil
+		return 0, 0, nil, false, nil
 	}
 	data, off, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
 	if err != nil {
-		return 0, nil, false, err
+		return 0, 0, nil, false, err
 	}
 	r := &reader{b: data[off:]}
 	var prev uint64
+	var ch groupChain
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
 		gid := prev + r.uvarint()
 		body := r.lenBytes()
 		if r.err != nil {
-			return 0, nil, false, fmt.Errorf("segment %s: %w", s.path, r.err)
-		}
-		if gid == id {
-			br := &reader{b: body}
-			n := br.uvarint()
-			if br.err == nil && n > uint64(len(br.b)) { // an entry takes at least 2 bytes
-				br.fail("entry count")
-			}
-			if br.err != nil {
-				return 0, nil, false, fmt.Errorf("segment %s: %w", s.path, br.err)
-			}
-			return n, br.b, true, nil
+			return 0, 0, nil, false, fmt.Errorf("segment %s: %w", s.path, r.err)
 		}
 		if gid > id {
 			break
 		}
+		n, p, entries, err := ch.next(s, gid, body)
+		if err != nil {
+			return 0, 0, nil, false, err
+		}
+		if gid == id {
+			return n, p, entries, true, nil
+		}
 		prev = gid
 	}
-	return 0, nil, false, nil
+	return 0, 0, nil, false, nil
 }
 
-// eachGroup calls fn for every address group of the segment in id order.
-func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) error {
-	ng := len(s.gindex) / 16
+// groupChain follows the first txnums of a run's groups of addresses the
+// segment created (the chained groups' bases).
+type groupChain struct {
+	newFirst uint64
+	hasNew   bool
+}
+
+// next decodes the head of group id's body (count, chained flag), returning
+// its count, the txnum its first entry is a difference from, and its
+// entries, and notes its first txnum when the segment created the address.
+func (ch *groupChain) next(s *segment, id uint64, body []byte) (n, prevTx uint64, entries []byte, err error) {
+	br := &reader{b: body}
+	c := br.uvarint()
+	n, prevTx = c>>1, s.start
+	if br.err == nil && n > uint64(len(br.b)) { // an entry takes at least 2 bytes
+		br.fail("entry count")
+	}
+	if c&1 != 0 {
+		if !ch.hasNew || id < s.addrStart {
+			br.fail("a chained group with nothing to chain to")
+		}
+		prevTx = ch.newFirst
+	}
+	if br.err != nil {
+		return 0, 0, nil, fmt.Errorf("segment %s: %w", s.path, br.err)
+	}
+	if id >= s.addrStart && n > 0 {
+		first, k := binary.Uvarint(br.b)
+		if k <= 0 {
+			return 0, 0, nil, fmt.Errorf("%w: segment %s: group %d's first entry", errCorrupt, s.path, id)
+		}
+		ch.newFirst, ch.hasNew = prevTx+first, true
+	}
+	return n, prevTx, br.b, nil
+}
+
+// eachGroup calls fn for every address group of the segment in id order,
+// with the txnum its first entry is a difference from.
+func (s *segment) eachGroup(fn func(id, n, prevTx uint64, entries []byte) error) error {
+	ng := len(s.gindex) / s.gw
 	var k uint64
 	for i := 0; i < ng; i += blockStride {
 		data, _, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
@@ -878,18 +999,21 @@ func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) 
 		}
 		r := &reader{b: data}
 		var prev uint64
+		var ch groupChain
 		for ; len(r.b) > 0; k++ {
 			if k%groupStride == 0 {
-				prev = 0
+				prev, ch = 0, groupChain{}
 			}
 			id := prev + r.uvarint()
 			body := r.lenBytes()
-			br := &reader{b: body}
-			n := br.uvarint()
-			if r.err != nil || br.err != nil || n > uint64(len(br.b)) {
+			if r.err != nil {
 				return fmt.Errorf("%w: segment %s: groups", errCorrupt, s.path)
 			}
-			if err := fn(id, n, br.b); err != nil {
+			n, p, entries, err := ch.next(s, id, body)
+			if err != nil {
+				return err
+			}
+			if err := fn(id, n, p, entries); err != nil {
 				return err
 			}
 			prev = id
@@ -901,17 +1025,16 @@ func (s *segment) eachGroup(fn func(id uint64, n uint64, entries []byte) error) 
 // spentBy returns the txnum that spent output (prevTx, vout), if this
 // segment holds that spend.
 func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
-	nb := len(s.sindex) / 20
+	nb := len(s.sindex) / s.sw
 	less := func(i int) bool { // index point i is after (prevTx, vout)
-		p := binary.BigEndian.Uint64(s.sindex[20*i:])
-		v := binary.BigEndian.Uint32(s.sindex[20*i+8:])
+		p, v := s.sindexTx(i), s.sindexVout(i)
 		return p > prevTx || p == prevTx && v > vout
 	}
 	i := sort.Search(nb, less) - 1
 	if i < 0 {
 		return 0, false, nil
 	}
-	p := binary.BigEndian.Uint64(s.sindex[20*i:])
+	p := s.sindexTx(i)
 	data, off, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
 	if err != nil {
 		return 0, false, err
@@ -936,7 +1059,7 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 
 // eachSpent calls fn for every spend the segment records.
 func (s *segment) eachSpent(fn func(spentEnt)) error {
-	nb := len(s.sindex) / 20
+	nb := len(s.sindex) / s.sw
 	var r *reader
 	var p uint64
 	for k := uint64(0); k < s.nSpent; k++ {
@@ -952,7 +1075,7 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 				}
 				r = &reader{b: data}
 			}
-			p = binary.BigEndian.Uint64(s.sindex[20*i:])
+			p = s.sindexTx(i)
 		}
 		p += r.uvarint()
 		v := uint32(r.uvarint())
@@ -980,9 +1103,8 @@ func (s *segment) load() (*segData, error) {
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)
 	}
-	err := s.eachGroup(func(id, n uint64, entries []byte) error {
+	err := s.eachGroup(func(id, n, prev uint64, entries []byte) error {
 		r := &reader{b: entries}
-		prev := s.start
 		for k := uint64(0); k < n && r.err == nil; k++ {
 			e := r.segEntry(prev)
 			if e.txnum < prev || e.txnum >= s.end {

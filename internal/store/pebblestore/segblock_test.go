@@ -197,7 +197,7 @@ func TestSegmentBlockDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, _, err = dseg.group(2) // in block 0
+	_, _, _, _, err = dseg.group(2) // in block 0
 	if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "x.seg") || !strings.Contains(err.Error(), fmt.Sprintf("file offset %d", seg.groups.at)) {
 		t.Fatalf("damaged block: err = %v", err)
 	}
@@ -205,8 +205,8 @@ func TestSegmentBlockDamage(t *testing.T) {
 		t.Fatal("load of a segment with a damaged block: no error")
 	}
 	last := uint64(600) // in the last block: intact
-	n, _, ok, err := dseg.group(last)
-	wn, _, wok, _ := seg.group(last)
+	n, _, _, ok, err := dseg.group(last)
+	wn, _, _, wok, _ := seg.group(last)
 	if err != nil || ok != wok || n != wn || !ok {
 		t.Fatalf("intact block: %d entries, %v, %v; want %d", n, ok, err, wn)
 	}
@@ -242,7 +242,7 @@ func BenchmarkSegmentGroup(b *testing.B) {
 	}
 	var rawSec []byte
 	var cuts []uint64
-	ng := len(seg.gindex) / 16
+	ng := len(seg.gindex) / seg.gw
 	for i := 0; i < ng; i += blockStride {
 		data, _, err := seg.blockOf(&seg.groups, seg.gindexOff, ng, i)
 		if err != nil {
@@ -276,7 +276,7 @@ func BenchmarkSegmentGroup(b *testing.B) {
 			ids := rand.New(rand.NewPCG(5, 5))
 			found := 0
 			for i := 0; i < b.N; i++ {
-				_, _, ok, err := c.s.group(1 + ids.Uint64N(1<<18))
+				_, _, _, ok, err := c.s.group(1 + ids.Uint64N(1<<18))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -613,12 +613,13 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	// tx ingested, and loading it replays at most that many tx records. A
 	// process that never loaded the set (a reader closing a segment rebuilt
 	// after a crash) leaves that to the next writer.
-	var snap []byte
+	var snap []utxoKey
 	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(st.utxo.len()) {
 		l.utxoFile, l.utxoAt = l.nextFile, d.end
 		l.nextFile++
-		snap = encodeUTXOSnapshot(st.utxo, nil)
+		snap = utxoSnapshotKeys(st.utxo, nil)
 	}
+	utxoAt := l.utxoAt
 	if p.replace {
 		l.segs[len(l.segs)-1] = ref
 	} else {
@@ -636,7 +637,11 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	go func() {
 		defer close(p.done)
 		if snap != nil {
-			if err := writeFile(utxoFile, snap); err != nil {
+			img, err := encodeUTXOSnapshot(snap, utxoAt)
+			if err == nil {
+				err = writeFile(utxoFile, img)
+			}
+			if err != nil {
 				p.err = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
 				return
 			}

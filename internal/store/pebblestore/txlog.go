@@ -461,50 +461,101 @@ func (l *txLog) txs(nums []uint64) ([]*txRec, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	out := make([]*txRec, len(nums))
-	w := &logWin{l: l, size: txLogWindow}
-	group := ^uint64(0) // the group walked; t and off: the next record in it
-	var t, off, groupH uint64
+	c := l.cursor(txLogWindow, true)
 	for j, n := range nums {
-		if n == 0 || n >= l.next {
-			return nil, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
-		}
 		if j > 0 && n == nums[j-1] {
 			out[j] = out[j-1]
 			continue
 		}
-		k := (n - 1) / txIdxStride
-		if k != group || n < t {
-			if k+1 < uint64(len(l.idx)) {
-				if err := l.checkedGroup(w, k); err != nil {
-					return nil, err
-				}
-			}
-			var err error
-			if off, groupH, err = l.seek(w, n); err != nil {
-				return nil, err
-			}
-			group, t = k, n
-		}
-		for ; t < n; t++ { // within the group, past its first record
-			var err error
-			if _, off, err = w.record(off); err != nil {
-				return nil, err
-			}
-		}
-		v, next, err := w.record(off)
+		v, groupH, err := c.rec(n)
 		if err != nil {
 			return nil, err
 		}
-		rec, err := decodeLogRec(v, n, groupH)
-		if err != nil {
+		if out[j], err = decodeLogRec(v, n, groupH); err != nil {
 			return nil, fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
 		}
-		if groupFirst(n) {
-			groupH = rec.Height
-		}
-		out[j], off, t = rec, next, n+1
 	}
 	return out, nil
+}
+
+// recCursor reads the log's records at ascending tx numbers: each complete
+// group it enters is checked against its checksum once (through the cache
+// of checked groups, or, for a pass over many groups that would only churn
+// the cache, read and checked in place), and a walk through a group goes on
+// from the last record taken.
+type recCursor struct {
+	l      *txLog
+	w      logWin
+	cached bool
+	group  uint64 // the group walked; t and off: the next record in it
+	t, off uint64
+	groupH uint64 // the height of the group's first record
+}
+
+// cursor returns a cursor reading windows of size bytes; cached: complete
+// groups go through the group cache.
+func (l *txLog) cursor(size uint64, cached bool) *recCursor {
+	return &recCursor{l: l, w: logWin{l: l, size: size}, cached: cached, group: ^uint64(0)}
+}
+
+// rec returns tx n's compact record (valid until the next call) and the
+// height of the first record of its group, which decodeLogRec takes. n must
+// not be below the previous call's. Callers hold l.mu (read).
+func (c *recCursor) rec(n uint64) (rec []byte, groupH uint64, err error) {
+	l := c.l
+	if n == 0 || n >= l.next {
+		return nil, 0, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
+	}
+	k := (n - 1) / txIdxStride
+	if k != c.group || n < c.t {
+		if k+1 < uint64(len(l.idx)) {
+			if c.cached {
+				err = l.checkedGroup(&c.w, k)
+			} else {
+				err = l.checkGroup(&c.w, k)
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+		}
+		if c.off, c.groupH, err = l.seek(&c.w, n); err != nil {
+			return nil, 0, err
+		}
+		c.group, c.t = k, n
+	}
+	for ; c.t < n; c.t++ { // within the group, past its first record
+		if _, c.off, err = c.w.record(c.off); err != nil {
+			return nil, 0, err
+		}
+	}
+	rec, c.off, err = c.w.record(c.off)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.t = n + 1
+	if groupFirst(n) {
+		if c.groupH, err = l.firstHeight(rec, n); err != nil {
+			return nil, 0, err
+		}
+	}
+	return rec, c.groupH, nil
+}
+
+// checkGroup reads complete group k into w's window and checks it against
+// its checksum, bypassing the cache. Callers hold l.mu.
+func (l *txLog) checkGroup(w *logWin, k uint64) error {
+	a, b := l.idx[k].off, l.idx[k+1].off
+	if b > l.end || b <= a {
+		return fmt.Errorf("%w: tx log %s: index entry %d past the end", errCorrupt, l.path, k+1)
+	}
+	g, err := w.bytes(a, b-a)
+	if err != nil {
+		return err
+	}
+	if crc32.Checksum(g, castagnoli) != l.idx[k+1].crc {
+		return l.groupErr(k, a, b)
+	}
+	return nil
 }
 
 // checkedGroup puts complete group k into w's window, checked against its

@@ -26,7 +26,8 @@ func TestLogRecordFraming(t *testing.T) {
 		rec := &txRec{ID: [32]byte{byte(n), byte(n >> 8)}, Height: uint64(n) << 30, Index: uint32(n), Inputs: []inRec{}, Transfers: []xferRec{}}
 		rec.Outputs = []outRec{}
 		for i := 0; i < n; i++ {
-			rec.Outputs = append(rec.Outputs, outRec{Addr: 1<<40 + uint64(i), Value: 1<<62 + uint64(i), Script: byte(i % 8)})
+			// Ids that jump back and forth: wide differences.
+			rec.Outputs = append(rec.Outputs, outRec{Addr: 1<<40 + uint64(i%2)<<50 + uint64(i), Value: 1<<62 + uint64(i), Script: byte(i % 8)})
 		}
 		tn := uint64(n) + 2 // not a group's first: the height is relative
 		body := appendCompactTx(nil, rec, tn, 7)

@@ -155,7 +155,11 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		if c.IsUTXO() {
 			l.utxoFile, l.utxoAt = l.nextFile, mark.NextTx
 			l.nextFile++
-			if err := writeFile(utxoPath(s.dir, c, l.utxoFile), encodeUTXOSnapshot(st.utxo, overlay)); err != nil {
+			img, err := encodeUTXOSnapshot(utxoSnapshotKeys(st.utxo, overlay), mark.NextTx)
+			if err == nil {
+				err = writeFile(utxoPath(s.dir, c, l.utxoFile), img)
+			}
+			if err != nil {
 				if newSeg != nil {
 					newSeg.close()
 				}

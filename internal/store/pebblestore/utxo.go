@@ -9,16 +9,17 @@ package pebblestore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math/bits"
 	"os"
+	"slices"
 
 	"github.com/spoor-dev/spoor/internal/model"
 )
-
-const utxoMagic = "SPUTXO01"
 
 type outpoint struct {
 	id   [32]byte
@@ -43,6 +44,7 @@ type utxoSet struct {
 	pages     [][]utxoEnt
 	used      uint32   // entries handed out (free ones included)
 	free      []uint32 // entry numbers to reuse
+	sink      uint64   // what the snapshot load's batched slot reads summed (kept so they stay)
 	// journal, while an Apply runs (begin … commit or abort), lists the
 	// entries it added (journalAdd set) and took, in order: 8 bytes a
 	// change, where the outpoint and record (80 bytes) were copied before.
@@ -235,25 +237,113 @@ func (m *utxoSet) each(fn func(op *outpoint, u *utxoRec)) {
 	}
 }
 
-// encodeUTXOSnapshot writes the set with overlay applied (a nil overlay
-// value deletes the output).
-func encodeUTXOSnapshot(m *utxoSet, overlay map[outpoint]*utxoRec) []byte {
-	b := make([]byte, 0, 16+m.len()*56)
-	b = append(b, utxoMagic...)
+// A snapshot file holds the set as of the segment list's utxoAt by
+// outpoint alone, keyed by tx number: the tx log holds every tx's txid and
+// outputs, so loading reads the records of the txs with unspent outputs in
+// tx-number order (one sequential pass, each group checked) and takes the
+// txid and the output's address, value and script from there.
+//
+//	"SPUTXO02"
+//	uvarint  at         the tx number the set is as of (the list's utxoAt)
+//	uvarint  count      outputs
+//	count ×  uvarint(d<<2 | min(v, 3)) [uvarint(v − 3) when v ≥ 3], in
+//	         (tx number, index) order: d the tx number minus the previous
+//	         output's (0 before the first), v the output index, or, when d
+//	         is 0, the index minus the previous index minus 1
+//	u32      CRC-32C of the bytes before it, big-endian
+//	"SPUTXO02"
+//
+// About 1.1 bytes an output, where layout 6's snapshot ("SPUTXO01") took
+// 44: the txid, the index and the record whole.
+const (
+	utxoMagic   = "SPUTXO02"
+	utxoMagicV1 = "SPUTXO01" // layout 6's snapshot; Digest hashes each output in its form
+)
+
+// utxoKey is an unspent output by tx number and output index.
+type utxoKey struct {
+	tx   uint64
+	vout uint32
+}
+
+// utxoSnapshotKeys collects the set, with overlay applied (a nil overlay
+// value deletes the output), as the keys of a snapshot, unsorted (cheap
+// enough to take while the store waits; encodeUTXOSnapshot sorts them).
+func utxoSnapshotKeys(m *utxoSet, overlay map[outpoint]*utxoRec) []utxoKey {
+	keys := make([]utxoKey, 0, m.len()+len(overlay))
 	m.each(func(op *outpoint, u *utxoRec) {
 		if _, ok := overlay[*op]; !ok {
-			b = appendUTXOEnt(b, op, u)
+			keys = append(keys, utxoKey{u.TxNum, op.vout})
 		}
 	})
 	for op, u := range overlay {
 		if u != nil {
-			b = appendUTXOEnt(b, &op, u)
+			keys = append(keys, utxoKey{u.TxNum, op.vout})
 		}
 	}
-	return sealUTXOSnapshot(b)
+	return keys
 }
 
-// appendUTXOEnt appends one output of a snapshot.
+// sortUTXOKeys sorts keys by tx number and index: a radix sort of packed
+// keys where tx numbers fit 40 bits and indexes 24 (always, in practice),
+// else a comparison sort.
+func sortUTXOKeys(keys []utxoKey) {
+	fit := true
+	for _, k := range keys {
+		if k.tx >= 1<<40 || k.vout >= 1<<24 {
+			fit = false
+			break
+		}
+	}
+	if !fit {
+		slices.SortFunc(keys, func(a, b utxoKey) int {
+			if c := cmp.Compare(a.tx, b.tx); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.vout, b.vout)
+		})
+		return
+	}
+	packed := make([]uint64, len(keys))
+	maxTx := uint64(0)
+	for i, k := range keys {
+		packed[i] = k.tx<<24 | uint64(k.vout)
+		maxTx = max(maxTx, k.tx)
+	}
+	radixSort(packed, 0, 24+uint(bits.Len64(maxTx)))
+	for i, p := range packed {
+		keys[i] = utxoKey{p >> 24, uint32(p & (1<<24 - 1))}
+	}
+}
+
+// encodeUTXOSnapshot sorts keys (outputs of txs before at) and writes them
+// as a snapshot as of tx number at.
+func encodeUTXOSnapshot(keys []utxoKey, at uint64) ([]byte, error) {
+	sortUTXOKeys(keys)
+	b := make([]byte, 0, 32+len(keys)*5/4)
+	b = append(b, utxoMagic...)
+	b = putUvarint(b, at)
+	b = putUvarint(b, uint64(len(keys)))
+	var prev utxoKey
+	for i, k := range keys {
+		if k.tx == 0 || k.tx >= at || k.tx >= 1<<62 || i > 0 && k == prev {
+			return nil, fmt.Errorf("pebblestore: UTXO snapshot as of tx %d: output %d of tx %d cannot be in it", at, k.vout, k.tx)
+		}
+		d, v := k.tx-prev.tx, uint64(k.vout)
+		if d == 0 {
+			v -= uint64(prev.vout) + 1
+		}
+		b = putUvarint(b, d<<2|min(v, 3))
+		if v >= 3 {
+			b = putUvarint(b, v-3)
+		}
+		prev = k
+	}
+	return sealUTXOSnapshot(b, utxoMagic), nil
+}
+
+// appendUTXOEnt appends one output as layout 6's snapshot held it (Digest
+// hashes the set in this form).
 func appendUTXOEnt(b []byte, op *outpoint, u *utxoRec) []byte {
 	b = append(b, op.id[:]...)
 	b = putUvarint(b, uint64(op.vout))
@@ -263,13 +353,25 @@ func appendUTXOEnt(b []byte, op *outpoint, u *utxoRec) []byte {
 	return append(b, u.Script)
 }
 
-// sealUTXOSnapshot ends a snapshot begun with utxoMagic: checksum, magic.
-func sealUTXOSnapshot(b []byte) []byte {
+// sealUTXOSnapshot ends a snapshot begun with magic: checksum, magic.
+func sealUTXOSnapshot(b []byte, magic string) []byte {
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	return append(b, utxoMagic...)
+	return append(b, magic...)
 }
 
-func decodeUTXOSnapshot(data []byte, path string) (*utxoSet, error) {
+// utxoSnapReader reads the outputs of a snapshot in order.
+type utxoSnapReader struct {
+	r     reader
+	path  string
+	at    uint64 // the tx number the set is as of
+	left  uint64 // outputs not yet read
+	prev  utxoKey
+	first bool
+}
+
+// openUTXOSnapshot checks a snapshot's magic and checksum and returns a
+// reader of its outputs.
+func openUTXOSnapshot(data []byte, path string) (*utxoSnapReader, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: UTXO snapshot %s: %s", errCorrupt, path, what) }
 	if len(data) < 2*len(utxoMagic)+4 || !bytes.HasPrefix(data, []byte(utxoMagic)) || !bytes.HasSuffix(data, []byte(utxoMagic)) {
 		return nil, bad("bad magic")
@@ -278,21 +380,157 @@ func decodeUTXOSnapshot(data []byte, path string) (*utxoSet, error) {
 	if binary.BigEndian.Uint32(data[len(body):]) != crc32.Checksum(body, castagnoli) {
 		return nil, bad("checksum mismatch")
 	}
-	m := newUTXOSet()
-	r := &reader{b: body[len(utxoMagic):]}
-	for len(r.b) > 0 && r.err == nil {
-		var op outpoint
-		op.id = r.hash()
-		op.vout = uint32(r.uvarint())
-		u := utxoRec{TxNum: r.uvarint(), Addr: r.uvarint(), Value: r.uvarint(), Script: r.byte1()}
-		if r.err == nil {
-			if err := m.set(op, u); err != nil {
-				return nil, fmt.Errorf("UTXO snapshot %s: %w", path, err)
-			}
+	sr := &utxoSnapReader{r: reader{b: body[len(utxoMagic):]}, path: path, first: true}
+	sr.at = sr.r.uvarint()
+	sr.left = sr.r.uvarint()
+	if sr.r.err == nil && sr.left > uint64(len(sr.r.b)) {
+		sr.r.fail("output count past the file's end")
+	}
+	if sr.r.err != nil {
+		return nil, bad(sr.r.err.Error())
+	}
+	return sr, nil
+}
+
+// next returns the next output, ok false after the last (an error if bytes
+// are left over).
+func (sr *utxoSnapReader) next() (k utxoKey, ok bool, err error) {
+	if sr.left == 0 {
+		if len(sr.r.b) > 0 {
+			return k, false, fmt.Errorf("%w: UTXO snapshot %s: %d bytes after the last output", errCorrupt, sr.path, len(sr.r.b))
+		}
+		return k, false, nil
+	}
+	x := sr.r.uvarint()
+	v := x & 3
+	if v == 3 {
+		if v += sr.r.uvarint(); v > 0xffffffff {
+			sr.r.fail("output index past 32 bits")
 		}
 	}
-	if r.err != nil {
-		return nil, bad(r.err.Error())
+	d := x >> 2
+	if d == 0 && !sr.first {
+		v += uint64(sr.prev.vout) + 1
+	}
+	k = utxoKey{sr.prev.tx + d, uint32(v)}
+	switch {
+	case sr.r.err != nil:
+		return k, false, fmt.Errorf("UTXO snapshot %s: %w", sr.path, sr.r.err)
+	case k.tx == 0 || k.tx >= sr.at || k.tx < sr.prev.tx || v > 0xffffffff:
+		return k, false, fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d out of order or range (as of tx %d)", errCorrupt, sr.path, v, k.tx, sr.at)
+	}
+	sr.prev, sr.first = k, false
+	sr.left--
+	return k, true, nil
+}
+
+// loadUTXOSnapshot builds the set a snapshot holds, as of tx number at (the
+// list's utxoAt), taking each output's txid and record from the tx log.
+func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet, error) {
+	sr, err := openUTXOSnapshot(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if sr.at != at {
+		return nil, fmt.Errorf("%w: UTXO snapshot %s holds the set as of tx %d, the segment list names it as of tx %d", errCorrupt, path, sr.at, at)
+	}
+	m := newUTXOSet()
+	if sr.left > 0 {
+		m.grow(1 << bits.Len64(min(sr.left, 1<<32)*8/utxoIdxLoad))
+	}
+	log.mu.RLock()
+	defer log.mu.RUnlock()
+	if at > log.next {
+		return nil, fmt.Errorf("%w: UTXO snapshot %s as of tx %d, past the tx log's end (%d)", errCorrupt, path, at, log.next)
+	}
+	// Two goroutines, as the loading process has nothing else to do: this
+	// one reads the snapshot and the log records it names and hands the
+	// outputs over in batches; the other inserts them, a batch at a time:
+	// their index slots are read first, in a loop of independent reads
+	// (many cache misses in flight, as in prefetch.go), then inserted
+	// (each insert had waited out its own miss: the table is sized for the
+	// whole set at once).
+	type pend struct {
+		op outpoint
+		u  utxoRec
+		h  uint64
+	}
+	const batchLen = 256
+	full, free := make(chan []pend, 4), make(chan []pend, 6)
+	for range cap(free) {
+		free <- make([]pend, 0, batchLen)
+	}
+	var insErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var sink uint64
+		for batch := range full {
+			if insErr == nil {
+				for i := range batch {
+					sink += m.slots[m.home(batch[i].h>>32)]
+				}
+				for i := range batch {
+					x := &batch[i]
+					added, err := m.addHash(x.op, x.h, x.u)
+					if err != nil {
+						insErr = fmt.Errorf("UTXO snapshot %s: %w", path, err)
+						break
+					}
+					if !added {
+						insErr = fmt.Errorf("%w: UTXO snapshot %s: output %d of tx %d is there twice (txid %x)", errCorrupt, path, x.op.vout, x.u.TxNum, x.op.id)
+						break
+					}
+				}
+			}
+			free <- batch[:0]
+		}
+		m.sink = sink
+	}()
+	err = func() error {
+		defer close(full)
+		c := log.cursor(txScanWindow, false)
+		var id [32]byte
+		var th uint64 // txidHash(&id)
+		var outs []outRec
+		cur := uint64(0)
+		batch := <-free
+		for {
+			k, ok, err := sr.next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				full <- batch
+				return nil
+			}
+			if k.tx != cur {
+				v, groupH, err := c.rec(k.tx)
+				if err == nil {
+					id, outs, err = logRecOutputs(v, k.tx, groupH, outs)
+				}
+				if err != nil {
+					return fmt.Errorf("UTXO snapshot %s: tx %d: %w", path, k.tx, err)
+				}
+				cur, th = k.tx, txidHash(&id)
+			}
+			if int64(k.vout) >= int64(len(outs)) {
+				return fmt.Errorf("%w: UTXO snapshot %s names output %d of tx %d, which has %d", errCorrupt, path, k.vout, k.tx, len(outs))
+			}
+			o := &outs[k.vout]
+			batch = append(batch, pend{outpoint{id, k.vout}, utxoRec{TxNum: k.tx, Addr: o.Addr, Value: o.Value, Script: o.Script}, utxoHashOf(th, k.vout)})
+			if len(batch) == batchLen {
+				full <- batch
+				batch = <-free
+			}
+		}
+	}()
+	<-done
+	if err == nil {
+		err = insErr
+	}
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -309,7 +547,7 @@ func (s *Store) ensureUTXO(c model.Chain, st *chainState) error {
 		if err != nil {
 			return fmt.Errorf("pebblestore: %w", err)
 		}
-		if m, err = decodeUTXOSnapshot(data, p); err != nil {
+		if m, err = loadUTXOSnapshot(data, p, st.seg.list.utxoAt, st.log); err != nil {
 			return err
 		}
 	}
