@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // appendOrder puts a loaded segment's adjacency and spends back in the
@@ -58,15 +59,19 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 	}
 	run := func(name string, fn func(d *segData)) {
 		b.Run(name, func(b *testing.B) {
+			var cpu time.Duration
 			for b.Loop() {
 				for _, d := range ds {
 					b.StopTimer()
 					c := *d
 					c.spent, c.adj = slices.Clone(d.spent), slices.Clone(d.adj)
 					b.StartTimer()
+					cpu0 := cpuTime()
 					fn(&c)
+					cpu += cpuTime() - cpu0
 				}
 			}
+			b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
 	run("segment", func(d *segData) {
@@ -129,6 +134,7 @@ func BenchmarkPackCodecs(b *testing.B) {
 			b.Run(name+"/"+codec, func(b *testing.B) {
 				var raw, packed int
 				var buf []byte
+				cpu0 := cpuTime()
 				for b.Loop() {
 					raw, packed = 0, 0
 					for _, s := range secs {
@@ -150,6 +156,7 @@ func BenchmarkPackCodecs(b *testing.B) {
 						})
 					}
 				}
+				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/float64(raw), "cpu-ns/raw-B")
 				b.ReportMetric(float64(raw), "raw-B")
 				b.ReportMetric(float64(packed), "packed-B")
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(raw), "ns/raw-B")

@@ -165,3 +165,142 @@ func TestSegmentFilesReencode(t *testing.T) {
 		t.Logf("%s: %d bytes, %d adjacency entries, %d spends: identical", f, len(want), len(d.adj), len(d.spent))
 	}
 }
+
+// indexAdjRef is indexAdj as it was before mergeParts: every share found by
+// a scan of the parts so far, then sorted. The reference indexAdj must
+// reproduce exactly.
+func indexAdjRef(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
+	d.times = push(d.times, t)
+	parts = parts[:0]
+	get := func(addr uint64, asset uint32) *part {
+		for i := range parts {
+			if parts[i].addr == addr && parts[i].asset == asset {
+				return &parts[i]
+			}
+		}
+		parts = append(parts, part{addr: addr, asset: asset})
+		return &parts[len(parts)-1]
+	}
+	for _, in := range rec.Inputs {
+		p := get(in.Addr, 0)
+		p.out.AddUint64(&p.out, in.Value)
+		p.nOut++
+		d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
+	}
+	for _, o := range rec.Outputs {
+		p := get(o.Addr, 0)
+		p.in.AddUint64(&p.in, o.Value)
+		p.nIn++
+	}
+	for i := range rec.Transfers {
+		x := &rec.Transfers[i]
+		if x.From != 0 {
+			p := get(x.From, x.Asset)
+			p.out.Add(&p.out, &x.Value)
+			p.nOut++
+		}
+		if x.To != 0 {
+			p := get(x.To, x.Asset)
+			p.in.Add(&p.in, &x.Value)
+			p.nIn++
+		}
+	}
+	if !rec.Fee.IsZero() && rec.FeePayer != 0 {
+		p := get(rec.FeePayer, 0)
+		p.out.Add(&p.out, &rec.Fee)
+	}
+	if len(parts) == 0 && rec.FeePayer != 0 {
+		get(rec.FeePayer, 0) // a transaction that moved nothing still belongs to its sender
+	}
+	if len(parts) <= 16 { // most txs: insertion sort by (address, asset)
+		for i := 1; i < len(parts); i++ {
+			for j := i; j > 0 && cmpPart(&parts[j], &parts[j-1]) < 0; j-- {
+				parts[j], parts[j-1] = parts[j-1], parts[j]
+			}
+		}
+	} else {
+		slices.SortFunc(parts, func(a, b part) int { return cmpPart(&a, &b) })
+	}
+	for i := range parts {
+		p := &parts[i]
+		if p.addr == 0 {
+			continue
+		}
+		e := adjEnt{addr: p.addr, txnum: n, asset: p.asset, nIn: uint32(p.nIn), nOut: uint32(p.nOut)}
+		if p.in.IsUint64() && p.out.IsUint64() {
+			e.in, e.out = p.in.Uint64(), p.out.Uint64()
+		} else {
+			d.bigs = append(d.bigs, bigPair{p.in, p.out})
+			e.big = uint32(len(d.bigs))
+		}
+		d.adj = push(d.adj, e)
+	}
+	return parts
+}
+
+// TestIndexAdjMany: txs of few and of many inputs, outputs and transfers
+// (thousands, an address paid many times over, several assets, amounts past
+// 64 bits, address ids too wide for mergeParts' packed keys) give the
+// adjacency entries, big amounts and spends the scan-per-share indexing
+// gave, in the same order.
+func TestIndexAdjMany(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	got, want := &segData{}, &segData{}
+	var parts []part
+	n := uint64(1000)
+	for _, tc := range []struct {
+		size   int
+		addrs  uint64 // ids drawn from [1, addrs], or from near 2^61
+		assets uint32
+		wide   bool
+	}{
+		{3, 5, 1, false}, {17, 4, 1, false}, {40, 1000, 1, false}, {2500, 1 << 30, 1, false},
+		{3000, 50, 1, false}, {600, 20, 3, false}, {400, 1 << 20, 1 << 12, false}, {300, 30, 4, true}, {16, 3, 2, false},
+	} {
+		for rep := 0; rep < 3; rep++ {
+			addr := func() uint64 {
+				a := 1 + rng.Uint64N(tc.addrs)
+				if tc.wide {
+					a += 1 << 61
+				}
+				if rng.IntN(50) == 0 {
+					return 0 // an unresolved address: no entry
+				}
+				return a
+			}
+			rec := &txRec{FeePayer: addr()}
+			if rng.IntN(2) == 0 {
+				rec.Fee.SetUint64(rng.Uint64N(1 << 20))
+			}
+			for i := 0; i < tc.size; i++ {
+				switch rng.IntN(3) {
+				case 0:
+					rec.Inputs = append(rec.Inputs, inRec{PrevTx: rng.Uint64N(n), PrevIndex: uint32(i), Addr: addr(), Value: rng.Uint64()})
+				case 1:
+					rec.Outputs = append(rec.Outputs, outRec{Addr: addr(), Value: rng.Uint64()})
+				default:
+					x := xferRec{From: addr(), To: addr(), Asset: rng.Uint32N(tc.assets)}
+					x.Value.SetUint64(rng.Uint64())
+					if rng.IntN(4) == 0 {
+						x.Value.Lsh(&x.Value, 100) // past 64 bits
+					}
+					rec.Transfers = append(rec.Transfers, x)
+				}
+			}
+			parts = indexAdj(got, n, rec, int64(n), parts)
+			indexAdjRef(want, n, rec, int64(n), nil)
+			n++
+		}
+	}
+	if len(got.adj) < 10_000 || len(got.bigs) == 0 {
+		t.Fatalf("%d entries, %d big amounts: the test no longer exercises large txs", len(got.adj), len(got.bigs))
+	}
+	if !slices.Equal(got.adj, want.adj) || !slices.Equal(got.bigs, want.bigs) || !slices.Equal(got.spent, want.spent) || !slices.Equal(got.times, want.times) {
+		for i := range min(len(got.adj), len(want.adj)) {
+			if got.adj[i] != want.adj[i] {
+				t.Fatalf("entry %d: %+v, want %+v", i, got.adj[i], want.adj[i])
+			}
+		}
+		t.Fatalf("%d entries, %d bigs, %d spends; want %d, %d, %d", len(got.adj), len(got.bigs), len(got.spent), len(want.adj), len(want.bigs), len(want.spent))
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -238,10 +239,18 @@ func indexTxID(d *segData, n, h uint64) {
 func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	d.times = push(d.times, t)
 	parts = parts[:0]
+	// A tx of few inputs, outputs and transfers (most) finds an address's
+	// part by a scan of the parts so far; a larger one (a coinbase or a
+	// payout to thousands of addresses: a scan per part was quadratic)
+	// appends a part for every share and adds up those of one address and
+	// asset after sorting them (mergeParts).
+	many := len(rec.Inputs)+len(rec.Outputs)+2*len(rec.Transfers) > manyParts
 	get := func(addr uint64, asset uint32) *part {
-		for i := range parts {
-			if parts[i].addr == addr && parts[i].asset == asset {
-				return &parts[i]
+		if !many {
+			for i := range parts {
+				if parts[i].addr == addr && parts[i].asset == asset {
+					return &parts[i]
+				}
 			}
 		}
 		parts = append(parts, part{addr: addr, asset: asset})
@@ -278,14 +287,14 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	if len(parts) == 0 && rec.FeePayer != 0 {
 		get(rec.FeePayer, 0) // a transaction that moved nothing still belongs to its sender
 	}
-	if len(parts) <= 16 { // most txs: insertion sort by (address, asset)
+	if many {
+		parts = mergeParts(parts)
+	} else { // at most manyParts+1: insertion sort by (address, asset)
 		for i := 1; i < len(parts); i++ {
 			for j := i; j > 0 && cmpPart(&parts[j], &parts[j-1]) < 0; j-- {
 				parts[j], parts[j-1] = parts[j-1], parts[j]
 			}
 		}
-	} else {
-		slices.SortFunc(parts, func(a, b part) int { return cmpPart(&a, &b) })
 	}
 	for i := range parts {
 		p := &parts[i]
@@ -302,6 +311,56 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 		d.adj = push(d.adj, e)
 	}
 	return parts
+}
+
+// manyParts: a tx with more inputs, outputs and transfer ends than this
+// collects its parts unmerged (indexAdj).
+const manyParts = 16
+
+// mergeParts sorts parts by (address, asset) and adds up those of one
+// address and asset into one (sums and counts: the order of the additions
+// does not matter). It sorts integer keys (address, asset and position
+// packed in 64 bits, as sortAdj does) where they fit, not the 96-byte parts
+// themselves, and merges them past the end of parts (whose capacity the
+// indexer reuses tx after tx) before moving them to the front.
+func mergeParts(parts []part) []part {
+	n := len(parts)
+	if n < 2 {
+		return parts
+	}
+	var maxAddr uint64
+	var maxAsset uint32
+	for i := range parts {
+		maxAddr, maxAsset = max(maxAddr, parts[i].addr), max(maxAsset, parts[i].asset)
+	}
+	assetBits, idxBits := uint(bits.Len32(maxAsset)), uint(bits.Len(uint(n-1)))
+	var keys []uint64
+	if uint(bits.Len64(maxAddr))+assetBits+idxBits <= 64 {
+		keys = make([]uint64, n)
+		for i := range parts {
+			keys[i] = (parts[i].addr<<assetBits|uint64(parts[i].asset))<<idxBits | uint64(i)
+		}
+		slices.Sort(keys)
+	} else {
+		slices.SortFunc(parts, func(a, b part) int { return cmpPart(&a, &b) })
+	}
+	for i := 0; i < n; i++ {
+		p := parts[i]
+		if keys != nil {
+			p = parts[keys[i]&(1<<idxBits-1)]
+		}
+		if m := len(parts); m > n && parts[m-1].addr == p.addr && parts[m-1].asset == p.asset {
+			q := &parts[m-1]
+			q.in.Add(&q.in, &p.in)
+			q.out.Add(&q.out, &p.out)
+			q.nIn += p.nIn
+			q.nOut += p.nOut
+			continue
+		}
+		parts = append(parts, p)
+	}
+	w := copy(parts, parts[n:])
+	return parts[:w]
 }
 
 // push appends v to s, doubling the capacity when full: the open segment's
