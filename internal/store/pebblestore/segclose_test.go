@@ -7,7 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
 )
 
 // encodeSpentRef is encodeSpent as it was before spentOrder: a comparison
@@ -302,5 +306,92 @@ func TestIndexAdjMany(t *testing.T) {
 			}
 		}
 		t.Fatalf("%d entries, %d bigs, %d spends; want %d, %d, %d", len(got.adj), len(got.bigs), len(got.spent), len(want.adj), len(want.bigs), len(want.spent))
+	}
+}
+
+// TestBackgroundCloseSnapshotFailure: a close whose UTXO snapshot cannot be
+// written (now written beside the segment's encoding, not before it) fails
+// as a whole, like one whose segment cannot be written: the error reaches
+// the next use, and the store reloaded from disk is a clean one's.
+func TestBackgroundCloseSnapshotFailure(t *testing.T) {
+	defer func(old int) { segMaxEntries = old }(segMaxEntries)
+	segMaxEntries = 40
+	w := newUTXOWorld(7, 60)
+	// Which snapshot file the second Apply's closes write: found by a run
+	// of the same Applies into another store.
+	snapshots := func(dir string) (n []uint64) {
+		for f := uint64(1); f < 1000; f++ {
+			if _, err := os.Stat(utxoPath(dir, model.BTC, f)); err == nil {
+				n = append(n, f)
+			}
+		}
+		return n
+	}
+	var k, snap int
+	for k = 1; k < 40 && snap == 0; k++ {
+		dry, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dry.Apply(model.BTC, store.Linked, w.blocks[:k]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dry.Digest(); err != nil { // settles the closes
+			t.Fatal(err)
+		}
+		before := snapshots(dry.dir)
+		if err := dry.Apply(model.BTC, store.Linked, w.blocks[k:40]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dry.Digest(); err != nil {
+			t.Fatal(err)
+		}
+		if after := snapshots(dry.dir); len(after) > 0 && !slices.Equal(before, after) {
+			snap = int(after[len(after)-1])
+		}
+		dry.Close()
+	}
+	if snap == 0 {
+		t.Fatal("no split of the world's blocks has the second Apply write a snapshot: the test needs another world")
+	}
+	k--
+
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Apply(model.BTC, store.Linked, w.blocks[:k]); err != nil {
+		t.Fatal(err)
+	}
+	block := utxoPath(dir, model.BTC, uint64(snap))
+	if err := os.MkdirAll(block, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Apply(model.BTC, store.Linked, w.blocks[k:40])
+	if err == nil {
+		_, err = s.Digest()
+	}
+	if err == nil || !strings.Contains(err.Error(), "UTXO snapshot") {
+		t.Fatalf("a snapshot that cannot be written: err = %v, want the close's error", err)
+	}
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	clean := openTestStore(t)
+	if err := clean.Apply(model.BTC, store.Linked, w.blocks[:40]); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatal("after a failed snapshot, the store reloaded from disk differs from a clean one")
+	}
+	for _, x := range []*Store{s, clean} {
+		if err := x.Apply(model.BTC, store.Linked, w.blocks[40:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatal("after a failed snapshot, the continuation differs from a clean one")
 	}
 }

@@ -658,31 +658,48 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
 	go func() {
 		defer close(p.done)
+		// The UTXO snapshot is written and synced on its own goroutine while
+		// the segment is encoded (it used to be written first: its write
+		// and sync waited ahead of the encoding, on the last close's path).
+		var snapErr error
+		snapDone := make(chan struct{})
 		if snap != nil {
-			if err := writeFile(utxoFile, snap); err != nil {
-				p.err = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
-				return
-			}
+			go func() {
+				defer close(snapDone)
+				if err := writeFile(utxoFile, snap); err != nil {
+					snapErr = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
+				}
+			}()
+		} else {
+			close(snapDone)
 		}
-		data := d
-		if tail != nil {
-			t, err := tail.load()
-			if err != nil {
-				p.err = err
-				return
-			}
-			t.appendData(d)
-			data = t
-		}
-		img, err := encodeSeg(data)
-		if err != nil {
-			p.err = err
-			return
-		}
-		if err := writeFile(segFile, img); err != nil {
-			p.err = fmt.Errorf("pebblestore: write segment: %w", err)
+		p.err = writeSeg(d, tail, segFile)
+		<-snapDone
+		if p.err == nil {
+			p.err = snapErr
 		}
 	}()
+}
+
+// writeSeg encodes d (appended to the closed segment tail, when it
+// replaces it) and writes it to path.
+func writeSeg(d *segData, tail *segment, path string) error {
+	if tail != nil {
+		t, err := tail.load()
+		if err != nil {
+			return err
+		}
+		t.appendData(d)
+		d = t
+	}
+	img, err := encodeSeg(d)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(path, img); err != nil {
+		return fmt.Errorf("pebblestore: write segment: %w", err)
+	}
+	return nil
 }
 
 // settle waits for the chain's pending segment close, maps the new file and
