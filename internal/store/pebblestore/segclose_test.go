@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -393,5 +394,57 @@ func TestBackgroundCloseSnapshotFailure(t *testing.T) {
 	}
 	if digest(t, s) != digest(t, clean) {
 		t.Fatal("after a failed snapshot, the continuation differs from a clean one")
+	}
+}
+
+// TestFlushFilters: a close that is settled at once (Flush, Close) builds
+// no hash indexes of the pending segment and adds its keys to the built
+// filters from its entries. With flushes between applies (the filters built
+// by the applies' lookups, then extended by each flush), every filtered
+// lookup is still what the walk of every segment gives, and the store
+// equals one built without filters or flushes.
+func TestFlushFilters(t *testing.T) {
+	defer func(s, a, m int) { segMaxEntries, addrCacheMax, filterMinKeys = s, a, m }(segMaxEntries, addrCacheMax, filterMinKeys)
+	// Segments closed only by the flushes, and filters large enough not to
+	// be rebuilt (which would take the keys from the sections and hide a
+	// key a flush failed to add).
+	segMaxEntries, addrCacheMax, filterMinKeys = 400, 4, 1<<16
+	w := newFilterWorld(60)
+	rng := rand.New(rand.NewPCG(5, 6))
+	run := func(filters, flush bool) *Store {
+		useSegFilter = filters
+		defer func() { useSegFilter = true }()
+		s := openTestStore(t)
+		for i := 0; i < len(w.blocks); i += 4 {
+			if err := s.Apply(model.Tron, store.Unordered, w.blocks[i:min(i+4, len(w.blocks))]); err != nil {
+				t.Fatal(err)
+			}
+			if flush && i%8 == 4 {
+				if err := s.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				s.mu.Lock()
+				st := s.chains[model.Tron]
+				built := st != nil && st.seg.txF != nil && st.seg.addrF != nil
+				s.mu.Unlock()
+				if i > 20 && !built {
+					t.Fatalf("after block %d: the filters are not built: the test no longer extends them at a flush", i)
+				}
+				t.Run(fmt.Sprintf("flush after %d", i), func(t *testing.T) { checkFilterAgainstWalk(t, s, w, rng) })
+			}
+		}
+		return s
+	}
+	plain := run(false, false)
+	flushed := run(true, true)
+	if digest(t, flushed) != digest(t, plain) {
+		t.Fatal("the store built with flushes and filters differs from the one built without")
+	}
+	for _, a := range w.addrs {
+		got, err1 := flushed.addrIDOf(model.Tron, a)
+		want, err2 := plain.addrIDOf(model.Tron, a)
+		if got != want || err1 != nil || err2 != nil {
+			t.Fatalf("address %x: id %d (%v) with flushes and filters, %d (%v) without", a, got, err1, want, err2)
+		}
 	}
 }

@@ -194,6 +194,23 @@ func (g *segState) filterPending() {
 	}
 }
 
+// filterEntries adds the keys of d, the pending segment's entries, to the
+// filters that are built: filterPending's fingerprints (hash>>32), from the
+// entries rather than from hash indexes a close that is settled at once
+// does not build (beginClose).
+func (g *segState) filterEntries(d *segData) {
+	if g.txF != nil {
+		for _, e := range d.txids {
+			g.txF.add(uint32(e.hash >> 32))
+		}
+	}
+	if g.addrF != nil {
+		for _, e := range d.addrs {
+			g.addrF.add(uint32(e.hash >> 32))
+		}
+	}
+}
+
 // dropFilters forgets the filters (an undo removed keys from the closed
 // segments: the next lookup builds them again, without those keys).
 func (g *segState) dropFilters() { g.txF, g.addrF = nil, nil }

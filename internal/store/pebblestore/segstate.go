@@ -588,7 +588,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	if err := s.settle(c, st); err != nil {
 		return err
 	}
-	s.startClose(c, st)
+	s.beginClose(c, st, true)
 	return s.settle(c, st)
 }
 
@@ -612,9 +612,19 @@ type pendingSeg struct {
 
 // startClose hands the open segment to a goroutine that writes it, and
 // starts a new open segment. The UTXO snapshot, which must be the set as of
-// the segment's end, is written here. Callers hold s.mu, with no close
+// the segment's end, is encoded here. Callers hold s.mu, with no close
 // pending.
-func (s *Store) startClose(c model.Chain, st *chainState) {
+func (s *Store) startClose(c model.Chain, st *chainState) { s.beginClose(c, st, false) }
+
+// beginClose is startClose; waited says the caller settles the close at
+// once, still holding s.mu (closeOpen: a flush, the store's Close). Then
+// no Apply or lookup runs while the close is pending, so the pending
+// segment needs no hash indexes of its txids and addresses (building them
+// took 30–110 ms of the 1 M-transfer chain's last close; the built filters
+// take the fingerprints from the entries), and the UTXO set, which nothing
+// changes until settle returns, is encoded on the close's goroutine
+// beside the segment.
+func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g := st.seg
 	d := g.open
 	if d.end == d.start {
@@ -638,10 +648,15 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	// process that never loaded the set (a reader closing a segment rebuilt
 	// after a crash) leaves that to the next writer.
 	var snap []byte
+	var set *utxoSet // to encode on the goroutine (waited)
 	if c.IsUTXO() && st.utxo != nil && d.end-l.utxoAt >= uint64(st.utxo.len()) {
 		l.utxoFile, l.utxoAt = l.nextFile, d.end
 		l.nextFile++
-		snap = encodeUTXOSnapshot(st.utxo, nil)
+		if waited {
+			set = st.utxo
+		} else {
+			snap = encodeUTXOSnapshot(st.utxo, nil)
+		}
 	}
 	if p.replace {
 		l.segs[len(l.segs)-1] = ref
@@ -650,10 +665,15 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	}
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
 	p.ref = ref
-	p.x = *g.openX.catchUp(d.txids)
-	p.a = *g.openA.catchUp(d.addrs)
-	g.pending = p
-	g.filterPending()
+	if waited {
+		g.pending = p
+		g.filterEntries(d)
+	} else {
+		p.x = *g.openX.catchUp(d.txids)
+		p.a = *g.openA.catchUp(d.addrs)
+		g.pending = p
+		g.filterPending()
+	}
 	g.resetOpen(d.end, d.addrEnd)
 	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
 	go func() {
@@ -663,9 +683,12 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 		// and sync waited ahead of the encoding, on the last close's path).
 		var snapErr error
 		snapDone := make(chan struct{})
-		if snap != nil {
+		if snap != nil || set != nil {
 			go func() {
 				defer close(snapDone)
+				if set != nil {
+					snap = encodeUTXOSnapshot(set, nil)
+				}
 				if err := writeFile(utxoFile, snap); err != nil {
 					snapErr = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
 				}
