@@ -623,7 +623,7 @@ func (s *Store) startClose(c model.Chain, st *chainState) { s.beginClose(c, st, 
 // took 30–110 ms of the 1 M-transfer chain's last close; the built filters
 // take the fingerprints from the entries), and the UTXO set, which nothing
 // changes until settle returns, is encoded on the close's goroutine
-// beside the segment.
+// beside the segment, and makes the tx log's index durable there too.
 func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g := st.seg
 	d := g.open
@@ -675,7 +675,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 		g.filterPending()
 	}
 	g.resetOpen(d.end, d.addrEnd)
-	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
+	segFile, utxoFile, segEnd := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile), l.segEnd
 	go func() {
 		defer close(p.done)
 		// The UTXO snapshot is written and synced on its own goroutine while
@@ -696,10 +696,27 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 		} else {
 			close(snapDone)
 		}
+		// A waited close also makes the tx log's index entries durable here
+		// (settle would, after the segment is written; nothing else uses
+		// the log until it returns), beside the encoding.
+		var idxErr error
+		idxDone := make(chan struct{})
+		if waited {
+			go func() {
+				defer close(idxDone)
+				idxErr = st.log.syncIdx(idxLen(segEnd))
+			}()
+		} else {
+			close(idxDone)
+		}
 		p.err = writeSeg(d, tail, segFile)
 		<-snapDone
+		<-idxDone
 		if p.err == nil {
 			p.err = snapErr
+		}
+		if p.err == nil {
+			p.err = idxErr
 		}
 	}()
 }
