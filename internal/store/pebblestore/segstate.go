@@ -175,6 +175,7 @@ func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 		out = append(out, s.txnums(p)...)
 	}
 	if g.pending != nil {
+		<-g.pending.indexed
 		out = g.pending.x.get(p, out)
 	}
 	return out
@@ -200,6 +201,7 @@ func (g *segState) closedAddrCandidates(h uint64, out []uint64) []uint64 {
 		out = append(out, s.addrIDs(h)...)
 	}
 	if g.pending != nil {
+		<-g.pending.indexed
 		out = g.pending.a.get(h, out)
 	}
 	return out
@@ -601,13 +603,21 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 // meta-only Mark, Network and Stats need not wait), so no read sees
 // the store without the segment's entries.
 type pendingSeg struct {
-	x, a    hashIndex // the txid and address indexes of its entries, read-only
-	l       segList   // the list to commit once the file is written
-	ref     segRef
-	replace bool   // the file replaces the last listed segment (merged)
-	oldUTXO uint64 // the snapshot file the list no longer names, to remove
-	done    chan struct{}
-	err     error // set by the goroutine before done closes
+	// x, a: the txid and address indexes of its entries, read-only once
+	// indexed closes: a goroutine completes them (the open segment's were
+	// mostly not built: 20–100 ms per close, which Apply waited for), so a
+	// lookup that reaches them waits for indexed; the filters take the
+	// keys from txids and addrs, the entries, at once.
+	x, a         hashIndex
+	indexed      chan struct{}
+	txids, addrs []hashEnt
+	l            segList // the list to commit once the file is written
+	ref          segRef
+	replace      bool     // the file replaces the last listed segment (merged)
+	oldUTXO      uint64   // the snapshot file the list no longer names, to remove
+	seg          *segment // the written file, mapped and checked by the goroutine
+	done         chan struct{}
+	err          error // set by the goroutine before done closes
 }
 
 // startClose hands the open segment to a goroutine that writes it, and
@@ -630,7 +640,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	if d.end == d.start {
 		return
 	}
-	p := &pendingSeg{l: g.list, done: make(chan struct{})}
+	p := &pendingSeg{l: g.list, done: make(chan struct{}), indexed: make(chan struct{}), txids: d.txids, addrs: d.addrs}
 	l := &p.l
 	l.segs = append([]segRef(nil), g.list.segs...)
 	var tail *segment
@@ -666,18 +676,21 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
 	p.ref = ref
 	if waited {
-		g.pending = p
-		g.filterEntries(d)
+		close(p.indexed) // never read: nothing looks up before settle
 	} else {
-		p.x = *g.openX.catchUp(d.txids)
-		p.a = *g.openA.catchUp(d.addrs)
-		g.pending = p
-		g.filterPending()
+		x, a := g.openX, g.openA // resetOpen leaves them to the goroutine
+		go func() {
+			defer close(p.indexed)
+			p.x, p.a = *x.catchUp(d.txids), *a.catchUp(d.addrs)
+		}()
 	}
+	g.pending = p
+	g.filterPending()
 	g.resetOpen(d.end, d.addrEnd)
 	segFile, utxoFile, segEnd := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile), l.segEnd
 	go func() {
 		defer close(p.done)
+		defer func() { <-p.indexed }() // settled once indexed too
 		// The UTXO snapshot is written and synced on its own goroutine while
 		// the segment is encoded (it used to be written first: its write
 		// and sync waited ahead of the encoding, on the last close's path).
@@ -710,6 +723,10 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 			close(idxDone)
 		}
 		p.err = writeSeg(d, tail, segFile)
+		if p.err == nil {
+			// Mapped and checked here, not by settle on Apply's path.
+			p.seg, p.err = openSegment(segFile)
+		}
 		<-snapDone
 		<-idxDone
 		if p.err == nil {
@@ -754,23 +771,21 @@ func (s *Store) settle(c model.Chain, st *chainState) error {
 		return nil
 	}
 	<-p.done
-	err := p.err
-	var seg *segment
+	err, seg := p.err, p.seg
 	if err == nil {
 		// The tx log's index entries the list now covers are made durable
 		// first (on open, entries past the list's end are rebuilt by replay).
 		err = st.log.syncIdx(idxLen(p.l.segEnd))
 	}
 	if err == nil {
-		seg, err = openSegment(segPath(s.dir, c, p.ref.file))
-	}
-	if err == nil {
 		if err = s.db.Set(key(tSegList, byte(c), 0), encodeSegList(&p.l), pebble.Sync); err != nil {
-			seg.close()
 			err = fmt.Errorf("pebblestore: commit segment list: %w", err)
 		}
 	}
 	g.pending = nil
+	if err != nil && seg != nil {
+		seg.close()
+	}
 	if err != nil {
 		s.forget(c, st)
 		return fmt.Errorf("chain %s: closing a segment: %w", c, err)
