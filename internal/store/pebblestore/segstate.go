@@ -631,9 +631,9 @@ func (s *Store) startClose(c model.Chain, st *chainState) { s.beginClose(c, st, 
 // no Apply or lookup runs while the close is pending, so the pending
 // segment needs no hash indexes of its txids and addresses (building them
 // took 30–110 ms of the 1 M-transfer chain's last close; the built filters
-// take the fingerprints from the entries), and the UTXO set, which nothing
-// changes until settle returns, is encoded on the close's goroutine
-// beside the segment, and makes the tx log's index durable there too.
+// take the fingerprints from the entries); the UTXO set, which nothing
+// changes until settle returns, is encoded on the close's goroutines beside
+// the segment, and the tx log's index is made durable there too.
 func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g := st.seg
 	d := g.open
