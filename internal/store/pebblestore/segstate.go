@@ -616,6 +616,7 @@ type pendingSeg struct {
 	replace      bool     // the file replaces the last listed segment (merged)
 	oldUTXO      uint64   // the snapshot file the list no longer names, to remove
 	seg          *segment // the written file, mapped and checked by the goroutine
+	idxSynced    bool     // the goroutine made the tx log's index durable (waited)
 	done         chan struct{}
 	err          error // set by the goroutine before done closes
 }
@@ -735,6 +736,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 		if p.err == nil {
 			p.err = idxErr
 		}
+		p.idxSynced = waited && idxErr == nil
 	}()
 }
 
@@ -772,7 +774,7 @@ func (s *Store) settle(c model.Chain, st *chainState) error {
 	}
 	<-p.done
 	err, seg := p.err, p.seg
-	if err == nil {
+	if err == nil && !p.idxSynced {
 		// The tx log's index entries the list now covers are made durable
 		// first (on open, entries past the list's end are rebuilt by replay).
 		err = st.log.syncIdx(idxLen(p.l.segEnd))
