@@ -130,7 +130,7 @@ func BenchmarkIngestVsWire(b *testing.B) {
 			path := set.path(b)
 			raws, ntx := blockBytes(b, path)
 			procs := runtime.GOMAXPROCS(0)
-			var wire1, wireN, wireTx, ing, wireCPU, ingCPU time.Duration
+			var wire1, wireN, wireTx, ing, wireCPU, ingCPU, closeWall, closeCPU time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
@@ -154,9 +154,12 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				}
 				// Closed, as `spoor ingest` does: the close writes the
 				// last open segment.
+				c1, start1 := cpuTime(), time.Now()
 				if err := s.Close(); err != nil {
 					b.Fatal(err)
 				}
+				closeWall += time.Since(start1)
+				closeCPU += cpuTime() - c1
 				ing += time.Since(start)
 				ingCPU += cpuTime() - c0
 				restore()
@@ -174,6 +177,8 @@ func BenchmarkIngestVsWire(b *testing.B) {
 			b.ReportMetric(100*wireCPU.Seconds()/ingCPU.Seconds(), "%-of-wire-cpu")
 			b.ReportMetric(n/ingCPU.Seconds(), "ingest-tx/cpu-s")
 			b.ReportMetric(float64(procs), "procs")
+			b.ReportMetric(closeWall.Seconds()/float64(b.N), "s-close")
+			b.ReportMetric(closeCPU.Seconds()/float64(b.N), "cpu-s-close")
 		})
 	}
 }

@@ -184,8 +184,8 @@ func (d *segData) truncate(n, a uint64) {
 	d.spent = d.spent[:i]
 }
 
-// encodeSeg writes d as a segment file image. It sorts d.spent in place, and
-// d.adj too where sortAdj cannot sort packed keys: d is the closing
+// encodeSeg writes d as a segment file image. It may sort d.spent and d.adj
+// in place (where spentOrder and sortAdj cannot sort packed keys): d is the closing
 // segment's, owned by the goroutine that writes it (startClose).
 func encodeSeg(d *segData) ([]byte, error) {
 	var base int64
@@ -450,15 +450,28 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 // encodeSpent sorts and encodes the spends: the spent section and its
 // sparse index (offsets relative to the section).
 func encodeSpent(d *segData) (out, sindex []byte) {
-	slices.SortFunc(d.spent, func(a, b spentEnt) int {
-		if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.vout, b.vout)
-	})
+	order, voutBits, idxBits, base := spentOrder(d)
 	out = make([]byte, 0, 5*len(d.spent))
+	// The spenders, in (prevTx, vout) order, are read from d.spent at
+	// random: gathered a window at a time in a loop of independent reads,
+	// as encodeGroupRange does (prevTx and vout come from the keys).
+	const window = 256
+	var win [window]uint64
+	idxMask, voutMask := uint64(1)<<idxBits-1, uint64(1)<<voutBits-1
 	var prev uint64
-	for i, s := range d.spent {
+	for i := range d.spent {
+		var s spentEnt
+		if order == nil {
+			s = d.spent[i]
+		} else {
+			if i%window == 0 {
+				for k, o := range order[i:min(i+window, len(order))] {
+					win[k] = d.spent[o&idxMask].spender
+				}
+			}
+			k := order[i] >> idxBits
+			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: win[i%window]}
+		}
 		if i%spentStride == 0 {
 			sindex = binary.BigEndian.AppendUint64(sindex, s.prevTx)
 			sindex = binary.BigEndian.AppendUint32(sindex, s.vout)
@@ -471,6 +484,47 @@ func encodeSpent(d *segData) (out, sindex []byte) {
 		prev = s.prevTx
 	}
 	return out, sindex
+}
+
+// spentOrder orders d.spent by (prevTx, vout). Where prevTx − base, vout
+// and a position into d.spent fit in 64 bits together it returns that
+// order as keys ((prevTx−base)<<voutBits | vout, above idxBits bits of
+// position), radix-sorted on the prevTx and vout bits (a few linear passes:
+// the spends arrive in spender order, prevTx order is scattered, and a
+// comparison sort of the entries was most of a segment close's CPU);
+// otherwise it sorts d.spent in place and returns nil. A segment spends an
+// output at most once, so the two orders are the same.
+func spentOrder(d *segData) (order []uint64, voutBits, idxBits uint, base uint64) {
+	n := len(d.spent)
+	if n == 0 {
+		return nil, 0, 0, 0
+	}
+	lo, hi, maxVout := d.spent[0].prevTx, d.spent[0].prevTx, uint32(0)
+	for i := range d.spent {
+		s := &d.spent[i]
+		lo, hi, maxVout = min(lo, s.prevTx), max(hi, s.prevTx), max(maxVout, s.vout)
+	}
+	voutBits, idxBits = uint(bits.Len32(maxVout)), uint(bits.Len(uint(n-1)))
+	keyBits := idxBits + voutBits + uint(bits.Len64(hi-lo))
+	if n < 256 || keyBits > 64 {
+		slices.SortFunc(d.spent, cmpSpent)
+		return nil, 0, 0, 0
+	}
+	order = make([]uint64, n)
+	for i := range d.spent {
+		s := &d.spent[i]
+		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<idxBits | uint64(i)
+	}
+	radixSort(order, idxBits, keyBits)
+	return order, voutBits, idxBits, lo
+}
+
+// cmpSpent orders spends by the output they spend.
+func cmpSpent(a, b spentEnt) int {
+	if c := cmp.Compare(a.prevTx, b.prevTx); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.vout, b.vout)
 }
 
 // sortAdj orders d.adj by address, keeping the append order (txnum, then

@@ -111,28 +111,6 @@ func (f *keyFilter) full() bool { return f.n > f.capacity }
 // bytesPerKey is the filter's memory a fingerprint added.
 func (f *keyFilter) bytesPerKey() float64 { return float64(8*len(f.words)) / float64(max(f.n, 1)) }
 
-// eachFP calls fn with the fingerprint (hash>>32) of every entry.
-func (x *hashIndex) eachFP(fn func(uint32)) {
-	for _, s := range x.slots {
-		if s != 0 {
-			fn(uint32(s >> 32))
-		}
-	}
-	for h, nums := range x.wide {
-		for range nums {
-			fn(uint32(h >> 32))
-		}
-	}
-}
-
-func (x *hashIndex) len() int {
-	n := x.n
-	for _, nums := range x.wide {
-		n += len(nums)
-	}
-	return n
-}
-
 // filterStats counts the lookups that reached the filters, and those it
 // let through to the segments (for tests and benchmarks).
 type filterStats struct{ probes, maybes, builds int }
@@ -148,33 +126,35 @@ func (g *segState) filtering(f *keyFilter) bool {
 func (g *segState) closedKeys() bool { return len(g.segs) > 0 || g.pending != nil }
 
 // txFilter returns the txid filter, built (or rebuilt when too full) from
-// the segments' txid sections and the pending segment's index.
+// the segments' txid sections and the pending segment's entries.
 func (g *segState) txFilter() *keyFilter {
-	return g.filter(&g.txF, func(s *segment) *hashSec { return &s.txh }, func(p *pendingSeg) *hashIndex { return &p.x })
+	return g.filter(&g.txF, func(s *segment) *hashSec { return &s.txh }, func(p *pendingSeg) []hashEnt { return p.txids })
 }
 
 // addrFilter is txFilter for the address sections.
 func (g *segState) addrFilter() *keyFilter {
-	return g.filter(&g.addrF, func(s *segment) *hashSec { return &s.addrh }, func(p *pendingSeg) *hashIndex { return &p.a })
+	return g.filter(&g.addrF, func(s *segment) *hashSec { return &s.addrh }, func(p *pendingSeg) []hashEnt { return p.addrs })
 }
 
 // filter returns *fp, built (or rebuilt when too full) from the segments'
-// sections sec and the pending segment's index idx.
-func (g *segState) filter(fp **keyFilter, sec func(*segment) *hashSec, idx func(*pendingSeg) *hashIndex) *keyFilter {
+// sections sec and the pending segment's entries ents.
+func (g *segState) filter(fp **keyFilter, sec func(*segment) *hashSec, ents func(*pendingSeg) []hashEnt) *keyFilter {
 	if *fp == nil || (*fp).full() {
 		n := 0
 		for _, s := range g.segs {
 			n += sec(s).n
 		}
 		if g.pending != nil {
-			n += idx(g.pending).len()
+			n += len(ents(g.pending))
 		}
 		f := newKeyFilter(n + n/2)
 		for _, s := range g.segs {
 			sec(s).each(func(h uint32, _ uint64) { f.add(h) })
 		}
 		if g.pending != nil {
-			idx(g.pending).eachFP(f.add)
+			for _, e := range ents(g.pending) {
+				f.add(uint32(e.hash >> 32)) // the fingerprint: the top 32 bits, as in the sections
+			}
 		}
 		*fp = f
 		g.stats.builds++
@@ -184,13 +164,18 @@ func (g *segState) filter(fp **keyFilter, sec func(*segment) *hashSec, idx func(
 
 // filterPending adds the pending segment's keys to the filters that are
 // built (startClose calls it; filters not built yet include them when
-// they are).
+// they are), from its entries: their fingerprints (hash>>32) are those of
+// its hash indexes, which a goroutine completes meanwhile.
 func (g *segState) filterPending() {
 	if g.txF != nil {
-		g.pending.x.eachFP(g.txF.add)
+		for _, e := range g.pending.txids {
+			g.txF.add(uint32(e.hash >> 32))
+		}
 	}
 	if g.addrF != nil {
-		g.pending.a.eachFP(g.addrF.add)
+		for _, e := range g.pending.addrs {
+			g.addrF.add(uint32(e.hash >> 32))
+		}
 	}
 }
 

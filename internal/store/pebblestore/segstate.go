@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,6 +181,7 @@ func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 		out = append(out, s.txnums(p)...)
 	}
 	if g.pending != nil {
+		<-g.pending.indexed
 		out = g.pending.x.get(p, out)
 	}
 	return out
@@ -205,6 +207,7 @@ func (g *segState) closedAddrCandidates(h uint64, out []uint64) []uint64 {
 		out = append(out, s.addrIDs(h)...)
 	}
 	if g.pending != nil {
+		<-g.pending.indexed
 		out = g.pending.a.get(h, out)
 	}
 	return out
@@ -244,10 +247,18 @@ func indexTxID(d *segData, n, h uint64) {
 func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	d.times = push(d.times, t)
 	parts = parts[:0]
+	// A tx of few inputs, outputs and transfers (most) finds an address's
+	// part by a scan of the parts so far; a larger one (a coinbase or a
+	// payout to thousands of addresses: a scan per part was quadratic)
+	// appends a part for every share and adds up those of one address and
+	// asset after sorting them (mergeParts).
+	many := len(rec.Inputs)+len(rec.Outputs)+2*len(rec.Transfers) > manyParts
 	get := func(addr uint64, asset uint32) *part {
-		for i := range parts {
-			if parts[i].addr == addr && parts[i].asset == asset {
-				return &parts[i]
+		if !many {
+			for i := range parts {
+				if parts[i].addr == addr && parts[i].asset == asset {
+					return &parts[i]
+				}
 			}
 		}
 		parts = append(parts, part{addr: addr, asset: asset})
@@ -284,14 +295,14 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	if len(parts) == 0 && rec.FeePayer != 0 {
 		get(rec.FeePayer, 0) // a transaction that moved nothing still belongs to its sender
 	}
-	if len(parts) <= 16 { // most txs: insertion sort by (address, asset)
+	if many {
+		parts = mergeParts(parts)
+	} else { // at most manyParts+1: insertion sort by (address, asset)
 		for i := 1; i < len(parts); i++ {
 			for j := i; j > 0 && cmpPart(&parts[j], &parts[j-1]) < 0; j-- {
 				parts[j], parts[j-1] = parts[j-1], parts[j]
 			}
 		}
-	} else {
-		slices.SortFunc(parts, func(a, b part) int { return cmpPart(&a, &b) })
 	}
 	for i := range parts {
 		p := &parts[i]
@@ -308,6 +319,56 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 		d.adj = push(d.adj, e)
 	}
 	return parts
+}
+
+// manyParts: a tx with more inputs, outputs and transfer ends than this
+// collects its parts unmerged (indexAdj).
+const manyParts = 16
+
+// mergeParts sorts parts by (address, asset) and adds up those of one
+// address and asset into one (sums and counts: the order of the additions
+// does not matter). It sorts integer keys (address, asset and position
+// packed in 64 bits, as sortAdj does) where they fit, not the 96-byte parts
+// themselves, and merges them past the end of parts (whose capacity the
+// indexer reuses tx after tx) before moving them to the front.
+func mergeParts(parts []part) []part {
+	n := len(parts)
+	if n < 2 {
+		return parts
+	}
+	var maxAddr uint64
+	var maxAsset uint32
+	for i := range parts {
+		maxAddr, maxAsset = max(maxAddr, parts[i].addr), max(maxAsset, parts[i].asset)
+	}
+	assetBits, idxBits := uint(bits.Len32(maxAsset)), uint(bits.Len(uint(n-1)))
+	var keys []uint64
+	if uint(bits.Len64(maxAddr))+assetBits+idxBits <= 64 {
+		keys = make([]uint64, n)
+		for i := range parts {
+			keys[i] = (parts[i].addr<<assetBits|uint64(parts[i].asset))<<idxBits | uint64(i)
+		}
+		slices.Sort(keys)
+	} else {
+		slices.SortFunc(parts, func(a, b part) int { return cmpPart(&a, &b) })
+	}
+	for i := 0; i < n; i++ {
+		p := parts[i]
+		if keys != nil {
+			p = parts[keys[i]&(1<<idxBits-1)]
+		}
+		if m := len(parts); m > n && parts[m-1].addr == p.addr && parts[m-1].asset == p.asset {
+			q := &parts[m-1]
+			q.in.Add(&q.in, &p.in)
+			q.out.Add(&q.out, &p.out)
+			q.nIn += p.nIn
+			q.nOut += p.nOut
+			continue
+		}
+		parts = append(parts, p)
+	}
+	w := copy(parts, parts[n:])
+	return parts[:w]
 }
 
 // push appends v to s, doubling the capacity when full: the open segment's
@@ -563,7 +624,7 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 	if err := s.settle(c, st); err != nil {
 		return err
 	}
-	s.startClose(c, st)
+	s.beginClose(c, st, true)
 	return s.settle(c, st)
 }
 
@@ -576,27 +637,46 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 // meta-only Mark, Network and Stats need not wait), so no read sees
 // the store without the segment's entries.
 type pendingSeg struct {
-	x, a    hashIndex // the txid and address indexes of its entries, read-only
-	l       segList   // the list to commit once the file is written
-	ref     segRef
-	replace bool     // the file replaces the last listed segment (merged)
-	oldUTXO uint64   // the snapshot file the list no longer names, to remove
-	adj     []adjEnt // the segment's adjacency array, free once written
-	done    chan struct{}
-	err     error // set by the goroutine before done closes
+	// x, a: the txid and address indexes of its entries, read-only once
+	// indexed closes: a goroutine completes them (the open segment's were
+	// mostly not built: 20–100 ms per close, which Apply waited for), so a
+	// lookup that reaches them waits for indexed; the filters take the
+	// keys from txids and addrs, the entries, at once.
+	x, a         hashIndex
+	indexed      chan struct{}
+	txids, addrs []hashEnt
+	l            segList // the list to commit once the file is written
+	ref          segRef
+	replace      bool     // the file replaces the last listed segment (merged)
+	oldUTXO      uint64   // the snapshot file the list no longer names, to remove
+	seg          *segment // the written file, mapped and checked by the goroutine
+	adj          []adjEnt // the segment's adjacency array, free once written
+	idxSynced    bool     // the goroutine made the tx log's index durable (waited)
+	done         chan struct{}
+	err          error // set by the goroutine before done closes
 }
 
 // startClose hands the open segment to a goroutine that writes it, and
-// starts a new open segment. The UTXO snapshot, which must be the set as of
-// the segment's end, is written here. Callers hold s.mu, with no close
-// pending.
-func (s *Store) startClose(c model.Chain, st *chainState) {
+// starts a new open segment. The keys of the UTXO snapshot, which must be
+// the set as of the segment's end, are collected here (the snapshot is
+// encoded and written on the close's goroutines). Callers hold s.mu, with
+// no close pending.
+func (s *Store) startClose(c model.Chain, st *chainState) { s.beginClose(c, st, false) }
+
+// beginClose is startClose; waited says the caller settles the close at
+// once, still holding s.mu (closeOpen: a flush, the store's Close). Then
+// no Apply or lookup runs while the close is pending, so the pending
+// segment needs no hash indexes of its txids and addresses (building them
+// took 30–110 ms of the 1 M-transfer chain's last close; the built filters
+// take the fingerprints from the entries), and the tx log's index is made
+// durable on the close's goroutines beside the segment's encoding.
+func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g := st.seg
 	d := g.open
 	if d.end == d.start {
 		return
 	}
-	p := &pendingSeg{l: g.list, done: make(chan struct{})}
+	p := &pendingSeg{l: g.list, done: make(chan struct{}), indexed: make(chan struct{}), txids: d.txids, addrs: d.addrs}
 	l := &p.l
 	l.segs = append([]segRef(nil), g.list.segs...)
 	var tail *segment
@@ -628,43 +708,91 @@ func (s *Store) startClose(c model.Chain, st *chainState) {
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
 	p.ref = ref
 	p.adj = d.adj
-	p.x = *g.openX.catchUp(d.txids)
-	p.a = *g.openA.catchUp(d.addrs)
+	if waited {
+		close(p.indexed) // never read: nothing looks up before settle
+	} else {
+		x, a := g.openX, g.openA // resetOpen leaves them to the goroutine
+		go func() {
+			defer close(p.indexed)
+			p.x, p.a = *x.catchUp(d.txids), *a.catchUp(d.addrs)
+		}()
+	}
 	g.pending = p
 	g.filterPending()
 	g.resetOpen(d.end, d.addrEnd)
-	segFile, utxoFile := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile)
+	segFile, utxoFile, segEnd := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile), l.segEnd
 	go func() {
 		defer close(p.done)
+		defer func() { <-p.indexed }() // settled once indexed too
+		// The UTXO snapshot is encoded, written and synced on its own
+		// goroutine while the segment is encoded (it used to be written
+		// first: its write and sync waited ahead of the encoding, on the
+		// last close's path).
+		var snapErr error
+		snapDone := make(chan struct{})
 		if snap != nil {
-			img, err := encodeUTXOSnapshot(snap, utxoAt)
-			if err == nil {
-				err = writeFile(utxoFile, img)
-			}
-			if err != nil {
-				p.err = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
-				return
-			}
+			go func() {
+				defer close(snapDone)
+				img, err := encodeUTXOSnapshot(snap, utxoAt)
+				if err == nil {
+					err = writeFile(utxoFile, img)
+				}
+				if err != nil {
+					snapErr = fmt.Errorf("pebblestore: write UTXO snapshot: %w", err)
+				}
+			}()
+		} else {
+			close(snapDone)
 		}
-		data := d
-		if tail != nil {
-			t, err := tail.load()
-			if err != nil {
-				p.err = err
-				return
-			}
-			t.appendData(d)
-			data = t
+		// A waited close also makes the tx log's index entries durable here
+		// (settle would, after the segment is written; nothing else uses
+		// the log until it returns), beside the encoding.
+		var idxErr error
+		idxDone := make(chan struct{})
+		if waited {
+			go func() {
+				defer close(idxDone)
+				idxErr = st.log.syncIdx(idxLen(segEnd))
+			}()
+		} else {
+			close(idxDone)
 		}
-		img, err := encodeSeg(data)
-		if err != nil {
-			p.err = err
-			return
+		p.err = writeSeg(d, tail, segFile)
+		if p.err == nil {
+			// Mapped and checked here, not by settle on Apply's path.
+			p.seg, p.err = openSegment(segFile)
 		}
-		if err := writeFile(segFile, img); err != nil {
-			p.err = fmt.Errorf("pebblestore: write segment: %w", err)
+		<-snapDone
+		<-idxDone
+		if p.err == nil {
+			p.err = snapErr
 		}
+		if p.err == nil {
+			p.err = idxErr
+		}
+		p.idxSynced = waited && idxErr == nil
 	}()
+}
+
+// writeSeg encodes d (appended to the closed segment tail, when it
+// replaces it) and writes it to path.
+func writeSeg(d *segData, tail *segment, path string) error {
+	if tail != nil {
+		t, err := tail.load()
+		if err != nil {
+			return err
+		}
+		t.appendData(d)
+		d = t
+	}
+	img, err := encodeSeg(d)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(path, img); err != nil {
+		return fmt.Errorf("pebblestore: write segment: %w", err)
+	}
+	return nil
 }
 
 // settle waits for the chain's pending segment close, maps the new file and
@@ -679,23 +807,21 @@ func (s *Store) settle(c model.Chain, st *chainState) error {
 		return nil
 	}
 	<-p.done
-	err := p.err
-	var seg *segment
-	if err == nil {
+	err, seg := p.err, p.seg
+	if err == nil && !p.idxSynced {
 		// The tx log's index entries the list now covers are made durable
 		// first (on open, entries past the list's end are rebuilt by replay).
 		err = st.log.syncIdx(idxLen(p.l.segEnd))
 	}
 	if err == nil {
-		seg, err = openSegment(segPath(s.dir, c, p.ref.file))
-	}
-	if err == nil {
 		if err = s.db.Set(key(tSegList, byte(c), 0), encodeSegList(&p.l), pebble.Sync); err != nil {
-			seg.close()
 			err = fmt.Errorf("pebblestore: commit segment list: %w", err)
 		}
 	}
 	g.pending = nil
+	if err != nil && seg != nil {
+		seg.close()
+	}
 	if err != nil {
 		s.forget(c, st)
 		return fmt.Errorf("chain %s: closing a segment: %w", c, err)

@@ -1,0 +1,166 @@
+package pebblestore
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// appendOrder puts a loaded segment's adjacency and spends back in the
+// order Apply appends them (by tx, a tx's entries by address and asset; the
+// spends by spender), the order a close finds them in.
+func appendOrder(d *segData) {
+	slices.SortFunc(d.adj, func(a, b adjEnt) int {
+		if a.txnum != b.txnum {
+			return cmpU64(a.txnum, b.txnum)
+		}
+		return cmpAdj(a, b)
+	})
+	slices.SortStableFunc(d.spent, func(a, b spentEnt) int { return cmpU64(a.spender, b.spender) })
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// BenchmarkEncodeSegFiles encodes again the segments named by the glob in
+// SPOOR_SEGFILES (real segments: the synthetic chain's), as a close does,
+// with a fresh copy of the loaded content each time (encodeSeg may sort it
+// in place).
+func BenchmarkEncodeSegFiles(b *testing.B) {
+	glob := os.Getenv("SPOOR_SEGFILES")
+	if glob == "" {
+		b.Skip("set SPOOR_SEGFILES to a glob of segment files")
+	}
+	files, _ := filepath.Glob(glob)
+	var ds []*segData
+	for _, f := range files {
+		seg, err := openSegment(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := seg.load()
+		if err != nil {
+			b.Fatal(err)
+		}
+		appendOrder(d)
+		ds = append(ds, d)
+	}
+	if len(ds) == 0 {
+		b.Fatalf("SPOOR_SEGFILES=%q: no files", glob)
+	}
+	run := func(name string, fn func(d *segData)) {
+		b.Run(name, func(b *testing.B) {
+			var cpu time.Duration
+			for b.Loop() {
+				for _, d := range ds {
+					b.StopTimer()
+					c := *d
+					c.spent, c.adj = slices.Clone(d.spent), slices.Clone(d.adj)
+					b.StartTimer()
+					cpu0 := cpuTime()
+					fn(&c)
+					cpu += cpuTime() - cpu0
+				}
+			}
+			b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "cpu-ms/op")
+		})
+	}
+	run("segment", func(d *segData) {
+		if _, err := encodeSeg(d); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("spent", func(d *segData) {
+		spent, sindex := encodeSpent(d)
+		packBlocks(spent, blockCuts(sindex, 20))
+	})
+	run("groups", func(d *segData) {
+		groups, gindex, _ := encodeGroups(d)
+		packBlocks(groups, blockCuts(gindex, 16))
+	})
+}
+
+// BenchmarkPackCodecs reports, for the adjacency groups and the spends of
+// the segments named by SPOOR_SEGFILES, what each codec of packRange makes
+// of every block (bytes, against the raw bytes) and what it costs (ns per
+// raw byte), and what packBlocks' choice stores: the measure of what zstd
+// and huff0 pay for in a close.
+func BenchmarkPackCodecs(b *testing.B) {
+	glob := os.Getenv("SPOOR_SEGFILES")
+	if glob == "" {
+		b.Skip("set SPOOR_SEGFILES to a glob of segment files")
+	}
+	files, _ := filepath.Glob(glob)
+	type section struct {
+		name string
+		raw  []byte
+		cuts []uint64
+	}
+	var secs []section
+	for _, f := range files {
+		seg, err := openSegment(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := seg.load()
+		if err != nil {
+			b.Fatal(err)
+		}
+		appendOrder(d)
+		groups, gindex, _ := encodeGroups(d)
+		spent, sindex := encodeSpent(d)
+		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16)}, section{"spent", spent, blockCuts(sindex, 20)})
+	}
+	blocks := func(s section, fn func(raw []byte)) {
+		for k, a := range s.cuts {
+			e := uint64(len(s.raw))
+			if k+1 < len(s.cuts) {
+				e = s.cuts[k+1]
+			}
+			fn(s.raw[a:e])
+		}
+	}
+	for _, name := range []string{"groups", "spent"} {
+		for _, codec := range []string{"zstd", "huff", "chosen"} {
+			b.Run(name+"/"+codec, func(b *testing.B) {
+				var raw, packed int
+				var buf []byte
+				cpu0 := cpuTime()
+				for b.Loop() {
+					raw, packed = 0, 0
+					for _, s := range secs {
+						if s.name != name {
+							continue
+						}
+						if codec == "chosen" {
+							p, _ := packBlocks(s.raw, s.cuts)
+							raw, packed = raw+len(s.raw), packed+len(p)
+							continue
+						}
+						blocks(s, func(r []byte) {
+							if codec == "zstd" {
+								buf = zstdEnc().EncodeAll(r, buf[:0])
+							} else {
+								buf = huffPack(buf[:0], r)
+							}
+							raw, packed = raw+len(r), packed+len(buf)
+						})
+					}
+				}
+				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/float64(raw), "cpu-ns/raw-B")
+				b.ReportMetric(float64(raw), "raw-B")
+				b.ReportMetric(float64(packed), "packed-B")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(raw), "ns/raw-B")
+			})
+		}
+	}
+}
