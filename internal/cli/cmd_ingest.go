@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -33,9 +32,6 @@ func init() {
 		f, ok := ingesters[args[0]]
 		if !ok {
 			return usageErr("unknown source %q; want one of %s", args[0], strings.Join(ingesterNames(), ", "))
-		}
-		if os.Getenv("GOGC") == "" {
-			debug.SetGCPercent(ingest.GCPercent)
 		}
 		return f(env, args[1:])
 	})

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -97,14 +96,6 @@ func wireDecode(raws [][]byte, workers int, withTxids bool) time.Duration {
 	return time.Since(start)
 }
 
-// ingestGC runs the collector as `spoor ingest` does (GCPercent) until the
-// returned function puts the previous setting back: the peers' side of a
-// comparison (wire, PostgreSQL) runs with Go's default.
-func ingestGC() (restore func()) {
-	old := debug.SetGCPercent(GCPercent)
-	return func() { debug.SetGCPercent(old) }
-}
-
 // cpuTime is the process's user+system CPU time so far: on a shared machine
 // it measures work done, where wall time also measures the neighbours.
 func cpuTime() time.Duration {
@@ -145,7 +136,6 @@ func BenchmarkIngestVsWire(b *testing.B) {
 					b.Fatal(err)
 				}
 				runtime.GC()
-				restore := ingestGC()
 				c0 = cpuTime()
 				start := time.Now()
 				res, err := BTCFiles(s, path, Options{})
@@ -162,7 +152,6 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				closeCPU += cpuTime() - c1
 				ing += time.Since(start)
 				ingCPU += cpuTime() - c0
-				restore()
 				if res.Txs != uint64(ntx)+uint64(btcGenesisExtra(path)) {
 					b.Fatalf("ingested %d txs, file holds %d", res.Txs, ntx)
 				}
@@ -245,11 +234,9 @@ func BenchmarkFootprint(b *testing.B) {
 						}
 					}
 				}()
-				restore := ingestGC()
 				if _, err := BTCFiles(s, path, Options{}); err != nil {
 					b.Fatal(err)
 				}
-				restore()
 				close(stop)
 				<-done
 				if err := s.Flush(); err != nil {

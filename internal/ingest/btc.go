@@ -255,14 +255,15 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 		}
 	}
 	plan = plan[start:]
+	n := bf.Bytes(plan)
 	if r, ok := st.(store.Reserver); ok {
 		// Blocks hold about one transfer per 110–130 bytes and one new
 		// address per 340–460 (the synthetic chains, mainnet's totals).
-		n := bf.Bytes(plan)
 		if err := r.Reserve(model.BTC, n/320, n/128); err != nil {
 			return nil, err
 		}
 	}
+	defer bigInputGC(n)()
 	target := uint64(0)
 	if len(plan) > 0 {
 		target = plan[len(plan)-1].Height

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -36,14 +37,29 @@ func (o *Options) batchTxs() int {
 	return 20000
 }
 
-// GCPercent is the garbage collector's target that `spoor ingest` runs
-// with (unless GOGC is set): half Go's default. An ingest's big tables hold
-// no pointers, so a collection costs little, while every page the heap
-// grows by costs a page fault and clearing in the kernel: on the 10⁶- and
-// 10⁷-transfer chains the process peaked ≈ 18 % lower in memory, with
-// 6 % fewer CPU-seconds on the first and the same within noise on the
-// second (BENCHMARKS.md, sixth session).
-const GCPercent = 50
+// GCPercent is the garbage collector's target while an ingest reads at
+// least bigInput bytes of blocks (unless GOGC is set): half Go's default.
+// Its big tables hold no pointers, so a collection costs little, while
+// every page the heap grows by costs a page fault and clearing in the
+// kernel: on the 10⁶- and 10⁷-transfer chains the process peaked 12–18 %
+// lower in memory with the same CPU within noise. A small input keeps Go's
+// default: with a heap of a few MB, collections come so often at 50 that
+// they cost ≈ 15 % more CPU (mainnet blocks 0–14,131: ≈ 3 MB of blocks). BENCHMARKS.md,
+// sixth session.
+const (
+	GCPercent = 50
+	bigInput  = 64 << 20
+)
+
+// bigInputGC sets GCPercent for an ingest of n bytes when n is big and
+// GOGC is not set, and returns what puts the previous setting back.
+func bigInputGC(n uint64) (restore func()) {
+	if n < bigInput || os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(GCPercent)
+	return func() { debug.SetGCPercent(old) }
+}
 
 // Result says what an ingest did.
 type Result struct {

@@ -89,7 +89,6 @@ func importOnce(b *testing.B, dir string) (all, close time.Duration, n uint64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ingestGC()()
 	t0 := time.Now()
 	res, err := ETL(st, model.Tron, dir, Options{})
 	if err != nil {
