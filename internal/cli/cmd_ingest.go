@@ -77,6 +77,10 @@ func ingestBTC(env *Env, args []string) error {
 	if err := checkRange(*from, *to); err != nil {
 		return err
 	}
+	if *blocks != "" {
+		// Set before the store's deferred close, restored after it.
+		defer ingest.GCForInput(ingest.BlocksSize(*blocks))()
+	}
 	st, err := openStore(env)
 	if err != nil {
 		return err

@@ -136,6 +136,9 @@ func BenchmarkIngestVsWire(b *testing.B) {
 					b.Fatal(err)
 				}
 				runtime.GC()
+				// The collector as `spoor ingest btc --blocks` runs it
+				// (GCForInput); wire, above, runs with Go's default.
+				restore := GCForInput(BlocksSize(path))
 				c0 = cpuTime()
 				start := time.Now()
 				res, err := BTCFiles(s, path, Options{})
@@ -152,6 +155,7 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				closeCPU += cpuTime() - c1
 				ing += time.Since(start)
 				ingCPU += cpuTime() - c0
+				restore()
 				if res.Txs != uint64(ntx)+uint64(btcGenesisExtra(path)) {
 					b.Fatalf("ingested %d txs, file holds %d", res.Txs, ntx)
 				}
@@ -234,6 +238,7 @@ func BenchmarkFootprint(b *testing.B) {
 						}
 					}
 				}()
+				restore := GCForInput(BlocksSize(path))
 				if _, err := BTCFiles(s, path, Options{}); err != nil {
 					b.Fatal(err)
 				}
@@ -261,6 +266,7 @@ func BenchmarkFootprint(b *testing.B) {
 						st[0].Txs, st[0].Transfers, st[0].Addresses, disk/(1<<20), perTable(tables, st[0].Transfers))
 				}
 				s.Close()
+				restore()
 			}
 			n := float64(b.N)
 			b.ReportMetric(perXfer/n, "disk-B/transfer")

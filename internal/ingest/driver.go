@@ -37,8 +37,9 @@ func (o *Options) batchTxs() int {
 	return 20000
 }
 
-// GCPercent is the garbage collector's target while an ingest reads at
-// least bigInput bytes of blocks (unless GOGC is set): half Go's default.
+// GCPercent is the garbage collector's target while `spoor ingest btc
+// --blocks` reads at least bigInput bytes of blk files, the store's close
+// included (unless GOGC is set): half Go's default.
 // Its big tables hold no pointers, so a collection costs little, while
 // every page the heap grows by costs a page fault and clearing in the
 // kernel: on the 10⁶- and 10⁷-transfer chains the process peaked 12–18 %
@@ -51,9 +52,9 @@ const (
 	bigInput  = 64 << 20
 )
 
-// bigInputGC sets GCPercent for an ingest of n bytes when n is big and
+// GCForInput sets GCPercent for an ingest of n bytes when n is big and
 // GOGC is not set, and returns what puts the previous setting back.
-func bigInputGC(n uint64) (restore func()) {
+func GCForInput(n uint64) (restore func()) {
 	if n < bigInput || os.Getenv("GOGC") != "" {
 		return func() {}
 	}
