@@ -56,8 +56,7 @@ func newAddrCache(n int) *addrCache {
 // writes faults each page once.
 func (c *addrCache) reserve(n int) {
 	if n*8 > len(c.slots)*addrCacheLoad {
-		c.resize(max(addrCacheMin, 1<<log2(n*8/addrCacheLoad+1)))
-		clear(c.slots[:len(c.slots):len(c.slots)])
+		c.resizeKeep(max(addrCacheMin, 1<<log2(n*8/addrCacheLoad+1)), nil, true)
 	}
 }
 
@@ -129,14 +128,17 @@ func (c *addrCache) slotHash(s *addrSlot) uint64 {
 	return addrHash(b[1 : 1+b[0]])
 }
 
-func (c *addrCache) resize(size int) { c.resizeKeep(size, nil) }
+func (c *addrCache) resize(size int) { c.resizeKeep(size, nil, false) }
 
 // resizeKeep places the slots that keep accepts (all, if keep is nil) in
 // a new table of size slots; with keep, the long addresses kept get a new
-// arena.
-func (c *addrCache) resizeKeep(size int, keep func(*addrSlot) bool) {
+// arena. touch writes the new table through first.
+func (c *addrCache) resizeKeep(size int, keep func(*addrSlot) bool, touch bool) {
 	old, oldArena := c.slots, c.arena
 	c.slots = make([]addrSlot, size)
+	if touch {
+		clear(c.slots)
+	}
 	c.shift = uint(64 - log2(size))
 	if keep != nil {
 		c.arena = nil
@@ -180,7 +182,7 @@ func (c *addrCache) removeFrom(min uint64) {
 	if drop == 0 {
 		return
 	}
-	c.resizeKeep(len(old), func(s *addrSlot) bool { return s.id < min })
+	c.resizeKeep(len(old), func(s *addrSlot) bool { return s.id < min }, false)
 	c.n -= drop
 }
 

@@ -319,3 +319,27 @@ func TestAddrCacheEmpty(t *testing.T) {
 	}
 	checkAddrCache(t, c, ref, old)
 }
+
+// TestAddrCacheReserve: reserving room in a cache that holds addresses (a
+// resumed ingest's) keeps every one of them, and makes room for the rest
+// without growing again.
+func TestAddrCacheReserve(t *testing.T) {
+	c, ref := newAddrCache(0), map[string]uint64{}
+	for i := 0; i < 3000; i++ {
+		a := fmt.Appendf(nil, "%0*d", 20+i%2*14, i)
+		c.put(a, addrHash(a), uint64(i+1))
+		ref[string(a)] = uint64(i + 1)
+	}
+	c.reserve(50_000)
+	slots := len(c.slots)
+	checkAddrCache(t, c, ref, [][]byte{[]byte("absent")})
+	for i := 3000; i < 50_000; i++ {
+		a := fmt.Appendf(nil, "%0*d", 20+i%2*14, i)
+		c.put(a, addrHash(a), uint64(i+1))
+		ref[string(a)] = uint64(i + 1)
+	}
+	if len(c.slots) != slots {
+		t.Fatalf("grew from %d to %d slots within the reservation", slots, len(c.slots))
+	}
+	checkAddrCache(t, c, ref, nil)
+}
