@@ -74,11 +74,8 @@ type part struct {
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.loadState(c)
+	st, err := s.writeState(c)
 	if err != nil {
-		return err
-	}
-	if err := s.loadAddrs(c, st); err != nil {
 		return err
 	}
 	st.seg.writing = true // the filters pay off (segfilter.go)

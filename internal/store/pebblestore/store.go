@@ -423,6 +423,19 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	return nil
 }
 
+// writeState is chain c's state with its address cache loaded, as a write
+// needs it. Callers hold s.mu.
+func (s *Store) writeState(c model.Chain) (*chainState, error) {
+	st, err := s.loadState(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.loadAddrs(c, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // Reserve implements store.Reserver: the address cache is sized for the
 // chain's addresses and the expected new ones (up to its cap), and the
 // open segment's adjacency array for the expected transfers and a quarter
@@ -432,11 +445,8 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.loadState(c)
+	st, err := s.writeState(c)
 	if err != nil {
-		return err
-	}
-	if err := s.loadAddrs(c, st); err != nil {
 		return err
 	}
 	if st.complete {
