@@ -55,7 +55,7 @@ func progressOpts(env *Env) ingest.Options {
 	return o
 }
 
-func ingestBTC(env *Env, args []string) error {
+func ingestBTC(env *Env, args []string) (err error) {
 	fs := newFlags(env, "ingest btc")
 	blocks := fs.String("blocks", "", "Bitcoin Core blocks/ folder or one file of blk records")
 	rpcURL := fs.String("rpc", "", "node JSON-RPC URL (Bitcoin Core or btcd), e.g. http://127.0.0.1:8332")
@@ -85,7 +85,7 @@ func ingestBTC(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeWritten(st, &err)
 	var res *ingest.Result
 	if *blocks != "" {
 		res, err = ingest.BTCFiles(st, *blocks, progressOpts(env))

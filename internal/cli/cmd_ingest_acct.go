@@ -14,7 +14,7 @@ func init() {
 }
 
 // ingestAccount is `spoor ingest eth|tron --etl DIR | --rpc URL`.
-func ingestAccount(env *Env, c model.Chain, args []string) error {
+func ingestAccount(env *Env, c model.Chain, args []string) (err error) {
 	name := "ingest " + c.String()
 	fs := newFlags(env, name)
 	etlDir := fs.String("etl", "", "ethereum-etl / BigQuery CSV export folder (blocks, transactions, receipts, token_transfers, tokens, logs, traces *.csv[.gz])")
@@ -53,7 +53,7 @@ func ingestAccount(env *Env, c model.Chain, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeWritten(st, &err)
 	if *rpcURL != "" || *apiFile != "" {
 		rng := ingest.RPCRange{Confirmations: *conf}
 		if *from >= 0 {

@@ -31,6 +31,15 @@ func chainDir(env *Env) string { return filepath.Join(env.DataDir, "chain") }
 // make an Apply sync the log's index file (tests set it small), and
 // SPOOR_ADDR_CACHE how many addresses a chain's address-id cache holds
 // (default 2²¹; raise it for chains with more addresses, ≈ 64 B each).
+// closeWritten closes st when an ingest command returns and reports a
+// failed close (it writes the last open segment) unless the command failed
+// first.
+func closeWritten(st *pebblestore.Store, err *error) {
+	if cerr := st.Close(); cerr != nil && *err == nil {
+		*err = fmt.Errorf("closing the store (writing its last segment): %w", cerr)
+	}
+}
+
 func openStore(env *Env) (*pebblestore.Store, error) {
 	var o pebblestore.Options
 	if v, err := strconv.Atoi(os.Getenv("SPOOR_SEGMENT_ENTRIES")); err == nil && v > 0 {
