@@ -79,7 +79,7 @@ func ingestBTC(env *Env, args []string) (err error) {
 	}
 	if *blocks != "" {
 		// Set before the store's deferred close, restored after it.
-		defer ingest.GCForInput(ingest.BlocksSize(*blocks))()
+		defer ingest.GCForInput(btc.FilesSize(*blocks))()
 	}
 	st, err := openStore(env)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire"
+	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
@@ -138,7 +139,7 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				runtime.GC()
 				// The collector as `spoor ingest btc --blocks` runs it
 				// (GCForInput); wire, above, runs with Go's default.
-				restore := GCForInput(BlocksSize(path))
+				restore := GCForInput(btc.FilesSize(path))
 				c0 = cpuTime()
 				start := time.Now()
 				res, err := BTCFiles(s, path, Options{})
@@ -238,7 +239,7 @@ func BenchmarkFootprint(b *testing.B) {
 						}
 					}
 				}()
-				restore := GCForInput(BlocksSize(path))
+				restore := GCForInput(btc.FilesSize(path))
 				if _, err := BTCFiles(s, path, Options{}); err != nil {
 					b.Fatal(err)
 				}

@@ -3,10 +3,8 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -300,29 +298,6 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 		r.Height = mark.Height
 	}
 	return r, nil
-}
-
-// BlocksSize is the size of what BTCFiles(path) reads: the file, or a
-// folder's blk*.dat files (0 where path cannot be read: BTCFiles reports
-// that).
-func BlocksSize(path string) uint64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	if !fi.IsDir() {
-		return uint64(fi.Size())
-	}
-	var n uint64
-	ents, _ := os.ReadDir(path)
-	for _, e := range ents {
-		if name := e.Name(); strings.HasPrefix(name, "blk") && strings.HasSuffix(name, ".dat") {
-			if fi, err := e.Info(); err == nil {
-				n += uint64(fi.Size())
-			}
-		}
-	}
-	return n
 }
 
 // RPCRange limits an RPC ingest; zero values mean "from the stored tip" and

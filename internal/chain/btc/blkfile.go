@@ -67,6 +67,37 @@ type BlockFiles struct {
 	OffChain int
 }
 
+// blkNames lists a blocks/ folder's blk*.dat files in number order.
+func blkNames(dir string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "blk*.dat"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(names, func(i, j int) bool { return blkNum(names[i]) < blkNum(names[j]) })
+	return names, nil
+}
+
+// FilesSize is the size of what OpenBlockFiles(path) reads: the file, or
+// the folder's blk*.dat files (0 where path cannot be read: OpenBlockFiles
+// reports that).
+func FilesSize(path string) uint64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if !fi.IsDir() {
+		return uint64(fi.Size())
+	}
+	names, _ := blkNames(path)
+	var n uint64
+	for _, name := range names {
+		if fi, err := os.Stat(name); err == nil {
+			n += uint64(fi.Size())
+		}
+	}
+	return n
+}
+
 // OpenBlockFiles indexes path: a Bitcoin Core blocks/ folder (blk*.dat, with
 // xor.dat when present) or a single file of blk records. It reads every
 // record header and validates the framing; block bodies are read later.
@@ -77,14 +108,13 @@ func OpenBlockFiles(path string) (*BlockFiles, error) {
 	}
 	bf := &BlockFiles{byHash: map[chainhash.Hash]int{}}
 	if fi.IsDir() {
-		names, err := filepath.Glob(filepath.Join(path, "blk*.dat"))
+		names, err := blkNames(path)
 		if err != nil {
 			return nil, err
 		}
 		if len(names) == 0 {
 			return nil, fmt.Errorf("btc: no blk*.dat files in %s", path)
 		}
-		sort.Slice(names, func(i, j int) bool { return blkNum(names[i]) < blkNum(names[j]) })
 		var key [8]byte
 		if k, err := os.ReadFile(filepath.Join(path, "xor.dat")); err == nil {
 			if len(k) != 8 {
