@@ -60,14 +60,7 @@ func TestReaderFileCutAfterIndexing(t *testing.T) {
 	bothReads(t, func(t *testing.T) {
 		plain, dir, recs := shrinkSetup(t)
 		for _, path := range []string{plain, dir} {
-			bf, err := OpenBlockFiles(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := bf.BestChain(nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bf, plan := openPlan(t, path)
 			file := bf.files[0].path
 			k, off := recordAt(recs, 20_000)
 			if err := os.Truncate(file, off+100); err != nil { // mid-record k
@@ -107,14 +100,7 @@ func TestReaderFileShrinksWhileMapped(t *testing.T) {
 	}
 	plain, dir, recs := shrinkSetup(t)
 	for _, path := range []string{plain, dir} {
-		bf, err := OpenBlockFiles(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := bf.BestChain(nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bf, plan := openPlan(t, path)
 		file := bf.files[0].path
 		rd := bf.NewReader()
 		first, err := rd.Read(plan[1]) // maps the file
@@ -152,14 +138,7 @@ func TestReaderFileShrinksWhileMapped(t *testing.T) {
 // unmapped with the last release, not before.
 func TestReaderCloseWaitsForRelease(t *testing.T) {
 	plain, _, recs := shrinkSetup(t)
-	bf, err := OpenBlockFiles(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := bf.BestChain(nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf, plan := openPlan(t, plain)
 	rd := bf.NewReader()
 	rb, err := rd.Read(plan[200])
 	if err != nil {
@@ -226,4 +205,18 @@ func TestReaderFileGrowsWhileMapped(t *testing.T) {
 			t.Fatalf("grown file: %v", err)
 		}
 	})
+}
+
+// openPlan indexes path and orders its blocks from genesis.
+func openPlan(t *testing.T, path string) (*BlockFiles, []Planned) {
+	t.Helper()
+	bf, err := OpenBlockFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := bf.BestChain(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bf, plan
 }
