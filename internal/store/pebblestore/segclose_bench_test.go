@@ -1,8 +1,6 @@
 package pebblestore
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -36,27 +34,7 @@ func cmpU64(a, b uint64) int {
 // with a fresh copy of the loaded content each time (encodeSeg may sort it
 // in place).
 func BenchmarkEncodeSegFiles(b *testing.B) {
-	glob := os.Getenv("SPOOR_SEGFILES")
-	if glob == "" {
-		b.Skip("set SPOOR_SEGFILES to a glob of segment files")
-	}
-	files, _ := filepath.Glob(glob)
-	var ds []*segData
-	for _, f := range files {
-		seg, err := openSegment(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		d, err := seg.load()
-		if err != nil {
-			b.Fatal(err)
-		}
-		appendOrder(d)
-		ds = append(ds, d)
-	}
-	if len(ds) == 0 {
-		b.Fatalf("SPOOR_SEGFILES=%q: no files", glob)
-	}
+	_, ds := loadSegFiles(b)
 	run := func(name string, fn func(d *segData)) {
 		b.Run(name, func(b *testing.B) {
 			var cpu time.Duration
@@ -95,27 +73,14 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 // raw byte), and what packBlocks' choice stores: the measure of what zstd
 // and huff0 pay for in a close.
 func BenchmarkPackCodecs(b *testing.B) {
-	glob := os.Getenv("SPOOR_SEGFILES")
-	if glob == "" {
-		b.Skip("set SPOOR_SEGFILES to a glob of segment files")
-	}
-	files, _ := filepath.Glob(glob)
+	_, ds := loadSegFiles(b)
 	type section struct {
 		name string
 		raw  []byte
 		cuts []uint64
 	}
 	var secs []section
-	for _, f := range files {
-		seg, err := openSegment(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		d, err := seg.load()
-		if err != nil {
-			b.Fatal(err)
-		}
-		appendOrder(d)
+	for _, d := range ds {
 		groups, gindex, _ := encodeGroups(d)
 		spent, sindex := encodeSpent(d)
 		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16)}, section{"spent", spent, blockCuts(sindex, 20)})

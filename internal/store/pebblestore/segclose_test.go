@@ -134,28 +134,13 @@ func TestEncodeSpentOrder(t *testing.T) {
 // segment close is checked to keep the format on real data; without the
 // variable it skips.
 func TestSegmentFilesReencode(t *testing.T) {
-	glob := os.Getenv("SPOOR_SEGFILES")
-	if glob == "" {
-		t.Skip("set SPOOR_SEGFILES to a glob of segment files written by an earlier build")
-	}
-	files, err := filepath.Glob(glob)
-	if err != nil || len(files) == 0 {
-		t.Fatalf("SPOOR_SEGFILES=%q: no files (%v)", glob, err)
-	}
-	for _, f := range files {
+	files, ds := loadSegFiles(t)
+	for i, f := range files {
+		d := ds[i]
 		want, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		seg, err := parseSegment(want, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := seg.load()
-		if err != nil {
-			t.Fatal(err)
-		}
-		appendOrder(d)
 		got, err := encodeSeg(d)
 		if err != nil {
 			t.Fatal(err)
@@ -169,6 +154,35 @@ func TestSegmentFilesReencode(t *testing.T) {
 		}
 		t.Logf("%s: %d bytes, %d adjacency entries, %d spends: identical", f, len(want), len(d.adj), len(d.spent))
 	}
+}
+
+// loadSegFiles loads the segments named by the glob in SPOOR_SEGFILES
+// (written by an earlier build, e.g. `spoor ingest btc` over a synthetic
+// chain), their entries back in append order as a close gets them; it
+// skips without the variable.
+func loadSegFiles(tb testing.TB) (files []string, ds []*segData) {
+	tb.Helper()
+	glob := os.Getenv("SPOOR_SEGFILES")
+	if glob == "" {
+		tb.Skip("set SPOOR_SEGFILES to a glob of segment files written by an earlier build")
+	}
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("SPOOR_SEGFILES=%q: no files (%v)", glob, err)
+	}
+	for _, f := range files {
+		seg, err := openSegment(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		d, err := seg.load()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		appendOrder(d)
+		ds = append(ds, d)
+	}
+	return files, ds
 }
 
 // indexAdjRef is indexAdj as it was before mergeParts: every share found by
