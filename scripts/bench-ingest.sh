@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-ingest.sh: the Bitcoin ingest of two commits, measured side by side.
 #
-#   scripts/bench-ingest.sh [-r ROUNDS] [-n TRANSFERS] [-c] BASE [HEAD]
+#   scripts/bench-ingest.sh [-r ROUNDS] [-n TRANSFERS] [-c] [-m] BASE [HEAD]
 #
 # Builds the ingest test binary and the spoor binary of BASE and HEAD (any
 # git revision; HEAD defaults to the work tree as it is, uncommitted changes
@@ -12,24 +12,26 @@
 #     blocks and spoor's whole ingest, the store's close included, in one
 #     process: the ratios are against that process's own wire), and
 #   - with -c, `spoor ingest btc --blocks` of the same chain under
-#     /usr/bin/time (wall, user, system CPU, peak RSS, minor faults).
+#     /usr/bin/time (wall, user, system CPU, peak RSS, minor faults);
+#   - with -m, the benchmark's mainnet set (blocks 0–14,131) too.
 # It prints each metric's median per binary, all runs, and HEAD/BASE.
 # The synthetic chain of TRANSFERS transfers (default 10^6) is built once
 # into $TMPDIR (see internal/ingest/synth_test.go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 transfers=1000000 cli=0
-while getopts 'r:n:c' o; do
+rounds=3 transfers=1000000 cli=0 sets=synthetic
+while getopts 'r:n:cm' o; do
 	case $o in
 	r) rounds=$OPTARG ;;
 	n) transfers=$OPTARG ;;
 	c) cli=1 ;;
+	m) sets='synthetic|mainnet' ;;
 	*) sed -n '2,/^set/p' "$0" | sed 's/^# \{0,1\}//;/^set/d' >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-r ROUNDS] [-n TRANSFERS] [-c] BASE [HEAD]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-r ROUNDS] [-n TRANSFERS] [-c] [-m] BASE [HEAD]" >&2; exit 2; }
 base=$1 head=${2:-}
 [ -x /usr/bin/time ] || [ "$cli" = 0 ] || { echo "bench-ingest: -c needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
@@ -60,8 +62,10 @@ out=$work/runs
 for r in $(seq "$rounds"); do
 	for name in base head; do
 		(cd internal/ingest && SPOOR_BENCH_TRANSFERS=$transfers "$work/$name.test" -test.run '^$' \
-			-test.bench 'IngestVsWire/synthetic' -test.benchtime 2x) |
-			awk -v n="$name" '/^BenchmarkIngestVsWire/ { for (i = 3; i < NF; i += 2) print n, $(i+1), $i }' >>"$out"
+			-test.bench "IngestVsWire/($sets)" -test.benchtime 2x) |
+			awk -v n="$name" '/^BenchmarkIngestVsWire/ {
+				set = $1; sub(/^BenchmarkIngestVsWire\//, "", set); sub(/-[0-9]+$/, "", set); sub(/-.*/, "", set)
+				for (i = 3; i < NF; i += 2) print n, set ":" $(i+1), $i }' >>"$out"
 		if [ "$cli" = 1 ]; then
 			rm -rf "$work/data"
 			/usr/bin/time -o "$work/time" -f '%e %U %S %M %R' "$work/$name.spoor" --data "$work/data" \
@@ -89,6 +93,6 @@ sort -k2,2 -k1,1 -k3,3g "$out" | awk '
 			split(k, p, " ")
 			if (p[2] != "base") continue
 			m = p[1]; b = med[m " base"]; h = med[m " head"]
-			printf "%-18s %14.4g %14.4g %8.3f   %s | %s\n", m, b, h, (b != 0 ? h / b : 0), runs[m " base"], runs[m " head"]
+			printf "%-28s %14.4g %14.4g %8.3f   %s | %s\n", m, b, h, (b != 0 ? h / b : 0), runs[m " base"], runs[m " head"]
 		}
-	}' | sort | { printf '%-18s %14s %14s %8s   %s\n' metric 'base median' 'head median' head/base 'runs (base | head)'; cat; }
+	}' | sort | { printf '%-28s %14s %14s %8s   %s\n' metric 'base median' 'head median' head/base 'runs (base | head)'; cat; }

@@ -626,3 +626,70 @@ func TestBackgroundCloseFailure(t *testing.T) {
 		t.Fatal("after a failed background close, the continuation differs from a clean one")
 	}
 }
+
+// TestApplyLogWriteFailure fails the write of one of the three logs an
+// Apply writes at once (writeLogs: the tx log here, the address and block
+// logs on goroutines), by putting a read-only handle of the file in the
+// log's place: the Apply must fail naming that log, and the store,
+// reopened, must hold exactly what it held before, then take the same
+// blocks again to equal a store that applied them without a failure.
+func TestApplyLogWriteFailure(t *testing.T) {
+	w := newUTXOWorld(9, 60)
+	// The world's 40 addresses are all paid in its first blocks: a later
+	// coinbase pays a new one, so that the failing Apply writes all three
+	// logs.
+	w.blocks[45].Txs[0].Outputs[0].Address = []byte{1, 0xee, 0xee, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}
+	whole := openTestStore(t)
+	if err := whole.Apply(model.BTC, store.Linked, w.blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		file func(st *chainState) (path string, f **os.File)
+	}{
+		{"tx log", func(st *chainState) (string, **os.File) { return st.log.path, &st.log.f }},
+		{"address log", func(st *chainState) (string, **os.File) { return st.addrLog.path, &st.addrLog.f }},
+		{"block log", func(st *chainState) (string, **os.File) { return st.blockLog.path, &st.blockLog.f }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Apply(model.BTC, store.Linked, w.blocks[:30]); err != nil {
+				t.Fatal(err)
+			}
+			before := digest(t, s)
+			path, fp := tc.file(s.chains[model.BTC])
+			ro, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rw := *fp
+			*fp = ro
+			err = s.Apply(model.BTC, store.Linked, w.blocks[30:])
+			*fp = rw
+			ro.Close()
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Fatalf("Apply with an unwritable %s: err = %v, want an error naming %s", tc.name, err, path)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if s, err = Open(dir); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := digest(t, s); got != before {
+				t.Fatalf("after a failed write of the %s, the reopened store differs from before the Apply", tc.name)
+			}
+			if err := s.Apply(model.BTC, store.Linked, w.blocks[30:]); err != nil {
+				t.Fatal(err)
+			}
+			if digest(t, s) != digest(t, whole) {
+				t.Fatalf("after a failed write of the %s and the same blocks again, the store differs from one applied at once", tc.name)
+			}
+		})
+	}
+}
