@@ -410,3 +410,24 @@ func testBlockFilesWindowedReads(t *testing.T) {
 		rd.Release(&rb)
 	}
 }
+
+// TestAllZero checks the zero-tail test of blk files on lengths around the
+// zero array's size, with one non-zero byte at the edges and in between.
+func TestAllZero(t *testing.T) {
+	for _, n := range []int{0, 1, 7, len(zeroBytes) - 1, len(zeroBytes), len(zeroBytes) + 1, 3*len(zeroBytes) + 5} {
+		b := make([]byte, n)
+		if !allZero(b) {
+			t.Fatalf("%d zero bytes: allZero = false", n)
+		}
+		for _, i := range []int{0, n / 2, n - 1, len(zeroBytes), len(zeroBytes) + 1} {
+			if i < 0 || i >= n {
+				continue
+			}
+			b[i] = 0x80
+			if allZero(b) {
+				t.Fatalf("%d bytes with byte %d set: allZero = true", n, i)
+			}
+			b[i] = 0
+		}
+	}
+}

@@ -81,3 +81,29 @@ func BenchmarkReadDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBestChain indexes a blk file's headers and orders them into
+// the chain with the most work (OpenBlockFiles + BestChain: what an ingest
+// does before its first block), on the real mainnet blocks 0–14,131 of
+// btcd's test data or SPOOR_BENCH_BLK.
+func BenchmarkBestChain(b *testing.B) {
+	path := os.Getenv("SPOOR_BENCH_BLK")
+	if path == "" {
+		path = btctestdata.Path(b, "blockchain/testdata/blk_0_to_14131.dat")
+	}
+	c0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		bf, err := OpenBlockFiles(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := bf.BestChain(nil, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(plan) == 0 {
+			b.Fatal("no blocks planned")
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-c0)/1e6/float64(b.N), "cpu-ms/op")
+}
