@@ -1,6 +1,7 @@
 package btc
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -48,21 +49,26 @@ type Recycler struct {
 	free  []*blockMem // the model.Block values, without arrays
 	// quarantine: check mode's returned blocks, freed at the next Return.
 	quarantine []*blockMem
-	txs        classes[model.Tx]
-	ins        classes[model.Input]
-	outs       classes[model.Output]
-	arena      classes[byte]
+	txs        slabs[model.Tx]
+	ins        slabs[model.Input]
+	outs       slabs[model.Output]
+	arena      slabs[byte]
 	// reused counts arrays lent again (tests).
 	reused int
 }
 
-// blockMem is a lent block and the arrays it was built in.
+// blockMem is a lent block and the arrays it was built in, with the slabs
+// they are ranges of (slabs.go; nil: an array of its own).
 type blockMem struct {
-	blk   model.Block
-	ins   []model.Input
-	outs  []model.Output
-	arena []byte
-	txs   []model.Tx
+	blk    model.Block
+	ins    []model.Input
+	outs   []model.Output
+	arena  []byte
+	txs    []model.Tx
+	txsS   *slab[model.Tx]
+	insS   *slab[model.Input]
+	outsS  *slab[model.Output]
+	arenaS *slab[byte]
 }
 
 // NewRecycler returns an empty Recycler; check turns on check mode.
@@ -102,10 +108,10 @@ func (r *Recycler) get(c counts) (*model.Block, []model.Input, []model.Output, [
 		}
 	}
 	var err error
-	m.txs = take(r, &r.txs, c.txs, checkTxs, &err)
-	m.ins = take(r, &r.ins, c.inputs, checkInputs, &err)
-	m.outs = take(r, &r.outs, c.outputs, checkOutputs, &err)
-	m.arena = take(r, &r.arena, c.arena, checkArena, &err)
+	m.txs, m.txsS = take(r, &r.txs, c.txs, checkTxs, &err)
+	m.ins, m.insS = take(r, &r.ins, c.inputs, checkInputs, &err)
+	m.outs, m.outsS = take(r, &r.outs, c.outputs, checkOutputs, &err)
+	m.arena, m.arenaS = take(r, &r.arena, c.arena, checkArena, &err)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -114,17 +120,17 @@ func (r *Recycler) get(c counts) (*model.Block, []model.Input, []model.Output, [
 	return &m.blk, m.ins, m.outs, m.arena, nil
 }
 
-// take gets n elements from c; in check mode a reused array's poison must
+// take lends n elements of p; in check mode reused memory's poison must
 // be intact, else *err is set (memory written after its return).
-func take[T any](r *Recycler, c *classes[T], n int, check func([]T) error, err *error) []T {
-	s, reused := c.get(n)
+func take[T any](r *Recycler, p *slabs[T], n int, check func([]T) error, err *error) ([]T, *slab[T]) {
+	if !r.check {
+		check = nil
+	}
+	a, s, reused := p.take(n, check, err)
 	if reused {
 		r.reused++
-		if r.check && *err == nil {
-			*err = check(s[:cap(s)])
-		}
 	}
-	return s
+	return a, s
 }
 
 // putBack takes back a block that was lent but never handed over (its
@@ -168,12 +174,16 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 	if r.check {
 		// What the previous call returned is free now; this call's
 		// blocks wait for the next.
+		var errs []error
 		for _, m := range r.quarantine {
 			r.free = append(r.free, m)
-			r.putArrays(m)
+			errs = append(errs, r.putArrays(m))
 		}
 		clear(r.quarantine)
 		r.quarantine = r.quarantine[:0]
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
 	}
 	for _, b := range blocks {
 		m := r.lent[b]
@@ -188,12 +198,12 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 func (r *Recycler) release(m *blockMem) {
 	m.blk.Chain, m.blk.Txs = poisonChain, nil
 	if !r.check {
-		r.putArrays(m)
+		r.putArrays(m) // no check: no error
 		r.free = append(r.free, m)
 		return
 	}
 	m.blk = poisonBlock
-	poisonAll(m.txs[:cap(m.txs)], poisonTx)
+	poisonAll(m.txs[:cap(m.txs)], poisonTx) // a slab's range has cap = len
 	poisonAll(m.ins[:cap(m.ins)], poisonInput)
 	poisonAll(m.outs[:cap(m.outs)], poisonOutput)
 	poisonAll(m.arena[:cap(m.arena)], poisonByte)
@@ -201,12 +211,21 @@ func (r *Recycler) release(m *blockMem) {
 }
 
 // putArrays gives m's arrays to the free lists. r.mu is held.
-func (r *Recycler) putArrays(m *blockMem) {
-	r.txs.put(m.txs)
-	r.ins.put(m.ins)
-	r.outs.put(m.outs)
-	r.arena.put(m.arena)
+// In check mode, it returns an error when a slab that no block holds any
+// more is not poisoned wherever it was lent (written after its return).
+func (r *Recycler) putArrays(m *blockMem) error {
+	var ct func([]model.Tx) error
+	var ci func([]model.Input) error
+	var co func([]model.Output) error
+	var ca func([]byte) error
+	if r.check {
+		ct, ci, co, ca = checkTxs, checkInputs, checkOutputs, checkArena
+	}
+	err := errors.Join(r.txs.give(m.txs, m.txsS, ct), r.ins.give(m.ins, m.insS, ci),
+		r.outs.give(m.outs, m.outsS, co), r.arena.give(m.arena, m.arenaS, ca))
 	m.txs, m.ins, m.outs, m.arena = nil, nil, nil, nil
+	m.txsS, m.insS, m.outsS, m.arenaS = nil, nil, nil, nil
+	return err
 }
 
 // Check mode's poison looks like stale content in every field.
