@@ -81,6 +81,9 @@ type chainState struct {
 	// past addrs's cap, which the next Apply fills again (growing a fresh
 	// one every Apply cost ≈ 9 k page faults per 10⁷ transfers).
 	overflow *addrCache
+	// chunks: the Apply pipeline's indexed chunks, kept for the next Apply
+	// (pipeline.go).
+	chunks []*txChunk
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are
