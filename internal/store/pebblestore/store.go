@@ -444,7 +444,8 @@ func (s *Store) writeState(c model.Chain) (*chainState, error) {
 // open segment's adjacency array for the expected transfers and a quarter
 // more (up to a segment), so that an ingest does not rehash the cache and
 // copy the array as they fill (on the 1 M-transfer chain the cache's
-// doublings alone were ≈ 5 % of the ingest's CPU).
+// doublings alone were ≈ 5 % of the ingest's CPU); the open segment's
+// other arrays likewise (reserveRest, openreserve.go).
 func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -459,6 +460,7 @@ func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	if d := st.seg.open; want > uint64(cap(d.adj)) {
 		d.adj = grow(d.adj, int(want)-len(d.adj))
 	}
+	st.seg.open.reserveRest(addresses, transfers, s.segMax)
 	return nil
 }
 
