@@ -45,6 +45,7 @@ import (
 type Recycler struct {
 	mu    sync.Mutex
 	check bool
+	slab  int // bytes a slab (slabs.go)
 	lent  map[*model.Block]*blockMem
 	free  []*blockMem // the model.Block values, without arrays
 	// quarantine: check mode's returned blocks, freed at the next Return.
@@ -73,7 +74,11 @@ type blockMem struct {
 
 // NewRecycler returns an empty Recycler; check turns on check mode.
 func NewRecycler(check bool) *Recycler {
-	return &Recycler{check: check, lent: map[*model.Block]*blockMem{}}
+	r := &Recycler{check: check, slab: slabBytes, lent: map[*model.Block]*blockMem{}}
+	if check {
+		r.slab = checkSlabBytes
+	}
+	return r
 }
 
 // Reused returns how many arrays were lent again.
@@ -126,7 +131,7 @@ func take[T any](r *Recycler, p *slabs[T], n int, check func([]T) error, err *er
 	if !r.check {
 		check = nil
 	}
-	a, s, reused := p.take(n, check, err)
+	a, s, reused := p.take(n, slabLen[T](r.slab), check, err)
 	if reused {
 		r.reused++
 	}

@@ -51,13 +51,13 @@ func mixedBlocks(t *testing.T) [][]byte {
 // share slabs.
 func TestRecycledDecodeMatchesFresh(t *testing.T) {
 	raws := mixedBlocks(t)
-	defer func(n int) { slabBytes = n }(slabBytes)
+	defer func(n, m int) { slabBytes, checkSlabBytes = n, m }(slabBytes, checkSlabBytes)
 	for _, c := range []struct {
 		check bool
 		slab  int
 	}{{false, 16 << 10}, {true, 16 << 10}, {false, slabBytes}, {true, slabBytes}} {
 		check := c.check
-		slabBytes = c.slab
+		slabBytes, checkSlabBytes = c.slab, c.slab
 		rc := NewRecycler(check)
 		var lent []*model.Block
 		for round := 0; round < 2; round++ {
@@ -136,9 +136,9 @@ func TestRecyclerCheckFindsWriteAfterReturn(t *testing.T) {
 	_, data := btctestdata.Blocks1To255(t)
 	recs := btctestdata.SplitRecords(data)
 	pay, one := recs[169][8:], recs[0][8:] // block 170: the first payment; block 1
-	defer func(n int) { slabBytes = n }(slabBytes)
+	defer func(n int) { checkSlabBytes = n }(checkSlabBytes)
 	for _, slab := range []int{slabBytes, 64} { // 64: every array is the block's own
-		slabBytes = slab
+		checkSlabBytes = slab
 		for _, what := range []string{"", "tx", "input", "output", "address"} {
 			rc := NewRecycler(true)
 			blk, _, err := rc.DecodeBlock(pay, 170)
@@ -241,7 +241,7 @@ func TestRecyclerHoldsWhatIsInFlight(t *testing.T) {
 	}
 	for k, c := range []struct {
 		made, len int
-	}{{rc.txs.made, slabLen[model.Tx]()}, {rc.ins.made, slabLen[model.Input]()}, {rc.outs.made, slabLen[model.Output]()}} {
+	}{{rc.txs.made, slabLen[model.Tx](rc.slab)}, {rc.ins.made, slabLen[model.Input](rc.slab)}, {rc.outs.made, slabLen[model.Output](rc.slab)}} {
 		t.Logf("type %d: %d slabs of %d, at most %d lent at once", k, c.made, c.len, most[k])
 		if c.made*c.len > 2*most[k]+2*c.len {
 			t.Errorf("type %d: %d slabs of %d for at most %d lent at once", k, c.made, c.len, most[k])

@@ -36,23 +36,27 @@ type slab[T any] struct {
 
 // slabBytes is the size of one slab: several typical blocks (a block's
 // Txs are 176 B a transaction, its Inputs 80 B an input), few enough that
-// a small ingest does not hold much. Tests lower it to cycle slabs often.
-var slabBytes = 2 << 20
+// a small ingest does not hold much. Check mode, for tests, uses
+// checkSlabBytes: slabs then empty and are lent (and checked) again early.
+var (
+	slabBytes      = 2 << 20
+	checkSlabBytes = 64 << 10
+)
 
-func slabLen[T any]() int {
+// slabLen is how many T a slab of size bytes holds.
+func slabLen[T any](size int) int {
 	var v T
-	return slabBytes / max(1, int(unsafe.Sizeof(v)))
+	return size / max(1, int(unsafe.Sizeof(v)))
 }
 
-// take lends n elements (nil for 0) and the slab they are in (nil: an
+// take lends n elements (nil for 0), from slabs of l, and the slab they are in (nil: an
 // array of their own). reused reports memory lent before: its stale
 // content is the caller's to overwrite; in check mode it is passed to
 // check first, which must find it poisoned (*err is set otherwise).
-func (p *slabs[T]) take(n int, check func([]T) error, err *error) (a []T, s *slab[T], reused bool) {
+func (p *slabs[T]) take(n, l int, check func([]T) error, err *error) (a []T, s *slab[T], reused bool) {
 	if n <= 0 {
 		return nil, nil, false
 	}
-	l := slabLen[T]()
 	if n > l/2 {
 		a, reused = p.big.get(n)
 		if reused && check != nil && *err == nil {
