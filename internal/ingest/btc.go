@@ -38,9 +38,16 @@ type inflight struct {
 	max  int
 }
 
-// maxInflight is the raw-block budget of the decode pipeline; decoded
-// blocks take about three times their raw size.
-const maxInflight = 32 << 20
+// maxInflight is the raw-block budget of the decode pipeline: blocks read
+// but not yet handed to the applier, which holds a batch besides (20,000
+// txs: ≈ 13 MB of the synthetic chain's blocks, 10–12 MB of recent
+// mainnet's). A decoded block takes about its raw size (0.9× on the
+// synthetic chain). 16 MiB decodes a batch ahead while Apply runs: the
+// applier waited as long for blocks as with 32 MiB (≈ 50–120 ms of an
+// ingest of the 10⁶-transfer chain, mostly the first batch), twice as
+// long with 8 MiB, and the decoded blocks held ≈ 14 MB less (BENCHMARKS.md,
+// seventh session). btc.Reader's dropBehind follows it.
+const maxInflight = 16 << 20
 
 // inflightBudget is the budget of new pipelines (tests lower it).
 var inflightBudget = maxInflight
