@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/spoor-dev/spoor/internal/model"
 )
@@ -54,8 +55,10 @@ type Recycler struct {
 	ins        slabs[model.Input]
 	outs       slabs[model.Output]
 	arena      slabs[byte]
-	// reused counts arrays lent again (tests).
-	reused int
+	// reused counts arrays lent again (tests); lentBytes is the size of
+	// the arrays lent now, mostLent the most it has been.
+	reused              int
+	lentBytes, mostLent int
 }
 
 // blockMem is a lent block and the arrays it was built in, with the slabs
@@ -79,6 +82,19 @@ func NewRecycler(check bool) *Recycler {
 		r.slab = checkSlabBytes
 	}
 	return r
+}
+
+// bytes is the size of m's arrays.
+func (m *blockMem) bytes() int {
+	return len(m.txs)*int(unsafe.Sizeof(model.Tx{})) + len(m.ins)*int(unsafe.Sizeof(model.Input{})) +
+		len(m.outs)*int(unsafe.Sizeof(model.Output{})) + len(m.arena)
+}
+
+// MostLent returns the most memory (bytes of arrays) lent at once.
+func (r *Recycler) MostLent() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mostLent
 }
 
 // Reused returns how many arrays were lent again.
@@ -122,6 +138,8 @@ func (r *Recycler) get(c counts) (*model.Block, []model.Input, []model.Output, [
 	}
 	m.blk.Txs = m.txs
 	r.lent[&m.blk] = m
+	r.lentBytes += m.bytes()
+	r.mostLent = max(r.mostLent, r.lentBytes)
 	return &m.blk, m.ins, m.outs, m.arena, nil
 }
 
@@ -201,6 +219,7 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 // release poisons m; outside check mode its arrays are free at once.
 // r.mu is held.
 func (r *Recycler) release(m *blockMem) {
+	r.lentBytes -= m.bytes()
 	m.blk.Chain, m.blk.Txs = poisonChain, nil
 	if !r.check {
 		r.putArrays(m) // no check: no error
