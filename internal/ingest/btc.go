@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"unsafe"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -38,9 +39,23 @@ type inflight struct {
 	max  int
 }
 
-// maxInflight is the raw-block budget of the decode pipeline; decoded
-// blocks take about three times their raw size.
-const maxInflight = 32 << 20
+// maxInflight is the raw-block budget of the decode pipeline: blocks read
+// but not yet handed to the applier, which holds a batch besides (20,000
+// txs: ≈ 13 MB of the synthetic chain's blocks, 10–12 MB of recent
+// mainnet's). A decoded block takes about its raw size (0.9× on the
+// synthetic chain). 16 MiB decodes a batch ahead while Apply runs: the
+// applier waited as long for blocks as with 32 MiB (≈ 50–120 ms of an
+// ingest of the 10⁶-transfer chain, mostly the first batch), twice as
+// long with 8 MiB, and the decoded blocks held ≈ 14 MB less (BENCHMARKS.md,
+// seventh session). btc.Reader's dropBehind follows it.
+const maxInflight = 16 << 20
+
+// jobsQueued is how many raw blocks wait for a decoder. A block is charged
+// its decoded size only once decoded, so the blocks admitted but not yet
+// decoded can take the budget past its bound by this many blocks; 2 cost
+// ≈ 5 % of the CPU of an ingest of mainnet's one-tx blocks (more hand-overs
+// between the reader and the decoders), 8 does not.
+const jobsQueued = 8
 
 // inflightBudget is the budget of new pipelines (tests lower it).
 var inflightBudget = maxInflight
@@ -62,6 +77,18 @@ func (f *inflight) acquire(n int) {
 	f.mu.Unlock()
 }
 
+// charge adds n (possibly negative) to what is used, without waiting: a
+// decoder charges a block's decoded size against the budget in place of
+// its raw size.
+func (f *inflight) charge(n int) {
+	f.mu.Lock()
+	f.used += n
+	f.mu.Unlock()
+	if n < 0 {
+		f.cond.Broadcast()
+	}
+}
+
 func (f *inflight) release(n int) {
 	f.mu.Lock()
 	f.used -= n
@@ -81,7 +108,7 @@ type pipeline struct {
 }
 
 func newPipeline() *pipeline {
-	p := &pipeline{jobs: make(chan *job, 8), ordered: make(chan *job, 4096), budget: newInflight(inflightBudget)}
+	p := &pipeline{jobs: make(chan *job, jobsQueued), ordered: make(chan *job, 4096), budget: newInflight(inflightBudget)}
 	if !noRecycle {
 		p.rc = btc.NewRecycler(checkRecycle)
 		if recycledBTC != nil {
@@ -120,7 +147,15 @@ func decodeBlocks(p *pipeline) <-chan item {
 	for w := 0; w < workers; w++ {
 		go func() {
 			for j := range p.jobs {
-				j.out <- decodeOne(j, p.rc)
+				it := decodeOne(j, p.rc)
+				if it.blk != nil {
+					// The budget holds the decoded block from now on
+					// (read by the orderer after it receives the item).
+					d := decodedSize(it.blk)
+					p.budget.charge(d - j.size)
+					j.size, it.size = d, d
+				}
+				j.out <- it
 			}
 		}()
 	}
@@ -174,6 +209,23 @@ func decodeOne(j *job, rc *btc.Recycler) item {
 	// cost about 8 % of the CPU of a chain of one-tx blocks).
 	want := j.want // not &j.want: that would keep the raw block alive
 	return item{blk: blk, src: j.where, hash: &want}
+}
+
+// decodedSize is about the memory a decoded Bitcoin block takes: its
+// Txs, Inputs and Outputs arrays and ≈ 24 address bytes an output. It is
+// about the raw size for most blocks (0.9× on the synthetic chain), but
+// an output of a tiny script takes 11 raw bytes and ≈ 80 decoded: the
+// synthetic chains' funding blocks, a tx of 2,500 such outputs each,
+// decode to 7× their raw size, and counted by their raw size a pipeline
+// and a batch of them held 62 MB of decoded blocks (BENCHMARKS.md,
+// seventh session).
+func decodedSize(b *model.Block) int {
+	var ins, outs int
+	for i := range b.Txs {
+		ins += len(b.Txs[i].Inputs)
+		outs += len(b.Txs[i].Outputs)
+	}
+	return len(b.Txs)*int(unsafe.Sizeof(model.Tx{})) + ins*int(unsafe.Sizeof(model.Input{})) + outs*(int(unsafe.Sizeof(model.Output{}))+24)
 }
 
 // decodeGuarded decodes j.raw; a raw block lent from a file mapping faults

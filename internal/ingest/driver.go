@@ -83,6 +83,7 @@ type Result struct {
 // item is one decoded block from a source, or the error that stopped it.
 type item struct {
 	blk   *model.Block
+	size  int    // about the memory blk takes, when known (Bitcoin: decodedSize)
 	where string // the block and where it came from (or see describe)
 	src   string // where it came from (file and offset, node URL); may be empty
 	hash  fmt.Stringer
@@ -106,6 +107,7 @@ type applier struct {
 	opts    *Options
 	pending []*model.Block
 	ptx     int
+	pbytes  int // the pending blocks' sizes (item.size)
 	res     *Result
 	start   time.Time
 	last    time.Time
@@ -126,10 +128,17 @@ func newApplier(st store.Store, c model.Chain, mode store.ApplyMode, opts *Optio
 	return &applier{st: st, chain: c, mode: mode, opts: opts, res: &Result{Chain: c}, start: now, last: now, target: target}
 }
 
-func (a *applier) add(b *model.Block) error {
+// maxBatchBytes bounds a batch by the memory of its blocks where the
+// source tells it (item.size): 20,000 ordinary Bitcoin txs take 10–13 MB
+// decoded, but blocks of txs with thousands of tiny outputs take seven
+// times their raw size, and a batch of 20,000 of those txs held 40 MB.
+var maxBatchBytes = 24 << 20 // tests lower it
+
+func (a *applier) add(b *model.Block, size int) error {
 	a.pending = append(a.pending, b)
 	a.ptx += len(b.Txs)
-	if a.ptx >= a.opts.batchTxs() || len(a.pending) >= 2000 {
+	a.pbytes += size
+	if a.ptx >= a.opts.batchTxs() || len(a.pending) >= 2000 || a.pbytes >= maxBatchBytes {
 		return a.flush()
 	}
 	return nil
@@ -162,7 +171,7 @@ func (a *applier) flush() error {
 			return err
 		}
 	}
-	a.pending, a.ptx = a.pending[:0], 0
+	a.pending, a.ptx, a.pbytes = a.pending[:0], 0, 0
 	a.progress(false)
 	return nil
 }
@@ -207,7 +216,7 @@ func (a *applier) run(src <-chan item, mark store.Mark) (*Result, error) {
 		if it.err != nil {
 			return fail(it.err)
 		}
-		if err := a.add(it.blk); err != nil {
+		if err := a.add(it.blk, it.size); err != nil {
 			// A batch failed: the store's error names the block; say
 			// which blocks the batch held and where they came from.
 			where := it.describe()

@@ -25,8 +25,9 @@ const (
 const dropBehind = maxInflightHint
 
 // maxInflightHint is about what the ingest pipeline has in flight (its
-// raw-block budget).
-const maxInflightHint = 32 << 20
+// raw-block budget, ingest's maxInflight): a block lent that far behind
+// was decoded and released.
+const maxInflightHint = 16 << 20
 
 // madvPopulateRead is MADV_POPULATE_READ (Linux 5.14); an older kernel
 // refuses it (EINVAL) and the pages fault in as they are read.

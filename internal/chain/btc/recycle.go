@@ -1,8 +1,10 @@
 package btc
 
 import (
+	"errors"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/spoor-dev/spoor/internal/model"
 )
@@ -44,30 +46,55 @@ import (
 type Recycler struct {
 	mu    sync.Mutex
 	check bool
+	slab  int // bytes a slab (slabs.go)
 	lent  map[*model.Block]*blockMem
 	free  []*blockMem // the model.Block values, without arrays
 	// quarantine: check mode's returned blocks, freed at the next Return.
 	quarantine []*blockMem
-	txs        classes[model.Tx]
-	ins        classes[model.Input]
-	outs       classes[model.Output]
-	arena      classes[byte]
-	// reused counts arrays lent again (tests).
-	reused int
+	txs        slabs[model.Tx]
+	ins        slabs[model.Input]
+	outs       slabs[model.Output]
+	arena      slabs[byte]
+	// reused counts arrays lent again (tests); lentBytes is the size of
+	// the arrays lent now, mostLent the most it has been.
+	reused              int
+	lentBytes, mostLent int
 }
 
-// blockMem is a lent block and the arrays it was built in.
+// blockMem is a lent block and the arrays it was built in, with the slabs
+// they are ranges of (slabs.go; nil: an array of its own).
 type blockMem struct {
-	blk   model.Block
-	ins   []model.Input
-	outs  []model.Output
-	arena []byte
-	txs   []model.Tx
+	blk    model.Block
+	ins    []model.Input
+	outs   []model.Output
+	arena  []byte
+	txs    []model.Tx
+	txsS   *slab[model.Tx]
+	insS   *slab[model.Input]
+	outsS  *slab[model.Output]
+	arenaS *slab[byte]
 }
 
 // NewRecycler returns an empty Recycler; check turns on check mode.
 func NewRecycler(check bool) *Recycler {
-	return &Recycler{check: check, lent: map[*model.Block]*blockMem{}}
+	r := &Recycler{check: check, slab: slabBytes, lent: map[*model.Block]*blockMem{}}
+	if check {
+		r.slab = checkSlabBytes
+	}
+	return r
+}
+
+// bytes is the size of m's arrays.
+func (m *blockMem) bytes() int {
+	return len(m.txs)*int(unsafe.Sizeof(model.Tx{})) + len(m.ins)*int(unsafe.Sizeof(model.Input{})) +
+		len(m.outs)*int(unsafe.Sizeof(model.Output{})) + len(m.arena)
+}
+
+// MostLent returns the most memory (bytes of arrays) lent at once.
+func (r *Recycler) MostLent() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mostLent
 }
 
 // Reused returns how many arrays were lent again.
@@ -102,29 +129,31 @@ func (r *Recycler) get(c counts) (*model.Block, []model.Input, []model.Output, [
 		}
 	}
 	var err error
-	m.txs = take(r, &r.txs, c.txs, checkTxs, &err)
-	m.ins = take(r, &r.ins, c.inputs, checkInputs, &err)
-	m.outs = take(r, &r.outs, c.outputs, checkOutputs, &err)
-	m.arena = take(r, &r.arena, c.arena, checkArena, &err)
+	m.txs, m.txsS = take(r, &r.txs, c.txs, checkTxs, &err)
+	m.ins, m.insS = take(r, &r.ins, c.inputs, checkInputs, &err)
+	m.outs, m.outsS = take(r, &r.outs, c.outputs, checkOutputs, &err)
+	m.arena, m.arenaS = take(r, &r.arena, c.arena, checkArena, &err)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	m.blk.Txs = m.txs
 	r.lent[&m.blk] = m
+	r.lentBytes += m.bytes()
+	r.mostLent = max(r.mostLent, r.lentBytes)
 	return &m.blk, m.ins, m.outs, m.arena, nil
 }
 
-// take gets n elements from c; in check mode a reused array's poison must
+// take lends n elements of p; in check mode reused memory's poison must
 // be intact, else *err is set (memory written after its return).
-func take[T any](r *Recycler, c *classes[T], n int, check func([]T) error, err *error) []T {
-	s, reused := c.get(n)
+func take[T any](r *Recycler, p *slabs[T], n int, check func([]T) error, err *error) ([]T, *slab[T]) {
+	if !r.check {
+		check = nil
+	}
+	a, s, reused := p.take(n, slabLen[T](r.slab), check, err)
 	if reused {
 		r.reused++
-		if r.check && *err == nil {
-			*err = check(s[:cap(s)])
-		}
 	}
-	return s
+	return a, s
 }
 
 // putBack takes back a block that was lent but never handed over (its
@@ -168,12 +197,16 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 	if r.check {
 		// What the previous call returned is free now; this call's
 		// blocks wait for the next.
+		var errs []error
 		for _, m := range r.quarantine {
 			r.free = append(r.free, m)
-			r.putArrays(m)
+			errs = append(errs, r.putArrays(m))
 		}
 		clear(r.quarantine)
 		r.quarantine = r.quarantine[:0]
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
 	}
 	for _, b := range blocks {
 		m := r.lent[b]
@@ -186,14 +219,15 @@ func (r *Recycler) Return(blocks []*model.Block) error {
 // release poisons m; outside check mode its arrays are free at once.
 // r.mu is held.
 func (r *Recycler) release(m *blockMem) {
+	r.lentBytes -= m.bytes()
 	m.blk.Chain, m.blk.Txs = poisonChain, nil
 	if !r.check {
-		r.putArrays(m)
+		r.putArrays(m) // no check: no error
 		r.free = append(r.free, m)
 		return
 	}
 	m.blk = poisonBlock
-	poisonAll(m.txs[:cap(m.txs)], poisonTx)
+	poisonAll(m.txs[:cap(m.txs)], poisonTx) // a slab's range has cap = len
 	poisonAll(m.ins[:cap(m.ins)], poisonInput)
 	poisonAll(m.outs[:cap(m.outs)], poisonOutput)
 	poisonAll(m.arena[:cap(m.arena)], poisonByte)
@@ -201,12 +235,21 @@ func (r *Recycler) release(m *blockMem) {
 }
 
 // putArrays gives m's arrays to the free lists. r.mu is held.
-func (r *Recycler) putArrays(m *blockMem) {
-	r.txs.put(m.txs)
-	r.ins.put(m.ins)
-	r.outs.put(m.outs)
-	r.arena.put(m.arena)
+// In check mode, it returns an error when a slab that no block holds any
+// more is not poisoned wherever it was lent (written after its return).
+func (r *Recycler) putArrays(m *blockMem) error {
+	var ct func([]model.Tx) error
+	var ci func([]model.Input) error
+	var co func([]model.Output) error
+	var ca func([]byte) error
+	if r.check {
+		ct, ci, co, ca = checkTxs, checkInputs, checkOutputs, checkArena
+	}
+	err := errors.Join(r.txs.give(m.txs, m.txsS, ct), r.ins.give(m.ins, m.insS, ci),
+		r.outs.give(m.outs, m.outsS, co), r.arena.give(m.arena, m.arenaS, ca))
 	m.txs, m.ins, m.outs, m.arena = nil, nil, nil, nil
+	m.txsS, m.insS, m.outsS, m.arenaS = nil, nil, nil, nil
+	return err
 }
 
 // Check mode's poison looks like stale content in every field.

@@ -107,7 +107,8 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		}
 	}
 	st.seg.reserveAdj(need, s.segMax)
-	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd)
+	a.ix = newIndexer(st.seg.open, st.log, st.meta.LogEnd, st.chunks)
+	st.chunks = nil
 	st.addrLog.begin()
 	st.blockLog.begin()
 	if mode == store.Unordered {
@@ -128,6 +129,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		a.addrs.empty()
 		if !done { // put the in-memory parts back
 			a.ix.stop()
+		}
+		st.chunks = a.ix.spare
+		if !done {
 			st.seg.truncateOpen(a.first, a.firstA)
 			st.addrs.removeFrom(a.firstA)
 			if st.utxo != nil {
@@ -383,6 +387,10 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 			return err
 		}
 		a.batchIDs = append(a.batchIDs, tx.ID)
+	}
+	if ch := a.cur; ch != nil && len(ch.jobs) > 0 && !ch.fits(tx) {
+		a.ix.send(ch)
+		a.cur = nil
 	}
 	if a.cur == nil {
 		a.cur = a.ix.chunk()

@@ -293,3 +293,35 @@ func BenchmarkHashIndex(b *testing.B) {
 		}
 	})
 }
+
+// catchUp sizes the table once for everything it indexes: the smallest
+// power of two under the load limit, no doubling from hashIndexMin (the
+// previous table of a catchUp that grows is its only garbage); later
+// catchUps of a few entries grow it as add does; every entry is found.
+func TestHashIndexCatchUpSizesOnce(t *testing.T) {
+	var src []hashEnt
+	for i := uint64(0); i < 100_000; i++ {
+		src = append(src, hashEnt{hash: i * 0x9e3779b97f4a7c15, num: 7 + i})
+	}
+	x := newHashIndex(7)
+	x.catchUp(src[:10]) // a lookup early in the segment
+	small := len(x.slots)
+	x.catchUp(src) // the close
+	want := 1 << log2(100_000*8/hashIndexLoad+1)
+	if small != hashIndexMin || len(x.slots) != want {
+		t.Fatalf("%d then %d slots, want %d then %d", small, len(x.slots), hashIndexMin, want)
+	}
+	for _, e := range src {
+		if !slices.Contains(x.get(e.hash, nil), e.num) {
+			t.Fatalf("entry %d lost", e.num)
+		}
+	}
+	if n := testing.AllocsPerRun(2, func() { y := newHashIndex(7); y.catchUp(src) }); n != 1 {
+		t.Fatalf("a catchUp of 100,000 entries into an empty index allocated %v tables, want 1", n)
+	}
+	more := append(src, hashEnt{hash: 1, num: 7 + 100_000})
+	x.catchUp(more)
+	if x.n != len(more) || !slices.Contains(x.get(1, nil), uint64(7+100_000)) {
+		t.Fatalf("%d entries after one more catchUp, want %d", x.n, len(more))
+	}
+}

@@ -81,6 +81,9 @@ type chainState struct {
 	// past addrs's cap, which the next Apply fills again (growing a fresh
 	// one every Apply cost ≈ 9 k page faults per 10⁷ transfers).
 	overflow *addrCache
+	// chunks: the Apply pipeline's indexed chunks, kept for the next Apply
+	// (pipeline.go).
+	chunks []*txChunk
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are
@@ -441,7 +444,8 @@ func (s *Store) writeState(c model.Chain) (*chainState, error) {
 // open segment's adjacency array for the expected transfers and a quarter
 // more (up to a segment), so that an ingest does not rehash the cache and
 // copy the array as they fill (on the 1 M-transfer chain the cache's
-// doublings alone were ≈ 5 % of the ingest's CPU).
+// doublings alone were ≈ 5 % of the ingest's CPU); the open segment's
+// other arrays likewise (reserveRest, openreserve.go).
 func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -456,6 +460,7 @@ func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	if d := st.seg.open; want > uint64(cap(d.adj)) {
 		d.adj = grow(d.adj, int(want)-len(d.adj))
 	}
+	st.seg.open.reserveRest(addresses, transfers, s.segMax)
 	return nil
 }
 
