@@ -1,0 +1,130 @@
+package pebblestore
+
+import "math"
+
+// addrGens is a chain's bounded address-id cache, which keeps the addresses
+// used most recently: two generations of addrCache, each of up to cap
+// addresses. New addresses and addresses found in the segments go into the
+// current generation; a hit in the old generation copies the address into
+// the current one. When the current generation is full, the old one is
+// dropped and the current one becomes old (its table, emptied, is the new
+// current one's), so the cache holds the addresses used since the switch
+// before last: between cap and 2·cap of them, in the memory one table of
+// 2·cap addresses takes. Without it (layout 7 to the sixth session) the
+// cache kept the chain's first 2²¹ addresses forever, and every reuse of a
+// later one was looked up in the segments.
+//
+// complete says that the cache holds every address of the chain: a miss is
+// then a new address, with no lookup. It holds from an empty chain or a
+// load that fitted, until a switch drops an address.
+//
+// The running Apply's new addresses (ids pin and up) are not in the
+// segments' lookup (lookupAddr skips them) and must never be lost: a switch
+// that would drop some of them (an Apply creating more than cap addresses)
+// moves them to spill, which the commit empties (the cache is then no
+// longer complete) and an abort empties with the other ids ≥ pin.
+type addrGens struct {
+	cur, old *addrCache
+	spill    *addrCache
+	cap      int
+	pin      uint64
+	complete bool
+	// Counters for tests and measurements: hits in each generation, the
+	// switches, and the segment lookups of misses (found: an id).
+	hitCur, hitOld, switches, lookups, found uint64
+}
+
+// newAddrGens returns an empty cache, not complete (loadAddrs says when it
+// is), for at most max addresses, max/2 a generation.
+func newAddrGens(max int) *addrGens {
+	return &addrGens{cur: newAddrCache(0), old: newAddrCache(0), spill: newAddrCache(0),
+		cap: genCap(max), pin: math.MaxUint64}
+}
+
+// genCap is a generation's size for a cache of max addresses.
+func genCap(max int) int { return (max + 1) / 2 }
+
+// get returns the id of address a (addrHash h), promoting a hit in the old
+// generation into the current one.
+func (g *addrGens) get(a []byte, h uint64) (uint64, bool) {
+	if id, ok := g.cur.get(a, h); ok {
+		g.hitCur++
+		return id, true
+	}
+	if g.old.n > 0 {
+		if id, ok := g.old.get(a, h); ok {
+			g.hitOld++
+			g.put(a, h, id)
+			return id, true
+		}
+	}
+	if g.spill.n > 0 {
+		return g.spill.get(a, h)
+	}
+	return 0, false
+}
+
+// put sets the id of address a (addrHash h) in the current generation,
+// switching generations first when it is full.
+func (g *addrGens) put(a []byte, h, id uint64) {
+	if g.cur.n >= g.cap {
+		g.rotate()
+	}
+	g.cur.put(a, h, id)
+}
+
+// rotate drops the old generation (keeping the running Apply's addresses in
+// spill) and makes the current one old.
+func (g *addrGens) rotate() {
+	d := g.old
+	if d.n > 0 {
+		kept := 0
+		if d.top >= g.pin {
+			var buf [addrInline]byte
+			for i := range d.slots {
+				s := &d.slots[i]
+				if s.id >= g.pin {
+					g.spill.put(d.slotBytes(s, buf[:0]), d.slotHash(s), s.id)
+					kept++
+				}
+			}
+		}
+		if kept < d.n {
+			g.complete = false
+		}
+		d.empty()
+	}
+	g.old, g.cur = g.cur, d
+	g.switches++
+}
+
+// begin starts an Apply whose new addresses get ids from pin on.
+func (g *addrGens) begin(pin uint64) { g.pin = pin }
+
+// commit ends the Apply: the addresses it kept in spill are committed now,
+// and found by lookups; the cache no longer holds them.
+func (g *addrGens) commit() {
+	if g.spill.n > 0 {
+		g.complete = false
+		g.spill.empty()
+	}
+	g.pin = math.MaxUint64
+}
+
+// abort ends a failed Apply, which allocated the ids from pin on: they are
+// taken out of both generations (an address the Apply only promoted keeps
+// its committed id and stays).
+func (g *addrGens) abort() {
+	g.cur.removeFrom(g.pin)
+	g.old.removeFrom(g.pin)
+	g.spill.empty()
+	g.pin = math.MaxUint64
+}
+
+// reserve makes room in the current generation for n more addresses (up to
+// a generation) before it grows.
+func (g *addrGens) reserve(n int) { g.cur.reserve(min(g.cap, g.cur.n+n)) }
+
+// len is the number of entries (an address promoted into the current
+// generation counts in both).
+func (g *addrGens) len() int { return g.cur.n + g.old.n + g.spill.n }
