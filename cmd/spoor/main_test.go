@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,7 +169,10 @@ func TestCLIContract(t *testing.T) {
 }
 
 // TestCrashSafety kills an ingest with SIGKILL at random points, resumes it
-// each time, and requires exactly the contents of one clean run.
+// each time, and requires exactly the contents of one clean run; again with
+// an address cache of 300 addresses (two generations of 150), which
+// switches generations all the time and, resumed, loads the address log's
+// last addresses.
 func TestCrashSafety(t *testing.T) {
 	blk := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat") // real mainnet blocks 0-14,131
 	// Small batches and segments: kills land in batch commits, segment
@@ -184,7 +188,21 @@ func TestCrashSafety(t *testing.T) {
 	// test kills mid-ingest on a fast machine as on a slow one.
 	full := time.Since(t0)
 	want := storeDigest(t, clean)
+	for _, cache := range []string{"default", "300"} {
+		t.Run("addr-cache-"+cache, func(t *testing.T) {
+			env := env
+			if cache != "default" {
+				env = append(slices.Clone(env), "SPOOR_ADDR_CACHE="+cache)
+			}
+			crashResume(t, env, blk, full, want)
+		})
+	}
+}
 
+// crashResume kills ingests of blk at random points within full, resuming
+// each time, until one finishes after three kills; the store must then
+// have digest want.
+func crashResume(t *testing.T, env []string, blk string, full time.Duration, want string) {
 	data := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills, restarts := 0, 0

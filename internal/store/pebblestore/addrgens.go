@@ -1,6 +1,10 @@
 package pebblestore
 
-import "math"
+import (
+	"math"
+
+	"github.com/spoor-dev/spoor/internal/model"
+)
 
 // addrGens is a chain's bounded address-id cache, which keeps the addresses
 // used most recently: two generations of addrCache, each of up to cap
@@ -128,3 +132,25 @@ func (g *addrGens) reserve(n int) { g.cur.reserve(min(g.cap, g.cur.n+n)) }
 // len is the number of entries (an address promoted into the current
 // generation counts in both).
 func (g *addrGens) len() int { return g.cur.n + g.old.n + g.spill.n }
+
+// AddrCacheStats counts the address cache's work for one chain since the
+// store loaded it (or an undo dropped it): hits in its current and old
+// generation, generation switches, misses looked up in the segments and the
+// address log, and those lookups that found an id (the others were new
+// addresses). Benchmarks and tests read it.
+type AddrCacheStats struct {
+	HitCur, HitOld, Switches, Lookups, Found uint64
+	Complete                                 bool
+}
+
+// AddrCacheStats returns chain c's address cache counters.
+func (s *Store) AddrCacheStats(c model.Chain) AddrCacheStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.chains[c]
+	if st == nil {
+		return AddrCacheStats{}
+	}
+	g := st.addrs
+	return AddrCacheStats{HitCur: g.hitCur, HitOld: g.hitOld, Switches: g.switches, Lookups: g.lookups, Found: g.found, Complete: g.complete}
+}
