@@ -11,39 +11,56 @@ import (
 // addresses. New addresses and addresses found in the segments go into the
 // current generation; a hit in the old generation copies the address into
 // the current one. When the current generation is full, the old one is
-// dropped and the current one becomes old (its table, emptied, is the new
-// current one's), so the cache holds the addresses used since the switch
-// before last: between cap and 2·cap of them, in the memory one table of
-// 2·cap addresses takes. Without it (layout 7 to the sixth session) the
-// cache kept the chain's first 2²¹ addresses forever, and every reuse of a
-// later one was looked up in the segments.
+// dropped and the current one becomes old (the dropped table, emptied, is
+// the new current one), so the cache holds the addresses used since the
+// switch before last: between cap and 2·cap of them, in the memory one
+// table of 2·cap addresses takes. Before (layout 7 to the sixth session)
+// the cache kept the chain's first 2²¹ addresses for good, and every reuse
+// of a later one was looked up in the segments.
 //
-// complete says that the cache holds every address of the chain: a miss is
-// then a new address, with no lookup. It holds from an empty chain or a
-// load that fitted, until a switch drops an address.
+// floor: the cache holds every address from id floor on, so a miss needs
+// a lookup only among the ids below it (lookupAddr then skips the open
+// segment, whose ids are usually all above it); complete (floor 1: every
+// address of the chain) means a miss is a new address, with no lookup. The
+// addresses created since the current generation began (curStart on) are
+// all in it, so a switch that drops an address raises floor to the
+// curStart of the generation becoming old (or to the running Apply's first
+// id, if lower: see spill). A load sets it to the first address loaded.
 //
-// The running Apply's new addresses (ids pin and up) are not in the
-// segments' lookup (lookupAddr skips them) and must never be lost: a switch
-// that would drop some of them (an Apply creating more than cap addresses)
-// moves them to spill, which the commit empties (the cache is then no
-// longer complete) and an abort empties with the other ids ≥ pin.
+// The running Apply's new addresses (ids pin and up) must never be lost
+// while it runs (lookupAddr skips them, and they may not be in the
+// segments yet): a switch that would drop some of them (an Apply creating
+// more than cap addresses) moves them to spill, which the commit empties
+// (raising floor past them) and an abort empties with the other ids ≥ pin.
 type addrGens struct {
 	cur, old *addrCache
 	spill    *addrCache
 	cap      int
 	pin      uint64
-	complete bool
+	floor    uint64
+	curStart uint64 // the first id created since cur became current
+	top      uint64 // the highest id put
 	// Counters for tests and measurements: hits in each generation, the
 	// switches, and the segment lookups of misses (found: an id).
 	hitCur, hitOld, switches, lookups, found uint64
 }
 
-// newAddrGens returns an empty cache, not complete (loadAddrs says when it
-// is), for at most max addresses, max/2 a generation.
+// newAddrGens returns an empty cache for at most max addresses, max/2 a
+// generation, which vouches for no address (floor: none) until load says
+// what it holds.
 func newAddrGens(max int) *addrGens {
 	return &addrGens{cur: newAddrCache(0), old: newAddrCache(0), spill: newAddrCache(0),
-		cap: genCap(max), pin: math.MaxUint64}
+		cap: genCap(max), pin: math.MaxUint64, floor: math.MaxUint64, curStart: math.MaxUint64}
 }
+
+// loaded says the current generation holds every address from id first
+// to last (first > last: none, on an empty chain).
+func (g *addrGens) loaded(first, last uint64) {
+	g.floor, g.curStart, g.top = first, first, last
+}
+
+// complete: the cache holds every address of the chain.
+func (g *addrGens) complete() bool { return g.floor <= 1 }
 
 // genCap is a generation's size for a cache of max addresses.
 func genCap(max int) int { return (max + 1) / 2 }
@@ -75,6 +92,7 @@ func (g *addrGens) put(a []byte, h, id uint64) {
 		g.rotate()
 	}
 	g.cur.put(a, h, id)
+	g.top = max(g.top, id)
 }
 
 // rotate drops the old generation (keeping the running Apply's addresses in
@@ -94,11 +112,14 @@ func (g *addrGens) rotate() {
 			}
 		}
 		if kept < d.n {
-			g.complete = false
+			// What is left: the running Apply's ids (in cur, old or spill)
+			// and all from curStart on (in the generation becoming old).
+			g.floor = max(g.floor, min(g.pin, g.curStart))
 		}
 		d.empty()
 	}
 	g.old, g.cur = g.cur, d
+	g.curStart = g.top + 1
 	g.switches++
 }
 
@@ -109,7 +130,9 @@ func (g *addrGens) begin(pin uint64) { g.pin = pin }
 // and found by lookups; the cache no longer holds them.
 func (g *addrGens) commit() {
 	if g.spill.n > 0 {
-		g.complete = false
+		// Every id past spill's is in cur or old (spill has all the
+		// running Apply's ids a switch dropped).
+		g.floor = max(g.floor, g.spill.top+1)
 		g.spill.empty()
 	}
 	g.pin = math.MaxUint64
@@ -122,6 +145,8 @@ func (g *addrGens) abort() {
 	g.cur.removeFrom(g.pin)
 	g.old.removeFrom(g.pin)
 	g.spill.empty()
+	// The ids from pin on are allocated again, into cur.
+	g.top, g.curStart = min(g.top, g.pin-1), min(g.curStart, g.pin)
 	g.pin = math.MaxUint64
 }
 
@@ -140,7 +165,8 @@ func (g *addrGens) len() int { return g.cur.n + g.old.n + g.spill.n }
 // addresses). Benchmarks and tests read it.
 type AddrCacheStats struct {
 	HitCur, HitOld, Switches, Lookups, Found uint64
-	Complete                                 bool
+	// Floor: the cache holds every address from this id on (1: complete).
+	Floor uint64
 }
 
 // AddrCacheStats returns chain c's address cache counters.
@@ -152,5 +178,5 @@ func (s *Store) AddrCacheStats(c model.Chain) AddrCacheStats {
 		return AddrCacheStats{}
 	}
 	g := st.addrs
-	return AddrCacheStats{HitCur: g.hitCur, HitOld: g.hitOld, Switches: g.switches, Lookups: g.lookups, Found: g.found, Complete: g.complete}
+	return AddrCacheStats{HitCur: g.hitCur, HitOld: g.hitOld, Switches: g.switches, Lookups: g.lookups, Found: g.found, Floor: g.floor}
 }

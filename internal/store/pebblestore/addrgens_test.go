@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -64,7 +65,7 @@ func ids(lo, hi uint64) []uint64 { // lo..hi inclusive
 func TestAddrGens(t *testing.T) {
 	type want struct {
 		cur, old, spill []uint64
-		complete        bool
+		floor           uint64 // the cache holds every id from floor on
 		switches        uint64
 	}
 	cases := []struct {
@@ -73,37 +74,37 @@ func TestAddrGens(t *testing.T) {
 		want want
 	}{
 		{"fills the current generation", []string{"put 1-4"},
-			want{ids(1, 4), nil, nil, true, 0}},
+			want{ids(1, 4), nil, nil, 1, 0}},
 		{"the fifth address switches", []string{"put 1-5"},
-			want{ids(5, 5), ids(1, 4), nil, true, 1}},
+			want{ids(5, 5), ids(1, 4), nil, 1, 1}},
 		{"the second switch drops the oldest, no longer complete", []string{"put 1-9"},
-			want{ids(9, 9), ids(5, 8), nil, false, 2}},
+			want{ids(9, 9), ids(5, 8), nil, 5, 2}},
 		{"a hit in the old generation promotes and survives the next switch", []string{"put 1-6", "get 2-3", "put 7-8"},
 			// cur {5,6,2,3} is full: 7 switches (dropping 1 and 4), 8 joins.
-			want{ids(7, 8), []uint64{2, 3, 5, 6}, nil, false, 2}},
+			want{ids(7, 8), []uint64{2, 3, 5, 6}, nil, 5, 2}},
 		{"a hit in the current generation does not move", []string{"put 1-3", "get 1-3", "put 4-4"},
-			want{ids(1, 4), nil, nil, true, 0}},
+			want{ids(1, 4), nil, nil, 1, 0}},
 		{"abort takes the Apply's ids out of both generations", []string{"put 1-3", "begin 4", "put 4-7", "get 1-1", "abort"},
 			// 4 fills cur {1,2,3,4}; 5 switches; 1 is promoted to cur {5,6,7,1}.
-			want{[]uint64{1}, ids(1, 3), nil, true, 1}},
+			want{[]uint64{1}, ids(1, 3), nil, 1, 1}},
 		{"a committed Apply keeps its ids", []string{"put 1-3", "begin 4", "put 4-7", "commit"},
-			want{ids(5, 7), ids(1, 4), nil, true, 1}},
+			want{ids(5, 7), ids(1, 4), nil, 1, 1}},
 		{"a switch keeps the running Apply's ids in the spill", []string{"put 1-2", "begin 3", "put 3-12"},
 			// Switches at 5 (drop nothing), 9 (drop 1-2 and keep 3-4), 13 would be next.
-			want{ids(9, 12), ids(5, 8), ids(3, 4), false, 2}},
+			want{ids(9, 12), ids(5, 8), ids(3, 4), 3, 2}},
 		{"complete while the switch drops only the Apply's own ids", []string{"begin 1", "put 1-12"},
-			want{ids(9, 12), ids(5, 8), ids(1, 4), true, 2}},
-		{"commit empties the spill: not complete", []string{"begin 1", "put 1-12", "commit"},
-			want{ids(9, 12), ids(5, 8), nil, false, 2}},
+			want{ids(9, 12), ids(5, 8), ids(1, 4), 1, 2}},
+		{"commit empties the spill: the floor rises past it", []string{"begin 1", "put 1-12", "commit"},
+			want{ids(9, 12), ids(5, 8), nil, 5, 2}},
 		{"abort empties the spill and both generations", []string{"put 1-1", "begin 2", "put 2-12", "abort"},
-			want{nil, nil, nil, false, 2}},
+			want{nil, nil, nil, 2, 2}},
 		{"after a commit the spill is not refilled", []string{"begin 1", "put 1-4", "commit", "put 5-12"},
-			want{ids(9, 12), ids(5, 8), nil, false, 2}},
+			want{ids(9, 12), ids(5, 8), nil, 5, 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newAddrGens(8)
-			g.complete = true // an empty chain's cache, as loadAddrs leaves it
+			g.loaded(1, 0) // an empty chain's cache, as loadAddrs leaves it
 			for _, op := range tc.ops {
 				var verb string
 				var lo, hi uint64
@@ -131,9 +132,9 @@ func TestAddrGens(t *testing.T) {
 					t.Fatalf("bad op %q", op)
 				}
 			}
-			got := want{genIDs(t, g.cur), genIDs(t, g.old), genIDs(t, g.spill), g.complete, g.switches}
+			got := want{genIDs(t, g.cur), genIDs(t, g.old), genIDs(t, g.spill), g.floor, g.switches}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
-				t.Fatalf("cur, old, spill, complete, switches:\n got %v\nwant %v", got, tc.want)
+				t.Fatalf("cur, old, spill, floor, switches:\n got %v\nwant %v", got, tc.want)
 			}
 			held := map[uint64]bool{}
 			for _, l := range [][]uint64{got.cur, got.old, got.spill} {
@@ -142,6 +143,13 @@ func TestAddrGens(t *testing.T) {
 				}
 			}
 			// Each generation's own lookup (get would promote, and switch).
+			// And the floor is true: every id from it on (up to the last
+			// put, the chain's) is held.
+			for n := g.floor; n <= g.top; n++ {
+				if !held[n] {
+					t.Fatalf("floor %d, but %d is not held", g.floor, n)
+				}
+			}
 			for n := uint64(1); n <= 14; n++ {
 				a := genAddr(n)
 				found := false
@@ -239,8 +247,8 @@ func TestAddrGensStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := digest(t, big)
-	if g := big.chains[model.BTC].addrs; !g.complete || g.lookups != 0 || g.switches != 0 {
-		t.Fatalf("default cache: complete %v, %d lookups, %d switches", g.complete, g.lookups, g.switches)
+	if g := big.chains[model.BTC].addrs; !g.complete() || g.lookups != 0 || g.switches != 0 {
+		t.Fatalf("default cache: complete %v, %d lookups, %d switches", g.complete(), g.lookups, g.switches)
 	}
 	for _, max := range []int{2, 7, 64, 1000} {
 		t.Run(fmt.Sprintf("cache-%d", max), func(t *testing.T) {
@@ -256,6 +264,7 @@ func TestAddrGensStore(t *testing.T) {
 				if err := s.Apply(model.BTC, store.Linked, bs); err != nil {
 					t.Fatal(err)
 				}
+				checkFloor(t, s.chains[model.BTC])
 			}
 			tally := func() {
 				g := s.chains[model.BTC].addrs
@@ -269,6 +278,7 @@ func TestAddrGensStore(t *testing.T) {
 			if err := s.Apply(model.BTC, store.Linked, append(slices.Clone(blocks[150:175]), &bad)); err == nil {
 				t.Fatal("an Apply with a block out of order succeeded")
 			}
+			checkFloor(t, s.chains[model.BTC])
 			apply(blocks[150:200])
 			tally()
 			if err := s.Close(); err != nil {
@@ -294,5 +304,28 @@ func TestAddrGensStore(t *testing.T) {
 			}
 			t.Logf("cache of %d: %d switches, %d old-generation hits, %d found in the segments", max, switches, hitOld, found)
 		})
+	}
+}
+
+// checkFloor checks the cache's promise against the chain's address log:
+// every address from id floor on is held, with its id.
+func checkFloor(t *testing.T, st *chainState) {
+	t.Helper()
+	g, n := st.addrs, st.meta.NextAddr-1
+	if g.floor == 0 || g.floor > n+1 {
+		if g.floor != math.MaxUint64 {
+			t.Fatalf("floor %d past the chain's %d addresses", g.floor, n)
+		}
+		return
+	}
+	if err := st.addrLog.scan(g.floor-1, n, func(r uint64, v []byte) error {
+		for _, c := range []*addrCache{g.cur, g.old, g.spill} {
+			if id, ok := c.get(v, addrHash(v)); ok && id == r+1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("floor %d, but address %d (%x) is not held", g.floor, r+1, v)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

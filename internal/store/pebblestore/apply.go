@@ -299,9 +299,11 @@ func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 	if id, ok := g.get(addr, h); ok {
 		return id, nil
 	}
-	if !g.complete { // a complete cache holds every address: this one is new
+	// The cache holds every address from id g.floor on (all of them, when
+	// complete: this one is new) and those this Apply created.
+	if limit := min(g.floor, a.firstA); limit > 1 {
 		g.lookups++
-		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, a.firstA)
+		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, limit)
 		if err != nil {
 			return 0, err
 		}
@@ -319,13 +321,13 @@ func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 	return id, nil
 }
 
-// lookupAddr returns the id of stored address bytes (hash h), or 0: the
-// segments' address hashes name candidates below id limit, the address
+// lookupAddr returns the id of stored address bytes (hash h) if below
+// limit, or 0: the segments' address hashes name candidates, the address
 // log's bytes settle it. Callers hold s.mu.
 func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64, limit uint64) (uint64, error) {
-	for _, id := range st.seg.addrCandidates(h) {
+	for _, id := range st.seg.addrCandidates(h, limit) {
 		if id >= limit {
-			continue // created by the running Apply, which knows them exactly
+			continue // the address cache holds it (see addrIDHash)
 		}
 		var buf [64]byte
 		v, err := st.addrLog.get(id-1, buf[:0])

@@ -125,7 +125,7 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 		}
 		// An address the full cache misses is looked up in the address
 		// filter next.
-		if f := st.seg.addrF; f != nil && !st.addrs.complete {
+		if f := st.seg.addrF; f != nil && !st.addrs.complete() {
 			for _, h := range w.addr {
 				sink += f.line(uint32(h >> 32))
 			}
@@ -169,7 +169,7 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				sink += ao.slots[h>>ao.shift].id
 			}
 		}
-		if f := g.addrF; f != nil && !st.addrs.complete {
+		if f := g.addrF; f != nil && !st.addrs.complete() {
 			for _, h := range w.addr {
 				sink += f.line(uint32(h >> 32))
 			}

@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -273,7 +274,7 @@ func checkFilterAgainstWalk(t *testing.T, s *Store, w *filterWorld, rng *rand.Ra
 		}
 	}
 	for _, h := range addrHashes {
-		got := sorted(g.addrCandidates(h))
+		got := sorted(g.addrCandidates(h, math.MaxUint64))
 		want := sorted(g.openA.get(h, g.closedAddrCandidates(h, nil)))
 		if !slices.Equal(got, want) {
 			t.Fatalf("address hash %#x: candidates %v, the walk of every segment %v", h, got, want)
@@ -462,7 +463,7 @@ func BenchmarkAbsentLookups(b *testing.B) {
 					keys[i] = rng.Uint64()
 				}
 				for _, h := range keys[:64] { // build every bitmap and filter
-					g.addrCandidates(h)
+					g.addrCandidates(h, math.MaxUint64)
 					g.txHashCandidates(h)
 				}
 				g.stats = filterStats{}
@@ -471,7 +472,7 @@ func BenchmarkAbsentLookups(b *testing.B) {
 				for b.Loop() {
 					h := keys[i&(len(keys)-1)]
 					i++
-					found += len(g.addrCandidates(h)) + len(g.txHashCandidates(h^0x5555))
+					found += len(g.addrCandidates(h, math.MaxUint64)) + len(g.txHashCandidates(h^0x5555))
 				}
 				if found > b.N/100 {
 					b.Fatalf("%d of %d random keys found", found, 2*b.N)

@@ -188,15 +188,21 @@ func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 }
 
 // addrCandidates returns the address ids whose bytes hash to h (addrHash);
-// the caller checks the id's bytes.
-func (g *segState) addrCandidates(h uint64) []uint64 {
+// the caller checks the id's bytes. Ids from limit on are not wanted (the
+// address cache holds them): the open segment is not probed when all of
+// its ids are (nor, then, built its index), nor the closed ones when all
+// of theirs are; some may still be returned.
+func (g *segState) addrCandidates(h, limit uint64) []uint64 {
 	var out []uint64
-	if g.closedKeys() {
+	if g.closedKeys() && (g.pending != nil || g.segs[0].addrStart < limit) {
 		g.stats.probes++
 		if !g.filtering(g.addrF) || g.addrFilter().mayHave(uint32(h>>32)) {
 			g.stats.maybes++
 			out = g.closedAddrCandidates(h, out)
 		}
+	}
+	if g.open.addrStart >= limit {
+		return out
 	}
 	return g.openA.catchUp(g.open.addrs).get(h, out)
 }

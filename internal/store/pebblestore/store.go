@@ -417,7 +417,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	if uint64(g.cur.len()) != k {
 		return fmt.Errorf("%w: chain %s: %d distinct addresses in the address log's last %d records", errCorrupt, c, g.cur.len(), k)
 	}
-	g.complete = k == n
+	g.loaded(n-k+1, n)
 	st.addrs = g
 	return nil
 }
