@@ -119,6 +119,11 @@ func (g *addrGens) rotate() {
 		d.empty()
 	}
 	g.old, g.cur = g.cur, d
+	if n := len(g.old.slots); len(d.slots) < n {
+		// The first switch: the table grows to the full one's size once,
+		// written through, rather than doubling from nothing again.
+		d.resizeKeep(n, nil, true)
+	}
 	g.curStart = g.top + 1
 	g.switches++
 }

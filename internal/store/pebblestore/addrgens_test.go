@@ -132,6 +132,9 @@ func TestAddrGens(t *testing.T) {
 					t.Fatalf("bad op %q", op)
 				}
 			}
+			if len(g.cur.slots) < len(g.old.slots) {
+				t.Fatalf("the current table (%d slots) is smaller than the old one (%d): it will grow again", len(g.cur.slots), len(g.old.slots))
+			}
 			got := want{genIDs(t, g.cur), genIDs(t, g.old), genIDs(t, g.spill), g.floor, g.switches}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("cur, old, spill, floor, switches:\n got %v\nwant %v", got, tc.want)
