@@ -332,3 +332,26 @@ func checkFloor(t *testing.T, st *chainState) {
 		t.Fatal(err)
 	}
 }
+
+// TestAddrGensSwitchSize: past the first switch, the current table starts
+// at the size of the full one (it would otherwise double its way up again,
+// a second time per cache), and no later switch or put grows either.
+func TestAddrGensSwitchSize(t *testing.T) {
+	g := newAddrGens(8192)
+	g.loaded(1, 0)
+	full := 0
+	for n := uint64(1); n <= 5*4096; n++ {
+		a := genAddr(n)
+		g.put(a, addrHash(a), n)
+		if n == 4096 {
+			full = len(g.cur.slots)
+		}
+		if g.switches > 0 && (len(g.cur.slots) != full || len(g.old.slots) != full) {
+			t.Fatalf("after %d addresses (%d switches): tables of %d and %d slots, the full one has %d",
+				n, g.switches, len(g.cur.slots), len(g.old.slots), full)
+		}
+	}
+	if full <= addrCacheMin || g.switches != 4 {
+		t.Fatalf("a full generation has %d slots, %d switches", full, g.switches)
+	}
+}
