@@ -14,7 +14,7 @@ import (
 // dropped and the current one becomes old (the dropped table, emptied, is
 // the new current one), so the cache holds the addresses used since the
 // switch before last: between cap and 2·cap of them, in the memory one
-// table of 2·cap addresses takes. Before (layout 7 to the sixth session)
+// table of AddrCacheEntries addresses takes (genSize). Before (layout 7 to the sixth session)
 // the cache kept the chain's first 2²¹ addresses for good, and every reuse
 // of a later one was looked up in the segments.
 //
@@ -35,7 +35,8 @@ import (
 type addrGens struct {
 	cur, old *addrCache
 	spill    *addrCache
-	cap      int
+	slots    int // a full generation's table size
+	cap      int // the addresses a generation holds
 	pin      uint64
 	floor    uint64
 	curStart uint64 // the first id created since cur became current
@@ -45,12 +46,13 @@ type addrGens struct {
 	hitCur, hitOld, switches, lookups, found uint64
 }
 
-// newAddrGens returns an empty cache for at most max addresses, max/2 a
-// generation, which vouches for no address (floor: none) until load says
+// newAddrGens returns an empty cache in the memory of n addresses
+// (genSize), which vouches for no address (floor: none) until loaded says
 // what it holds.
-func newAddrGens(max int) *addrGens {
+func newAddrGens(n int) *addrGens {
+	slots, cap := genSize(n)
 	return &addrGens{cur: newAddrCache(0), old: newAddrCache(0), spill: newAddrCache(0),
-		cap: genCap(max), pin: math.MaxUint64, floor: math.MaxUint64, curStart: math.MaxUint64}
+		slots: slots, cap: cap, pin: math.MaxUint64, floor: math.MaxUint64, curStart: math.MaxUint64}
 }
 
 // loaded says the current generation holds every address from id first
@@ -62,8 +64,16 @@ func (g *addrGens) loaded(first, last uint64) {
 // complete: the cache holds every address of the chain.
 func (g *addrGens) complete() bool { return g.floor <= 1 }
 
-// genCap is a generation's size for a cache of max addresses.
-func genCap(max int) int { return (max + 1) / 2 }
+// genSize returns a generation's table size and the addresses it holds
+// for a cache of n addresses: each generation takes half the slots that
+// one table of n addresses would (so the two take that table's memory),
+// and holds as many addresses as fit before the table would grow, its load
+// limit (addrCacheLoad/8): 1,310,720 a generation for the default 2²¹, so
+// between 1.3 M and 2.6 M addresses in all.
+func genSize(n int) (slots, cap int) {
+	slots = max(1, 1<<log2(n*8/addrCacheLoad+1)/2)
+	return slots, max(1, slots*addrCacheLoad/8)
+}
 
 // get returns the id of address a (addrHash h), promoting a hit in the old
 // generation into the current one.
@@ -156,8 +166,14 @@ func (g *addrGens) abort() {
 }
 
 // reserve makes room in the current generation for n more addresses (up to
-// a generation) before it grows.
-func (g *addrGens) reserve(n int) { g.cur.reserve(min(g.cap, g.cur.n+n)) }
+// a generation) before it grows, writing the table through once.
+func (g *addrGens) reserve(n int) {
+	n = min(g.cap, g.cur.n+n)
+	size := min(1<<log2(n*8/addrCacheLoad+1), g.slots)
+	if size = max(addrCacheMin, size); size > len(g.cur.slots) {
+		g.cur.resizeKeep(size, nil, true)
+	}
+}
 
 // len is the number of entries (an address promoted into the current
 // generation counts in both).

@@ -56,8 +56,8 @@ func ids(lo, hi uint64) []uint64 { // lo..hi inclusive
 	return out
 }
 
-// TestAddrGens runs scripts of cache operations on a cache of 2×4
-// addresses and checks what each generation and the spill then hold, the
+// TestAddrGens runs scripts of cache operations on a cache of two
+// generations of 4 addresses and checks what each generation and the spill then hold, the
 // complete flag, the switches, and that get finds exactly the held ids.
 // "put a-b" puts ids a..b (new addresses), "get a-b" gets them (a hit in
 // the old generation promotes it), "begin p" starts an Apply allocating
@@ -104,6 +104,7 @@ func TestAddrGens(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newAddrGens(8)
+			g.cap = 4      // generations of 4, whatever genSize makes of 8
 			g.loaded(1, 0) // an empty chain's cache, as loadAddrs leaves it
 			for _, op := range tc.ops {
 				var verb string
@@ -339,19 +340,31 @@ func checkFloor(t *testing.T, st *chainState) {
 func TestAddrGensSwitchSize(t *testing.T) {
 	g := newAddrGens(8192)
 	g.loaded(1, 0)
-	full := 0
-	for n := uint64(1); n <= 5*4096; n++ {
+	for n := uint64(1); g.switches < 4; n++ {
 		a := genAddr(n)
 		g.put(a, addrHash(a), n)
-		if n == 4096 {
-			full = len(g.cur.slots)
-		}
-		if g.switches > 0 && (len(g.cur.slots) != full || len(g.old.slots) != full) {
-			t.Fatalf("after %d addresses (%d switches): tables of %d and %d slots, the full one has %d",
-				n, g.switches, len(g.cur.slots), len(g.old.slots), full)
+		if g.switches > 0 && (len(g.cur.slots) != g.slots || len(g.old.slots) != g.slots) {
+			t.Fatalf("after %d addresses (%d switches): tables of %d and %d slots, a full one has %d",
+				n, g.switches, len(g.cur.slots), len(g.old.slots), g.slots)
 		}
 	}
-	if full <= addrCacheMin || g.switches != 4 {
-		t.Fatalf("a full generation has %d slots, %d switches", full, g.switches)
+	if g.slots <= addrCacheMin {
+		t.Fatalf("a full generation has %d slots: the test needs more than the minimum table", g.slots)
+	}
+}
+
+// TestGenSize: the two generations take at most the slots of the one table
+// the same AddrCacheEntries made before them, hold at least half as many
+// addresses, and never grow their table.
+func TestGenSize(t *testing.T) {
+	for _, n := range []int{1, 2, 4, 7, 300, 131072, 1 << 21} {
+		slots, cap := genSize(n)
+		one := 1 << log2(n*8/addrCacheLoad+1) // the single table's size for n
+		if 2*slots > one || 2*cap < n || (cap+1)*8 <= slots*addrCacheLoad || cap*8 > slots*addrCacheLoad && cap > 1 {
+			t.Errorf("genSize(%d) = %d slots, %d addresses; one table had %d slots", n, slots, cap, one)
+		}
+	}
+	if _, cap := genSize(addrCacheMax); cap != 1310720 {
+		t.Errorf("default generation of %d addresses, want 1,310,720", cap)
 	}
 }

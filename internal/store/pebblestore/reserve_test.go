@@ -55,8 +55,8 @@ func TestReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := capped.chains[model.BTC]
-	if n, want := len(cs.addrs.cur.slots), max(addrCacheMin, 1<<log2(150*8/addrCacheLoad+1)); n != want {
-		t.Fatalf("%d cache slots for a cap of 300 addresses (150 a generation), want %d", n, want)
+	if n, want := len(cs.addrs.cur.slots), max(addrCacheMin, cs.addrs.slots); n != want {
+		t.Fatalf("%d cache slots for a cap of 300 addresses (a generation's table: %d), want %d", n, cs.addrs.slots, want)
 	}
 	if c := cap(cs.seg.open.adj); c != 1000 {
 		t.Fatalf("room for %d adjacency entries with segments of 1,000", c)

@@ -407,7 +407,7 @@ func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
 	n := st.meta.NextAddr - 1
 	g := newAddrGens(s.addrMax)
 	k := min(n, uint64(g.cap))
-	g.cur = newAddrCache(int(k))
+	g.reserve(int(k))
 	if err := st.addrLog.scan(n-k, n, func(r uint64, v []byte) error {
 		g.cur.put(v, addrHash(v), r+1)
 		return nil
