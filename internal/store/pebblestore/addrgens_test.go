@@ -292,6 +292,16 @@ func TestAddrGensStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			if err := s.Reserve(model.BTC, 0, 0); err != nil { // a write's state: the cache loads
+				t.Fatal(err)
+			}
+			st := s.chains[model.BTC]
+			n, g := st.meta.NextAddr-1, st.addrs
+			if k := min(n, uint64(g.cap)); uint64(g.cur.n) != k || g.floor != n-k+1 || g.top != n {
+				t.Fatalf("reopened with %d addresses, generations of %d: %d loaded, floor %d, top %d; want the last %d",
+					n, g.cap, g.cur.n, g.floor, g.top, k)
+			}
+			checkFloor(t, st)
 			apply(blocks[200:260])
 			if err := s.RollbackTo(model.BTC, 229); err != nil {
 				t.Fatal(err)

@@ -90,8 +90,8 @@ func (st *chainState) cacheAsset(contract string, id uint32) {
 	}
 }
 
-// addrCacheMax is the default bound of the address-id cache
-// (Options.AddrCacheEntries): two generations of half as many (addrgens.go)
+// addrCacheMax is the default size of the address-id cache
+// (Options.AddrCacheEntries): two generations in its memory (addrgens.go)
 // keep the addresses used most recently, and misses are looked up in the
 // segments and the address log, so memory stays flat on any chain size.
 var addrCacheMax = 1 << 21 // a variable so that tests can exercise the incomplete cache
@@ -108,12 +108,12 @@ type Options struct {
 	// entries (one per 32 records) after which an Apply syncs the log's
 	// index file (default 1,024; tests set it small).
 	LogIndexEvery int
-	// AddrCacheEntries bounds the address-id cache of each chain (default
-	// 2²¹ ≈ 2.1 M addresses, ≈ 128 MB), which keeps the addresses used most
-	// recently. Past it, an address the cache misses is looked up in every
-	// segment's address section: an operator with the memory can raise it
-	// (≈ 64 bytes an address at the tables' load) for chains with more
-	// addresses.
+	// AddrCacheEntries sizes the address-id cache of each chain: the
+	// memory of a table of that many addresses (default 2²¹: 128 MB), as
+	// two generations that keep the addresses used most recently (1.3 to
+	// 2.6 M by default; addrgens.go). An address the cache misses is looked
+	// up in the segments' address sections: an operator with the memory can
+	// raise it (≈ 64 bytes an address) for chains with more addresses.
 	AddrCacheEntries int
 }
 
