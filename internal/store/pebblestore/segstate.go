@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -198,7 +199,7 @@ func (g *segState) addrCandidates(h, limit uint64) []uint64 {
 		g.stats.probes++
 		if !g.filtering(g.addrF) || g.addrFilter().mayHave(uint32(h>>32)) {
 			g.stats.maybes++
-			out = g.closedAddrCandidates(h, out)
+			out = g.closedAddrCandidatesBelow(h, limit, out)
 		}
 	}
 	if g.open.addrStart >= limit {
@@ -209,10 +210,27 @@ func (g *segState) addrCandidates(h, limit uint64) []uint64 {
 
 // closedAddrCandidates is closedTxCandidates for address hashes.
 func (g *segState) closedAddrCandidates(h uint64, out []uint64) []uint64 {
+	return g.closedAddrCandidatesBelow(h, math.MaxUint64, out)
+}
+
+// closedAddrCandidatesBelow is closedAddrCandidates without the segments
+// whose ids are all limit or more: a lookup below the address cache's
+// floor neither reads them nor waits for a closing segment's index (built
+// on the close's goroutine) when the closing segment's ids are all above.
+func (g *segState) closedAddrCandidatesBelow(h, limit uint64, out []uint64) []uint64 {
 	for _, s := range g.segs {
+		if s.addrStart >= limit {
+			break // ids ascend with the segments
+		}
 		out = append(out, s.addrIDs(h)...)
 	}
-	if g.pending != nil {
+	// The closing segment's ids start at or after the last closed one's
+	// (which it replaces when it merges the tail).
+	from := uint64(1)
+	if n := len(g.segs); n > 0 {
+		from = g.segs[n-1].addrStart
+	}
+	if g.pending != nil && from < limit {
 		<-g.pending.indexed
 		out = g.pending.a.get(h, out)
 	}
