@@ -14,13 +14,14 @@ import (
 // dropped and the current one becomes old (the dropped table, emptied, is
 // the new current one), so the cache holds the addresses used since the
 // switch before last: between cap and 2·cap of them, in the memory one
-// table of AddrCacheEntries addresses takes (genSize). Before (layout 7 to the sixth session)
-// the cache kept the chain's first 2²¹ addresses for good, and every reuse
-// of a later one was looked up in the segments.
+// table of AddrCacheEntries addresses takes (genSize). Before (layout 7,
+// to the sixth session) the cache kept the chain's first 2²¹ addresses for
+// good, and every reuse of a later one was looked up in the segments.
 //
 // floor: the cache holds every address from id floor on, so a miss needs
-// a lookup only among the ids below it (lookupAddr then skips the open
-// segment, whose ids are usually all above it); complete (floor 1: every
+// a lookup only among the ids below it (addrCandidates then skips the
+// segments whose ids are all above it: the open one, most of the time,
+// and the closing one); complete (floor 1: every
 // address of the chain) means a miss is a new address, with no lookup. The
 // addresses created since the current generation began (curStart on) are
 // all in it, so a switch that drops an address raises floor to the
