@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,23 +169,48 @@ func TestCLIContract(t *testing.T) {
 }
 
 // TestCrashSafety kills an ingest with SIGKILL at random points, resumes it
-// each time, and requires exactly the contents of one clean run.
+// each time, and requires exactly the contents of one clean run; again with
+// an address cache sized for 300 addresses (two generations of 160), which
+// switches generations all the time and, resumed, loads the address log's
+// last addresses, and whose clean run must store what the default's does.
 func TestCrashSafety(t *testing.T) {
 	blk := btctestdata.Path(t, "blockchain/testdata/blk_0_to_14131.dat") // real mainnet blocks 0-14,131
 	// Small batches and segments: kills land in batch commits, segment
 	// closes, tail merges, UTXO snapshot writes and (every 3 groups of 32
 	// new addresses or blocks) syncs of the address and block logs' indexes.
 	env := []string{"SPOOR_BATCH_TXS=40", "SPOOR_SEGMENT_ENTRIES=2000", "SPOOR_LOG_INDEX_EVERY=3"}
-	clean := t.TempDir()
-	t0 := time.Now()
-	if _, e, code := run(t, env, "--data", clean, "ingest", "btc", "--blocks", blk); code != 0 {
-		t.Fatalf("clean ingest: %s", e)
+	var want string
+	for _, cache := range []string{"default", "300"} {
+		t.Run("addr-cache-"+cache, func(t *testing.T) {
+			env := env
+			if cache != "default" {
+				env = append(slices.Clone(env), "SPOOR_ADDR_CACHE="+cache)
+			}
+			clean := t.TempDir()
+			t0 := time.Now()
+			if _, e, code := run(t, env, "--data", clean, "ingest", "btc", "--blocks", blk); code != 0 {
+				t.Fatalf("clean ingest: %s", e)
+			}
+			// Kill points are spread over the time a whole ingest takes
+			// here (timed again for each subtest: the machine's load
+			// changes), so the test kills mid-ingest on a fast machine as
+			// on a slow one.
+			full := time.Since(t0)
+			d := storeDigest(t, clean)
+			if want == "" {
+				want = d
+			} else if d != want {
+				t.Fatal("a clean ingest with this cache stores something else than with the default cache")
+			}
+			crashResume(t, env, blk, full, want)
+		})
 	}
-	// Kill points are spread over the time a whole ingest takes here, so the
-	// test kills mid-ingest on a fast machine as on a slow one.
-	full := time.Since(t0)
-	want := storeDigest(t, clean)
+}
 
+// crashResume kills ingests of blk at random points within full, resuming
+// each time, until one finishes after three kills; the store must then
+// have digest want.
+func crashResume(t *testing.T, env []string, blk string, full time.Duration, want string) {
 	data := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills, restarts := 0, 0

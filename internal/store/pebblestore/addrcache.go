@@ -19,6 +19,7 @@ type addrCache struct {
 	shift uint // 64 − log2(len(slots))
 	n     int
 	arena []byte // long addresses' bytes
+	top   uint64 // at least the highest id put since the cache was empty
 }
 
 type addrSlot struct {
@@ -106,6 +107,7 @@ func (c *addrCache) put(a []byte, h, id uint64) {
 	i, ok := c.find(a, h, k, long)
 	if ok {
 		c.slots[i].id = id
+		c.top = max(c.top, id)
 		return
 	}
 	if long {
@@ -114,6 +116,19 @@ func (c *addrCache) put(a []byte, h, id uint64) {
 	}
 	c.slots[i] = addrSlot{k: k, id: id}
 	c.n++
+	c.top = max(c.top, id)
+}
+
+// slotBytes appends the address in slot s to dst.
+func (c *addrCache) slotBytes(s *addrSlot, dst []byte) []byte {
+	if s.k[0]&0xff == addrLong {
+		return append(dst, c.arena[s.k[2]:s.k[2]+s.k[0]>>8]...)
+	}
+	var b [24]byte
+	binary.LittleEndian.PutUint64(b[0:], s.k[0])
+	binary.LittleEndian.PutUint64(b[8:], s.k[1])
+	binary.LittleEndian.PutUint64(b[16:], s.k[2])
+	return append(dst, b[1:1+b[0]]...)
 }
 
 // slotHash is the addrHash of the address in slot s.
@@ -190,7 +205,7 @@ func (c *addrCache) removeFrom(min uint64) {
 func (c *addrCache) empty() {
 	if c.n > 0 {
 		clear(c.slots)
-		c.n, c.arena = 0, c.arena[:0]
+		c.n, c.arena, c.top = 0, c.arena[:0], 0
 	}
 }
 

@@ -21,16 +21,12 @@ import (
 // open segment, the UTXO set), with what it takes to put those back if the
 // Apply fails.
 type applier struct {
-	s     *Store
-	st    *chainState
-	c     byte
-	chain model.Chain
-	m     meta
-	b     *pebble.Batch
-	// New addresses go straight into the chain's address cache (a failed
-	// Apply takes out the ids from firstA on); addrs holds those the full
-	// cache has no room for.
-	addrs  *addrCache
+	s      *Store
+	st     *chainState
+	c      byte
+	chain  model.Chain
+	m      meta
+	b      *pebble.Batch
 	assets map[string]uint32
 	// The last token contract looked up and its asset: decoders share one
 	// contract slice between a token's transfers, so most transfers are
@@ -86,13 +82,9 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 	}
-	if st.overflow == nil {
-		st.overflow = newAddrCache(0)
-	}
 	a := &applier{
 		s: s, st: st, c: byte(c), chain: c, m: st.meta,
 		b:      s.db.NewBatch(),
-		addrs:  st.overflow,
 		assets: map[string]uint32{},
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
@@ -124,16 +116,18 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	if st.utxo != nil {
 		st.utxo.begin()
 	}
+	// New addresses go straight into the chain's address cache, which a
+	// failed Apply takes them out of (the ids from firstA on).
+	st.addrs.begin(a.firstA)
 	done := false
 	defer func() {
-		a.addrs.empty()
 		if !done { // put the in-memory parts back
 			a.ix.stop()
 		}
 		st.chunks = a.ix.spare
 		if !done {
 			st.seg.truncateOpen(a.first, a.firstA)
-			st.addrs.removeFrom(a.firstA)
+			st.addrs.abort()
 			if st.utxo != nil {
 				st.utxo.abort()
 			}
@@ -183,9 +177,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		}
 	}
 	s.txGets += a.txGets
-	if a.addrs.len() > 0 {
-		st.complete = false // the cache is full: it no longer holds every address
-	}
+	st.addrs.commit()
 	for k, v := range a.assets {
 		st.cacheAsset(k, v)
 	}
@@ -329,21 +321,21 @@ func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
-	if id, ok := a.st.addrs.get(addr, h); ok {
+	g := a.st.addrs
+	if id, ok := g.get(addr, h); ok {
 		return id, nil
 	}
-	if id, ok := a.addrs.get(addr, h); ok {
-		return id, nil
-	}
-	if !a.st.complete { // a complete cache holds every address: this one is new
-		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, a.firstA)
+	// The cache holds every address from id g.floor on (all of them, when
+	// complete: this one is new) and those this Apply created.
+	if limit := min(g.floor, a.firstA); limit > 1 {
+		g.lookups++
+		id, err := a.s.lookupAddr(a.st, a.chain, addr, h, limit)
 		if err != nil {
 			return 0, err
 		}
 		if id != 0 {
-			if a.st.addrs.len() < a.s.addrMax {
-				a.st.addrs.put(addr, h, id)
-			}
+			g.found++
+			g.put(addr, h, id)
 			return id, nil
 		}
 	}
@@ -351,21 +343,17 @@ func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 	a.m.NextAddr++
 	a.st.addrLog.add(addr, 0, nil)
 	a.st.seg.addAddr(h, id)
-	if a.st.addrs.len() < a.s.addrMax {
-		a.st.addrs.put(addr, h, id)
-	} else {
-		a.addrs.put(addr, h, id)
-	}
+	g.put(addr, h, id)
 	return id, nil
 }
 
-// lookupAddr returns the id of stored address bytes (hash h), or 0: the
-// segments' address hashes name candidates below id limit, the address
+// lookupAddr returns the id of stored address bytes (hash h) if below
+// limit, or 0: the segments' address hashes name candidates, the address
 // log's bytes settle it. Callers hold s.mu.
 func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64, limit uint64) (uint64, error) {
-	for _, id := range st.seg.addrCandidates(h) {
+	for _, id := range st.seg.addrCandidates(h, limit) {
 		if id >= limit {
-			continue // created by the running Apply, which knows them exactly
+			continue // the address cache holds it (see addrIDHash)
 		}
 		var buf [64]byte
 		v, err := st.addrLog.get(id-1, buf[:0])

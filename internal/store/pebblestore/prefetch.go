@@ -79,7 +79,7 @@ func addrHashOr(b []byte) uint64 {
 // will probe first.
 func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 	st := a.st
-	ac := st.addrs
+	ac, ao := st.addrs.cur, st.addrs.old
 	w := &a.pf
 	w.txid, w.in, w.out, w.addr = w.txid[:0], w.in[:0], w.out[:0], w.addr[:0]
 	w.nt, w.ni, w.no, w.na = 0, 0, 0, 0
@@ -117,9 +117,15 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				sink += ac.slots[h>>ac.shift].id
 			}
 		}
+		// A miss there is looked up in the old generation next.
+		if ao.n > 0 {
+			for _, h := range w.addr {
+				sink += ao.slots[h>>ao.shift].id
+			}
+		}
 		// An address the full cache misses is looked up in the address
 		// filter next.
-		if f := st.seg.addrF; f != nil && !st.complete {
+		if f := st.seg.addrF; f != nil && !st.addrs.complete() {
 			for _, h := range w.addr {
 				sink += f.line(uint32(h >> 32))
 			}
@@ -157,7 +163,13 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				sink += ac.slots[h>>ac.shift].id
 			}
 		}
-		if f := g.addrF; f != nil && !st.complete {
+		// A miss there is looked up in the old generation next.
+		if ao.n > 0 {
+			for _, h := range w.addr {
+				sink += ao.slots[h>>ao.shift].id
+			}
+		}
+		if f := g.addrF; f != nil && !st.addrs.complete() {
 			for _, h := range w.addr {
 				sink += f.line(uint32(h >> 32))
 			}

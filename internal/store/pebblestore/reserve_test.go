@@ -25,7 +25,7 @@ func TestReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := s.chains[model.BTC]
-	slots, adj := len(st.addrs.slots), unsafe.SliceData(st.seg.open.adj)
+	slots, adj := len(st.addrs.cur.slots), unsafe.SliceData(st.seg.open.adj)
 	if slots*addrCacheLoad < 5000*8 {
 		t.Fatalf("%d cache slots for 5,000 addresses", slots)
 	}
@@ -37,9 +37,9 @@ func TestReserve(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(st.addrs.slots) != slots || unsafe.SliceData(st.seg.open.adj) != adj {
+	if len(st.addrs.cur.slots) != slots || unsafe.SliceData(st.seg.open.adj) != adj {
 		t.Fatalf("grew after the reservation: %d → %d cache slots, adjacency array moved %v",
-			slots, len(st.addrs.slots), unsafe.SliceData(st.seg.open.adj) != adj)
+			slots, len(st.addrs.cur.slots), unsafe.SliceData(st.seg.open.adj) != adj)
 	}
 	if digest(t, s) != digest(t, plain) {
 		t.Fatal("a reserved ingest stored something else")
@@ -55,8 +55,8 @@ func TestReserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := capped.chains[model.BTC]
-	if n, want := len(cs.addrs.slots), max(addrCacheMin, 1<<log2(300*8/addrCacheLoad+1)); n != want {
-		t.Fatalf("%d cache slots for a cap of 300 addresses, want %d", n, want)
+	if n, want := len(cs.addrs.cur.slots), max(addrCacheMin, cs.addrs.slots); n != want {
+		t.Fatalf("%d cache slots for a cap of 300 addresses (a generation's table: %d), want %d", n, cs.addrs.slots, want)
 	}
 	if c := cap(cs.seg.open.adj); c != 1000 {
 		t.Fatalf("room for %d adjacency entries with segments of 1,000", c)

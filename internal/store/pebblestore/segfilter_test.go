@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -272,11 +273,22 @@ func checkFilterAgainstWalk(t *testing.T, s *Store, w *filterWorld, rng *rand.Ra
 			t.Fatalf("txid hash %#x: candidates %v, the walk of every segment %v", h, got, want)
 		}
 	}
+	// Below a limit (the address cache's floor), the same candidates under
+	// it: limits at every segment boundary, inside segments, past the end.
+	limits := []uint64{math.MaxUint64, 1, 2, st.meta.NextAddr, st.meta.NextAddr / 2, st.meta.NextAddr/3 + 1}
+	for _, x := range g.segs {
+		limits = append(limits, x.addrStart, x.addrStart+1, x.addrEnd)
+	}
+	below := func(v []uint64, limit uint64) []uint64 {
+		return slices.DeleteFunc(v, func(id uint64) bool { return id >= limit })
+	}
 	for _, h := range addrHashes {
-		got := sorted(g.addrCandidates(h))
 		want := sorted(g.openA.get(h, g.closedAddrCandidates(h, nil)))
-		if !slices.Equal(got, want) {
-			t.Fatalf("address hash %#x: candidates %v, the walk of every segment %v", h, got, want)
+		for _, limit := range limits {
+			got := sorted(below(g.addrCandidates(h, limit), limit))
+			if w := below(slices.Clone(want), limit); !slices.Equal(got, w) {
+				t.Fatalf("address hash %#x below %d: candidates %v, the walk of every segment %v", h, limit, got, w)
+			}
 		}
 	}
 }
@@ -462,7 +474,7 @@ func BenchmarkAbsentLookups(b *testing.B) {
 					keys[i] = rng.Uint64()
 				}
 				for _, h := range keys[:64] { // build every bitmap and filter
-					g.addrCandidates(h)
+					g.addrCandidates(h, math.MaxUint64)
 					g.txHashCandidates(h)
 				}
 				g.stats = filterStats{}
@@ -471,7 +483,7 @@ func BenchmarkAbsentLookups(b *testing.B) {
 				for b.Loop() {
 					h := keys[i&(len(keys)-1)]
 					i++
-					found += len(g.addrCandidates(h)) + len(g.txHashCandidates(h^0x5555))
+					found += len(g.addrCandidates(h, math.MaxUint64)) + len(g.txHashCandidates(h^0x5555))
 				}
 				if found > b.N/100 {
 					b.Fatalf("%d of %d random keys found", found, 2*b.N)

@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -188,25 +189,48 @@ func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 }
 
 // addrCandidates returns the address ids whose bytes hash to h (addrHash);
-// the caller checks the id's bytes.
-func (g *segState) addrCandidates(h uint64) []uint64 {
+// the caller checks the id's bytes. Ids from limit on are not wanted (the
+// address cache holds them): the open segment is not probed when all of
+// its ids are (nor, then, built its index), nor the closed ones when all
+// of theirs are; some may still be returned.
+func (g *segState) addrCandidates(h, limit uint64) []uint64 {
 	var out []uint64
-	if g.closedKeys() {
+	if g.closedKeys() && (g.pending != nil || g.segs[0].addrStart < limit) {
 		g.stats.probes++
 		if !g.filtering(g.addrF) || g.addrFilter().mayHave(uint32(h>>32)) {
 			g.stats.maybes++
-			out = g.closedAddrCandidates(h, out)
+			out = g.closedAddrCandidatesBelow(h, limit, out)
 		}
+	}
+	if g.open.addrStart >= limit {
+		return out
 	}
 	return g.openA.catchUp(g.open.addrs).get(h, out)
 }
 
 // closedAddrCandidates is closedTxCandidates for address hashes.
 func (g *segState) closedAddrCandidates(h uint64, out []uint64) []uint64 {
+	return g.closedAddrCandidatesBelow(h, math.MaxUint64, out)
+}
+
+// closedAddrCandidatesBelow is closedAddrCandidates without the segments
+// whose ids are all limit or more: a lookup below the address cache's
+// floor neither reads them nor waits for a closing segment's index (built
+// on the close's goroutine) when the closing segment's ids are all above.
+func (g *segState) closedAddrCandidatesBelow(h, limit uint64, out []uint64) []uint64 {
 	for _, s := range g.segs {
+		if s.addrStart >= limit {
+			break // ids ascend with the segments
+		}
 		out = append(out, s.addrIDs(h)...)
 	}
-	if g.pending != nil {
+	// The closing segment's ids start at or after the last closed one's
+	// (which it replaces when it merges the tail).
+	from := uint64(1)
+	if n := len(g.segs); n > 0 {
+		from = g.segs[n-1].addrStart
+	}
+	if g.pending != nil && from < limit {
 		<-g.pending.indexed
 		out = g.pending.a.get(h, out)
 	}

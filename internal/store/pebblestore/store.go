@@ -49,13 +49,13 @@ type Store struct {
 // chainState is the in-memory view of one chain: its committed meta and a
 // bounded cache of address ids.
 type chainState struct {
-	meta  meta
-	addrs *addrCache
-	// complete: addrs holds every address of the chain, so a miss means a
-	// new address and needs no lookup in the segments and the address log
-	// (a negative lookup costs microseconds: most of an ingest's time on
+	meta meta
+	// addrs: the address ids used most recently (addrgens.go). While it is
+	// complete (it holds every address of the chain), a miss means a new
+	// address and needs no lookup in the segments and the address log (a
+	// negative lookup costs microseconds: most of an ingest's time on
 	// fresh addresses).
-	complete bool
+	addrs *addrGens
 	// loadTried: loadAddrs ran since the cache was last dropped.
 	loadTried bool
 	// assets caches token asset ids by contract. It holds only ids whose
@@ -77,10 +77,6 @@ type chainState struct {
 	// heights: the stored block heights, nil until an Unordered Apply
 	// needs them (see heights.go).
 	heights heightSet
-	// overflow: the emptied cache of the addresses the last Apply created
-	// past addrs's cap, which the next Apply fills again (growing a fresh
-	// one every Apply cost ≈ 9 k page faults per 10⁷ transfers).
-	overflow *addrCache
 	// chunks: the Apply pipeline's indexed chunks, kept for the next Apply
 	// (pipeline.go).
 	chunks []*txChunk
@@ -97,10 +93,10 @@ func (st *chainState) cacheAsset(contract string, id uint32) {
 	}
 }
 
-// addrCacheMax is the default bound of the address-id cache
-// (Options.AddrCacheEntries); when full, new addresses are no longer added
-// and misses are looked up in the segments and the address log, so memory
-// stays flat on any chain size.
+// addrCacheMax is the default size of the address-id cache
+// (Options.AddrCacheEntries): two generations in its memory (addrgens.go)
+// keep the addresses used most recently, and misses are looked up in the
+// segments and the address log, so memory stays flat on any chain size.
 var addrCacheMax = 1 << 21 // a variable so that tests can exercise the incomplete cache
 
 var _ store.Store = (*Store)(nil)
@@ -115,11 +111,12 @@ type Options struct {
 	// entries (one per 32 records) after which an Apply syncs the log's
 	// index file (default 1,024; tests set it small).
 	LogIndexEvery int
-	// AddrCacheEntries bounds the address-id cache of each chain (default
-	// 2²¹ ≈ 2.1 M addresses, ≈ 128 MB). Past it, a new address is looked up
-	// in every segment's address section: an operator with the memory can
-	// raise it (≈ 64 bytes an address at the table's load) for chains with
-	// more addresses.
+	// AddrCacheEntries sizes the address-id cache of each chain: the
+	// memory of a table of that many addresses (default 2²¹: 128 MB), as
+	// two generations that keep the addresses used most recently (1.3 to
+	// 2.6 M by default; addrgens.go). An address the cache misses is looked
+	// up in the segments' address sections: an operator with the memory can
+	// raise it (≈ 64 bytes an address) for chains with more addresses.
 	AddrCacheEntries int
 }
 
@@ -359,7 +356,7 @@ func (s *Store) loadState(c model.Chain) (*chainState, error) {
 	if st, ok := s.chains[c]; ok {
 		return st, nil
 	}
-	st := &chainState{addrs: newAddrCache(0), assets: map[string]uint32{}}
+	st := &chainState{addrs: newAddrGens(s.addrMax), assets: map[string]uint32{}}
 	v, err := s.get(key(tMeta, byte(c), 0))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -401,28 +398,30 @@ func (s *Store) loadState(c model.Chain) (*chainState, error) {
 	return st, nil
 }
 
-// loadAddrs fills the address cache with every address of the chain when
-// they fit, making it complete. Callers hold s.mu.
+// loadAddrs fills the address cache with the chain's last addresses (the
+// most recent ones, which an ingest is likeliest to see again), as many as
+// a generation holds: all of them, making it complete, when they fit.
+// Callers hold s.mu.
 func (s *Store) loadAddrs(c model.Chain, st *chainState) error {
-	if st.complete || st.loadTried {
+	if st.loadTried {
 		return nil
 	}
 	st.loadTried = true
 	n := st.meta.NextAddr - 1
-	if n > uint64(s.addrMax/2) {
-		return nil // too many: look misses up in the segments
-	}
-	addrs := newAddrCache(int(n))
-	if err := st.addrLog.scan(0, n, func(r uint64, v []byte) error {
-		addrs.put(v, addrHash(v), r+1)
+	g := newAddrGens(s.addrMax)
+	k := min(n, uint64(g.cap))
+	g.reserve(int(k))
+	if err := st.addrLog.scan(n-k, n, func(r uint64, v []byte) error {
+		g.cur.put(v, addrHash(v), r+1)
 		return nil
 	}); err != nil {
 		return err
 	}
-	if uint64(addrs.len()) != n {
-		return fmt.Errorf("%w: chain %s has %d addresses, meta says %d", errCorrupt, c, addrs.len(), n)
+	if uint64(g.cur.len()) != k {
+		return fmt.Errorf("%w: chain %s: %d distinct addresses in the address log's last %d records", errCorrupt, c, g.cur.len(), k)
 	}
-	st.addrs, st.complete = addrs, true
+	g.loaded(n-k+1, n)
+	st.addrs = g
 	return nil
 }
 
@@ -453,9 +452,7 @@ func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	if err != nil {
 		return err
 	}
-	if st.complete {
-		st.addrs.reserve(int(min(uint64(s.addrMax), st.meta.NextAddr-1+addresses)))
-	}
+	st.addrs.reserve(int(min(uint64(s.addrMax), addresses)))
 	want := min(uint64(s.segMax), transfers+transfers/4)
 	if d := st.seg.open; want > uint64(cap(d.adj)) {
 		d.adj = grow(d.adj, int(want)-len(d.adj))

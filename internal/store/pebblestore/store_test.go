@@ -424,8 +424,8 @@ func TestAddrCacheExact(t *testing.T) {
 				t.Fatal("store differs from applying the final chain in one go")
 			}
 			st, _ := s.state(model.BTC)
-			if complete := max > 100; st.complete != complete {
-				t.Fatalf("cache complete = %v with room for %d addresses", st.complete, max)
+			if complete := max > 100; st.addrs.complete() != complete {
+				t.Fatalf("cache complete = %v with room for %d addresses", st.addrs.complete(), max)
 			}
 		})
 	}

@@ -207,8 +207,8 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 	} else {
 		g.truncateOpen(mark.NextTx, mark.NextAddr)
 	}
-	st.addrs, st.complete, st.loadTried = newAddrCache(0), false, false
-	st.heights = nil // rebuilt from the block keys when next needed
+	st.addrs, st.loadTried = newAddrGens(s.addrMax), false // loaded again from the cut address log
+	st.heights = nil                                       // rebuilt from the block keys when next needed
 	// The undone batches may have allocated asset ids that this undo
 	// deleted: drop the asset cache (it refills from Pebble).
 	st.assets = map[string]uint32{}
