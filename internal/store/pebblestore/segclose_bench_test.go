@@ -11,10 +11,10 @@ import (
 // spends by spender), the order a close finds them in.
 func appendOrder(d *segData) {
 	slices.SortFunc(d.adj, func(a, b adjEnt) int {
-		if a.txnum != b.txnum {
-			return cmpU64(a.txnum, b.txnum)
+		if ta, tb := d.entTx(&a), d.entTx(&b); ta != tb {
+			return cmpU64(ta, tb)
 		}
-		return cmpAdj(a, b)
+		return d.cmpAdj(&a, &b)
 	})
 	slices.SortStableFunc(d.spent, func(a, b spentEnt) int { return cmpU64(a.spender, b.spender) })
 }

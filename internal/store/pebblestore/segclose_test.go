@@ -245,14 +245,7 @@ func indexAdjRef(d *segData, n uint64, rec *txRec, t int64, parts []part) []part
 		if p.addr == 0 {
 			continue
 		}
-		e := adjEnt{addr: p.addr, txnum: n, asset: p.asset, nIn: uint32(p.nIn), nOut: uint32(p.nOut)}
-		if p.in.IsUint64() && p.out.IsUint64() {
-			e.in, e.out = p.in.Uint64(), p.out.Uint64()
-		} else {
-			d.bigs = append(d.bigs, bigPair{p.in, p.out})
-			e.big = uint32(len(d.bigs))
-		}
-		d.adj = push(d.adj, e)
+		d.addAdj(p.addr, n, p.asset, p.nIn, p.nOut, &p.in, &p.out)
 	}
 	return parts
 }
@@ -311,16 +304,16 @@ func TestIndexAdjMany(t *testing.T) {
 			n++
 		}
 	}
-	if len(got.adj) < 10_000 || len(got.bigs) == 0 {
-		t.Fatalf("%d entries, %d big amounts: the test no longer exercises large txs", len(got.adj), len(got.bigs))
+	if len(got.adj) < 10_000 || len(got.wide) == 0 {
+		t.Fatalf("%d entries, %d big amounts: the test no longer exercises large txs", len(got.adj), len(got.wide))
 	}
-	if !slices.Equal(got.adj, want.adj) || !slices.Equal(got.bigs, want.bigs) || !slices.Equal(got.spent, want.spent) || !slices.Equal(got.times, want.times) {
+	if !slices.Equal(got.adj, want.adj) || !slices.Equal(got.wide, want.wide) || !slices.Equal(got.spent, want.spent) || !slices.Equal(got.times, want.times) {
 		for i := range min(len(got.adj), len(want.adj)) {
 			if got.adj[i] != want.adj[i] {
 				t.Fatalf("entry %d: %+v, want %+v", i, got.adj[i], want.adj[i])
 			}
 		}
-		t.Fatalf("%d entries, %d bigs, %d spends; want %d, %d, %d", len(got.adj), len(got.bigs), len(got.spent), len(want.adj), len(want.bigs), len(want.spent))
+		t.Fatalf("%d entries, %d bigs, %d spends; want %d, %d, %d", len(got.adj), len(got.wide), len(got.spent), len(want.adj), len(want.wide), len(want.spent))
 	}
 }
 

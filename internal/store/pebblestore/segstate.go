@@ -123,7 +123,7 @@ func (g *segState) openAdj(id uint64) []uint32 {
 		g.byAddr, g.adjDone = map[uint64][]uint32{}, 0
 	}
 	for i := g.adjDone; i < len(d.adj); i++ {
-		a := d.adj[i].addr
+		a := d.entAddr(&d.adj[i])
 		g.byAddr[a] = append(g.byAddr[a], uint32(i))
 	}
 	g.adjDone = len(d.adj)
@@ -309,14 +309,7 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 		if p.addr == 0 {
 			continue
 		}
-		e := adjEnt{addr: p.addr, txnum: n, asset: p.asset, nIn: uint32(p.nIn), nOut: uint32(p.nOut)}
-		if p.in.IsUint64() && p.out.IsUint64() {
-			e.in, e.out = p.in.Uint64(), p.out.Uint64()
-		} else {
-			d.bigs = append(d.bigs, bigPair{p.in, p.out})
-			e.big = uint32(len(d.bigs))
-		}
-		d.adj = push(d.adj, e)
+		d.addAdj(p.addr, n, p.asset, p.nIn, p.nOut, &p.in, &p.out)
 	}
 	return parts
 }
@@ -858,18 +851,25 @@ func (g *segState) settled() bool {
 
 // appendData appends o (which starts where d ends) to d.
 func (d *segData) appendData(o *segData) {
-	shift := uint32(len(d.bigs))
 	d.addrs = append(d.addrs, o.addrs...)
 	d.addrEnd = max(d.addrEnd, o.addrEnd)
 	d.txids = append(d.txids, o.txids...)
 	d.times = append(d.times, o.times...)
-	for _, e := range o.adj {
-		if e.big > 0 {
-			e.big += shift
+	// o's narrow entries are relative to o's bases: moved to d's by a
+	// shift of their txnums where the address bases agree, else whole.
+	shift := o.start - d.start
+	fast := o.start >= d.start && o.addrBase() == d.addrBase()
+	d.adj = grow(d.adj, len(o.adj))
+	for i := range o.adj {
+		e := o.adj[i]
+		if fast && e.nIn != adjWide && uint64(e.txnum)+shift < 1<<32 {
+			e.txnum += uint32(shift)
+			d.adj = append(d.adj, e)
+			continue
 		}
-		d.adj = append(d.adj, e)
+		x := o.entry(&e)
+		d.addEnt(o.entAddr(&e), &x)
 	}
-	d.bigs = append(d.bigs, o.bigs...)
 	d.spent = append(d.spent, o.spent...)
 	d.end = o.end
 }
