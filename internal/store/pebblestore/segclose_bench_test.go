@@ -61,11 +61,11 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 	})
 	run("spent", func(d *segData) {
 		spent, sindex := encodeSpent(d)
-		packBlocks(spent, blockCuts(sindex, 20))
+		packBlocks(spent, blockCuts(sindex, 20, blockStride))
 	})
 	run("groups", func(d *segData) {
 		groups, gindex, _ := encodeGroups(d)
-		packBlocks(groups, blockCuts(gindex, 16))
+		packBlocks(groups, blockCuts(gindex, 16, blockStride))
 	})
 }
 
@@ -85,7 +85,7 @@ func BenchmarkPackCodecs(b *testing.B) {
 	for _, d := range ds {
 		groups, gindex, _ := encodeGroups(d)
 		spent, sindex := encodeSpent(d)
-		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16)}, section{"spent", spent, blockCuts(sindex, 20)})
+		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16, blockStride)}, section{"spent", spent, blockCuts(sindex, 20, blockStride)})
 	}
 	blocks := func(s section, fn func(raw []byte)) {
 		for k, a := range s.cuts {
