@@ -237,3 +237,57 @@ func TestSegmentFormat3(t *testing.T) {
 		t.Fatal("the two formats load back other content")
 	}
 }
+
+// TestWriteSegTrusted: the segment a close writes and maps without the
+// whole-file checks (writeSeg checks the image while the file is written)
+// is the one a checked open of the file gives: the same fields, hash
+// sections and lookups.
+func TestWriteSegTrusted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	d := &segData{start: 10, end: 10, addrStart: 1, addrEnd: 1}
+	for n := d.start; n < 5010; n++ {
+		d.times = append(d.times, 1_600_000_000+int64(n/3))
+		d.txids = append(d.txids, hashEnt{hash: rng.Uint64(), num: n})
+		d.addrs = append(d.addrs, hashEnt{hash: rng.Uint64(), num: d.addrEnd})
+		d.add(tEnt{addr: d.addrEnd, txnum: n, out: 1 + rng.Uint64N(1<<40), nOut: 1})
+		d.addrEnd++
+		d.end = n + 1
+	}
+	path := t.TempDir() + "/t.seg"
+	got, err := writeSeg(d, nil, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.close()
+	want, err := openSegment(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.close()
+	if got.start != want.start || got.end != want.end || got.nAdj != want.nAdj || got.nAddr != want.nAddr || got.stride != want.stride ||
+		got.gw != want.gw || got.sw != want.sw || got.txh.n != want.txh.n || got.addrh.n != want.addrh.n || !bytes.Equal(got.txh.body, want.txh.body) {
+		t.Fatalf("trusted open %+v, checked open %+v", got, want)
+	}
+	for _, e := range d.txids {
+		if g, w := got.txnums(e.hash), want.txnums(e.hash); !slices.Equal(g, w) || !slices.Contains(g, e.num) {
+			t.Fatalf("txid hash %x: %v, checked %v", e.hash, g, w)
+		}
+	}
+	for _, e := range d.addrs {
+		if g, w := got.addrIDs(e.hash), want.addrIDs(e.hash); !slices.Equal(g, w) || !slices.Contains(g, e.num) {
+			t.Fatalf("address hash %x: %v, checked %v", e.hash, g, w)
+		}
+	}
+	// The checks a trusted open skips are the ones that find damage
+	// inside the hash sections: a checked open of such bytes fails.
+	img, err := encodeSeg(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := parseSegment(img, "x")
+	off := len(segMagic) + len(s.txids) - 1 // the txid section's last byte
+	img[off] ^= 0xff
+	if _, err := parseSegment(img, "x"); err == nil {
+		t.Fatal("a damaged txid section opened")
+	}
+}

@@ -177,3 +177,20 @@ func BenchmarkPackStride(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenSegment maps and checks the segment files named by
+// SPOOR_SEGFILES, as a close does with the file it wrote (openSegment,
+// serial after the write on the close's path).
+func BenchmarkOpenSegment(b *testing.B) {
+	files, _ := loadSegFiles(b)
+	for b.Loop() {
+		for _, f := range files {
+			s, err := openSegment(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.close()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "ms/file")
+}
