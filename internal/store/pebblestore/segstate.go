@@ -111,12 +111,14 @@ type segState struct {
 	// next open segment takes instead of growing a new one (a segment's
 	// array is ≈ 100 MB, and fresh memory is paid page fault by page
 	// fault: on the 10⁷ chain the arrays were a third of the ingest's
-	// faults). The spends, txids and times likewise (spareSpent …: on the
-	// 10⁷ chain ≈ 34, 7 and 4 MB a segment, grown by doubling).
+	// faults; 64 MB for 2²¹ entries of 32 bytes now). The spends, txids, times and new
+	// addresses likewise (spareSpent …: on the 10⁷ chain ≈ 34, 7, 4 and
+	// 5 MB a segment, grown by doubling).
 	spareAdj   []adjEnt
 	spareSpent []spentEnt
 	spareTxids []hashEnt
 	spareTimes []int64
+	spareAddrs []hashEnt
 }
 
 // openAdj returns the positions of address id's entries in the open
@@ -411,6 +413,7 @@ func (g *segState) reserveAdj(need, limit int) {
 	d.spent, g.spareSpent = takeSpare(d.spent, g.spareSpent)
 	d.txids, g.spareTxids = takeSpare(d.txids, g.spareTxids)
 	d.times, g.spareTimes = takeSpare(d.times, g.spareTimes)
+	d.addrs, g.spareAddrs = takeSpare(d.addrs, g.spareAddrs)
 	d.reserveAdj(need, limit)
 }
 
@@ -854,7 +857,7 @@ func (s *Store) settle(c model.Chain, st *chainState) error {
 		g.segs = append(g.segs, seg)
 	}
 	g.list = p.l
-	g.spareAdj, g.spareSpent, g.spareTxids, g.spareTimes = p.adj[:0], p.spent[:0], p.txids[:0], p.times[:0]
+	g.spareAdj, g.spareSpent, g.spareTxids, g.spareTimes, g.spareAddrs = p.adj[:0], p.spent[:0], p.txids[:0], p.times[:0], p.addrs[:0]
 	if p.oldUTXO != 0 && p.oldUTXO != p.l.utxoFile {
 		os.Remove(utxoPath(s.dir, c, p.oldUTXO))
 	}
