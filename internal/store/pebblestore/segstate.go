@@ -109,11 +109,11 @@ type segState struct {
 	stats   filterStats
 	// spareAdj: the adjacency array of the last segment closed, which the
 	// next open segment takes instead of growing a new one (a segment's
-	// array is ≈ 100 MB, and fresh memory is paid page fault by page
-	// fault: on the 10⁷ chain the arrays were a third of the ingest's
-	// faults; 64 MB for 2²¹ entries of 32 bytes now). The spends, txids, times and new
-	// addresses likewise (spareSpent …: on the 10⁷ chain ≈ 34, 7, 4 and
-	// 5 MB a segment, grown by doubling).
+	// array was ≈ 100 MB, 64 MB with 32-byte entries, and fresh memory is
+	// paid page fault by page fault: on the 10⁷ chain the arrays were a
+	// third of the ingest's faults). The spends, txids, times and new
+	// addresses likewise (spareSpent …; the first three ≈ 34, 7 and 3 MB
+	// a segment of the 10⁷ chain, grown by doubling).
 	spareAdj   []adjEnt
 	spareSpent []spentEnt
 	spareTxids []hashEnt
