@@ -178,66 +178,6 @@ func TestAdjEntWide(t *testing.T) {
 	}
 }
 
-// TestSegmentFormat3: a segment encoded in format 3 (blocks of 16 index
-// entries, what files written before format 4 hold) and in format 4 (32)
-// reads the same: every address's group, every spend, the whole content
-// loaded back.
-func TestSegmentFormat3(t *testing.T) {
-	rng := rand.New(rand.NewPCG(33, 4))
-	d := &segData{start: 100, end: 100, addrStart: 50, addrEnd: 50}
-	for n := d.start; n < 20_100; n++ {
-		d.times = append(d.times, 1_600_000_000+int64(n/7))
-		d.txids = append(d.txids, hashEnt{hash: rng.Uint64(), num: n})
-		for k := uint64(0); k < 2; k++ {
-			d.add(tEnt{addr: 1 + (n*31+k*7777)%9000, txnum: n, in: rng.Uint64N(1 << 40), nIn: 1 + k})
-		}
-		d.spent = append(d.spent, spentEnt{prevTx: rng.Uint64N(n), vout: rng.Uint32N(4), spender: n})
-		d.end = n + 1
-	}
-	slices.SortFunc(d.spent, cmpSpent)
-	d.spent = slices.CompactFunc(d.spent, func(a, b spentEnt) bool { return a.prevTx == b.prevTx && a.vout == b.vout })
-	slices.SortFunc(d.spent, func(a, b spentEnt) int { return cmpU64(a.spender, b.spender) })
-	var segs [2]*segment
-	for i, magic := range []string{segMagic3, segMagic} {
-		c := *d
-		c.adj, c.spent = slices.Clone(d.adj), slices.Clone(d.spent)
-		img, err := encodeSegAs(&c, magic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if segs[i], err = parseSegment(img, magic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if segs[0].stride != blockStride3 || segs[1].stride != blockStride || segs[0].groups.blocks() < 4 || segs[1].groups.blocks() >= segs[0].groups.blocks() {
-		t.Fatalf("strides %d and %d, %d and %d group blocks", segs[0].stride, segs[1].stride, segs[0].groups.blocks(), segs[1].groups.blocks())
-	}
-	for id := uint64(0); id <= 9001; id++ {
-		n3, p3, e3, ok3, err3 := segs[0].group(id)
-		n4, p4, e4, ok4, err4 := segs[1].group(id)
-		if err3 != nil || err4 != nil || n3 != n4 || p3 != p4 || ok3 != ok4 || !bytes.Equal(e3, e4) || ok3 != (id >= 1 && id <= 9000) {
-			t.Fatalf("address %d: format 3 (%d, %d, %v, %v), format 4 (%d, %d, %v, %v)", id, n3, p3, ok3, err3, n4, p4, ok4, err4)
-		}
-	}
-	for _, sp := range d.spent {
-		for _, s := range segs {
-			if got, ok, err := s.spentBy(sp.prevTx, sp.vout); err != nil || !ok || got != sp.spender {
-				t.Fatalf("stride %d: spend of %d:%d: %d, %v, %v; want %d", s.stride, sp.prevTx, sp.vout, got, ok, err, sp.spender)
-			}
-		}
-	}
-	var loaded [2]*segData
-	for i, s := range segs {
-		var err error
-		if loaded[i], err = s.load(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !slices.Equal(loaded[0].fullEnts(), loaded[1].fullEnts()) || !slices.Equal(loaded[0].spent, loaded[1].spent) || len(loaded[0].adj) != len(d.adj) {
-		t.Fatal("the two formats load back other content")
-	}
-}
-
 // TestWriteSegTrusted: the segment a close writes and maps without the
 // whole-file checks (writeSeg checks the image while the file is written)
 // is the one a checked open of the file gives: the same fields, hash
@@ -264,7 +204,7 @@ func TestWriteSegTrusted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer want.close()
-	if got.start != want.start || got.end != want.end || got.nAdj != want.nAdj || got.nAddr != want.nAddr || got.stride != want.stride ||
+	if got.start != want.start || got.end != want.end || got.nAdj != want.nAdj || got.nAddr != want.nAddr ||
 		got.gw != want.gw || got.sw != want.sw || got.txh.n != want.txh.n || got.addrh.n != want.addrh.n || !bytes.Equal(got.txh.body, want.txh.body) {
 		t.Fatalf("trusted open %+v, checked open %+v", got, want)
 	}

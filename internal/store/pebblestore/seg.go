@@ -9,7 +9,7 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG004"
+//	"SPSEG003"
 //	txids   (txidHash>>32, txnum−start) per tx, sorted, bit-packed in
 //	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
@@ -19,7 +19,7 @@ package pebblestore
 //	                (Bitcoin blocks hold many txs of one time: 4 bytes a
 //	                tx become about 8 a block), so never 4·(end−start) long
 //	groups  per address, ascending id, in compressed blocks of  (adjacency)
-//	        blockStride (32) gindex entries (segblock.go):
+//	        blockStride gindex entries (segblock.go):
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries<<1|chained,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
@@ -31,7 +31,7 @@ package pebblestore
 //	        offset u64) where one does not fit 32 bits (the section's
 //	        length tells which), offsets into the uncompressed groups
 //	spent   runs of spentStride entries sorted by (prevTx, vout), in
-//	        compressed blocks of blockStride (32) sindex entries:
+//	        compressed blocks of blockStride sindex entries:
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
 //	sindex  per spent run: (prevTx u32, vout u32, offset u32), or (prevTx
 //	        u64, vout u32, offset u64) likewise, offsets into the
@@ -41,10 +41,8 @@ package pebblestore
 //	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG004"
-//	        (SPSEG003, read as well: blocks of blockStride3 (16) index
-//	        entries, written before 2026-11-25's seventh session; SPSEG002,
-//	        layouts 5–6: hash sections of uvarint pairs)
+//	        crc32c of everything before the footer u32, "SPSEG003"
+//	        (SPSEG002, layouts 5–6: hash sections of uvarint pairs)
 
 import (
 	"bytes"
@@ -62,8 +60,7 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG004"
-	segMagic3    = "SPSEG003" // blocks of blockStride3 index entries
+	segMagic     = "SPSEG003"
 	groupStride  = 16
 	spentStride  = 64
 	segSections  = 9
@@ -248,15 +245,7 @@ func (d *segData) truncate(n, a uint64) {
 // encodeSeg writes d as a segment file image. It may sort d.spent and d.adj
 // in place (where spentOrder and sortAdj cannot sort packed keys): d is the closing
 // segment's, owned by the goroutine that writes it (startClose).
-func encodeSeg(d *segData) ([]byte, error) { return encodeSegAs(d, segMagic) }
-
-// encodeSegAs is encodeSeg writing format magic (segMagic, or segMagic3
-// for the tests that check a close against format 3 files).
-func encodeSegAs(d *segData, magic string) ([]byte, error) {
-	stride := blockStride
-	if magic == segMagic3 {
-		stride = blockStride3
-	}
+func encodeSeg(d *segData) ([]byte, error) {
 	var base int64
 	for i, t := range d.times {
 		if i == 0 || t < base {
@@ -276,23 +265,23 @@ func encodeSegAs(d *segData, magic string) ([]byte, error) {
 	go func() {
 		defer close(done)
 		groups, gindex, nAddr = encodeGroups(d)
-		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16, stride))
+		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16))
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
-	spent, sblocks := packBlocks(spent, blockCuts(sindex, 20, stride))
+	spent, sblocks := packBlocks(spent, blockCuts(sindex, 20))
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
 
 	gindex, sindex = narrowIndex(gindex, 8, 0), narrowIndex(sindex, 12, 8)
 	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs, gblocks, sblocks}
-	n := len(magic) + segFooterLen
+	n := len(segMagic) + segFooterLen
 	for _, sec := range secs {
 		n += len(sec)
 	}
 	out := make([]byte, 0, n)
-	out = append(out, magic...)
+	out = append(out, segMagic...)
 	var offs [2 * segSections]uint64
 	for i, sec := range secs {
 		offs[2*i], offs[2*i+1] = uint64(len(out)), uint64(len(sec))
@@ -306,7 +295,7 @@ func encodeSegAs(d *segData, magic string) ([]byte, error) {
 		out = binary.BigEndian.AppendUint64(out, v)
 	}
 	out = binary.BigEndian.AppendUint32(out, crc)
-	return append(out, magic...), nil
+	return append(out, segMagic...), nil
 }
 
 // narrowIndex rewrites a sparse index of entries (key u64, [u32 at 8 when
@@ -333,10 +322,10 @@ func narrowIndex(idx []byte, w, mid int) []byte {
 }
 
 // blockCuts returns the offsets (the last 8 bytes of each entry of width w)
-// of every stride-th entry of a sparse index: where packBlocks cuts.
-func blockCuts(idx []byte, w, stride int) []uint64 {
+// of every blockStride-th entry of a sparse index: where packBlocks cuts.
+func blockCuts(idx []byte, w int) []uint64 {
 	var cuts []uint64
-	for i := 0; i < len(idx)/w; i += stride {
+	for i := 0; i < len(idx)/w; i += blockStride {
 		cuts = append(cuts, binary.BigEndian.Uint64(idx[w*i+w-8:]))
 	}
 	return cuts
@@ -825,7 +814,6 @@ type segment struct {
 	timeRuns                 bool // times holds runs, not a time per tx
 	gindex, sindex           []byte
 	gw, sw                   int      // their entries' widths: 8 or 16, 12 or 20
-	stride                   int      // index entries per block: blockStride, or blockStride3 (format 3)
 	groups, spent            blockSec // compressed blocks (segblock.go)
 	txh, addrh               hashSec  // the txids and addrs sections, parsed
 	addrs                    []byte
@@ -912,18 +900,13 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	if len(data) < len(segMagic)+segFooterLen {
 		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
 	}
-	stride := blockStride
-	switch {
-	case bytes.HasPrefix(data, []byte(segMagic)) && bytes.HasSuffix(data, []byte(segMagic)):
-	case bytes.HasPrefix(data, []byte(segMagic3)) && bytes.HasSuffix(data, []byte(segMagic3)):
-		stride = blockStride3
-	default:
+	if !bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic)) {
 		return nil, bad("bad magic")
 	}
 	body := len(data) - segFooterLen
 	ft := data[body:]
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(ft[8*i:]) }
-	s := &segment{path: path, data: data, start: u(0), end: u(1), base: int64(u(2)), nTx: u(3), nAddr: u(4), nAdj: u(5), nSpent: u(6), addrStart: u(7), addrEnd: u(8), stride: stride}
+	s := &segment{path: path, data: data, start: u(0), end: u(1), base: int64(u(2)), nTx: u(3), nAddr: u(4), nAdj: u(5), nSpent: u(6), addrStart: u(7), addrEnd: u(8)}
 	if crc := binary.BigEndian.Uint32(ft[(segHeadVals+2*segSections)*8:]); !trusted && crc != crc32.Checksum(data[:body], castagnoli) {
 		return nil, bad("checksum mismatch")
 	}
@@ -964,10 +947,10 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	if s.addrh, err = parseHashSecAs(s.addrs, s.addrEnd-s.addrStart, s.addrEnd-s.addrStart, "address", trusted); err != nil {
 		return nil, bad(err.Error())
 	}
-	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(stride * k) }, len(s.gindex)/s.gw, stride); err != nil {
+	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/s.gw); err != nil {
 		return nil, bad(err.Error())
 	}
-	if err := s.spent.check(func(k int) uint64 { return s.sindexOff(stride * k) }, len(s.sindex)/s.sw, stride); err != nil {
+	if err := s.spent.check(func(k int) uint64 { return s.sindexOff(blockStride * k) }, len(s.sindex)/s.sw); err != nil {
 		return nil, bad(err.Error())
 	}
 	return s, nil
@@ -1073,10 +1056,10 @@ func (s *segment) sindexOff(i int) uint64 {
 // i of sec (whose entry offsets off gives, n entries) and entry i's offset
 // in them.
 func (s *segment) blockOf(sec *blockSec, off func(int) uint64, n, i int) ([]byte, uint64, error) {
-	k := i / s.stride
-	start, end := off(s.stride*k), sec.raw
-	if s.stride*(k+1) < n {
-		end = off(s.stride * (k + 1))
+	k := i / blockStride
+	start, end := off(blockStride*k), sec.raw
+	if blockStride*(k+1) < n {
+		end = off(blockStride * (k + 1))
 	}
 	data, err := sec.block(s.path, k, start, end)
 	if err != nil {
@@ -1166,7 +1149,7 @@ func (ch *groupChain) next(s *segment, id uint64, body []byte) (n, prevTx uint64
 func (s *segment) eachGroup(fn func(id, n, prevTx uint64, entries []byte) error) error {
 	ng := len(s.gindex) / s.gw
 	var k uint64
-	for i := 0; i < ng; i += s.stride {
+	for i := 0; i < ng; i += blockStride {
 		data, _, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
 		if err != nil {
 			return err
@@ -1242,7 +1225,7 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 			if i >= nb {
 				return fmt.Errorf("%w: segment %s: %d spends, %d index entries", errCorrupt, s.path, s.nSpent, nb)
 			}
-			if i%s.stride == 0 {
+			if i%blockStride == 0 {
 				data, _, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
 				if err != nil {
 					return err

@@ -50,13 +50,7 @@ func segImages(t testing.TB) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// And one in format 3 (blocks of blockStride3 index entries), which
-	// the reader still reads.
-	img3, err := encodeSegAs(d, segMagic3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(out, img, img3)
+	return append(out, img)
 }
 
 // FuzzSegment feeds damaged segment files to the reader: with the checksum

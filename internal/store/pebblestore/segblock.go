@@ -36,15 +36,8 @@ import (
 )
 
 const (
-	// blockStride: index entries per block in format 4 files, and
-	// blockStride3 in format 3 files. Blocks of 32 entries (≈ 10 KB of
-	// groups, 2,048 spends) pack 12–20 % faster than of 16 (zstd's and
-	// huff0's cost per byte falls with a block's size) and their groups
-	// 2.5 % smaller (BenchmarkPackStride), for a lookup's decode of twice
-	// the bytes.
-	blockStride  = 32
-	blockStride3 = 16
-	huffPiece    = 128 << 10
+	blockStride = 16 // index entries per block
+	huffPiece   = 128 << 10
 
 	codecRaw  = 0
 	codecZstd = 1
@@ -240,13 +233,13 @@ type decodedBlock struct {
 func (b *blockSec) blocks() int { return len(b.bidx)/8 - 1 }
 
 // check validates the block index against the packed bytes and the
-// uncompressed starts: a block per stride index entries, ascending.
-func (b *blockSec) check(starts func(k int) uint64, nIdx, stride int) error {
+// uncompressed starts: a block per blockStride index entries, ascending.
+func (b *blockSec) check(starts func(k int) uint64, nIdx int) error {
 	if len(b.bidx) < 8 || len(b.bidx)%8 != 0 {
 		return fmt.Errorf("%s block index size %d", b.name, len(b.bidx))
 	}
 	b.raw = binary.BigEndian.Uint64(b.bidx)
-	if want := (nIdx + stride - 1) / stride; b.blocks() != want {
+	if want := (nIdx + blockStride - 1) / blockStride; b.blocks() != want {
 		return fmt.Errorf("%s: %d blocks for %d index entries", b.name, b.blocks(), nIdx)
 	}
 	var prevOff, prevStart uint64

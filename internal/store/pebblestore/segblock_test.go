@@ -50,7 +50,7 @@ func TestPackBlocks(t *testing.T) {
 		t.Errorf("packed %d of %d bytes", len(packed), len(sec))
 	}
 	b := &blockSec{name: "groups", packed: packed, bidx: bidx}
-	if err := b.check(func(k int) uint64 { return cuts[k] }, blockStride*len(cuts), blockStride); err != nil {
+	if err := b.check(func(k int) uint64 { return cuts[k] }, blockStride*len(cuts)); err != nil {
 		t.Fatal(err)
 	}
 	end := func(k int) uint64 {

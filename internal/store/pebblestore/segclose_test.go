@@ -130,10 +130,9 @@ func TestEncodeSpentOrder(t *testing.T) {
 // TestSegmentFilesReencode: segment files written by an earlier build (the
 // glob in SPOOR_SEGFILES, e.g. the segments of `spoor ingest btc` over the
 // synthetic chains written by the code before a change of the close), loaded
-// and encoded again in their format (3 or 4), are byte for byte the files.
-// It is how a change of the segment close is checked to keep the format on
-// real data; without the variable it skips. A format 3 file is also encoded
-// in format 4, which must load back to the same content.
+// and encoded again, are byte for byte the files. It is how a change of the
+// segment close is checked to keep the format on real data; without the
+// variable it skips.
 func TestSegmentFilesReencode(t *testing.T) {
 	files, ds := loadSegFiles(t)
 	for i, f := range files {
@@ -142,32 +141,7 @@ func TestSegmentFilesReencode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bytes.HasPrefix(want, []byte(segMagic3)) {
-			c := *d
-			c.adj, c.spent = slices.Clone(d.adj), slices.Clone(d.spent)
-			img, err := encodeSeg(&c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := parseSegment(img, f+" (format 4)")
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := s.load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendOrder(back)
-			if !slices.Equal(back.fullEnts(), d.fullEnts()) || !slices.Equal(back.spent, d.spent) || !slices.Equal(back.times, d.times) {
-				t.Fatalf("%s: encoded in format 4 (%d bytes), loads back other content", f, len(img))
-			}
-			t.Logf("%s: format 3, %d bytes; format 4, %d bytes, the same content", f, len(want), len(img))
-		}
-		magic := segMagic
-		if bytes.HasPrefix(want, []byte(segMagic3)) {
-			magic = segMagic3
-		}
-		got, err := encodeSegAs(d, magic)
+		got, err := encodeSeg(d)
 		if err != nil {
 			t.Fatal(err)
 		}

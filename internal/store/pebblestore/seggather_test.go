@@ -135,7 +135,7 @@ func TestPackBlocksHalves(t *testing.T) {
 		t.Fatal("two packings of one section differ")
 	}
 	b := &blockSec{name: "groups", packed: packed, bidx: bidx, raw: uint64(len(sec))}
-	if err := b.check(func(k int) uint64 { return cuts[k] }, blockStride*len(cuts), blockStride); err != nil {
+	if err := b.check(func(k int) uint64 { return cuts[k] }, blockStride*len(cuts)); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[byte]bool{}
