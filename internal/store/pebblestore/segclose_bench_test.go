@@ -183,18 +183,29 @@ func BenchmarkPackStride(b *testing.B) {
 }
 
 // BenchmarkOpenSegment maps and checks the segment files named by
-// SPOOR_SEGFILES, as a close does with the file it wrote (openSegment,
-// serial after the write on the close's path).
+// SPOOR_SEGFILES as an open does ("checked"), and maps them as a close now
+// does with the file it wrote ("trusted": the image was checked while the
+// file was written; openSegmentAs skips the checks that read it whole).
 func BenchmarkOpenSegment(b *testing.B) {
 	files, _ := loadSegFiles(b)
-	for b.Loop() {
-		for _, f := range files {
-			s, err := openSegment(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.close()
+	for _, trusted := range []bool{false, true} {
+		name := "checked"
+		if trusted {
+			name = "trusted"
 		}
+		b.Run(name, func(b *testing.B) {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				for _, f := range files {
+					s, err := openSegmentAs(f, trusted)
+					if err != nil {
+						b.Fatal(err)
+					}
+					s.close()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "ms/file")
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "cpu-ms/file")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "ms/file")
 }
