@@ -137,6 +137,16 @@ func (d *segData) entry(e *adjEnt) segEntry {
 	return x
 }
 
+// addAdjU64 is addAdj for asset 0 and amounts of 64 bits.
+func (d *segData) addAdjU64(addr, txnum, nIn, nOut, in, out uint64) {
+	a, t := addr-d.addrBase(), txnum-d.start
+	if a < 1<<32 && t < 1<<32 && nIn < adjWide && nOut <= 0xffff {
+		d.adj = push(d.adj, adjEnt{in: in, out: out, addr: uint32(a), txnum: uint32(t), nIn: uint16(nIn), nOut: uint16(nOut)})
+		return
+	}
+	d.addAdj(addr, txnum, 0, nIn, nOut, uint256.NewInt(in), uint256.NewInt(out))
+}
+
 // addAdj appends an adjacency entry: narrow where its fields fit, wide
 // otherwise.
 func (d *segData) addAdj(addr, txnum uint64, asset uint32, nIn, nOut uint64, in, out *uint256.Int) {

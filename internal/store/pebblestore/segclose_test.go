@@ -265,11 +265,17 @@ func TestIndexAdjMany(t *testing.T) {
 		addrs  uint64 // ids drawn from [1, addrs], or from near 2^61
 		assets uint32
 		wide   bool
+		utxo   bool // inputs and outputs only, no fee payer: indexSmallUTXO's txs up to manyParts
 	}{
-		{3, 5, 1, false}, {17, 4, 1, false}, {40, 1000, 1, false}, {2500, 1 << 30, 1, false},
-		{3000, 50, 1, false}, {600, 20, 3, false}, {400, 1 << 20, 1 << 12, false}, {300, 30, 4, true}, {16, 3, 2, false},
+		{3, 5, 1, false, false}, {17, 4, 1, false, false}, {40, 1000, 1, false, false}, {2500, 1 << 30, 1, false, false},
+		{3000, 50, 1, false, false}, {600, 20, 3, false, false}, {400, 1 << 20, 1 << 12, false, false}, {300, 30, 4, true, false}, {16, 3, 2, false, false},
+		{3, 5, 1, false, true}, {16, 4, 1, false, true}, {12, 1 << 20, 1, false, true}, {8, 3, 1, true, true}, {17, 6, 1, false, true},
 	} {
-		for rep := 0; rep < 3; rep++ {
+		reps := 3
+		if tc.utxo {
+			reps = 300
+		}
+		for rep := 0; rep < reps; rep++ {
 			addr := func() uint64 {
 				a := 1 + rng.Uint64N(tc.addrs)
 				if tc.wide {
@@ -284,12 +290,20 @@ func TestIndexAdjMany(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				rec.Fee.SetUint64(rng.Uint64N(1 << 20))
 			}
+			kinds := 3
+			value := rng.Uint64
+			if tc.utxo {
+				rec.FeePayer, kinds = 0, 2
+				if rng.IntN(4) != 0 { // most without a sum past 64 bits
+					value = func() uint64 { return rng.Uint64N(1 << 50) }
+				}
+			}
 			for i := 0; i < tc.size; i++ {
-				switch rng.IntN(3) {
+				switch rng.IntN(kinds) {
 				case 0:
-					rec.Inputs = append(rec.Inputs, inRec{PrevTx: rng.Uint64N(n), PrevIndex: uint32(i), Addr: addr(), Value: rng.Uint64()})
+					rec.Inputs = append(rec.Inputs, inRec{PrevTx: rng.Uint64N(n), PrevIndex: uint32(i), Addr: addr(), Value: value()})
 				case 1:
-					rec.Outputs = append(rec.Outputs, outRec{Addr: addr(), Value: rng.Uint64()})
+					rec.Outputs = append(rec.Outputs, outRec{Addr: addr(), Value: value()})
 				default:
 					x := xferRec{From: addr(), To: addr(), Asset: rng.Uint32N(tc.assets)}
 					x.Value.SetUint64(rng.Uint64())
