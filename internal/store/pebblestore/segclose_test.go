@@ -265,15 +265,19 @@ func TestIndexAdjMany(t *testing.T) {
 		addrs  uint64 // ids drawn from [1, addrs], or from near 2^61
 		assets uint32
 		wide   bool
-		utxo   bool // inputs and outputs only, no fee payer: indexSmallUTXO's txs up to manyParts
+		utxo   bool // inputs and outputs only, no fee payer: indexUTXO's txs
 	}{
 		{3, 5, 1, false, false}, {17, 4, 1, false, false}, {40, 1000, 1, false, false}, {2500, 1 << 30, 1, false, false},
 		{3000, 50, 1, false, false}, {600, 20, 3, false, false}, {400, 1 << 20, 1 << 12, false, false}, {300, 30, 4, true, false}, {16, 3, 2, false, false},
 		{3, 5, 1, false, true}, {16, 4, 1, false, true}, {12, 1 << 20, 1, false, true}, {8, 3, 1, true, true}, {17, 6, 1, false, true},
+		{40, 30, 1, false, true}, {2500, 1 << 30, 1, false, true}, {300, 20, 1, true, true}, {100, 2, 1, false, true},
 	} {
 		reps := 3
-		if tc.utxo {
+		switch {
+		case tc.utxo && tc.size <= 40:
 			reps = 300
+		case tc.utxo:
+			reps = 20
 		}
 		for rep := 0; rep < reps; rep++ {
 			addr := func() uint64 {

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -252,7 +253,7 @@ func indexTxID(d *segData, n, h uint64) {
 // index write.
 func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	d.times = push(d.times, t)
-	if len(rec.Transfers) == 0 && rec.FeePayer == 0 && len(rec.Inputs)+len(rec.Outputs) <= manyParts && indexSmallUTXO(d, n, rec) {
+	if len(rec.Transfers) == 0 && rec.FeePayer == 0 && indexUTXO(d, n, rec) {
 		for _, in := range rec.Inputs {
 			d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
 		}
@@ -330,6 +331,83 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 // amounts in 64 bits, 40 bytes where a part is 96.
 type part64 struct {
 	addr, in, out, nIn, nOut uint64
+}
+
+// indexUTXO is indexAdj's adjacency entries for a tx of inputs and outputs
+// only (a UTXO chain's): indexSmallUTXO for up to manyParts of them,
+// indexManyUTXO for more. Both sum in 64 bits and add nothing and return
+// false when a sum passes 64 bits (the general path then sums in 256).
+func indexUTXO(d *segData, n uint64, rec *txRec) bool {
+	if len(rec.Inputs)+len(rec.Outputs) <= manyParts {
+		return indexSmallUTXO(d, n, rec)
+	}
+	return indexManyUTXO(d, n, rec)
+}
+
+// utxoScratch: indexManyUTXO's buffers, pooled (a large tx is rare, and
+// indexAdj's callers hold no room for them).
+type utxoScratch struct {
+	ps, out []part64
+	keys    []uint64
+}
+
+var utxoScratchPool = sync.Pool{New: func() any { return new(utxoScratch) }}
+
+// indexManyUTXO is indexSmallUTXO for a tx of more than manyParts inputs
+// and outputs: a share per input and output, sorted as packed keys
+// (address above position, as mergeParts does), those of one address
+// added up. It returns false, adding nothing, when a sum passes 64 bits or
+// the keys do not fit 64 bits.
+func indexManyUTXO(d *segData, n uint64, rec *txRec) bool {
+	sc := utxoScratchPool.Get().(*utxoScratch)
+	defer utxoScratchPool.Put(sc)
+	ps := sc.ps[:0]
+	var maxAddr uint64
+	for i := range rec.Inputs {
+		in := &rec.Inputs[i]
+		ps = append(ps, part64{addr: in.Addr, out: in.Value, nOut: 1})
+		maxAddr = max(maxAddr, in.Addr)
+	}
+	for i := range rec.Outputs {
+		o := &rec.Outputs[i]
+		ps = append(ps, part64{addr: o.Addr, in: o.Value, nIn: 1})
+		maxAddr = max(maxAddr, o.Addr)
+	}
+	sc.ps = ps
+	idxBits := uint(bits.Len(uint(len(ps) - 1)))
+	if uint(bits.Len64(maxAddr))+idxBits > 64 {
+		return false
+	}
+	keys := sc.keys[:0]
+	for i := range ps {
+		keys = append(keys, ps[i].addr<<idxBits|uint64(i))
+	}
+	sc.keys = keys
+	slices.Sort(keys)
+	out := sc.out[:0]
+	for _, k := range keys {
+		p := &ps[k&(1<<idxBits-1)]
+		if m := len(out); m > 0 && out[m-1].addr == p.addr {
+			q := &out[m-1]
+			var c1, c2 uint64
+			q.in, c1 = bits.Add64(q.in, p.in, 0)
+			q.out, c2 = bits.Add64(q.out, p.out, 0)
+			if c1|c2 != 0 {
+				return false
+			}
+			q.nIn += p.nIn
+			q.nOut += p.nOut
+			continue
+		}
+		out = append(out, *p)
+	}
+	sc.out = out
+	for i := range out {
+		if p := &out[i]; p.addr != 0 {
+			d.addAdjU64(p.addr, n, p.nIn, p.nOut, p.in, p.out)
+		}
+	}
+	return true
 }
 
 // indexSmallUTXO is indexAdj's adjacency entries for a tx of inputs and
