@@ -13,9 +13,9 @@ import (
 // manyParts: the sorted, merged path).
 func BenchmarkIndexAdj(b *testing.B) {
 	for _, c := range []struct {
-		name              string
+		name             string
 		nIn, nOut, batch int
-		inAddrs           uint64
+		inAddrs          uint64
 	}{{"bitcoin", 3, 3, 50, 1 << 20}, {"large", 0, 0, 1, 4}} {
 		b.Run(c.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(7, 7))
