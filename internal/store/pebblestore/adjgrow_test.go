@@ -22,11 +22,11 @@ func TestReserveAdjGrowth(t *testing.T) {
 				t.Fatalf("need %d at %d: room for %d", need, len(d.adj), cap(d.adj)-len(d.adj))
 			}
 			for k := range need {
-				d.adj = append(d.adj, adjEnt{txnum: uint64(n + k)})
+				d.adj = append(d.adj, adjEnt{txnum: uint32(n + k)})
 			}
 		}
 		for i, e := range d.adj {
-			if e.txnum != uint64(i) {
+			if e.txnum != uint32(i) {
 				t.Fatalf("need %d: entry %d holds %d", need, i, e.txnum)
 			}
 		}

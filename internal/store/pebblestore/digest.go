@@ -177,19 +177,10 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 	for _, t := range all.addrs {
 		b = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b, t.num), t.hash>>32)
 	}
-	sort.Slice(all.adj, func(i, j int) bool {
-		a, b := &all.adj[i], &all.adj[j]
-		if a.addr != b.addr {
-			return a.addr < b.addr
-		}
-		if a.txnum != b.txnum {
-			return a.txnum < b.txnum
-		}
-		return a.asset < b.asset
-	})
+	sort.Slice(all.adj, func(i, j int) bool { return all.cmpAdj(&all.adj[i], &all.adj[j]) < 0 })
 	for i := range all.adj {
 		e := &all.adj[i]
-		b = appendSegEntry(binary.BigEndian.AppendUint64(b, e.addr), all, e, 0)
+		b = appendSegEntry(binary.BigEndian.AppendUint64(b, all.entAddr(e)), all, e, 0)
 	}
 	sort.Slice(all.spent, func(i, j int) bool {
 		a, b := all.spent[i], all.spent[j]

@@ -105,12 +105,11 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 	d := g.open
 	for _, i := range g.openAdj(id) {
 		a := &d.adj[i]
-		if a.txnum <= after {
+		if d.entTx(a) <= after {
 			continue
 		}
-		e := segEntry{txnum: a.txnum, asset: a.asset, nIn: uint64(a.nIn), nOut: uint64(a.nOut)}
-		e.in, e.out = d.amounts(a)
-		if !fn(&e, d.times[a.txnum-d.start]) {
+		e := d.entry(a)
+		if !fn(&e, d.times[e.txnum-d.start]) {
 			return nil
 		}
 	}

@@ -79,7 +79,8 @@ func TestSpareAdj(t *testing.T) {
 	}
 	defer s.Close()
 	closed := map[*adjEnt]bool{}
-	reused, closes := 0, 0
+	closedSpent := map[*spentEnt]bool{}
+	reused, reusedSpent, closes := 0, 0, 0
 	var last *pendingSeg
 	for i := 0; i < len(w.blocks); i += 20 {
 		if err := s.Apply(model.BTC, store.Linked, w.blocks[i:min(i+20, len(w.blocks))]); err != nil {
@@ -89,13 +90,17 @@ func TestSpareAdj(t *testing.T) {
 		if closed[unsafe.SliceData(g.open.adj)] {
 			reused++
 		}
+		if closedSpent[unsafe.SliceData(g.open.spent)] {
+			reusedSpent++
+		}
 		if g.pending != nil && g.pending != last {
 			closed[unsafe.SliceData(g.pending.adj)] = true
+			closedSpent[unsafe.SliceData(g.pending.spent)] = true
 			closes, last = closes+1, g.pending
 		}
 	}
-	if closes < 3 || reused == 0 {
-		t.Fatalf("%d segment closes, %d Applies into a closed segment's array", closes, reused)
+	if closes < 3 || reused == 0 || reusedSpent == 0 {
+		t.Fatalf("%d segment closes, %d and %d Applies into a closed segment's adjacency and spends arrays", closes, reused, reusedSpent)
 	}
 	if digest(t, s) != digest(t, one) {
 		t.Fatal("the store with reused arrays differs from one ingest into one segment")

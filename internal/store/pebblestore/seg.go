@@ -70,16 +70,94 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// adjEnt is one address's share of one transaction in one asset.
+// adjEnt is one address's share of one transaction in one asset: 32 bytes,
+// with the address id and the txnum relative to the segment's bases in 32
+// bits and the counts in 16 (48 bytes when every field was 64 or 32 bits
+// wide: the open segment's array, ≈ 2 M entries, was the largest block of
+// fresh memory an ingest faulted in, and the close sorts and streams it).
+// An entry whose fields do not fit (an amount past 64 bits, a count of
+// 65,535 or more, an id or txnum out of the 32-bit range) is wide: nIn is
+// adjWide and in indexes d.wide, which holds it whole. Read entries through
+// segData's entAddr, entTx and entry.
 type adjEnt struct {
-	addr, txnum uint64
-	in, out     uint64 // amounts, unless big > 0
-	asset       uint32
-	nIn, nOut   uint32
-	big         uint32 // > 0: the amounts are bigs[big-1]
+	in, out   uint64 // amounts; for a wide entry in is its index into d.wide
+	addr      uint32 // address id − d.addrBase()
+	txnum     uint32 // txnum − d.start
+	asset     uint32
+	nIn, nOut uint16
 }
 
-type bigPair struct{ in, out uint256.Int }
+// adjWide marks a wide adjacency entry (in adjEnt.nIn).
+const adjWide = 0xffff
+
+// wideEnt is a wide adjacency entry, whole.
+type wideEnt struct {
+	addr uint64
+	e    segEntry
+}
+
+// adjAddrSpan is how far below a segment's first new address id its
+// entries' ids may reach and stay narrow (addrBase): 3·2³⁰, which leaves
+// 2³⁰ ids of room above it for the addresses the segment creates. A chain
+// of fewer ids (every one today) has base 0: every id is narrow.
+const adjAddrSpan = 3 << 30
+
+// addrBase is the id the narrow entries' address ids are relative to.
+func (d *segData) addrBase() uint64 {
+	if d.addrStart <= adjAddrSpan {
+		return 0
+	}
+	return d.addrStart - adjAddrSpan
+}
+
+// entAddr is e's address id.
+func (d *segData) entAddr(e *adjEnt) uint64 {
+	if e.nIn == adjWide {
+		return d.wide[e.in].addr
+	}
+	return d.addrBase() + uint64(e.addr)
+}
+
+// entTx is e's txnum.
+func (d *segData) entTx(e *adjEnt) uint64 {
+	if e.nIn == adjWide {
+		return d.wide[e.in].e.txnum
+	}
+	return d.start + uint64(e.txnum)
+}
+
+// entry is e decoded: its txnum, asset, counts and amounts.
+func (d *segData) entry(e *adjEnt) segEntry {
+	if e.nIn == adjWide {
+		return d.wide[e.in].e
+	}
+	x := segEntry{txnum: d.start + uint64(e.txnum), asset: e.asset, nIn: uint64(e.nIn), nOut: uint64(e.nOut)}
+	x.in.SetUint64(e.in)
+	x.out.SetUint64(e.out)
+	return x
+}
+
+// addAdjU64 is addAdj for asset 0 and amounts of 64 bits.
+func (d *segData) addAdjU64(addr, txnum, nIn, nOut, in, out uint64) {
+	a, t := addr-d.addrBase(), txnum-d.start
+	if a < 1<<32 && t < 1<<32 && nIn < adjWide && nOut <= 0xffff {
+		d.adj = push(d.adj, adjEnt{in: in, out: out, addr: uint32(a), txnum: uint32(t), nIn: uint16(nIn), nOut: uint16(nOut)})
+		return
+	}
+	d.addAdj(addr, txnum, 0, nIn, nOut, uint256.NewInt(in), uint256.NewInt(out))
+}
+
+// addAdj appends an adjacency entry: narrow where its fields fit, wide
+// otherwise.
+func (d *segData) addAdj(addr, txnum uint64, asset uint32, nIn, nOut uint64, in, out *uint256.Int) {
+	a, t := addr-d.addrBase(), txnum-d.start // an id below the base or a txnum below start wraps: wide
+	if a < 1<<32 && t < 1<<32 && nIn < adjWide && nOut <= 0xffff && in.IsUint64() && out.IsUint64() {
+		d.adj = push(d.adj, adjEnt{in: in.Uint64(), out: out.Uint64(), addr: uint32(a), txnum: uint32(t), asset: asset, nIn: uint16(nIn), nOut: uint16(nOut)})
+		return
+	}
+	d.wide = append(d.wide, wideEnt{addr: addr, e: segEntry{txnum: txnum, asset: asset, nIn: nIn, nOut: nOut, in: *in, out: *out}})
+	d.adj = push(d.adj, adjEnt{in: uint64(len(d.wide) - 1), asset: asset, nIn: adjWide})
+}
 
 // hashEnt is a txid's or an address's 64-bit hash and its number (txnum or
 // address id).
@@ -139,18 +217,8 @@ type segData struct {
 	txids              []hashEnt
 	times              []int64 // by txnum − start
 	adj                []adjEnt
-	bigs               []bigPair
+	wide               []wideEnt // the wide adjacency entries (adjEnt)
 	spent              []spentEnt
-}
-
-func (d *segData) amounts(e *adjEnt) (in, out uint256.Int) {
-	if e.big > 0 {
-		p := &d.bigs[e.big-1]
-		return p.in, p.out
-	}
-	in.SetUint64(e.in)
-	out.SetUint64(e.out)
-	return in, out
 }
 
 // truncate drops everything from txnum n and address id a on (entries are
@@ -172,14 +240,14 @@ func (d *segData) truncate(n, a uint64) {
 	d.end = n
 	i := sort.Search(len(d.txids), func(i int) bool { return d.txids[i].num >= n })
 	d.txids = d.txids[:i]
-	i = sort.Search(len(d.adj), func(i int) bool { return d.adj[i].txnum >= n })
-	nb := len(d.bigs)
+	i = sort.Search(len(d.adj), func(i int) bool { return d.entTx(&d.adj[i]) >= n })
+	nw := len(d.wide)
 	for j := i; j < len(d.adj); j++ {
-		if b := int(d.adj[j].big); b > 0 && b-1 < nb {
-			nb = b - 1
+		if e := &d.adj[j]; e.nIn == adjWide {
+			nw = min(nw, int(e.in))
 		}
 	}
-	d.adj, d.bigs = d.adj[:i], d.bigs[:nb]
+	d.adj, d.wide = d.adj[:i], d.wide[:nw]
 	i = sort.Search(len(d.spent), func(i int) bool { return d.spent[i].spender >= n })
 	d.spent = d.spent[:i]
 }
@@ -306,7 +374,7 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 	n := len(d.adj)
 	addrAt := func(i int) uint64 {
 		if order == nil {
-			return d.adj[i].addr
+			return d.entAddr(&d.adj[i])
 		}
 		return order[i] >> adjKeyBits
 	}
@@ -396,7 +464,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 	}
 	addrAt := func(i int) uint64 {
 		if order == nil {
-			return d.adj[i].addr
+			return d.entAddr(&d.adj[i])
 		}
 		return order[i] >> adjKeyBits
 	}
@@ -418,7 +486,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		}
 		ebuf = ebuf[:0]
 		prevTx, chained := d.start, uint64(0)
-		first := at(i).txnum
+		first := d.entTx(at(i))
 		if addr >= d.addrStart && hasNew && first >= newFirst {
 			prevTx, chained = newFirst, 1
 		}
@@ -428,7 +496,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		for k := i; k < j; k++ {
 			e := at(k)
 			ebuf = appendSegEntry(ebuf, d, e, prevTx)
-			prevTx = e.txnum
+			prevTx = d.entTx(e)
 		}
 		if nAddr%groupStride == 0 {
 			gindex = binary.BigEndian.AppendUint64(gindex, addr)
@@ -537,17 +605,32 @@ func cmpSpent(a, b spentEnt) int {
 func sortAdj(d *segData) []uint64 {
 	const idxBits = adjKeyBits
 	n := len(d.adj)
+	base := d.addrBase()
 	maxAddr := uint64(0)
-	for i := range d.adj {
-		maxAddr = max(maxAddr, d.adj[i].addr)
+	if len(d.wide) == 0 {
+		var m uint32
+		for i := range d.adj {
+			m = max(m, d.adj[i].addr)
+		}
+		maxAddr = base + uint64(m)
+	} else {
+		for i := range d.adj {
+			maxAddr = max(maxAddr, d.entAddr(&d.adj[i]))
+		}
 	}
 	if n >= 1<<idxBits || maxAddr >= 1<<(64-idxBits) {
-		slices.SortFunc(d.adj, cmpAdj)
+		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
 		return nil
 	}
 	keys := make([]uint64, n)
-	for i := range d.adj {
-		keys[i] = d.adj[i].addr<<idxBits | uint64(i)
+	if len(d.wide) == 0 {
+		for i := range d.adj {
+			keys[i] = (base+uint64(d.adj[i].addr))<<idxBits | uint64(i)
+		}
+	} else {
+		for i := range d.adj {
+			keys[i] = d.entAddr(&d.adj[i])<<idxBits | uint64(i)
+		}
 	}
 	// The keys are in position order: a stable sort on the address bits
 	// alone leaves positions in order within an address.
@@ -556,11 +639,11 @@ func sortAdj(d *segData) []uint64 {
 }
 
 // cmpAdj orders adjacency entries by address, then txnum, then asset.
-func cmpAdj(a, b adjEnt) int {
-	if c := cmp.Compare(a.addr, b.addr); c != 0 {
+func (d *segData) cmpAdj(a, b *adjEnt) int {
+	if c := cmp.Compare(d.entAddr(a), d.entAddr(b)); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.txnum, b.txnum); c != 0 {
+	if c := cmp.Compare(d.entTx(a), d.entTx(b)); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.asset, b.asset)
@@ -619,14 +702,45 @@ const (
 	efOut      = 1 << 6
 )
 
+// appendSegEntry appends entry e, whose txnum is a difference from prevTx.
 func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
-	var in, out uint256.Int // only for amounts past 64 bits
-	inNZ, outNZ := e.in != 0, e.out != 0
-	if e.big > 0 {
-		in, out = d.amounts(e)
-		inNZ, outNZ = !in.IsZero(), !out.IsZero()
+	if e.nIn == adjWide {
+		return appendWideEntry(b, &d.wide[e.in].e, prevTx)
 	}
-	f := countCode(e.nIn) | countCode(e.nOut)<<efOutShift
+	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
+	if e.asset != 0 {
+		f |= efAsset
+	}
+	if e.in != 0 {
+		f |= efIn
+	}
+	if e.out != 0 {
+		f |= efOut
+	}
+	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
+	b = append(b, f)
+	if e.asset != 0 {
+		b = putUvarint(b, uint64(e.asset))
+	}
+	if e.nIn >= 3 {
+		b = putUvarint(b, uint64(e.nIn))
+	}
+	if e.nOut >= 3 {
+		b = putUvarint(b, uint64(e.nOut))
+	}
+	if e.in != 0 {
+		b = putAmountU64(b, e.in)
+	}
+	if e.out != 0 {
+		b = putAmountU64(b, e.out)
+	}
+	return b
+}
+
+// appendWideEntry is appendSegEntry for a wide entry.
+func appendWideEntry(b []byte, e *segEntry, prevTx uint64) []byte {
+	inNZ, outNZ := !e.in.IsZero(), !e.out.IsZero()
+	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
 		f |= efAsset
 	}
@@ -641,23 +755,17 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	if e.asset != 0 {
 		b = putUvarint(b, uint64(e.asset))
 	}
-	if countCode(e.nIn) == 3 {
-		b = putUvarint(b, uint64(e.nIn))
+	if e.nIn >= 3 {
+		b = putUvarint(b, e.nIn)
 	}
-	if countCode(e.nOut) == 3 {
-		b = putUvarint(b, uint64(e.nOut))
+	if e.nOut >= 3 {
+		b = putUvarint(b, e.nOut)
 	}
-	switch {
-	case e.big > 0 && inNZ:
-		b = putAmount(b, &in)
-	case inNZ:
-		b = putAmountU64(b, e.in)
+	if inNZ {
+		b = putAmount(b, &e.in)
 	}
-	switch {
-	case e.big > 0 && outNZ:
-		b = putAmount(b, &out)
-	case outNZ:
-		b = putAmountU64(b, e.out)
+	if outNZ {
+		b = putAmount(b, &e.out)
 	}
 	return b
 }
@@ -671,13 +779,6 @@ func putAmountU64(b []byte, v uint64) []byte {
 		b = append(b, byte(v>>(8*i)))
 	}
 	return b
-}
-
-func countCode(n uint32) byte {
-	if n < 3 {
-		return byte(n)
-	}
-	return 3
 }
 
 // segEntry is a decoded adjacency entry.
@@ -766,7 +867,10 @@ func (b *hashBits) mayHave(sec *hashSec, h uint64) bool {
 }
 
 // openSegment maps and checks a segment file.
-func openSegment(path string) (*segment, error) {
+func openSegment(path string) (*segment, error) { return openSegmentAs(path, false) }
+
+// openSegmentAs is openSegment; trusted: see parseSegmentAs.
+func openSegmentAs(path string, trusted bool) (*segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: segment: %w", err)
@@ -784,7 +888,7 @@ func openSegment(path string) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: map segment %s: %w", path, err)
 	}
-	s, err := parseSegment(data, path)
+	s, err := parseSegmentAs(data, path, trusted)
 	if err != nil {
 		syscall.Munmap(data)
 		return nil, err
@@ -793,6 +897,15 @@ func openSegment(path string) (*segment, error) {
 }
 
 func parseSegment(data []byte, path string) (*segment, error) {
+	return parseSegmentAs(data, path, false)
+}
+
+// parseSegmentAs is parseSegment; trusted skips the checks that read every
+// byte (the CRC, the hash sections' blocks) for bytes already checked: the
+// file a close wrote from an image parseSegment checked while it was
+// written (writeSeg). The structure is still checked, from the footer and
+// the indexes.
+func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: segment %s: %s", errCorrupt, path, what) }
 	if len(data) < len(segMagic)+segFooterLen {
 		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
@@ -804,7 +917,7 @@ func parseSegment(data []byte, path string) (*segment, error) {
 	ft := data[body:]
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(ft[8*i:]) }
 	s := &segment{path: path, data: data, start: u(0), end: u(1), base: int64(u(2)), nTx: u(3), nAddr: u(4), nAdj: u(5), nSpent: u(6), addrStart: u(7), addrEnd: u(8)}
-	if crc := binary.BigEndian.Uint32(ft[(segHeadVals+2*segSections)*8:]); crc != crc32.Checksum(data[:body], castagnoli) {
+	if crc := binary.BigEndian.Uint32(ft[(segHeadVals+2*segSections)*8:]); !trusted && crc != crc32.Checksum(data[:body], castagnoli) {
 		return nil, bad("checksum mismatch")
 	}
 	sec := make([][]byte, segSections)
@@ -838,10 +951,10 @@ func parseSegment(data []byte, path string) (*segment, error) {
 		return nil, bad(err.Error())
 	}
 	var err error
-	if s.txh, err = parseHashSec(s.txids, s.nTx, s.end-s.start, "txid"); err != nil {
+	if s.txh, err = parseHashSecAs(s.txids, s.nTx, s.end-s.start, "txid", trusted); err != nil {
 		return nil, bad(err.Error())
 	}
-	if s.addrh, err = parseHashSec(s.addrs, s.addrEnd-s.addrStart, s.addrEnd-s.addrStart, "address"); err != nil {
+	if s.addrh, err = parseHashSecAs(s.addrs, s.addrEnd-s.addrStart, s.addrEnd-s.addrStart, "address", trusted); err != nil {
 		return nil, bad(err.Error())
 	}
 	if err := s.groups.check(func(k int) uint64 { return s.gindexOff(blockStride * k) }, len(s.gindex)/s.gw); err != nil {
@@ -1183,12 +1296,5 @@ func (s *segment) load() (*segData, error) {
 
 // addEnt appends an adjacency entry.
 func (d *segData) addEnt(addr uint64, e *segEntry) {
-	a := adjEnt{addr: addr, txnum: e.txnum, asset: e.asset, nIn: uint32(e.nIn), nOut: uint32(e.nOut)}
-	if e.in.IsUint64() && e.out.IsUint64() {
-		a.in, a.out = e.in.Uint64(), e.out.Uint64()
-	} else {
-		d.bigs = append(d.bigs, bigPair{e.in, e.out})
-		a.big = uint32(len(d.bigs))
-	}
-	d.adj = append(d.adj, a)
+	d.addAdj(addr, e.txnum, e.asset, e.nIn, e.nOut, &e.in, &e.out)
 }

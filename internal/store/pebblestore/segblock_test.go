@@ -174,7 +174,7 @@ func TestSegmentBlockDamage(t *testing.T) {
 	for n := uint64(1); n < 2001; n++ {
 		d.times = append(d.times, 1600000000)
 		d.txids = append(d.txids, hashEnt{hash: n << 40, num: n})
-		d.adj = append(d.adj, adjEnt{addr: 1 + n%600, txnum: n, in: 5000, nIn: 1})
+		d.add(tEnt{addr: 1 + n%600, txnum: n, in: 5000, nIn: 1})
 	}
 	img, err := encodeSeg(d)
 	if err != nil {
@@ -224,7 +224,7 @@ func BenchmarkSegmentGroup(b *testing.B) {
 		d.times = append(d.times, 1600000000+int64(n/20))
 		d.txids = append(d.txids, hashEnt{hash: rng.Uint64(), num: n})
 		for k := 0; k < 4; k++ {
-			d.adj = append(d.adj, adjEnt{addr: 1 + rng.Uint64N(1<<18), txnum: n, in: rng.Uint64N(1 << 34), nIn: 1})
+			d.add(tEnt{addr: 1 + rng.Uint64N(1<<18), txnum: n, in: rng.Uint64N(1 << 34), nIn: 1})
 		}
 	}
 	img, err := encodeSeg(d)

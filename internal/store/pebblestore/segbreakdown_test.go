@@ -168,7 +168,7 @@ func TestSegmentIndexWidths(t *testing.T) {
 			for n := d.start; n < d.end; n++ {
 				d.times = append(d.times, 1_600_000_000)
 				for k := uint64(0); k < 3; k++ {
-					d.adj = append(d.adj, adjEnt{addr: c.base + (n*7+k*13)%300, txnum: n, out: n + k, nOut: 1})
+					d.add(tEnt{addr: c.base + (n*7+k*13)%300, txnum: n, out: n + k, nOut: 1})
 				}
 				d.spent = append(d.spent, spentEnt{prevTx: c.base + (n*37)%500, vout: uint32(n % 5), spender: n})
 			}
@@ -184,7 +184,7 @@ func TestSegmentIndexWidths(t *testing.T) {
 				t.Fatalf("index widths %d and %d, want %d and %d", s.gw, s.sw, c.gw, c.sw)
 			}
 			want := map[uint64]uint64{}
-			for _, e := range d.adj {
+			for _, e := range d.ents() {
 				want[e.addr]++
 			}
 			for id, n := range want {

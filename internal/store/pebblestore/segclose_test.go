@@ -245,14 +245,7 @@ func indexAdjRef(d *segData, n uint64, rec *txRec, t int64, parts []part) []part
 		if p.addr == 0 {
 			continue
 		}
-		e := adjEnt{addr: p.addr, txnum: n, asset: p.asset, nIn: uint32(p.nIn), nOut: uint32(p.nOut)}
-		if p.in.IsUint64() && p.out.IsUint64() {
-			e.in, e.out = p.in.Uint64(), p.out.Uint64()
-		} else {
-			d.bigs = append(d.bigs, bigPair{p.in, p.out})
-			e.big = uint32(len(d.bigs))
-		}
-		d.adj = push(d.adj, e)
+		d.addAdj(p.addr, n, p.asset, p.nIn, p.nOut, &p.in, &p.out)
 	}
 	return parts
 }
@@ -272,11 +265,21 @@ func TestIndexAdjMany(t *testing.T) {
 		addrs  uint64 // ids drawn from [1, addrs], or from near 2^61
 		assets uint32
 		wide   bool
+		utxo   bool // inputs and outputs only, no fee payer: indexUTXO's txs
 	}{
-		{3, 5, 1, false}, {17, 4, 1, false}, {40, 1000, 1, false}, {2500, 1 << 30, 1, false},
-		{3000, 50, 1, false}, {600, 20, 3, false}, {400, 1 << 20, 1 << 12, false}, {300, 30, 4, true}, {16, 3, 2, false},
+		{3, 5, 1, false, false}, {17, 4, 1, false, false}, {40, 1000, 1, false, false}, {2500, 1 << 30, 1, false, false},
+		{3000, 50, 1, false, false}, {600, 20, 3, false, false}, {400, 1 << 20, 1 << 12, false, false}, {300, 30, 4, true, false}, {16, 3, 2, false, false},
+		{3, 5, 1, false, true}, {16, 4, 1, false, true}, {12, 1 << 20, 1, false, true}, {8, 3, 1, true, true}, {17, 6, 1, false, true},
+		{40, 30, 1, false, true}, {2500, 1 << 30, 1, false, true}, {300, 20, 1, true, true}, {100, 2, 1, false, true},
 	} {
-		for rep := 0; rep < 3; rep++ {
+		reps := 3
+		switch {
+		case tc.utxo && tc.size <= 40:
+			reps = 300
+		case tc.utxo:
+			reps = 20
+		}
+		for rep := 0; rep < reps; rep++ {
 			addr := func() uint64 {
 				a := 1 + rng.Uint64N(tc.addrs)
 				if tc.wide {
@@ -291,12 +294,20 @@ func TestIndexAdjMany(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				rec.Fee.SetUint64(rng.Uint64N(1 << 20))
 			}
+			kinds := 3
+			value := rng.Uint64
+			if tc.utxo {
+				rec.FeePayer, kinds = 0, 2
+				if rng.IntN(4) != 0 { // most without a sum past 64 bits
+					value = func() uint64 { return rng.Uint64N(1 << 50) }
+				}
+			}
 			for i := 0; i < tc.size; i++ {
-				switch rng.IntN(3) {
+				switch rng.IntN(kinds) {
 				case 0:
-					rec.Inputs = append(rec.Inputs, inRec{PrevTx: rng.Uint64N(n), PrevIndex: uint32(i), Addr: addr(), Value: rng.Uint64()})
+					rec.Inputs = append(rec.Inputs, inRec{PrevTx: rng.Uint64N(n), PrevIndex: uint32(i), Addr: addr(), Value: value()})
 				case 1:
-					rec.Outputs = append(rec.Outputs, outRec{Addr: addr(), Value: rng.Uint64()})
+					rec.Outputs = append(rec.Outputs, outRec{Addr: addr(), Value: value()})
 				default:
 					x := xferRec{From: addr(), To: addr(), Asset: rng.Uint32N(tc.assets)}
 					x.Value.SetUint64(rng.Uint64())
@@ -311,16 +322,16 @@ func TestIndexAdjMany(t *testing.T) {
 			n++
 		}
 	}
-	if len(got.adj) < 10_000 || len(got.bigs) == 0 {
-		t.Fatalf("%d entries, %d big amounts: the test no longer exercises large txs", len(got.adj), len(got.bigs))
+	if len(got.adj) < 10_000 || len(got.wide) == 0 {
+		t.Fatalf("%d entries, %d big amounts: the test no longer exercises large txs", len(got.adj), len(got.wide))
 	}
-	if !slices.Equal(got.adj, want.adj) || !slices.Equal(got.bigs, want.bigs) || !slices.Equal(got.spent, want.spent) || !slices.Equal(got.times, want.times) {
+	if !slices.Equal(got.adj, want.adj) || !slices.Equal(got.wide, want.wide) || !slices.Equal(got.spent, want.spent) || !slices.Equal(got.times, want.times) {
 		for i := range min(len(got.adj), len(want.adj)) {
 			if got.adj[i] != want.adj[i] {
 				t.Fatalf("entry %d: %+v, want %+v", i, got.adj[i], want.adj[i])
 			}
 		}
-		t.Fatalf("%d entries, %d bigs, %d spends; want %d, %d, %d", len(got.adj), len(got.bigs), len(got.spent), len(want.adj), len(want.bigs), len(want.spent))
+		t.Fatalf("%d entries, %d bigs, %d spends; want %d, %d, %d", len(got.adj), len(got.wide), len(got.spent), len(want.adj), len(want.wide), len(want.spent))
 	}
 }
 

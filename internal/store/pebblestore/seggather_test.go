@@ -29,11 +29,11 @@ func TestEncodeGroupsGather(t *testing.T) {
 			case k == 0 && n%5 == 0:
 				addr = 300 // 600: about two windows and a half
 			}
-			e := adjEnt{addr: addr, txnum: n, in: rng.Uint64N(1 << 40), nIn: 1}
+			e := tEnt{addr: addr, txnum: n, in: rng.Uint64N(1 << 40), nIn: 1}
 			if rng.IntN(3) == 0 {
 				e.out, e.nOut, e.in, e.nIn = rng.Uint64N(1<<50), 2, 0, 0
 			}
-			d.adj = append(d.adj, e)
+			d.add(e)
 		}
 	}
 	for a := uint64(1); a < 400; a++ {
@@ -53,10 +53,10 @@ func TestEncodeGroupsGather(t *testing.T) {
 	}
 	// Read back in address order, each address's entries in the order
 	// they were appended (txnum order).
-	want := slices.Clone(d.adj)
-	slices.SortStableFunc(want, func(a, b adjEnt) int { return int(a.addr) - int(b.addr) })
-	gotAdj := slices.Clone(got.adj)
-	slices.SortStableFunc(gotAdj, func(a, b adjEnt) int { return int(a.addr) - int(b.addr) })
+	want := d.ents()
+	slices.SortStableFunc(want, func(a, b tEnt) int { return int(a.addr) - int(b.addr) })
+	gotAdj := got.ents()
+	slices.SortStableFunc(gotAdj, func(a, b tEnt) int { return int(a.addr) - int(b.addr) })
 	if len(gotAdj) != len(want) {
 		t.Fatalf("%d entries read back, %d written", len(gotAdj), len(want))
 	}
@@ -85,7 +85,7 @@ func BenchmarkEncodeSeg(b *testing.B) {
 		d.times = append(d.times, 1_600_000_000+int64(n/100))
 		d.txids = append(d.txids, hashEnt{hash: rng.Uint64(), num: n})
 		for k := 0; k < 2; k++ {
-			d.adj = append(d.adj, adjEnt{addr: 1 + rng.Uint64N(100_000), txnum: n, in: rng.Uint64N(1 << 34), nIn: 1})
+			d.add(tEnt{addr: 1 + rng.Uint64N(100_000), txnum: n, in: rng.Uint64N(1 << 34), nIn: 1})
 		}
 	}
 	for a := uint64(1); a <= 100_000; a++ {
@@ -168,7 +168,7 @@ func TestEncodeGroupsSplit(t *testing.T) {
 			d := &segData{start: 10, end: 10 + groupsSplitMin}
 			for n := d.start; n < d.end; n++ {
 				for k := 0; k < 2; k++ {
-					d.adj = append(d.adj, adjEnt{addr: 1 + rng.Uint64N(tc.addrs), txnum: n, in: rng.Uint64N(1 << 30), nIn: 1})
+					d.add(tEnt{addr: 1 + rng.Uint64N(tc.addrs), txnum: n, in: rng.Uint64N(1 << 30), nIn: 1})
 				}
 			}
 			out, gindex, nAddr := encodeGroups(d)

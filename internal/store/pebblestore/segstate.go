@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -110,10 +111,16 @@ type segState struct {
 	stats   filterStats
 	// spareAdj: the adjacency array of the last segment closed, which the
 	// next open segment takes instead of growing a new one (a segment's
-	// array is ≈ 100 MB, and fresh memory is paid page fault by page
-	// fault: on the 10⁷ chain the arrays were a third of the ingest's
-	// faults).
-	spareAdj []adjEnt
+	// array was ≈ 100 MB, 64 MB with 32-byte entries, and fresh memory is
+	// paid page fault by page fault: on the 10⁷ chain the arrays were a
+	// third of the ingest's faults). The spends, txids, times and new
+	// addresses likewise (spareSpent …; the first three ≈ 34, 7 and 3 MB
+	// a segment of the 10⁷ chain, grown by doubling).
+	spareAdj   []adjEnt
+	spareSpent []spentEnt
+	spareTxids []hashEnt
+	spareTimes []int64
+	spareAddrs []hashEnt
 }
 
 // openAdj returns the positions of address id's entries in the open
@@ -124,7 +131,7 @@ func (g *segState) openAdj(id uint64) []uint32 {
 		g.byAddr, g.adjDone = map[uint64][]uint32{}, 0
 	}
 	for i := g.adjDone; i < len(d.adj); i++ {
-		a := d.adj[i].addr
+		a := d.entAddr(&d.adj[i])
 		g.byAddr[a] = append(g.byAddr[a], uint32(i))
 	}
 	g.adjDone = len(d.adj)
@@ -270,6 +277,12 @@ func indexTxID(d *segData, n, h uint64) {
 // index write.
 func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	d.times = push(d.times, t)
+	if len(rec.Transfers) == 0 && rec.FeePayer == 0 && indexUTXO(d, n, rec) {
+		for _, in := range rec.Inputs {
+			d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
+		}
+		return parts
+	}
 	parts = parts[:0]
 	// A tx of few inputs, outputs and transfers (most) finds an address's
 	// part by a scan of the parts so far; a larger one (a coinbase or a
@@ -333,16 +346,142 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 		if p.addr == 0 {
 			continue
 		}
-		e := adjEnt{addr: p.addr, txnum: n, asset: p.asset, nIn: uint32(p.nIn), nOut: uint32(p.nOut)}
-		if p.in.IsUint64() && p.out.IsUint64() {
-			e.in, e.out = p.in.Uint64(), p.out.Uint64()
-		} else {
-			d.bigs = append(d.bigs, bigPair{p.in, p.out})
-			e.big = uint32(len(d.bigs))
-		}
-		d.adj = push(d.adj, e)
+		d.addAdj(p.addr, n, p.asset, p.nIn, p.nOut, &p.in, &p.out)
 	}
 	return parts
+}
+
+// part64 is a share of a tx of inputs and outputs only (a UTXO chain's):
+// amounts in 64 bits, 40 bytes where a part is 96.
+type part64 struct {
+	addr, in, out, nIn, nOut uint64
+}
+
+// indexUTXO is indexAdj's adjacency entries for a tx of inputs and outputs
+// only (a UTXO chain's): indexSmallUTXO for up to manyParts of them,
+// indexManyUTXO for more. Both sum in 64 bits and add nothing and return
+// false when a sum passes 64 bits (the general path then sums in 256).
+func indexUTXO(d *segData, n uint64, rec *txRec) bool {
+	if len(rec.Inputs)+len(rec.Outputs) <= manyParts {
+		return indexSmallUTXO(d, n, rec)
+	}
+	return indexManyUTXO(d, n, rec)
+}
+
+// utxoScratch: indexManyUTXO's buffers, pooled (a large tx is rare, and
+// indexAdj's callers hold no room for them).
+type utxoScratch struct {
+	ps, out []part64
+	keys    []uint64
+}
+
+var utxoScratchPool = sync.Pool{New: func() any { return new(utxoScratch) }}
+
+// indexManyUTXO is indexSmallUTXO for a tx of more than manyParts inputs
+// and outputs: a share per input and output, sorted as packed keys
+// (address above position, as mergeParts does), those of one address
+// added up. It returns false, adding nothing, when a sum passes 64 bits or
+// the keys do not fit 64 bits.
+func indexManyUTXO(d *segData, n uint64, rec *txRec) bool {
+	sc := utxoScratchPool.Get().(*utxoScratch)
+	defer utxoScratchPool.Put(sc)
+	ps := sc.ps[:0]
+	var maxAddr uint64
+	for i := range rec.Inputs {
+		in := &rec.Inputs[i]
+		ps = append(ps, part64{addr: in.Addr, out: in.Value, nOut: 1})
+		maxAddr = max(maxAddr, in.Addr)
+	}
+	for i := range rec.Outputs {
+		o := &rec.Outputs[i]
+		ps = append(ps, part64{addr: o.Addr, in: o.Value, nIn: 1})
+		maxAddr = max(maxAddr, o.Addr)
+	}
+	sc.ps = ps
+	idxBits := uint(bits.Len(uint(len(ps) - 1)))
+	if uint(bits.Len64(maxAddr))+idxBits > 64 {
+		return false
+	}
+	keys := sc.keys[:0]
+	for i := range ps {
+		keys = append(keys, ps[i].addr<<idxBits|uint64(i))
+	}
+	sc.keys = keys
+	slices.Sort(keys)
+	out := sc.out[:0]
+	for _, k := range keys {
+		p := &ps[k&(1<<idxBits-1)]
+		if m := len(out); m > 0 && out[m-1].addr == p.addr {
+			q := &out[m-1]
+			var c1, c2 uint64
+			q.in, c1 = bits.Add64(q.in, p.in, 0)
+			q.out, c2 = bits.Add64(q.out, p.out, 0)
+			if c1|c2 != 0 {
+				return false
+			}
+			q.nIn += p.nIn
+			q.nOut += p.nOut
+			continue
+		}
+		out = append(out, *p)
+	}
+	sc.out = out
+	for i := range out {
+		if p := &out[i]; p.addr != 0 {
+			d.addAdjU64(p.addr, n, p.nIn, p.nOut, p.in, p.out)
+		}
+	}
+	return true
+}
+
+// indexSmallUTXO is indexAdj's adjacency entries for a tx of inputs and
+// outputs only, at most manyParts of them (most Bitcoin txs), summed in 64
+// bits on the stack: the same entries as the general path (TestIndexAdjMany),
+// at less CPU. It adds nothing and returns false when a sum passes 64 bits
+// (the general path then sums in 256).
+func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
+	var buf [manyParts]part64
+	np := 0
+	get := func(addr uint64) *part64 {
+		for i := range np {
+			if buf[i].addr == addr {
+				return &buf[i]
+			}
+		}
+		buf[np] = part64{addr: addr}
+		np++
+		return &buf[np-1]
+	}
+	for i := range rec.Inputs {
+		in := &rec.Inputs[i]
+		p := get(in.Addr)
+		var c uint64
+		if p.out, c = bits.Add64(p.out, in.Value, 0); c != 0 {
+			return false
+		}
+		p.nOut++
+	}
+	for i := range rec.Outputs {
+		o := &rec.Outputs[i]
+		p := get(o.Addr)
+		var c uint64
+		if p.in, c = bits.Add64(p.in, o.Value, 0); c != 0 {
+			return false
+		}
+		p.nIn++
+	}
+	ps := buf[:np]
+	for i := 1; i < len(ps); i++ { // insertion sort by address (the asset is 0)
+		for j := i; j > 0 && ps[j].addr < ps[j-1].addr; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+	for i := range ps {
+		if p := &ps[i]; p.addr != 0 {
+			d.addAdjU64(p.addr, n, p.nIn, p.nOut, p.in, p.out)
+		}
+	}
+	return true
 }
 
 // manyParts: a tx with more inputs, outputs and transfer ends than this
@@ -434,11 +573,21 @@ func grow[T any](s []T, k int) []T {
 // (by then the open segment holds the few Applies since that close).
 func (g *segState) reserveAdj(need, limit int) {
 	d := g.open
-	if cap(g.spareAdj) > cap(d.adj) {
-		d.adj = append(g.spareAdj[:0], d.adj...)
-	}
-	g.spareAdj = nil
+	d.adj, g.spareAdj = takeSpare(d.adj, g.spareAdj)
+	d.spent, g.spareSpent = takeSpare(d.spent, g.spareSpent)
+	d.txids, g.spareTxids = takeSpare(d.txids, g.spareTxids)
+	d.times, g.spareTimes = takeSpare(d.times, g.spareTimes)
+	d.addrs, g.spareAddrs = takeSpare(d.addrs, g.spareAddrs)
 	d.reserveAdj(need, limit)
+}
+
+// takeSpare returns cur moved into spare when spare is the larger array
+// (else cur), and nil for the spare.
+func takeSpare[T any](cur, spare []T) ([]T, []T) {
+	if cap(spare) > cap(cur) {
+		return append(spare[:0], cur...), nil
+	}
+	return cur, nil
 }
 
 func (d *segData) reserveAdj(need, limit int) {
@@ -671,11 +820,13 @@ type pendingSeg struct {
 	txids, addrs []hashEnt
 	l            segList // the list to commit once the file is written
 	ref          segRef
-	replace      bool     // the file replaces the last listed segment (merged)
-	oldUTXO      uint64   // the snapshot file the list no longer names, to remove
-	seg          *segment // the written file, mapped and checked by the goroutine
-	adj          []adjEnt // the segment's adjacency array, free once written
-	idxSynced    bool     // the goroutine made the tx log's index durable (waited)
+	replace      bool       // the file replaces the last listed segment (merged)
+	oldUTXO      uint64     // the snapshot file the list no longer names, to remove
+	seg          *segment   // the written file, mapped and checked by the goroutine
+	adj          []adjEnt   // the segment's adjacency array, free once written
+	spent        []spentEnt // its spends and times, likewise
+	times        []int64
+	idxSynced    bool // the goroutine made the tx log's index durable (waited)
 	done         chan struct{}
 	err          error // set by the goroutine before done closes
 }
@@ -731,7 +882,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	}
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
 	p.ref = ref
-	p.adj = d.adj
+	p.adj, p.spent, p.times = d.adj, d.spent, d.times
 	if waited {
 		close(p.indexed) // never read: nothing looks up before settle
 	} else {
@@ -781,11 +932,8 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 		} else {
 			close(idxDone)
 		}
-		p.err = writeSeg(d, tail, segFile)
-		if p.err == nil {
-			// Mapped and checked here, not by settle on Apply's path.
-			p.seg, p.err = openSegment(segFile)
-		}
+		// Written, checked, and mapped here, not by settle on Apply's path.
+		p.seg, p.err = writeSeg(d, tail, segFile)
 		<-snapDone
 		<-idxDone
 		if p.err == nil {
@@ -799,24 +947,38 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 }
 
 // writeSeg encodes d (appended to the closed segment tail, when it
-// replaces it) and writes it to path.
-func writeSeg(d *segData, tail *segment, path string) error {
+// replaces it), writes it to path and maps it. The image is checked as a
+// file is at open (parseSegment) on a goroutine while it is written and
+// synced, and the file, the same bytes, is then mapped without the checks
+// that read it whole (openSegmentAs trusted): they were 15–22 ms of the
+// last close of the 10⁶-transfer chain, serial after the write, and faulted
+// in every page of the mapping.
+func writeSeg(d *segData, tail *segment, path string) (*segment, error) {
 	if tail != nil {
 		t, err := tail.load()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.appendData(d)
 		d = t
 	}
 	img, err := encodeSeg(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := writeFile(path, img); err != nil {
-		return fmt.Errorf("pebblestore: write segment: %w", err)
+	checked := make(chan error, 1)
+	go func() {
+		_, err := parseSegment(img, path)
+		checked <- err
+	}()
+	err = writeFile(path, img)
+	if cerr := <-checked; cerr != nil {
+		return nil, fmt.Errorf("pebblestore: the segment written does not read back: %w", cerr) // a bug of the encoder
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: write segment: %w", err)
+	}
+	return openSegmentAs(path, true)
 }
 
 // settle waits for the chain's pending segment close, maps the new file and
@@ -859,7 +1021,7 @@ func (s *Store) settle(c model.Chain, st *chainState) error {
 		g.segs = append(g.segs, seg)
 	}
 	g.list = p.l
-	g.spareAdj = p.adj[:0]
+	g.spareAdj, g.spareSpent, g.spareTxids, g.spareTimes, g.spareAddrs = p.adj[:0], p.spent[:0], p.txids[:0], p.times[:0], p.addrs[:0]
 	if p.oldUTXO != 0 && p.oldUTXO != p.l.utxoFile {
 		os.Remove(utxoPath(s.dir, c, p.oldUTXO))
 	}
@@ -882,18 +1044,25 @@ func (g *segState) settled() bool {
 
 // appendData appends o (which starts where d ends) to d.
 func (d *segData) appendData(o *segData) {
-	shift := uint32(len(d.bigs))
 	d.addrs = append(d.addrs, o.addrs...)
 	d.addrEnd = max(d.addrEnd, o.addrEnd)
 	d.txids = append(d.txids, o.txids...)
 	d.times = append(d.times, o.times...)
-	for _, e := range o.adj {
-		if e.big > 0 {
-			e.big += shift
+	// o's narrow entries are relative to o's bases: moved to d's by a
+	// shift of their txnums where the address bases agree, else whole.
+	shift := o.start - d.start
+	fast := o.start >= d.start && o.addrBase() == d.addrBase()
+	d.adj = grow(d.adj, len(o.adj))
+	for i := range o.adj {
+		e := o.adj[i]
+		if fast && e.nIn != adjWide && uint64(e.txnum)+shift < 1<<32 {
+			e.txnum += uint32(shift)
+			d.adj = append(d.adj, e)
+			continue
 		}
-		d.adj = append(d.adj, e)
+		x := o.entry(&e)
+		d.addEnt(o.entAddr(&e), &x)
 	}
-	d.bigs = append(d.bigs, o.bigs...)
 	d.spent = append(d.spent, o.spent...)
 	d.end = o.end
 }
