@@ -628,9 +628,8 @@ func TestBackgroundCloseFailure(t *testing.T) {
 }
 
 // TestApplyLogWriteFailure fails the write of one of the three logs an
-// Apply writes at once (writeLogs: the tx log here, the address and block
-// logs on goroutines), by putting a read-only handle of the file in the
-// log's place: the Apply must fail naming that log, and the store,
+// Apply writes (tx, address, block), by putting a read-only handle of the
+// file in the log's place: the Apply must fail naming that log, and the store,
 // reopened, must hold exactly what it held before, then take the same
 // blocks again to equal a store that applied them without a failure.
 func TestApplyLogWriteFailure(t *testing.T) {
