@@ -16,6 +16,15 @@ func minorFaults() int64 {
 	return ru.Minflt
 }
 
+// benchBlkPath is the blk file the benchmarks read: SPOOR_BENCH_BLK, or
+// the real mainnet blocks 0–14,131 of btcd's test data.
+func benchBlkPath(b *testing.B) string {
+	if path := os.Getenv("SPOOR_BENCH_BLK"); path != "" {
+		return path
+	}
+	return btctestdata.Path(b, "blockchain/testdata/blk_0_to_14131.dat")
+}
+
 // BenchmarkReadDecode reads every block of a blk file with a Reader and
 // decodes it, one goroutine, no store: the read and decode side of an
 // ingest alone. It compares the blk file read with pread into fresh
@@ -26,10 +35,7 @@ func minorFaults() int64 {
 // real mainnet blocks 0–14,131 of btcd's test data. Reported: minor page
 // faults and CPU seconds per pass, and tx per CPU second.
 func BenchmarkReadDecode(b *testing.B) {
-	path := os.Getenv("SPOOR_BENCH_BLK")
-	if path == "" {
-		path = btctestdata.Path(b, "blockchain/testdata/blk_0_to_14131.dat")
-	}
+	path := benchBlkPath(b)
 	for _, mode := range []struct {
 		name    string
 		mapped  bool
@@ -87,10 +93,7 @@ func BenchmarkReadDecode(b *testing.B) {
 // does before its first block), on the real mainnet blocks 0–14,131 of
 // btcd's test data or SPOOR_BENCH_BLK.
 func BenchmarkBestChain(b *testing.B) {
-	path := os.Getenv("SPOOR_BENCH_BLK")
-	if path == "" {
-		path = btctestdata.Path(b, "blockchain/testdata/blk_0_to_14131.dat")
-	}
+	path := benchBlkPath(b)
 	c0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		bf, err := OpenBlockFiles(path)
