@@ -942,6 +942,12 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	switch {
 	case s.end < s.start || s.addrEnd < s.addrStart:
 		return nil, bad("end before start")
+	case s.nTx != 0 && s.nTx != s.end-s.start:
+		// Tx numbers are dense and every tx has its txid entry; a range
+		// that claims more (a damaged footer) would size the times of a
+		// load from it. (Tests build segments without txids: load bounds
+		// those.)
+		return nil, bad(fmt.Sprintf("%d txids for txs %d–%d", s.nTx, s.start, s.end))
 	case ng > uint64(len(s.gindex)) || uint64(len(s.gindex)) != uint64(s.gw)*ng:
 		return nil, bad("group index size")
 	case ns > uint64(len(s.sindex)) || uint64(len(s.sindex)) != uint64(s.sw)*ns:
@@ -1266,6 +1272,9 @@ func (s *segment) load() (*segData, error) {
 	s.txh.each(func(h uint32, num uint64) {
 		d.txids = append(d.txids, hashEnt{hash: uint64(h) << 32, num: s.start + num})
 	})
+	if s.nTx == 0 && s.end-s.start > 1<<20 {
+		return nil, fmt.Errorf("%w: segment %s: txs %d–%d and no txids", errCorrupt, s.path, s.start, s.end)
+	}
 	d.times = make([]int64, s.end-s.start)
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)

@@ -257,6 +257,19 @@ func (b *blockSec) check(starts func(k int) uint64, nIdx int) error {
 	return nil
 }
 
+// blockPrealloc bounds the room allocated for a block before it is
+// decoded. The size a block must decode to comes from the file's index (and
+// a zstd frame must name the same); a damaged or crafted file whose checksum
+// still holds could claim terabytes, which a preallocation of that size
+// turned into a fatal out-of-memory (found by fuzzing). A larger block (a
+// hub address's group) grows past it as it decodes; the decoders stop at
+// the implied size (huffUnpack) or at zstdDec's limit of 1 GiB.
+const blockPrealloc = 16 << 20
+
+// blockMax is the most a block may decode to, zstdDec's limit: a segment
+// holds at most a few million entries (segMaxEntries), tens of MB raw.
+const blockMax = 1 << 30
+
 // block returns the uncompressed bytes [start, end) of block k (end: the
 // next block's start, or the section's length).
 func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) {
@@ -273,6 +286,9 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 	}
 	if a >= z || z > uint64(len(b.packed)) || end <= start || end > b.raw {
 		return nil, bad("out of bounds")
+	}
+	if end-start > blockMax {
+		return nil, bad(fmt.Sprintf("%d bytes uncompressed", end-start))
 	}
 	p, want := b.packed[a:z], int(end-start)
 	var data []byte
@@ -292,13 +308,13 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 		if err != nil || !(sized || small) || h.WindowSize > 8<<20 {
 			return nil, bad("zstd frame header")
 		}
-		out, err := zstdDec().DecodeAll(p[1:], make([]byte, 0, want))
+		out, err := zstdDec().DecodeAll(p[1:], make([]byte, 0, min(want, blockPrealloc)))
 		if err != nil {
 			return nil, bad(err.Error())
 		}
 		data = out
 	case codecHuff:
-		out, err := huffUnpack(make([]byte, 0, want), p[1:], want)
+		out, err := huffUnpack(make([]byte, 0, min(want, blockPrealloc)), p[1:], want)
 		if err != nil {
 			return nil, bad(err.Error())
 		}
