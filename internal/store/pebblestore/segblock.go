@@ -258,12 +258,14 @@ func (b *blockSec) check(starts func(k int) uint64, nIdx int) error {
 }
 
 // blockPrealloc bounds the room allocated for a block before it is
-// decoded. The size a block must decode to comes from the file's index (and
-// a zstd frame must name the same); a damaged or crafted file whose checksum
-// still holds could claim terabytes, which a preallocation of that size
-// turned into a fatal out-of-memory (found by fuzzing). A larger block (a
-// hub address's group) grows past it as it decodes; the decoders stop at
-// the implied size (huffUnpack) or at zstdDec's limit of 1 GiB.
+// decoded, with 8 bytes per packed byte (Huffman codes take at least a bit a
+// byte; zstd blocks of adjacency rarely gain more). The size a block must
+// decode to comes from the file's index (and a zstd frame must name the
+// same); a damaged or crafted file whose checksum still holds could claim
+// terabytes, which a preallocation of that size turned into a fatal
+// out-of-memory (found by fuzzing). A block that needs more grows as it
+// decodes; the decoders stop at the implied size (huffUnpack) or at
+// zstdDec's limit of 1 GiB.
 const blockPrealloc = 16 << 20
 
 // blockMax is the most a block may decode to, zstdDec's limit: a segment
@@ -308,13 +310,13 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 		if err != nil || !(sized || small) || h.WindowSize > 8<<20 {
 			return nil, bad("zstd frame header")
 		}
-		out, err := zstdDec().DecodeAll(p[1:], make([]byte, 0, min(want, blockPrealloc)))
+		out, err := zstdDec().DecodeAll(p[1:], make([]byte, 0, min(want, blockPrealloc, 8*len(p)+4096)))
 		if err != nil {
 			return nil, bad(err.Error())
 		}
 		data = out
 	case codecHuff:
-		out, err := huffUnpack(make([]byte, 0, min(want, blockPrealloc)), p[1:], want)
+		out, err := huffUnpack(make([]byte, 0, min(want, blockPrealloc, 8*len(p)+4096)), p[1:], want)
 		if err != nil {
 			return nil, bad(err.Error())
 		}
