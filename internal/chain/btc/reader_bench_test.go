@@ -44,14 +44,7 @@ func BenchmarkReadDecode(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			defer func(m bool) { mapBlockFiles = m }(mapBlockFiles)
 			mapBlockFiles = mode.mapped
-			bf, err := OpenBlockFiles(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			plan, err := bf.BestChain(nil, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
+			bf, plan := openPlan(b, path)
 			var rc *Recycler
 			if mode.recycle {
 				rc = NewRecycler(false)
@@ -96,15 +89,7 @@ func BenchmarkBestChain(b *testing.B) {
 	path := benchBlkPath(b)
 	c0 := cpuTime()
 	for i := 0; i < b.N; i++ {
-		bf, err := OpenBlockFiles(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		plan, err := bf.BestChain(nil, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(plan) == 0 {
+		if _, plan := openPlan(b, path); len(plan) == 0 {
 			b.Fatal("no blocks planned")
 		}
 	}

@@ -208,7 +208,7 @@ func TestReaderFileGrowsWhileMapped(t *testing.T) {
 }
 
 // openPlan indexes path and orders its blocks from genesis.
-func openPlan(t *testing.T, path string) (*BlockFiles, []Planned) {
+func openPlan(t testing.TB, path string) (*BlockFiles, []Planned) {
 	t.Helper()
 	bf, err := OpenBlockFiles(path)
 	if err != nil {
