@@ -107,6 +107,28 @@ func digest(t *testing.T, s *Store) string {
 	return d
 }
 
+// checkAsClean checks s, after a failure: it must equal a store that
+// applied w's first k blocks with no failure, and still equal it after both
+// apply the rest.
+func checkAsClean(t *testing.T, s *Store, w *utxoWorld, k int, after string) {
+	t.Helper()
+	clean := openTestStore(t)
+	if err := clean.Apply(model.BTC, store.Linked, w.blocks[:k]); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatalf("after %s, the store reloaded from disk differs from a clean one", after)
+	}
+	for _, x := range []*Store{s, clean} {
+		if err := x.Apply(model.BTC, store.Linked, w.blocks[k:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if digest(t, s) != digest(t, clean) {
+		t.Fatalf("after %s, the continuation differs from a clean one", after)
+	}
+}
+
 func TestUTXOBalancesAndRollbackExact(t *testing.T) {
 	w := newUTXOWorld(1, 120)
 	s := openTestStore(t)
@@ -610,21 +632,7 @@ func TestBackgroundCloseFailure(t *testing.T) {
 	if err := os.Remove(block); err != nil {
 		t.Fatal(err)
 	}
-	clean := openTestStore(t)
-	if err := clean.Apply(model.BTC, store.Linked, w.blocks[:40]); err != nil {
-		t.Fatal(err)
-	}
-	if digest(t, s) != digest(t, clean) {
-		t.Fatal("after a failed background close, the store reloaded from disk differs from a clean one")
-	}
-	for _, x := range []*Store{s, clean} {
-		if err := x.Apply(model.BTC, store.Linked, w.blocks[40:]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if digest(t, s) != digest(t, clean) {
-		t.Fatal("after a failed background close, the continuation differs from a clean one")
-	}
+	checkAsClean(t, s, w, 40, "a failed background close")
 }
 
 // TestApplyLogWriteFailure fails the write of one of the three logs an
@@ -638,10 +646,6 @@ func TestApplyLogWriteFailure(t *testing.T) {
 	// coinbase pays a new one, so that the failing Apply writes all three
 	// logs.
 	w.blocks[45].Txs[0].Outputs[0].Address = []byte{1, 0xee, 0xee, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}
-	whole := openTestStore(t)
-	if err := whole.Apply(model.BTC, store.Linked, w.blocks); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name string
 		file func(st *chainState) (path string, f **os.File)
@@ -659,7 +663,6 @@ func TestApplyLogWriteFailure(t *testing.T) {
 			if err := s.Apply(model.BTC, store.Linked, w.blocks[:30]); err != nil {
 				t.Fatal(err)
 			}
-			before := digest(t, s)
 			path, fp := tc.file(s.chains[model.BTC])
 			ro, err := os.Open(path)
 			if err != nil {
@@ -680,15 +683,7 @@ func TestApplyLogWriteFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if got := digest(t, s); got != before {
-				t.Fatalf("after a failed write of the %s, the reopened store differs from before the Apply", tc.name)
-			}
-			if err := s.Apply(model.BTC, store.Linked, w.blocks[30:]); err != nil {
-				t.Fatal(err)
-			}
-			if digest(t, s) != digest(t, whole) {
-				t.Fatalf("after a failed write of the %s and the same blocks again, the store differs from one applied at once", tc.name)
-			}
+			checkAsClean(t, s, w, 30, "a failed write of the "+tc.name)
 		})
 	}
 }
