@@ -51,17 +51,6 @@ func newAddrCache(n int) *addrCache {
 	return c
 }
 
-// reserve makes room for n addresses in all before the next growth.
-// The new table is written through once: a fresh array's pages are
-// untouched, and a page of a hash table is first read (a probe, which maps
-// the kernel's zero page) and then written (a second fault); one pass of
-// writes faults each page once.
-func (c *addrCache) reserve(n int) {
-	if n*8 > len(c.slots)*addrCacheLoad {
-		c.resizeKeep(max(addrCacheMin, 1<<log2(n*8/addrCacheLoad+1)), nil, true)
-	}
-}
-
 // addrKey is the slot key of a (h: its addrHash); arena is only read for a
 // long address already in the cache.
 func addrKey(a []byte, h uint64) (k [3]uint64, long bool) {

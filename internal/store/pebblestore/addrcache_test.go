@@ -324,22 +324,25 @@ func TestAddrCacheEmpty(t *testing.T) {
 // resumed ingest's) keeps every one of them, and makes room for the rest
 // without growing again.
 func TestAddrCacheReserve(t *testing.T) {
-	c, ref := newAddrCache(0), map[string]uint64{}
+	g, ref := newAddrGens(1<<18), map[string]uint64{}
+	if g.cap < 50_000 {
+		t.Fatalf("a generation of %d addresses: the test needs 50,000", g.cap)
+	}
 	for i := 0; i < 3000; i++ {
 		a := fmt.Appendf(nil, "%0*d", 20+i%2*14, i)
-		c.put(a, addrHash(a), uint64(i+1))
+		g.put(a, addrHash(a), uint64(i+1))
 		ref[string(a)] = uint64(i + 1)
 	}
-	c.reserve(50_000)
-	slots := len(c.slots)
-	checkAddrCache(t, c, ref, [][]byte{[]byte("absent")})
+	g.reserve(47_000)
+	slots := len(g.cur.slots)
+	checkAddrCache(t, g.cur, ref, [][]byte{[]byte("absent")})
 	for i := 3000; i < 50_000; i++ {
 		a := fmt.Appendf(nil, "%0*d", 20+i%2*14, i)
-		c.put(a, addrHash(a), uint64(i+1))
+		g.put(a, addrHash(a), uint64(i+1))
 		ref[string(a)] = uint64(i + 1)
 	}
-	if len(c.slots) != slots {
-		t.Fatalf("grew from %d to %d slots within the reservation", slots, len(c.slots))
+	if len(g.cur.slots) != slots || g.switches != 0 {
+		t.Fatalf("grew from %d to %d slots (%d generation switches) within the reservation", slots, len(g.cur.slots), g.switches)
 	}
-	checkAddrCache(t, c, ref, nil)
+	checkAddrCache(t, g.cur, ref, nil)
 }
