@@ -17,9 +17,6 @@ import (
 var tagFields = []string{"address", "tx_hash", "label", "source", "currency", "network", "context",
 	"confidence", "category", "abuse", "actor", "concepts", "lastmod", "is_cluster_definer"}
 
-// headerOnly are header fields that are not tag fields.
-var headerOnly = map[string]bool{"title": true, "creator": true, "description": true, "is_public": true, "owner": true}
-
 func isTagField(k string) bool {
 	for _, f := range tagFields {
 		if f == k {

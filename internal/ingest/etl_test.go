@@ -105,15 +105,6 @@ func writeFile(t *testing.T, p, content string) {
 	}
 }
 
-func tronBytes(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := address.TronDecode(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // totals renders an address's totals as "SYMBOL:received/sent/in/out" lines.
 func totals(t *testing.T, st store.Store, c model.Chain, addr []byte) []string {
 	t.Helper()

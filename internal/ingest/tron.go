@@ -73,7 +73,6 @@ type decodedLine struct {
 	d     *tron.Decoded
 	where string
 	err   error
-	out   chan decodedLine
 }
 
 // decodeLines decodes the file's lines on all cores and delivers them in

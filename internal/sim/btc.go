@@ -417,6 +417,3 @@ func merkleRoot(ids []chainhash.Hash) chainhash.Hash {
 	}
 	return level[0]
 }
-
-// btcTxID renders a txid as spoor prints it (display byte order).
-func btcTxID(h chainhash.Hash) string { return h.String() }

@@ -179,10 +179,6 @@ func (g *addrGens) reserve(n int) {
 	}
 }
 
-// len is the number of entries (an address promoted into the current
-// generation counts in both).
-func (g *addrGens) len() int { return g.cur.n + g.old.n + g.spill.n }
-
 // AddrCacheStats counts the address cache's work for one chain since the
 // store loaded it (or an undo dropped it): hits in its current and old
 // generation, generation switches, misses looked up in the segments and the

@@ -74,27 +74,6 @@ func (l *recLog) blockAt(h uint64, group func(b *blockRec)) (*blockRec, error) {
 	return found, nil
 }
 
-// blockNum returns block record r (in ingest order).
-func (l *recLog) blockNum(r uint64) (*blockRec, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if r >= l.n {
-		return nil, fmt.Errorf("block record %d: %w", r, store.ErrNotFound)
-	}
-	var found *blockRec
-	err := l.blocksIn(r/recStride, func(q uint64, b *blockRec) bool {
-		if q == r {
-			c := *b
-			found = &c
-		}
-		return found == nil
-	})
-	if err == nil && found == nil {
-		err = fmt.Errorf("%w: %s %s: record %d missing from its group", errCorrupt, l.name, l.path, r)
-	}
-	return found, err
-}
-
 // eachBlock calls fn with every block record [from, to) in ingest order.
 // Callers hold the store's mutex.
 func (l *recLog) eachBlock(from, to uint64, fn func(r uint64, b *blockRec) error) error {

@@ -40,7 +40,6 @@ func be32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v
 
 func blockKey(c byte, h uint64) []byte    { return be64(key(tBlock, c, 8), h) }
 func orderKey(c byte, tx uint64) []byte   { return be64(key(tOrder, c, 8), tx) }
-func txKey(c byte, n uint64) []byte       { return be64(key(tTx, c, 8), n) }
 func addrRevKey(c byte, id uint64) []byte { return be64(key(tAddrRev, c, 8), id) }
 func assetKey(c byte, contract []byte) []byte {
 	return append(key(tAsset, c, len(contract)), contract...)
@@ -157,12 +156,6 @@ func putAmount(b []byte, v *uint256.Int) []byte {
 	var buf [32]byte
 	v.WriteToSlice(buf[:])
 	return append(b, buf[32-n:]...)
-}
-
-func putAmount64(b []byte, v uint64) []byte {
-	var u uint256.Int
-	u.SetUint64(v)
-	return putAmount(b, &u)
 }
 
 // meta is the persisted chain state: the Mark, the network name, and the
@@ -423,10 +416,6 @@ type xferRec struct {
 	LogIndex int32
 }
 
-func encodeTx(t *txRec) []byte {
-	return appendTx(make([]byte, 0, 48+12*len(t.Inputs)+8*len(t.Outputs)+16*len(t.Transfers)), t)
-}
-
 func appendTx(b []byte, t *txRec) []byte {
 	b = append(b, t.ID[:]...)
 	b = putUvarint(b, t.Height)
@@ -516,10 +505,6 @@ type utxoRec struct {
 	Value  uint64
 	Script byte
 }
-
-// adjacency value: in amount, out amount, transfers in, transfers out.
-
-func uvarint(b []byte) (uint64, int) { return binary.Uvarint(b) }
 
 func encodeAssetRec(a *assetRec) []byte {
 	b := putLenBytes(nil, a.Contract)

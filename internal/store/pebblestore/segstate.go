@@ -15,7 +15,6 @@ package pebblestore
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -1066,5 +1065,3 @@ func (d *segData) appendData(o *segData) {
 	d.spent = append(d.spent, o.spent...)
 	d.end = o.end
 }
-
-func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
