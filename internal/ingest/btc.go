@@ -436,21 +436,8 @@ func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, er
 	pl := newPipeline()
 	go func() {
 		defer pl.close()
-		for h := from; h <= to && from <= to; h++ {
-			where := fmt.Sprintf("node %s", c.URL)
-			hash, err := c.BlockHash(h)
-			var raw []byte
-			if err == nil {
-				raw, err = c.RawBlock(hash)
-			}
-			j := &job{raw: raw, height: h, want: hash, where: where, bad: btc.ErrRPC, out: make(chan item, 1)}
-			if err != nil {
-				j.raw, j.where = nil, fmt.Sprintf("height %d: %v", h, err)
-			}
-			pl.send(j)
-			if err != nil {
-				return
-			}
+		if from <= to {
+			fetchBlocks(c, from, to, pl)
 		}
 	}()
 	a := newApplier(st, model.BTC, store.Linked, &opts, to)
@@ -464,4 +451,100 @@ func BTCRPC(st store.Store, c *btc.RPC, rng RPCRange, opts Options) (*Result, er
 		r.Height = mark.Height
 	}
 	return r, nil
+}
+
+// The node is asked for blocks in batches (a JSON array of calls, which
+// Bitcoin Core and btcd both serve): the hashes of hashBatch heights in one
+// request, then their blocks, as many a request as come to about
+// blockBatchBytes of raw block (the previous batch's blocks tell the size
+// to expect), at most maxBlockBatch. One request a block cost a round trip
+// each, two for a block (hash, then block), which bounded an ingest of
+// small blocks by the node's latency.
+const (
+	hashBatch       = 256
+	blockBatchBytes = 4 << 20
+	maxBlockBatch   = 64
+)
+
+// fetchBlocks asks the node for the blocks at heights from … to and sends
+// them down the pipeline in order. A batch that fails is asked again one
+// call at a time, so that an error names the height (and hash) that failed
+// as before; a node whose batch fails where the single calls then
+// succeed is asked one call at a time from then on (it does not batch).
+func fetchBlocks(c *btc.RPC, from, to uint64, pl *pipeline) {
+	batching := true
+	where := fmt.Sprintf("node %s", c.URL)
+	var body []byte
+	k := 8 // blocks in the next getblock batch
+	// single fetches the block at h one call at a time, sends it, and says
+	// whether the fetcher may go on.
+	single := func(h uint64, hash *chainhash.Hash) bool {
+		var err error
+		if hash == nil {
+			var hh chainhash.Hash
+			hh, err = c.BlockHash(h)
+			hash = &hh
+		}
+		var raw []byte
+		if err == nil {
+			raw, err = c.RawBlock(*hash)
+		}
+		j := &job{raw: raw, height: h, want: *hash, where: where, bad: btc.ErrRPC, out: make(chan item, 1)}
+		if err != nil {
+			j.raw, j.where = nil, fmt.Sprintf("height %d: %v", h, err)
+		}
+		pl.send(j)
+		return err == nil
+	}
+	for h := from; h <= to; {
+		n := int(min(to-h+1, hashBatch))
+		var hashes []chainhash.Hash
+		if batching {
+			var err error
+			if hashes, err = c.BlockHashes(h, n); err != nil {
+				for i := 0; i < n; i++ {
+					if !single(h+uint64(i), nil) {
+						return
+					}
+				}
+				batching = false
+				h += uint64(n)
+				continue
+			}
+		}
+		for i := 0; i < n; {
+			if !batching {
+				var hash *chainhash.Hash
+				if hashes != nil {
+					hash = &hashes[i]
+				}
+				if !single(h+uint64(i), hash) {
+					return
+				}
+				i++
+				continue
+			}
+			m := min(k, n-i)
+			raws, b, err := c.RawBlocks(hashes[i:i+m], body)
+			body = b
+			if err != nil {
+				for j := i; j < i+m; j++ {
+					if !single(h+uint64(j), &hashes[j]) {
+						return
+					}
+				}
+				batching = false
+				i += m
+				continue
+			}
+			size := 0
+			for j, raw := range raws {
+				size += len(raw)
+				pl.send(&job{raw: raw, height: h + uint64(i+j), want: hashes[i+j], where: where, bad: btc.ErrRPC, out: make(chan item, 1)})
+			}
+			k = max(1, min(maxBlockBatch, blockBatchBytes/max(1, size/m)))
+			i += m
+		}
+		h += uint64(n)
+	}
 }

@@ -51,7 +51,7 @@ type simChain struct {
 	seal    func() // seals a block where sim is not ethclient/simulated's
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -59,7 +59,7 @@ func findTool(name string) string {
 
 // regtestNode is one btcd process with its own data directory.
 type regtestNode struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	ctl     string
 	conf    string
@@ -77,7 +77,7 @@ type regtestNode struct {
 // loopback RPC on a free port, --regtest --notls --txindex --miningaddr. The
 // node listens for peers on a loopback port when listen is set. The process
 // is killed and its directory removed when the test ends.
-func startBtcd(t *testing.T, name, miningAddr string, listen bool) *regtestNode {
+func startBtcd(t testing.TB, name, miningAddr string, listen bool) *regtestNode {
 	t.Helper()
 	bin, ctl := findTool("btcd"), findTool("btcctl")
 	if bin == "" || ctl == "" {
@@ -220,7 +220,7 @@ type regKey struct {
 	script []byte
 }
 
-func newRegKey(t *testing.T, seed byte) regKey {
+func newRegKey(t testing.TB, seed byte) regKey {
 	t.Helper()
 	priv, _ := btcec.PrivKeyFromBytes(bytes.Repeat([]byte{seed}, 32))
 	a, err := btcutil.NewAddressPubKeyHash(btcutil.Hash160(priv.PubKey().SerializeCompressed()), &chaincfg.RegressionNetParams)

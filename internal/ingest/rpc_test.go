@@ -5,9 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,14 +24,17 @@ import (
 
 // fakeNode is a JSON-RPC server serving the real mainnet blocks 0-255 the
 // way Bitcoin Core and btcd do (getblockcount, getblockhash, getblock
-// verbosity 0), which can be told to lie at one height. A stub, not a real
-// node: no real node can be made to answer wrong blocks or garbage, and the
-// honest path is covered by the btcd regtest test.
+// verbosity 0, and batches of calls, unless noBatch), which can be told to
+// lie at one height. A stub, not a real node: no real node can be made to
+// answer wrong blocks or garbage, and the honest path is covered by the
+// btcd regtest test.
 type fakeNode struct {
-	raws   [][]byte
-	hashes []chainhash.Hash
-	lieAt  int64
-	lie    atomic.Value // string: how to lie at lieAt
+	raws    [][]byte
+	hashes  []chainhash.Hash
+	lieAt   int64
+	lie     atomic.Value // string: how to lie at lieAt
+	noBatch bool         // answer a batch as a node without batches does
+	batches atomic.Int64 // batches answered
 }
 
 func newFakeNode(t *testing.T) *fakeNode {
@@ -46,36 +52,76 @@ func newFakeNode(t *testing.T) *fakeNode {
 	return f
 }
 
+type fakeReq struct {
+	ID     any
+	Method string
+	Params []json.RawMessage
+}
+
 func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ID     any
-		Method string
-		Params []json.RawMessage
+	body, _ := io.ReadAll(r.Body)
+	var reqs []fakeReq
+	batch := len(body) > 0 && body[0] == '['
+	if batch && !f.noBatch {
+		json.Unmarshal(body, &reqs)
+		f.batches.Add(1)
+	} else {
+		var req fakeReq
+		json.Unmarshal(body, &req)
+		reqs = []fakeReq{req}
 	}
-	json.NewDecoder(r.Body).Decode(&req)
+	var replies []any
+	for _, req := range reqs {
+		reply, special := f.answer(req)
+		switch special {
+		case "garbage":
+			w.Write([]byte("<html>502 Bad Gateway</html>"))
+			return
+		case "hangup":
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		case "unknown":
+			http.Error(w, "unknown method", http.StatusNotFound)
+			return
+		}
+		replies = append(replies, reply)
+	}
+	if batch && !f.noBatch {
+		slices.Reverse(replies) // a batch's replies may come in any order
+		json.NewEncoder(w).Encode(replies)
+	} else {
+		json.NewEncoder(w).Encode(replies[0])
+	}
+}
+
+// answer is the reply to one call, or a special way to fail the whole
+// request.
+func (f *fakeNode) answer(req fakeReq) (map[string]any, string) {
 	lie := f.lie.Load().(string)
-	reply := func(result any) {
-		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "result": result, "error": nil})
+	reply := func(result any) map[string]any {
+		return map[string]any{"id": req.ID, "result": result, "error": nil}
+	}
+	fail := func(code int, msg string) map[string]any {
+		return map[string]any{"id": req.ID, "result": nil, "error": map[string]any{"code": code, "message": msg}}
 	}
 	switch req.Method {
 	case "getblockcount":
-		reply(len(f.raws) - 1)
+		return reply(len(f.raws) - 1), ""
 	case "getblockhash":
 		var h int64
 		json.Unmarshal(req.Params[0], &h)
 		switch {
 		case h == f.lieAt && lie == "short-hash":
-			reply("00000000deadbeef")
+			return reply("00000000deadbeef"), ""
 		case h == f.lieAt && lie == "other-hash":
-			reply(f.hashes[h+1].String()) // a real block, but not the one at h
+			return reply(f.hashes[h+1].String()), "" // a real block, but not the one at h
 		case h == f.lieAt && lie == "hangup":
-			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
+			return nil, "hangup"
 		case h >= 0 && h < int64(len(f.hashes)):
-			reply(f.hashes[h].String())
-		default:
-			json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "result": nil, "error": map[string]any{"code": -8, "message": "Block height out of range"}})
+			return reply(f.hashes[h].String()), ""
 		}
+		return fail(-8, "Block height out of range"), ""
 	case "getblock":
 		var s string
 		json.Unmarshal(req.Params[0], &s)
@@ -86,22 +132,19 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			switch {
 			case int64(i) == f.lieAt && lie == "garbage":
-				w.Write([]byte("<html>502 Bad Gateway</html>"))
+				return nil, "garbage"
 			case int64(i) == f.lieAt && lie == "not-hex":
-				reply("zz" + hex.EncodeToString(f.raws[i]))
+				return reply("zz" + hex.EncodeToString(f.raws[i])), ""
 			case int64(i) == f.lieAt && lie == "wrong-block":
-				reply(hex.EncodeToString(f.raws[i+1]))
+				return reply(hex.EncodeToString(f.raws[i+1])), ""
 			case int64(i) == f.lieAt && lie == "truncated":
-				reply(hex.EncodeToString(f.raws[i][:len(f.raws[i])-10]))
-			default:
-				reply(hex.EncodeToString(f.raws[i]))
+				return reply(hex.EncodeToString(f.raws[i][:len(f.raws[i])-10])), ""
 			}
-			return
+			return reply(hex.EncodeToString(f.raws[i])), ""
 		}
-		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "result": nil, "error": map[string]any{"code": -5, "message": "Block not found"}})
-	default:
-		http.Error(w, "unknown method", http.StatusNotFound)
+		return fail(-5, "Block not found"), ""
 	}
+	return nil, "unknown"
 }
 
 // TestRPCLyingOrUnreachableNode: a node that answers garbage, a wrong block,
@@ -109,8 +152,15 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // names the height (and the hash when one is known) and leaves the store
 // exactly as it was.
 func TestRPCLyingOrUnreachableNode(t *testing.T) {
+	for _, noBatch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noBatch=%v", noBatch), func(t *testing.T) { testLyingNode(t, noBatch) })
+	}
+}
+
+func testLyingNode(t *testing.T, noBatch bool) {
 	f := newFakeNode(t)
 	f.lieAt = 150
+	f.noBatch = noBatch
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := btc.NewRPC(srv.URL, "u", "p")
@@ -169,6 +219,18 @@ func TestRPCLyingOrUnreachableNode(t *testing.T) {
 	f.lie.Store("")
 	if res, err := BTCRPC(s, c, RPCRange{}, Options{BatchTxs: 7}); err != nil || res.Height != 255 || res.Applied != 155 {
 		t.Fatalf("honest ingest after the failures: %+v %v", res, err)
+	}
+	// The blocks came in batches from a node that serves them, one call at
+	// a time from one that does not.
+	if b := f.batches.Load(); noBatch != (b == 0) {
+		t.Fatalf("noBatch=%v: the node answered %d batches", noBatch, b)
+	}
+	fresh := openStore(t)
+	if _, err := BTCRPC(fresh, c, RPCRange{}, Options{BatchTxs: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, fresh) != digest(t, s) {
+		t.Fatal("one ingest of blocks 0-255 differs from the ingest that resumed after the failures")
 	}
 }
 

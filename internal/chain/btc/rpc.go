@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -32,14 +33,18 @@ func NewRPC(url, user, pass string) *RPC {
 	return &RPC{URL: url, User: user, Pass: pass, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
 
-// maxRPCResponse bounds a response body (a 4 MB block is 8 MB of hex).
+// maxRPCResponse bounds a response body (a 4 MB block is 8 MB of hex; a
+// batch larger than this fails and is asked again one block at a time).
 const maxRPCResponse = 32 << 20
 
-func (c *RPC) call(method string, params []any, out any) error {
-	body, _ := json.Marshal(map[string]any{"jsonrpc": "1.0", "id": c.id.Add(1), "method": method, "params": params})
+// post sends a JSON-RPC request body and reads the response body into buf
+// (grown as needed) without asking it to be a success: what the status
+// means depends on the body (Bitcoin Core answers an RPC error with HTTP
+// 500 and a JSON-RPC error object).
+func (c *RPC) post(what string, body, buf []byte) ([]byte, int, error) {
 	req, err := http.NewRequest(http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrRPC, method, err)
+		return buf, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.User != "" || c.Pass != "" {
@@ -47,36 +52,127 @@ func (c *RPC) call(method string, params []any, out any) error {
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %s %v: %v", ErrRPC, method, params, err)
+		return buf, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxRPCResponse+1))
-	if err != nil {
-		return fmt.Errorf("%w: %s %v: reading response: %v", ErrRPC, method, params, err)
+	buf = buf[:0]
+	if n := resp.ContentLength; n > 0 && n <= maxRPCResponse && int(n) > cap(buf) {
+		buf = make([]byte, 0, n+1) // +1: the read that sees EOF needs room
 	}
-	if len(data) > maxRPCResponse {
-		return fmt.Errorf("%w: %s %v: response larger than %d bytes", ErrRPC, method, params, maxRPCResponse)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(cap(buf), 64<<10))
+		}
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > maxRPCResponse {
+			return buf, resp.StatusCode, fmt.Errorf("%w: %s: response larger than %d bytes", ErrRPC, what, maxRPCResponse)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, resp.StatusCode, fmt.Errorf("%w: %s: reading response: %v", ErrRPC, what, err)
+		}
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%w: %s: HTTP %d: check --rpc-user and --rpc-pass", ErrRPC, method, resp.StatusCode)
+		return buf, resp.StatusCode, fmt.Errorf("%w: %s: HTTP %d: check --rpc-user and --rpc-pass", ErrRPC, what, resp.StatusCode)
 	}
-	var env struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
+	return buf, resp.StatusCode, nil
+}
+
+type rpcRequest struct {
+	JSONRPC string `json:"jsonrpc"`
+	ID      uint64 `json:"id"`
+	Method  string `json:"method"`
+	Params  []any  `json:"params"`
+}
+
+// rpcError is a JSON-RPC error member that is not null, or nil.
+func rpcError(r rpcReply) (error, bool) {
+	if r.err == nil || string(r.err) == "null" {
+		return nil, true
 	}
-	if err := json.Unmarshal(data, &env); err != nil {
-		return fmt.Errorf("%w: %s %v: HTTP %d, not a JSON-RPC response: %q", ErrRPC, method, params, resp.StatusCode, snippet(data))
+	var e struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
 	}
-	if env.Error != nil {
-		return fmt.Errorf("%w: %s %v: error %d: %s", ErrRPC, method, params, env.Error.Code, env.Error.Message)
+	if json.Unmarshal(r.err, &e) != nil {
+		return nil, false
 	}
-	if err := json.Unmarshal(env.Result, out); err != nil {
-		return fmt.Errorf("%w: %s %v: unexpected result %q: %v", ErrRPC, method, params, snippet(env.Result), err)
+	return fmt.Errorf("error %d: %s", e.Code, e.Message), true
+}
+
+// call1 makes one request and returns its reply (the body is read into
+// buf).
+func (c *RPC) call1(method string, params []any, buf []byte) (rpcReply, []byte, error) {
+	what := fmt.Sprintf("%s %v", method, params)
+	body, _ := json.Marshal(rpcRequest{"1.0", c.id.Add(1), method, params})
+	data, status, err := c.post(what, body, buf)
+	if err != nil {
+		return rpcReply{}, data, err
+	}
+	replies, batch, err := scanReplies(data)
+	if err != nil || batch || len(replies) != 1 {
+		return rpcReply{}, data, fmt.Errorf("%w: %s: HTTP %d, not a JSON-RPC response: %q", ErrRPC, what, status, snippet(data))
+	}
+	r := replies[0]
+	rerr, ok := rpcError(r)
+	if !ok {
+		return r, data, fmt.Errorf("%w: %s: HTTP %d, not a JSON-RPC response: %q", ErrRPC, what, status, snippet(data))
+	}
+	if rerr != nil {
+		return r, data, fmt.Errorf("%w: %s: %v", ErrRPC, what, rerr)
+	}
+	if r.result == nil {
+		return r, data, fmt.Errorf("%w: %s: HTTP %d, a JSON-RPC response without a result: %q", ErrRPC, what, status, snippet(data))
+	}
+	return r, data, nil
+}
+
+func (c *RPC) call(method string, params []any, out any) error {
+	r, _, err := c.call1(method, params, nil)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(r.result, out); err != nil {
+		return fmt.Errorf("%w: %s %v: unexpected result %q: %v", ErrRPC, method, params, snippet(r.result), err)
 	}
 	return nil
+}
+
+// batch makes one batched request (a JSON array of calls of method, one a
+// params entry) and returns the replies in the order of params. Any
+// failure, of the node or of one call, is an error: callers ask again one
+// call at a time, which names what failed.
+func (c *RPC) batch(method string, params [][]any, buf []byte) ([]rpcReply, []byte, error) {
+	what := fmt.Sprintf("batch of %d %s", len(params), method)
+	reqs := make([]rpcRequest, len(params))
+	base := c.id.Add(uint64(len(params))) - uint64(len(params)) + 1
+	for k, p := range params {
+		reqs[k] = rpcRequest{"1.0", base + uint64(k), method, p}
+	}
+	body, _ := json.Marshal(reqs)
+	data, status, err := c.post(what, body, buf)
+	if err != nil {
+		return nil, data, err
+	}
+	replies, isBatch, err := scanReplies(data)
+	if err != nil || !isBatch || len(replies) != len(params) {
+		return nil, data, fmt.Errorf("%w: %s: HTTP %d, not a batch of %d JSON-RPC responses: %q", ErrRPC, what, status, len(params), snippet(data))
+	}
+	out := make([]rpcReply, len(params))
+	for _, r := range replies {
+		var id uint64
+		if json.Unmarshal(r.id, &id) != nil || id < base || id-base >= uint64(len(params)) || out[id-base].id != nil {
+			return nil, data, fmt.Errorf("%w: %s: a reply with id %q, not one of the calls'", ErrRPC, what, snippet(r.id))
+		}
+		if rerr, ok := rpcError(r); rerr != nil || !ok || r.result == nil {
+			return nil, data, fmt.Errorf("%w: %s: call %d failed: %q", ErrRPC, what, id-base, snippet(r.err))
+		}
+		out[id-base] = r
+	}
+	return out, data, nil
 }
 
 func snippet(b []byte) string {
@@ -104,6 +200,10 @@ func (c *RPC) BlockHash(height uint64) (chainhash.Hash, error) {
 	if err := c.call("getblockhash", []any{height}, &s); err != nil {
 		return chainhash.Hash{}, err
 	}
+	return blockHash(height, s)
+}
+
+func blockHash(height uint64, s string) (chainhash.Hash, error) {
 	h, err := chainhash.NewHashFromStr(s)
 	if err != nil || len(s) != 64 {
 		return chainhash.Hash{}, fmt.Errorf("%w: getblockhash %d returned %q", ErrRPC, height, snippet([]byte(s)))
@@ -111,14 +211,77 @@ func (c *RPC) BlockHash(height uint64) (chainhash.Hash, error) {
 	return *h, nil
 }
 
-// RawBlock returns the serialized block with hash.
-func (c *RPC) RawBlock(hash chainhash.Hash) ([]byte, error) {
-	var s string
-	if err := c.call("getblock", []any{hash.String(), 0}, &s); err != nil {
+// BlockHashes returns the hashes of the main-chain blocks at heights from
+// … from+n−1, asked in one batched request. On any error, ask again with
+// BlockHash, which names the height that failed.
+func (c *RPC) BlockHashes(from uint64, n int) ([]chainhash.Hash, error) {
+	params := make([][]any, n)
+	for k := range params {
+		params[k] = []any{from + uint64(k)}
+	}
+	replies, _, err := c.batch("getblockhash", params, nil)
+	if err != nil {
 		return nil, err
 	}
-	b, err := hex.DecodeString(s)
+	hashes := make([]chainhash.Hash, n)
+	for k, r := range replies {
+		var s string
+		if err := json.Unmarshal(r.result, &s); err != nil {
+			return nil, fmt.Errorf("%w: getblockhash %d: unexpected result %q", ErrRPC, from+uint64(k), snippet(r.result))
+		}
+		if hashes[k], err = blockHash(from+uint64(k), s); err != nil {
+			return nil, err
+		}
+	}
+	return hashes, nil
+}
+
+// RawBlock returns the serialized block with hash.
+func (c *RPC) RawBlock(hash chainhash.Hash) ([]byte, error) {
+	r, _, err := c.call1("getblock", []any{hash.String(), 0}, nil)
 	if err != nil {
+		return nil, err
+	}
+	return rawBlock(hash, r)
+}
+
+// RawBlocks returns the serialized blocks with hashes, asked in one batched
+// request; body is a buffer for the response (returned, perhaps grown, for
+// the next call). On any error, ask again with RawBlock, which names the
+// block that failed.
+func (c *RPC) RawBlocks(hashes []chainhash.Hash, body []byte) ([][]byte, []byte, error) {
+	params := make([][]any, len(hashes))
+	for k, h := range hashes {
+		params[k] = []any{h.String(), 0}
+	}
+	replies, body, err := c.batch("getblock", params, body)
+	if err != nil {
+		return nil, body, err
+	}
+	raws := make([][]byte, len(hashes))
+	for k, r := range replies {
+		if raws[k], err = rawBlock(hashes[k], r); err != nil {
+			return nil, body, err
+		}
+	}
+	return raws, body, nil
+}
+
+// rawBlock decodes a getblock reply's hex.
+func rawBlock(hash chainhash.Hash, r rpcReply) ([]byte, error) {
+	hx := r.str
+	if len(r.result) == 0 || r.result[0] != '"' {
+		return nil, fmt.Errorf("%w: getblock %s: result is not a string: %q", ErrRPC, hash, snippet(r.result))
+	}
+	if !r.plain {
+		var s string
+		if err := json.Unmarshal(r.result, &s); err != nil {
+			return nil, fmt.Errorf("%w: getblock %s: result is not a string: %q", ErrRPC, hash, snippet(r.result))
+		}
+		hx = []byte(s)
+	}
+	b := make([]byte, len(hx)/2)
+	if _, err := hex.Decode(b, hx); err != nil {
 		return nil, fmt.Errorf("%w: getblock %s: result is not hex: %v", ErrRPC, hash, err)
 	}
 	return b, nil
