@@ -234,6 +234,36 @@ func testLyingNode(t *testing.T, noBatch bool) {
 	}
 }
 
+// TestRPCBatchTooLarge: a batch whose answer passes the client's bound
+// (blocks that grew at once) is asked again one block at a time, and the
+// ingest goes on in batches, equal to one made one call at a time.
+func TestRPCBatchTooLarge(t *testing.T) {
+	f := newFakeNode(t)
+	f.lieAt = -1
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := btc.NewRPC(srv.URL, "u", "p")
+	c.MaxResponse = 8 << 10 // about 16 of these blocks' answers
+	s := openStore(t)
+	if res, err := BTCRPC(s, c, RPCRange{}, Options{BatchTxs: 7}); err != nil || res.Height != 255 {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	batches := f.batches.Load()
+	f.noBatch = true
+	one := openStore(t)
+	if _, err := BTCRPC(one, btc.NewRPC(srv.URL, "u", "p"), RPCRange{}, Options{BatchTxs: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if digest(t, one) != digest(t, s) {
+		t.Fatal("the ingest whose batches were too large differs from one made one call at a time")
+	}
+	// Hashes come in one batch; every getblock batch of more than a few
+	// blocks is too large: it fails, and the fetcher tries again.
+	if batches < 3 {
+		t.Fatalf("%d batches: the fetcher gave up batches after one too large", batches)
+	}
+}
+
 func reverse(h chainhash.Hash) []byte {
 	b := make([]byte, 32)
 	for i := range b {

@@ -25,13 +25,18 @@ var ErrRPC = errors.New("btc: node RPC")
 type RPC struct {
 	URL, User, Pass string
 	HTTP            *http.Client
-	id              atomic.Uint64
+	// MaxResponse bounds a response body (0: maxRPCResponse).
+	MaxResponse int
+	id          atomic.Uint64
 }
 
 // NewRPC returns a client for url with basic-auth credentials.
 func NewRPC(url, user, pass string) *RPC {
 	return &RPC{URL: url, User: user, Pass: pass, HTTP: &http.Client{Timeout: 60 * time.Second}}
 }
+
+// ErrTooLarge marks a response larger than the client reads (with ErrRPC).
+var ErrTooLarge = errors.New("response too large")
 
 // maxRPCResponse bounds a response body (a 4 MB block is 8 MB of hex; a
 // batch larger than this fails and is asked again one block at a time).
@@ -55,8 +60,12 @@ func (c *RPC) post(what string, body, buf []byte) ([]byte, int, error) {
 		return buf, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
 	}
 	defer resp.Body.Close()
+	limit := c.MaxResponse
+	if limit <= 0 {
+		limit = maxRPCResponse
+	}
 	buf = buf[:0]
-	if n := resp.ContentLength; n > 0 && n <= maxRPCResponse && int(n) > cap(buf) {
+	if n := resp.ContentLength; n > 0 && n <= int64(limit) && int(n) > cap(buf) {
 		buf = make([]byte, 0, n+1) // +1: the read that sees EOF needs room
 	}
 	for {
@@ -65,8 +74,8 @@ func (c *RPC) post(what string, body, buf []byte) ([]byte, int, error) {
 		}
 		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if len(buf) > maxRPCResponse {
-			return buf, resp.StatusCode, fmt.Errorf("%w: %s: response larger than %d bytes", ErrRPC, what, maxRPCResponse)
+		if len(buf) > limit {
+			return buf, resp.StatusCode, fmt.Errorf("%w: %s: %w: larger than %d bytes", ErrRPC, what, ErrTooLarge, limit)
 		}
 		if err == io.EOF {
 			break
