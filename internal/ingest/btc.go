@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -472,101 +473,166 @@ const (
 	maxBlockBatch   = 64
 )
 
+// fetchesInFlight is how many requests for blocks the fetcher keeps
+// open: while the node prepares one answer, the client reads and decodes
+// the other's hex, and a node with several RPC threads (Bitcoin Core's
+// default is 4; btcd serves each request on its own goroutine) answers both.
+const fetchesInFlight = 2
+
+// fetch is one request for blocks: m blocks from height h0, with their
+// hashes when known (nil: the one block's hash is asked first).
+type fetch struct {
+	h0     uint64
+	hashes []chainhash.Hash
+	m      int
+	raws   [][]byte
+	err    error
+	done   chan struct{}
+}
+
 // fetchBlocks asks the node for the blocks at heights from … to and sends
-// them down the pipeline in order. A batch that fails is asked again one
-// call at a time, so that an error names the height (and hash) that failed
-// as before; a node whose batch fails where the single calls then
-// succeed is asked one call at a time from then on (it does not batch).
+// them down the pipeline in order, fetchesInFlight requests at a time. A
+// batch that fails is asked again one call at a time, so that an error
+// names the height (and hash) that failed as before; a node whose batch
+// fails where the single calls then succeed is asked one call at a time
+// from then on (it does not batch).
 func fetchBlocks(c *btc.RPC, from, to uint64, pl *pipeline) {
-	batching := true
 	where := fmt.Sprintf("node %s", c.URL)
-	var body []byte
-	k := 1 // blocks in the next getblock batch: one, until a block's size is known
-	// single fetches the block at h one call at a time, sends it, and
-	// returns its size and whether the fetcher may go on.
-	single := func(h uint64, hash *chainhash.Hash) (int, bool) {
-		var err error
-		if hash == nil {
-			var hh chainhash.Hash
-			hh, err = c.BlockHash(h)
-			hash = &hh
+	var batching atomic.Bool
+	batching.Store(true)
+	var next atomic.Int64 // blocks in the next getblock batch
+	next.Store(1)         // one, until a block's size is known
+	sized := func(largest int) {
+		next.Store(int64(max(1, min(maxBlockBatch, blockBatchBytes/max(1, largest)))))
+	}
+	run := func(f *fetch) {
+		defer close(f.done)
+		if f.m == 1 {
+			var hash chainhash.Hash
+			if f.hashes != nil {
+				hash = f.hashes[0]
+			} else if hash, f.err = c.BlockHash(f.h0); f.err != nil {
+				return
+			}
+			f.hashes = []chainhash.Hash{hash}
+			var raw []byte
+			raw, f.err = c.RawBlock(hash)
+			f.raws = [][]byte{raw}
+			return
 		}
-		var raw []byte
-		if err == nil {
-			raw, err = c.RawBlock(*hash)
-		}
-		j := &job{raw: raw, height: h, want: *hash, where: where, bad: btc.ErrRPC, out: make(chan item, 1)}
+		f.raws, _, f.err = c.RawBlocks(f.hashes, nil)
+	}
+	// send hands the block to the pipeline, or the error that ends the
+	// ingest; it says whether the fetcher goes on.
+	send := func(h uint64, hash chainhash.Hash, raw []byte, err error) bool {
+		j := &job{raw: raw, height: h, want: hash, where: where, bad: btc.ErrRPC, out: make(chan item, 1)}
 		if err != nil {
 			j.raw, j.where = nil, fmt.Sprintf("height %d: %v", h, err)
 		}
 		pl.send(j)
-		return len(raw), err == nil
+		return err == nil
 	}
-	for h := from; h <= to; {
-		n := int(min(to-h+1, hashBatch))
-		var hashes []chainhash.Hash
-		if batching {
-			var err error
-			hashes, err = c.BlockHashes(h, n)
-			if errors.Is(err, btc.ErrTooLarge) { // asked again one at a time; blocks still in batches
-				hashes = make([]chainhash.Hash, n)
-				for i := range hashes {
-					if hashes[i], err = c.BlockHash(h + uint64(i)); err != nil {
-						pl.send(&job{height: h + uint64(i), where: fmt.Sprintf("height %d: %v", h+uint64(i), err), out: make(chan item, 1)})
-						return
-					}
-				}
-			}
-			if err != nil {
-				for i := 0; i < n; i++ {
-					if _, ok := single(h+uint64(i), nil); !ok {
-						return
-					}
-				}
-				batching = false
-				h += uint64(n)
-				continue
-			}
+	// The planner asks for hashes and opens requests (slots bounds them);
+	// this goroutine hands their answers over in order.
+	queue := make(chan *fetch, fetchesInFlight)
+	slots := make(chan struct{}, fetchesInFlight)
+	stop := make(chan struct{})
+	defer func() {
+		close(stop)
+		for f := range queue { // let the planner finish
+			<-f.done
+			<-slots
 		}
-		for i := 0; i < n; {
-			if m := min(k, n-i); !batching || m == 1 {
-				var hash *chainhash.Hash
-				if hashes != nil {
-					hash = &hashes[i]
+	}()
+	go func() {
+		defer close(queue)
+		open := func(f *fetch) bool {
+			select {
+			case <-stop:
+				return false
+			default:
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
+				return false
+			}
+			f.done = make(chan struct{})
+			go run(f)
+			queue <- f // room: a slot was free
+			return true
+		}
+		for h := from; h <= to; {
+			n := int(min(to-h+1, hashBatch))
+			var hashes []chainhash.Hash
+			if batching.Load() {
+				var err error
+				hashes, err = c.BlockHashes(h, n)
+				if errors.Is(err, btc.ErrTooLarge) { // asked one at a time; blocks still in batches
+					hashes = make([]chainhash.Hash, n)
+					for i := range hashes {
+						if hashes[i], err = c.BlockHash(h + uint64(i)); err != nil {
+							hashes = nil // the fetch of that block asks again and names the height
+							break
+						}
+					}
 				}
-				size, ok := single(h+uint64(i), hash)
-				if !ok {
+				if err != nil && !errors.Is(err, btc.ErrTooLarge) {
+					batching.Store(false) // each block asks for its hash and names what fails
+				}
+				if err != nil {
+					hashes = nil
+				}
+			}
+			for i := 0; i < n; {
+				m := min(int(next.Load()), n-i)
+				if hashes == nil || !batching.Load() {
+					m = 1
+				}
+				f := &fetch{h0: h + uint64(i), m: m}
+				if hashes != nil {
+					f.hashes = hashes[i : i+m]
+				}
+				if !open(f) {
 					return
 				}
-				k = max(1, min(maxBlockBatch, blockBatchBytes/max(1, size)))
-				i++
-				continue
-			}
-			m := min(k, n-i)
-			raws, b, err := c.RawBlocks(hashes[i:i+m], body)
-			body = b
-			if err != nil {
-				for j := i; j < i+m; j++ {
-					if _, ok := single(h+uint64(j), &hashes[j]); !ok {
-						return
-					}
-				}
-				if errors.Is(err, btc.ErrTooLarge) {
-					k = 1
-				} else {
-					batching = false
-				}
 				i += m
-				continue
 			}
-			largest := 1
-			for j, raw := range raws {
-				largest = max(largest, len(raw))
-				pl.send(&job{raw: raw, height: h + uint64(i+j), want: hashes[i+j], where: where, bad: btc.ErrRPC, out: make(chan item, 1)})
-			}
-			k = max(1, min(maxBlockBatch, blockBatchBytes/largest))
-			i += m
+			h += uint64(n)
 		}
-		h += uint64(n)
+	}()
+	for f := range queue {
+		<-f.done
+		<-slots
+		if f.err == nil {
+			largest := 0
+			for k, raw := range f.raws {
+				largest = max(largest, len(raw))
+				send(f.h0+uint64(k), f.hashes[k], raw, nil)
+			}
+			sized(largest)
+			continue
+		}
+		if f.m == 1 {
+			var hash chainhash.Hash
+			if f.hashes != nil {
+				hash = f.hashes[0]
+			}
+			send(f.h0, hash, nil, f.err)
+			return
+		}
+		// A batch failed: ask again one call at a time.
+		for k := range f.m {
+			raw, err := c.RawBlock(f.hashes[k])
+			if !send(f.h0+uint64(k), f.hashes[k], raw, err) {
+				return
+			}
+			sized(len(raw))
+		}
+		if errors.Is(f.err, btc.ErrTooLarge) {
+			next.Store(1)
+		} else {
+			batching.Store(false)
+		}
 	}
 }
