@@ -16,13 +16,13 @@
 package btc
 
 import (
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -63,13 +63,13 @@ func appendAddress(dst, pk []byte, sc *scratch) ([]byte, model.ScriptType) {
 	st, kind, h := classify(pk)
 	switch st {
 	case model.ScriptP2PK:
-		sum := sha256.Sum256(h)
+		sum := sha256d.Sum256(h)
 		sc.sum = append(sc.sum[:0], sum[:]...) // a heap buffer: the interface call would move sum there
 		sc.rmd.Reset()
 		sc.rmd.Write(sc.sum)
 		return sc.rmd.Sum(append(dst, kind)), st
 	case model.ScriptNullData, model.ScriptWitnessUnknown, model.ScriptMultisig, model.ScriptNonStandard:
-		sum := sha256.Sum256(pk)
+		sum := sha256d.Sum256(pk)
 		return append(append(dst, kind), sum[:]...), st
 	}
 	return append(append(dst, kind), h...), st

@@ -26,13 +26,13 @@ package btc
 // 9-byte outputs is the worst case).
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash"
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
 	"golang.org/x/crypto/ripemd160"
 )
@@ -104,7 +104,7 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 		r.putBack(b)
 		return nil, h, errAt(headerSize, "block has no transactions")
 	}
-	if root := merkleRoot(sc.ids); root != h.MerkleRoot {
+	if root := chainhash.Hash(sha256d.MerkleRoot(sc.ids)); root != h.MerkleRoot {
 		r.putBack(b)
 		return nil, h, fmt.Errorf("transactions hash to merkle root %s, the header says %s: the block's transaction data is damaged", root, h.MerkleRoot)
 	}
@@ -115,13 +115,12 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 // only what the returned block keeps.
 type scratch struct {
 	ids [][32]byte // txids in wire order, for the merkle root
-	sha hash.Hash  // sha256, for witness txids written in three pieces
 	rmd hash.Hash  // ripemd160, for P2PK outputs
 	sum []byte
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{sha: sha256.New(), rmd: ripemd160.New(), sum: make([]byte, 0, 32)}
+	return &scratch{rmd: ripemd160.New(), sum: make([]byte, 0, 32)}
 }}
 
 // counts is what the validating pass learns: the exact sizes of the arrays
@@ -143,7 +142,7 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	h.Timestamp = binary.LittleEndian.Uint32(raw[68:72])
 	h.Bits = binary.LittleEndian.Uint32(raw[72:76])
 	h.Nonce = binary.LittleEndian.Uint32(raw[76:80])
-	h.Hash = chainhash.DoubleHashH(raw[:headerSize])
+	h.Hash = sha256d.Sum(raw[:headerSize])
 
 	c, err := scan(raw)
 	if err != nil {
@@ -172,6 +171,13 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	}
 	sc.ids = sc.ids[:c.txs]
 	fill(raw, b.Txs, ins, outs, arena[:0], sc)
+	sha256d.Rehash(sc.ids) // the txids' second round, two at a time
+	for i := range b.Txs {
+		id := &sc.ids[i]
+		for k := 0; k < 32; k++ {
+			b.Txs[i].ID[k] = id[31-k]
+		}
+	}
 	return b, h, nil
 }
 
@@ -399,7 +405,9 @@ func isNullOutpoint(op []byte) bool {
 }
 
 // fill walks the block scan has validated, filling txs and slicing ins,
-// outs and the arena per transaction.
+// outs and the arena per transaction, and leaves in sc.ids the first round
+// of each txid's double SHA-256 (decodeBlock hashes them again, together,
+// and sets the txs' IDs).
 func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, arena []byte, sc *scratch) {
 	pos := headerSize
 	_, pos = uvarint(raw, pos)
@@ -461,43 +469,10 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 		}
 		lock := pos
 		pos += 4
-		var first [32]byte
 		if witness {
-			sc.sha.Reset()
-			sc.sha.Write(raw[start : start+4])
-			sc.sha.Write(raw[ioStart:ioEnd])
-			sc.sha.Write(raw[lock:pos])
-			sc.sum = sc.sha.Sum(sc.sum[:0])
-			copy(first[:], sc.sum)
+			sc.ids[i] = sha256d.Sum256Parts(raw[start:start+4], raw[ioStart:ioEnd], raw[lock:pos])
 		} else {
-			first = sha256.Sum256(raw[start:pos])
-		}
-		id := sha256.Sum256(first[:])
-		sc.ids[i] = id
-		for k := 0; k < 32; k++ {
-			tx.ID[k] = id[31-k]
+			sc.ids[i] = sha256d.Sum256(raw[start:pos])
 		}
 	}
-}
-
-// merkleRoot computes the merkle root of txids (wire order) in place,
-// overwriting ids, without allocating. ids must not be empty.
-func merkleRoot(ids [][32]byte) chainhash.Hash {
-	if len(ids) == 0 {
-		return chainhash.Hash{}
-	}
-	var buf [64]byte
-	for n := len(ids); n > 1; n = (n + 1) / 2 {
-		for i := 0; i < n; i += 2 {
-			copy(buf[:32], ids[i][:])
-			if i+1 < n {
-				copy(buf[32:], ids[i+1][:])
-			} else {
-				copy(buf[32:], ids[i][:]) // an odd level pairs its last hash with itself
-			}
-			first := sha256.Sum256(buf[:])
-			ids[i/2] = sha256.Sum256(first[:])
-		}
-	}
-	return chainhash.Hash(ids[0])
 }
