@@ -28,13 +28,11 @@ package btc
 import (
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
-	"golang.org/x/crypto/ripemd160"
 )
 
 // Limits, as btcd's wire enforces them (wire/msgtx.go, wire/msgblock.go), so
@@ -115,13 +113,9 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 // only what the returned block keeps.
 type scratch struct {
 	ids [][32]byte // txids in wire order, for the merkle root
-	rmd hash.Hash  // ripemd160, for P2PK outputs
-	sum []byte
 }
 
-var scratchPool = sync.Pool{New: func() any {
-	return &scratch{rmd: ripemd160.New(), sum: make([]byte, 0, 32)}
-}}
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // counts is what the validating pass learns: the exact sizes of the arrays
 // the filling pass allocates.
@@ -453,7 +447,7 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 			l, p := uvarint(raw, pos+8)
 			pos = p + int(l)
 			a := len(arena)
-			arena, o.ScriptType = appendAddress(arena, raw[p:pos], sc)
+			arena, o.ScriptType = AppendScriptAddress(arena, raw[p:pos])
 			o.Address = arena[a:len(arena):len(arena)]
 		}
 		ioEnd := pos
