@@ -112,7 +112,8 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 // scratch is per-call working memory, pooled so that a decode allocates
 // only what the returned block keeps.
 type scratch struct {
-	ids [][32]byte // txids in wire order, for the merkle root
+	ids   [][32]byte  // txids in wire order, for the merkle root
+	parts [][3][]byte // each tx's hashed bytes (a witness tx's in three pieces), slices of raw
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -164,8 +165,15 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 		sc.ids = make([][32]byte, c.txs)
 	}
 	sc.ids = sc.ids[:c.txs]
+	if cap(sc.parts) < c.txs {
+		sc.parts = make([][3][]byte, c.txs)
+	}
+	sc.parts = sc.parts[:c.txs]
 	fill(raw, b.Txs, ins, outs, arena[:0], sc)
-	sha256d.Rehash(sc.ids) // the txids' second round, two at a time
+	// The txids: both rounds of sha256d over a whole block, two txs at a time.
+	sha256d.Sum256Each(sc.ids, sc.parts)
+	clear(sc.parts) // no references into raw stay in the pool
+	sha256d.Rehash(sc.ids)
 	for i := range b.Txs {
 		id := &sc.ids[i]
 		for k := 0; k < 32; k++ {
@@ -399,9 +407,9 @@ func isNullOutpoint(op []byte) bool {
 }
 
 // fill walks the block scan has validated, filling txs and slicing ins,
-// outs and the arena per transaction, and leaves in sc.ids the first round
-// of each txid's double SHA-256 (decodeBlock hashes them again, together,
-// and sets the txs' IDs).
+// outs and the arena per transaction, and leaves in sc.parts the bytes each
+// txid hashes (decodeBlock hashes them, a block at a time, and sets the
+// txs' IDs).
 func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, arena []byte, sc *scratch) {
 	pos := headerSize
 	_, pos = uvarint(raw, pos)
@@ -464,9 +472,9 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 		lock := pos
 		pos += 4
 		if witness {
-			sc.ids[i] = sha256d.Sum256Parts(raw[start:start+4], raw[ioStart:ioEnd], raw[lock:pos])
+			sc.parts[i] = [3][]byte{raw[start : start+4], raw[ioStart:ioEnd], raw[lock:pos]}
 		} else {
-			sc.ids[i] = sha256d.Sum256(raw[start:pos])
+			sc.parts[i] = [3][]byte{raw[start:pos]}
 		}
 	}
 }

@@ -182,6 +182,20 @@ func FuzzSha256d(f *testing.F) {
 		if got, want := Sum256Parts(p[:i], p[i:j], p[j:]), sha256.Sum256(p); got != want {
 			t.Fatalf("Sum256Parts(%x cut at %d, %d) = %x, want %x", p, i, j, got, want)
 		}
+		// p as messages: each byte of p from the end is a message's
+		// length (times 3) taken from the front, its pieces cut at i and j
+		// (clamped).
+		var msgs [][3][]byte
+		for q, k := p, len(p)-1; k >= 0 && len(msgs) < 50; k-- {
+			n := min(3*int(p[k]), len(q))
+			a, b := min(max(i, 0), n), min(max(j, 0), n)
+			if b < a {
+				a, b = b, a
+			}
+			msgs = append(msgs, [3][]byte{q[:a], q[a:b], q[b:n]})
+			q = q[n:]
+		}
+		checkEach(t, msgs)
 		if len(p) >= 32 { // p as a list of hashes: a merkle tree of its whole 32-byte chunks
 			ids := make([][32]byte, len(p)/32)
 			for k := range ids {
@@ -198,6 +212,51 @@ func FuzzSha256d(f *testing.F) {
 			if got := Sum64((*[64]byte)(p)); got != refD(p[:64]) {
 				t.Fatalf("Sum64(%x) = %x, want %x", p[:64], got, refD(p[:64]))
 			}
+		}
+	})
+}
+
+// checkEach compares Sum256Each on msgs with crypto/sha256 of each joined.
+func checkEach(t *testing.T, msgs [][3][]byte) {
+	t.Helper()
+	dst := make([][32]byte, len(msgs))
+	Sum256Each(dst, msgs)
+	for i, m := range msgs {
+		joined := append(append(append([]byte(nil), m[0]...), m[1]...), m[2]...)
+		if want := sha256.Sum256(joined); dst[i] != want {
+			t.Fatalf("Sum256Each: message %d of %d (pieces of %d, %d, %d bytes) = %x, want %x", i, len(msgs), len(m[0]), len(m[1]), len(m[2]), dst[i], want)
+		}
+	}
+}
+
+// TestSum256Each hashes sets of 0 to 40 messages of random lengths (every
+// padding case, messages ending in the same step in both lanes or not),
+// cut into three pieces at random points (empty pieces, pieces shorter
+// than a block, a block straddling all three), and a set of long ones.
+func TestSum256Each(t *testing.T) {
+	paths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		buf := make([]byte, 1<<14)
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+		for round := 0; round < 400; round++ {
+			msgs := make([][3][]byte, rng.IntN(41))
+			for i := range msgs {
+				n := rng.IntN(300)
+				if round%10 == 0 {
+					n = rng.IntN(len(buf) + 1)
+				}
+				off := rng.IntN(len(buf) - n + 1)
+				p := buf[off : off+n]
+				a := rng.IntN(n + 1)
+				b := a + rng.IntN(n-a+1)
+				if round%3 == 0 { // a witness tx's shape: 4 bytes, the rest, 4 bytes
+					a, b = min(4, n), max(min(4, n), n-4)
+				}
+				msgs[i] = [3][]byte{p[:a], p[a:b], p[b:]}
+			}
+			checkEach(t, msgs)
 		}
 	})
 }
