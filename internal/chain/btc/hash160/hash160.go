@@ -2,10 +2,12 @@
 // public key: the address a P2PK output pays (explorers show P2PK outputs
 // as the P2PKH address of their key). Mainnet's first years are mostly
 // P2PK coinbase outputs, one Hash160 a block. golang.org/x/crypto's
-// RIPEMD-160 is a generic, table-driven loop behind hash.Hash (about 0.6 µs
-// for the 32 bytes here, 5-10 times the SHA-256 of the key); here the
-// RIPEMD-160 of a 32-byte message is unrolled with its constant padding
-// folded in (rmd32.go, written by gen.py), and the SHA-256 is sha256d's.
+// RIPEMD-160 is a generic loop behind hash.Hash that runs the two lines of
+// rounds one after the other (about 310 ns of CPU for the 32 bytes here,
+// nearly four times the SHA-256 of the key); here the RIPEMD-160 of a
+// 32-byte message is unrolled with its constant padding folded in and the
+// two independent lines interleaved round by round, so the CPU runs them
+// side by side (rmd32.go, written by gen.py), and the SHA-256 is sha256d's.
 // Results are x/crypto's: tests compare them on random keys and fuzz them.
 package hash160
 
