@@ -175,10 +175,7 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	clear(sc.parts) // no references into raw stay in the pool
 	sha256d.Rehash(sc.ids)
 	for i := range b.Txs {
-		id := &sc.ids[i]
-		for k := 0; k < 32; k++ {
-			b.Txs[i].ID[k] = id[31-k]
-		}
+		reverse32(&b.Txs[i].ID, &sc.ids[i])
 	}
 	return b, h, nil
 }
@@ -406,6 +403,15 @@ func isNullOutpoint(op []byte) bool {
 	return binary.LittleEndian.Uint32(op[32:]) == 0xffffffff
 }
 
+// reverse32 sets dst to src's bytes in reverse order (a hash from wire to
+// display order), eight bytes at a time.
+func reverse32(dst, src *[32]byte) {
+	binary.BigEndian.PutUint64(dst[0:], binary.LittleEndian.Uint64(src[24:]))
+	binary.BigEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[16:]))
+	binary.BigEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[8:]))
+	binary.BigEndian.PutUint64(dst[24:], binary.LittleEndian.Uint64(src[0:]))
+}
+
 // fill walks the block scan has validated, filling txs and slicing ins,
 // outs and the arena per transaction, and leaves in sc.parts the bytes each
 // txid hashes (decodeBlock hashes them, a block at a time, and sets the
@@ -436,9 +442,7 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 			if !tx.Coinbase {
 				in := &tx.Inputs[j]
 				in.Address, in.Value, in.ScriptType = nil, 0, 0 // filled by the store
-				for k := 0; k < 32; k++ {
-					in.PrevTxID[k] = raw[pos+31-k]
-				}
+				reverse32(&in.PrevTxID, (*[32]byte)(raw[pos:pos+32]))
 				in.PrevIndex = binary.LittleEndian.Uint32(raw[pos+32:])
 			}
 			l, p := uvarint(raw, pos+36)
