@@ -16,13 +16,14 @@
 package btc
 
 import (
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/address"
+	"github.com/spoor-dev/spoor/internal/chain/btc/hash160"
+	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -53,23 +54,13 @@ func ClassifyScript(pk []byte) ([]byte, model.ScriptType) {
 // AppendScriptAddress is ClassifyScript writing the address bytes at the end
 // of dst (an arena shared by many outputs) instead of allocating them.
 func AppendScriptAddress(dst, pk []byte) ([]byte, model.ScriptType) {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	return appendAddress(dst, pk, sc)
-}
-
-// appendAddress is AppendScriptAddress with the caller's scratch hashes.
-func appendAddress(dst, pk []byte, sc *scratch) ([]byte, model.ScriptType) {
 	st, kind, h := classify(pk)
 	switch st {
 	case model.ScriptP2PK:
-		sum := sha256.Sum256(h)
-		sc.sum = append(sc.sum[:0], sum[:]...) // a heap buffer: the interface call would move sum there
-		sc.rmd.Reset()
-		sc.rmd.Write(sc.sum)
-		return sc.rmd.Sum(append(dst, kind)), st
+		sum := hash160.Sum(h)
+		return append(append(dst, kind), sum[:]...), st
 	case model.ScriptNullData, model.ScriptWitnessUnknown, model.ScriptMultisig, model.ScriptNonStandard:
-		sum := sha256.Sum256(pk)
+		sum := sha256d.Sum256(pk)
 		return append(append(dst, kind), sum[:]...), st
 	}
 	return append(append(dst, kind), h...), st

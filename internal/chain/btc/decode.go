@@ -26,15 +26,13 @@ package btc
 // 9-byte outputs is the worst case).
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
-	"golang.org/x/crypto/ripemd160"
 )
 
 // Limits, as btcd's wire enforces them (wire/msgtx.go, wire/msgblock.go), so
@@ -104,7 +102,7 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 		r.putBack(b)
 		return nil, h, errAt(headerSize, "block has no transactions")
 	}
-	if root := merkleRoot(sc.ids); root != h.MerkleRoot {
+	if root := chainhash.Hash(sha256d.MerkleRoot(sc.ids)); root != h.MerkleRoot {
 		r.putBack(b)
 		return nil, h, fmt.Errorf("transactions hash to merkle root %s, the header says %s: the block's transaction data is damaged", root, h.MerkleRoot)
 	}
@@ -114,15 +112,11 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 // scratch is per-call working memory, pooled so that a decode allocates
 // only what the returned block keeps.
 type scratch struct {
-	ids [][32]byte // txids in wire order, for the merkle root
-	sha hash.Hash  // sha256, for witness txids written in three pieces
-	rmd hash.Hash  // ripemd160, for P2PK outputs
-	sum []byte
+	ids   [][32]byte  // txids in wire order, for the merkle root
+	parts [][3][]byte // each tx's hashed bytes (a witness tx's in three pieces), slices of raw
 }
 
-var scratchPool = sync.Pool{New: func() any {
-	return &scratch{sha: sha256.New(), rmd: ripemd160.New(), sum: make([]byte, 0, 32)}
-}}
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // counts is what the validating pass learns: the exact sizes of the arrays
 // the filling pass allocates.
@@ -143,7 +137,7 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	h.Timestamp = binary.LittleEndian.Uint32(raw[68:72])
 	h.Bits = binary.LittleEndian.Uint32(raw[72:76])
 	h.Nonce = binary.LittleEndian.Uint32(raw[76:80])
-	h.Hash = chainhash.DoubleHashH(raw[:headerSize])
+	h.Hash = sha256d.Sum(raw[:headerSize])
 
 	c, err := scan(raw)
 	if err != nil {
@@ -171,7 +165,18 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 		sc.ids = make([][32]byte, c.txs)
 	}
 	sc.ids = sc.ids[:c.txs]
+	if cap(sc.parts) < c.txs {
+		sc.parts = make([][3][]byte, c.txs)
+	}
+	sc.parts = sc.parts[:c.txs]
 	fill(raw, b.Txs, ins, outs, arena[:0], sc)
+	// The txids: both rounds of sha256d over a whole block, two txs at a time.
+	sha256d.Sum256Each(sc.ids, sc.parts)
+	clear(sc.parts) // no references into raw stay in the pool
+	sha256d.Rehash(sc.ids)
+	for i := range b.Txs {
+		reverse32(&b.Txs[i].ID, &sc.ids[i])
+	}
 	return b, h, nil
 }
 
@@ -398,8 +403,19 @@ func isNullOutpoint(op []byte) bool {
 	return binary.LittleEndian.Uint32(op[32:]) == 0xffffffff
 }
 
+// reverse32 sets dst to src's bytes in reverse order (a hash from wire to
+// display order), eight bytes at a time.
+func reverse32(dst, src *[32]byte) {
+	binary.BigEndian.PutUint64(dst[0:], binary.LittleEndian.Uint64(src[24:]))
+	binary.BigEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[16:]))
+	binary.BigEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[8:]))
+	binary.BigEndian.PutUint64(dst[24:], binary.LittleEndian.Uint64(src[0:]))
+}
+
 // fill walks the block scan has validated, filling txs and slicing ins,
-// outs and the arena per transaction.
+// outs and the arena per transaction, and leaves in sc.parts the bytes each
+// txid hashes (decodeBlock hashes them, a block at a time, and sets the
+// txs' IDs).
 func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, arena []byte, sc *scratch) {
 	pos := headerSize
 	_, pos = uvarint(raw, pos)
@@ -426,9 +442,7 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 			if !tx.Coinbase {
 				in := &tx.Inputs[j]
 				in.Address, in.Value, in.ScriptType = nil, 0, 0 // filled by the store
-				for k := 0; k < 32; k++ {
-					in.PrevTxID[k] = raw[pos+31-k]
-				}
+				reverse32(&in.PrevTxID, (*[32]byte)(raw[pos:pos+32]))
 				in.PrevIndex = binary.LittleEndian.Uint32(raw[pos+32:])
 			}
 			l, p := uvarint(raw, pos+36)
@@ -445,7 +459,7 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 			l, p := uvarint(raw, pos+8)
 			pos = p + int(l)
 			a := len(arena)
-			arena, o.ScriptType = appendAddress(arena, raw[p:pos], sc)
+			arena, o.ScriptType = AppendScriptAddress(arena, raw[p:pos])
 			o.Address = arena[a:len(arena):len(arena)]
 		}
 		ioEnd := pos
@@ -461,43 +475,10 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 		}
 		lock := pos
 		pos += 4
-		var first [32]byte
 		if witness {
-			sc.sha.Reset()
-			sc.sha.Write(raw[start : start+4])
-			sc.sha.Write(raw[ioStart:ioEnd])
-			sc.sha.Write(raw[lock:pos])
-			sc.sum = sc.sha.Sum(sc.sum[:0])
-			copy(first[:], sc.sum)
+			sc.parts[i] = [3][]byte{raw[start : start+4], raw[ioStart:ioEnd], raw[lock:pos]}
 		} else {
-			first = sha256.Sum256(raw[start:pos])
-		}
-		id := sha256.Sum256(first[:])
-		sc.ids[i] = id
-		for k := 0; k < 32; k++ {
-			tx.ID[k] = id[31-k]
+			sc.parts[i] = [3][]byte{raw[start:pos]}
 		}
 	}
-}
-
-// merkleRoot computes the merkle root of txids (wire order) in place,
-// overwriting ids, without allocating. ids must not be empty.
-func merkleRoot(ids [][32]byte) chainhash.Hash {
-	if len(ids) == 0 {
-		return chainhash.Hash{}
-	}
-	var buf [64]byte
-	for n := len(ids); n > 1; n = (n + 1) / 2 {
-		for i := 0; i < n; i += 2 {
-			copy(buf[:32], ids[i][:])
-			if i+1 < n {
-				copy(buf[32:], ids[i+1][:])
-			} else {
-				copy(buf[32:], ids[i][:]) // an odd level pairs its last hash with itself
-			}
-			first := sha256.Sum256(buf[:])
-			ids[i/2] = sha256.Sum256(first[:])
-		}
-	}
-	return chainhash.Hash(ids[0])
 }

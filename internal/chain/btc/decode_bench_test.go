@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/chain/btc/hash160"
+	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
-	"golang.org/x/crypto/ripemd160"
 )
 
 // cpuTime is the process's user+system CPU time so far (garbage collection
@@ -113,47 +113,50 @@ func BenchmarkDecode(b *testing.B) {
 			report(b)
 		})
 		// The hashes DecodeBlock must compute and wire does not: the block
-		// hash, every txid (over the stripped serialization) and the
-		// Hash160 of every P2PK key, with the same functions DecodeBlock
-		// uses. Their time is a floor under any decoder that produces
-		// what ingest needs.
-		var headers, stripped, keys [][]byte
+		// hash, every txid (over the stripped serialization), the merkle
+		// root over them and the Hash160 of every P2PK key, with the same
+		// functions DecodeBlock uses (sha256d, hash160). Their time is a
+		// floor under any decoder that produces what ingest needs and
+		// checks the merkle root.
+		type hashBlock struct {
+			header   []byte
+			stripped [][3][]byte
+			keys     [][]byte
+		}
+		var blocks []hashBlock
 		for _, raw := range set.blocks {
 			var mb wire.MsgBlock
 			if err := mb.Deserialize(bytes.NewReader(raw)); err != nil {
 				b.Fatal(err)
 			}
-			headers = append(headers, raw[:headerSize])
+			hb := hashBlock{header: raw[:headerSize]}
 			for _, tx := range mb.Transactions {
 				var buf bytes.Buffer
 				if err := tx.SerializeNoWitness(&buf); err != nil {
 					b.Fatal(err)
 				}
-				stripped = append(stripped, buf.Bytes())
+				hb.stripped = append(hb.stripped, [3][]byte{buf.Bytes()})
 				for _, o := range tx.TxOut {
 					if st, _, key := classify(o.PkScript); st == model.ScriptP2PK {
-						keys = append(keys, key)
+						hb.keys = append(hb.keys, key)
 					}
 				}
 			}
+			blocks = append(blocks, hb)
 		}
 		b.Run(set.name+"/hashes-only", func(b *testing.B) {
-			rmd := ripemd160.New()
-			var sum []byte
+			var ids [][32]byte
 			start(b)
 			for i := 0; i < b.N; i++ {
-				for _, h := range headers {
-					chainhash.DoubleHashH(h)
-				}
-				for _, tx := range stripped {
-					first := sha256.Sum256(tx)
-					sha256.Sum256(first[:])
-				}
-				for _, k := range keys {
-					first := sha256.Sum256(k)
-					rmd.Reset()
-					rmd.Write(first[:])
-					sum = rmd.Sum(sum[:0])
+				for _, hb := range blocks {
+					sha256d.Sum(hb.header)
+					ids = append(ids[:0], make([][32]byte, len(hb.stripped))...)
+					sha256d.Sum256Each(ids, hb.stripped)
+					sha256d.Rehash(ids)
+					sha256d.MerkleRoot(ids)
+					for _, k := range hb.keys {
+						hash160.Sum(k)
+					}
 				}
 			}
 			report(b)
@@ -172,11 +175,13 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkWitnessTxid measures the two ways to hash a witness
-// transaction's txid from the raw slices (version, inputs+outputs, locktime)
-// over the witness transactions of block 574,200: three Writes into a
-// reused sha256 hash, or copying the pieces into a reused scratch buffer
-// and one sha256.Sum256. DecodeBlock uses the faster.
+// BenchmarkWitnessTxid measures ways to hash a witness transaction's txid
+// from the raw slices (version, inputs+outputs, locktime) over the witness
+// transactions of block 574,200: three Writes into a reused crypto/sha256
+// hash, copying the pieces into a reused scratch buffer and one
+// sha256.Sum256 (both then sha256.Sum256 again), or what DecodeBlock does:
+// sha256d.Sum256Parts, then the second round (sha256d.Rehash, one at a
+// time here; DecodeBlock does a block's two at a time).
 func BenchmarkWitnessTxid(b *testing.B) {
 	raw, err := os.ReadFile(btctestdata.Path(b, segwitBlockFile))
 	if err != nil {
@@ -212,6 +217,18 @@ func BenchmarkWitnessTxid(b *testing.B) {
 				sh.Write(p.lock)
 				sum = sh.Sum(sum[:0])
 				if sha256.Sum256(sum) != want[k] {
+					b.Fatal("wrong txid")
+				}
+			}
+		}
+	})
+	b.Run("sha256d", func(b *testing.B) {
+		ids := make([][32]byte, 1)
+		for i := 0; i < b.N; i++ {
+			for k, p := range txs {
+				ids[0] = sha256d.Sum256Parts(p.version, p.io, p.lock)
+				sha256d.Rehash(ids)
+				if ids[0] != want[k] {
 					b.Fatal("wrong txid")
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -182,7 +183,7 @@ func blockOf(tb testing.TB, txs ...*wire.MsgTx) []byte {
 }
 
 // refMerkle is the merkle root written out the textbook way, independent of
-// merkleRoot's in-place computation.
+// sha256d.MerkleRoot's in-place computation.
 func refMerkle(ids [][32]byte) chainhash.Hash {
 	level := append([][32]byte(nil), ids...)
 	for len(level) > 1 {
@@ -205,7 +206,7 @@ func TestMerkleRootInPlace(t *testing.T) {
 			ids[i] = chainhash.HashH([]byte{byte(i), byte(n)})
 		}
 		want := refMerkle(ids)
-		if got := merkleRoot(append([][32]byte(nil), ids...)); got != want {
+		if got := chainhash.Hash(sha256d.MerkleRoot(append([][32]byte(nil), ids...))); got != want {
 			t.Fatalf("%d txids: merkle root %s, want %s", n, got, want)
 		}
 	}
