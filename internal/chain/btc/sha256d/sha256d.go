@@ -10,7 +10,8 @@
 // and hashed through the generic path). And one compression is a chain of
 // dependent SHA256RNDS2 instructions, bound by their latency: a second,
 // independent hash interleaved with it costs little more. So this package
-// runs crypto/sha256's own SHA-NI block function (block_amd64.s) straight
+// runs its own SHA-NI block function (block_amd64.s, written by gen_block.py
+// from the round structure Intel published with the SHA extensions) straight
 // over the caller's bytes, pads in a stack buffer, hashes the second round
 // of a double SHA-256 (a 32-byte message: one block, constant padding) as
 // one compression, and does whole sets two at a time through block2SHANI,

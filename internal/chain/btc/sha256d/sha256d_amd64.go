@@ -4,11 +4,11 @@ package sha256d
 
 import "golang.org/x/sys/cpu"
 
-// useSHANI is crypto/sha256's own condition for its SHA-NI path (AVX for the
-// VEX moves, the OS saving the vector registers included), with the SHA bit
-// read from CPUID leaf 7 (EBX bit 29), which golang.org/x/sys/cpu does not
-// report. Tests turn it off to check the fallback.
-var useSHANI = cpu.X86.HasAVX && cpu.X86.HasSSE41 && cpu.X86.HasSSSE3 && hasSHA()
+// useSHANI says the CPU has what block_amd64.s uses: the SHA extensions
+// (CPUID leaf 7, EBX bit 29, which golang.org/x/sys/cpu does not report),
+// SSE4.1 (PBLENDW) and SSSE3 (PSHUFB, PALIGNR). Tests turn it off to check
+// the fallback.
+var useSHANI = cpu.X86.HasSSE41 && cpu.X86.HasSSSE3 && hasSHA()
 
 func hasSHA() bool {
 	if max, _, _, _ := cpuid(0, 0); max < 7 {
@@ -26,7 +26,7 @@ func blockSHANI(dig *[8]uint32, p []byte)
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 // block2SHANI hashes pa into a and pb into b, one block each, the two
-// chains interleaved (block2_amd64.s).
+// chains interleaved group by group (block_amd64.s).
 //
 //go:noescape
 func block2SHANI(a, b *[8]uint32, pa, pb *[64]byte)
