@@ -1,22 +1,30 @@
 package pebblestore
 
-// The compact form of a tx record in the tx log (layout 5). The logical
-// record is still appendTx's (the layout-3 `t` value that Digest hashes);
-// the log stores the same fields in fewer bytes, using what a reader knows
-// anyway: the record's own tx number n and the height of the first record
-// of its index group (txs 1+k·txIdxStride …), which every read passes on
-// its way to the record.
+// The compact form of a tx record in the tx log (layout 5; layout 8 leaves
+// out what readers derive). The logical record is still appendTx's (the
+// layout-3 `t` value that Digest hashes); the log stores the same fields
+// in fewer bytes, using what a reader knows anyway: the record's own tx
+// number n and the height of the first record of its index group (txs
+// 1+k·txIdxStride …), which every read passes on its way to the record.
 //
 //	uvarint  height          the group's first record: the height itself;
-//	                         the others: zigzag(height − the first's height)
+//	                         the others: zigzag(height − the first's
+//	                         height)<<1 | 1 when the index is written
 //	byte     head            bit 0 coinbase, bit 1 failed, bit 2 fee wider
 //	                         than 64 bits, bit 3 fee payer set, bit 4 has
 //	                         transfers, bits 5–7 input count 0–5, 6 when a
 //	                         uvarint count follows, 7: escape (below)
 //	[32]byte txid
 //	[uvarint nIn]
-//	uvarint  index           position in the block
-//	fee                      uvarint, or putAmount when bit 2 is set
+//	[uvarint index]          position in the block: written for the
+//	                         group's first record and where it is not the
+//	                         tx number minus the block record's first tx
+//	                         (layout 8; txRec.Derive, fillIndex)
+//	[fee]                    only for a tx without inputs: uvarint, or
+//	                         putAmount when bit 2 is set; a tx with inputs
+//	                         (Bitcoin's) pays what its inputs hold beyond
+//	                         its outputs, which a reader resolving the
+//	                         inputs sums (layout 8; fillFee)
 //	[uvarint fee payer]
 //	inputs   uvarint((n − prevTx)<<2 | min(prevIndex, 3)) [uvarint prevIndex when ≥ 3]
 //	uvarint  nOut
@@ -28,12 +36,13 @@ package pebblestore
 //	[transfers: uvarint count, then as appendTx writes them]
 //
 // A record that does not fit (flags beyond coinbase/failed, an input
-// spending tx n or later, ids past 2⁵⁹) is written as the
-// height, the escape head and appendTx's record. On the 10⁷-transfer
-// simulated world this saves 10 of 67.5 bytes a Bitcoin tx; the 32-byte
-// txid is most of the rest. Block compression (zstd, s2) of groups of 32
-// to 1024 records gained 0–6 % there (random values, random txids), so the
-// log is not compressed.
+// spending tx n or later, ids past 2⁵⁹, inputs with a fee that is not
+// theirs to derive, a height 2⁶² or more from its group's first) is
+// written as the height field, the escape head and appendTx's record. On
+// the 10⁷-transfer simulated world this saves 10 of 67.5 bytes a Bitcoin
+// tx; the 32-byte txid is most of the rest. Block compression (zstd, s2)
+// of groups of 32 to 1024 records gained 0–6 % there (random values,
+// random txids), so the log is not compressed.
 
 import (
 	"encoding/binary"
@@ -95,20 +104,42 @@ func compactFits(t *txRec, n uint64) bool {
 			return false
 		}
 	}
-	return true
+	// A tx with inputs has no fee field: its fee must be theirs.
+	return len(t.Inputs) == 0 || t.Derive&deriveFee != 0
 }
 
-func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
+// heightField is the first field of tx n's record: the height for the
+// first record of a group, else zigzag(height − groupH)<<1 | explicit,
+// explicit set when the index is written. ok is false when the difference
+// is too wide for the shift (such a record is escaped, with the field
+// wrapped, which decodeLogRec checks by computing it again).
+func heightField(height, n, groupH uint64, explicit bool) (v uint64, ok bool) {
 	if groupFirst(n) {
-		b = putUvarint(b, t.Height)
-	} else {
-		b = putUvarint(b, zigzag(int64(t.Height-groupH)))
+		return height, true
 	}
-	if !compactFits(t, n) {
-		return appendTx(append(b, lhEscape<<lhInShift), t)
+	z := zigzag(int64(height - groupH))
+	v = z << 1
+	if explicit {
+		v |= 1
 	}
+	return v, z < 1<<63
+}
+
+// indexWritten reports whether the compact record of t, tx n, holds its
+// index.
+func indexWritten(t *txRec, n uint64) bool { return groupFirst(n) || t.Derive&deriveIndex == 0 }
+
+func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
+	idx := indexWritten(t, n)
+	hf, ok := heightField(t.Height, n, groupH, idx)
+	if !ok || !compactFits(t, n) {
+		hf, _ = heightField(t.Height, n, groupH, false)
+		return appendTx(append(putUvarint(b, hf), lhEscape<<lhInShift), t)
+	}
+	b = putUvarint(b, hf)
 	head := t.Flags
-	bigFee := !t.Fee.IsUint64()
+	nIn := len(t.Inputs)
+	bigFee := nIn == 0 && !t.Fee.IsUint64()
 	if bigFee {
 		head |= lhBigFee
 	}
@@ -118,7 +149,6 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	if len(t.Transfers) > 0 {
 		head |= lhTransfers
 	}
-	nIn := len(t.Inputs)
 	if nIn < lhInVarint {
 		head |= byte(nIn) << lhInShift
 	} else {
@@ -129,10 +159,14 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	if nIn >= lhInVarint {
 		b = putUvarint(b, uint64(nIn))
 	}
-	b = putUvarint(b, uint64(t.Index))
-	if bigFee {
+	if idx {
+		b = putUvarint(b, uint64(t.Index))
+	}
+	switch {
+	case nIn > 0: // derived
+	case bigFee:
 		b = putAmount(b, &t.Fee)
-	} else {
+	default:
 		b = putUvarint(b, t.Fee.Uint64())
 	}
 	if t.FeePayer != 0 {
@@ -180,9 +214,10 @@ func logHeight(v []byte) (uint64, bool) {
 // height groupH (unused when n starts the group).
 func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	r := &reader{b: v}
-	h := r.uvarint()
+	hf := r.uvarint()
+	h, idxWritten := hf, true
 	if !groupFirst(n) {
-		h = groupH + uint64(unzigzag(h))
+		h, idxWritten = groupH+uint64(unzigzag(hf>>1)), hf&1 != 0
 	}
 	head := r.byte1()
 	if r.err != nil {
@@ -191,8 +226,10 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	nIn := uint64(head >> lhInShift)
 	if nIn == lhEscape {
 		t, err := decodeTx(r.b)
-		if err == nil && t.Height != h {
-			err = fmt.Errorf("%w: escaped record at height %d, its height field says %d", errCorrupt, t.Height, h)
+		if err == nil {
+			if want, _ := heightField(t.Height, n, groupH, false); want != hf {
+				err = fmt.Errorf("%w: escaped record at height %d, its height field says %d", errCorrupt, t.Height, h)
+			}
 		}
 		return t, err
 	}
@@ -201,14 +238,24 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	if nIn == lhInVarint {
 		nIn = r.uvarint()
 	}
-	idx := r.uvarint()
-	if idx > 0xffffffff {
-		r.fail("tx index past 32 bits")
-	}
-	t.Index = uint32(idx)
-	if head&lhBigFee != 0 {
-		t.Fee = r.amount()
+	if idxWritten {
+		idx := r.uvarint()
+		if idx > 0xffffffff {
+			r.fail("tx index past 32 bits")
+		}
+		t.Index = uint32(idx)
 	} else {
+		t.Derive |= deriveIndex
+	}
+	switch {
+	case nIn > 0:
+		if head&lhBigFee != 0 {
+			r.fail("fee width given for a tx whose inputs pay it")
+		}
+		t.Derive |= deriveFee
+	case head&lhBigFee != 0:
+		t.Fee = r.amount()
+	default:
 		t.Fee.SetUint64(r.uvarint())
 	}
 	if head&lhFeePayer != 0 {
@@ -306,7 +353,7 @@ func (r *reader) xfer(x *xferRec) {
 // (FuzzLogRecOutputs).
 func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []outRec, err error) {
 	r := &reader{b: v}
-	r.uvarint() // height
+	idxWritten := r.uvarint()&1 != 0 || groupFirst(n) // height field
 	head := r.byte1()
 	if r.err != nil {
 		return id, outs, r.err
@@ -346,10 +393,17 @@ func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []
 	if nIn == lhInVarint {
 		nIn = r.uvarint()
 	}
-	r.uvarint() // index
-	if head&lhBigFee != 0 {
+	if idxWritten {
+		r.uvarint() // index
+	}
+	switch {
+	case nIn > 0:
+		if head&lhBigFee != 0 {
+			r.fail("fee width given for a tx whose inputs pay it")
+		}
+	case head&lhBigFee != 0:
 		r.bytes(int(r.byte1()))
-	} else {
+	default:
 		r.uvarint()
 	}
 	if head&lhFeePayer != 0 {
