@@ -296,6 +296,10 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 		if i > 0 {
 			o.Addr = prev + uint64(unzigzag(o.Addr))
 		}
+		if r.err == nil && o.Addr >= 1<<59 {
+			// The encoder escapes such a record: what decodes re-encodes.
+			r.fail("address id past 2⁵⁹ in a compact record")
+		}
 		prev = o.Addr
 		if o.Script == 7 {
 			if o.Script = r.byte1(); r.err == nil && o.Script < 7 {
