@@ -15,7 +15,8 @@ import (
 // spender), a tx by number (TxByNum, as a listing's rows are read),
 // a batch of 4,096 (TxsByNum, as trace.Counterparties asks), and `spoor
 // address` (Address: the adjacency folded). Random txs and addresses from
-// a fixed seed, so two builds read the same ones.
+// a fixed seed, so two builds read the same ones. cpu-ns/op is the
+// process's CPU time per read (on a shared machine steadier than ns/op).
 //
 //	go test ./internal/ingest -run '^$' -bench TxReads -count 5 -timeout 30m
 func BenchmarkTxReads(b *testing.B) {
@@ -56,6 +57,7 @@ func BenchmarkTxReads(b *testing.B) {
 		}
 	}
 	b.Run("Tx", func(b *testing.B) {
+		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Tx(model.BTC, ids[i%n]); err != nil {
 				b.Fatal(err)
@@ -63,6 +65,7 @@ func BenchmarkTxReads(b *testing.B) {
 		}
 	})
 	b.Run("TxByNum", func(b *testing.B) {
+		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
 			if _, err := s.TxByNum(model.BTC, nums[i%n]); err != nil {
 				b.Fatal(err)
@@ -70,6 +73,7 @@ func BenchmarkTxReads(b *testing.B) {
 		}
 	})
 	b.Run("TxsByNum-4096", func(b *testing.B) {
+		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
 			if err := s.TxsByNum(model.BTC, nums, func(int, *store.TxView) error { return nil }); err != nil {
 				b.Fatal(err)
@@ -77,10 +81,18 @@ func BenchmarkTxReads(b *testing.B) {
 		}
 	})
 	b.Run("Address", func(b *testing.B) {
+		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Address(model.BTC, addrs[i%len(addrs)]); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+}
+
+// reportCPU starts timing the process's CPU; the function it returns
+// reports it per op.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
 }

@@ -385,22 +385,21 @@ type txRec struct {
 	Height    uint64
 	Index     uint32
 	Flags     byte
+	Derive    byte // what the tx log's record leaves out (deriveIndex, deriveFee); in Flags' padding
 	Fee       uint256.Int
 	FeePayer  uint64
 	Inputs    []inRec
 	Outputs   []outRec
 	Transfers []xferRec
-	// Derive says which fields the tx log's compact record leaves out
-	// (since layout 8) because a reader derives them: deriveIndex, Index
-	// is the tx number minus the first tx of the block record at Height
-	// (fillIndex); deriveFee, Fee is the inputs' values minus the outputs'
-	// (resolveInputs). Apply sets them where that holds, next to the true
-	// values; a decoded record has them, and zero in those fields, until a
-	// reader fills them.
-	Derive byte
 }
 
-// txRec.Derive bits.
+// txRec.Derive bits: the fields the tx log's compact record leaves out
+// (since layout 8) because a reader derives them. deriveIndex: Index is
+// the tx number minus the first tx of the block record at Height
+// (fillIndex); deriveFee: Fee is the inputs' values minus the outputs'
+// (fillFee, called by resolveInputs). Apply sets them where that holds,
+// next to the true values; a decoded record has them, and zero in those
+// fields, until a reader fills them.
 const (
 	deriveIndex = 1 << iota
 	deriveFee

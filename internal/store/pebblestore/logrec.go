@@ -9,7 +9,9 @@ package pebblestore
 //
 //	uvarint  height          the group's first record: the height itself;
 //	                         the others: zigzag(height − the first's
-//	                         height)<<1 | 1 when the index is written
+//	                         height)<<4 | 8 when the index is written |
+//	                         the output count 0–6, 7 when it is a uvarint
+//	                         before the outputs (layout 8)
 //	byte     head            bit 0 coinbase, bit 1 failed, bit 2 fee wider
 //	                         than 64 bits, bit 3 fee payer set, bit 4 has
 //	                         transfers, bits 5–7 input count 0–5, 6 when a
@@ -27,7 +29,7 @@ package pebblestore
 //	                         inputs sums (layout 8; fillFee)
 //	[uvarint fee payer]
 //	inputs   uvarint((n − prevTx)<<2 | min(prevIndex, 3)) [uvarint prevIndex when ≥ 3]
-//	uvarint  nOut
+//	[uvarint nOut]           the group's first record, and ≥ 7 outputs
 //	outputs  uvarint(a<<3 | min(script, 7)) [byte script when ≥ 7],
 //	         uvarint value; a is the address id for the first output, and
 //	         for the others zigzag(id − the previous output's id): a tx's
@@ -37,7 +39,7 @@ package pebblestore
 //
 // A record that does not fit (flags beyond coinbase/failed, an input
 // spending tx n or later, ids past 2⁵⁹, inputs with a fee that is not
-// theirs to derive, a height 2⁶² or more from its group's first) is
+// theirs to derive, a height 2⁵⁹ or more from its group's first) is
 // written as the height field, the escape head and appendTx's record. On
 // the 10⁷-transfer simulated world this saves 10 of 67.5 bytes a Bitcoin
 // tx; the 32-byte txid is most of the rest. Block compression (zstd, s2)
@@ -108,21 +110,35 @@ func compactFits(t *txRec, n uint64) bool {
 	return len(t.Inputs) == 0 || t.Derive&deriveFee != 0
 }
 
+// lhOutVarint: the output count code of a record whose count is a uvarint
+// before its outputs (always, for the first record of a group).
+const lhOutVarint = 7
+
 // heightField is the first field of tx n's record: the height for the
-// first record of a group, else zigzag(height − groupH)<<1 | explicit,
-// explicit set when the index is written. ok is false when the difference
-// is too wide for the shift (such a record is escaped, with the field
-// wrapped, which decodeLogRec checks by computing it again).
-func heightField(height, n, groupH uint64, explicit bool) (v uint64, ok bool) {
+// first record of a group, else zigzag(height − groupH)<<4 | 8 when
+// explicit (the index is written) | outCode (the output count, 0–6, or
+// lhOutVarint). ok is false when the difference is too wide for the shift
+// (such a record is escaped, with the field wrapped and outCode 0, which
+// decodeLogRec checks by computing it again).
+func heightField(height, n, groupH uint64, explicit bool, outCode int) (v uint64, ok bool) {
 	if groupFirst(n) {
 		return height, true
 	}
 	z := zigzag(int64(height - groupH))
-	v = z << 1
+	v = z<<4 | uint64(outCode)
 	if explicit {
-		v |= 1
+		v |= 8
 	}
-	return v, z < 1<<63
+	return v, z < 1<<60
+}
+
+// fromHeightField decodes tx n's height field hf: the height, whether the
+// index is written, and the output count code.
+func fromHeightField(hf, n, groupH uint64) (h uint64, idxWritten bool, outCode uint64) {
+	if groupFirst(n) {
+		return hf, true, lhOutVarint
+	}
+	return groupH + uint64(unzigzag(hf>>4)), hf&8 != 0, hf & 7
 }
 
 // indexWritten reports whether the compact record of t, tx n, holds its
@@ -131,10 +147,14 @@ func indexWritten(t *txRec, n uint64) bool { return groupFirst(n) || t.Derive&de
 
 func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	idx := indexWritten(t, n)
-	hf, ok := heightField(t.Height, n, groupH, idx)
+	outCode := min(len(t.Outputs), lhOutVarint)
+	hf, ok := heightField(t.Height, n, groupH, idx, outCode)
 	if !ok || !compactFits(t, n) {
-		hf, _ = heightField(t.Height, n, groupH, false)
+		hf, _ = heightField(t.Height, n, groupH, false, 0)
 		return appendTx(append(putUvarint(b, hf), lhEscape<<lhInShift), t)
+	}
+	if groupFirst(n) {
+		outCode = lhOutVarint
 	}
 	b = putUvarint(b, hf)
 	head := t.Flags
@@ -179,7 +199,9 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 			b = putUvarint(b, uint64(in.PrevIndex))
 		}
 	}
-	b = putUvarint(b, uint64(len(t.Outputs)))
+	if outCode == lhOutVarint {
+		b = putUvarint(b, uint64(len(t.Outputs)))
+	}
 	var prev uint64
 	for i := range t.Outputs {
 		o := &t.Outputs[i]
@@ -215,10 +237,7 @@ func logHeight(v []byte) (uint64, bool) {
 func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	r := &reader{b: v}
 	hf := r.uvarint()
-	h, idxWritten := hf, true
-	if !groupFirst(n) {
-		h, idxWritten = groupH+uint64(unzigzag(hf>>1)), hf&1 != 0
-	}
+	h, idxWritten, nOut := fromHeightField(hf, n, groupH)
 	head := r.byte1()
 	if r.err != nil {
 		return nil, r.err
@@ -227,7 +246,7 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	if nIn == lhEscape {
 		t, err := decodeTx(r.b)
 		if err == nil {
-			if want, _ := heightField(t.Height, n, groupH, false); want != hf {
+			if want, _ := heightField(t.Height, n, groupH, false, 0); want != hf {
 				err = fmt.Errorf("%w: escaped record at height %d, its height field says %d", errCorrupt, t.Height, h)
 			}
 		}
@@ -280,7 +299,9 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 		}
 		in.PrevTx, in.PrevIndex = n-d, uint32(pi)
 	}
-	nOut := r.uvarint()
+	if nOut == lhOutVarint {
+		nOut = r.uvarint()
+	}
 	if r.err == nil && (nOut > maxRecordItems || nOut > uint64(len(r.b))) {
 		r.fail("output count")
 	}
@@ -357,7 +378,7 @@ func (r *reader) xfer(x *xferRec) {
 // (FuzzLogRecOutputs).
 func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []outRec, err error) {
 	r := &reader{b: v}
-	idxWritten := r.uvarint()&1 != 0 || groupFirst(n) // height field
+	_, idxWritten, outCode := fromHeightField(r.uvarint(), n, groupH)
 	head := r.byte1()
 	if r.err != nil {
 		return id, outs, r.err
@@ -421,7 +442,10 @@ func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []
 			r.uvarint()
 		}
 	}
-	nOut := r.uvarint()
+	nOut := outCode
+	if nOut == lhOutVarint {
+		nOut = r.uvarint()
+	}
 	if r.err == nil && (nOut > maxRecordItems || nOut > uint64(len(r.b))) {
 		r.fail("output count")
 	}

@@ -80,6 +80,18 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 		{"no inputs, fee written", func(r *txRec) { r.Inputs = []inRec{}; r.Derive = deriveIndex }, false},
 		{"no inputs, big fee written", func(r *txRec) { r.Inputs, r.Fee, r.Derive = []inRec{}, *big, 0 }, false},
 		{"height far below the group's", func(r *txRec) { r.Height = 1 }, false},
+		// The output count rides in the height field up to 6 (layout 8).
+		{"no outputs", func(r *txRec) { r.Outputs = []outRec{} }, false},
+		{"six outputs", func(r *txRec) {
+			for i := 0; i < 4; i++ {
+				r.Outputs = append(r.Outputs, outRec{Addr: uint64(i), Value: 1})
+			}
+		}, false},
+		{"seven outputs", func(r *txRec) {
+			for i := 0; i < 5; i++ {
+				r.Outputs = append(r.Outputs, outRec{Addr: uint64(i), Value: 1})
+			}
+		}, false},
 	}
 	for _, c := range cases {
 		for _, g := range []struct {
@@ -91,8 +103,8 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 			if h, ok := logHeight(b); !ok || groupFirst(g.n) && h != rec.Height {
 				t.Fatalf("%s: height field %d", c.name, h)
 			}
-			// A height 2⁶² or more away from its group's is escaped.
-			far := !groupFirst(g.n) && zigzag(int64(rec.Height-g.groupH)) >= 1<<63
+			// A height 2⁵⁹ or more away from its group's is escaped.
+			far := !groupFirst(g.n) && zigzag(int64(rec.Height-g.groupH)) >= 1<<60
 			escaped := bytes.Contains(b, appendTx(nil, rec))
 			if escaped != (c.escaped || far) {
 				t.Errorf("%s (tx %d, group height %d): escaped = %v, want %v", c.name, g.n, g.groupH, escaped, c.escaped || far)
@@ -148,6 +160,11 @@ func FuzzLogRec(f *testing.F) {
 	f.Add(appendCompactTx(nil, rec, 10, 4), uint64(10), uint64(4))
 	rec.Derive = deriveFee // the index written
 	f.Add(appendCompactTx(nil, rec, 10, 4), uint64(10), uint64(4))
+	many := *rec // outputs past the height field's count
+	for i := 0; i < 8; i++ {
+		many.Outputs = append(many.Outputs, outRec{Addr: 8 + uint64(i), Value: 1, Script: byte(i)})
+	}
+	f.Add(appendCompactTx(nil, &many, 10, 4), uint64(10), uint64(4))
 	noIn := *rec // a fee written (no inputs), the index derived
 	noIn.Inputs, noIn.Derive, noIn.FeePayer = []inRec{}, deriveIndex, 3
 	f.Add(appendCompactTx(nil, &noIn, 10, 4), uint64(10), uint64(4))
