@@ -407,14 +407,17 @@ const (
 
 // blockSpan is what a tx's view takes from its block's record: the time,
 // and the txs it holds (for the derived index); ok false when the store
-// holds no block at the height.
+// holds no block at the height, or err when it could not be read.
 type blockSpan struct {
 	time         int64
 	firstTx, nTx uint64
 	ok           bool
+	err          error
 }
 
-func spanOf(b *blockRec) blockSpan { return blockSpan{b.Time, b.FirstTx, b.NTx, true} }
+func spanOf(b *blockRec) blockSpan {
+	return blockSpan{time: b.Time, firstTx: b.FirstTx, nTx: b.NTx, ok: true}
+}
 
 // fillIndex sets the Index of t, tx number n, when it is derived: n minus
 // the first tx of b, the record of its block. The derived position must
@@ -422,6 +425,9 @@ func spanOf(b *blockRec) blockSpan { return blockSpan{b.Time, b.FirstTx, b.NTx, 
 func (t *txRec) fillIndex(n uint64, b blockSpan) error {
 	if t.Derive&deriveIndex == 0 {
 		return nil
+	}
+	if b.err != nil {
+		return fmt.Errorf("tx %d: its position derives from the block at height %d: %w", n, t.Height, b.err)
 	}
 	if !b.ok || n < b.firstTx || n-b.firstTx >= b.nTx || n-b.firstTx > 0xffffffff {
 		return fmt.Errorf("%w: tx %d at height %d: its position derives from the block record there (%d txs from tx %d, found %v), which does not hold it",

@@ -1,6 +1,9 @@
 package pebblestore
 
 import (
+	"errors"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/holiman/uint256"
@@ -131,6 +134,10 @@ func TestDerivedFieldsDamaged(t *testing.T) {
 			t.Errorf("tx 100 in %+v: no error", b)
 		}
 	}
+	unread := errors.New("block log unreadable")
+	if err := rec.fillIndex(100, blockSpan{err: unread}); !errors.Is(err, unread) {
+		t.Errorf("block record unreadable: err = %v", err)
+	}
 	if err := rec.fillIndex(100, blockSpan{firstTx: 96, nTx: 5, ok: true}); err != nil || rec.Index != 4 {
 		t.Fatalf("index %d, %v; want 4", rec.Index, err)
 	}
@@ -144,5 +151,55 @@ func TestDerivedFieldsDamaged(t *testing.T) {
 	rec.Outputs[1].Value = ^uint64(0)
 	if err := rec.fillFee(); err == nil {
 		t.Fatal("outputs overflowing 64 bits: no error")
+	}
+}
+
+// TestDerivedIndexBlockLogDamaged: a tx whose position derives from its
+// block's record cannot be read when that record's group of the block
+// log is damaged: the error names the block log, where a view used to
+// show time 0.
+func TestDerivedIndexBlockLogDamaged(t *testing.T) {
+	dir := t.TempDir()
+	// The block log's index durable at once: its groups are checked
+	// against checksums written before the damage.
+	s, err := OpenWith(dir, Options{LogIndexEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newUTXOWorld(7, 150)
+	if err := s.Apply(model.BTC, store.Linked, w.blocks); err != nil {
+		t.Fatal(err)
+	}
+	// A tx past its block's first, in the block log's first group (blocks
+	// 0–31), not first in its tx log group: its position derives.
+	n := uint64(2)
+	for ; ; n++ {
+		tv, err := s.TxByNum(model.BTC, n)
+		if err != nil || tv.BlockHeight >= recStride {
+			t.Fatalf("no derived position in the first blocks (tx %d: %v)", n, err)
+		}
+		if rec, err := s.txByNum(model.BTC, n); err == nil && rec.Derive&deriveIndex != 0 && tv.Index > 0 {
+			break
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := blockLogPaths(dir, model.BTC)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[20] ^= 0x40 // in the first group (blocks 0–31)
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenWith(dir, Options{LogIndexEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.TxByNum(model.BTC, n); err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("tx %d with its block record damaged: err = %v, want one naming %s", n, err, p)
 	}
 }

@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -477,15 +478,11 @@ func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, vc *viewCache) (
 }
 
 // viewBlock is the span of the block at height h (time 0 and ok false
-// when it is not stored).
+// when it is not stored; the error too when it could not be read, which
+// a view whose position derives from the block reports).
 func (s *Store) viewBlock(c model.Chain, h uint64, vc *viewCache) blockSpan {
 	if vc == nil {
-		if _, bl, err := s.recLogs(c); err == nil {
-			if b, err := bl.blockAt(h, nil); err == nil {
-				return spanOf(b)
-			}
-		}
-		return blockSpan{}
+		return s.readSpan(c, h, nil)
 	}
 	if b, ok := vc.blocks[h]; ok {
 		return b
@@ -495,18 +492,30 @@ func (s *Store) viewBlock(c model.Chain, h uint64, vc *viewCache) blockSpan {
 	if len(vc.blocks) >= 1<<16 {
 		clear(vc.blocks)
 	}
-	var sp blockSpan
 	var fill func(b *blockRec)
 	if vc.groupTimes {
 		fill = func(b *blockRec) { vc.blocks[b.Height] = spanOf(b) }
 	}
-	if _, bl, err := s.recLogs(c); err == nil {
-		if b, err := bl.blockAt(h, fill); err == nil {
-			sp = spanOf(b)
-		}
-	}
+	sp := s.readSpan(c, h, fill)
 	vc.blocks[h] = sp
 	return sp
+}
+
+// readSpan reads the span of the block at height h from the block log
+// (fill as blockAt's).
+func (s *Store) readSpan(c model.Chain, h uint64, fill func(b *blockRec)) blockSpan {
+	_, bl, err := s.recLogs(c)
+	if err != nil {
+		return blockSpan{err: err}
+	}
+	b, err := bl.blockAt(h, fill)
+	if errors.Is(err, store.ErrNotFound) {
+		return blockSpan{}
+	}
+	if err != nil {
+		return blockSpan{err: err}
+	}
+	return spanOf(b)
 }
 
 // Tx implements store.Reader.
