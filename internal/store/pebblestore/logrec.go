@@ -8,11 +8,12 @@ package pebblestore
 // 1+k·txIdxStride …), which every read passes on its way to the record.
 //
 //	uvarint  height          the group's first record: the height itself;
-//	                         the others: zigzag(height − the first's
+//	                         a plain record (below): nIn·7 + nOut, < 42;
+//	                         the others: 42 + (zigzag(height − the first's
 //	                         height)<<4 | 8 when the index is written |
 //	                         the output count 0–6, 7 when it is a uvarint
-//	                         before the outputs (layout 8)
-//	byte     head            bit 0 coinbase, bit 1 failed, bit 2 fee wider
+//	                         before the outputs) (layout 8)
+//	[byte]   head            not in a plain record; bit 0 coinbase, bit 1 failed, bit 2 fee wider
 //	                         than 64 bits, bit 3 fee payer set, bit 4 has
 //	                         transfers, bits 5–7 input count 0–5, 6 when a
 //	                         uvarint count follows, 7: escape (below)
@@ -37,9 +38,14 @@ package pebblestore
 //	         the synthetic chain)
 //	[transfers: uvarint count, then as appendTx writes them]
 //
+// A plain record (layout 8) is one inside its group, at its group's first
+// height, with a derived index, no flags, fee payer or transfers, ≤ 5
+// inputs and ≤ 6 outputs (nearly every Bitcoin tx): its height field
+// gives its input and output counts and its head byte is left out.
+//
 // A record that does not fit (flags beyond coinbase/failed, an input
 // spending tx n or later, ids past 2⁵⁹, inputs with a fee that is not
-// theirs to derive, a height 2⁵⁹ or more from its group's first) is
+// theirs to derive, a height 2⁵⁸ or more from its group's first) is
 // written as the height field, the escape head and appendTx's record. On
 // the 10⁷-transfer simulated world this saves 10 of 67.5 bytes a Bitcoin
 // tx; the 32-byte txid is most of the rest. Block compression (zstd, s2)
@@ -114,12 +120,34 @@ func compactFits(t *txRec, n uint64) bool {
 // before its outputs (always, for the first record of a group).
 const lhOutVarint = 7
 
-// heightField is the first field of tx n's record: the height for the
-// first record of a group, else zigzag(height − groupH)<<4 | 8 when
-// explicit (the index is written) | outCode (the output count, 0–6, or
-// lhOutVarint). ok is false when the difference is too wide for the shift
-// (such a record is escaped, with the field wrapped and outCode 0, which
-// decodeLogRec checks by computing it again).
+// Plain records: inside a group, at the height of its first record, with
+// a derived index, no flags, no fee payer or transfers, up to 5 inputs, up
+// to 6 outputs and (without inputs) a fee of 64 bits: a Bitcoin tx, nearly
+// always. Their height field is nIn·7 + nOut, below plainCodes, and they
+// have no head byte (layout 8).
+const (
+	plainCodes   = 6 * 7
+	plainMaxIn   = 5
+	plainMaxOuts = 6
+)
+
+// plainCode returns the height field of t, tx n, as a plain record.
+func plainCode(t *txRec, n, groupH uint64) (uint64, bool) {
+	nIn, nOut := len(t.Inputs), len(t.Outputs)
+	if groupFirst(n) || t.Height != groupH || t.Derive&deriveIndex == 0 || t.Flags != 0 || t.FeePayer != 0 ||
+		len(t.Transfers) > 0 || nIn > plainMaxIn || nOut > plainMaxOuts || nIn == 0 && !t.Fee.IsUint64() {
+		return 0, false
+	}
+	return uint64(nIn*7 + nOut), true
+}
+
+// heightField is the first field of tx n's record when it is not plain:
+// the height for the first record of a group, else plainCodes +
+// (zigzag(height − groupH)<<4 | 8 when explicit (the index is written) |
+// outCode (the output count, 0–6, or lhOutVarint)). ok is false when the
+// difference is too wide for the shift (such a record is escaped, with the
+// field wrapped and outCode 0, which decodeLogRec checks by computing it
+// again).
 func heightField(height, n, groupH uint64, explicit bool, outCode int) (v uint64, ok bool) {
 	if groupFirst(n) {
 		return height, true
@@ -129,16 +157,24 @@ func heightField(height, n, groupH uint64, explicit bool, outCode int) (v uint64
 	if explicit {
 		v |= 8
 	}
-	return v, z < 1<<60
+	return plainCodes + v, z < 1<<59
 }
 
-// fromHeightField decodes tx n's height field hf: the height, whether the
-// index is written, and the output count code.
-func fromHeightField(hf, n, groupH uint64) (h uint64, idxWritten bool, outCode uint64) {
-	if groupFirst(n) {
-		return hf, true, lhOutVarint
+// recHead reads the height field of tx n's record and its head byte (for
+// a plain record: the head it implies): the height, whether the index is
+// written, the output count code, and the head.
+func (r *reader) recHead(n, groupH uint64) (hf, h uint64, idxWritten bool, outCode uint64, head byte) {
+	hf = r.uvarint()
+	switch {
+	case groupFirst(n):
+		h, idxWritten, outCode = hf, true, lhOutVarint
+	case hf < plainCodes:
+		return hf, groupH, false, hf % 7, byte(hf/7) << lhInShift
+	default:
+		v := hf - plainCodes
+		h, idxWritten, outCode = groupH+uint64(unzigzag(v>>4)), v&8 != 0, v&7
 	}
-	return groupH + uint64(unzigzag(hf>>4)), hf&8 != 0, hf & 7
+	return hf, h, idxWritten, outCode, r.byte1()
 }
 
 // indexWritten reports whether the compact record of t, tx n, holds its
@@ -155,6 +191,10 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	}
 	if groupFirst(n) {
 		outCode = lhOutVarint
+	}
+	plain := false
+	if pc, ok := plainCode(t, n, groupH); ok {
+		hf, plain = pc, true
 	}
 	b = putUvarint(b, hf)
 	head := t.Flags
@@ -174,7 +214,9 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	} else {
 		head |= lhInVarint << lhInShift
 	}
-	b = append(b, head)
+	if !plain {
+		b = append(b, head)
+	}
 	b = append(b, t.ID[:]...)
 	if nIn >= lhInVarint {
 		b = putUvarint(b, uint64(nIn))
@@ -236,9 +278,7 @@ func logHeight(v []byte) (uint64, bool) {
 // height groupH (unused when n starts the group).
 func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	r := &reader{b: v}
-	hf := r.uvarint()
-	h, idxWritten, nOut := fromHeightField(hf, n, groupH)
-	head := r.byte1()
+	hf, h, idxWritten, nOut, head := r.recHead(n, groupH)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -378,8 +418,7 @@ func (r *reader) xfer(x *xferRec) {
 // (FuzzLogRecOutputs).
 func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []outRec, err error) {
 	r := &reader{b: v}
-	_, idxWritten, outCode := fromHeightField(r.uvarint(), n, groupH)
-	head := r.byte1()
+	_, _, idxWritten, outCode, head := r.recHead(n, groupH)
 	if r.err != nil {
 		return id, outs, r.err
 	}

@@ -37,6 +37,12 @@ func stored(t *txRec, n uint64, escaped bool) *txRec {
 // with its position in the block written or derived (layout 8), and with
 // a tx's fee left to its inputs where it has inputs.
 func TestCompactRecordRoundTrip(t *testing.T) {
+	plains := 0
+	defer func() {
+		if plains == 0 && !t.Failed() {
+			t.Error("no case was written as a plain record")
+		}
+	}()
 	big := new(uint256.Int).Lsh(uint256.NewInt(1), 200)
 	base := func() *txRec {
 		return &txRec{ID: [32]byte{1, 2, 3}, Height: 700_000, Index: 5, Fee: *uint256.NewInt(1234),
@@ -96,18 +102,30 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 	for _, c := range cases {
 		for _, g := range []struct {
 			n, groupH uint64
-		}{{130, 0}, {129, 0} /* first of its group */, {130, 699_000}, {130, 900_000} /* exports: heights fall */, {130, 1 << 63}} {
+		}{{130, 0}, {129, 0} /* first of its group */, {130, 699_000}, {130, 900_000} /* exports: heights fall */, {130, 1 << 63},
+			{130, 700_000} /* at its group's first height: plain where it can be */} {
 			rec := base()
 			c.edit(rec)
 			b := appendCompactTx(nil, rec, g.n, g.groupH)
 			if h, ok := logHeight(b); !ok || groupFirst(g.n) && h != rec.Height {
 				t.Fatalf("%s: height field %d", c.name, h)
 			}
-			// A height 2⁵⁹ or more away from its group's is escaped.
-			far := !groupFirst(g.n) && zigzag(int64(rec.Height-g.groupH)) >= 1<<60
+			// A height 2⁵⁸ or more away from its group's is escaped.
+			far := !groupFirst(g.n) && zigzag(int64(rec.Height-g.groupH)) >= 1<<59
 			escaped := bytes.Contains(b, appendTx(nil, rec))
 			if escaped != (c.escaped || far) {
 				t.Errorf("%s (tx %d, group height %d): escaped = %v, want %v", c.name, g.n, g.groupH, escaped, c.escaped || far)
+			}
+			// A plain record: its head byte left out, its counts in the
+			// height field, below 42.
+			plain := !groupFirst(g.n) && rec.Height == g.groupH && rec.Derive&deriveIndex != 0 && rec.Flags == 0 &&
+				rec.FeePayer == 0 && len(rec.Transfers) == 0 && len(rec.Inputs) <= 5 && len(rec.Outputs) <= 6 &&
+				(len(rec.Inputs) > 0 || rec.Fee.IsUint64()) && !escaped
+			if !groupFirst(g.n) && plain != (b[0] < 42) {
+				t.Errorf("%s (tx %d, group height %d): height field %d, plain %v", c.name, g.n, g.groupH, b[0], plain)
+			}
+			if plain {
+				plains++
 			}
 			want := stored(rec, g.n, escaped)
 			got, err := decodeLogRec(b, g.n, g.groupH)
@@ -165,6 +183,7 @@ func FuzzLogRec(f *testing.F) {
 		many.Outputs = append(many.Outputs, outRec{Addr: 8 + uint64(i), Value: 1, Script: byte(i)})
 	}
 	f.Add(appendCompactTx(nil, &many, 10, 4), uint64(10), uint64(4))
+	f.Add(appendCompactTx(nil, rec, 10, rec.Height), uint64(10), rec.Height) // plain
 	noIn := *rec // a fee written (no inputs), the index derived
 	noIn.Inputs, noIn.Derive, noIn.FeePayer = []inRec{}, deriveIndex, 3
 	f.Add(appendCompactTx(nil, &noIn, 10, 4), uint64(10), uint64(4))
