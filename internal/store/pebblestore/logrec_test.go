@@ -184,7 +184,7 @@ func FuzzLogRec(f *testing.F) {
 	}
 	f.Add(appendCompactTx(nil, &many, 10, 4), uint64(10), uint64(4))
 	f.Add(appendCompactTx(nil, rec, 10, rec.Height), uint64(10), rec.Height) // plain
-	noIn := *rec // a fee written (no inputs), the index derived
+	noIn := *rec                                                             // a fee written (no inputs), the index derived
 	noIn.Inputs, noIn.Derive, noIn.FeePayer = []inRec{}, deriveIndex, 3
 	f.Add(appendCompactTx(nil, &noIn, 10, 4), uint64(10), uint64(4))
 	rec.Inputs[0].PrevTx = 10 // escape form
