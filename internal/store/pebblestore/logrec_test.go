@@ -183,8 +183,9 @@ func FuzzLogRec(f *testing.F) {
 		many.Outputs = append(many.Outputs, outRec{Addr: 8 + uint64(i), Value: 1, Script: byte(i)})
 	}
 	f.Add(appendCompactTx(nil, &many, 10, 4), uint64(10), uint64(4))
-	f.Add(appendCompactTx(nil, rec, 10, rec.Height), uint64(10), rec.Height) // plain
-	noIn := *rec                                                             // a fee written (no inputs), the index derived
+	// A plain record: at its group's first height.
+	f.Add(appendCompactTx(nil, rec, 10, rec.Height), uint64(10), rec.Height)
+	noIn := *rec // a fee written (no inputs), the index derived
 	noIn.Inputs, noIn.Derive, noIn.FeePayer = []inRec{}, deriveIndex, 3
 	f.Add(appendCompactTx(nil, &noIn, 10, 4), uint64(10), uint64(4))
 	rec.Inputs[0].PrevTx = 10 // escape form
