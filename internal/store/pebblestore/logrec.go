@@ -146,14 +146,15 @@ func plainCode(t *txRec, n, groupH uint64) (uint64, bool) {
 // (zigzag(height − groupH)<<4 | 8 when explicit (the index is written) |
 // outCode (the output count, 0–6, or lhOutVarint)). ok is false when the
 // difference is too wide for the shift (such a record is escaped, with the
-// field wrapped and outCode 0, which decodeLogRec checks by computing it
-// again).
+// difference cut to 59 bits and outCode 0, which decodeLogRec checks by
+// computing the field again; cut, not wrapped, so that the field stays
+// at or above plainCodes).
 func heightField(height, n, groupH uint64, explicit bool, outCode int) (v uint64, ok bool) {
 	if groupFirst(n) {
 		return height, true
 	}
 	z := zigzag(int64(height - groupH))
-	v = z<<4 | uint64(outCode)
+	v = (z&(1<<59-1))<<4 | uint64(outCode)
 	if explicit {
 		v |= 8
 	}

@@ -103,7 +103,7 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 		for _, g := range []struct {
 			n, groupH uint64
 		}{{130, 0}, {129, 0} /* first of its group */, {130, 699_000}, {130, 900_000} /* exports: heights fall */, {130, 1 << 63},
-			{130, 700_000} /* at its group's first height: plain where it can be */} {
+			{130, 700_000} /* at its group's first height: plain where it can be */, {130, 700_000 + 1<<59} /* a field that would wrap */} {
 			rec := base()
 			c.edit(rec)
 			b := appendCompactTx(nil, rec, g.n, g.groupH)
