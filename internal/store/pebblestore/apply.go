@@ -49,6 +49,14 @@ type applier struct {
 	// reads' sum, which keeps them from being optimised away.
 	pf   txHashes
 	sink uint64
+
+	// The block being applied: its first tx number, and whether its txs'
+	// positions derive from the record it gets (txRec.Derive): not when a
+	// record at its height is already stored, or the batch holds the
+	// height twice (Unordered; batchH counts the batch's blocks by height).
+	blkFirst  uint64
+	blkDerive bool
+	batchH    map[uint64]int
 }
 
 // part is one address's share of one transaction in one asset.
@@ -106,8 +114,10 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			return err
 		}
 		n := 0
+		a.batchH = make(map[uint64]int, len(blocks))
 		for _, blk := range blocks {
 			n += len(blk.Txs)
+			a.batchH[blk.Height]++
 		}
 		a.batchIDs = make([][32]byte, 0, n) // once, not grown by copying
 	}
@@ -237,6 +247,9 @@ func (a *applier) block(blk *model.Block, mode store.ApplyMode) error {
 		}
 	}
 	firstTx := a.m.NextTx
+	// Two records at one height (a batch holding a block twice) would
+	// leave a reader to pick one: neither derives.
+	a.blkFirst, a.blkDerive = firstTx, !exists && (mode != store.Unordered || a.batchH[blk.Height] == 1)
 	for i := range blk.Txs {
 		if i%prefetchTxs == 0 {
 			a.prefetch(blk.Txs[i:min(i+prefetchTxs, len(blk.Txs))], mode)
@@ -365,6 +378,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	txnum := a.m.NextTx
 	a.m.NextTx++
 	rec := txRec{ID: tx.ID, Height: blk.Height, Index: tx.Index}
+	if a.blkDerive && uint64(tx.Index) == txnum-a.blkFirst {
+		rec.Derive = deriveIndex
+	}
 	if tx.Coinbase {
 		rec.Flags |= flagCoinbase
 	}
@@ -418,6 +434,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 				return blockErr(blk, "tx %s spends %d but its inputs hold %d", hashHex(tx.ID), outSum, inSum)
 			}
 			rec.Fee.SetUint64(inSum - outSum)
+			if len(rec.Inputs) > 0 {
+				rec.Derive |= deriveFee
+			}
 		}
 	} else {
 		moved := false

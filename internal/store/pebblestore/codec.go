@@ -177,10 +177,13 @@ type meta struct {
 // in Pebble, 4 the tx records in an append-only log per chain (its end in
 // the meta), 5 either of two branches' layouts (address bytes and block
 // records in append-only logs too; or the tx log's records in a compact
-// form), 6 both, 7 this one: the UTXO snapshot by tx number (utxo.go),
-// output script types past 6 in the compact tx record (logrec.go), and
-// bit-packed hash sections in the segments ("SPSEG003", hashsec.go).
-const layoutVersion = 7
+// form), 6 both, 7 the UTXO snapshot by tx number (utxo.go), output
+// script types past 6 in the compact tx record (logrec.go), and bit-packed
+// hash sections in the segments ("SPSEG003", hashsec.go), 8 this one: the
+// compact tx record leaves out what its readers derive, a tx's position in
+// its block (from the block record's first tx) and a Bitcoin tx's fee
+// (from the outputs its inputs spend).
+const layoutVersion = 8
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.
@@ -382,11 +385,84 @@ type txRec struct {
 	Height    uint64
 	Index     uint32
 	Flags     byte
+	Derive    byte // what the tx log's record leaves out (deriveIndex, deriveFee); in Flags' padding
 	Fee       uint256.Int
 	FeePayer  uint64
 	Inputs    []inRec
 	Outputs   []outRec
 	Transfers []xferRec
+}
+
+// txRec.Derive bits: the fields the tx log's compact record leaves out
+// (since layout 8) because a reader derives them. deriveIndex: Index is
+// the tx number minus the first tx of the block record at Height
+// (fillIndex); deriveFee: Fee is the inputs' values minus the outputs'
+// (fillFee, called by resolveInputs). Apply sets them where that holds,
+// next to the true values; a decoded record has them, and zero in those
+// fields, until a reader fills them.
+const (
+	deriveIndex = 1 << iota
+	deriveFee
+)
+
+// blockSpan is what a tx's view takes from its block's record: the time,
+// and the txs it holds (for the derived index); ok false when the store
+// holds no block at the height, or err when it could not be read.
+type blockSpan struct {
+	time         int64
+	firstTx, nTx uint64
+	ok           bool
+	err          error
+}
+
+func spanOf(b *blockRec) blockSpan {
+	return blockSpan{time: b.Time, firstTx: b.FirstTx, nTx: b.NTx, ok: true}
+}
+
+// fillIndex sets the Index of t, tx number n, when it is derived: n minus
+// the first tx of b, the record of its block. The derived position must
+// lie in the block's txs.
+func (t *txRec) fillIndex(n uint64, b blockSpan) error {
+	if t.Derive&deriveIndex == 0 {
+		return nil
+	}
+	if b.err != nil {
+		return fmt.Errorf("tx %d: its position derives from the block at height %d: %w", n, t.Height, b.err)
+	}
+	if !b.ok || n < b.firstTx || n-b.firstTx >= b.nTx || n-b.firstTx > 0xffffffff {
+		return fmt.Errorf("%w: tx %d at height %d: its position derives from the block record there (%d txs from tx %d, found %v), which does not hold it",
+			errCorrupt, n, t.Height, b.nTx, b.firstTx, b.ok)
+	}
+	t.Index = uint32(n - b.firstTx)
+	return nil
+}
+
+// fillFee sets the Fee of t when it is derived: the resolved inputs'
+// values minus the outputs' values, as Apply computed it.
+func (t *txRec) fillFee() error {
+	if t.Derive&deriveFee == 0 {
+		return nil
+	}
+	var in, out uint64
+	for i := range t.Inputs {
+		s := in + t.Inputs[i].Value
+		if s < in {
+			return fmt.Errorf("%w: tx %x: its inputs' values overflow 64 bits", errCorrupt, t.ID)
+		}
+		in = s
+	}
+	for i := range t.Outputs {
+		s := out + t.Outputs[i].Value
+		if s < out {
+			return fmt.Errorf("%w: tx %x: its outputs' values overflow 64 bits", errCorrupt, t.ID)
+		}
+		out = s
+	}
+	if out > in {
+		return fmt.Errorf("%w: tx %x spends %d but its inputs hold %d", errCorrupt, t.ID, out, in)
+	}
+	t.Fee.SetUint64(in - out)
+	return nil
 }
 
 // inRec is an input: the output it spends, by tx number and index. The

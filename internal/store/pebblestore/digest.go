@@ -132,8 +132,18 @@ func (s *Store) Digest() (string, error) {
 		if err != nil {
 			return "", err
 		}
+		vc := newViewCache()
 		if err := st.log.scan(1, st.meta.NextTx, func(t uint64, rec *txRec) error {
-			// The logical record, as layout 3 stored it under its key.
+			// The logical record, as layout 3 stored it under its key,
+			// with what layout 8 derives derived as the readers do (the
+			// spent records read through checked groups: the scan checks
+			// a group once past it).
+			if err := s.resolveInputs(c, rec, nil); err != nil {
+				return fmt.Errorf("chain %s tx %d: %w", c, t, err)
+			}
+			if err := rec.fillIndex(t, s.viewBlock(c, rec.Height, vc)); err != nil {
+				return err
+			}
 			v = appendTx(v[:0], rec)
 			k = appendTxKey(k[:0], byte(c), t)
 			put(k, v)

@@ -25,7 +25,13 @@ import "testing"
 // the record forms before and after each change give the same digest,
 // 13dbc3c6…c16e and 43448963…b6dd): the digest hashes the logical
 // records, the derived indexes and the UTXO set, not their files' bytes.
-const layoutGolden = "81a184076db05f708d322b177aa23d307d11cadc6f282a26af9cfd5bfa295385"
+// Changed at layout 8 (compact records without the position in the block
+// and without a Bitcoin tx's fee, both derived by readers, which Digest
+// derives as the readers do; the output count in the height field, and
+// plain records without a head byte): only
+// the meta, by its version byte and the tx log's end (with 7 there and the
+// three ends written as 0, still 43448963…b6dd, as at layout 7).
+const layoutGolden = "cc4e332f107745b5e161e3b5779cea994e785e28f3688b18b1a5e253f43c6327"
 
 func TestLayoutGolden(t *testing.T) {
 	s := openTestStore(t)

@@ -1,25 +1,36 @@
 package pebblestore
 
-// The compact form of a tx record in the tx log (layout 5). The logical
-// record is still appendTx's (the layout-3 `t` value that Digest hashes);
-// the log stores the same fields in fewer bytes, using what a reader knows
-// anyway: the record's own tx number n and the height of the first record
-// of its index group (txs 1+k·txIdxStride …), which every read passes on
-// its way to the record.
+// The compact form of a tx record in the tx log (layout 5; layout 8 leaves
+// out what readers derive). The logical record is still appendTx's (the
+// layout-3 `t` value that Digest hashes); the log stores the same fields
+// in fewer bytes, using what a reader knows anyway: the record's own tx
+// number n and the height of the first record of its index group (txs
+// 1+k·txIdxStride …), which every read passes on its way to the record.
 //
 //	uvarint  height          the group's first record: the height itself;
-//	                         the others: zigzag(height − the first's height)
-//	byte     head            bit 0 coinbase, bit 1 failed, bit 2 fee wider
+//	                         a plain record (below): nIn·7 + nOut, < 42;
+//	                         the others: 42 + (zigzag(height − the first's
+//	                         height)<<4 | 8 when the index is written |
+//	                         the output count 0–6, 7 when it is a uvarint
+//	                         before the outputs) (layout 8)
+//	[byte]   head            not in a plain record; bit 0 coinbase, bit 1 failed, bit 2 fee wider
 //	                         than 64 bits, bit 3 fee payer set, bit 4 has
 //	                         transfers, bits 5–7 input count 0–5, 6 when a
 //	                         uvarint count follows, 7: escape (below)
 //	[32]byte txid
 //	[uvarint nIn]
-//	uvarint  index           position in the block
-//	fee                      uvarint, or putAmount when bit 2 is set
+//	[uvarint index]          position in the block: written for the
+//	                         group's first record and where it is not the
+//	                         tx number minus the block record's first tx
+//	                         (layout 8; txRec.Derive, fillIndex)
+//	[fee]                    only for a tx without inputs: uvarint, or
+//	                         putAmount when bit 2 is set; a tx with inputs
+//	                         (Bitcoin's) pays what its inputs hold beyond
+//	                         its outputs, which a reader resolving the
+//	                         inputs sums (layout 8; fillFee)
 //	[uvarint fee payer]
 //	inputs   uvarint((n − prevTx)<<2 | min(prevIndex, 3)) [uvarint prevIndex when ≥ 3]
-//	uvarint  nOut
+//	[uvarint nOut]           the group's first record, and ≥ 7 outputs
 //	outputs  uvarint(a<<3 | min(script, 7)) [byte script when ≥ 7],
 //	         uvarint value; a is the address id for the first output, and
 //	         for the others zigzag(id − the previous output's id): a tx's
@@ -27,13 +38,19 @@ package pebblestore
 //	         the synthetic chain)
 //	[transfers: uvarint count, then as appendTx writes them]
 //
+// A plain record (layout 8) is one inside its group, at its group's first
+// height, with a derived index, no flags, fee payer or transfers, ≤ 5
+// inputs and ≤ 6 outputs (nearly every Bitcoin tx): its height field
+// gives its input and output counts and its head byte is left out.
+//
 // A record that does not fit (flags beyond coinbase/failed, an input
-// spending tx n or later, ids past 2⁵⁹) is written as the
-// height, the escape head and appendTx's record. On the 10⁷-transfer
-// simulated world this saves 10 of 67.5 bytes a Bitcoin tx; the 32-byte
-// txid is most of the rest. Block compression (zstd, s2) of groups of 32
-// to 1024 records gained 0–6 % there (random values, random txids), so the
-// log is not compressed.
+// spending tx n or later, ids past 2⁵⁹, inputs with a fee that is not
+// theirs to derive, a height 2⁵⁸ or more from its group's first) is
+// written as the height field, the escape head and appendTx's record. On
+// the 10⁷-transfer simulated world this saves 10 of 67.5 bytes a Bitcoin
+// tx; the 32-byte txid is most of the rest. Block compression (zstd, s2)
+// of groups of 32 to 1024 records gained 0–6 % there (random values,
+// random txids), so the log is not compressed.
 
 import (
 	"encoding/binary"
@@ -95,20 +112,95 @@ func compactFits(t *txRec, n uint64) bool {
 			return false
 		}
 	}
-	return true
+	// A tx with inputs has no fee field: its fee must be theirs.
+	return len(t.Inputs) == 0 || t.Derive&deriveFee != 0
 }
 
-func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
+// lhOutVarint: the output count code of a record whose count is a uvarint
+// before its outputs (always, for the first record of a group).
+const lhOutVarint = 7
+
+// Plain records: inside a group, at the height of its first record, with
+// a derived index, no flags, no fee payer or transfers, up to 5 inputs, up
+// to 6 outputs and (without inputs) a fee of 64 bits: a Bitcoin tx, nearly
+// always. Their height field is nIn·7 + nOut, below plainCodes, and they
+// have no head byte (layout 8).
+const (
+	plainCodes   = 6 * 7
+	plainMaxIn   = 5
+	plainMaxOuts = 6
+)
+
+// plainCode returns the height field of t, tx n, as a plain record.
+func plainCode(t *txRec, n, groupH uint64) (uint64, bool) {
+	nIn, nOut := len(t.Inputs), len(t.Outputs)
+	if groupFirst(n) || t.Height != groupH || t.Derive&deriveIndex == 0 || t.Flags != 0 || t.FeePayer != 0 ||
+		len(t.Transfers) > 0 || nIn > plainMaxIn || nOut > plainMaxOuts || nIn == 0 && !t.Fee.IsUint64() {
+		return 0, false
+	}
+	return uint64(nIn*7 + nOut), true
+}
+
+// heightField is the first field of tx n's record when it is not plain:
+// the height for the first record of a group, else plainCodes +
+// (zigzag(height − groupH)<<4 | 8 when explicit (the index is written) |
+// outCode (the output count, 0–6, or lhOutVarint)). ok is false when the
+// difference is too wide for the shift (such a record is escaped, with the
+// difference cut to 59 bits and outCode 0, which decodeLogRec checks by
+// computing the field again; cut, not wrapped, so that the field stays
+// at or above plainCodes).
+func heightField(height, n, groupH uint64, explicit bool, outCode int) (v uint64, ok bool) {
 	if groupFirst(n) {
-		b = putUvarint(b, t.Height)
-	} else {
-		b = putUvarint(b, zigzag(int64(t.Height-groupH)))
+		return height, true
 	}
-	if !compactFits(t, n) {
-		return appendTx(append(b, lhEscape<<lhInShift), t)
+	z := zigzag(int64(height - groupH))
+	v = (z&(1<<59-1))<<4 | uint64(outCode)
+	if explicit {
+		v |= 8
 	}
+	return plainCodes + v, z < 1<<59
+}
+
+// recHead reads the height field of tx n's record and its head byte (for
+// a plain record: the head it implies): the height, whether the index is
+// written, the output count code, and the head.
+func (r *reader) recHead(n, groupH uint64) (hf, h uint64, idxWritten bool, outCode uint64, head byte) {
+	hf = r.uvarint()
+	switch {
+	case groupFirst(n):
+		h, idxWritten, outCode = hf, true, lhOutVarint
+	case hf < plainCodes:
+		return hf, groupH, false, hf % 7, byte(hf/7) << lhInShift
+	default:
+		v := hf - plainCodes
+		h, idxWritten, outCode = groupH+uint64(unzigzag(v>>4)), v&8 != 0, v&7
+	}
+	return hf, h, idxWritten, outCode, r.byte1()
+}
+
+// indexWritten reports whether the compact record of t, tx n, holds its
+// index.
+func indexWritten(t *txRec, n uint64) bool { return groupFirst(n) || t.Derive&deriveIndex == 0 }
+
+func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
+	idx := indexWritten(t, n)
+	outCode := min(len(t.Outputs), lhOutVarint)
+	hf, ok := heightField(t.Height, n, groupH, idx, outCode)
+	if !ok || !compactFits(t, n) {
+		hf, _ = heightField(t.Height, n, groupH, false, 0)
+		return appendTx(append(putUvarint(b, hf), lhEscape<<lhInShift), t)
+	}
+	if groupFirst(n) {
+		outCode = lhOutVarint
+	}
+	plain := false
+	if pc, ok := plainCode(t, n, groupH); ok {
+		hf, plain = pc, true
+	}
+	b = putUvarint(b, hf)
 	head := t.Flags
-	bigFee := !t.Fee.IsUint64()
+	nIn := len(t.Inputs)
+	bigFee := nIn == 0 && !t.Fee.IsUint64()
 	if bigFee {
 		head |= lhBigFee
 	}
@@ -118,21 +210,26 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 	if len(t.Transfers) > 0 {
 		head |= lhTransfers
 	}
-	nIn := len(t.Inputs)
 	if nIn < lhInVarint {
 		head |= byte(nIn) << lhInShift
 	} else {
 		head |= lhInVarint << lhInShift
 	}
-	b = append(b, head)
+	if !plain {
+		b = append(b, head)
+	}
 	b = append(b, t.ID[:]...)
 	if nIn >= lhInVarint {
 		b = putUvarint(b, uint64(nIn))
 	}
-	b = putUvarint(b, uint64(t.Index))
-	if bigFee {
+	if idx {
+		b = putUvarint(b, uint64(t.Index))
+	}
+	switch {
+	case nIn > 0: // derived
+	case bigFee:
 		b = putAmount(b, &t.Fee)
-	} else {
+	default:
 		b = putUvarint(b, t.Fee.Uint64())
 	}
 	if t.FeePayer != 0 {
@@ -145,7 +242,9 @@ func appendCompactTx(b []byte, t *txRec, n, groupH uint64) []byte {
 			b = putUvarint(b, uint64(in.PrevIndex))
 		}
 	}
-	b = putUvarint(b, uint64(len(t.Outputs)))
+	if outCode == lhOutVarint {
+		b = putUvarint(b, uint64(len(t.Outputs)))
+	}
 	var prev uint64
 	for i := range t.Outputs {
 		o := &t.Outputs[i]
@@ -180,19 +279,17 @@ func logHeight(v []byte) (uint64, bool) {
 // height groupH (unused when n starts the group).
 func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	r := &reader{b: v}
-	h := r.uvarint()
-	if !groupFirst(n) {
-		h = groupH + uint64(unzigzag(h))
-	}
-	head := r.byte1()
+	hf, h, idxWritten, nOut, head := r.recHead(n, groupH)
 	if r.err != nil {
 		return nil, r.err
 	}
 	nIn := uint64(head >> lhInShift)
 	if nIn == lhEscape {
 		t, err := decodeTx(r.b)
-		if err == nil && t.Height != h {
-			err = fmt.Errorf("%w: escaped record at height %d, its height field says %d", errCorrupt, t.Height, h)
+		if err == nil {
+			if want, _ := heightField(t.Height, n, groupH, false, 0); want != hf {
+				err = fmt.Errorf("%w: escaped record at height %d, its height field says %d", errCorrupt, t.Height, h)
+			}
 		}
 		return t, err
 	}
@@ -201,14 +298,24 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 	if nIn == lhInVarint {
 		nIn = r.uvarint()
 	}
-	idx := r.uvarint()
-	if idx > 0xffffffff {
-		r.fail("tx index past 32 bits")
-	}
-	t.Index = uint32(idx)
-	if head&lhBigFee != 0 {
-		t.Fee = r.amount()
+	if idxWritten {
+		idx := r.uvarint()
+		if idx > 0xffffffff {
+			r.fail("tx index past 32 bits")
+		}
+		t.Index = uint32(idx)
 	} else {
+		t.Derive |= deriveIndex
+	}
+	switch {
+	case nIn > 0:
+		if head&lhBigFee != 0 {
+			r.fail("fee width given for a tx whose inputs pay it")
+		}
+		t.Derive |= deriveFee
+	case head&lhBigFee != 0:
+		t.Fee = r.amount()
+	default:
 		t.Fee.SetUint64(r.uvarint())
 	}
 	if head&lhFeePayer != 0 {
@@ -233,7 +340,9 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 		}
 		in.PrevTx, in.PrevIndex = n-d, uint32(pi)
 	}
-	nOut := r.uvarint()
+	if nOut == lhOutVarint {
+		nOut = r.uvarint()
+	}
 	if r.err == nil && (nOut > maxRecordItems || nOut > uint64(len(r.b))) {
 		r.fail("output count")
 	}
@@ -248,6 +357,10 @@ func decodeLogRec(v []byte, n, groupH uint64) (*txRec, error) {
 		o.Addr, o.Script = v>>3, byte(v&7)
 		if i > 0 {
 			o.Addr = prev + uint64(unzigzag(o.Addr))
+		}
+		if r.err == nil && o.Addr >= 1<<59 {
+			// The encoder escapes such a record: what decodes re-encodes.
+			r.fail("address id past 2⁵⁹ in a compact record")
 		}
 		prev = o.Addr
 		if o.Script == 7 {
@@ -306,8 +419,7 @@ func (r *reader) xfer(x *xferRec) {
 // (FuzzLogRecOutputs).
 func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []outRec, err error) {
 	r := &reader{b: v}
-	r.uvarint() // height
-	head := r.byte1()
+	_, _, idxWritten, outCode, head := r.recHead(n, groupH)
 	if r.err != nil {
 		return id, outs, r.err
 	}
@@ -346,10 +458,17 @@ func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []
 	if nIn == lhInVarint {
 		nIn = r.uvarint()
 	}
-	r.uvarint() // index
-	if head&lhBigFee != 0 {
+	if idxWritten {
+		r.uvarint() // index
+	}
+	switch {
+	case nIn > 0:
+		if head&lhBigFee != 0 {
+			r.fail("fee width given for a tx whose inputs pay it")
+		}
+	case head&lhBigFee != 0:
 		r.bytes(int(r.byte1()))
-	} else {
+	default:
 		r.uvarint()
 	}
 	if head&lhFeePayer != 0 {
@@ -363,7 +482,10 @@ func logRecOutputs(v []byte, n, groupH uint64, outs []outRec) (id [32]byte, _ []
 			r.uvarint()
 		}
 	}
-	nOut := r.uvarint()
+	nOut := outCode
+	if nOut == lhOutVarint {
+		nOut = r.uvarint()
+	}
 	if r.err == nil && (nOut > maxRecordItems || nOut > uint64(len(r.b))) {
 		r.fail("output count")
 	}

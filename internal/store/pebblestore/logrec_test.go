@@ -9,16 +9,46 @@ import (
 	"github.com/holiman/uint256"
 )
 
+// stored is t as decodeLogRec gives it back from tx n's compact record
+// (escaped: from the escape form): what the record derives is zero there,
+// and flagged, until a reader fills it.
+func stored(t *txRec, n uint64, escaped bool) *txRec {
+	c := *t
+	if escaped {
+		c.Derive = 0
+		return &c
+	}
+	if groupFirst(n) || t.Derive&deriveIndex == 0 {
+		c.Derive &^= deriveIndex
+	} else {
+		c.Index = 0
+	}
+	if len(t.Inputs) > 0 {
+		c.Fee.Clear()
+	} else {
+		c.Derive &^= deriveFee
+	}
+	return &c
+}
+
 // TestCompactRecordRoundTrip: every kind of record decodes back to itself,
 // in the compact form where it fits and in the escape form where it does
-// not, first in its group (absolute height) or not (relative, either way).
+// not, first in its group (absolute height) or not (relative, either way),
+// with its position in the block written or derived (layout 8), and with
+// a tx's fee left to its inputs where it has inputs.
 func TestCompactRecordRoundTrip(t *testing.T) {
+	plains := 0
+	defer func() {
+		if plains == 0 && !t.Failed() {
+			t.Error("no case was written as a plain record")
+		}
+	}()
 	big := new(uint256.Int).Lsh(uint256.NewInt(1), 200)
 	base := func() *txRec {
 		return &txRec{ID: [32]byte{1, 2, 3}, Height: 700_000, Index: 5, Fee: *uint256.NewInt(1234),
 			Inputs:    []inRec{{PrevTx: 90, PrevIndex: 0}, {PrevTx: 99, PrevIndex: 7}},
 			Outputs:   []outRec{{Addr: 77, Value: 5_000_000_000, Script: 3}, {Addr: 1 << 40, Value: 0, Script: 6}},
-			Transfers: []xferRec{}}
+			Transfers: []xferRec{}, Derive: deriveFee | deriveIndex}
 	}
 	cases := []struct {
 		name    string
@@ -28,7 +58,8 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 		{"plain", func(*txRec) {}, false},
 		{"coinbase failed", func(r *txRec) { r.Flags = flagCoinbase | flagFailed; r.Inputs = []inRec{} }, false},
 		{"unknown flag", func(r *txRec) { r.Flags = 1 << 5 }, true},
-		{"big fee and fee payer", func(r *txRec) { r.Fee = *big; r.FeePayer = 1 << 50 }, false},
+		{"big fee and fee payer", func(r *txRec) { r.Inputs, r.Fee, r.FeePayer = []inRec{}, *big, 1<<50 }, false},
+		{"big fee of inputs not derived", func(r *txRec) { r.Fee, r.Derive = *big, 0 }, true},
 		{"six inputs", func(r *txRec) {
 			for i := 0; i < 4; i++ {
 				r.Inputs = append(r.Inputs, inRec{PrevTx: 1, PrevIndex: uint32(i) << 20})
@@ -43,41 +74,89 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 		{"consecutive and falling addresses", func(r *txRec) {
 			r.Outputs = append(r.Outputs, outRec{Addr: 1<<40 + 1, Value: 3, Script: 1}, outRec{Addr: 5, Value: 4, Script: 9})
 		}, false},
-		{"max value", func(r *txRec) { r.Outputs[0].Value = ^uint64(0) }, false},
+		{"max value", func(r *txRec) { r.Outputs[0].Value, r.Fee = ^uint64(0), uint256.Int{} }, false},
+		{"max value, no inputs", func(r *txRec) { r.Inputs, r.Outputs[0].Value = []inRec{}, ^uint64(0) }, false},
 		{"transfers", func(r *txRec) {
 			r.Inputs, r.Outputs = []inRec{}, []outRec{}
 			r.Transfers = []xferRec{{From: 3, To: 4, Asset: 2, Value: *big, LogIndex: -1}, {From: 0, To: 9, LogIndex: 1 << 30}}
 		}, false},
-		{"index past 16 bits", func(r *txRec) { r.Index = 1<<32 - 1 }, false},
+		{"index past 16 bits", func(r *txRec) { r.Index, r.Derive = 1<<32-1, deriveFee }, false},
+		{"index written", func(r *txRec) { r.Derive = deriveFee }, false},
+		{"inputs with their fee not derived", func(r *txRec) { r.Derive = deriveIndex }, true},
+		{"no inputs, fee written", func(r *txRec) { r.Inputs = []inRec{}; r.Derive = deriveIndex }, false},
+		{"no inputs, big fee written", func(r *txRec) { r.Inputs, r.Fee, r.Derive = []inRec{}, *big, 0 }, false},
+		{"height far below the group's", func(r *txRec) { r.Height = 1 }, false},
+		// The output count rides in the height field up to 6 (layout 8).
+		{"no outputs", func(r *txRec) { r.Outputs = []outRec{} }, false},
+		{"six outputs", func(r *txRec) {
+			for i := 0; i < 4; i++ {
+				r.Outputs = append(r.Outputs, outRec{Addr: uint64(i), Value: 1})
+			}
+		}, false},
+		{"seven outputs", func(r *txRec) {
+			for i := 0; i < 5; i++ {
+				r.Outputs = append(r.Outputs, outRec{Addr: uint64(i), Value: 1})
+			}
+		}, false},
 	}
 	for _, c := range cases {
 		for _, g := range []struct {
 			n, groupH uint64
-		}{{130, 0}, {129, 0} /* first of its group */, {130, 699_000}, {130, 900_000} /* exports: heights fall */} {
+		}{{130, 0}, {129, 0} /* first of its group */, {130, 699_000}, {130, 900_000} /* exports: heights fall */, {130, 1 << 63},
+			{130, 700_000} /* at its group's first height: plain where it can be */, {130, 700_000 + 1<<59} /* a field that would wrap */} {
 			rec := base()
 			c.edit(rec)
 			b := appendCompactTx(nil, rec, g.n, g.groupH)
 			if h, ok := logHeight(b); !ok || groupFirst(g.n) && h != rec.Height {
 				t.Fatalf("%s: height field %d", c.name, h)
 			}
+			// A height 2⁵⁸ or more away from its group's is escaped.
+			far := !groupFirst(g.n) && zigzag(int64(rec.Height-g.groupH)) >= 1<<59
 			escaped := bytes.Contains(b, appendTx(nil, rec))
-			if escaped != c.escaped {
-				t.Errorf("%s: escaped = %v, want %v", c.name, escaped, c.escaped)
+			if escaped != (c.escaped || far) {
+				t.Errorf("%s (tx %d, group height %d): escaped = %v, want %v", c.name, g.n, g.groupH, escaped, c.escaped || far)
 			}
+			// A plain record: its head byte left out, its counts in the
+			// height field, below 42.
+			plain := !groupFirst(g.n) && rec.Height == g.groupH && rec.Derive&deriveIndex != 0 && rec.Flags == 0 &&
+				rec.FeePayer == 0 && len(rec.Transfers) == 0 && len(rec.Inputs) <= 5 && len(rec.Outputs) <= 6 &&
+				(len(rec.Inputs) > 0 || rec.Fee.IsUint64()) && !escaped
+			if !groupFirst(g.n) && plain != (b[0] < 42) {
+				t.Errorf("%s (tx %d, group height %d): height field %d, plain %v", c.name, g.n, g.groupH, b[0], plain)
+			}
+			if plain {
+				plains++
+			}
+			want := stored(rec, g.n, escaped)
 			got, err := decodeLogRec(b, g.n, g.groupH)
-			if err != nil || !reflect.DeepEqual(got, rec) {
-				t.Fatalf("%s (tx %d, group height %d): decoded %+v, %v; want %+v", c.name, g.n, g.groupH, got, err, rec)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s (tx %d, group height %d): decoded %+v, %v; want %+v", c.name, g.n, g.groupH, got, err, want)
+			}
+			// What the record leaves out, the readers derive back.
+			if got.Derive&deriveIndex != 0 {
+				if err := got.fillIndex(g.n, blockSpan{firstTx: g.n - uint64(rec.Index), nTx: uint64(rec.Index) + 1, ok: true}); err != nil || got.Index != rec.Index {
+					t.Fatalf("%s: derived index %d, %v; want %d", c.name, got.Index, err, rec.Index)
+				}
+			}
+			if got.Derive&deriveFee != 0 {
+				got.Inputs[0].Value = rec.Fee.Uint64() // the fee and the outputs
+				for _, o := range rec.Outputs {
+					got.Inputs[0].Value += o.Value
+				}
+				if err := got.fillFee(); err != nil || !got.Fee.Eq(&rec.Fee) {
+					t.Fatalf("%s: derived fee %s, %v; want %s", c.name, got.Fee.Dec(), err, rec.Fee.Dec())
+				}
 			}
 			id, outs, err := logRecOutputs(b, g.n, g.groupH, []outRec{{Addr: 1}})
 			if err != nil || id != rec.ID || !slices.Equal(outs, rec.Outputs) {
 				t.Fatalf("%s: logRecOutputs %x %+v, %v; want %x %+v", c.name, id[:4], outs, err, rec.ID[:4], rec.Outputs)
 			}
-			if !c.escaped && len(b) > len(appendTx(nil, rec)) {
+			if !escaped && len(b) > len(appendTx(nil, rec)) {
 				t.Errorf("%s: compact form %d bytes, appendTx's %d", c.name, len(b), len(appendTx(nil, rec)))
 			}
 			// Every cut of the record is an error, never a panic.
 			for k := 0; k < len(b); k++ {
-				if _, err := decodeLogRec(b[:k], g.n, g.groupH); err == nil && !c.escaped {
+				if _, err := decodeLogRec(b[:k], g.n, g.groupH); err == nil && !escaped {
 					t.Fatalf("%s: record cut to %d of %d bytes decoded", c.name, k, len(b))
 				}
 			}
@@ -86,7 +165,8 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 }
 
 // FuzzLogRec decodes arbitrary bytes as a compact record: never a panic,
-// and what decodes encodes to a record that decodes the same; the UTXO
+// and what decodes encodes to a record that decodes the same (what it
+// derives included: the flags and the fields left zero); the UTXO
 // load's partial decoder (logRecOutputs) never panics either and agrees
 // on every record that decodes.
 func FuzzLogRec(f *testing.F) {
@@ -94,6 +174,20 @@ func FuzzLogRec(f *testing.F) {
 		Outputs: []outRec{{Addr: 8, Value: 9, Script: 1}}, Transfers: []xferRec{}}
 	f.Add(appendCompactTx(nil, rec, 10, 4), uint64(10), uint64(4))
 	f.Add(appendCompactTx(nil, rec, 33, 0), uint64(33), uint64(0))
+	rec.Derive = deriveFee | deriveIndex // layout 8: both derived
+	f.Add(appendCompactTx(nil, rec, 10, 4), uint64(10), uint64(4))
+	rec.Derive = deriveFee // the index written
+	f.Add(appendCompactTx(nil, rec, 10, 4), uint64(10), uint64(4))
+	many := *rec // outputs past the height field's count
+	for i := 0; i < 8; i++ {
+		many.Outputs = append(many.Outputs, outRec{Addr: 8 + uint64(i), Value: 1, Script: byte(i)})
+	}
+	f.Add(appendCompactTx(nil, &many, 10, 4), uint64(10), uint64(4))
+	// A plain record: at its group's first height.
+	f.Add(appendCompactTx(nil, rec, 10, rec.Height), uint64(10), rec.Height)
+	noIn := *rec // a fee written (no inputs), the index derived
+	noIn.Inputs, noIn.Derive, noIn.FeePayer = []inRec{}, deriveIndex, 3
+	f.Add(appendCompactTx(nil, &noIn, 10, 4), uint64(10), uint64(4))
 	rec.Inputs[0].PrevTx = 10 // escape form
 	f.Add(appendCompactTx(nil, rec, 10, 4), uint64(10), uint64(4))
 	f.Add([]byte{0, 0xff, 1}, uint64(2), uint64(0))

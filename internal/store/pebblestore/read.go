@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -235,7 +236,8 @@ func (s *Store) txByNum(c model.Chain, n uint64) (*txRec, error) {
 
 // resolveInputs fills t's inputs with the address, value, script type and
 // txid of the outputs they spend, from those txs' records (recs, when not
-// nil, caches decoded records by number).
+// nil, caches decoded records by number), and then its fee where the
+// record derives it from them.
 func (s *Store) resolveInputs(c model.Chain, t *txRec, recs map[uint64]*txRec) error {
 	for i := range t.Inputs {
 		in := &t.Inputs[i]
@@ -255,7 +257,7 @@ func (s *Store) resolveInputs(c model.Chain, t *txRec, recs map[uint64]*txRec) e
 		o := &prev.Outputs[in.PrevIndex]
 		in.Addr, in.Value, in.Script, in.PrevID = o.Addr, o.Value, o.Script, prev.ID
 	}
-	return nil
+	return t.fillFee()
 }
 
 // cacheRec keeps a decoded tx record for resolveInputs, in a cache it
@@ -282,7 +284,7 @@ func (s *Store) TxByNum(c model.Chain, n uint64) (*store.TxView, error) {
 // viewCache holds what the views of a batch of transactions share.
 type viewCache struct {
 	addrs  map[uint64][]byte
-	times  map[uint64]int64
+	blocks map[uint64]blockSpan // by height
 	assets map[uint32]model.Asset
 	recs   map[uint64]*txRec    // spent outputs' tx records (resolveInputs)
 	ids    map[uint64][32]byte  // spenders' txids, by tx number
@@ -293,7 +295,7 @@ type viewCache struct {
 }
 
 func newViewCache() *viewCache {
-	return &viewCache{addrs: map[uint64][]byte{}, times: map[uint64]int64{}, assets: map[uint32]model.Asset{},
+	return &viewCache{addrs: map[uint64][]byte{}, blocks: map[uint64]blockSpan{}, assets: map[uint32]model.Asset{},
 		recs: map[uint64]*txRec{}, ids: map[uint64][32]byte{}, spent: map[[2]uint64]uint64{}}
 }
 
@@ -475,34 +477,45 @@ func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, vc *viewCache) (
 	return &id, nil
 }
 
-// viewTime is the time of the block at height h, 0 when it is not stored.
-func (s *Store) viewTime(c model.Chain, h uint64, vc *viewCache) int64 {
+// viewBlock is the span of the block at height h (time 0 and ok false
+// when it is not stored; the error too when it could not be read, which
+// a view whose position derives from the block reports).
+func (s *Store) viewBlock(c model.Chain, h uint64, vc *viewCache) blockSpan {
 	if vc == nil {
-		if b, err := s.Block(c, h); err == nil {
-			return b.Time
-		}
-		return 0
+		return s.readSpan(c, h, nil)
 	}
-	if t, ok := vc.times[h]; ok {
-		return t
+	if b, ok := vc.blocks[h]; ok {
+		return b
 	}
-	// In a large batch, keep every time of the group decoded to find the
+	// In a large batch, keep every block of the group decoded to find the
 	// block (its txs, in number order, mostly fall in the same groups).
-	if len(vc.times) >= 1<<16 {
-		clear(vc.times)
+	if len(vc.blocks) >= 1<<16 {
+		clear(vc.blocks)
 	}
-	var t int64
 	var fill func(b *blockRec)
 	if vc.groupTimes {
-		fill = func(b *blockRec) { vc.times[b.Height] = b.Time }
+		fill = func(b *blockRec) { vc.blocks[b.Height] = spanOf(b) }
 	}
-	if _, bl, err := s.recLogs(c); err == nil {
-		if b, err := bl.blockAt(h, fill); err == nil {
-			t = b.Time
-		}
+	sp := s.readSpan(c, h, fill)
+	vc.blocks[h] = sp
+	return sp
+}
+
+// readSpan reads the span of the block at height h from the block log
+// (fill as blockAt's).
+func (s *Store) readSpan(c model.Chain, h uint64, fill func(b *blockRec)) blockSpan {
+	_, bl, err := s.recLogs(c)
+	if err != nil {
+		return blockSpan{err: err}
 	}
-	vc.times[h] = t
-	return t
+	b, err := bl.blockAt(h, fill)
+	if errors.Is(err, store.ErrNotFound) {
+		return blockSpan{}
+	}
+	if err != nil {
+		return blockSpan{err: err}
+	}
+	return spanOf(b)
 }
 
 // Tx implements store.Reader.
@@ -517,9 +530,12 @@ func (s *Store) Tx(c model.Chain, txid [32]byte) (*store.TxView, error) {
 // view turns tx record t (number n, its inputs resolved) into a TxView;
 // vc, when not nil, caches lookups across the views of a batch.
 func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.TxView, error) {
+	b := s.viewBlock(c, t.Height, vc)
+	if err := t.fillIndex(n, b); err != nil {
+		return nil, err
+	}
 	tv := &store.TxView{Chain: c, TxID: t.ID, TxNum: n, BlockHeight: t.Height, Index: t.Index,
-		Coinbase: t.Flags&flagCoinbase != 0, Failed: t.Flags&flagFailed != 0, Fee: t.Fee}
-	tv.Time = s.viewTime(c, t.Height, vc)
+		Coinbase: t.Flags&flagCoinbase != 0, Failed: t.Flags&flagFailed != 0, Fee: t.Fee, Time: b.time}
 	var err error
 	if tv.FeePayer, err = s.addrOf(c, t.FeePayer, vc); err != nil {
 		return nil, err

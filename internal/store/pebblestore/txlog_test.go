@@ -73,7 +73,12 @@ func FuzzTxLog(f *testing.F) {
 	var b []byte
 	var groupH uint64
 	for n := uint64(1); n <= 80; n++ { // a log of 80 records, some longer than 127 bytes
-		rec := &txRec{ID: [32]byte{byte(n)}, Height: n / 3, Fee: *uint256.NewInt(n * 1000)}
+		// Positions derived (layout 8) but for every fifth; fees derived
+		// where there are inputs.
+		rec := &txRec{ID: [32]byte{byte(n)}, Height: n / 3, Fee: *uint256.NewInt(n * 1000), Index: uint32(n % 3), Derive: deriveFee}
+		if n%5 != 0 {
+			rec.Derive |= deriveIndex
+		}
 		for i := uint64(0); i < n%9; i++ {
 			rec.Outputs = append(rec.Outputs, outRec{Addr: i, Value: 1 << 40, Script: 1})
 			// Some inputs spend earlier txs (compact), some tx n itself
