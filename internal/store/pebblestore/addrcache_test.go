@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"testing"
 )
@@ -423,4 +424,78 @@ func BenchmarkAddrCacheHot(b *testing.B) {
 		sum += id
 	}
 	runtime.KeepAlive(sum)
+}
+
+// addrHashBytes is addrHash as first written: the last 0-7 bytes copied
+// into a zeroed word. Segments on disk hold its values, so addrHash must
+// equal it on every input.
+func addrHashBytes(b []byte) uint64 {
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(b)*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+		b = b[8:]
+	}
+	var t [8]byte
+	copy(t[:], b)
+	h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(t[:])*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// TestAddrHashTail checks addrHash against its first form for every
+// length up to 40 (every tail length, with and without whole words
+// before it), on bytes that differ everywhere. The golden store digest
+// (golden_test.go) pins the values themselves.
+func TestAddrHashTail(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for seed := range 3 {
+			a := make([]byte, n)
+			for i := range a {
+				a[i] = byte(0x3d*i + 0x71*seed + 1)
+			}
+			if got, want := addrHash(a), addrHashBytes(a); got != want {
+				t.Fatalf("addrHash(%x) = %#x, want %#x", a, got, want)
+			}
+		}
+	}
+}
+
+// FuzzAddrHash checks addrHash against its first form on any bytes.
+func FuzzAddrHash(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{1, 2, 3})
+	f.Add(bytes.Repeat([]byte{0xee}, 20))
+	f.Add(bytes.Repeat([]byte{0x5a}, 33))
+	f.Fuzz(func(t *testing.T, a []byte) {
+		if got, want := addrHash(a), addrHashBytes(a); got != want {
+			t.Fatalf("addrHash(%x) = %#x, want %#x", a, got, want)
+		}
+	})
+}
+
+// BenchmarkAddrHash: addrHash of Bitcoin-sized addresses (20 to 23 bytes)
+// in cache, against its first form (the tail copied into a zeroed word).
+func BenchmarkAddrHash(b *testing.B) {
+	addrs := make([][]byte, 64)
+	for i := range addrs {
+		addrs[i] = make([]byte, 20+i%4)
+		for j := range addrs[i] {
+			addrs[i][j] = byte(i*31 + j)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		hash func([]byte) uint64
+	}{{"words", addrHash}, {"copied-tail", addrHashBytes}} {
+		b.Run(f.name, func(b *testing.B) {
+			var sum uint64
+			for i := 0; i < b.N; i++ {
+				sum += f.hash(addrs[i&(len(addrs)-1)])
+			}
+			runtime.KeepAlive(sum)
+		})
+	}
 }
