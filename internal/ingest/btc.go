@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -106,8 +105,6 @@ type pipeline struct {
 	ordered chan *job
 	budget  *inflight
 	rc      *btc.Recycler
-	// stopped tells the producer to send no more blocks.
-	stopped atomic.Bool
 }
 
 func newPipeline() *pipeline {
@@ -310,6 +307,14 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 		}
 	}
 	plan = plan[start:]
+	n := bf.Bytes(plan)
+	if r, ok := st.(store.Reserver); ok {
+		// Blocks hold about one transfer per 110–130 bytes and one new
+		// address per 340–460 (the synthetic chains, mainnet's totals).
+		if err := r.Reserve(model.BTC, n/320, n/128); err != nil {
+			return nil, err
+		}
+	}
 	target := uint64(0)
 	if len(plan) > 0 {
 		target = plan[len(plan)-1].Height
@@ -320,9 +325,6 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 	go func() {
 		defer pl.close()
 		for _, p := range plan {
-			if pl.stopped.Load() {
-				return
-			}
 			rb, err := rd.Read(p)
 			j := &job{raw: rb.Bytes, rd: rd, rb: rb, height: p.Height, want: p.Hash, out: make(chan item, 1)}
 			if err != nil {
@@ -336,24 +338,9 @@ func BTCFiles(st store.Store, path string, opts Options) (*Result, error) {
 			}
 		}
 	}()
-	src := decodeBlocks(pl)
-	// The decoders start on the first blocks while the store sizes its
-	// tables for the input (≈ 20 ms of page faults on the 10⁶-transfer
-	// chain, which the decoders used to wait out).
-	if r, ok := st.(store.Reserver); ok {
-		// Blocks hold about one transfer per 110–130 bytes and one new
-		// address per 340–460 (the synthetic chains, mainnet's totals).
-		n := bf.Bytes(plan)
-		if err := r.Reserve(model.BTC, n/320, n/128); err != nil {
-			pl.stopped.Store(true)
-			for range src { // what was sent, until the producer stops
-			}
-			return nil, err
-		}
-	}
 	a := newApplier(st, model.BTC, store.Linked, &opts, target)
 	a.rc = pl.lender()
-	r, err := a.run(src, mark)
+	r, err := a.run(decodeBlocks(pl), mark)
 	if err != nil {
 		return nil, err
 	}
