@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strings"
 )
@@ -117,6 +118,20 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 			return 1
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if p := os.Getenv("SPOOR_TRACE"); p != "" {
+		// For operators and benchmarks: an execution trace of the command
+		// (`go tool trace`): which goroutines ran and which waited, when.
+		f, err := os.Create(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "spoor: SPOOR_TRACE: %v\n", err)
+			return 1
+		}
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintf(stderr, "spoor: SPOOR_TRACE: %v\n", err)
+			return 1
+		}
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	if err := cmd.run(env, sub); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -115,7 +115,17 @@ type applier struct {
 	// rc, when set, lent the blocks: each is checked to be still lent
 	// before it is applied and returned once Apply returned for it.
 	rc lender
+	// ramp: the batches still to be made smaller (rampBatches).
+	ramp int
 }
+
+// rampBatches is how many of a run's first batches are smaller (an
+// eighth, a quarter and a half of the batch, in transactions and in
+// bytes), when the batch size is the default: the store has nothing to do
+// until the first batch is decoded, and a full one kept Apply waiting for
+// ≈ 50 ms of the ≈ 0.5 s ingest of the 10⁶-transfer chain while only the
+// decoders ran (BENCHMARKS.md, eighth session).
+const rampBatches = 3
 
 // lender lends decoded blocks (btc.Recycler).
 type lender interface {
@@ -125,7 +135,11 @@ type lender interface {
 
 func newApplier(st store.Store, c model.Chain, mode store.ApplyMode, opts *Options, target uint64) *applier {
 	now := time.Now()
-	return &applier{st: st, chain: c, mode: mode, opts: opts, res: &Result{Chain: c}, start: now, last: now, target: target}
+	a := &applier{st: st, chain: c, mode: mode, opts: opts, res: &Result{Chain: c}, start: now, last: now, target: target}
+	if opts.BatchTxs == 0 && os.Getenv("SPOOR_BATCH_TXS") == "" {
+		a.ramp = rampBatches
+	}
+	return a
 }
 
 // maxBatchBytes bounds a batch by the memory of its blocks where the
@@ -138,7 +152,7 @@ func (a *applier) add(b *model.Block, size int) error {
 	a.pending = append(a.pending, b)
 	a.ptx += len(b.Txs)
 	a.pbytes += size
-	if a.ptx >= a.opts.batchTxs() || len(a.pending) >= 2000 || a.pbytes >= maxBatchBytes {
+	if a.ptx >= a.opts.batchTxs()>>a.ramp || len(a.pending) >= 2000 || a.pbytes >= maxBatchBytes>>a.ramp {
 		return a.flush()
 	}
 	return nil
@@ -172,6 +186,7 @@ func (a *applier) flush() error {
 		}
 	}
 	a.pending, a.ptx, a.pbytes = a.pending[:0], 0, 0
+	a.ramp = max(a.ramp-1, 0)
 	a.progress(false)
 	return nil
 }

@@ -54,25 +54,44 @@ func newAddrCache(n int) *addrCache {
 // addrKey is the slot key of a (h: its addrHash); arena is only read for a
 // long address already in the cache.
 func addrKey(a []byte, h uint64) (k [3]uint64, long bool) {
-	if len(a) > addrInline {
-		return [3]uint64{addrLong | uint64(len(a))<<8, h, 0}, true
-	}
-	var b [24]byte
-	b[0] = byte(len(a))
-	copy(b[1:], a)
-	return [3]uint64{binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])}, false
+	k[0], k[1], k[2], long = addrKeyWords(a, h)
+	return k, long
 }
 
-// find returns the slot of a (hash h, key k), or the empty slot that ends
+// addrKeyWords is addrKey as three words. The cache's lookups pass keys as
+// words, not arrays: Go returns and passes a [3]uint64 through memory, and
+// the caller copied it with 16-byte loads of the callee's 8-byte stores,
+// which the CPU cannot forward (a stall of each copy: ≈ 10 % of an Apply's
+// resolve step in CPU profiles, BENCHMARKS.md, eighth session); words go in
+// registers.
+func addrKeyWords(a []byte, h uint64) (k0, k1, k2 uint64, long bool) {
+	n := len(a)
+	if n > addrInline {
+		return addrLong | uint64(n)<<8, h, 0, true
+	}
+	le := binary.LittleEndian
+	if n >= 16 {
+		// Read straight from a (most addresses: 20 to 23 bytes). Writing
+		// the bytes into an array and reading it back as words, as below,
+		// stalled on each read, as above.
+		return uint64(n) | le.Uint64(a)<<8, le.Uint64(a[7:]), le.Uint64(a[n-8:]) >> (8 * (23 - n)), false
+	}
+	var b [24]byte
+	b[0] = byte(n)
+	copy(b[1:], a)
+	return le.Uint64(b[0:]), le.Uint64(b[8:]), le.Uint64(b[16:]), false
+}
+
+// find returns the slot of a (hash h, key k0 k1 k2), or the empty slot that ends
 // its run, with found false.
-func (c *addrCache) find(a []byte, h uint64, k [3]uint64, long bool) (i uint64, found bool) {
+func (c *addrCache) find(a []byte, h uint64, k0, k1, k2 uint64, long bool) (i uint64, found bool) {
 	mask := uint64(len(c.slots) - 1)
 	for i = h >> c.shift; ; i = (i + 1) & mask {
 		s := &c.slots[i]
 		if s.id == 0 {
 			return i, false
 		}
-		if s.k[0] == k[0] && s.k[1] == k[1] && (long && bytes.Equal(c.arena[s.k[2]:s.k[2]+uint64(len(a))], a) || !long && s.k[2] == k[2]) {
+		if s.k[0] == k0 && s.k[1] == k1 && (long && bytes.Equal(c.arena[s.k[2]:s.k[2]+uint64(len(a))], a) || !long && s.k[2] == k2) {
 			return i, true
 		}
 	}
@@ -83,8 +102,8 @@ func (c *addrCache) get(a []byte, h uint64) (uint64, bool) {
 	if c.n == 0 {
 		return 0, false
 	}
-	k, long := addrKey(a, h)
-	i, ok := c.find(a, h, k, long)
+	k0, k1, k2, long := addrKeyWords(a, h)
+	i, ok := c.find(a, h, k0, k1, k2, long)
 	return c.slots[i].id, ok
 }
 
@@ -93,18 +112,19 @@ func (c *addrCache) put(a []byte, h, id uint64) {
 	if (c.n+1)*8 > len(c.slots)*addrCacheLoad {
 		c.resize(max(addrCacheMin, 2*len(c.slots)))
 	}
-	k, long := addrKey(a, h)
-	i, ok := c.find(a, h, k, long)
+	k0, k1, k2, long := addrKeyWords(a, h)
+	i, ok := c.find(a, h, k0, k1, k2, long)
 	if ok {
 		c.slots[i].id = id
 		c.top = max(c.top, id)
 		return
 	}
 	if long {
-		k[2] = uint64(len(c.arena))
+		k2 = uint64(len(c.arena))
 		c.arena = append(c.arena, a...)
 	}
-	c.slots[i] = addrSlot{k: k, id: id}
+	s := &c.slots[i]
+	s.k[0], s.k[1], s.k[2], s.id = k0, k1, k2, id
 	c.n++
 	c.top = max(c.top, id)
 }

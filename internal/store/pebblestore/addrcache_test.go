@@ -2,7 +2,9 @@ package pebblestore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"testing"
 )
@@ -345,4 +347,155 @@ func TestAddrCacheReserve(t *testing.T) {
 		t.Fatalf("grew from %d to %d slots (%d generation switches) within the reservation", slots, len(g.cur.slots), g.switches)
 	}
 	checkAddrCache(t, g.cur, ref, nil)
+}
+
+// addrKeyBytes is addrKey's short form as the slot layout defines it: the
+// length, then the bytes, zero padded, read as three little-endian words.
+func addrKeyBytes(a []byte) [3]uint64 {
+	var b [24]byte
+	b[0] = byte(len(a))
+	copy(b[1:], a)
+	return [3]uint64{binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])}
+}
+
+// TestAddrKeyWords checks addrKey's word reads against the byte layout for
+// every short length, with bytes that differ everywhere (a wrong shift or
+// offset moves or drops one), and slotBytes' way back.
+func TestAddrKeyWords(t *testing.T) {
+	c := &addrCache{}
+	for n := 0; n <= addrInline; n++ {
+		for seed := range 4 {
+			a := make([]byte, n)
+			for i := range a {
+				a[i] = byte(0x11*i + 0x5b*seed + 1)
+			}
+			k, long := addrKey(a, addrHash(a))
+			if long || k != addrKeyBytes(a) {
+				t.Fatalf("addrKey(%x) = %x, %v; want %x, false", a, k, long, addrKeyBytes(a))
+			}
+			if got := c.slotBytes(&addrSlot{k: k, id: 1}, nil); !bytes.Equal(got, a) {
+				t.Fatalf("slotBytes of addrKey(%x) = %x", a, got)
+			}
+		}
+	}
+}
+
+// FuzzAddrKey checks addrKey against the byte layout on any bytes.
+func FuzzAddrKey(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0xff}, 16))
+	f.Add(bytes.Repeat([]byte{0xa5}, 20))
+	f.Add(bytes.Repeat([]byte{1}, 23))
+	f.Add(bytes.Repeat([]byte{2}, 24))
+	f.Fuzz(func(t *testing.T, a []byte) {
+		k, long := addrKey(a, 7)
+		if len(a) > addrInline {
+			if !long || k != [3]uint64{addrLong | uint64(len(a))<<8, 7, 0} {
+				t.Fatalf("addrKey(%x) = %x, %v", a, k, long)
+			}
+			return
+		}
+		if long || k != addrKeyBytes(a) {
+			t.Fatalf("addrKey(%x) = %x, %v; want %x", a, k, long, addrKeyBytes(a))
+		}
+	})
+}
+
+// BenchmarkAddrCacheHot: lookups of Bitcoin-sized addresses (20 to 23
+// bytes) in a cache small enough to stay in the CPU's first cache level,
+// so that what is measured is the key's computation and passing, not the
+// memory latency BenchmarkAddrCache measures.
+func BenchmarkAddrCacheHot(b *testing.B) {
+	addrs := make([][]byte, 64)
+	hs := make([]uint64, len(addrs))
+	c := newAddrCache(len(addrs))
+	for i := range addrs {
+		addrs[i] = make([]byte, 20+i%4)
+		for j := range addrs[i] {
+			addrs[i][j] = byte(i*31 + j)
+		}
+		hs[i] = addrHash(addrs[i])
+		c.put(addrs[i], hs[i], uint64(i+1))
+	}
+	var sum uint64
+	for i := 0; i < b.N; i++ {
+		k := i & (len(addrs) - 1)
+		id, _ := c.get(addrs[k], hs[k])
+		sum += id
+	}
+	runtime.KeepAlive(sum)
+}
+
+// addrHashBytes is addrHash as first written: the last 0-7 bytes copied
+// into a zeroed word. Segments on disk hold its values, so addrHash must
+// equal it on every input.
+func addrHashBytes(b []byte) uint64 {
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(b)*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+		b = b[8:]
+	}
+	var t [8]byte
+	copy(t[:], b)
+	h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(t[:])*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// TestAddrHashTail checks addrHash against its first form for every
+// length up to 40 (every tail length, with and without whole words
+// before it), on bytes that differ everywhere. The golden store digest
+// (golden_test.go) pins the values themselves.
+func TestAddrHashTail(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		for seed := range 3 {
+			a := make([]byte, n)
+			for i := range a {
+				a[i] = byte(0x3d*i + 0x71*seed + 1)
+			}
+			if got, want := addrHash(a), addrHashBytes(a); got != want {
+				t.Fatalf("addrHash(%x) = %#x, want %#x", a, got, want)
+			}
+		}
+	}
+}
+
+// FuzzAddrHash checks addrHash against its first form on any bytes.
+func FuzzAddrHash(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{1, 2, 3})
+	f.Add(bytes.Repeat([]byte{0xee}, 20))
+	f.Add(bytes.Repeat([]byte{0x5a}, 33))
+	f.Fuzz(func(t *testing.T, a []byte) {
+		if got, want := addrHash(a), addrHashBytes(a); got != want {
+			t.Fatalf("addrHash(%x) = %#x, want %#x", a, got, want)
+		}
+	})
+}
+
+// BenchmarkAddrHash: addrHash of Bitcoin-sized addresses (20 to 23 bytes)
+// in cache, against its first form (the tail copied into a zeroed word).
+func BenchmarkAddrHash(b *testing.B) {
+	addrs := make([][]byte, 64)
+	for i := range addrs {
+		addrs[i] = make([]byte, 20+i%4)
+		for j := range addrs[i] {
+			addrs[i][j] = byte(i*31 + j)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		hash func([]byte) uint64
+	}{{"words", addrHash}, {"copied-tail", addrHashBytes}} {
+		b.Run(f.name, func(b *testing.B) {
+			var sum uint64
+			for i := 0; i < b.N; i++ {
+				sum += f.hash(addrs[i&(len(addrs)-1)])
+			}
+			runtime.KeepAlive(sum)
+		})
+	}
 }

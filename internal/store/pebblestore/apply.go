@@ -2,9 +2,11 @@ package pebblestore
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime/trace"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -141,23 +143,35 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 			}
 		}
 	}()
+	// The regions show in an execution trace (SPOOR_TRACE).
+	r := trace.StartRegion(context.Background(), "apply: resolve")
 	for _, blk := range blocks {
-		if err := a.block(blk, mode); err != nil {
-			return err
+		if err = a.block(blk, mode); err != nil {
+			break
 		}
 	}
-	if err := a.ix.finish(a.cur); err != nil {
+	r.End()
+	if err != nil {
+		return err
+	}
+	r = trace.StartRegion(context.Background(), "apply: wait for the indexer")
+	err = a.ix.finish(a.cur)
+	r.End()
+	if err != nil {
 		return err
 	}
 	a.m.LogEnd = a.ix.logBase + uint64(len(a.ix.logBuf))
 	// The records first (each log synced), then the meta naming their ends.
-	if err := st.log.write(a.ix.logBuf); err != nil {
-		return err
+	r = trace.StartRegion(context.Background(), "apply: write and sync the logs")
+	err = st.log.write(a.ix.logBuf)
+	if err == nil {
+		err = st.addrLog.write()
 	}
-	if err := st.addrLog.write(); err != nil {
-		return err
+	if err == nil {
+		err = st.blockLog.write()
 	}
-	if err := st.blockLog.write(); err != nil {
+	r.End()
+	if err != nil {
 		return err
 	}
 	var n uint64
@@ -171,7 +185,10 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	a.m.AddrIdx, a.m.BlockIdx = st.addrLog.pdurable, st.blockLog.pdurable
 	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
-	if err := a.b.Commit(pebble.Sync); err != nil {
+	r = trace.StartRegion(context.Background(), "apply: commit")
+	err = a.b.Commit(pebble.Sync)
+	r.End()
+	if err != nil {
 		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
 	}
 	done = true

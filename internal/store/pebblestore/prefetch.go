@@ -130,12 +130,28 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				sink += f.line(uint32(h >> 32))
 			}
 		}
-		// Then the entries the inputs' slots name (the first slot of each
-		// run only).
+		// Then the entries the inputs' slots name: the first slot of the
+		// run with the input's fingerprint, among the first few (at the
+		// set's load, an outpoint is often not in its home slot: reading
+		// only that one's entry left ≈ a miss per input to the resolve).
+		mask := uint64(len(u.slots) - 1)
 		for _, h := range w.in {
-			if s := u.slots[h>>shift]; s != 0 && s>>32 == h>>32 {
-				sink += u.ent(uint32(s) - 1).txNum
+			for i, k := h>>shift, 0; k < 4; i, k = (i+1)&mask, k+1 {
+				s := u.slots[i]
+				if s == 0 {
+					break
+				}
+				if s>>32 == h>>32 {
+					sink += u.ent(uint32(s) - 1).txNum
+					break
+				}
 			}
+		}
+		// And the free entries the outputs will be written to (an Apply
+		// takes them from the free list's end, in order: the spent ones it
+		// frees go to its journal until it commits).
+		for k, f := 1, u.free; k <= len(w.out) && k <= len(f); k++ {
+			sink += u.ent(f[len(f)-k]).txNum
 		}
 	} else {
 		for i := range txs {

@@ -100,6 +100,7 @@ type recLog struct {
 	pn       uint64
 	pidx     []recEnt
 	pcrc     uint32
+	pcrcAt   int // pcrc covers the group's pending bytes before pend[pcrcAt:] (see crc)
 	plo, phi uint64
 	plast    [32]byte
 	pdurable int // durable entries once the pending write is committed
@@ -277,7 +278,17 @@ func (l *recLog) close() error {
 func (l *recLog) begin() {
 	l.pend, l.pn, l.pidx = l.pend[:0], 0, l.pidx[:0]
 	l.pcrc, l.plo, l.phi, l.plast = l.ocrc, l.olo, l.ohi, l.last
+	l.pcrcAt = 0
 	l.pdurable = l.durable
+}
+
+// crc is the CRC-32C of the pending last group's records: it is brought
+// up to date here, over all the records added since, not record by
+// record (a call per 20-byte address record cost more than its bytes).
+func (l *recLog) crc() uint32 {
+	l.pcrc = crc32.Update(l.pcrc, castagnoli, l.pend[l.pcrcAt:])
+	l.pcrcAt = len(l.pend)
+	return l.pcrc
 }
 
 // prevInGroup is the hash of the pending last block when the next record
@@ -296,17 +307,15 @@ func (l *recLog) add(rec []byte, h uint64, hash *[32]byte) {
 	if r%recStride == 0 {
 		e := recEnt{off: l.end + uint64(len(l.pend))}
 		if r > 0 {
-			e.crc = l.pcrc
+			e.crc = l.crc()
 			if l.heights {
 				e.lo, e.hi = l.plo, l.phi
 			}
 		}
 		l.pidx = append(l.pidx, e)
-		l.pcrc, l.plo, l.phi = 0, math.MaxUint64, 0
+		l.pcrc, l.pcrcAt, l.plo, l.phi = 0, len(l.pend), math.MaxUint64, 0
 	}
-	p := len(l.pend)
 	l.pend = appendFrame(l.pend, rec)
-	l.pcrc = crc32.Update(l.pcrc, castagnoli, l.pend[p:])
 	l.plo, l.phi = min(l.plo, h), max(l.phi, h)
 	if hash != nil {
 		l.plast = *hash
@@ -429,7 +438,7 @@ func (l *recLog) commit() {
 		}
 		l.idx = append(l.idx, idxEnt{off: e.off, crc: e.crc})
 	}
-	l.ocrc, l.olo, l.ohi, l.last = l.pcrc, l.plo, l.phi, l.plast
+	l.ocrc, l.olo, l.ohi, l.last = l.crc(), l.plo, l.phi, l.plast
 	l.durable = l.pdurable
 	l.mu.Unlock()
 	l.pend, l.pn, l.pidx = l.pend[:0], 0, l.pidx[:0]

@@ -175,14 +175,26 @@ type spentEnt struct {
 // addrHash is the 64-bit key of an address's canonical bytes in the
 // address index (a candidate, settled by the id → bytes record).
 func addrHash(b []byte) uint64 {
-	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	a, n := b, len(b)
+	h := uint64(n) * 0x9e3779b97f4a7c15
 	for len(b) >= 8 {
 		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(b)*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
 		b = b[8:]
 	}
-	var t [8]byte
-	copy(t[:], b)
-	h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(t[:])*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
+	// The last 0–7 bytes as a zero-padded word. For an address of 8 bytes
+	// or more it is read as the address's last 8 bytes, shifted: the same
+	// word as the bytes copied into a zeroed array and read back, without
+	// the stall of a wide read of narrower writes (BENCHMARKS.md, eighth
+	// session).
+	var w uint64
+	if r := len(b); r > 0 && n >= 8 {
+		w = binary.LittleEndian.Uint64(a[n-8:]) >> (8 * (8 - r))
+	} else if r > 0 {
+		var t [8]byte
+		copy(t[:], b)
+		w = binary.LittleEndian.Uint64(t[:])
+	}
+	h = bits.RotateLeft64(h^w*0xc2b2ae3d27d4eb4f, 31) * 0x165667b19e3779f9
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27

@@ -15,12 +15,14 @@ package pebblestore
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -961,10 +963,13 @@ func writeSeg(d *segData, tail *segment, path string) (*segment, error) {
 		t.appendData(d)
 		d = t
 	}
+	r := trace.StartRegion(context.Background(), "segment: encode")
 	img, err := encodeSeg(d)
+	r.End()
 	if err != nil {
 		return nil, err
 	}
+	defer trace.StartRegion(context.Background(), "segment: write").End()
 	checked := make(chan error, 1)
 	go func() {
 		_, err := parseSegment(img, path)

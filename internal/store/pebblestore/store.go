@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,6 +187,7 @@ func (quietLogger) Fatalf(format string, args ...any) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer trace.StartRegion(context.Background(), "store: close").End()
 	err := s.closeAllOpen()
 	for c, st := range s.chains {
 		if st.seg != nil {
