@@ -520,7 +520,7 @@ func fetchBlocks(c *btc.RPC, from, to uint64, pl *pipeline) {
 			f.raws = [][]byte{raw}
 			return
 		}
-		f.raws, _, f.err = c.RawBlocks(f.hashes, nil)
+		f.raws, f.err = c.RawBlocks(f.hashes)
 	}
 	// send hands the block to the pipeline, or the error that ends the
 	// ingest; it says whether the fetcher goes on.
@@ -531,6 +531,26 @@ func fetchBlocks(c *btc.RPC, from, to uint64, pl *pipeline) {
 		}
 		pl.send(j)
 		return err == nil
+	}
+	// hashesAt asks for the hashes of heights h … h+n−1 in one batch, or one
+	// call at a time when the batch's answer was too large; nil when that
+	// failed (each block's fetch then asks for its own hash and names what
+	// fails), and a node whose batch failed otherwise is not asked for
+	// batches again (it does not batch).
+	hashesAt := func(h uint64, n int) []chainhash.Hash {
+		hashes, err := c.BlockHashes(h, n)
+		if errors.Is(err, btc.ErrTooLarge) {
+			hashes, err = make([]chainhash.Hash, n), nil
+			for i := 0; i < n && err == nil; i++ {
+				hashes[i], err = c.BlockHash(h + uint64(i))
+			}
+		} else if err != nil {
+			batching.Store(false)
+		}
+		if err != nil {
+			return nil
+		}
+		return hashes
 	}
 	// The planner asks for hashes and opens requests (slots bounds them);
 	// this goroutine hands their answers over in order.
@@ -566,23 +586,7 @@ func fetchBlocks(c *btc.RPC, from, to uint64, pl *pipeline) {
 			n := int(min(to-h+1, hashBatch))
 			var hashes []chainhash.Hash
 			if batching.Load() {
-				var err error
-				hashes, err = c.BlockHashes(h, n)
-				if errors.Is(err, btc.ErrTooLarge) { // asked one at a time; blocks still in batches
-					hashes = make([]chainhash.Hash, n)
-					for i := range hashes {
-						if hashes[i], err = c.BlockHash(h + uint64(i)); err != nil {
-							hashes = nil // the fetch of that block asks again and names the height
-							break
-						}
-					}
-				}
-				if err != nil && !errors.Is(err, btc.ErrTooLarge) {
-					batching.Store(false) // each block asks for its hash and names what fails
-				}
-				if err != nil {
-					hashes = nil
-				}
+				hashes = hashesAt(h, n)
 			}
 			for i := 0; i < n; {
 				m := min(int(next.Load()), n-i)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -42,14 +41,14 @@ var ErrTooLarge = errors.New("response too large")
 // batch larger than this fails and is asked again one block at a time).
 const maxRPCResponse = 32 << 20
 
-// post sends a JSON-RPC request body and reads the response body into buf
-// (grown as needed) without asking it to be a success: what the status
-// means depends on the body (Bitcoin Core answers an RPC error with HTTP
-// 500 and a JSON-RPC error object).
-func (c *RPC) post(what string, body, buf []byte) ([]byte, int, error) {
+// post sends a JSON-RPC request body and returns the response body and
+// status without asking it to be a success: what the status means depends
+// on the body (Bitcoin Core answers an RPC error with HTTP 500 and a
+// JSON-RPC error object).
+func (c *RPC) post(what string, body []byte) ([]byte, int, error) {
 	req, err := http.NewRequest(http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
-		return buf, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.User != "" || c.Pass != "" {
@@ -57,37 +56,24 @@ func (c *RPC) post(what string, body, buf []byte) ([]byte, int, error) {
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return buf, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrRPC, what, err)
 	}
 	defer resp.Body.Close()
 	limit := c.MaxResponse
 	if limit <= 0 {
 		limit = maxRPCResponse
 	}
-	buf = buf[:0]
-	if n := resp.ContentLength; n > 0 && n <= int64(limit) && int(n) > cap(buf) {
-		buf = make([]byte, 0, n+1) // +1: the read that sees EOF needs room
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, resp.StatusCode, fmt.Errorf("%w: %s: reading response: %v", ErrRPC, what, err)
 	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, max(cap(buf), 64<<10))
-		}
-		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, resp.StatusCode, fmt.Errorf("%w: %s: %w: larger than %d bytes", ErrRPC, what, ErrTooLarge, limit)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return buf, resp.StatusCode, fmt.Errorf("%w: %s: reading response: %v", ErrRPC, what, err)
-		}
+	if len(data) > limit {
+		return nil, resp.StatusCode, fmt.Errorf("%w: %s: %w: larger than %d bytes", ErrRPC, what, ErrTooLarge, limit)
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return buf, resp.StatusCode, fmt.Errorf("%w: %s: HTTP %d: check --rpc-user and --rpc-pass", ErrRPC, what, resp.StatusCode)
+		return nil, resp.StatusCode, fmt.Errorf("%w: %s: HTTP %d: check --rpc-user and --rpc-pass", ErrRPC, what, resp.StatusCode)
 	}
-	return buf, resp.StatusCode, nil
+	return data, resp.StatusCode, nil
 }
 
 type rpcRequest struct {
@@ -112,35 +98,34 @@ func rpcError(r rpcReply) (error, bool) {
 	return fmt.Errorf("error %d: %s", e.Code, e.Message), true
 }
 
-// call1 makes one request and returns its reply (the body is read into
-// buf).
-func (c *RPC) call1(method string, params []any, buf []byte) (rpcReply, []byte, error) {
+// call1 makes one request and returns its reply.
+func (c *RPC) call1(method string, params []any) (rpcReply, error) {
 	what := fmt.Sprintf("%s %v", method, params)
 	body, _ := json.Marshal(rpcRequest{"1.0", c.id.Add(1), method, params})
-	data, status, err := c.post(what, body, buf)
+	data, status, err := c.post(what, body)
 	if err != nil {
-		return rpcReply{}, data, err
+		return rpcReply{}, err
 	}
 	replies, batch, err := scanReplies(data)
 	if err != nil || batch || len(replies) != 1 {
-		return rpcReply{}, data, fmt.Errorf("%w: %s: HTTP %d, not a JSON-RPC response: %q", ErrRPC, what, status, snippet(data))
+		return rpcReply{}, fmt.Errorf("%w: %s: HTTP %d, not a JSON-RPC response: %q", ErrRPC, what, status, snippet(data))
 	}
 	r := replies[0]
 	rerr, ok := rpcError(r)
 	if !ok {
-		return r, data, fmt.Errorf("%w: %s: HTTP %d, not a JSON-RPC response: %q", ErrRPC, what, status, snippet(data))
+		return r, fmt.Errorf("%w: %s: HTTP %d, not a JSON-RPC response: %q", ErrRPC, what, status, snippet(data))
 	}
 	if rerr != nil {
-		return r, data, fmt.Errorf("%w: %s: %v", ErrRPC, what, rerr)
+		return r, fmt.Errorf("%w: %s: %v", ErrRPC, what, rerr)
 	}
 	if r.result == nil {
-		return r, data, fmt.Errorf("%w: %s: HTTP %d, a JSON-RPC response without a result: %q", ErrRPC, what, status, snippet(data))
+		return r, fmt.Errorf("%w: %s: HTTP %d, a JSON-RPC response without a result: %q", ErrRPC, what, status, snippet(data))
 	}
-	return r, data, nil
+	return r, nil
 }
 
 func (c *RPC) call(method string, params []any, out any) error {
-	r, _, err := c.call1(method, params, nil)
+	r, err := c.call1(method, params)
 	if err != nil {
 		return err
 	}
@@ -154,7 +139,7 @@ func (c *RPC) call(method string, params []any, out any) error {
 // params entry) and returns the replies in the order of params. Any
 // failure, of the node or of one call, is an error: callers ask again one
 // call at a time, which names what failed.
-func (c *RPC) batch(method string, params [][]any, buf []byte) ([]rpcReply, []byte, error) {
+func (c *RPC) batch(method string, params [][]any) ([]rpcReply, error) {
 	what := fmt.Sprintf("batch of %d %s", len(params), method)
 	reqs := make([]rpcRequest, len(params))
 	base := c.id.Add(uint64(len(params))) - uint64(len(params)) + 1
@@ -162,26 +147,26 @@ func (c *RPC) batch(method string, params [][]any, buf []byte) ([]rpcReply, []by
 		reqs[k] = rpcRequest{"1.0", base + uint64(k), method, p}
 	}
 	body, _ := json.Marshal(reqs)
-	data, status, err := c.post(what, body, buf)
+	data, status, err := c.post(what, body)
 	if err != nil {
-		return nil, data, err
+		return nil, err
 	}
 	replies, isBatch, err := scanReplies(data)
 	if err != nil || !isBatch || len(replies) != len(params) {
-		return nil, data, fmt.Errorf("%w: %s: HTTP %d, not a batch of %d JSON-RPC responses: %q", ErrRPC, what, status, len(params), snippet(data))
+		return nil, fmt.Errorf("%w: %s: HTTP %d, not a batch of %d JSON-RPC responses: %q", ErrRPC, what, status, len(params), snippet(data))
 	}
 	out := make([]rpcReply, len(params))
 	for _, r := range replies {
 		var id uint64
 		if json.Unmarshal(r.id, &id) != nil || id < base || id-base >= uint64(len(params)) || out[id-base].id != nil {
-			return nil, data, fmt.Errorf("%w: %s: a reply with id %q, not one of the calls'", ErrRPC, what, snippet(r.id))
+			return nil, fmt.Errorf("%w: %s: a reply with id %q, not one of the calls'", ErrRPC, what, snippet(r.id))
 		}
 		if rerr, ok := rpcError(r); rerr != nil || !ok || r.result == nil {
-			return nil, data, fmt.Errorf("%w: %s: call %d failed: %q", ErrRPC, what, id-base, snippet(r.err))
+			return nil, fmt.Errorf("%w: %s: call %d failed: %q", ErrRPC, what, id-base, snippet(r.err))
 		}
 		out[id-base] = r
 	}
-	return out, data, nil
+	return out, nil
 }
 
 func snippet(b []byte) string {
@@ -228,7 +213,7 @@ func (c *RPC) BlockHashes(from uint64, n int) ([]chainhash.Hash, error) {
 	for k := range params {
 		params[k] = []any{from + uint64(k)}
 	}
-	replies, _, err := c.batch("getblockhash", params, nil)
+	replies, err := c.batch("getblockhash", params)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +232,7 @@ func (c *RPC) BlockHashes(from uint64, n int) ([]chainhash.Hash, error) {
 
 // RawBlock returns the serialized block with hash.
 func (c *RPC) RawBlock(hash chainhash.Hash) ([]byte, error) {
-	r, _, err := c.call1("getblock", []any{hash.String(), 0}, nil)
+	r, err := c.call1("getblock", []any{hash.String(), 0})
 	if err != nil {
 		return nil, err
 	}
@@ -255,25 +240,24 @@ func (c *RPC) RawBlock(hash chainhash.Hash) ([]byte, error) {
 }
 
 // RawBlocks returns the serialized blocks with hashes, asked in one batched
-// request; body is a buffer for the response (returned, perhaps grown, for
-// the next call). On any error, ask again with RawBlock, which names the
-// block that failed.
-func (c *RPC) RawBlocks(hashes []chainhash.Hash, body []byte) ([][]byte, []byte, error) {
+// request. On any error, ask again with RawBlock, which names the block
+// that failed.
+func (c *RPC) RawBlocks(hashes []chainhash.Hash) ([][]byte, error) {
 	params := make([][]any, len(hashes))
 	for k, h := range hashes {
 		params[k] = []any{h.String(), 0}
 	}
-	replies, body, err := c.batch("getblock", params, body)
+	replies, err := c.batch("getblock", params)
 	if err != nil {
-		return nil, body, err
+		return nil, err
 	}
 	raws := make([][]byte, len(hashes))
 	for k, r := range replies {
 		if raws[k], err = rawBlock(hashes[k], r); err != nil {
-			return nil, body, err
+			return nil, err
 		}
 	}
-	return raws, body, nil
+	return raws, nil
 }
 
 // rawBlock decodes a getblock reply's hex.

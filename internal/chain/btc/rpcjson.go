@@ -45,7 +45,7 @@ func scanReply(b []byte, i, depth int) (rpcReply, int, error) {
 			return r, i, errJSON
 		}
 		k0 := i
-		end, esc, err := scanString(b, i)
+		end, keyEsc, err := scanString(b, i)
 		if err != nil {
 			return r, i, err
 		}
@@ -53,7 +53,7 @@ func scanReply(b []byte, i, depth int) (rpcReply, int, error) {
 		if !json.Valid(b[k0:end]) {
 			return r, i, errJSON
 		}
-		if esc {
+		if keyEsc {
 			var s string
 			if json.Unmarshal(b[k0:end], &s) != nil {
 				return r, i, errJSON
@@ -66,9 +66,11 @@ func scanReply(b []byte, i, depth int) (rpcReply, int, error) {
 		}
 		i = skipSpace(b, i+1)
 		v0 := i
-		esc = true
+		plain := false // a string without escapes
 		if i < len(b) && b[i] == '"' {
+			var esc bool
 			i, esc, err = scanString(b, i)
+			plain = !esc
 		} else {
 			i, err = skipValue(b, i, depth+1)
 		}
@@ -81,13 +83,13 @@ func scanReply(b []byte, i, depth int) (rpcReply, int, error) {
 		// encoding/json (they are small); that one is checked by its
 		// consumer (hex.Decode), so that what the client accepts,
 		// encoding/json accepts.
-		if (!result || esc) && !json.Valid(v) {
+		if (!result || !plain) && !json.Valid(v) {
 			return r, i, errJSON
 		}
 		switch {
 		case result:
-			r.result, r.plain, r.str = v, !esc, nil
-			if !esc {
+			r.result, r.plain, r.str = v, plain, nil
+			if plain {
 				r.str = v[1 : len(v)-1]
 			}
 		case bytes.EqualFold(key, []byte("error")):
