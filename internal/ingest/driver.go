@@ -172,7 +172,13 @@ func (a *applier) flush() error {
 			return err
 		}
 	}
-	if err := a.st.Apply(a.chain, a.mode, a.pending); err != nil {
+	apply := a.st.Apply
+	if p, ok := a.st.(store.Pipeliner); ok {
+		// The batch's syncs and commit run while the next one resolves;
+		// run waits for the last (Durable) before it reports success.
+		apply = p.ApplyPipelined
+	}
+	if err := apply(a.chain, a.mode, a.pending); err != nil {
 		return err
 	}
 	last := a.pending[len(a.pending)-1]
@@ -243,6 +249,11 @@ func (a *applier) run(src <-chan item, mark store.Mark) (*Result, error) {
 	}
 	if err := a.flush(); err != nil {
 		return fail(err)
+	}
+	if p, ok := a.st.(store.Pipeliner); ok {
+		if err := p.Durable(); err != nil {
+			return fail(err)
+		}
 	}
 	a.progress(true)
 	a.res.Elapsed = time.Since(a.start)

@@ -25,6 +25,11 @@ func (s *batchSizes) Apply(_ model.Chain, _ store.ApplyMode, blocks []*model.Blo
 	return nil
 }
 
+// ApplyPipelined records too (the embedded store would apply the batch).
+func (s *batchSizes) ApplyPipelined(c model.Chain, m store.ApplyMode, blocks []*model.Block) error {
+	return s.Apply(c, m, blocks)
+}
+
 // TestFirstBatchesRamp: with the default batch size, a run's first three
 // batches are an eighth, a quarter and a half of it (so that the store
 // starts early), the rest whole; a batch size the caller sets is used from

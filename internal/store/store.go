@@ -78,6 +78,20 @@ type Reserver interface {
 	Reserve(c model.Chain, addresses, transfers uint64) error
 }
 
+// A Pipeliner lets an ingest resolve its next batch while the last one is
+// made durable (optional). ApplyPipelined is Apply, except that it may
+// return once the batch is stored in memory and written, before it is
+// durable: its syncs and commit run in the background, in order, and
+// every other call of the store waits for them (so reads and writes see
+// the batch as Apply would have left it). Durable returns once every
+// applied batch is durable. A failed background commit is returned by the
+// next call, and by every call after it: the store must be reopened, and
+// holds then exactly the batches committed before the failed one.
+type Pipeliner interface {
+	ApplyPipelined(c model.Chain, mode ApplyMode, blocks []*model.Block) error
+	Durable() error
+}
+
 // Reader answers queries.
 type Reader interface {
 	Network(c model.Chain) (string, error)

@@ -78,8 +78,23 @@ type part struct {
 // open segment and the UTXO set in memory, which a crash rebuilds from those
 // records.
 func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block) error {
+	return s.apply(c, mode, blocks, false)
+}
+
+// apply is Apply; pipelined, it leaves the batch's log syncs and commit to
+// a commit job that runs after it returns (commit.go).
+func (s *Store) apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block, pipelined bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if pipelined {
+		// The previous batch's job may still run: it is waited for
+		// before this one's commit, not now.
+		if err := s.commitFailed(); err != nil {
+			return err
+		}
+	} else if err := s.awaitCommit(); err != nil {
+		return err
+	}
 	st, err := s.writeState(c)
 	if err != nil {
 		return err
@@ -97,7 +112,11 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		first:  st.meta.NextTx,
 		firstA: st.meta.NextAddr,
 	}
-	defer a.b.Close()
+	defer func() {
+		if a.b != nil { // a pipelined Apply hands it to its commit job
+			a.b.Close()
+		}
+	}()
 	// At most one adjacency entry per (address, asset) a tx touches.
 	need := 0
 	for _, blk := range blocks {
@@ -162,17 +181,41 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	a.m.LogEnd = a.ix.logBase + uint64(len(a.ix.logBuf))
 	// The records first (each log synced), then the meta naming their ends.
-	r = trace.StartRegion(context.Background(), "apply: write and sync the logs")
-	err = st.log.write(a.ix.logBuf)
+	region := "apply: write and sync the logs"
+	if pipelined {
+		region = "apply: write the logs"
+	}
+	r = trace.StartRegion(context.Background(), region)
+	sync := !pipelined
+	err = st.log.write(a.ix.logBuf, sync)
 	if err == nil {
-		err = st.addrLog.write()
+		err = st.addrLog.write(sync)
 	}
 	if err == nil {
-		err = st.blockLog.write()
+		err = st.blockLog.write(sync)
 	}
 	r.End()
 	if err != nil {
 		return err
+	}
+	var syncs []func() error
+	if pipelined {
+		if len(a.ix.logBuf) > 0 {
+			syncs = append(syncs, st.log.syncData)
+		}
+		if st.addrLog.pn > 0 {
+			syncs = append(syncs, st.addrLog.syncData)
+		}
+		if st.blockLog.pn > 0 {
+			syncs = append(syncs, st.blockLog.syncData)
+		}
+		// The previous batch's commit first: jobs commit in order.
+		r = trace.StartRegion(context.Background(), "apply: wait for the last commit")
+		err = s.awaitCommit()
+		r.End()
+		if err != nil {
+			return err
+		}
 	}
 	var n uint64
 	a.m.AddrEnd, n = st.addrLog.pending()
@@ -185,11 +228,16 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	a.m.AddrIdx, a.m.BlockIdx = st.addrLog.pdurable, st.blockLog.pdurable
 	a.b.Set(key(tMeta, a.c, 0), encodeMeta(&a.m), nil)
-	r = trace.StartRegion(context.Background(), "apply: commit")
-	err = a.b.Commit(pebble.Sync)
-	r.End()
-	if err != nil {
-		return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
+	if pipelined {
+		s.startCommit(c, a.b, syncs)
+		a.b = nil // the job's now
+	} else {
+		r = trace.StartRegion(context.Background(), "apply: commit")
+		err = a.b.Commit(pebble.Sync)
+		r.End()
+		if err != nil {
+			return fmt.Errorf("pebblestore: commit %s batch: %w", c, err)
+		}
 	}
 	done = true
 	if st.utxo != nil {
@@ -216,6 +264,11 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	// close, if one is still running); a finished close is settled now, to
 	// free its memory.
 	if len(st.seg.open.adj) >= s.segMax || st.seg.pending != nil && st.seg.settled() {
+		// A segment close starts from durable batches only, and settling
+		// one commits to Pebble: after this batch's commit.
+		if err := s.awaitCommit(); err != nil {
+			return err
+		}
 		if err := s.settle(c, st); err != nil {
 			return err
 		}

@@ -38,6 +38,10 @@ func (s *Store) Digest() (string, error) {
 		h.Write(v)
 	}
 	s.mu.Lock()
+	if err := s.awaitCommit(); err != nil {
+		s.mu.Unlock()
+		return "", err
+	}
 	defer s.mu.Unlock()
 	chains := slices.Clone(model.AllChains)
 	slices.Sort(chains) // key order

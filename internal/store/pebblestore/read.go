@@ -58,6 +58,9 @@ func (s *Store) asset(c model.Chain, id uint32) (model.Asset, error) {
 	if id == 0 {
 		return model.Asset{Chain: c, Symbol: c.NativeSymbol(), Decimals: c.NativeDecimals()}, nil
 	}
+	if err := s.awaitCommit(); err != nil { // a pipelined batch's new assets
+		return model.Asset{}, err
+	}
 	v, err := s.get(assetRevKey(byte(c), id))
 	if err != nil {
 		return model.Asset{}, fmt.Errorf("asset %d: %w", id, err)
@@ -580,6 +583,9 @@ func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.T
 
 // Assets implements store.Reader.
 func (s *Store) Assets(c model.Chain) ([]model.Asset, error) {
+	if err := s.awaitCommit(); err != nil {
+		return nil, err
+	}
 	out := []model.Asset{{Chain: c, Symbol: c.NativeSymbol(), Decimals: c.NativeDecimals()}}
 	err := s.each(s.db, assetRevKey(byte(c), 1), prefixEnd(key(tAssetRev, byte(c), 0)), func(k, v []byte) error {
 		a, err := decodeAssetRec(v)

@@ -326,10 +326,11 @@ func (l *recLog) add(rec []byte, h uint64, hash *[32]byte) {
 // pending is the end and record count once the pending records commit.
 func (l *recLog) pending() (end, n uint64) { return l.end + uint64(len(l.pend)), l.n + l.pn }
 
-// write writes the pending records at the committed end and syncs them,
+// write writes the pending records at the committed end and, when sync is
+// set, syncs them (a pipelined Apply leaves that to its commit job),
 // and the index file when enough entries are not yet durable; the end
 // moves only with commit, after the meta that names it is committed.
-func (l *recLog) write() error {
+func (l *recLog) write(sync bool) error {
 	if l.pn == 0 {
 		return nil
 	}
@@ -345,11 +346,22 @@ func (l *recLog) write() error {
 	if _, err := l.f.WriteAt(l.pend, int64(l.end)); err != nil {
 		return fmt.Errorf("pebblestore: write %s %s: %w", l.name, l.path, err)
 	}
-	if err := datasync(l.f); err != nil {
-		return fmt.Errorf("pebblestore: sync %s %s: %w", l.name, l.path, err)
+	if sync {
+		if err := l.syncData(); err != nil {
+			return err
+		}
 	}
 	if len(l.idx)+len(l.pidx)-l.durable >= max(l.syncEvery, 1) {
 		return l.syncIdx()
+	}
+	return nil
+}
+
+// syncData makes what write wrote durable (a pipelined Apply's commit job
+// calls it; write does when asked to sync).
+func (l *recLog) syncData() error {
+	if err := datasync(l.f); err != nil {
+		return fmt.Errorf("pebblestore: sync %s %s: %w", l.name, l.path, err)
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ type Store struct {
 	// addrLogs, blockLogs: each loaded chain's address and block logs
 	// (reclog.go), likewise.
 	addrLogs, blockLogs [256]atomic.Pointer[recLog]
+	// commit: the last pipelined Apply's commit job (commit.go), until a
+	// call sees it done; a failed one stays.
+	commit atomic.Pointer[commitJob]
 }
 
 // chainState is the in-memory view of one chain: its committed meta and a
@@ -188,7 +191,12 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer trace.StartRegion(context.Background(), "store: close").End()
-	err := s.closeAllOpen()
+	// A failed commit job leaves memory ahead of the disk: nothing of it
+	// is written; the store reopens as of its last committed batch.
+	err := s.awaitCommit()
+	if err == nil {
+		err = s.closeAllOpen()
+	}
 	for c, st := range s.chains {
 		if st.seg != nil {
 			st.seg.closeAll()
@@ -224,7 +232,10 @@ func (s *Store) closeAllOpen() error {
 }
 
 // DiskUsage reports the bytes the store occupies on disk.
-func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() + s.segBytes("") }
+func (s *Store) DiskUsage() uint64 {
+	s.awaitCommit() // a failed commit leaves the sizes as they are
+	return s.db.Metrics().DiskSpaceUsage() + s.segBytes("")
+}
 
 // segBytes is the size of the segment directory's files with the suffix
 // (all when empty).
@@ -291,7 +302,10 @@ func (s *Store) UTXOBytes(c model.Chain) uint64 {
 // measurements).
 func (s *Store) Flush() error {
 	s.mu.Lock()
-	err := s.closeAllOpen()
+	err := s.awaitCommit()
+	if err == nil {
+		err = s.closeAllOpen()
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -301,6 +315,9 @@ func (s *Store) Flush() error {
 
 // Compact fully compacts the database (for footprint measurements).
 func (s *Store) Compact() error {
+	if err := s.awaitCommit(); err != nil {
+		return err
+	}
 	return s.db.Compact(context.Background(), []byte{0}, []byte{0xff, 0xff}, true)
 }
 
@@ -321,6 +338,11 @@ func (s *Store) get(k []byte) ([]byte, error) {
 // state returns the chain's in-memory state, loading it on first use, with
 // no segment close pending (see startClose). Callers hold s.mu.
 func (s *Store) state(c model.Chain) (*chainState, error) {
+	// Settling a segment close commits to Pebble, and callers see the
+	// chain as it is durable: after a pipelined batch's commit.
+	if err := s.awaitCommit(); err != nil {
+		return nil, err
+	}
 	st, err := s.loadState(c)
 	if err != nil {
 		return nil, err
@@ -548,6 +570,11 @@ func (s *Store) assetID(b *pebble.Batch, st *chainState, c byte, m *meta, contra
 	}
 	if id, ok := st.assets[string(contract)]; ok {
 		return model.AssetID(id), nil
+	}
+	// An asset a pipelined batch allocated is in Pebble once its commit
+	// job is done (the cache may not hold it).
+	if err := s.awaitCommit(); err != nil {
+		return 0, err
 	}
 	v, err := s.get(assetKey(c, contract))
 	if err == nil {

@@ -232,9 +232,11 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// write writes records b at the committed end and syncs them; the end
-// moves only with commit, after the meta that names it is committed.
-func (l *txLog) write(b []byte) error {
+// write writes records b at the committed end and, when sync is set,
+// syncs them (a pipelined Apply leaves that to its commit job: syncData);
+// the end moves only with commit, after the meta that names it is
+// committed.
+func (l *txLog) write(b []byte, sync bool) error {
 	if len(b) == 0 {
 		return nil
 	}
@@ -257,6 +259,14 @@ func (l *txLog) write(b []byte) error {
 	if _, err := l.f.WriteAt(b, int64(l.end)); err != nil {
 		return fmt.Errorf("pebblestore: write tx log %s: %w", l.path, err)
 	}
+	if !sync {
+		return nil
+	}
+	return l.syncData()
+}
+
+// syncData makes what write wrote durable.
+func (l *txLog) syncData() error {
 	if err := datasync(l.f); err != nil {
 		return fmt.Errorf("pebblestore: sync tx log %s: %w", l.path, err)
 	}
