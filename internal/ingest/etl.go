@@ -208,7 +208,11 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 				return fmt.Errorf("%s: applying blocks %d..%d: %w", dir, lo, hi, err)
 			}
 		}
-		if err := st.Apply(c, store.Unordered, pending); err != nil {
+		apply := st.Apply
+		if p, ok := st.(store.Pipeliner); ok {
+			apply = p.ApplyPipelined // its commit runs while the next batch decodes and resolves
+		}
+		if err := apply(c, store.Unordered, pending); err != nil {
 			return fmt.Errorf("%s: applying blocks %d..%d: %w", dir, lo, hi, err)
 		}
 		n, x := uint64(len(pending)), countTransfers(pending)
@@ -284,6 +288,11 @@ func ETL(st store.Store, c model.Chain, dir string, opts Options) (*Result, erro
 		}
 	}
 
+	if p, ok := st.(store.Pipeliner); ok {
+		if err := p.Durable(); err != nil {
+			return fail(fmt.Errorf("%s: %w", dir, err))
+		}
+	}
 	// Token metadata, then facts: after every block is in, so a failure
 	// of either can still be undone with the blocks.
 	restore, err := putTokens(st, c, tokens)

@@ -77,6 +77,9 @@ func (s *Store) PutFacts(c model.Chain, facts []store.Fact) error {
 	if len(facts) == 0 {
 		return nil
 	}
+	if err := s.awaitCommit(); err != nil { // facts name txs of committed batches
+		return err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	for i := range facts {
@@ -135,6 +138,9 @@ func (s *Store) FactsOfKind(c model.Chain, kind string) ([]store.Fact, error) {
 
 // DeleteFactsAbove implements store.FactStore.
 func (s *Store) DeleteFactsAbove(c model.Chain, height uint64) error {
+	if err := s.awaitCommit(); err != nil {
+		return err
+	}
 	lo := factPrefix(c)
 	b := s.db.NewBatch()
 	defer b.Close()
