@@ -181,6 +181,18 @@ func (s *Store) apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	a.m.LogEnd = a.ix.logBase + uint64(len(a.ix.logBuf))
 	// The records first (each log synced), then the meta naming their ends.
+	if pipelined {
+		// The previous batch's commit first: jobs commit in order, and
+		// writes that met its fdatasyncs waited for them in the kernel (the
+		// file system's journal commit), ≈ 30 % longer in 3 of 3 traces of
+		// the 10⁷ chain; by now it is nearly always done.
+		r = trace.StartRegion(context.Background(), "apply: wait for the last commit")
+		err = s.awaitCommit()
+		r.End()
+		if err != nil {
+			return err
+		}
+	}
 	region := "apply: write and sync the logs"
 	if pipelined {
 		region = "apply: write the logs"
@@ -208,13 +220,6 @@ func (s *Store) apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		}
 		if st.blockLog.pn > 0 {
 			syncs = append(syncs, st.blockLog.syncData)
-		}
-		// The previous batch's commit first: jobs commit in order.
-		r = trace.StartRegion(context.Background(), "apply: wait for the last commit")
-		err = s.awaitCommit()
-		r.End()
-		if err != nil {
-			return err
 		}
 	}
 	var n uint64
