@@ -320,7 +320,9 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 	scripts := 0
 	for j := 0; j < int(nIn); j++ {
 		pos += 36 // outpoint; nIn*41 bytes were there at the count
-		if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: script", i, j) }); err != nil {
+		if e, ok := shortScript(raw, pos, &scripts); ok {
+			pos = e
+		} else if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: script", i, j) }); err != nil {
 			return pos, err
 		}
 		if len(raw)-pos < 4 {
@@ -347,8 +349,10 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 			return pos, errAt(pos, "tx %d output %d: value truncated (%d bytes remain)", i, k, len(raw)-pos)
 		}
 		pos += 8
-		s, e, err := script(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d output %d: script", i, k) })
-		if err != nil {
+		s, e := pos+1, 0
+		if end, ok := shortScript(raw, pos, &scripts); ok {
+			e = end
+		} else if s, e, err = script(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d output %d: script", i, k) }); err != nil {
 			return s, err
 		}
 		c.arena += addrLen(raw[s:e])
@@ -358,8 +362,10 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 		hasWit := false
 		for j := 0; j < int(nIn); j++ {
 			wpos := pos
-			items, p, err := varint(raw, pos, func() string { return fmt.Sprintf("tx %d input %d: witness item count", i, j) })
-			if err != nil {
+			items, p := uint64(0), pos+1
+			if pos < len(raw) && raw[pos] < 0xfd {
+				items = uint64(raw[pos])
+			} else if items, p, err = varint(raw, pos, func() string { return fmt.Sprintf("tx %d input %d: witness item count", i, j) }); err != nil {
 				return p, err
 			}
 			pos = p
@@ -371,7 +377,9 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 			}
 			hasWit = hasWit || items > 0
 			for w := 0; w < int(items); w++ {
-				if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: witness item %d", i, j, w) }); err != nil {
+				if e, ok := shortScript(raw, pos, &scripts); ok {
+					pos = e
+				} else if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: witness item %d", i, j, w) }); err != nil {
 					return pos, err
 				}
 			}
@@ -384,6 +392,23 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 		return pos, errAt(pos, "tx %d: locktime truncated (%d bytes remain)", i, len(raw)-pos)
 	}
 	return pos + 4, nil
+}
+
+// shortScript is script's common case, small enough to inline: a script
+// (or witness item) whose length is one byte and whose bytes are there,
+// within the transaction's bound. It returns the offset after it and true,
+// adding its length to *total, or false, changing nothing: script then
+// reads it, and names what is wrong.
+func shortScript(raw []byte, pos int, total *int) (int, bool) {
+	if pos >= len(raw) {
+		return pos, false
+	}
+	l := int(raw[pos])
+	if l >= 0xfd || l >= len(raw)-pos || *total+l > maxTxScriptBytes {
+		return pos, false
+	}
+	*total += l
+	return pos + 1 + l, true
 }
 
 // skipScript checks a length-prefixed script at pos and returns the offset
