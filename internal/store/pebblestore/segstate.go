@@ -407,29 +407,40 @@ var utxoScratchPool = sync.Pool{New: func() any { return new(utxoScratch) }}
 func indexManyUTXO(d *segData, n uint64, rec *txRec) bool {
 	sc := utxoScratchPool.Get().(*utxoScratch)
 	defer utxoScratchPool.Put(sc)
-	ps := sc.ps[:0]
+	// The shares are written in place, field by field (an appended
+	// part64 value was built on the stack and copied back with wider
+	// loads than its stores: a failed store forward each).
+	nIn, np := len(rec.Inputs), len(rec.Inputs)+len(rec.Outputs)
+	ps := slices.Grow(sc.ps[:0], np)[:np]
 	var maxAddr uint64
 	for i := range rec.Inputs {
-		in := &rec.Inputs[i]
-		ps = append(ps, part64{addr: in.Addr, out: in.Value, nOut: 1})
+		in, p := &rec.Inputs[i], &ps[i]
+		p.addr, p.in, p.out, p.nIn, p.nOut = in.Addr, 0, in.Value, 0, 1
 		maxAddr = max(maxAddr, in.Addr)
 	}
 	for i := range rec.Outputs {
-		o := &rec.Outputs[i]
-		ps = append(ps, part64{addr: o.Addr, in: o.Value, nIn: 1})
+		o, p := &rec.Outputs[i], &ps[nIn+i]
+		p.addr, p.in, p.out, p.nIn, p.nOut = o.Addr, o.Value, 0, 1, 0
 		maxAddr = max(maxAddr, o.Addr)
 	}
 	sc.ps = ps
 	idxBits := uint(bits.Len(uint(len(ps) - 1)))
-	if uint(bits.Len64(maxAddr))+idxBits > 64 {
+	addrBits := uint(bits.Len64(maxAddr))
+	if addrBits+idxBits > 64 {
 		return false
 	}
-	keys := sc.keys[:0]
+	keys := slices.Grow(sc.keys[:0], np)[:np]
 	for i := range ps {
-		keys = append(keys, ps[i].addr<<idxBits|uint64(i))
+		keys[i] = ps[i].addr<<idxBits | uint64(i)
 	}
 	sc.keys = keys
-	slices.Sort(keys)
+	if len(keys) >= manyRadix {
+		// The keys are in position order: a stable sort on the address
+		// bits alone sorts them whole.
+		radixSort(keys, idxBits, idxBits+addrBits)
+	} else {
+		slices.Sort(keys)
+	}
 	out := sc.out[:0]
 	for _, k := range keys {
 		p := &ps[k&(1<<idxBits-1)]
@@ -455,6 +466,11 @@ func indexManyUTXO(d *segData, n uint64, rec *txRec) bool {
 	}
 	return true
 }
+
+// manyRadix: indexManyUTXO sorts the keys of a tx of this many inputs
+// and outputs or more with radixSort (a few linear passes over the address
+// bits), fewer with slices.Sort.
+const manyRadix = 512
 
 // indexSmallUTXO is indexAdj's adjacency entries for a tx of inputs and
 // outputs only, at most manyParts of them (most Bitcoin txs), summed in 64
