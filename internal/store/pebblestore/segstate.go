@@ -478,7 +478,7 @@ const manyRadix = 512
 // at less CPU. It adds nothing and returns false when a sum passes 64 bits
 // (the general path then sums in 256).
 func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
-	var buf [manyParts]part64
+	buf := &d.small
 	np := 0
 	get := func(addr uint64) *part64 {
 		for i := range np {
@@ -486,9 +486,10 @@ func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
 				return &buf[i]
 			}
 		}
-		buf[np] = part64{addr: addr}
+		p := &buf[np]
+		p.addr, p.in, p.out, p.nIn, p.nOut = addr, 0, 0, 0, 0
 		np++
-		return &buf[np-1]
+		return p
 	}
 	for i := range rec.Inputs {
 		in := &rec.Inputs[i]
@@ -508,14 +509,20 @@ func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
 		}
 		p.nIn++
 	}
-	ps := buf[:np]
-	for i := 1; i < len(ps); i++ { // insertion sort by address (the asset is 0)
-		for j := i; j > 0 && ps[j].addr < ps[j-1].addr; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
+	// Insertion sort by address (the asset is 0; the addresses are
+	// distinct) of the shares' positions, not of the 40-byte shares (each
+	// swap's wide loads waited for the last one's stores).
+	var ord [manyParts]uint8
+	for i := range np {
+		a := buf[i].addr
+		j := i
+		for ; j > 0 && a < buf[ord[j-1]].addr; j-- {
+			ord[j] = ord[j-1]
 		}
+		ord[j] = uint8(i)
 	}
-	for i := range ps {
-		if p := &ps[i]; p.addr != 0 {
+	for _, k := range ord[:np] {
+		if p := &buf[k]; p.addr != 0 {
 			d.addAdjU64(p.addr, n, p.nIn, p.nOut, p.in, p.out)
 		}
 	}
