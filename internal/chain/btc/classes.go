@@ -53,7 +53,9 @@ func (c *classes[T]) get(n int) ([]T, bool) {
 			return s[:n], true
 		}
 	}
-	return make([]T, n, capacity), false
+	a := make([]T, n, capacity)
+	prefaultArray(a)
+	return a, false
 }
 
 // put keeps s for reuse when its capacity is a class's.

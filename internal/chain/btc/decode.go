@@ -31,6 +31,7 @@ import (
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/spoor-dev/spoor/internal/chain/btc/hash160"
 	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
 	"github.com/spoor-dev/spoor/internal/model"
 )
@@ -112,8 +113,18 @@ func (r *Recycler) DecodeBlock(raw []byte, height uint64) (*model.Block, Header,
 // scratch is per-call working memory, pooled so that a decode allocates
 // only what the returned block keeps.
 type scratch struct {
-	ids   [][32]byte  // txids in wire order, for the merkle root
-	parts [][3][]byte // each tx's hashed bytes (a witness tx's in three pieces), slices of raw
+	// ids: the txids in wire order (for the merkle root), then the sha256
+	// of each pseudo-address script; parts: the bytes each of them hashes
+	// (a witness tx's in three pieces), slices of raw.
+	ids   [][32]byte
+	parts [][3][]byte
+	// ends: where each tx ends in raw (scan), so that fill skips a witness
+	// tx's witnesses without reading them again.
+	ends []int
+	// pseudo: the arena offset of each pseudo-address's 32 hash bytes,
+	// for ids[len(txs)+k] (fill reserves them; decodeBlock hashes the
+	// scripts with the txids, two at a time, and copies the sums in).
+	pseudo []int
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -139,7 +150,7 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	h.Nonce = binary.LittleEndian.Uint32(raw[76:80])
 	h.Hash = sha256d.Sum(raw[:headerSize])
 
-	c, err := scan(raw)
+	c, err := scan(raw, sc)
 	if err != nil {
 		return nil, h, err
 	}
@@ -161,18 +172,24 @@ func decodeBlock(raw []byte, height uint64, sc *scratch, r *Recycler) (*model.Bl
 	if b.Txs == nil {
 		b.Txs = []model.Tx{} // and a block without txs (refused by DecodeBlock) empty Txs
 	}
-	if cap(sc.ids) < c.txs {
-		sc.ids = make([][32]byte, c.txs)
-	}
-	sc.ids = sc.ids[:c.txs]
 	if cap(sc.parts) < c.txs {
-		sc.parts = make([][3][]byte, c.txs)
+		sc.parts = make([][3][]byte, c.txs, c.txs+c.txs/2)
 	}
-	sc.parts = sc.parts[:c.txs]
+	sc.parts, sc.pseudo = sc.parts[:c.txs], sc.pseudo[:0]
 	fill(raw, b.Txs, ins, outs, arena[:0], sc)
-	// The txids: both rounds of sha256d over a whole block, two txs at a time.
+	// The txids' first rounds and the pseudo-addresses' sha256 (fill
+	// appended their scripts to sc.parts): one pass, two messages at a
+	// time.
+	if n := len(sc.parts); cap(sc.ids) < n {
+		sc.ids = make([][32]byte, n, cap(sc.parts))
+	}
+	sc.ids = sc.ids[:len(sc.parts)]
 	sha256d.Sum256Each(sc.ids, sc.parts)
 	clear(sc.parts) // no references into raw stay in the pool
+	for k, off := range sc.pseudo {
+		copy(arena[off:off+32], sc.ids[c.txs+k][:])
+	}
+	sc.ids = sc.ids[:c.txs]
 	sha256d.Rehash(sc.ids)
 	for i := range b.Txs {
 		reverse32(&b.Txs[i].ID, &sc.ids[i])
@@ -237,7 +254,7 @@ func uvarint(raw []byte, pos int) (uint64, int) {
 // scan validates the whole block and counts what fill will allocate. Every
 // count is checked against the bytes left before it is used, so a lying
 // count costs an error, not memory.
-func scan(raw []byte) (counts, error) {
+func scan(raw []byte, sc *scratch) (counts, error) {
 	var c counts
 	pos := headerSize
 	n, pos, err := varint(raw, pos, func() string { return "tx count" })
@@ -251,10 +268,12 @@ func scan(raw []byte) (counts, error) {
 		return c, errAt(headerSize, "tx count %d needs at least %d bytes, %d remain", n, n*minTxSize, rem)
 	}
 	c.txs = int(n)
+	sc.ends = sc.ends[:0]
 	for i := 0; i < c.txs; i++ {
 		if pos, err = scanTx(raw, pos, i, &c); err != nil {
 			return c, err
 		}
+		sc.ends = append(sc.ends, pos)
 	}
 	if pos != len(raw) && c.txs == 0 {
 		return c, errAt(pos, "%d bytes after the last transaction (the tx count is 0)", len(raw)-pos)
@@ -301,7 +320,9 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 	scripts := 0
 	for j := 0; j < int(nIn); j++ {
 		pos += 36 // outpoint; nIn*41 bytes were there at the count
-		if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: script", i, j) }); err != nil {
+		if e, ok := shortScript(raw, pos, &scripts); ok {
+			pos = e
+		} else if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: script", i, j) }); err != nil {
 			return pos, err
 		}
 		if len(raw)-pos < 4 {
@@ -328,8 +349,10 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 			return pos, errAt(pos, "tx %d output %d: value truncated (%d bytes remain)", i, k, len(raw)-pos)
 		}
 		pos += 8
-		s, e, err := script(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d output %d: script", i, k) })
-		if err != nil {
+		s, e := pos+1, 0
+		if end, ok := shortScript(raw, pos, &scripts); ok {
+			e = end
+		} else if s, e, err = script(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d output %d: script", i, k) }); err != nil {
 			return s, err
 		}
 		c.arena += addrLen(raw[s:e])
@@ -339,8 +362,10 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 		hasWit := false
 		for j := 0; j < int(nIn); j++ {
 			wpos := pos
-			items, p, err := varint(raw, pos, func() string { return fmt.Sprintf("tx %d input %d: witness item count", i, j) })
-			if err != nil {
+			items, p := uint64(0), pos+1
+			if pos < len(raw) && raw[pos] < 0xfd {
+				items = uint64(raw[pos])
+			} else if items, p, err = varint(raw, pos, func() string { return fmt.Sprintf("tx %d input %d: witness item count", i, j) }); err != nil {
 				return p, err
 			}
 			pos = p
@@ -352,7 +377,9 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 			}
 			hasWit = hasWit || items > 0
 			for w := 0; w < int(items); w++ {
-				if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: witness item %d", i, j, w) }); err != nil {
+				if e, ok := shortScript(raw, pos, &scripts); ok {
+					pos = e
+				} else if pos, err = skipScript(raw, pos, &scripts, func() string { return fmt.Sprintf("tx %d input %d: witness item %d", i, j, w) }); err != nil {
 					return pos, err
 				}
 			}
@@ -365,6 +392,23 @@ func scanTx(raw []byte, pos, i int, c *counts) (int, error) {
 		return pos, errAt(pos, "tx %d: locktime truncated (%d bytes remain)", i, len(raw)-pos)
 	}
 	return pos + 4, nil
+}
+
+// shortScript is script's common case, small enough to inline: a script
+// (or witness item) whose length is one byte and whose bytes are there,
+// within the transaction's bound. It returns the offset after it and true,
+// adding its length to *total, or false, changing nothing: script then
+// reads it, and names what is wrong.
+func shortScript(raw []byte, pos int, total *int) (int, bool) {
+	if pos >= len(raw) {
+		return pos, false
+	}
+	l := int(raw[pos])
+	if l >= 0xfd || l >= len(raw)-pos || *total+l > maxTxScriptBytes {
+		return pos, false
+	}
+	*total += l
+	return pos + 1 + l, true
 }
 
 // skipScript checks a length-prefixed script at pos and returns the offset
@@ -459,19 +503,27 @@ func fill(raw []byte, txs []model.Tx, ins []model.Input, outs []model.Output, ar
 			l, p := uvarint(raw, pos+8)
 			pos = p + int(l)
 			a := len(arena)
-			arena, o.ScriptType = AppendScriptAddress(arena, raw[p:pos])
+			pk := raw[p:pos]
+			st, kind, h := classify(pk)
+			switch st {
+			case model.ScriptNullData, model.ScriptWitnessUnknown, model.ScriptMultisig, model.ScriptNonStandard:
+				// sha256 of the script, computed with the txids.
+				arena = append(arena, kind)
+				sc.pseudo = append(sc.pseudo, len(arena))
+				sc.parts = append(sc.parts, [3][]byte{pk})
+				arena = arena[:len(arena)+32]
+			case model.ScriptP2PK:
+				sum := hash160.Sum(h)
+				arena = append(append(arena, kind), sum[:]...)
+			default:
+				arena = append(append(arena, kind), h...)
+			}
+			o.ScriptType = st
 			o.Address = arena[a:len(arena):len(arena)]
 		}
 		ioEnd := pos
 		if witness {
-			for j := 0; j < int(nIn); j++ {
-				items, p := uvarint(raw, pos)
-				pos = p
-				for w := 0; w < int(items); w++ {
-					l, p := uvarint(raw, pos)
-					pos = p + int(l)
-				}
-			}
+			pos = sc.ends[i] - 4 // the witnesses, which scan read, are not hashed
 		}
 		lock := pos
 		pos += 4

@@ -3,6 +3,7 @@ package btc
 import (
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // mapAdvice is the madvise hint for a mapped blk file (see BENCHMARKS.md,
@@ -63,4 +64,35 @@ func populate(b []byte) {
 	if len(b) > 0 {
 		syscall.Madvise(b, madvPopulateRead)
 	}
+}
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): the pages of the
+// range are made present and writable, as a write to each would, in one
+// call.
+const madvPopulateWrite = 23
+
+// prefault makes the pages of fresh memory b (a new array of the Go heap)
+// present and writable before the decoder fills them. Left alone, a fresh
+// slab's pages are first touched one by one as blocks are decoded into it,
+// and many of those first touches are reads (the garbage collector scans a
+// slab of model.Tx or model.Input as soon as it is reachable, and a write
+// barrier reads the pointer it overwrites): a read maps the kernel's shared
+// zero page, and the write after it faults again to copy it, flushing the
+// other core's TLB (an interprocessor interrupt) on the way. That was 3–4 %
+// of an ingest's CPU, more than fill's own stores (BENCHMARKS.md, ninth
+// session, helper offpath). Populated at once, each page costs one
+// allocation and no interrupt. A kernel without MADV_POPULATE_WRITE gets a
+// written byte a page instead (one fault each, still no zero page).
+func prefault(b []byte) {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	start := (base + pageSize - 1) &^ (pageSize - 1)
+	end := (base + uintptr(len(b))) &^ (pageSize - 1)
+	if end <= start {
+		return
+	}
+	p := b[start-base : end-base]
+	if syscall.Madvise(p, madvPopulateWrite) == nil {
+		return
+	}
+	touchPages(p)
 }

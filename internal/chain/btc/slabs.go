@@ -75,6 +75,7 @@ func (p *slabs[T]) take(n, l int, check func([]T) error, err *error) (a []T, s *
 			p.free = p.free[:k]
 		default:
 			s = &slab[T]{buf: make([]T, l)}
+			prefaultArray(s.buf)
 			p.made++
 		}
 		p.cur = s
@@ -112,4 +113,23 @@ func (p *slabs[T]) give(a []T, s *slab[T], check func([]T) error) error {
 		return check(s.buf[:s.hw])
 	}
 	return nil
+}
+
+// touchPages writes a zero byte in every page of b, which is zero already
+// (fresh memory): each page's first touch is a write.
+func touchPages(b []byte) {
+	for i := 0; i < len(b); i += pageSize {
+		b[i] = 0
+	}
+}
+
+// prefaultArray prefaults a fresh array of T (see prefault): its bytes,
+// viewed as bytes. The array is zero and nothing else holds it yet, so
+// writing zero bytes over its pointer words changes nothing the garbage
+// collector could see.
+func prefaultArray[T any](a []T) {
+	var v T
+	if n := uintptr(cap(a)) * unsafe.Sizeof(v); n >= 4*pageSize {
+		prefault(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(a[:cap(a)]))), n))
+	}
 }

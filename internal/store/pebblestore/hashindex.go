@@ -1,6 +1,9 @@
 package pebblestore
 
-import "sort"
+import (
+	"sort"
+	"unsafe"
+)
 
 // hashIndex maps 64-bit hashes (txidHash, addrHash: already well mixed) to
 // numbers (txnums, address ids) at or above a base, keeping every number of
@@ -62,6 +65,16 @@ func (t *slotTable) grow(min int) {
 	old := t.slots
 	size := max(min, 2*len(old))
 	t.slots = make([]uint64, size)
+	if size >= 1<<13 {
+		// Fresh pages, about all of which the re-placing below and the
+		// puts to come touch at random, each first by a read (a probe):
+		// populated at once rather than mapped to the zero page by the
+		// read and copied on the write, with a TLB flush of the other
+		// core each (the UTXO set's growth on the resolve step, a
+		// segment close's catchUp; BENCHMARKS.md, ninth session, helper
+		// offpath).
+		populate(unsafe.Pointer(unsafe.SliceData(t.slots)), uintptr(size)*8)
+	}
 	t.shift = uint(64 - log2(size))
 	for _, s := range old {
 		if s != 0 {

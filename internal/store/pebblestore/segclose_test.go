@@ -270,7 +270,7 @@ func TestIndexAdjMany(t *testing.T) {
 		{3, 5, 1, false, false}, {17, 4, 1, false, false}, {40, 1000, 1, false, false}, {2500, 1 << 30, 1, false, false},
 		{3000, 50, 1, false, false}, {600, 20, 3, false, false}, {400, 1 << 20, 1 << 12, false, false}, {300, 30, 4, true, false}, {16, 3, 2, false, false},
 		{3, 5, 1, false, true}, {16, 4, 1, false, true}, {12, 1 << 20, 1, false, true}, {8, 3, 1, true, true}, {17, 6, 1, false, true},
-		{40, 30, 1, false, true}, {2500, 1 << 30, 1, false, true}, {300, 20, 1, true, true}, {100, 2, 1, false, true},
+		{40, 30, 1, false, true}, {2500, 1 << 30, 1, false, true}, {300, 20, 1, true, true}, {100, 2, 1, false, true}, {700, 40, 1, false, true},
 	} {
 		reps := 3
 		switch {

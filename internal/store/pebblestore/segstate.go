@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/spoor-dev/spoor/internal/model"
@@ -148,7 +149,14 @@ func (g *segState) resetOpen(start, addrStart uint64) {
 
 // addAddr records a new address id of the open segment.
 func (g *segState) addAddr(h, id uint64) {
-	g.open.addrs = push(g.open.addrs, hashEnt{hash: h, num: id})
+	d := g.open
+	k := len(d.addrs)
+	if k == cap(d.addrs) || k&(populateEntries-1) == 0 { // extend, inlined
+		d.addrs = extendSlow(d.addrs)
+	}
+	d.addrs = d.addrs[:k+1]
+	e := &d.addrs[k]
+	e.hash, e.num = h, id
 	g.open.addrEnd = id + 1
 }
 
@@ -269,7 +277,13 @@ func indexTx(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 // check reads txids), and leaves the second half, indexAdj, to its
 // indexing goroutine.
 func indexTxID(d *segData, n, h uint64) {
-	d.txids = push(d.txids, hashEnt{hash: h, num: n})
+	k := len(d.txids)
+	if k == cap(d.txids) || k&(populateEntries-1) == 0 { // extend, inlined
+		d.txids = extendSlow(d.txids)
+	}
+	d.txids = d.txids[:k+1]
+	e := &d.txids[k]
+	e.hash, e.num = h, n
 	d.end = n + 1
 }
 
@@ -279,8 +293,15 @@ func indexTxID(d *segData, n, h uint64) {
 func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 	d.times = push(d.times, t)
 	if len(rec.Transfers) == 0 && rec.FeePayer == 0 && indexUTXO(d, n, rec) {
-		for _, in := range rec.Inputs {
-			d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
+		for i := range rec.Inputs {
+			in := &rec.Inputs[i]
+			k := len(d.spent)
+			if k == cap(d.spent) || k&(populateEntries-1) == 0 { // extend, inlined
+				d.spent = extendSlow(d.spent)
+			}
+			d.spent = d.spent[:k+1]
+			e := &d.spent[k]
+			e.prevTx, e.vout, e.spender = in.PrevTx, in.PrevIndex, n
 		}
 		return parts
 	}
@@ -386,29 +407,40 @@ var utxoScratchPool = sync.Pool{New: func() any { return new(utxoScratch) }}
 func indexManyUTXO(d *segData, n uint64, rec *txRec) bool {
 	sc := utxoScratchPool.Get().(*utxoScratch)
 	defer utxoScratchPool.Put(sc)
-	ps := sc.ps[:0]
+	// The shares are written in place, field by field (an appended
+	// part64 value was built on the stack and copied back with wider
+	// loads than its stores: a failed store forward each).
+	nIn, np := len(rec.Inputs), len(rec.Inputs)+len(rec.Outputs)
+	ps := slices.Grow(sc.ps[:0], np)[:np]
 	var maxAddr uint64
 	for i := range rec.Inputs {
-		in := &rec.Inputs[i]
-		ps = append(ps, part64{addr: in.Addr, out: in.Value, nOut: 1})
+		in, p := &rec.Inputs[i], &ps[i]
+		p.addr, p.in, p.out, p.nIn, p.nOut = in.Addr, 0, in.Value, 0, 1
 		maxAddr = max(maxAddr, in.Addr)
 	}
 	for i := range rec.Outputs {
-		o := &rec.Outputs[i]
-		ps = append(ps, part64{addr: o.Addr, in: o.Value, nIn: 1})
+		o, p := &rec.Outputs[i], &ps[nIn+i]
+		p.addr, p.in, p.out, p.nIn, p.nOut = o.Addr, o.Value, 0, 1, 0
 		maxAddr = max(maxAddr, o.Addr)
 	}
 	sc.ps = ps
 	idxBits := uint(bits.Len(uint(len(ps) - 1)))
-	if uint(bits.Len64(maxAddr))+idxBits > 64 {
+	addrBits := uint(bits.Len64(maxAddr))
+	if addrBits+idxBits > 64 {
 		return false
 	}
-	keys := sc.keys[:0]
+	keys := slices.Grow(sc.keys[:0], np)[:np]
 	for i := range ps {
-		keys = append(keys, ps[i].addr<<idxBits|uint64(i))
+		keys[i] = ps[i].addr<<idxBits | uint64(i)
 	}
 	sc.keys = keys
-	slices.Sort(keys)
+	if len(keys) >= manyRadix {
+		// The keys are in position order: a stable sort on the address
+		// bits alone sorts them whole.
+		radixSort(keys, idxBits, idxBits+addrBits)
+	} else {
+		slices.Sort(keys)
+	}
 	out := sc.out[:0]
 	for _, k := range keys {
 		p := &ps[k&(1<<idxBits-1)]
@@ -435,13 +467,18 @@ func indexManyUTXO(d *segData, n uint64, rec *txRec) bool {
 	return true
 }
 
+// manyRadix: indexManyUTXO sorts the keys of a tx of this many inputs
+// and outputs or more with radixSort (a few linear passes over the address
+// bits), fewer with slices.Sort.
+const manyRadix = 512
+
 // indexSmallUTXO is indexAdj's adjacency entries for a tx of inputs and
 // outputs only, at most manyParts of them (most Bitcoin txs), summed in 64
 // bits on the stack: the same entries as the general path (TestIndexAdjMany),
 // at less CPU. It adds nothing and returns false when a sum passes 64 bits
 // (the general path then sums in 256).
 func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
-	var buf [manyParts]part64
+	buf := &d.small
 	np := 0
 	get := func(addr uint64) *part64 {
 		for i := range np {
@@ -449,9 +486,10 @@ func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
 				return &buf[i]
 			}
 		}
-		buf[np] = part64{addr: addr}
+		p := &buf[np]
+		p.addr, p.in, p.out, p.nIn, p.nOut = addr, 0, 0, 0, 0
 		np++
-		return &buf[np-1]
+		return p
 	}
 	for i := range rec.Inputs {
 		in := &rec.Inputs[i]
@@ -471,14 +509,20 @@ func indexSmallUTXO(d *segData, n uint64, rec *txRec) bool {
 		}
 		p.nIn++
 	}
-	ps := buf[:np]
-	for i := 1; i < len(ps); i++ { // insertion sort by address (the asset is 0)
-		for j := i; j > 0 && ps[j].addr < ps[j-1].addr; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
+	// Insertion sort by address (the asset is 0; the addresses are
+	// distinct) of the shares' positions, not of the 40-byte shares (each
+	// swap's wide loads waited for the last one's stores).
+	var ord [manyParts]uint8
+	for i := range np {
+		a := buf[i].addr
+		j := i
+		for ; j > 0 && a < buf[ord[j-1]].addr; j-- {
+			ord[j] = ord[j-1]
 		}
+		ord[j] = uint8(i)
 	}
-	for i := range ps {
-		if p := &ps[i]; p.addr != 0 {
+	for _, k := range ord[:np] {
+		if p := &buf[k]; p.addr != 0 {
 			d.addAdjU64(p.addr, n, p.nIn, p.nOut, p.in, p.out)
 		}
 	}
@@ -543,6 +587,68 @@ func push[T any](s []T, v T) []T {
 		s = grow(s, max(len(s), 1024))
 	}
 	return append(s, v)
+}
+
+// The hot appends (the adjacency entries, spent outputs, txids and new
+// addresses of the open segment) do not go through push: they write the
+// new entry's fields in place, after
+//
+//	k := len(s)
+//	if k == cap(s) || k&(populateEntries-1) == 0 {
+//		s = extendSlow(s)
+//	}
+//	s = s[:k+1]
+//
+// (written out: as a generic function it is too costly for the inliner).
+// push's value, built field by field in a stack slot by narrower stores
+// and then copied 16 bytes at a time, made the copy's loads wait for the
+// stores to reach the cache (a failed store forward: two thirds of
+// addAdjU64's samples). The new entry's content is undefined (stale in a
+// reused array): every field is written.
+
+// extendSlow is the appends' rare part, out of line: growth, and every
+// populateEntries entries the population of the next populateEntries
+// (populateAhead).
+//
+//go:noinline
+func extendSlow[T any](s []T) []T {
+	if len(s) == cap(s) {
+		s = grow(s, max(len(s), 1024))
+	}
+	if len(s)&(populateEntries-1) == 0 {
+		populateAhead(s)
+	}
+	return s
+}
+
+// populateEntries: the hot appends populate an array's pages this many
+// entries at a time (128–256 KiB of the open segment's arrays of 16–32
+// bytes).
+const populateEntries = 8192
+
+// populateAhead has the kernel make present, in one call, the pages of
+// the populateEntries entries after the next populateEntries of s's
+// capacity (from the start when s is empty); extendSlow calls it every
+// populateEntries entries. The open segment's arrays are fresh memory
+// (Reserve makes them without clearing, grow doubles them), and their
+// pages were faulted in one by one as entries filled them: a trap and a
+// fault per 4 KiB, 160 of the indexer's 509 samples of a 10⁶-chain
+// ingest (perf; the adjacency entries most, then the spent outputs), and
+// a few on the resolve step's txids and new addresses. Populated ahead, a page
+// costs about 1.1 µs of kernel time instead of 1.6 (a fresh mapping,
+// touched against MADV_POPULATE_WRITE; BENCHMARKS.md, ninth session,
+// helper offpath); pages already present (a spare array) cost a walk of
+// the page table.
+func populateAhead[T any](s []T) {
+	sz := unsafe.Sizeof(*new(T))
+	from, to := len(s)+populateEntries, min(len(s)+2*populateEntries, cap(s))
+	if len(s) == 0 {
+		from = 0
+	}
+	if from >= to {
+		return
+	}
+	populate(unsafe.Pointer(unsafe.SliceData(s[from:to])), uintptr(to-from)*sz)
 }
 
 // grow is slices.Grow(s, k) without its clearing of the new room: a new
