@@ -44,8 +44,10 @@ type txHash struct {
 	in, out, addr []uint64
 }
 
-// next returns the hashes of tx, the next transaction of the window.
-func (w *txHashes) next(tx *model.Tx, utxo bool) txHash {
+// next returns the hashes of tx, the next transaction of the window;
+// addrs: whether the window has its outputs' address hashes (UTXO chains:
+// not when the address stage resolves them, addrstage.go).
+func (w *txHashes) next(tx *model.Tx, utxo, addrs bool) txHash {
 	h := txHash{txid: w.txid[w.nt]}
 	w.nt++
 	if utxo {
@@ -56,9 +58,11 @@ func (w *txHashes) next(tx *model.Tx, utxo bool) txHash {
 		}
 		n := len(tx.Outputs)
 		h.out = w.out[w.no : w.no+n]
-		h.addr = w.addr[w.na : w.na+n]
 		w.no += n
-		w.na += n
+		if addrs {
+			h.addr = w.addr[w.na : w.na+n]
+			w.na += n
+		}
 		return h
 	}
 	n := 2 * len(tx.Transfers)
@@ -79,7 +83,6 @@ func addrHashOr(b []byte) uint64 {
 // will probe first.
 func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 	st := a.st
-	ac, ao := st.addrs.cur, st.addrs.old
 	w := &a.pf
 	w.txid, w.in, w.out, w.addr = w.txid[:0], w.in[:0], w.out[:0], w.addr[:0]
 	w.nt, w.ni, w.no, w.na = 0, 0, 0, 0
@@ -98,7 +101,11 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 			}
 			for j := range tx.Outputs {
 				w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
-				w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
+			}
+			if a.as == nil {
+				for j := range tx.Outputs {
+					w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
+				}
 			}
 		}
 		u := st.utxo
@@ -112,23 +119,8 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 		for _, h := range w.out {
 			sink += u.slots[h>>shift]
 		}
-		if ac.n > 0 {
-			for _, h := range w.addr {
-				sink += ac.slots[h>>ac.shift].id
-			}
-		}
-		// A miss there is looked up in the old generation next.
-		if ao.n > 0 {
-			for _, h := range w.addr {
-				sink += ao.slots[h>>ao.shift].id
-			}
-		}
-		// An address the full cache misses is looked up in the address
-		// filter next.
-		if f := st.seg.addrF; f != nil && !st.addrs.complete() {
-			for _, h := range w.addr {
-				sink += f.line(uint32(h >> 32))
-			}
+		if a.as == nil { // else the address stage's, which owns the cache
+			sink += prefetchAddrs(st, w.addr)
 		}
 		// Then the entries the inputs' slots name: the first slot of the
 		// run with the input's fingerprint, among the first few (at the
@@ -174,22 +166,34 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				}
 			}
 		}
-		if ac.n > 0 {
-			for _, h := range w.addr {
-				sink += ac.slots[h>>ac.shift].id
-			}
-		}
-		// A miss there is looked up in the old generation next.
-		if ao.n > 0 {
-			for _, h := range w.addr {
-				sink += ao.slots[h>>ao.shift].id
-			}
-		}
-		if f := g.addrF; f != nil && !st.addrs.complete() {
-			for _, h := range w.addr {
-				sink += f.line(uint32(h >> 32))
-			}
-		}
+		sink += prefetchAddrs(st, w.addr)
 	}
 	a.sink += sink
+}
+
+// prefetchAddrs reads the address cache's slots that looking up the
+// addresses of hashes hs will probe first, and, when the cache is not
+// complete, the address filter's lines, returning their sum.
+func prefetchAddrs(st *chainState, hs []uint64) uint64 {
+	ac, ao := st.addrs.cur, st.addrs.old
+	var sink uint64
+	if ac.n > 0 {
+		for _, h := range hs {
+			sink += ac.slots[h>>ac.shift].id
+		}
+	}
+	// A miss there is looked up in the old generation next.
+	if ao.n > 0 {
+		for _, h := range hs {
+			sink += ao.slots[h>>ao.shift].id
+		}
+	}
+	// An address the full cache misses is looked up in the address filter
+	// next.
+	if f := st.seg.addrF; f != nil && !st.addrs.complete() {
+		for _, h := range hs {
+			sink += f.line(uint32(h >> 32))
+		}
+	}
+	return sink
 }
