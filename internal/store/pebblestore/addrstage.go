@@ -85,7 +85,9 @@ func (a *applier) startAddrStage(blocks []*model.Block, ids []uint64) *addrStage
 	return x
 }
 
-// run resolves the address ids of blocks' outputs.
+// run resolves the address ids of blocks' outputs, in runs of at least
+// prefetchTxs transactions (across blocks: mainnet's early blocks hold one
+// each), publishing after each.
 func (x *addrStage) run(blocks []*model.Block) {
 	a := x.a
 	pos := 0
@@ -95,22 +97,35 @@ func (x *addrStage) run(blocks []*model.Block) {
 		x.finished.Store(true)
 		x.signal()
 	}()
-	for _, blk := range blocks {
-		for i := 0; i < len(blk.Txs); i += prefetchTxs {
-			if x.quit.Load() {
-				return
-			}
-			txs := blk.Txs[i:min(i+prefetchTxs, len(blk.Txs))]
-			x.hs = x.hs[:0]
-			for j := range txs {
-				for k := range txs[j].Outputs {
-					x.hs = append(x.hs, addrHashOr(txs[j].Outputs[k].Address))
+	b, t := 0, 0 // the next run's first block and tx
+	for b < len(blocks) {
+		if x.quit.Load() {
+			return
+		}
+		// Hash the run's addresses, then read their lines.
+		x.hs = x.hs[:0]
+		n, eb, et := 0, b, t
+		for ; eb < len(blocks) && n < prefetchTxs; eb, et = eb+1, 0 {
+			txs := blocks[eb].Txs
+			for ; et < len(txs) && n < prefetchTxs; et, n = et+1, n+1 {
+				for k := range txs[et].Outputs {
+					x.hs = append(x.hs, addrHashOr(txs[et].Outputs[k].Address))
 				}
 			}
-			x.sink += prefetchAddrs(a.st, x.hs)
-			k := 0
-			for j := range txs {
-				outs := txs[j].Outputs
+			if et < len(txs) {
+				break
+			}
+		}
+		x.sink += prefetchAddrs(a.st, x.hs)
+		k := 0
+		for ; b < eb || b == eb && t < et; b, t = b+1, 0 {
+			txs := blocks[b].Txs
+			end := len(txs)
+			if b == eb {
+				end = et
+			}
+			for ; t < end; t++ {
+				outs := txs[t].Outputs
 				for o := range outs {
 					id, err := resolveAddr(a, &x.next, outs[o].Address, x.hs[k])
 					if err != nil {
@@ -122,9 +137,12 @@ func (x *addrStage) run(blocks []*model.Block) {
 					k++
 				}
 			}
-			x.ready.Store(int64(pos))
-			x.signal()
+			if b == eb {
+				break
+			}
 		}
+		x.ready.Store(int64(pos))
+		x.signal()
 	}
 }
 
