@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"context"
+	"math"
 	"runtime/trace"
 	"sync"
 	"sync/atomic"
@@ -51,52 +52,68 @@ import (
 type addrStage struct {
 	a      *applier // s, st, chain, firstA: read only
 	blocks []*model.Block
-	// ids: the id of each output of the batch, in order (0: no address).
-	ids []uint64
-	// ready: how many of ids are set; ended: the stage has ended, at the
-	// end of the batch or at an error (err, errAt). quit: stop early.
-	ready atomic.Int64
-	ended atomic.Bool
-	quit  atomic.Bool
+	// The batch's hashes and ids, in tx order: txh the txidHash of each tx,
+	// inh the utxoHash of each input's outpoint (none for a coinbase), outh
+	// of each output's, ids the address id of each output (0: none).
+	txh, inh, outh, ids []uint64
+	// hashed: the txs whose hashes are set; ready: the txs whose ids are
+	// set too; ended: the stage has ended, at the end of the batch or at an
+	// error (err in tx errTx, at output errAt); quit: stop early.
+	hashed, ready atomic.Int64
+	ended         atomic.Bool
+	quit          atomic.Bool
 	// done closes when the stage's goroutine returns (nil: none started).
 	done chan struct{}
 
 	// Under mu: the stage's state, advanced one run at a time by whichever
 	// goroutine holds it.
-	mu    sync.Mutex
-	next  uint64 // the next new address id (the meta's NextAddr, for the stage)
-	b, t  int    // the next run's first block and tx
-	wpos  int    // ids set
-	err   error
-	errAt int
-	hs    []uint64 // the address hashes of a run's outputs
-	sink  uint64   // the prefetch's reads
-	runs  [2]int   // runs resolved by the stage's goroutine and by the resolve step
+	mu         sync.Mutex
+	next       uint64 // the next new address id (the meta's NextAddr, for the stage)
+	b, t       int    // the next run's first block and tx
+	tw, iw, ow int    // the next run's first tx, input and output in the arrays
+	err        error
+	errTx      int
+	errAt      int
+	hs         []uint64 // the address hashes of a run's outputs
+	sink       uint64   // the prefetch's reads
+	runs       [2]int   // runs resolved by the stage's goroutine and by the resolve step
 
-	// The resolve step's side: the ids known ready, the next one to read.
-	got, pos int
+	// The resolve step's side: its tx, input and output in the arrays, the
+	// txs known ready and hashed, and the output it may not reach (the
+	// stage's error there).
+	tpos, ipos, opos int
+	gotTx, gotHashed int
+	limit            int
 }
 
 // splitMinTxs is the smallest batch whose address stage runs on a
 // goroutine of its own; a smaller one (a tip block, mainnet's early
-// blocks) runs the stage first, on the caller's goroutine, then the rest:
-// the same code and results, without a goroutine to start and wake.
+// blocks) is resolved by the resolve step alone, in the same runs: the
+// same code and results, without a goroutine to start.
 const splitMinTxs = 2 * chunkTxs
 
 // startAddrStage starts the address stage of blocks (UTXO chains, Linked).
-// ids is a buffer to reuse.
-func (a *applier) startAddrStage(blocks []*model.Block, ids []uint64) *addrStage {
-	outs, txs := 0, 0
+// bufs are arrays to reuse (txh, inh, outh, ids).
+func (a *applier) startAddrStage(blocks []*model.Block, bufs *[4][]uint64) *addrStage {
+	ins, outs, txs := 0, 0, 0
 	for _, blk := range blocks {
 		txs += len(blk.Txs)
 		for i := range blk.Txs {
-			outs += len(blk.Txs[i].Outputs)
+			tx := &blk.Txs[i]
+			if !tx.Coinbase {
+				ins += len(tx.Inputs)
+			}
+			outs += len(tx.Outputs)
 		}
 	}
-	if cap(ids) < outs {
-		ids = make([]uint64, outs)
+	for i, n := range [4]int{txs, ins, outs, outs} {
+		if cap(bufs[i]) < n {
+			bufs[i] = make([]uint64, n)
+		}
+		bufs[i] = bufs[i][:n]
 	}
-	x := &addrStage{a: a, blocks: blocks, ids: ids[:outs], next: a.m.NextAddr}
+	x := &addrStage{a: a, blocks: blocks, txh: bufs[0], inh: bufs[1], outh: bufs[2], ids: bufs[3],
+		next: a.m.NextAddr, limit: math.MaxInt}
 	if txs >= splitMinTxs {
 		x.done = make(chan struct{})
 		go func() {
@@ -118,51 +135,66 @@ func (x *addrStage) step(by int) bool {
 	}
 	x.runs[by]++
 	if !x.run() {
-		x.errAt = x.wpos
 		x.ended.Store(true)
 		return false
 	}
 	return true
 }
 
-// run resolves the address ids of the outputs of the next prefetchTxs
-// transactions (across blocks: mainnet's early blocks hold one each) and
-// publishes them; false at the end of the batch or at an error.
+// run hashes the next prefetchTxs transactions (across blocks: mainnet's
+// early blocks hold one each) and resolves their outputs' address ids,
+// publishing each; false at the end of the batch or at an error.
 func (x *addrStage) run() bool {
 	a, blocks := x.a, x.blocks
-	b, t, pos := x.b, x.t, x.wpos
+	b, t := x.b, x.t
 	if b >= len(blocks) {
 		return false
 	}
-	// Hash the run's addresses, then read their lines.
+	// Hash the run's txids, outpoints and addresses, then read the
+	// addresses' lines.
 	x.hs = x.hs[:0]
+	tw, iw, ow := x.tw, x.iw, x.ow
 	n, eb, et := 0, b, t
 	for ; eb < len(blocks) && n < prefetchTxs; eb, et = eb+1, 0 {
 		txs := blocks[eb].Txs
 		for ; et < len(txs) && n < prefetchTxs; et, n = et+1, n+1 {
-			for k := range txs[et].Outputs {
-				x.hs = append(x.hs, addrHashOr(txs[et].Outputs[k].Address))
+			tx := &txs[et]
+			th := txidHash(&tx.ID)
+			x.txh[tw] = th
+			tw++
+			if !tx.Coinbase {
+				for k := range tx.Inputs {
+					in := &tx.Inputs[k]
+					x.inh[iw] = utxoHashOf(txidHash(&in.PrevTxID), in.PrevIndex)
+					iw++
+				}
+			}
+			for k := range tx.Outputs {
+				x.outh[ow] = utxoHashOf(th, uint32(k))
+				ow++
+				x.hs = append(x.hs, addrHashOr(tx.Outputs[k].Address))
 			}
 		}
 		if et < len(txs) {
 			break
 		}
 	}
+	x.hashed.Store(int64(tw))
 	x.sink += prefetchAddrs(a.st, x.hs)
-	k := 0
+	tx0, pos, k := x.tw, x.ow, 0
 	for ; b < eb || b == eb && t < et; b, t = b+1, 0 {
 		txs := blocks[b].Txs
 		end := len(txs)
 		if b == eb {
 			end = et
 		}
-		for ; t < end; t++ {
+		for ; t < end; t, tx0 = t+1, tx0+1 {
 			outs := txs[t].Outputs
 			for o := range outs {
 				id, err := resolveAddr(a, &x.next, outs[o].Address, x.hs[k])
 				if err != nil {
-					x.err, x.wpos = err, pos
-					x.ready.Store(int64(pos))
+					x.err, x.errTx, x.errAt = err, tx0, pos
+					x.ready.Store(int64(tx0))
 					return false
 				}
 				x.ids[pos] = id
@@ -174,49 +206,71 @@ func (x *addrStage) run() bool {
 			break
 		}
 	}
-	x.b, x.t, x.wpos = eb, et, pos
-	x.ready.Store(int64(pos))
+	x.b, x.t, x.tw, x.iw, x.ow = eb, et, tw, iw, ow
+	x.ready.Store(int64(tw))
 	return true
 }
 
-// id returns the id of the batch's next output, resolving runs itself when
-// the stage has not got that far; the stage's error when it stopped there.
-func (x *addrStage) id() (uint64, error) {
-	p := x.pos
-	if p >= x.got {
-		if err := x.wait(p); err != nil {
-			return 0, err
+// window returns the hashes of the resolve step's next n txs (from its
+// current position; ni inputs and no outputs), resolving runs itself when
+// the stage has not hashed that far. Past an error of the stage they are
+// zero: the resolve step stops at the error before it uses them.
+func (x *addrStage) window(n, ni, no int) (txh, inh, outh []uint64) {
+	for end := x.tpos + n; x.gotHashed < end; {
+		if x.gotHashed = int(x.hashed.Load()); x.gotHashed >= end || x.ended.Load() {
+			break
 		}
+		x.help()
 	}
-	x.pos++
+	return x.txh[x.tpos : x.tpos+n], x.inh[x.ipos : x.ipos+ni], x.outh[x.opos : x.opos+no]
+}
+
+// begin readies the resolve step's next tx: its ids are set, or the
+// stage stopped at one of its outputs (limit).
+func (x *addrStage) begin() {
+	for x.tpos >= x.gotTx {
+		if x.gotTx = int(x.ready.Load()); x.tpos < x.gotTx {
+			return
+		}
+		if x.ended.Load() {
+			if x.gotTx = int(x.ready.Load()); x.tpos < x.gotTx {
+				return
+			}
+			// The stage's error is in this tx (a stage that ended at the
+			// end of the batch has every tx ready).
+			x.limit = x.errAt
+			return
+		}
+		x.help()
+	}
+}
+
+// id returns the id of the resolve step's next output; the stage's error
+// when it stopped there.
+func (x *addrStage) id() (uint64, error) {
+	p := x.opos
+	if p >= x.limit {
+		return 0, x.err
+	}
+	x.opos++
 	return x.ids[p], nil
 }
 
-// wait returns once output p's id is set, resolving the runs up to it
-// itself, or the stage's error if it ended before p. Runs it resolves
-// show in an execution trace.
-func (x *addrStage) wait(p int) error {
-	var r *trace.Region
-	defer func() {
-		if r != nil {
-			r.End()
-		}
-	}()
-	for {
-		if x.got = int(x.ready.Load()); p < x.got {
-			return nil
-		}
-		if x.ended.Load() {
-			if x.got = int(x.ready.Load()); p < x.got {
-				return nil
-			}
-			return x.err
-		}
-		if r == nil && trace.IsEnabled() {
-			r = trace.StartRegion(context.Background(), "apply: address stage on the resolve step")
-		}
-		x.step(1)
+// end moves the resolve step past tx.
+func (x *addrStage) end(tx *model.Tx) {
+	x.tpos++
+	if !tx.Coinbase {
+		x.ipos += len(tx.Inputs)
 	}
+}
+
+// help resolves the stage's next run on the resolve step, which has caught
+// up with it; shown in an execution trace.
+func (x *addrStage) help() {
+	if trace.IsEnabled() {
+		defer trace.StartRegion(context.Background(), "apply: address stage on the resolve step").End()
+	}
+	x.step(1)
 }
 
 // finish ends the stage once the resolve step has read every id, and

@@ -117,7 +117,7 @@ func TestApplyAddrStageFailure(t *testing.T) {
 		t.Fatalf("the failing Apply holds %d txs, want at least %d (a stage of its own)", n, splitMinTxs)
 	}
 	err = s.Apply(model.BTC, store.Linked, rest)
-	if err == nil || errors.Is(err, store.ErrChain) {
+	if !errors.Is(err, errCorrupt) || errors.Is(err, store.ErrChain) {
 		t.Fatalf("Apply with an unreadable address log: err = %v, want the log's error", err)
 	}
 	t.Logf("the failed Apply: %v", err)

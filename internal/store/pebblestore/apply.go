@@ -150,7 +150,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	// The regions show in an execution trace (SPOOR_TRACE).
 	r := trace.StartRegion(context.Background(), "apply: resolve")
 	if c.IsUTXO() && mode != store.Unordered {
-		a.as = a.startAddrStage(blocks, st.addrIDs)
+		a.as = a.startAddrStage(blocks, &st.stageBufs)
 	}
 	for _, blk := range blocks {
 		if err = a.block(blk, mode); err != nil {
@@ -163,8 +163,8 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		} else {
 			err = x.finish()
 		}
-		if cap(x.ids) <= 1<<20 {
-			st.addrIDs = x.ids[:0]
+		if cap(x.ids) > 1<<20 {
+			st.stageBufs = [4][]uint64{} // kept for the next Apply unless huge
 		}
 		if err == nil && a.m.NextAddr != x.next {
 			err = fmt.Errorf("pebblestore: %s batch: the address stage handed out ids up to %d, the resolve step counted %d", c, x.next-1, a.m.NextAddr-1)
@@ -404,6 +404,9 @@ func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64,
 
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
 	hs := a.pf.next(tx, a.chain.IsUTXO(), a.as == nil)
+	if a.as != nil {
+		a.as.begin()
+	}
 	if mode == store.Unordered {
 		dup, err := a.stored(&tx.ID, hs.txid)
 		if err != nil || dup {
@@ -567,6 +570,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	}
 	a.m.Txs++
 	a.m.Transfers += transfers
+	if a.as != nil {
+		a.as.end(tx)
+	}
 	return nil
 }
 

@@ -86,12 +86,27 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 	w := &a.pf
 	w.txid, w.in, w.out, w.addr = w.txid[:0], w.in[:0], w.out[:0], w.addr[:0]
 	w.nt, w.ni, w.no, w.na = 0, 0, 0, 0
-	for i := range txs {
-		w.txid = append(w.txid, txidHash(&txs[i].ID))
+	if x := a.as; x != nil {
+		// The address stage hashed them (addrstage.go).
+		ni, no := 0, 0
+		for i := range txs {
+			if !txs[i].Coinbase {
+				ni += len(txs[i].Inputs)
+			}
+			no += len(txs[i].Outputs)
+		}
+		w.txid, w.in, w.out = x.window(len(txs), ni, no)
+	} else {
+		for i := range txs {
+			w.txid = append(w.txid, txidHash(&txs[i].ID))
+		}
 	}
 	var sink uint64
 	if a.chain.IsUTXO() {
 		for i := range txs {
+			if a.as != nil {
+				break // the address stage hashed them
+			}
 			tx := &txs[i]
 			if !tx.Coinbase {
 				for j := range tx.Inputs {
@@ -101,11 +116,7 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 			}
 			for j := range tx.Outputs {
 				w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
-			}
-			if a.as == nil {
-				for j := range tx.Outputs {
-					w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
-				}
+				w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
 			}
 		}
 		u := st.utxo

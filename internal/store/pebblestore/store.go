@@ -81,9 +81,9 @@ type chainState struct {
 	// chunks: the Apply pipeline's indexed chunks, kept for the next Apply
 	// (pipeline.go).
 	chunks []*txChunk
-	// addrIDs: the address stage's ids of the last Apply, kept for the
-	// next (addrstage.go).
-	addrIDs []uint64
+	// stageBufs: the address stage's arrays of the last Apply, kept for
+	// the next (addrstage.go).
+	stageBufs [4][]uint64
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are
