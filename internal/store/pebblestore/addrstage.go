@@ -19,24 +19,29 @@ import (
 // does the first on a goroutine of its own, running ahead over the whole
 // batch: it writes the id of every output, in transaction order, to ids,
 // handing out new ids in the same order as before, so every id and every
-// record is what one goroutine made. The resolve step reads them behind it.
+// record is what one goroutine made. It also hashes each tx's txid and
+// outpoints (txh, inh, outh), which the resolve step's prefetch used to:
+// less work on the critical path. The resolve step reads them behind it.
 //
 // The stage works in runs of prefetchTxs transactions (hash the run's
-// addresses, read their cache lines, resolve them), each under mu, and
-// publishes how many ids are set (an atomic store) after each. The resolve
-// step loads that count; when it has caught up it does not wait for the
-// stage's goroutine but takes mu and resolves the next run itself. It
-// waited at first: Go has no priorities, and on two cores shared with the
-// decoders and the indexer the stage's goroutine, woken or just started,
-// often sat in a run queue for a whole time slice (10 ms) while the resolve
-// step, the critical path, waited for it (≈ 10 waits of 6–10 ms an ingest
-// of the 10⁶ chain in execution traces). So no transaction waits for a
-// core; the stage's goroutine only takes work off the resolve step when it
-// gets one. The hand-over costs no channel operation: an atomic load per
-// output, a lock and an unlock per run.
+// txids, outpoints and addresses, read the addresses' cache lines, resolve
+// them), each under mu, and publishes how many txs are hashed and how many
+// resolved (atomic stores) after each. The resolve step loads those counts;
+// when it has caught up it does not wait for the stage's goroutine but
+// takes mu and resolves the next run itself. It waited at first: Go has no
+// priorities, and on two cores shared with the decoders and the indexer the
+// stage's goroutine, woken or just started, often sat in a run queue for a
+// whole time slice (10 ms) while the resolve step, the critical path,
+// waited for it (9–23 waits, 64–119 ms an ingest of the 10⁶ chain in
+// execution traces; a head start of 256 txs on the caller left 9–10 waits).
+// So no transaction waits for a core; the stage's goroutine takes work off
+// the resolve step whenever it gets one. The hand-over costs no channel
+// operation: an atomic load per tx and per window, a lock and an unlock per
+// run.
 //
-// An error stops the stage where it happened (errAt: the output whose id it
-// could not give); the resolve step returns it when it reaches that output,
+// An error stops the stage where it happened (errTx, errAt: the tx and the
+// output whose id it could not give; the run's hashes are all set, as they
+// come first); the resolve step returns it when it reaches that output,
 // so an Apply fails with the same error, at the same point, as before. When
 // the resolve step fails first, it stops the stage (quit) and waits for its
 // goroutine before the Apply puts the address cache, the address log and
