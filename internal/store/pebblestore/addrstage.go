@@ -91,6 +91,10 @@ type addrStage struct {
 	limit            int
 }
 
+// noAddrStage turns the address stage off (tests: the resolve step alone
+// must give the same store).
+var noAddrStage = false
+
 // splitMinTxs is the smallest batch whose address stage runs on a
 // goroutine of its own; a smaller one (a tip block, mainnet's early
 // blocks) is resolved by the resolve step alone, in the same runs: the

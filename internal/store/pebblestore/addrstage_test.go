@@ -137,3 +137,56 @@ func TestApplyAddrStageFailure(t *testing.T) {
 		t.Fatalf("%d lookups, %d found in the log: the test read no old address", st.addrs.lookups, st.addrs.found)
 	}
 }
+
+// TestAddrStageEqualsSerial applies the same chains with the address stage
+// (on its goroutine for the large batches, on the resolve step for the
+// small ones) and without it (the resolve step resolving each output's
+// address itself, as before the stage): the stores must be identical, with
+// the default address cache and with a small one whose misses are looked
+// up in the segments and the address log, and across reopens.
+func TestAddrStageEqualsSerial(t *testing.T) {
+	chains := map[string][]*model.Block{"utxo-world": newUTXOWorld(7, 400).blocks, "recurring": recurChain(5, 300)}
+	for name, blocks := range chains {
+		for _, o := range []Options{{}, {AddrCacheEntries: 64, SegmentEntries: 500}} {
+			t.Run(fmt.Sprintf("%s/cache-%d", name, o.AddrCacheEntries), func(t *testing.T) {
+				run := func(stage bool) string {
+					noAddrStage = !stage
+					defer func() { noAddrStage = false }()
+					dir := t.TempDir()
+					s, err := OpenWith(dir, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// Batches of 1, 7 and 150 blocks in turn (150: a
+					// stage of its own), a reopen halfway.
+					large := false
+					for i, k := 0, 0; i < len(blocks); k++ {
+						n := min([]int{1, 7, 150}[k%3], len(blocks)-i)
+						batch := blocks[i : i+n]
+						large = large || countTxs(batch) >= splitMinTxs
+						if err := s.Apply(model.BTC, store.Linked, batch); err != nil {
+							t.Fatal(err)
+						}
+						if i < len(blocks)/2 && i+n >= len(blocks)/2 {
+							if err := s.Close(); err != nil {
+								t.Fatal(err)
+							}
+							if s, err = OpenWith(dir, o); err != nil {
+								t.Fatal(err)
+							}
+						}
+						i += n
+					}
+					if !large {
+						t.Fatalf("no batch of %d txs or more: the stage never ran on a goroutine", splitMinTxs)
+					}
+					defer s.Close()
+					return digest(t, s)
+				}
+				if with, without := run(true), run(false); with != without {
+					t.Fatalf("with the address stage %s, without %s", with, without)
+				}
+			})
+		}
+	}
+}

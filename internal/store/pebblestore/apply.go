@@ -149,7 +149,7 @@ func (s *Store) Apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}()
 	// The regions show in an execution trace (SPOOR_TRACE).
 	r := trace.StartRegion(context.Background(), "apply: resolve")
-	if c.IsUTXO() && mode != store.Unordered {
+	if c.IsUTXO() && mode != store.Unordered && !noAddrStage {
 		a.as = a.startAddrStage(blocks, &st.stageBufs)
 	}
 	for _, blk := range blocks {
