@@ -51,9 +51,10 @@ type applier struct {
 	// reads' sum, which keeps them from being optimised away.
 	pf   txHashes
 	sink uint64
-	// as: the address stage (addrstage.go), which resolves the outputs'
-	// address ids ahead of tx on a Linked Apply of a UTXO chain; nil
-	// otherwise (tx resolves them itself).
+	// as: the address stage (addrstage.go), which hashes the txids and
+	// outpoints and resolves the outputs' address ids ahead of tx on a
+	// Linked Apply of a UTXO chain; nil otherwise (prefetch hashes, tx
+	// resolves the addresses itself).
 	as *addrStage
 
 	// The block being applied: its first tx number, and whether its txs'

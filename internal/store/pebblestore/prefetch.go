@@ -22,6 +22,10 @@ import (
 // flight (the reorder buffer filled up behind the first miss) and gained
 // little. It changes nothing: the reads go into a.sink, so that the
 // compiler keeps them.
+//
+// On a Linked Apply of a UTXO chain the address stage (addrstage.go) does
+// the hashing and the address reads, ahead of the resolve step, which
+// takes the hashes from it and reads the UTXO set's lines only.
 
 // prefetchTxs is the number of transactions read ahead at once: their
 // lines (a few hundred for Bitcoin) stay in the first two cache levels.
@@ -107,17 +111,7 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 			if a.as != nil {
 				break // the address stage hashed them
 			}
-			tx := &txs[i]
-			if !tx.Coinbase {
-				for j := range tx.Inputs {
-					in := &tx.Inputs[j]
-					w.in = append(w.in, utxoHashOf(txidHash(&in.PrevTxID), in.PrevIndex))
-				}
-			}
-			for j := range tx.Outputs {
-				w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
-				w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
-			}
+			hashUTXO(w, i, &txs[i])
 		}
 		u := st.utxo
 		if u == nil || len(u.slots) == 0 {
@@ -180,6 +174,21 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 		sink += prefetchAddrs(st, w.addr)
 	}
 	a.sink += sink
+}
+
+// hashUTXO appends the hashes of tx, the window's i-th, of a UTXO chain
+// to w: its inputs' and outputs' outpoints and its outputs' addresses.
+func hashUTXO(w *txHashes, i int, tx *model.Tx) {
+	if !tx.Coinbase {
+		for j := range tx.Inputs {
+			in := &tx.Inputs[j]
+			w.in = append(w.in, utxoHashOf(txidHash(&in.PrevTxID), in.PrevIndex))
+		}
+	}
+	for j := range tx.Outputs {
+		w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
+		w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
+	}
 }
 
 // prefetchAddrs reads the address cache's slots that looking up the
