@@ -51,6 +51,11 @@ type applier struct {
 	// reads' sum, which keeps them from being optimised away.
 	pf   txHashes
 	sink uint64
+	// as: the address stage (addrstage.go), which hashes the txids and
+	// outpoints and resolves the outputs' address ids ahead of tx on a
+	// Linked Apply of a UTXO chain; nil otherwise (prefetch hashes, tx
+	// resolves the addresses itself).
+	as *addrStage
 
 	// The block being applied: its first tx number, and whether its txs'
 	// positions derive from the record it gets (txRec.Derive): not when a
@@ -164,10 +169,27 @@ func (s *Store) apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}()
 	// The regions show in an execution trace (SPOOR_TRACE).
 	r := trace.StartRegion(context.Background(), "apply: resolve")
+	if c.IsUTXO() && mode != store.Unordered && !noAddrStage {
+		a.as = a.startAddrStage(blocks, &st.stageBufs)
+	}
 	for _, blk := range blocks {
 		if err = a.block(blk, mode); err != nil {
 			break
 		}
+	}
+	if x := a.as; x != nil {
+		if err != nil {
+			x.stop()
+		} else {
+			err = x.finish()
+		}
+		if cap(x.ids) > 1<<20 {
+			st.stageBufs = [4][]uint64{} // kept for the next Apply unless huge
+		}
+		if err == nil && a.m.NextAddr != x.next {
+			err = fmt.Errorf("pebblestore: %s batch: the address stage handed out ids up to %d, the resolve step counted %d", c, x.next-1, a.m.NextAddr-1)
+		}
+		a.sink += x.sink
 	}
 	r.End()
 	if err != nil {
@@ -384,6 +406,12 @@ func (a *applier) addrID(addr []byte) (uint64, error) {
 
 // addrIDHash is addrID of addr, whose addrHash is h.
 func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
+	return resolveAddr(a, &a.m.NextAddr, addr, h)
+}
+
+// resolveAddr is addrIDHash with the next new id at *next: the meta's
+// NextAddr, or the address stage's copy of it.
+func resolveAddr(a *applier, next *uint64, addr []byte, h uint64) (uint64, error) {
 	if len(addr) == 0 {
 		return 0, nil
 	}
@@ -405,8 +433,8 @@ func (a *applier) addrIDHash(addr []byte, h uint64) (uint64, error) {
 			return id, nil
 		}
 	}
-	id := a.m.NextAddr
-	a.m.NextAddr++
+	id := *next
+	*next++
 	a.st.addrLog.add(addr, 0, nil)
 	a.st.seg.addAddr(h, id)
 	g.put(addr, h, id)
@@ -434,7 +462,10 @@ func (s *Store) lookupAddr(st *chainState, c model.Chain, addr []byte, h uint64,
 }
 
 func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error {
-	hs := a.pf.next(tx, a.chain.IsUTXO())
+	hs := a.pf.next(tx, a.chain.IsUTXO(), a.as == nil)
+	if a.as != nil {
+		a.as.begin()
+	}
 	if mode == store.Unordered {
 		dup, err := a.stored(&tx.ID, hs.txid)
 		if err != nil || dup {
@@ -488,7 +519,18 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 		rec.Outputs = ch.outs[n0 : n0+n : n0+n]
 		for i := range tx.Outputs {
 			o := &tx.Outputs[i]
-			id, err := a.addrIDHash(o.Address, hs.addr[i])
+			var id uint64
+			var err error
+			if a.as != nil {
+				// The stage hands out new ids in order: one equal to
+				// NextAddr is new, which keeps the meta (and the next
+				// block record's Before) as it would be without the stage.
+				if id, err = a.as.id(); id == a.m.NextAddr {
+					a.m.NextAddr++
+				}
+			} else {
+				id, err = a.addrIDHash(o.Address, hs.addr[i])
+			}
 			if err != nil {
 				return err
 			}
@@ -587,6 +629,9 @@ func (a *applier) tx(blk *model.Block, tx *model.Tx, mode store.ApplyMode) error
 	}
 	a.m.Txs++
 	a.m.Transfers += transfers
+	if a.as != nil {
+		a.as.end(tx)
+	}
 	return nil
 }
 

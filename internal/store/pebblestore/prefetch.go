@@ -22,6 +22,10 @@ import (
 // flight (the reorder buffer filled up behind the first miss) and gained
 // little. It changes nothing: the reads go into a.sink, so that the
 // compiler keeps them.
+//
+// On a Linked Apply of a UTXO chain the address stage (addrstage.go) does
+// the hashing and the address reads, ahead of the resolve step, which
+// takes the hashes from it and reads the UTXO set's lines only.
 
 // prefetchTxs is the number of transactions read ahead at once: their
 // lines (a few hundred for Bitcoin) stay in the first two cache levels.
@@ -44,8 +48,10 @@ type txHash struct {
 	in, out, addr []uint64
 }
 
-// next returns the hashes of tx, the next transaction of the window.
-func (w *txHashes) next(tx *model.Tx, utxo bool) txHash {
+// next returns the hashes of tx, the next transaction of the window;
+// addrs: whether the window has its outputs' address hashes (UTXO chains:
+// not when the address stage resolves them, addrstage.go).
+func (w *txHashes) next(tx *model.Tx, utxo, addrs bool) txHash {
 	h := txHash{txid: w.txid[w.nt]}
 	w.nt++
 	if utxo {
@@ -56,9 +62,11 @@ func (w *txHashes) next(tx *model.Tx, utxo bool) txHash {
 		}
 		n := len(tx.Outputs)
 		h.out = w.out[w.no : w.no+n]
-		h.addr = w.addr[w.na : w.na+n]
 		w.no += n
-		w.na += n
+		if addrs {
+			h.addr = w.addr[w.na : w.na+n]
+			w.na += n
+		}
 		return h
 	}
 	n := 2 * len(tx.Transfers)
@@ -79,27 +87,31 @@ func addrHashOr(b []byte) uint64 {
 // will probe first.
 func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 	st := a.st
-	ac, ao := st.addrs.cur, st.addrs.old
 	w := &a.pf
 	w.txid, w.in, w.out, w.addr = w.txid[:0], w.in[:0], w.out[:0], w.addr[:0]
 	w.nt, w.ni, w.no, w.na = 0, 0, 0, 0
-	for i := range txs {
-		w.txid = append(w.txid, txidHash(&txs[i].ID))
+	if x := a.as; x != nil {
+		// The address stage hashed them (addrstage.go).
+		ni, no := 0, 0
+		for i := range txs {
+			if !txs[i].Coinbase {
+				ni += len(txs[i].Inputs)
+			}
+			no += len(txs[i].Outputs)
+		}
+		w.txid, w.in, w.out = x.window(len(txs), ni, no)
+	} else {
+		for i := range txs {
+			w.txid = append(w.txid, txidHash(&txs[i].ID))
+		}
 	}
 	var sink uint64
 	if a.chain.IsUTXO() {
 		for i := range txs {
-			tx := &txs[i]
-			if !tx.Coinbase {
-				for j := range tx.Inputs {
-					in := &tx.Inputs[j]
-					w.in = append(w.in, utxoHashOf(txidHash(&in.PrevTxID), in.PrevIndex))
-				}
+			if a.as != nil {
+				break // the address stage hashed them
 			}
-			for j := range tx.Outputs {
-				w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
-				w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
-			}
+			hashUTXO(w, i, &txs[i])
 		}
 		u := st.utxo
 		if u == nil || len(u.slots) == 0 {
@@ -112,23 +124,8 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 		for _, h := range w.out {
 			sink += u.slots[h>>shift]
 		}
-		if ac.n > 0 {
-			for _, h := range w.addr {
-				sink += ac.slots[h>>ac.shift].id
-			}
-		}
-		// A miss there is looked up in the old generation next.
-		if ao.n > 0 {
-			for _, h := range w.addr {
-				sink += ao.slots[h>>ao.shift].id
-			}
-		}
-		// An address the full cache misses is looked up in the address
-		// filter next.
-		if f := st.seg.addrF; f != nil && !st.addrs.complete() {
-			for _, h := range w.addr {
-				sink += f.line(uint32(h >> 32))
-			}
+		if a.as == nil { // else the address stage's, which owns the cache
+			sink += prefetchAddrs(st, w.addr)
 		}
 		// Then the entries the inputs' slots name: the first slot of the
 		// run with the input's fingerprint, among the first few (at the
@@ -174,22 +171,49 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 				}
 			}
 		}
-		if ac.n > 0 {
-			for _, h := range w.addr {
-				sink += ac.slots[h>>ac.shift].id
-			}
-		}
-		// A miss there is looked up in the old generation next.
-		if ao.n > 0 {
-			for _, h := range w.addr {
-				sink += ao.slots[h>>ao.shift].id
-			}
-		}
-		if f := g.addrF; f != nil && !st.addrs.complete() {
-			for _, h := range w.addr {
-				sink += f.line(uint32(h >> 32))
-			}
-		}
+		sink += prefetchAddrs(st, w.addr)
 	}
 	a.sink += sink
+}
+
+// hashUTXO appends the hashes of tx, the window's i-th, of a UTXO chain
+// to w: its inputs' and outputs' outpoints and its outputs' addresses.
+func hashUTXO(w *txHashes, i int, tx *model.Tx) {
+	if !tx.Coinbase {
+		for j := range tx.Inputs {
+			in := &tx.Inputs[j]
+			w.in = append(w.in, utxoHashOf(txidHash(&in.PrevTxID), in.PrevIndex))
+		}
+	}
+	for j := range tx.Outputs {
+		w.out = append(w.out, utxoHashOf(w.txid[i], uint32(j)))
+		w.addr = append(w.addr, addrHashOr(tx.Outputs[j].Address))
+	}
+}
+
+// prefetchAddrs reads the address cache's slots that looking up the
+// addresses of hashes hs will probe first, and, when the cache is not
+// complete, the address filter's lines, returning their sum.
+func prefetchAddrs(st *chainState, hs []uint64) uint64 {
+	ac, ao := st.addrs.cur, st.addrs.old
+	var sink uint64
+	if ac.n > 0 {
+		for _, h := range hs {
+			sink += ac.slots[h>>ac.shift].id
+		}
+	}
+	// A miss there is looked up in the old generation next.
+	if ao.n > 0 {
+		for _, h := range hs {
+			sink += ao.slots[h>>ao.shift].id
+		}
+	}
+	// An address the full cache misses is looked up in the address filter
+	// next.
+	if f := st.seg.addrF; f != nil && !st.addrs.complete() {
+		for _, h := range hs {
+			sink += f.line(uint32(h >> 32))
+		}
+	}
+	return sink
 }

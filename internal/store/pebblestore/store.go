@@ -84,6 +84,9 @@ type chainState struct {
 	// chunks: the Apply pipeline's indexed chunks, kept for the next Apply
 	// (pipeline.go).
 	chunks []*txChunk
+	// stageBufs: the address stage's arrays of the last Apply, kept for
+	// the next (addrstage.go).
+	stageBufs [4][]uint64
 }
 
 // assetCacheMax bounds the asset-id cache; past it, further contracts are
