@@ -60,7 +60,8 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG003"
+	segMagic     = "SPSEG004"
+	segMagic3    = "SPSEG003" // read too: the files of layouts 7 and 8
 	groupStride  = 16
 	spentStride  = 64
 	segSections  = 9
@@ -287,12 +288,12 @@ func encodeSeg(d *segData) ([]byte, error) {
 	go func() {
 		defer close(done)
 		groups, gindex, nAddr = encodeGroups(d)
-		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16))
+		groups, _, gblocks = packSection(groups, blockCuts(gindex, 16), colGroups)
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
-	spent, sblocks := packBlocks(spent, blockCuts(sindex, 20))
+	spent, _, sblocks := packSection(spent, blockCuts(sindex, 20), colSpent)
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
 
@@ -505,9 +506,10 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		if addr >= d.addrStart {
 			newFirst, hasNew = first, true
 		}
+		var lastIn uint256.Int
 		for k := i; k < j; k++ {
 			e := at(k)
-			ebuf = appendSegEntry(ebuf, d, e, prevTx)
+			ebuf = appendSegEntry(ebuf, d, e, prevTx, &lastIn)
 			prevTx = d.entTx(e)
 		}
 		if nAddr%groupStride == 0 {
@@ -712,12 +714,20 @@ const (
 	efAsset    = 1 << 4
 	efIn       = 1 << 5
 	efOut      = 1 << 6
+	// efOutSame (SPSEG004): the amount out is the group's last nonzero
+	// amount in before this entry, and is not written (efOut is clear). An
+	// address of a UTXO chain mostly spends what it received, whole: on the
+	// synthetic chain 99 % of the amounts out are the last amount in.
+	efOutSame = 1 << 7
 )
 
 // appendSegEntry appends entry e, whose txnum is a difference from prevTx.
-func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
+// lastIn is the group's last nonzero amount in so far (zero before the
+// first), which an amount out equal to it refers to (efOutSame); it is
+// updated with e's. A nil lastIn writes every amount (the digest's form).
+func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int) []byte {
 	if e.nIn == adjWide {
-		return appendWideEntry(b, &d.wide[e.in].e, prevTx)
+		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
 	}
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
@@ -728,6 +738,12 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	}
 	if e.out != 0 {
 		f |= efOut
+		if lastIn != nil && lastIn[0] == e.out && lastIn[1]|lastIn[2]|lastIn[3] == 0 {
+			f ^= efOut | efOutSame
+		}
+	}
+	if lastIn != nil && e.in != 0 {
+		lastIn.SetUint64(e.in)
 	}
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
@@ -743,14 +759,14 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	if e.in != 0 {
 		b = putAmountU64(b, e.in)
 	}
-	if e.out != 0 {
+	if f&efOut != 0 {
 		b = putAmountU64(b, e.out)
 	}
 	return b
 }
 
 // appendWideEntry is appendSegEntry for a wide entry.
-func appendWideEntry(b []byte, e *segEntry, prevTx uint64) []byte {
+func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int) []byte {
 	inNZ, outNZ := !e.in.IsZero(), !e.out.IsZero()
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
@@ -761,6 +777,13 @@ func appendWideEntry(b []byte, e *segEntry, prevTx uint64) []byte {
 	}
 	if outNZ {
 		f |= efOut
+		if lastIn != nil && e.out == *lastIn {
+			f ^= efOut | efOutSame
+			outNZ = false
+		}
+	}
+	if lastIn != nil && inNZ {
+		*lastIn = e.in
 	}
 	b = putUvarint(b, e.txnum-prevTx)
 	b = append(b, f)
@@ -801,7 +824,10 @@ type segEntry struct {
 	in, out   uint256.Int
 }
 
-func (r *reader) segEntry(prevTx uint64) (e segEntry) {
+// segEntry decodes an entry whose txnum is a difference from prevTx;
+// lastIn is the group's last nonzero amount in so far (zero before its
+// first entry), which it updates.
+func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 	e.txnum = prevTx + r.uvarint()
 	f := r.byte1()
 	if f&efAsset != 0 {
@@ -820,6 +846,15 @@ func (r *reader) segEntry(prevTx uint64) (e segEntry) {
 	}
 	if f&efOut != 0 {
 		e.out = r.amount()
+	}
+	if f&efOutSame != 0 {
+		if f&efOut != 0 || lastIn.IsZero() {
+			r.fail("an amount out the same as no amount in")
+		}
+		e.out = *lastIn
+	}
+	if !e.in.IsZero() {
+		*lastIn = e.in
 	}
 	return e
 }
@@ -922,7 +957,8 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	if len(data) < len(segMagic)+segFooterLen {
 		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
 	}
-	if !bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic)) {
+	v3 := bytes.HasPrefix(data, []byte(segMagic3)) && bytes.HasSuffix(data, []byte(segMagic3))
+	if !v3 && (!bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic))) {
 		return nil, bad("bad magic")
 	}
 	body := len(data) - segFooterLen
@@ -943,6 +979,19 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
 	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
 	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
+	if !v3 {
+		// Format 4: each packed section starts with its column tables.
+		for _, b := range []struct {
+			sec  *blockSec
+			kind colKind
+		}{{&s.groups, colGroups}, {&s.spent, colSpent}} {
+			t, n, err := parseColTables(b.kind, b.sec.packed, false)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("%s: %v", b.sec.name, err))
+			}
+			b.sec.cols, b.sec.at, b.sec.packed = t, b.sec.at+uint64(n), b.sec.packed[n:]
+		}
+	}
 	ng, ns := (s.nAddr+groupStride-1)/groupStride, (s.nSpent+spentStride-1)/spentStride
 	s.gw, s.sw = 8, 12
 	if ng > 0 && uint64(len(s.gindex)) == 16*ng {
@@ -1293,8 +1342,9 @@ func (s *segment) load() (*segData, error) {
 	}
 	err := s.eachGroup(func(id, n, prev uint64, entries []byte) error {
 		r := &reader{b: entries}
+		var lastIn uint256.Int
 		for k := uint64(0); k < n && r.err == nil; k++ {
-			e := r.segEntry(prev)
+			e := r.segEntry(prev, &lastIn)
 			if e.txnum < prev || e.txnum >= s.end {
 				r.fail("entry outside the segment")
 			}

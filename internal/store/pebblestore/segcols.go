@@ -1,0 +1,667 @@
+package pebblestore
+
+// The column codec of segment blocks (codec 3, segment format 4). A block
+// of adjacency groups or of spends is a run of records of a few fields
+// (group heads, tx-number deltas, flag bytes, amounts; or three deltas a
+// spend), each field with its own statistics. zstd found them in each block
+// anew (matches, then literal and sequence tables built per block: two
+// thirds of its CPU went to the tables), huffman over the block's bytes
+// mixed them. Here the block's bytes are split into streams by field (a
+// varint's first byte apart from its continuation bytes, an amount's
+// leading byte apart from the rest), and each stream is Huffman-coded
+// (huff0) with one table per stream for the whole section, built once from
+// the section's counts: the tables are stored once, at the head of the
+// section, and the blocks hold only the coded streams.
+//
+// A block of the codec is, for each stream of its section's kind in order:
+//
+//	uvarint n<<2 | mode, then by mode:
+//	  0 raw        n bytes
+//	  1 huff 1X    uvarint m, m bytes: a huff0 1X stream of n symbols
+//	  2 huff 4X    uvarint m, m bytes: a huff0 4X stream of n symbols
+//	  3 repeat     1 byte, n times
+//
+// The section's head (segment format 4, groups and spent sections) is
+// uvarint nStreams, then per stream uvarint len and a huff0 table of len
+// bytes (len 0: no table, the stream's blocks are raw or repeats). The block
+// index's offsets count from the end of the head.
+//
+// Decoding walks the same fields in the same order, reading each from its
+// stream and writing the block's bytes as the encoder had them: the sparse
+// indexes' offsets into the uncompressed section hold, and the readers of
+// groups and spends are unchanged. A block whose streams do not walk to
+// exactly the length the index implies, with every stream used up, is an
+// error naming the file, the section and the block.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/klauspost/compress/huff0"
+)
+
+// colKind is how a section's bytes split into streams.
+type colKind uint8
+
+const (
+	colNone   colKind = iota // bytes without a known structure: no column codec
+	colGroups                // the adjacency groups (seg.go)
+	colSpent                 // the spends
+)
+
+// Streams of the groups: a group's id delta, its byte length, its count;
+// per entry the tx-number delta's first and further bytes, the flag byte,
+// the rare varints (asset, counts past 2), and per amount its length byte,
+// its leading byte and its further bytes.
+const (
+	gsID = iota
+	gsLen
+	gsCount
+	gsTx
+	gsTxMore
+	gsFlags
+	gsRare
+	gsAmtLen
+	gsAmtLead
+	gsAmtMore
+	gsN
+)
+
+// Streams of the spends: the prevTx delta's first and further bytes, the
+// vout, the spender delta's first and further bytes.
+const (
+	ssPrev = iota
+	ssPrevMore
+	ssVout
+	ssSpender
+	ssSpenderMore
+	ssN
+)
+
+const colMaxStreams = gsN
+
+func (k colKind) streams() int {
+	switch k {
+	case colGroups:
+		return gsN
+	case colSpent:
+		return ssN
+	}
+	return 0
+}
+
+// colWalk moves a block's fields between its bytes and its streams: split
+// (join false) reads src and appends each field to its stream; join reads
+// each field from its stream and appends it to out.
+type colWalk struct {
+	join bool
+	src  []byte                // split: the block's bytes, consumed
+	st   [colMaxStreams][]byte // split: appended; join: consumed
+	out  []byte                // join: the block's bytes
+	bad  bool
+}
+
+func (w *colWalk) next(s int) byte {
+	var b []byte
+	if w.join {
+		b = w.st[s]
+	} else {
+		b = w.src
+	}
+	if len(b) == 0 {
+		w.bad = true
+		return 0
+	}
+	c := b[0]
+	if w.join {
+		w.st[s] = b[1:]
+		w.out = append(w.out, c)
+	} else {
+		w.src = b[1:]
+		w.st[s] = append(w.st[s], c)
+	}
+	return c
+}
+
+// uv moves a uvarint, its first byte through stream s and the others
+// through more, and returns its value.
+func (w *colWalk) uv(s, more int) uint64 {
+	c := w.next(s)
+	v := uint64(c & 0x7f)
+	for shift := uint(7); c >= 0x80 && !w.bad; shift += 7 {
+		if shift > 63 {
+			w.bad = true
+			return 0
+		}
+		c = w.next(more)
+		v |= uint64(c&0x7f) << shift
+	}
+	return v
+}
+
+// amount moves an amount: its length byte, its leading byte, the rest.
+func (w *colWalk) amount() {
+	n := w.next(gsAmtLen)
+	if n > 32 {
+		w.bad = true
+		return
+	}
+	if n > 0 {
+		w.next(gsAmtLead)
+	}
+	for i := 1; i < int(n) && !w.bad; i++ {
+		w.next(gsAmtMore)
+	}
+}
+
+// done reports whether the walk is at the end of its input.
+func (w *colWalk) done() bool {
+	if !w.join {
+		return len(w.src) == 0
+	}
+	for _, s := range w.st {
+		if len(s) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// walked returns the bytes moved so far on the block's side.
+func (w *colWalk) pos(srcLen int) int {
+	if w.join {
+		return len(w.out)
+	}
+	return srcLen - len(w.src)
+}
+
+// walk moves every record of a block of kind k; want bounds what a join
+// writes. It returns false where the block is not a run of whole records.
+func (w *colWalk) walk(k colKind, want int) bool {
+	srcLen := len(w.src)
+	for !w.bad && !w.done() {
+		if w.join && len(w.out) >= want {
+			return false
+		}
+		switch k {
+		case colGroups:
+			w.uv(gsID, gsID)
+			n := w.uv(gsLen, gsLen)
+			at := w.pos(srcLen)
+			c := w.uv(gsCount, gsCount)
+			for e := c >> 1; e > 0 && !w.bad; e-- {
+				w.uv(gsTx, gsTxMore)
+				f := w.next(gsFlags)
+				if f&efAsset != 0 {
+					w.uv(gsRare, gsRare)
+				}
+				if f&efInMask == 3 {
+					w.uv(gsRare, gsRare)
+				}
+				if f>>efOutShift&efInMask == 3 {
+					w.uv(gsRare, gsRare)
+				}
+				if f&efIn != 0 {
+					w.amount()
+				}
+				if f&efOut != 0 {
+					w.amount()
+				}
+				if w.pos(srcLen)-at > int(min(n, 1<<31)) {
+					return false // past the group's length
+				}
+			}
+			if uint64(w.pos(srcLen)-at) != n {
+				return false
+			}
+		case colSpent:
+			w.uv(ssPrev, ssPrevMore)
+			w.uv(ssVout, ssVout)
+			w.uv(ssSpender, ssSpenderMore)
+		default:
+			return false
+		}
+	}
+	return !w.bad && (!w.join || len(w.out) == want)
+}
+
+// Stream modes.
+const (
+	colRaw = iota
+	colHuff1
+	colHuff4
+	colRepeat
+)
+
+// colHuff4Min: streams of this many symbols or more are coded 4X (four
+// interleaved streams decode faster; below it the jump table costs more).
+const colHuff4Min = 1024
+
+// colTables are a section's Huffman tables, one per stream (nil: none).
+type colTables struct {
+	kind colKind
+	enc  [colMaxStreams]*huff0.Scratch // encoding: a Scratch holding the table
+	dec  [colMaxStreams]*huff0.Decoder
+}
+
+// colSample returns bytes with the symbol counts cnt scaled to about 32 KB,
+// every counted symbol at least once: huff0 builds a table from its input,
+// so this input gives the section's table.
+func colSample(cnt *[256]uint64) []byte {
+	var total uint64
+	for _, c := range cnt {
+		total += c
+	}
+	if total == 0 {
+		return nil
+	}
+	const size = 32 << 10
+	var out []byte
+	for sym, c := range cnt {
+		if c == 0 {
+			continue
+		}
+		n := max(1, c*size/total)
+		for i := uint64(0); i < n; i++ {
+			out = append(out, byte(sym))
+		}
+	}
+	return out
+}
+
+// colHead builds the tables of a section of kind k from its streams'
+// symbol counts and returns the section's head that stores them. The
+// encoders take their tables from the head (parseColTables), as the
+// decoders do.
+func colHead(k colKind, cnt *[colMaxStreams][256]uint64) []byte {
+	head := putUvarint(nil, uint64(k.streams()))
+	for s := 0; s < k.streams(); s++ {
+		var tbl []byte
+		if smp := colSample(&cnt[s]); smp != nil {
+			var sc huff0.Scratch
+			if _, _, err := huff0.Compress1X(smp, &sc); err == nil {
+				tbl = sc.OutTable
+			}
+		}
+		head = putUvarint(head, uint64(len(tbl)))
+		head = append(head, tbl...)
+	}
+	return head
+}
+
+var errColHead = errors.New("bad column tables")
+
+// parseColTables reads a section's head: the tables (for decoding, and
+// with enc for encoding too) and the head's length.
+func parseColTables(k colKind, sec []byte, enc bool) (*colTables, int, error) {
+	r := &reader{b: sec}
+	n := r.uvarint()
+	if r.err != nil || n != uint64(k.streams()) {
+		return nil, 0, fmt.Errorf("%w: %d streams for %d", errColHead, n, k.streams())
+	}
+	t := &colTables{kind: k}
+	for s := 0; s < int(n); s++ {
+		tbl := r.lenBytes()
+		if r.err != nil {
+			return nil, 0, fmt.Errorf("%w: stream %d's table: %v", errColHead, s, r.err)
+		}
+		if len(tbl) == 0 {
+			continue
+		}
+		sc, rest, err := huff0.ReadTable(tbl, &huff0.Scratch{})
+		if err != nil || len(rest) != 0 {
+			return nil, 0, fmt.Errorf("%w: stream %d's table (%d bytes)", errColHead, s, len(tbl))
+		}
+		if enc {
+			t.enc[s] = sc
+		} else {
+			t.dec[s] = sc.Decoder()
+		}
+	}
+	return t, len(sec) - len(r.b), nil
+}
+
+// colSplit splits a block of kind k into w's streams (with the walker:
+// the reference the fast splitters are tested against); false where the
+// block is not a run of whole records.
+func colSplit(k colKind, raw []byte, w *colWalk) bool {
+	*w = colWalk{src: raw, st: w.st}
+	for s := range w.st {
+		w.st[s] = w.st[s][:0]
+	}
+	return w.walk(k, 0)
+}
+
+// colStreams holds the streams of a run of blocks split at once, the
+// blocks' streams one after the other: block i's stream s is
+// st[s][ends[i−1][s]:ends[i][s]]; ok[i] is false where block i did not split.
+type colStreams struct {
+	st   [colMaxStreams][]byte
+	ends [][colMaxStreams]int
+	ok   []bool
+}
+
+// split appends the streams of blocks k0 … k1−1 of sec (cut at cuts) of
+// kind k, and adds every stream's symbols to cnt.
+func (c *colStreams) split(k colKind, sec []byte, cuts []uint64, k0, k1 int, cnt *[colMaxStreams][256]uint64) {
+	for i := k0; i < k1; i++ {
+		if i == k0+1 {
+			// Room for every block's streams at the first one's shares of
+			// its bytes, and a quarter more: appends that outgrow their
+			// room copy what they hold.
+			var size uint64
+			if k1 < len(cuts) {
+				size = cuts[k1] - cuts[k0]
+			} else {
+				size = uint64(len(sec)) - cuts[k0]
+			}
+			first := uint64(max(1, len(blockOf(sec, cuts, k0))))
+			for s := range c.st {
+				c.st[s] = append(make([]byte, 0, uint64(len(c.st[s]))*size/first*5/4+256), c.st[s]...)
+			}
+		}
+		var ok bool
+		at := c.st
+		switch k {
+		case colGroups:
+			ok = splitGroups(blockOf(sec, cuts, i), &c.st)
+		case colSpent:
+			ok = splitSpent(blockOf(sec, cuts, i), &c.st)
+		}
+		if !ok {
+			c.st = at // the block is packed by another codec
+			for s := range c.st {
+				c.st[s] = c.st[s][:len(at[s])]
+			}
+		}
+		var e [colMaxStreams]int
+		for s := range e {
+			e[s] = len(c.st[s])
+		}
+		c.ends, c.ok = append(c.ends, e), append(c.ok, ok)
+	}
+	for s := 0; s < k.streams(); s++ {
+		h := &cnt[s]
+		for _, b := range c.st[s] {
+			h[b]++
+		}
+	}
+}
+
+// block returns the streams of the i-th block split.
+func (c *colStreams) block(i int) (st [colMaxStreams][]byte, ok bool) {
+	for s := range st {
+		a := 0
+		if i > 0 {
+			a = c.ends[i-1][s]
+		}
+		st[s] = c.st[s][a:c.ends[i][s]]
+	}
+	return st, c.ok[i]
+}
+
+// uvLen returns the length of the uvarint at the start of b, or 0.
+func uvLen(b []byte) int {
+	for i := 0; i < len(b) && i < binary.MaxVarintLen64; i++ {
+		if b[i] < 0x80 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// splitGroups appends the streams of a block of groups to st: what the
+// walker does (colWalk.walk, colGroups), in straight code (the streams in
+// locals, the bytes moved one at a time: a close splits every block).
+func splitGroups(b []byte, st *[colMaxStreams][]byte) bool {
+	id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore := st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore]
+	ok := true
+groups:
+	for len(b) > 0 {
+		n := uvLen(b)
+		if n == 0 {
+			ok = false
+			break groups
+		}
+		for _, c := range b[:n] {
+			id = append(id, c)
+		}
+		b = b[n:]
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			ok = false
+			break groups
+		}
+		for _, c := range b[:n] {
+			ln = append(ln, c)
+		}
+		body := b[n : n+int(l)]
+		b = b[n+int(l):]
+		c, n := binary.Uvarint(body)
+		if n <= 0 {
+			ok = false
+			break groups
+		}
+		for _, c := range body[:n] {
+			cnt = append(cnt, c)
+		}
+		body = body[n:]
+		for e := c >> 1; e > 0; e-- {
+			n = uvLen(body)
+			if n == 0 || n == len(body) {
+				ok = false
+				break groups
+			}
+			tx = append(tx, body[0])
+			for _, c := range body[1:n] {
+				txMore = append(txMore, c)
+			}
+			f := body[n]
+			flags = append(flags, f)
+			body = body[n+1:]
+			if f&(efAsset|efInMask|efInMask<<efOutShift) != 0 {
+				k := 0
+				if f&efAsset != 0 {
+					k++
+				}
+				if f&efInMask == 3 {
+					k++
+				}
+				if f>>efOutShift&efInMask == 3 {
+					k++
+				}
+				for ; k > 0; k-- {
+					if n = uvLen(body); n == 0 {
+						ok = false
+						break groups
+					}
+					for _, c := range body[:n] {
+						rare = append(rare, c)
+					}
+					body = body[n:]
+				}
+			}
+			for m := byte(efIn); m <= efOut; m <<= 1 {
+				if f&m == 0 {
+					continue
+				}
+				if len(body) == 0 || body[0] > 32 || int(body[0]) >= len(body) {
+					ok = false
+					break groups
+				}
+				a := int(body[0])
+				amtLen = append(amtLen, body[0])
+				if a > 0 {
+					amtLead = append(amtLead, body[1])
+					for _, c := range body[2 : 1+a] {
+						amtMore = append(amtMore, c)
+					}
+				}
+				body = body[1+a:]
+			}
+		}
+		if len(body) != 0 {
+			ok = false
+			break groups
+		}
+	}
+	st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore] = id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore
+	return ok
+}
+
+// splitSpent appends the streams of a block of spends to st.
+func splitSpent(b []byte, st *[colMaxStreams][]byte) bool {
+	prev, prevMore, vout, sp, spMore := st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore]
+	ok := true
+	for len(b) > 0 {
+		n := uvLen(b)
+		if n == 0 {
+			ok = false
+			break
+		}
+		prev = append(prev, b[0])
+		for _, c := range b[1:n] {
+			prevMore = append(prevMore, c)
+		}
+		b = b[n:]
+		if n = uvLen(b); n == 0 {
+			ok = false
+			break
+		}
+		for _, c := range b[:n] {
+			vout = append(vout, c)
+		}
+		b = b[n:]
+		if n = uvLen(b); n == 0 {
+			ok = false
+			break
+		}
+		sp = append(sp, b[0])
+		for _, c := range b[1:n] {
+			spMore = append(spMore, c)
+		}
+		b = b[n:]
+	}
+	st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore] = prev, prevMore, vout, sp, spMore
+	return ok
+}
+
+// colPack appends the streams of a block of t's kind, coded with t's
+// tables.
+func colPack(out []byte, t *colTables, st *[colMaxStreams][]byte) []byte {
+	for s := 0; s < t.kind.streams(); s++ {
+		in := st[s]
+		n := uint64(len(in))
+		if n > 0 && t.enc[s] != nil && n <= huffPiece {
+			sc := t.enc[s]
+			sc.Reuse = huff0.ReusePolicyMust
+			var c []byte
+			var err error
+			mode := uint64(colHuff1)
+			if n >= colHuff4Min {
+				mode = colHuff4
+				c, _, err = huff0.Compress4X(in, sc)
+			} else {
+				c, _, err = huff0.Compress1X(in, sc)
+			}
+			if err == nil {
+				out = putUvarint(out, n<<2|mode)
+				out = putUvarint(out, uint64(len(c)))
+				out = append(out, c...)
+				continue
+			}
+		}
+		if n > 1 && repeated(in) {
+			out = putUvarint(out, n<<2|colRepeat)
+			out = append(out, in[0])
+			continue
+		}
+		out = putUvarint(out, n<<2|colRaw)
+		out = append(out, in...)
+	}
+	return out
+}
+
+func repeated(b []byte) bool {
+	for _, c := range b[1:] {
+		if c != b[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// colUnpack decodes a block of the column codec (p, after the codec byte)
+// of want bytes. Nothing is allocated past what the block's bytes can
+// decode to: a coded stream claims at most 8 symbols a byte (huff0 codes
+// take at least a bit), and the streams together exactly want.
+func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
+	if t == nil {
+		return nil, errors.New("a column block in a section without tables")
+	}
+	var w colWalk
+	w.join = true
+	total := 0
+	r := &reader{b: p}
+	for s := 0; s < t.kind.streams(); s++ {
+		h := r.uvarint()
+		if r.err != nil {
+			return nil, fmt.Errorf("stream %d: %v", s, r.err)
+		}
+		n, mode := h>>2, h&3
+		if n > uint64(want-total) {
+			return nil, fmt.Errorf("stream %d: %d bytes, more than the block's %d", s, n, want)
+		}
+		total += int(n)
+		var st []byte
+		switch mode {
+		case colRaw:
+			st = r.bytes(int(n))
+		case colRepeat:
+			c := r.byte1()
+			if r.err == nil {
+				st = bytes.Repeat([]byte{c}, int(n))
+			}
+		default:
+			c := r.lenBytes()
+			if r.err != nil {
+				break
+			}
+			d := t.dec[s]
+			if d == nil {
+				return nil, fmt.Errorf("stream %d: coded, and no table", s)
+			}
+			if n == 0 || n > 8*uint64(len(c))+8 || mode == colHuff4 && n < colHuff4Min {
+				return nil, fmt.Errorf("stream %d: %d symbols in %d bytes (mode %d)", s, n, len(c), mode)
+			}
+			var err error
+			if mode == colHuff4 {
+				st, err = d.Decompress4X(make([]byte, 0, n), c)
+			} else {
+				// The 1X decoder wants room past the last symbol (it
+				// decodes four at a time): the length is checked below.
+				st, err = d.Decompress1X(make([]byte, 0, n+8), c)
+			}
+			if err != nil || len(st) != int(n) {
+				return nil, fmt.Errorf("stream %d: huffman: %d of %d symbols, %v", s, len(st), n, err)
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("stream %d: %v", s, r.err)
+		}
+		w.st[s] = st
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the streams", len(r.b))
+	}
+	if total != want {
+		return nil, fmt.Errorf("streams of %d bytes for a block of %d", total, want)
+	}
+	w.out = make([]byte, 0, want)
+	if !w.walk(t.kind, want) {
+		return nil, errors.New("the streams do not join into whole records")
+	}
+	return w.out, nil
+}
