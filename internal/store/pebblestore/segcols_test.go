@@ -1,0 +1,432 @@
+package pebblestore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/holiman/uint256"
+)
+
+// colWorld returns a segment's content with every field of an adjacency
+// entry in use: assets, counts of 3 and more, amounts of every width up to
+// 256 bits (wide entries), amounts out equal to the group's last amount in
+// (and equal to an earlier one, or to the entry's own amount in, which are
+// not referred to), groups of one and of many entries; and spends with
+// vouts and distances of every width.
+func colWorld(seed uint64, n int) *segData {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	d := &segData{start: 1000, end: 1000 + uint64(n), addrStart: 500, addrEnd: 500 + uint64(n)}
+	lastIn := map[uint64]*uint256.Int{}
+	amount := func() *uint256.Int {
+		switch rng.IntN(6) {
+		case 0:
+			return new(uint256.Int)
+		case 1:
+			return uint256.NewInt(5_000_000_000)
+		case 2: // wide: past 64 bits
+			v := new(uint256.Int).Lsh(uint256.NewInt(rng.Uint64()|1), uint(64+rng.IntN(190)))
+			return v
+		default:
+			return uint256.NewInt(rng.Uint64N(1 << (8 * (1 + rng.IntN(7)))))
+		}
+	}
+	for tx := d.start; tx < d.end; tx++ {
+		for k := 0; k < 1+rng.IntN(4); k++ {
+			addr := 1 + rng.Uint64N(uint64(n)/3+1)
+			if rng.IntN(3) == 0 {
+				addr = d.addrStart + rng.Uint64N(uint64(n))
+			}
+			in, out := amount(), amount()
+			switch rng.IntN(4) {
+			case 0: // spends what it received last
+				if l := lastIn[addr]; l != nil {
+					out = l.Clone()
+				}
+			case 1:
+				out = in.Clone() // its own amount in: not a reference
+			}
+			nIn, nOut := rng.Uint64N(3), rng.Uint64N(3)
+			if rng.IntN(8) == 0 {
+				nIn, nOut = 3+rng.Uint64N(300), 3+rng.Uint64N(70000)
+			}
+			var asset uint32
+			if rng.IntN(5) == 0 {
+				asset = uint32(1 + rng.IntN(3000))
+			}
+			d.addAdj(addr, tx, asset, nIn, nOut, in, out)
+			if !in.IsZero() {
+				lastIn[addr] = in
+			}
+		}
+		for k := 0; k < rng.IntN(3); k++ {
+			d.spent = append(d.spent, spentEnt{prevTx: 1 + rng.Uint64N(tx), vout: uint32(rng.Uint64N(1 << (4 * rng.IntN(8)))), spender: tx})
+		}
+	}
+	// A segment spends an output once.
+	seen := map[[2]uint64]bool{}
+	d.spent = slices.DeleteFunc(d.spent, func(s spentEnt) bool {
+		k := [2]uint64{s.prevTx, uint64(s.vout)}
+		dup := seen[k]
+		seen[k] = true
+		return dup
+	})
+	return d
+}
+
+// colSections returns the groups and spends of d, encoded, with their cuts.
+func colSections(d *segData) (groups []byte, gcuts []uint64, spent []byte, scuts []uint64) {
+	groups, gindex, _ := encodeGroups(d)
+	spent, sindex := encodeSpent(d)
+	return groups, blockCuts(gindex, 16), spent, blockCuts(sindex, 20)
+}
+
+// TestColSplitMatchesWalker: the straight-code splitters give the streams
+// the walker gives (the walker also joins them back), and refuse what it
+// refuses: whole sections, every block, and every block cut short or with
+// a byte changed.
+func TestColSplitMatchesWalker(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, seed := range []uint64{1, 2, 3} {
+		groups, gcuts, spent, scuts := colSections(colWorld(seed, 3000))
+		for _, c := range []struct {
+			k    colKind
+			sec  []byte
+			cuts []uint64
+		}{{colGroups, groups, gcuts}, {colSpent, spent, scuts}} {
+			check := func(raw []byte) bool {
+				var st [colMaxStreams][]byte
+				var ok bool
+				if c.k == colGroups {
+					ok = splitGroups(raw, &st)
+				} else {
+					ok = splitSpent(raw, &st)
+				}
+				var w colWalk
+				wok := colSplit(c.k, raw, &w)
+				if ok != wok {
+					t.Fatalf("kind %d, %d bytes: split %v, walker %v", c.k, len(raw), ok, wok)
+				}
+				if !ok {
+					return false
+				}
+				for s := range st {
+					if !bytes.Equal(st[s], w.st[s]) {
+						t.Fatalf("kind %d: stream %d differs", c.k, s)
+					}
+				}
+				j := colWalk{join: true, st: st}
+				if !j.walk(c.k, len(raw)) || !bytes.Equal(j.out, raw) {
+					t.Fatalf("kind %d: the streams join to %d bytes, not the block's %d", c.k, len(j.out), len(raw))
+				}
+				return true
+			}
+			if !check(c.sec) {
+				t.Fatalf("kind %d: the section does not split", c.k)
+			}
+			refused := 0
+			for i := range c.cuts {
+				raw := blockOf(c.sec, c.cuts, i)
+				if !check(raw) {
+					t.Fatalf("kind %d block %d does not split", c.k, i)
+				}
+				if !check(raw[:len(raw)-1]) {
+					refused++
+				}
+				bad := slices.Clone(raw)
+				bad[rng.IntN(len(bad))] ^= byte(1 + rng.IntN(255))
+				check(bad)
+			}
+			if c.k == colGroups && refused != len(c.cuts) {
+				t.Errorf("groups: %d of %d blocks cut short split", len(c.cuts)-refused, len(c.cuts))
+			}
+		}
+	}
+}
+
+// TestColPackRoundTrip: sections packed with the column codec read back
+// block by block, with the codec in use for most blocks; the head's
+// tables parse; two packings are byte for byte the same.
+func TestColPackRoundTrip(t *testing.T) {
+	for _, seed := range []uint64{1, 2} {
+		groups, gcuts, spent, scuts := colSections(colWorld(seed, 40000))
+		for _, c := range []struct {
+			k    colKind
+			name string
+			sec  []byte
+			cuts []uint64
+		}{{colGroups, "groups", groups, gcuts}, {colSpent, "spent", spent, scuts}} {
+			packed, hdr, bidx := packSection(c.sec, c.cuts, c.k)
+			again, hdr2, bidx2 := packSection(c.sec, c.cuts, c.k)
+			if !bytes.Equal(packed, again) || hdr != hdr2 || !bytes.Equal(bidx, bidx2) {
+				t.Fatalf("%s: two packings differ", c.name)
+			}
+			if len(c.cuts) < 2*packSplitMin {
+				t.Fatalf("%s: %d blocks, too few to pack in two halves", c.name, len(c.cuts))
+			}
+			tables, n, err := parseColTables(c.k, packed, false)
+			if err != nil || n != hdr {
+				t.Fatalf("%s: head: %d of %d bytes, %v", c.name, n, hdr, err)
+			}
+			b := &blockSec{name: c.name, packed: packed[hdr:], bidx: bidx, cols: tables}
+			if err := b.check(func(k int) uint64 { return c.cuts[k] }, blockStride*len(c.cuts)); err != nil {
+				t.Fatal(err)
+			}
+			codecs := map[byte]int{}
+			for k := range c.cuts {
+				codecs[b.packed[binary.BigEndian.Uint64(bidx[8+8*k:])]]++
+				end := uint64(len(c.sec))
+				if k+1 < len(c.cuts) {
+					end = c.cuts[k+1]
+				}
+				got, err := b.block("x.seg", k, c.cuts[k], end)
+				if err != nil || !bytes.Equal(got, c.sec[c.cuts[k]:end]) {
+					t.Fatalf("%s block %d: %d bytes, %v", c.name, k, len(got), err)
+				}
+			}
+			if codecs[codecCols] < len(c.cuts)/2 {
+				t.Errorf("%s: codecs %v: the column codec packed under half the blocks", c.name, codecs)
+			}
+			t.Logf("%s: %d raw bytes, %d packed (head %d), codecs %v", c.name, len(c.sec), len(packed), hdr, codecs)
+		}
+	}
+}
+
+// TestColBlockDamage: a column block with a byte changed or cut short is
+// an error naming the file, the section and the block, or bytes of the
+// block's length (a changed raw byte or Huffman code may decode to other
+// records, which only the file's checksum tells, as for raw blocks), never
+// a panic.
+func TestColBlockDamage(t *testing.T) {
+	groups, gcuts, _, _ := colSections(colWorld(4, 600))
+	packed, hdr, bidx := packSection(groups, gcuts, colGroups)
+	tables, _, err := parseColTables(colGroups, packed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := packed[hdr:]
+	tested, caught, silent := 0, 0, 0
+	for k := range gcuts {
+		a := binary.BigEndian.Uint64(bidx[8+8*k:])
+		z := uint64(len(body))
+		if k+1 < len(gcuts) {
+			z = binary.BigEndian.Uint64(bidx[8+8*(k+1):])
+		}
+		if body[a] != codecCols {
+			continue
+		}
+		tested++
+		end := uint64(len(groups))
+		if k+1 < len(gcuts) {
+			end = gcuts[k+1]
+		}
+		want := groups[gcuts[k]:end]
+		for i := a + 1; i < z; i += 1 + (i-a)/64 {
+			for _, x := range []byte{0x01, 0x80, 0xff} {
+				bad := slices.Clone(body)
+				bad[i] ^= x
+				bs := &blockSec{name: "groups", packed: bad, bidx: bidx, raw: uint64(len(groups)), cols: tables}
+				got, err := bs.block("x.seg", k, gcuts[k], end)
+				if err == nil {
+					// The same bytes (a bit the decoding does not use), or
+					// a Huffman stream decoded to other symbols that still
+					// join into records: only the file's checksum can tell,
+					// as for raw blocks.
+					if !bytes.Equal(got, want) {
+						silent++
+					}
+					continue
+				}
+				caught++
+				if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "x.seg") || !strings.Contains(err.Error(), "groups block") {
+					t.Fatalf("block %d byte %d ^%#x: err = %v", k, i-a, x, err)
+				}
+			}
+		}
+		short := append(slices.Clone(body[:z-1]), body[z:]...)
+		bs := &blockSec{name: "groups", packed: short, bidx: bidx, raw: uint64(len(groups)), cols: tables}
+		if _, err := bs.block("x.seg", k, gcuts[k], end); err == nil {
+			t.Fatalf("block %d cut short by a byte: no error", k)
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no block in the column codec")
+	}
+	t.Logf("%d blocks: %d changes caught, %d decoded to other records", tested, caught, silent)
+	if caught == 0 {
+		t.Error("no change caught")
+	}
+	// A column block in a section without tables (a format-3 file).
+	k := 0
+	for ; body[binary.BigEndian.Uint64(bidx[8+8*k:])] != codecCols; k++ {
+	}
+	bs := &blockSec{name: "groups", packed: body, bidx: bidx, raw: uint64(len(groups))}
+	if _, err := bs.block("x.seg", k, gcuts[k], gcuts[k+1]); err == nil || !errors.Is(err, errCorrupt) {
+		t.Fatalf("a column block without tables: err = %v", err)
+	}
+}
+
+// TestColHeadDamage: a section head that does not parse is an error of the
+// segment's open.
+func TestColHeadDamage(t *testing.T) {
+	groups, gcuts, _, _ := colSections(colWorld(4, 600))
+	packed, hdr, _ := packSection(groups, gcuts, colGroups)
+	if _, _, err := parseColTables(colSpent, packed, false); err == nil {
+		t.Error("a groups head read as a spent head")
+	}
+	for i := 0; i < hdr; i++ {
+		bad := slices.Clone(packed[:hdr])
+		bad[i] ^= 0x55
+		parseColTables(colGroups, bad, false) // an error or tables: no panic
+	}
+	if _, _, err := parseColTables(colGroups, packed[:hdr-1], false); err == nil {
+		t.Error("a head cut short parsed")
+	}
+}
+
+// TestOutSameReference: an amount out equal to the group's last amount in
+// (before the entry) is a flag and no bytes; the same amount equal only to
+// an earlier amount in, or to the entry's own, is written; the digest's
+// form (nil lastIn) never refers; every form decodes to the entries.
+func TestOutSameReference(t *testing.T) {
+	d := &segData{start: 10, end: 20}
+	big := new(uint256.Int).Lsh(uint256.NewInt(7), 200)
+	add := func(tx uint64, in, out *uint256.Int) { d.addAdj(1, tx, 0, 1, 1, in, out) }
+	add(10, uint256.NewInt(500), new(uint256.Int))    // in 500
+	add(11, new(uint256.Int), uint256.NewInt(500))    // out 500: the last in → flag
+	add(12, uint256.NewInt(700), uint256.NewInt(700)) // out = its own in: written
+	add(13, uint256.NewInt(900), new(uint256.Int))    // in 900
+	add(14, new(uint256.Int), uint256.NewInt(700))    // out = an earlier in: written
+	add(15, big, new(uint256.Int))                    // a wide in
+	add(16, new(uint256.Int), big.Clone())            // out = the wide last in → flag
+	add(17, new(uint256.Int), big.Clone())            // again: still the last in → flag
+	wantFlag := []bool{false, true, false, false, false, false, true, true}
+	var lastIn uint256.Int
+	var ref, plain []byte
+	prev := d.start
+	for i := range d.adj {
+		e := &d.adj[i]
+		before := len(ref)
+		ref = appendSegEntry(ref, d, e, prev, &lastIn)
+		plain = appendSegEntry(plain, d, e, prev, nil)
+		f := ref[before+1]
+		if got := f&efOutSame != 0; got != wantFlag[i] {
+			t.Errorf("entry %d: flag %v, want %v", i, got, wantFlag[i])
+		}
+		prev = d.entTx(e)
+	}
+	if len(ref) >= len(plain) {
+		t.Fatalf("with references %d bytes, without %d", len(ref), len(plain))
+	}
+	for _, form := range [][]byte{ref, plain} {
+		r := &reader{b: form}
+		var li uint256.Int
+		prev := d.start
+		for i := range d.adj {
+			e := r.segEntry(prev, &li)
+			want := d.entry(&d.adj[i])
+			if r.err != nil || e.txnum != want.txnum || e.in != want.in || e.out != want.out {
+				t.Fatalf("entry %d: %+v, want %+v (%v)", i, e, want, r.err)
+			}
+			prev = e.txnum
+		}
+	}
+	// A reference with nothing to refer to, or beside a written amount
+	// out, is an error.
+	for _, f := range []byte{efOutSame, efOutSame | efOut} {
+		b := []byte{0, f}
+		if f&efOut != 0 {
+			b = append(b, 1, 5)
+		}
+		r := &reader{b: b}
+		li := uint256.NewInt(3)
+		if f&efOut == 0 {
+			li.Clear()
+		}
+		r.segEntry(d.start, li)
+		if r.err == nil {
+			t.Errorf("flags %#x: no error", f)
+		}
+	}
+}
+
+// FuzzColBlock decodes arbitrary bytes as a column block of the groups
+// and of the spends, with tables of a real section: an error or exactly
+// the length asked for, never a panic; and splits arbitrary bytes both
+// ways (the walker and the straight code agree).
+func FuzzColBlock(f *testing.F) {
+	groups, gcuts, spent, scuts := colSections(colWorld(6, 400))
+	type sec struct {
+		k      colKind
+		tables *colTables
+	}
+	var secs []sec
+	for _, c := range []struct {
+		k    colKind
+		raw  []byte
+		cuts []uint64
+	}{{colGroups, groups, gcuts}, {colSpent, spent, scuts}} {
+		packed, hdr, bidx := packSection(c.raw, c.cuts, c.k)
+		tables, _, err := parseColTables(c.k, packed, false)
+		if err != nil {
+			f.Fatal(err)
+		}
+		secs = append(secs, sec{c.k, tables})
+		body := packed[hdr:]
+		for k := range c.cuts {
+			a := binary.BigEndian.Uint64(bidx[8+8*k:])
+			z := uint64(len(body))
+			if k+1 < len(c.cuts) {
+				z = binary.BigEndian.Uint64(bidx[8+8*(k+1):])
+			}
+			f.Add(uint8(c.k), body[a+1:z], uint64(len(blockOf(c.raw, c.cuts, k))))
+			f.Add(uint8(c.k), blockOf(c.raw, c.cuts, k), uint64(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, p []byte, want uint64) {
+		s := secs[int(kind)%len(secs)]
+		if want > 0 && want <= 1<<20 {
+			got, err := colUnpack(s.tables, p, int(want))
+			if err == nil && uint64(len(got)) != want {
+				t.Fatalf("decoded %d bytes, want %d", len(got), want)
+			}
+		}
+		var st [colMaxStreams][]byte
+		var ok bool
+		if s.k == colGroups {
+			ok = splitGroups(p, &st)
+		} else {
+			ok = splitSpent(p, &st)
+		}
+		var w colWalk
+		if wok := colSplit(s.k, p, &w); wok != ok {
+			t.Fatalf("split %v, walker %v", ok, wok)
+		}
+		if !ok {
+			return
+		}
+		var cnt [colMaxStreams][256]uint64
+		for i := range st {
+			if !bytes.Equal(st[i], w.st[i]) {
+				t.Fatalf("stream %d differs", i)
+			}
+			for _, b := range st[i] {
+				cnt[i][b]++
+			}
+		}
+		// Packed with tables of its own counts, it reads back.
+		enc, _, err := parseColTables(s.k, colHead(s.k, &cnt), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, _, _ := parseColTables(s.k, colHead(s.k, &cnt), false)
+		out, err := colUnpack(dec, colPack(nil, enc, &st), len(p))
+		if len(p) > 0 && (err != nil || !bytes.Equal(out, p)) {
+			t.Fatalf("round trip: %d of %d bytes, %v", len(out), len(p), err)
+		}
+	})
+}
