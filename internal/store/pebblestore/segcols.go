@@ -515,34 +515,51 @@ groups:
 func splitSpent(b []byte, st *[colMaxStreams][]byte) bool {
 	prev, prevMore, vout, sp, spMore := st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore]
 	ok := true
-	for len(b) > 0 {
-		n := uvLen(b)
-		if n == 0 {
-			ok = false
-			break
-		}
-		prev = append(prev, b[0])
-		for _, c := range b[1:n] {
+	i := 0
+spends:
+	for i < len(b) {
+		// The prevTx delta: its first byte, then further bytes (at most
+		// ten in all, as the walker reads).
+		c := b[i]
+		i++
+		prev = append(prev, c)
+		for k := 1; c >= 0x80; k++ {
+			if k == binary.MaxVarintLen64 || i == len(b) {
+				ok = false
+				break spends
+			}
+			c = b[i]
+			i++
 			prevMore = append(prevMore, c)
 		}
-		b = b[n:]
-		if n = uvLen(b); n == 0 {
-			ok = false
-			break
-		}
-		for _, c := range b[:n] {
+		for k := 0; ; k++ {
+			if k == binary.MaxVarintLen64 || i == len(b) {
+				ok = false
+				break spends
+			}
+			c = b[i]
+			i++
 			vout = append(vout, c)
+			if c < 0x80 {
+				break
+			}
 		}
-		b = b[n:]
-		if n = uvLen(b); n == 0 {
+		if i == len(b) {
 			ok = false
 			break
 		}
-		sp = append(sp, b[0])
-		for _, c := range b[1:n] {
+		c = b[i]
+		i++
+		sp = append(sp, c)
+		for k := 1; c >= 0x80; k++ {
+			if k == binary.MaxVarintLen64 || i == len(b) {
+				ok = false
+				break spends
+			}
+			c = b[i]
+			i++
 			spMore = append(spMore, c)
 		}
-		b = b[n:]
 	}
 	st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore] = prev, prevMore, vout, sp, spMore
 	return ok
@@ -659,9 +676,170 @@ func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
 	if total != want {
 		return nil, fmt.Errorf("streams of %d bytes for a block of %d", total, want)
 	}
-	w.out = make([]byte, 0, want)
-	if !w.walk(t.kind, want) {
+	out := make([]byte, 0, want)
+	var ok bool
+	switch t.kind {
+	case colGroups:
+		out, ok = joinGroups(out, &w.st)
+	case colSpent:
+		out, ok = joinSpent(out, &w.st)
+	}
+	if !ok || len(out) != want {
 		return nil, errors.New("the streams do not join into whole records")
 	}
-	return w.out, nil
+	return out, nil
+}
+
+// joinGroups appends the block of groups whose streams are st to out:
+// what the walker does (colWalk.walk, join), in straight code with an
+// index per stream, for reads.
+func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
+	id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore := st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore]
+	var iID, iLn, iCnt, iTx, iTxMore, iFlags, iRare, iAmtLen, iAmtLead, iAmtMore int
+	for iID < len(id) {
+		n := uvLen(id[iID:])
+		if n == 0 {
+			return out, false
+		}
+		out = append(out, id[iID:iID+n]...)
+		iID += n
+		n = uvLen(ln[iLn:])
+		if n == 0 {
+			return out, false
+		}
+		var l uint64
+		for k, c := range ln[iLn : iLn+n] {
+			l |= uint64(c&0x7f) << (7 * k)
+			out = append(out, c)
+		}
+		iLn += n
+		at := len(out)
+		n = uvLen(cnt[iCnt:])
+		if n == 0 {
+			return out, false
+		}
+		var c uint64
+		for k, b := range cnt[iCnt : iCnt+n] {
+			c |= uint64(b&0x7f) << (7 * k)
+			out = append(out, b)
+		}
+		iCnt += n
+		for e := c >> 1; e > 0; e-- {
+			if iTx == len(tx) || iFlags == len(flags) {
+				return out, false
+			}
+			b := tx[iTx]
+			iTx++
+			out = append(out, b)
+			for k := 1; b >= 0x80; k++ {
+				if k == binary.MaxVarintLen64 || iTxMore == len(txMore) {
+					return out, false
+				}
+				b = txMore[iTxMore]
+				iTxMore++
+				out = append(out, b)
+			}
+			f := flags[iFlags]
+			iFlags++
+			out = append(out, f)
+			if f&(efAsset|efInMask|efInMask<<efOutShift) != 0 {
+				k := 0
+				if f&efAsset != 0 {
+					k++
+				}
+				if f&efInMask == 3 {
+					k++
+				}
+				if f>>efOutShift&efInMask == 3 {
+					k++
+				}
+				for ; k > 0; k-- {
+					n := uvLen(rare[iRare:])
+					if n == 0 {
+						return out, false
+					}
+					out = append(out, rare[iRare:iRare+n]...)
+					iRare += n
+				}
+			}
+			for m := byte(efIn); m <= efOut; m <<= 1 {
+				if f&m == 0 {
+					continue
+				}
+				if iAmtLen == len(amtLen) || amtLen[iAmtLen] > 32 {
+					return out, false
+				}
+				a := int(amtLen[iAmtLen])
+				iAmtLen++
+				out = append(out, byte(a))
+				if a > 0 {
+					if iAmtLead == len(amtLead) || len(amtMore)-iAmtMore < a-1 {
+						return out, false
+					}
+					out = append(out, amtLead[iAmtLead])
+					iAmtLead++
+					for _, b := range amtMore[iAmtMore : iAmtMore+a-1] { // a few bytes: no memmove call
+						out = append(out, b)
+					}
+					iAmtMore += a - 1
+				}
+			}
+			if uint64(len(out)-at) > l {
+				return out, false // past the group's length
+			}
+		}
+		if uint64(len(out)-at) != l {
+			return out, false
+		}
+	}
+	return out, iLn == len(ln) && iCnt == len(cnt) && iTx == len(tx) && iTxMore == len(txMore) && iFlags == len(flags) &&
+		iRare == len(rare) && iAmtLen == len(amtLen) && iAmtLead == len(amtLead) && iAmtMore == len(amtMore)
+}
+
+// joinSpent appends the block of spends whose streams are st to out.
+func joinSpent(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
+	prev, prevMore, vout, sp, spMore := st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore]
+	var ip, ipm, iv, is, ism int
+	for ip < len(prev) {
+		// The prevTx delta: its first byte, then further bytes.
+		c := prev[ip]
+		ip++
+		out = append(out, c)
+		for k := 1; c >= 0x80; k++ {
+			if k == binary.MaxVarintLen64 || ipm == len(prevMore) {
+				return out, false
+			}
+			c = prevMore[ipm]
+			ipm++
+			out = append(out, c)
+		}
+		// The vout, whole.
+		for k := 0; ; k++ {
+			if k == binary.MaxVarintLen64 || iv == len(vout) {
+				return out, false
+			}
+			c = vout[iv]
+			iv++
+			out = append(out, c)
+			if c < 0x80 {
+				break
+			}
+		}
+		// The spender delta.
+		if is == len(sp) {
+			return out, false
+		}
+		c = sp[is]
+		is++
+		out = append(out, c)
+		for k := 1; c >= 0x80; k++ {
+			if k == binary.MaxVarintLen64 || ism == len(spMore) {
+				return out, false
+			}
+			c = spMore[ism]
+			ism++
+			out = append(out, c)
+		}
+	}
+	return out, ipm == len(prevMore) && iv == len(vout) && is == len(sp) && ism == len(spMore)
 }

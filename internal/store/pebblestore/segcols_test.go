@@ -385,6 +385,19 @@ func FuzzColBlock(f *testing.F) {
 			}
 			f.Add(uint8(c.k), body[a+1:z], uint64(len(blockOf(c.raw, c.cuts, k))))
 			f.Add(uint8(c.k), blockOf(c.raw, c.cuts, k), uint64(0))
+			if k < 4 {
+				// The block's own streams, cut as the join check reads them.
+				var st [colMaxStreams][]byte
+				var w colWalk
+				colSplit(c.k, blockOf(c.raw, c.cuts, k), &w)
+				st = w.st
+				var cut []byte
+				for i := 0; i < c.k.streams(); i++ {
+					x := st[i][:min(len(st[i]), 255)]
+					cut = append(append(cut, byte(len(x))), x...)
+				}
+				f.Add(uint8(c.k), cut, uint64(0))
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, p []byte, want uint64) {
@@ -395,6 +408,28 @@ func FuzzColBlock(f *testing.F) {
 				t.Fatalf("decoded %d bytes, want %d", len(got), want)
 			}
 		}
+		// p cut into streams (a length byte before each): the straight-code
+		// join and the walker's agree.
+		var js [colMaxStreams][]byte
+		total, rest := 0, p
+		for i := 0; i < s.k.streams() && len(rest) > 0; i++ {
+			n := min(int(rest[0]), len(rest)-1)
+			js[i], rest = rest[1:1+n], rest[1+n:]
+			total += n
+		}
+		jw := colWalk{join: true, st: js}
+		wok := jw.walk(s.k, total)
+		var got []byte
+		var jok bool
+		if s.k == colGroups {
+			got, jok = joinGroups(nil, &js)
+		} else {
+			got, jok = joinSpent(nil, &js)
+		}
+		if jok != wok || jok && !bytes.Equal(got, jw.out) {
+			t.Fatalf("join %v (%d bytes), walker %v (%d bytes)", jok, len(got), wok, len(jw.out))
+		}
+
 		var st [colMaxStreams][]byte
 		var ok bool
 		if s.k == colGroups {
