@@ -38,6 +38,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/huff0"
 )
@@ -291,7 +292,10 @@ func colHead(k colKind, cnt *[colMaxStreams][256]uint64) []byte {
 	return head
 }
 
-var errColHead = errors.New("bad column tables")
+var (
+	errColHead = errors.New("bad column tables")
+	colBufs    = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 // parseColTables reads a section's head: the tables (for decoding, and
 // with enc for encoding too) and the head's length.
@@ -622,6 +626,14 @@ func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
 	w.join = true
 	total := 0
 	r := &reader{b: p}
+	// The Huffman streams are decoded into one pooled buffer (they sum to
+	// at most want; the 1X decoder wants 8 bytes of room past its last).
+	bp := colBufs.Get().(*[]byte)
+	defer colBufs.Put(bp)
+	buf := (*bp)[:0]
+	if cap(buf) < want+8 {
+		buf = make([]byte, 0, min(want, 8*len(p)+4096)+8)
+	}
 	for s := 0; s < t.kind.streams(); s++ {
 		h := r.uvarint()
 		if r.err != nil {
@@ -654,16 +666,21 @@ func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
 				return nil, fmt.Errorf("stream %d: %d symbols in %d bytes (mode %d)", s, n, len(c), mode)
 			}
 			var err error
+			if at := len(buf); cap(buf)-at < int(n)+8 {
+				buf = append(buf, make([]byte, int(n)+8)...)[:at] // a grown buffer: the streams before stay where they are
+			}
+			at := len(buf)
 			if mode == colHuff4 {
-				st, err = d.Decompress4X(make([]byte, 0, n), c)
+				st, err = d.Decompress4X(buf[at:at:at+int(n)], c)
 			} else {
 				// The 1X decoder wants room past the last symbol (it
 				// decodes four at a time): the length is checked below.
-				st, err = d.Decompress1X(make([]byte, 0, n+8), c)
+				st, err = d.Decompress1X(buf[at:at:at+int(n)+8], c)
 			}
 			if err != nil || len(st) != int(n) {
 				return nil, fmt.Errorf("stream %d: huffman: %d of %d symbols, %v", s, len(st), n, err)
 			}
+			buf = buf[:at+int(n)]
 		}
 		if r.err != nil {
 			return nil, fmt.Errorf("stream %d: %v", s, r.err)
@@ -675,6 +692,9 @@ func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
 	}
 	if total != want {
 		return nil, fmt.Errorf("streams of %d bytes for a block of %d", total, want)
+	}
+	if cap(buf) <= 1<<20 {
+		*bp = buf
 	}
 	out := make([]byte, 0, want)
 	var ok bool
