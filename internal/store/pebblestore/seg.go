@@ -293,12 +293,7 @@ func encodeSeg(d *segData) ([]byte, error) {
 	go func() {
 		defer close(done)
 		groups, gindex, nAddr = encodeGroups(d)
-		// The groups keep zstd and huffman over the block's bytes: in the
-		// column codec they pack 5 % smaller at 10–15 % less CPU, but a
-		// lookup's block decode took 1.9× as long (joining ten streams
-		// back into records, BenchmarkSegmentGroup), and an address view
-		// decodes a block in every segment it visits.
-		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16))
+		groups, _, gblocks = packSection(groups, blockCuts(gindex, 16), colGroups)
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
@@ -990,12 +985,17 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
 	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
 	if !v3 {
-		// Format 4: the packed spends start with their column tables.
-		t, n, err := parseColTables(colSpent, s.spent.packed, false)
-		if err != nil {
-			return nil, bad(fmt.Sprintf("spent: %v", err))
+		// Format 4: each packed section starts with its column tables.
+		for _, b := range []struct {
+			sec  *blockSec
+			kind colKind
+		}{{&s.groups, colGroups}, {&s.spent, colSpent}} {
+			t, n, err := parseColTables(b.kind, b.sec.packed, false)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("%s: %v", b.sec.name, err))
+			}
+			b.sec.cols, b.sec.at, b.sec.packed = t, b.sec.at+uint64(n), b.sec.packed[n:]
 		}
-		s.spent.cols, s.spent.at, s.spent.packed = t, s.spent.at+uint64(n), s.spent.packed[n:]
 	}
 	ng, ns := (s.nAddr+groupStride-1)/groupStride, (s.nSpent+spentStride-1)/spentStride
 	s.gw, s.sw = 8, 12
@@ -1162,11 +1162,11 @@ func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, e
 	if i < 0 {
 		return 0, 0, nil, false, nil
 	}
-	data, off, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
+	run, err := s.groupRun(i, ng)
 	if err != nil {
 		return 0, 0, nil, false, err
 	}
-	r := &reader{b: data[off:]}
+	r := &reader{b: run}
 	var prev uint64
 	var ch groupChain
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
@@ -1188,6 +1188,58 @@ func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, e
 		prev = gid
 	}
 	return 0, 0, nil, false, nil
+}
+
+// groupRun returns the bytes of the groups from index point i on (of ng;
+// a lookup reads at most groupStride of them): the decoded block's bytes
+// from i's offset, or, for a block of the column codec, the run of i's
+// groups joined from the block's streams (decoded once and cached), the
+// groups before it in the block skipped by counting (skipGroups): a
+// lookup does not join the whole block.
+func (s *segment) groupRun(i, ng int) ([]byte, error) {
+	sec := &s.groups
+	k := i / blockStride
+	start, end := s.gindexOff(blockStride*k), sec.raw
+	if blockStride*(k+1) < ng {
+		end = s.gindexOff(blockStride * (k + 1))
+	}
+	at := s.gindexOff(i)
+	if at < start || at > end {
+		return nil, fmt.Errorf("%w: segment %s: %s offset %d outside its block", errCorrupt, s.path, sec.name, at)
+	}
+	d := sec.last.Load()
+	if d == nil || d.k != k || d.data == nil && d.st == nil {
+		p, want, bad, err := sec.packedBlock(s.path, k, start, end)
+		if err != nil {
+			return nil, err
+		}
+		if p[0] != codecCols || sec.cols == nil || sec.cols.kind != colGroups {
+			data, err := sec.block(s.path, k, start, end)
+			if err != nil {
+				return nil, err
+			}
+			return data[at-start:], nil
+		}
+		st, _, err := colStreamsOf(sec.cols, p[1:], want, nil)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		d = &decodedBlock{k: k, st: &st}
+		sec.last.Store(d)
+	}
+	if d.data != nil {
+		return d.data[at-start:], nil
+	}
+	g := i % blockStride * groupStride
+	rest, skipped, ok := skipGroups(d.st, g)
+	if !ok || skipped != at-start {
+		return nil, fmt.Errorf("%w: segment %s: groups block %d: the streams of its first %d groups do not come to %d bytes", errCorrupt, s.path, k, g, at-start)
+	}
+	run, _, ok := joinGroups(make([]byte, 0, min(end-at, 1<<16)), &rest, groupStride)
+	if !ok {
+		return nil, fmt.Errorf("%w: segment %s: groups block %d: the streams of groups %d–%d do not join", errCorrupt, s.path, k, g, g+groupStride-1)
+	}
+	return run, nil
 }
 
 // groupChain follows the first txnums of a run's groups of addresses the

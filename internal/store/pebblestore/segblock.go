@@ -304,7 +304,10 @@ type blockSec struct {
 
 type decodedBlock struct {
 	k    int
-	data []byte
+	data []byte // the block's bytes (nil: not joined yet)
+	// st: a block of groups in the column codec, its streams (a lookup
+	// joins only the run of groups it wants: groupRun).
+	st *[colMaxStreams][]byte
 }
 
 func (b *blockSec) blocks() int { return len(b.bidx)/8 - 1 }
@@ -334,6 +337,27 @@ func (b *blockSec) check(starts func(k int) uint64, nIdx int) error {
 	return nil
 }
 
+// packedBlock returns block k's packed bytes (its codec byte first), the
+// length it must decode to ([start, end) of the uncompressed section), and
+// the error maker that names the file, the section and the block.
+func (b *blockSec) packedBlock(path string, k int, start, end uint64) (p []byte, want int, bad func(string) error, err error) {
+	a := binary.BigEndian.Uint64(b.bidx[8+8*k:])
+	bad = func(what string) error {
+		return fmt.Errorf("%w: segment %s: %s block %d at file offset %d: %s", errCorrupt, path, b.name, k, b.at+a, what)
+	}
+	z := uint64(len(b.packed))
+	if k+1 < b.blocks() {
+		z = binary.BigEndian.Uint64(b.bidx[8+8*(k+1):])
+	}
+	if a >= z || z > uint64(len(b.packed)) || end <= start || end > b.raw {
+		return nil, 0, bad, bad("out of bounds")
+	}
+	if end-start > blockMax {
+		return nil, 0, bad, bad(fmt.Sprintf("%d bytes uncompressed", end-start))
+	}
+	return b.packed[a:z], int(end - start), bad, nil
+}
+
 // blockPrealloc bounds the room allocated for a block before it is
 // decoded, with 8 bytes per packed byte (Huffman codes take at least a bit a
 // byte; zstd blocks of adjacency rarely gain more). The size a block must
@@ -352,24 +376,14 @@ const blockMax = 1 << 30
 // block returns the uncompressed bytes [start, end) of block k (end: the
 // next block's start, or the section's length).
 func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) {
-	if d := b.last.Load(); d != nil && d.k == k {
+	d := b.last.Load()
+	if d != nil && d.k == k && d.data != nil {
 		return d.data, nil
 	}
-	a := binary.BigEndian.Uint64(b.bidx[8+8*k:])
-	bad := func(what string) error {
-		return fmt.Errorf("%w: segment %s: %s block %d at file offset %d: %s", errCorrupt, path, b.name, k, b.at+a, what)
+	p, want, bad, err := b.packedBlock(path, k, start, end)
+	if err != nil {
+		return nil, err
 	}
-	z := uint64(len(b.packed))
-	if k+1 < b.blocks() {
-		z = binary.BigEndian.Uint64(b.bidx[8+8*(k+1):])
-	}
-	if a >= z || z > uint64(len(b.packed)) || end <= start || end > b.raw {
-		return nil, bad("out of bounds")
-	}
-	if end-start > blockMax {
-		return nil, bad(fmt.Sprintf("%d bytes uncompressed", end-start))
-	}
-	p, want := b.packed[a:z], int(end-start)
 	var data []byte
 	switch p[0] {
 	case codecRaw:
@@ -399,7 +413,13 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 		}
 		data = out
 	case codecCols:
-		out, err := colUnpack(b.cols, p[1:], want)
+		var out []byte
+		var err error
+		if d != nil && d.k == k && d.st != nil {
+			out, err = colJoin(b.cols.kind, d.st, want) // the streams a lookup decoded
+		} else {
+			out, err = colUnpack(b.cols, p[1:], want)
+		}
 		if err != nil {
 			return nil, bad(err.Error())
 		}

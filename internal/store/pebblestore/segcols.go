@@ -615,43 +615,65 @@ func repeated(b []byte) bool {
 }
 
 // colUnpack decodes a block of the column codec (p, after the codec byte)
-// of want bytes. Nothing is allocated past what the block's bytes can
-// decode to: a coded stream claims at most 8 symbols a byte (huff0 codes
-// take at least a bit), and the streams together exactly want.
+// of want bytes.
 func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
-	if t == nil {
-		return nil, errors.New("a column block in a section without tables")
-	}
-	var w colWalk
-	w.join = true
-	total := 0
-	r := &reader{b: p}
-	// The Huffman streams are decoded into one pooled buffer (they sum to
-	// at most want; the 1X decoder wants 8 bytes of room past its last).
+	// The streams are decoded into one pooled buffer: the join copies them.
 	bp := colBufs.Get().(*[]byte)
 	defer colBufs.Put(bp)
-	buf := (*bp)[:0]
-	if cap(buf) < want+8 {
-		buf = make([]byte, 0, min(want, 8*len(p)+4096)+8)
+	st, buf, err := colStreamsOf(t, p, want, (*bp)[:0])
+	if err != nil {
+		return nil, err
 	}
+	if cap(buf) <= 1<<20 {
+		*bp = buf
+	}
+	return colJoin(t.kind, &st, want)
+}
+
+// colJoin joins a block's streams into its want bytes.
+func colJoin(k colKind, st *[colMaxStreams][]byte, want int) ([]byte, error) {
+	out := make([]byte, 0, want)
+	var ok bool
+	switch k {
+	case colGroups:
+		out, _, ok = joinGroups(out, st, -1)
+	case colSpent:
+		out, ok = joinSpent(out, st)
+	}
+	if !ok || len(out) != want {
+		return nil, errors.New("the streams do not join into whole records")
+	}
+	return out, nil
+}
+
+// colStreamsOf decodes the streams of a block of the column codec (p,
+// after the codec byte) of want bytes, the Huffman-coded ones into buf
+// (grown as needed, returned). Nothing is allocated past what the block's
+// bytes can decode to: a coded stream claims at most 8 symbols a byte
+// (huff0 codes take at least a bit), and the streams together exactly want.
+func colStreamsOf(t *colTables, p []byte, want int, buf []byte) (st [colMaxStreams][]byte, _ []byte, _ error) {
+	if t == nil {
+		return st, buf, errors.New("a column block in a section without tables")
+	}
+	total := 0
+	r := &reader{b: p}
 	for s := 0; s < t.kind.streams(); s++ {
 		h := r.uvarint()
 		if r.err != nil {
-			return nil, fmt.Errorf("stream %d: %v", s, r.err)
+			return st, buf, fmt.Errorf("stream %d: %v", s, r.err)
 		}
 		n, mode := h>>2, h&3
 		if n > uint64(want-total) {
-			return nil, fmt.Errorf("stream %d: %d bytes, more than the block's %d", s, n, want)
+			return st, buf, fmt.Errorf("stream %d: %d bytes, more than the block's %d", s, n, want)
 		}
 		total += int(n)
-		var st []byte
 		switch mode {
 		case colRaw:
-			st = r.bytes(int(n))
+			st[s] = r.bytes(int(n))
 		case colRepeat:
 			c := r.byte1()
 			if r.err == nil {
-				st = bytes.Repeat([]byte{c}, int(n))
+				st[s] = bytes.Repeat([]byte{c}, int(n))
 			}
 		default:
 			c := r.lenBytes()
@@ -660,72 +682,150 @@ func colUnpack(t *colTables, p []byte, want int) ([]byte, error) {
 			}
 			d := t.dec[s]
 			if d == nil {
-				return nil, fmt.Errorf("stream %d: coded, and no table", s)
+				return st, buf, fmt.Errorf("stream %d: coded, and no table", s)
 			}
 			if n == 0 || n > 8*uint64(len(c))+8 || mode == colHuff4 && n < colHuff4Min {
-				return nil, fmt.Errorf("stream %d: %d symbols in %d bytes (mode %d)", s, n, len(c), mode)
+				return st, buf, fmt.Errorf("stream %d: %d symbols in %d bytes (mode %d)", s, n, len(c), mode)
 			}
-			var err error
 			if at := len(buf); cap(buf)-at < int(n)+8 {
-				buf = append(buf, make([]byte, int(n)+8)...)[:at] // a grown buffer: the streams before stay where they are
+				// Grown: the streams before stay where they are.
+				buf = append(buf, make([]byte, max(int(n)+8, min(want, 8*len(p)+4096)))...)[:at]
 			}
 			at := len(buf)
+			var out []byte
+			var err error
 			if mode == colHuff4 {
-				st, err = d.Decompress4X(buf[at:at:at+int(n)], c)
+				out, err = d.Decompress4X(buf[at:at:at+int(n)], c)
 			} else {
 				// The 1X decoder wants room past the last symbol (it
 				// decodes four at a time): the length is checked below.
-				st, err = d.Decompress1X(buf[at:at:at+int(n)+8], c)
+				out, err = d.Decompress1X(buf[at:at:at+int(n)+8], c)
 			}
-			if err != nil || len(st) != int(n) {
-				return nil, fmt.Errorf("stream %d: huffman: %d of %d symbols, %v", s, len(st), n, err)
+			if err != nil || len(out) != int(n) {
+				return st, buf, fmt.Errorf("stream %d: huffman: %d of %d symbols, %v", s, len(out), n, err)
 			}
 			buf = buf[:at+int(n)]
+			st[s] = buf[at : at+int(n) : at+int(n)]
 		}
 		if r.err != nil {
-			return nil, fmt.Errorf("stream %d: %v", s, r.err)
+			return st, buf, fmt.Errorf("stream %d: %v", s, r.err)
 		}
-		w.st[s] = st
 	}
 	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%d bytes after the streams", len(r.b))
+		return st, buf, fmt.Errorf("%d bytes after the streams", len(r.b))
 	}
 	if total != want {
-		return nil, fmt.Errorf("streams of %d bytes for a block of %d", total, want)
+		return st, buf, fmt.Errorf("streams of %d bytes for a block of %d", total, want)
 	}
-	if cap(buf) <= 1<<20 {
-		*bp = buf
+	return st, buf, nil
+}
+
+// skipGroups returns the streams of a block of groups past its first g
+// groups, and those groups' length in the block's bytes, found by counting
+// (a varint ends at a byte below 0x80; a tx delta has its first byte in
+// one stream and, where that byte is 0x80 or more, a run in another; the
+// flags say how many rare varints and amounts follow, the amount lengths
+// how many leading and further bytes) rather than by joining them.
+func skipGroups(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, raw uint64, ok bool) {
+	rest = *st
+	// ends returns the length of the first n varints of b (n terminators).
+	ends := func(b []byte, n uint64) (int, bool) {
+		i := 0
+		for ; n > 0 && i < len(b); i++ {
+			if b[i] < 0x80 {
+				n--
+			}
+		}
+		return i, n == 0
 	}
-	out := make([]byte, 0, want)
-	var ok bool
-	switch t.kind {
-	case colGroups:
-		out, ok = joinGroups(out, &w.st)
-	case colSpent:
-		out, ok = joinSpent(out, &w.st)
+	var entries uint64
+	n, ok := ends(rest[gsID], uint64(g))
+	if !ok {
+		return rest, 0, false
 	}
-	if !ok || len(out) != want {
-		return nil, errors.New("the streams do not join into whole records")
+	raw += uint64(n)
+	rest[gsID] = rest[gsID][n:]
+	for _, s := range [2]int{gsLen, gsCount} {
+		b := rest[s]
+		for k := 0; k < g; k++ {
+			v, n := binary.Uvarint(b)
+			if n <= 0 {
+				return rest, 0, false
+			}
+			if s == gsLen {
+				raw += uint64(n) + v
+			} else {
+				entries += v >> 1
+			}
+			b = b[n:]
+		}
+		rest[s] = b
 	}
-	return out, nil
+	if entries > uint64(len(rest[gsTx])) || entries > uint64(len(rest[gsFlags])) {
+		return rest, 0, false
+	}
+	var long, rare, amounts uint64
+	for _, c := range rest[gsTx][:entries] {
+		long += uint64(c >> 7)
+	}
+	for _, f := range rest[gsFlags][:entries] {
+		if f&efAsset != 0 {
+			rare++
+		}
+		if f&efInMask == 3 {
+			rare++
+		}
+		if f>>efOutShift&efInMask == 3 {
+			rare++
+		}
+		amounts += uint64(f>>5&1) + uint64(f>>6&1) // efIn, efOut
+	}
+	rest[gsTx], rest[gsFlags] = rest[gsTx][entries:], rest[gsFlags][entries:]
+	if n, ok = ends(rest[gsTxMore], long); !ok {
+		return rest, 0, false
+	}
+	rest[gsTxMore] = rest[gsTxMore][n:]
+	if n, ok = ends(rest[gsRare], rare); !ok {
+		return rest, 0, false
+	}
+	rest[gsRare] = rest[gsRare][n:]
+	if amounts > uint64(len(rest[gsAmtLen])) {
+		return rest, 0, false
+	}
+	var lead, more uint64
+	for _, a := range rest[gsAmtLen][:amounts] {
+		if a > 0 {
+			lead++
+			more += uint64(a) - 1
+		}
+	}
+	rest[gsAmtLen] = rest[gsAmtLen][amounts:]
+	if lead > uint64(len(rest[gsAmtLead])) || more > uint64(len(rest[gsAmtMore])) {
+		return rest, 0, false
+	}
+	rest[gsAmtLead], rest[gsAmtMore] = rest[gsAmtLead][lead:], rest[gsAmtMore][more:]
+	return rest, raw, true
 }
 
 // joinGroups appends the block of groups whose streams are st to out:
 // what the walker does (colWalk.walk, join), in straight code with an
-// index per stream, for reads.
-func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
+// index per stream, for reads. With max ≥ 0 it stops after max groups
+// (a lookup's run) and reports whether they joined, with the streams
+// past them; with max < 0 it joins them all, which must use every stream
+// up.
+func joinGroups(out []byte, st *[colMaxStreams][]byte, max int) ([]byte, [colMaxStreams][]byte, bool) {
 	id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore := st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore]
 	var iID, iLn, iCnt, iTx, iTxMore, iFlags, iRare, iAmtLen, iAmtLead, iAmtMore int
-	for iID < len(id) {
+	for groups := 0; iID < len(id) && groups != max; groups++ {
 		n := uvLen(id[iID:])
 		if n == 0 {
-			return out, false
+			return out, *st, false
 		}
 		out = append(out, id[iID:iID+n]...)
 		iID += n
 		n = uvLen(ln[iLn:])
 		if n == 0 {
-			return out, false
+			return out, *st, false
 		}
 		var l uint64
 		for k, c := range ln[iLn : iLn+n] {
@@ -736,7 +836,7 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 		at := len(out)
 		n = uvLen(cnt[iCnt:])
 		if n == 0 {
-			return out, false
+			return out, *st, false
 		}
 		var c uint64
 		for k, b := range cnt[iCnt : iCnt+n] {
@@ -746,14 +846,14 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 		iCnt += n
 		for e := c >> 1; e > 0; e-- {
 			if iTx == len(tx) || iFlags == len(flags) {
-				return out, false
+				return out, *st, false
 			}
 			b := tx[iTx]
 			iTx++
 			out = append(out, b)
 			for k := 1; b >= 0x80; k++ {
 				if k == binary.MaxVarintLen64 || iTxMore == len(txMore) {
-					return out, false
+					return out, *st, false
 				}
 				b = txMore[iTxMore]
 				iTxMore++
@@ -776,7 +876,7 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 				for ; k > 0; k-- {
 					n := uvLen(rare[iRare:])
 					if n == 0 {
-						return out, false
+						return out, *st, false
 					}
 					out = append(out, rare[iRare:iRare+n]...)
 					iRare += n
@@ -787,14 +887,14 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 					continue
 				}
 				if iAmtLen == len(amtLen) || amtLen[iAmtLen] > 32 {
-					return out, false
+					return out, *st, false
 				}
 				a := int(amtLen[iAmtLen])
 				iAmtLen++
 				out = append(out, byte(a))
 				if a > 0 {
 					if iAmtLead == len(amtLead) || len(amtMore)-iAmtMore < a-1 {
-						return out, false
+						return out, *st, false
 					}
 					out = append(out, amtLead[iAmtLead])
 					iAmtLead++
@@ -805,15 +905,23 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 				}
 			}
 			if uint64(len(out)-at) > l {
-				return out, false // past the group's length
+				return out, *st, false // past the group's length
 			}
 		}
 		if uint64(len(out)-at) != l {
-			return out, false
+			return out, *st, false
 		}
 	}
-	return out, iLn == len(ln) && iCnt == len(cnt) && iTx == len(tx) && iTxMore == len(txMore) && iFlags == len(flags) &&
-		iRare == len(rare) && iAmtLen == len(amtLen) && iAmtLead == len(amtLead) && iAmtMore == len(amtMore)
+	rest := [colMaxStreams][]byte{id[iID:], ln[iLn:], cnt[iCnt:], tx[iTx:], txMore[iTxMore:], flags[iFlags:], rare[iRare:], amtLen[iAmtLen:], amtLead[iAmtLead:], amtMore[iAmtMore:]}
+	if max >= 0 {
+		return out, rest, true
+	}
+	for _, r := range rest {
+		if len(r) > 0 {
+			return out, rest, false
+		}
+	}
+	return out, rest, true
 }
 
 // joinSpent appends the block of spends whose streams are st to out.

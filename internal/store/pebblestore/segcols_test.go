@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -422,12 +423,26 @@ func FuzzColBlock(f *testing.F) {
 		var got []byte
 		var jok bool
 		if s.k == colGroups {
-			got, jok = joinGroups(nil, &js)
+			got, _, jok = joinGroups(nil, &js, -1)
 		} else {
 			got, jok = joinSpent(nil, &js)
 		}
 		if jok != wok || jok && !bytes.Equal(got, jw.out) {
 			t.Fatalf("join %v (%d bytes), walker %v (%d bytes)", jok, len(got), wok, len(jw.out))
+		}
+		if s.k == colGroups {
+			// A lookup's skip by counting, then its run: never a panic;
+			// where the block joins, the bytes the full join has there.
+			for g := 0; g < 4; g++ {
+				rest, raw, ok := skipGroups(&js, g)
+				if !ok {
+					continue
+				}
+				run, _, rok := joinGroups(nil, &rest, 2)
+				if jok && raw <= uint64(len(got)) && rok && !bytes.HasPrefix(got[raw:], run) {
+					t.Fatalf("skip %d groups (%d bytes): the run differs from the block's bytes there", g, raw)
+				}
+			}
 		}
 
 		var st [colMaxStreams][]byte
@@ -464,4 +479,104 @@ func FuzzColBlock(f *testing.F) {
 			t.Fatalf("round trip: %d of %d bytes, %v", len(out), len(p), err)
 		}
 	})
+}
+
+// TestGroupRuns: in a segment whose group blocks are in the column codec,
+// every address's lookup (the run of its index point joined from the
+// block's streams, the groups before it skipped by counting) answers as
+// the same segment with raw blocks does, in any order of lookups and full
+// block reads (which join the cached streams); a skip that does not come to
+// the index's offset is an error naming the file.
+func TestGroupRuns(t *testing.T) {
+	d := colWorld(8, 30000)
+	d.times = make([]int64, d.end-d.start)
+	for i := range d.times {
+		d.times[i] = 1600000000 + int64(i/50)
+	}
+	for a := d.addrStart; a < d.addrEnd; a++ {
+		d.addrs = append(d.addrs, hashEnt{hash: a * 0x9e3779b97f4a7c15, num: a})
+	}
+	img, err := encodeSeg(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := parseSegment(img, "x.seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := 0
+	for k := 0; k < seg.groups.blocks(); k++ {
+		if seg.groups.packed[binary.BigEndian.Uint64(seg.groups.bidx[8+8*k:])] == codecCols {
+			cols++
+		}
+	}
+	if cols < seg.groups.blocks()/2 {
+		t.Fatalf("%d of %d group blocks in the column codec", cols, seg.groups.blocks())
+	}
+	// The reference: every group of the segment, from full blocks.
+	type grp struct {
+		n, prev uint64
+		entries []byte
+	}
+	want := map[uint64]grp{}
+	if err := seg.eachGroup(func(id, n, prev uint64, entries []byte) error {
+		want[id] = grp{n, prev, slices.Clone(entries)}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(want)) != seg.nAddr {
+		t.Fatalf("%d groups, the footer says %d", len(want), seg.nAddr)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	ids := make([]uint64, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for pass := 0; pass < 2; pass++ {
+		fresh, err := parseSegment(img, "x.seg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := slices.Clone(ids)
+		if pass == 1 {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for i, id := range order {
+			n, prev, entries, ok, err := fresh.group(id)
+			w := want[id]
+			if err != nil || !ok || n != w.n || prev != w.prev || !bytes.Equal(entries, w.entries) {
+				t.Fatalf("pass %d: group %d: %d entries after %d, %d bytes, %v %v; want %d after %d, %d bytes", pass, id, n, prev, len(entries), ok, err, w.n, w.prev, len(w.entries))
+			}
+			if _, _, _, ok, err := fresh.group(id + 1<<40); ok || err != nil {
+				t.Fatalf("an absent id: %v %v", ok, err)
+			}
+			if i%1500 == 0 { // a full read of the block a lookup cached as streams
+				if _, err := fresh.load(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// An index offset the streams do not come to.
+	bad := slices.Clone(img)
+	body := len(bad) - segFooterLen
+	off := binary.BigEndian.Uint64(bad[body+8*(segHeadVals+2*3):]) // the gindex section
+	// The second index point of the second block: its offset + 1.
+	e := off + uint64(seg.gw)*(blockStride+1) + uint64(seg.gw/2)
+	if seg.gw == 8 {
+		binary.BigEndian.PutUint32(bad[e:], binary.BigEndian.Uint32(bad[e:])+1)
+	} else {
+		binary.BigEndian.PutUint64(bad[e:], binary.BigEndian.Uint64(bad[e:])+1)
+	}
+	binary.BigEndian.PutUint32(bad[body+(segHeadVals+2*segSections)*8:], crc32.Checksum(bad[:body], castagnoli))
+	bs, err := parseSegment(bad, "x.seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := bs.gindexID(blockStride + 1)
+	if _, _, _, _, err := bs.group(id); err == nil || !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "x.seg") {
+		t.Fatalf("an index offset off by one: err = %v", err)
+	}
 }
