@@ -18,7 +18,8 @@ package pebblestore
 //	                the first at txnum start; written when it is smaller
 //	                (Bitcoin blocks hold many txs of one time: 4 bytes a
 //	                tx become about 8 a block), so never 4·(end−start) long
-//	groups  per address, ascending id, in compressed blocks of  (adjacency)
+//	groups  (SPSEG004: the column tables of the groups first, segcols.go)
+//	        per address, ascending id, in compressed blocks of  (adjacency)
 //	        blockStride gindex entries (segblock.go):
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries<<1|chained,
 //	          entries: uvarint txnum−prevTxnum, flags byte,

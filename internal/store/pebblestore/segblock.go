@@ -17,9 +17,9 @@ package pebblestore
 //	               uvarint stored length, then huff0 4X (table and streams)
 //	               or, when the lengths are equal, the raw piece: wins on
 //	               random amounts and ids, whose varint bytes are skewed
-//	3 columns      (segment format 4, the spends) the block's fields in
-//	               streams, Huffman-coded with the section's tables
-//	               (segcols.go)
+//	3 columns      (segment format 4) the block's fields in streams,
+//	               Huffman-coded with the section's tables (segcols.go):
+//	               tried first on the groups and the spends
 //
 // A block index section holds the uncompressed length of the section
 // (u64), then the offset of each block in the packed section (u64). The
