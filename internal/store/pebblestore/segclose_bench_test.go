@@ -65,7 +65,7 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 	})
 	run("groups", func(d *segData) {
 		groups, gindex, _ := encodeGroups(d)
-		packBlocks(groups, blockCuts(gindex, 16))
+		packSection(groups, blockCuts(gindex, 16), colGroups)
 	})
 }
 
@@ -88,10 +88,9 @@ func BenchmarkPackCodecs(b *testing.B) {
 		spent, sindex := encodeSpent(d)
 		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16), colGroups}, section{"spent", spent, blockCuts(sindex, 20), colSpent})
 	}
-	// What a close writes: the groups without the column codec (its
-	// decode is too slow for lookups), the spends with it; "cols" packs
-	// every block of both in it.
-	writer := map[string]colKind{"groups": colNone, "spent": colSpent}
+	// "chosen" is what a close writes (the column codec first, zstd behind
+	// it on every 8th block); "cols" packs every block in the column codec.
+	writer := map[string]colKind{"groups": colGroups, "spent": colSpent}
 	blocks := func(s section, fn func(raw []byte)) {
 		for k, a := range s.cuts {
 			e := uint64(len(s.raw))
@@ -185,7 +184,7 @@ func BenchmarkPackStride(b *testing.B) {
 	for _, d := range ds {
 		groups, gindex, _ := encodeGroups(d)
 		spent, sindex := encodeSpent(d)
-		secs = append(secs, section{groups, gindex, 16, "groups", colNone}, section{spent, sindex, 20, "spent", colSpent})
+		secs = append(secs, section{groups, gindex, 16, "groups", colGroups}, section{spent, sindex, 20, "spent", colSpent})
 	}
 	for _, name := range []string{"groups", "spent"} {
 		for _, stride := range []int{8, 16, 32, 64} {
