@@ -1192,34 +1192,39 @@ func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, e
 }
 
 // groupRun returns the bytes of the groups from index point i on (of ng;
-// a lookup reads at most groupStride of them): the decoded block's bytes
-// from i's offset, or, for a block of the column codec, the run of i's
-// groups joined from the block's streams (decoded once and cached), the
-// groups before it in the block skipped by counting (skipGroups): a
-// lookup does not join the whole block.
+// a lookup reads at most groupStride of them): see sectionRun.
 func (s *segment) groupRun(i, ng int) ([]byte, error) {
-	sec := &s.groups
+	return s.sectionRun(&s.groups, s.gindexOff, ng, i, groupStride)
+}
+
+// sectionRun returns the bytes of a section's records from index point i
+// on (of n; a lookup reads at most stride of them): the decoded block's
+// bytes from i's offset, or, for a block of the column codec, the run of
+// i's records joined from the block's streams (decoded once and cached),
+// the records before it in the block skipped by counting (skipGroups,
+// skipSpent): a lookup does not join the whole block.
+func (s *segment) sectionRun(sec *blockSec, off func(int) uint64, n, i, stride int) ([]byte, error) {
 	k := i / blockStride
-	start, end := s.gindexOff(blockStride*k), sec.raw
-	if blockStride*(k+1) < ng {
-		end = s.gindexOff(blockStride * (k + 1))
+	start, end := off(blockStride*k), sec.raw
+	if blockStride*(k+1) < n {
+		end = off(blockStride * (k + 1))
 	}
-	at := s.gindexOff(i)
+	at := off(i)
 	if at < start || at > end {
 		return nil, fmt.Errorf("%w: segment %s: %s offset %d outside its block", errCorrupt, s.path, sec.name, at)
 	}
 	d := sec.last.Load()
-	if d == nil || d.k != k || d.data == nil && d.st == nil {
-		p, want, bad, err := sec.packedBlock(s.path, k, start, end)
-		if err != nil {
-			return nil, err
-		}
-		if p[0] != codecCols || sec.cols == nil || sec.cols.kind != colGroups {
-			data, err := sec.block(s.path, k, start, end)
+	if d == nil || d.k != k {
+		if a := binary.BigEndian.Uint64(sec.bidx[8+8*k:]); sec.cols == nil || a >= uint64(len(sec.packed)) || sec.packed[a] != codecCols {
+			data, err := sec.block(s.path, k, start, end) // not in the column codec (or out of bounds: block says so)
 			if err != nil {
 				return nil, err
 			}
 			return data[at-start:], nil
+		}
+		p, want, bad, err := sec.packedBlock(s.path, k, start, end)
+		if err != nil {
+			return nil, err
 		}
 		st, _, err := colStreamsOf(sec.cols, p[1:], want, nil)
 		if err != nil {
@@ -1231,14 +1236,26 @@ func (s *segment) groupRun(i, ng int) ([]byte, error) {
 	if d.data != nil {
 		return d.data[at-start:], nil
 	}
-	g := i % blockStride * groupStride
-	rest, skipped, ok := skipGroups(d.st, g)
-	if !ok || skipped != at-start {
-		return nil, fmt.Errorf("%w: segment %s: groups block %d: the streams of its first %d groups do not come to %d bytes", errCorrupt, s.path, k, g, at-start)
+	g := i % blockStride * stride
+	var rest [colMaxStreams][]byte
+	var skipped uint64
+	var ok bool
+	if sec.cols.kind == colGroups {
+		rest, skipped, ok = skipGroups(d.st, g)
+	} else {
+		rest, skipped, ok = skipSpent(d.st, g)
 	}
-	run, _, ok := joinGroups(make([]byte, 0, min(end-at, 1<<16)), &rest, groupStride)
+	if !ok || skipped != at-start {
+		return nil, fmt.Errorf("%w: segment %s: %s block %d: the streams of its first %d records do not come to %d bytes", errCorrupt, s.path, sec.name, k, g, at-start)
+	}
+	run := make([]byte, 0, min(end-at, 1<<16))
+	if sec.cols.kind == colGroups {
+		run, _, ok = joinGroups(run, &rest, stride)
+	} else {
+		run, _, ok = joinSpent(run, &rest, stride)
+	}
 	if !ok {
-		return nil, fmt.Errorf("%w: segment %s: groups block %d: the streams of groups %d–%d do not join", errCorrupt, s.path, k, g, g+groupStride-1)
+		return nil, fmt.Errorf("%w: segment %s: %s block %d: the streams of records %d–%d do not join", errCorrupt, s.path, sec.name, k, g, g+stride-1)
 	}
 	return run, nil
 }
@@ -1327,11 +1344,11 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	p := s.sindexTx(i)
-	data, off, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
+	run, err := s.sectionRun(&s.spent, s.sindexOff, nb, i, spentStride)
 	if err != nil {
 		return 0, false, err
 	}
-	r := &reader{b: data[off:]}
+	r := &reader{b: run}
 	for k := 0; k < spentStride && len(r.b) > 0; k++ {
 		p += r.uvarint()
 		v := uint32(r.uvarint())

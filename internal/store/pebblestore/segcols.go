@@ -640,7 +640,7 @@ func colJoin(k colKind, st *[colMaxStreams][]byte, want int) ([]byte, error) {
 	case colGroups:
 		out, _, ok = joinGroups(out, st, -1)
 	case colSpent:
-		out, ok = joinSpent(out, st)
+		out, _, ok = joinSpent(out, st, -1)
 	}
 	if !ok || len(out) != want {
 		return nil, errors.New("the streams do not join into whole records")
@@ -926,18 +926,19 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte, max int) ([]byte, [colMax
 	return out, rest, true
 }
 
-// joinSpent appends the block of spends whose streams are st to out.
-func joinSpent(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
+// joinSpent appends the block of spends whose streams are st to out; max
+// as for joinGroups (spends, not groups).
+func joinSpent(out []byte, st *[colMaxStreams][]byte, max int) ([]byte, [colMaxStreams][]byte, bool) {
 	prev, prevMore, vout, sp, spMore := st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore]
 	var ip, ipm, iv, is, ism int
-	for ip < len(prev) {
+	for n := 0; ip < len(prev) && n != max; n++ {
 		// The prevTx delta: its first byte, then further bytes.
 		c := prev[ip]
 		ip++
 		out = append(out, c)
 		for k := 1; c >= 0x80; k++ {
 			if k == binary.MaxVarintLen64 || ipm == len(prevMore) {
-				return out, false
+				return out, *st, false
 			}
 			c = prevMore[ipm]
 			ipm++
@@ -946,7 +947,7 @@ func joinSpent(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 		// The vout, whole.
 		for k := 0; ; k++ {
 			if k == binary.MaxVarintLen64 || iv == len(vout) {
-				return out, false
+				return out, *st, false
 			}
 			c = vout[iv]
 			iv++
@@ -957,19 +958,59 @@ func joinSpent(out []byte, st *[colMaxStreams][]byte) ([]byte, bool) {
 		}
 		// The spender delta.
 		if is == len(sp) {
-			return out, false
+			return out, *st, false
 		}
 		c = sp[is]
 		is++
 		out = append(out, c)
 		for k := 1; c >= 0x80; k++ {
 			if k == binary.MaxVarintLen64 || ism == len(spMore) {
-				return out, false
+				return out, *st, false
 			}
 			c = spMore[ism]
 			ism++
 			out = append(out, c)
 		}
 	}
-	return out, ipm == len(prevMore) && iv == len(vout) && is == len(sp) && ism == len(spMore)
+	rest := [colMaxStreams][]byte{prev[ip:], prevMore[ipm:], vout[iv:], sp[is:], spMore[ism:]}
+	return out, rest, max >= 0 || len(rest[ssPrevMore])+len(rest[ssVout])+len(rest[ssSpender])+len(rest[ssSpenderMore]) == 0
+}
+
+// skipSpent is skipGroups for a block of spends: the streams past its
+// first g spends and their length in the block's bytes.
+func skipSpent(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, raw uint64, ok bool) {
+	rest = *st
+	// runs returns the length of the first n runs of further bytes (each
+	// ends at a byte below 0x80).
+	runs := func(b []byte, n uint64) (int, bool) {
+		i := 0
+		for ; n > 0 && i < len(b); i++ {
+			if b[i] < 0x80 {
+				n--
+			}
+		}
+		return i, n == 0
+	}
+	if g > len(rest[ssPrev]) || g > len(rest[ssSpender]) {
+		return rest, 0, false
+	}
+	for _, f := range [2][2]int{{ssPrev, ssPrevMore}, {ssSpender, ssSpenderMore}} {
+		var long uint64
+		for _, c := range rest[f[0]][:g] {
+			long += uint64(c >> 7)
+		}
+		n, ok := runs(rest[f[1]], long)
+		if !ok {
+			return rest, 0, false
+		}
+		raw += uint64(g + n)
+		rest[f[0]], rest[f[1]] = rest[f[0]][g:], rest[f[1]][n:]
+	}
+	n, ok := runs(rest[ssVout], uint64(g))
+	if !ok {
+		return rest, 0, false
+	}
+	raw += uint64(n)
+	rest[ssVout] = rest[ssVout][n:]
+	return rest, raw, true
 }

@@ -425,20 +425,32 @@ func FuzzColBlock(f *testing.F) {
 		if s.k == colGroups {
 			got, _, jok = joinGroups(nil, &js, -1)
 		} else {
-			got, jok = joinSpent(nil, &js)
+			got, _, jok = joinSpent(nil, &js, -1)
 		}
 		if jok != wok || jok && !bytes.Equal(got, jw.out) {
 			t.Fatalf("join %v (%d bytes), walker %v (%d bytes)", jok, len(got), wok, len(jw.out))
 		}
-		if s.k == colGroups {
+		{
 			// A lookup's skip by counting, then its run: never a panic;
 			// where the block joins, the bytes the full join has there.
 			for g := 0; g < 4; g++ {
-				rest, raw, ok := skipGroups(&js, g)
+				var rest [colMaxStreams][]byte
+				var raw uint64
+				var ok, rok bool
+				var run []byte
+				if s.k == colGroups {
+					rest, raw, ok = skipGroups(&js, g)
+				} else {
+					rest, raw, ok = skipSpent(&js, g)
+				}
 				if !ok {
 					continue
 				}
-				run, _, rok := joinGroups(nil, &rest, 2)
+				if s.k == colGroups {
+					run, _, rok = joinGroups(nil, &rest, 2)
+				} else {
+					run, _, rok = joinSpent(nil, &rest, 2)
+				}
 				if jok && raw <= uint64(len(got)) && rok && !bytes.HasPrefix(got[raw:], run) {
 					t.Fatalf("skip %d groups (%d bytes): the run differs from the block's bytes there", g, raw)
 				}
@@ -578,5 +590,63 @@ func TestGroupRuns(t *testing.T) {
 	id := bs.gindexID(blockStride + 1)
 	if _, _, _, _, err := bs.group(id); err == nil || !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "x.seg") {
 		t.Fatalf("an index offset off by one: err = %v", err)
+	}
+}
+
+// TestSpentRuns: in a segment whose spent blocks are in the column codec,
+// every spend's lookup (the run of its index point joined from the block's
+// streams, the spends before it skipped by counting) finds its spender, in
+// order and shuffled, with full reads of the blocks between; outputs not
+// spent are not found.
+func TestSpentRuns(t *testing.T) {
+	d := colWorld(9, 60000)
+	d.times = make([]int64, d.end-d.start)
+	for a := d.addrStart; a < d.addrEnd; a++ {
+		d.addrs = append(d.addrs, hashEnt{hash: a * 0x9e3779b97f4a7c15, num: a})
+	}
+	spends := slices.Clone(d.spent)
+	img, err := encodeSeg(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := parseSegment(img, "x.seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := 0
+	for k := 0; k < seg.spent.blocks(); k++ {
+		if seg.spent.packed[binary.BigEndian.Uint64(seg.spent.bidx[8+8*k:])] == codecCols {
+			cols++
+		}
+	}
+	if seg.spent.blocks() < 4 || cols < seg.spent.blocks()/2 {
+		t.Fatalf("%d of %d spent blocks in the column codec", cols, seg.spent.blocks())
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for pass := 0; pass < 2; pass++ {
+		fresh, err := parseSegment(img, "x.seg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := slices.Clone(spends)
+		if pass == 1 {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		} else {
+			slices.SortFunc(order, cmpSpent)
+		}
+		for i, sp := range order {
+			got, ok, err := fresh.spentBy(sp.prevTx, sp.vout)
+			if err != nil || !ok || got != sp.spender {
+				t.Fatalf("pass %d: output %d:%d spent by %d %v %v, want %d", pass, sp.prevTx, sp.vout, got, ok, err, sp.spender)
+			}
+			if _, ok, err := fresh.spentBy(sp.prevTx, sp.vout+1<<30); ok || err != nil {
+				t.Fatalf("an output not spent: %v %v", ok, err)
+			}
+			if i%3000 == 0 {
+				if err := fresh.eachSpent(func(spentEnt) {}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 }
