@@ -29,9 +29,10 @@ package pebblestore
 // Decoding walks the same fields in the same order, reading each from its
 // stream and writing the block's bytes as the encoder had them: the sparse
 // indexes' offsets into the uncompressed section hold, and the readers of
-// groups and spends are unchanged. A group lookup joins only the run of
-// groups it reads: the block's streams are decoded once (and cached), the
-// groups before the run skipped by counting (skipGroups, seg.go groupRun). A block whose streams do not walk to
+// groups and spends are unchanged. A lookup joins only the run of records
+// it reads: the block's streams are decoded once (and cached), the records
+// before the run skipped by counting (skipGroups, skipSpent; seg.go
+// sectionRun). A block whose streams do not walk to
 // exactly the length the index implies, with every stream used up, is an
 // error naming the file, the section and the block.
 
