@@ -179,11 +179,14 @@ type meta struct {
 // records in append-only logs too; or the tx log's records in a compact
 // form), 6 both, 7 the UTXO snapshot by tx number (utxo.go), output
 // script types past 6 in the compact tx record (logrec.go), and bit-packed
-// hash sections in the segments ("SPSEG003", hashsec.go), 8 this one: the
+// hash sections in the segments ("SPSEG003", hashsec.go), 8 the
 // compact tx record leaves out what its readers derive, a tx's position in
 // its block (from the block record's first tx) and a Bitcoin tx's fee
-// (from the outputs its inputs spend).
-const layoutVersion = 8
+// (from the outputs its inputs spend), 9 this one: segment format 4
+// ("SPSEG004": an adjacency entry's amount out may refer to its group's
+// last amount in, and the groups and spends are packed in the column codec
+// with one Huffman table per stream and section, segcols.go).
+const layoutVersion = 9
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.

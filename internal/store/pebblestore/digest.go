@@ -194,7 +194,7 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 	sort.Slice(all.adj, func(i, j int) bool { return all.cmpAdj(&all.adj[i], &all.adj[j]) < 0 })
 	for i := range all.adj {
 		e := &all.adj[i]
-		b = appendSegEntry(binary.BigEndian.AppendUint64(b, all.entAddr(e)), all, e, 0)
+		b = appendSegEntry(binary.BigEndian.AppendUint64(b, all.entAddr(e)), all, e, 0, nil)
 	}
 	sort.Slice(all.spent, func(i, j int) bool {
 		a, b := all.spent[i], all.spent[j]

@@ -31,7 +31,14 @@ import "testing"
 // plain records without a head byte): only
 // the meta, by its version byte and the tx log's end (with 7 there and the
 // three ends written as 0, still 43448963…b6dd, as at layout 7).
-const layoutGolden = "cc4e332f107745b5e161e3b5779cea994e785e28f3688b18b1a5e253f43c6327"
+// Changed at layout 9 (segment format 4: amounts out that refer to the
+// group's last amount in, the column codec): only the meta's version byte
+// (with 8 there, still cc4e332f…6327). goldenWorld closes no segment, so
+// the segments' new form is held to the old answers by TestReadsGolden
+// (tiny segments, reopened) and by the 10⁶ chain's store digest (equal to
+// layout 8's with the version byte 8, BENCHMARKS.md "ninth session, helper
+// closepack").
+const layoutGolden = "686b9e9659c93e9ab1f0ed879ffe26c784e1494498130537607dc92cc53d70f3"
 
 func TestLayoutGolden(t *testing.T) {
 	s := openTestStore(t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
 )
@@ -89,8 +90,9 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 			continue
 		}
 		r := &reader{b: entries}
+		var lastIn uint256.Int
 		for k := uint64(0); k < n; k++ {
-			e := r.segEntry(prev)
+			e := r.segEntry(prev, &lastIn)
 			if r.err != nil {
 				return fmt.Errorf("segment %s: %w", seg.path, r.err)
 			}

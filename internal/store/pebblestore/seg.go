@@ -9,7 +9,7 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG003"
+//	"SPSEG004"
 //	txids   (txidHash>>32, txnum−start) per tx, sorted, bit-packed in
 //	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
@@ -18,11 +18,14 @@ package pebblestore
 //	                the first at txnum start; written when it is smaller
 //	                (Bitcoin blocks hold many txs of one time: 4 bytes a
 //	                tx become about 8 a block), so never 4·(end−start) long
-//	groups  per address, ascending id, in compressed blocks of  (adjacency)
+//	groups  (SPSEG004: the column tables of the groups first, segcols.go)
+//	        per address, ascending id, in compressed blocks of  (adjacency)
 //	        blockStride gindex entries (segblock.go):
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries<<1|chained,
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
+//	                   (SPSEG004: no amount out where it is the group's
+//	                   last nonzero amount in before the entry, flag bit 7)
 //	        (prevTxnum before the first entry: the segment's start, or,
 //	        when chained (SPSEG003), the first txnum of the group before it
 //	        in its run of groupStride whose address the segment created:
@@ -30,7 +33,8 @@ package pebblestore
 //	gindex  every groupStride-th group: (id u32, offset u32), or (id u64,
 //	        offset u64) where one does not fit 32 bits (the section's
 //	        length tells which), offsets into the uncompressed groups
-//	spent   runs of spentStride entries sorted by (prevTx, vout), in
+//	spent   (SPSEG004: the column tables of the spends first, segcols.go)
+//	        runs of spentStride entries sorted by (prevTx, vout), in
 //	        compressed blocks of blockStride sindex entries:
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
 //	sindex  per spent run: (prevTx u32, vout u32, offset u32), or (prevTx
@@ -41,8 +45,10 @@ package pebblestore
 //	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG003"
-//	        (SPSEG002, layouts 5–6: hash sections of uvarint pairs)
+//	        crc32c of everything before the footer u32, "SPSEG004"
+//	        (SPSEG003, layouts 7–8, still read: amounts out always written,
+//	        no column tables; SPSEG002, layouts 5–6: hash sections of
+//	        uvarint pairs)
 
 import (
 	"bytes"
@@ -60,7 +66,8 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG003"
+	segMagic     = "SPSEG004"
+	segMagic3    = "SPSEG003" // read too: the files of layouts 7 and 8
 	groupStride  = 16
 	spentStride  = 64
 	segSections  = 9
@@ -297,12 +304,12 @@ func encodeSeg(d *segData) ([]byte, error) {
 	go func() {
 		defer close(done)
 		groups, gindex, nAddr = encodeGroups(d)
-		groups, gblocks = packBlocks(groups, blockCuts(gindex, 16))
+		groups, _, gblocks = packSection(groups, blockCuts(gindex, 16), colGroups)
 	}()
 	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
-	spent, sblocks := packBlocks(spent, blockCuts(sindex, 20))
+	spent, _, sblocks := packSection(spent, blockCuts(sindex, 20), colSpent)
 	addrs := appendHashSection(nil, d.addrs, d.addrStart)
 	<-done
 
@@ -515,9 +522,10 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		if addr >= d.addrStart {
 			newFirst, hasNew = first, true
 		}
+		var lastIn uint256.Int
 		for k := i; k < j; k++ {
 			e := at(k)
-			ebuf = appendSegEntry(ebuf, d, e, prevTx)
+			ebuf = appendSegEntry(ebuf, d, e, prevTx, &lastIn)
 			prevTx = d.entTx(e)
 		}
 		if nAddr%groupStride == 0 {
@@ -722,12 +730,20 @@ const (
 	efAsset    = 1 << 4
 	efIn       = 1 << 5
 	efOut      = 1 << 6
+	// efOutSame (SPSEG004): the amount out is the group's last nonzero
+	// amount in before this entry, and is not written (efOut is clear). An
+	// address of a UTXO chain mostly spends what it received, whole: on the
+	// synthetic chain 99 % of the amounts out are the last amount in.
+	efOutSame = 1 << 7
 )
 
 // appendSegEntry appends entry e, whose txnum is a difference from prevTx.
-func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
+// lastIn is the group's last nonzero amount in so far (zero before the
+// first), which an amount out equal to it refers to (efOutSame); it is
+// updated with e's. A nil lastIn writes every amount (the digest's form).
+func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int) []byte {
 	if e.nIn == adjWide {
-		return appendWideEntry(b, &d.wide[e.in].e, prevTx)
+		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
 	}
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
@@ -738,6 +754,12 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	}
 	if e.out != 0 {
 		f |= efOut
+		if lastIn != nil && lastIn[0] == e.out && lastIn[1]|lastIn[2]|lastIn[3] == 0 {
+			f ^= efOut | efOutSame
+		}
+	}
+	if lastIn != nil && e.in != 0 {
+		lastIn.SetUint64(e.in)
 	}
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
@@ -753,14 +775,14 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64) []byte {
 	if e.in != 0 {
 		b = putAmountU64(b, e.in)
 	}
-	if e.out != 0 {
+	if f&efOut != 0 {
 		b = putAmountU64(b, e.out)
 	}
 	return b
 }
 
 // appendWideEntry is appendSegEntry for a wide entry.
-func appendWideEntry(b []byte, e *segEntry, prevTx uint64) []byte {
+func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int) []byte {
 	inNZ, outNZ := !e.in.IsZero(), !e.out.IsZero()
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
@@ -771,6 +793,13 @@ func appendWideEntry(b []byte, e *segEntry, prevTx uint64) []byte {
 	}
 	if outNZ {
 		f |= efOut
+		if lastIn != nil && e.out == *lastIn {
+			f ^= efOut | efOutSame
+			outNZ = false
+		}
+	}
+	if lastIn != nil && inNZ {
+		*lastIn = e.in
 	}
 	b = putUvarint(b, e.txnum-prevTx)
 	b = append(b, f)
@@ -811,7 +840,10 @@ type segEntry struct {
 	in, out   uint256.Int
 }
 
-func (r *reader) segEntry(prevTx uint64) (e segEntry) {
+// segEntry decodes an entry whose txnum is a difference from prevTx;
+// lastIn is the group's last nonzero amount in so far (zero before its
+// first entry), which it updates.
+func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 	e.txnum = prevTx + r.uvarint()
 	f := r.byte1()
 	if f&efAsset != 0 {
@@ -830,6 +862,15 @@ func (r *reader) segEntry(prevTx uint64) (e segEntry) {
 	}
 	if f&efOut != 0 {
 		e.out = r.amount()
+	}
+	if f&efOutSame != 0 {
+		if f&efOut != 0 || lastIn.IsZero() {
+			r.fail("an amount out the same as no amount in")
+		}
+		e.out = *lastIn
+	}
+	if !e.in.IsZero() {
+		*lastIn = e.in
 	}
 	return e
 }
@@ -932,7 +973,8 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	if len(data) < len(segMagic)+segFooterLen {
 		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
 	}
-	if !bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic)) {
+	v3 := bytes.HasPrefix(data, []byte(segMagic3)) && bytes.HasSuffix(data, []byte(segMagic3))
+	if !v3 && (!bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic))) {
 		return nil, bad("bad magic")
 	}
 	body := len(data) - segFooterLen
@@ -953,6 +995,19 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
 	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
 	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
+	if !v3 {
+		// Format 4: each packed section starts with its column tables.
+		for _, b := range []struct {
+			sec  *blockSec
+			kind colKind
+		}{{&s.groups, colGroups}, {&s.spent, colSpent}} {
+			t, n, err := parseColTables(b.kind, b.sec.packed, false)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("%s: %v", b.sec.name, err))
+			}
+			b.sec.cols, b.sec.at, b.sec.packed = t, b.sec.at+uint64(n), b.sec.packed[n:]
+		}
+	}
 	ng, ns := (s.nAddr+groupStride-1)/groupStride, (s.nSpent+spentStride-1)/spentStride
 	s.gw, s.sw = 8, 12
 	if ng > 0 && uint64(len(s.gindex)) == 16*ng {
@@ -1118,11 +1173,11 @@ func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, e
 	if i < 0 {
 		return 0, 0, nil, false, nil
 	}
-	data, off, err := s.blockOf(&s.groups, s.gindexOff, ng, i)
+	run, err := s.groupRun(i, ng)
 	if err != nil {
 		return 0, 0, nil, false, err
 	}
-	r := &reader{b: data[off:]}
+	r := &reader{b: run}
 	var prev uint64
 	var ch groupChain
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
@@ -1144,6 +1199,75 @@ func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, e
 		prev = gid
 	}
 	return 0, 0, nil, false, nil
+}
+
+// groupRun returns the bytes of the groups from index point i on (of ng;
+// a lookup reads at most groupStride of them): see sectionRun.
+func (s *segment) groupRun(i, ng int) ([]byte, error) {
+	return s.sectionRun(&s.groups, s.gindexOff, ng, i, groupStride)
+}
+
+// sectionRun returns the bytes of a section's records from index point i
+// on (of n; a lookup reads at most stride of them): the decoded block's
+// bytes from i's offset, or, for a block of the column codec, the run of
+// i's records joined from the block's streams (decoded once and cached),
+// the records before it in the block skipped by counting (skipGroups,
+// skipSpent): a lookup does not join the whole block.
+func (s *segment) sectionRun(sec *blockSec, off func(int) uint64, n, i, stride int) ([]byte, error) {
+	k := i / blockStride
+	start, end := off(blockStride*k), sec.raw
+	if blockStride*(k+1) < n {
+		end = off(blockStride * (k + 1))
+	}
+	at := off(i)
+	if at < start || at > end {
+		return nil, fmt.Errorf("%w: segment %s: %s offset %d outside its block", errCorrupt, s.path, sec.name, at)
+	}
+	d := sec.last.Load()
+	if d == nil || d.k != k {
+		if a := binary.BigEndian.Uint64(sec.bidx[8+8*k:]); sec.cols == nil || a >= uint64(len(sec.packed)) || sec.packed[a] != codecCols {
+			data, err := sec.block(s.path, k, start, end) // not in the column codec (or out of bounds: block says so)
+			if err != nil {
+				return nil, err
+			}
+			return data[at-start:], nil
+		}
+		p, want, bad, err := sec.packedBlock(s.path, k, start, end)
+		if err != nil {
+			return nil, err
+		}
+		st, _, err := colStreamsOf(sec.cols, p[1:], want, nil)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		d = &decodedBlock{k: k, st: &st}
+		sec.last.Store(d)
+	}
+	if d.data != nil {
+		return d.data[at-start:], nil
+	}
+	g := i % blockStride * stride
+	var rest [colMaxStreams][]byte
+	var skipped uint64
+	var ok bool
+	if sec.cols.kind == colGroups {
+		rest, skipped, ok = skipGroups(d.st, g)
+	} else {
+		rest, skipped, ok = skipSpent(d.st, g)
+	}
+	if !ok || skipped != at-start {
+		return nil, fmt.Errorf("%w: segment %s: %s block %d: the streams of its first %d records do not come to %d bytes", errCorrupt, s.path, sec.name, k, g, at-start)
+	}
+	run := make([]byte, 0, min(end-at, 1<<16))
+	if sec.cols.kind == colGroups {
+		run, _, ok = joinGroups(run, &rest, stride)
+	} else {
+		run, _, ok = joinSpent(run, &rest, stride)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: segment %s: %s block %d: the streams of records %d–%d do not join", errCorrupt, s.path, sec.name, k, g, g+stride-1)
+	}
+	return run, nil
 }
 
 // groupChain follows the first txnums of a run's groups of addresses the
@@ -1230,11 +1354,11 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	p := s.sindexTx(i)
-	data, off, err := s.blockOf(&s.spent, s.sindexOff, nb, i)
+	run, err := s.sectionRun(&s.spent, s.sindexOff, nb, i, spentStride)
 	if err != nil {
 		return 0, false, err
 	}
-	r := &reader{b: data[off:]}
+	r := &reader{b: run}
 	for k := 0; k < spentStride && len(r.b) > 0; k++ {
 		p += r.uvarint()
 		v := uint32(r.uvarint())
@@ -1303,8 +1427,9 @@ func (s *segment) load() (*segData, error) {
 	}
 	err := s.eachGroup(func(id, n, prev uint64, entries []byte) error {
 		r := &reader{b: entries}
+		var lastIn uint256.Int
 		for k := uint64(0); k < n && r.err == nil; k++ {
-			e := r.segEntry(prev)
+			e := r.segEntry(prev, &lastIn)
 			if e.txnum < prev || e.txnum >= s.end {
 				r.fail("entry outside the segment")
 			}

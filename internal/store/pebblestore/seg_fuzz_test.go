@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/holiman/uint256"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
 )
@@ -85,8 +86,9 @@ func FuzzSegment(f *testing.F) {
 				continue
 			}
 			r := &reader{b: entries}
+			var lastIn uint256.Int
 			for k := uint64(0); k < n && r.err == nil; k++ {
-				e := r.segEntry(prev)
+				e := r.segEntry(prev, &lastIn)
 				if e.txnum >= seg.start && e.txnum < seg.end {
 					seg.txTime(e.txnum)
 				}

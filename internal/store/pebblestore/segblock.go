@@ -17,6 +17,9 @@ package pebblestore
 //	               uvarint stored length, then huff0 4X (table and streams)
 //	               or, when the lengths are equal, the raw piece: wins on
 //	               random amounts and ids, whose varint bytes are skewed
+//	3 columns      (segment format 4) the block's fields in streams,
+//	               Huffman-coded with the section's tables (segcols.go):
+//	               tried first on the groups and the spends
 //
 // A block index section holds the uncompressed length of the section
 // (u64), then the offset of each block in the packed section (u64). The
@@ -42,6 +45,7 @@ const (
 	codecRaw  = 0
 	codecZstd = 1
 	codecHuff = 2
+	codecCols = 3
 )
 
 var (
@@ -50,7 +54,9 @@ var (
 		// blocks of very busy addresses; blocks are separate frames anyway.
 		// Four encoders: a close packs the groups and the spends, each in
 		// two halves, at once (EncodeAll waits for a free encoder).
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(4), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
+		// No frame checksum: the segment file's CRC covers every block
+		// (4 bytes a block, ≈ 6 KB a segment of the 10⁶ chain).
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(4), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
 		if err != nil {
 			panic(err) // only for bad options
 		}
@@ -67,37 +73,84 @@ var (
 )
 
 // packBlocks compresses sec in blocks cut at cuts (ascending offsets into
-// sec, cuts[0] = 0) and returns the packed section and its block index.
-// The blocks are independent: a section of many blocks is packed in two
-// halves on two goroutines (always two, whatever the machine, so that the
-// file is the same everywhere), which halves a segment close's wait for
-// it when nothing else runs (the last close of an ingest).
+// sec, cuts[0] = 0) without the column codec (bytes of no known structure)
+// and returns the packed section and its block index.
 func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
+	packed, _, bidx = packSection(sec, cuts, colNone)
+	return packed, bidx
+}
+
+// packSection compresses sec, a section of kind k, in blocks cut at cuts
+// and returns the packed section (for a kind, the head with its column
+// tables, hdr bytes, then the blocks) and its block index (offsets from
+// the end of the head). The blocks are independent: a section of many
+// blocks is packed in two halves on two goroutines (always two, whatever
+// the machine, so that the file is the same everywhere), which halves a
+// segment close's wait for it when nothing else runs (the last close of an
+// ingest). The column tables are built first, from the counts of every
+// block's streams (the halves counted at once too).
+func packSection(sec []byte, cuts []uint64, k colKind) (packed []byte, hdr int, bidx []byte) {
 	bidx = binary.BigEndian.AppendUint64(make([]byte, 0, 8+8*len(cuts)), uint64(len(sec)))
 	h := len(cuts)
 	if h >= 2*packSplitMin {
 		h /= 2
 	}
-	var packed2 []byte
-	var offs2 []uint64
-	done := make(chan struct{})
-	if h < len(cuts) {
-		go func() {
-			defer close(done)
-			packed2, offs2 = packRange(sec, cuts, h, len(cuts), nil)
-		}()
-	} else {
-		close(done)
+	two := func(fn func(k0, k1 int)) {
+		done := make(chan struct{})
+		if h < len(cuts) {
+			go func() {
+				defer close(done)
+				fn(h, len(cuts))
+			}()
+		} else {
+			close(done)
+		}
+		fn(0, h)
+		<-done
 	}
-	packed, offs := packRange(sec, cuts, 0, h, make([]byte, 0, len(sec)/2+len(cuts)))
-	<-done
+	var head []byte
+	var cs [2]colStreams
+	if k != colNone {
+		cnt := new([2][colMaxStreams][256]uint64)
+		two(func(k0, k1 int) {
+			j := min(k0, 1)
+			cs[j].split(k, sec, cuts, k0, k1, &cnt[j])
+		})
+		for s := range cnt[0] {
+			for b := range cnt[0][s] {
+				cnt[0][s][b] += cnt[1][s][b]
+			}
+		}
+		head = colHead(k, &cnt[0])
+	}
+	var packed2 []byte
+	var offs, offs2 []uint64
+	two(func(k0, k1 int) {
+		if k0 == 0 {
+			packed = make([]byte, 0, len(head)+len(sec)/2+len(cuts))
+			packed, offs = packRange(sec, cuts, k0, k1, append(packed, head...), k, head, &cs[0])
+			for i := range offs {
+				offs[i] -= uint64(len(head))
+			}
+		} else {
+			packed2, offs2 = packRange(sec, cuts, k0, k1, nil, k, head, &cs[1])
+		}
+	})
 	for _, o := range offs {
 		bidx = binary.BigEndian.AppendUint64(bidx, o)
 	}
 	for _, o := range offs2 {
-		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed))+o)
+		bidx = binary.BigEndian.AppendUint64(bidx, uint64(len(packed)-len(head))+o)
 	}
-	return append(packed, packed2...), bidx
+	return append(packed, packed2...), len(head), bidx
+}
+
+// blockOf returns block i of sec cut at cuts.
+func blockOf(sec []byte, cuts []uint64, i int) []byte {
+	if i+1 < len(cuts) {
+		return sec[cuts[i]:cuts[i+1]]
+	}
+	return sec[cuts[i]:]
 }
 
 // packSplitMin is the fewest blocks a half of a section packed in two
@@ -112,19 +165,28 @@ const packSplitMin = 16
 // (TestZstdSmallBlocks).
 const zstdMinBlock = 256
 
-// packRange packs blocks k0 … k1−1 of sec (cut at cuts) onto packed and
-// returns it with each block's offset in it.
-func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte) ([]byte, []uint64) {
+// packRange packs blocks k0 … k1−1 of sec (cut at cuts, a section of kind
+// k whose head is head, its blocks split into cs) onto packed and returns
+// it with each block's offset in it.
+func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte, k colKind, head []byte, cs *colStreams) ([]byte, []uint64) {
 	offs := make([]uint64, 0, k1-k0)
-	var hbuf, zbuf []byte // reused: the winner is copied into packed at once
-	last := byte(codecRaw)
-	for k := k0; k < k1; k++ {
-		a := cuts[k]
-		b := uint64(len(sec))
-		if k+1 < len(cuts) {
-			b = cuts[k+1]
+	var tables *colTables
+	if k != colNone {
+		var err error
+		if tables, _, err = parseColTables(k, head, true); err != nil {
+			panic("pebblestore: a section head this process built does not parse: " + err.Error()) // a bug
 		}
-		raw := sec[a:b]
+	}
+	var obuf, zbuf []byte // reused: the winner is copied into packed at once
+	// other is the codec zstd competes with: the column codec where the
+	// section has a structure, else huffman over the block's bytes.
+	other := byte(codecHuff)
+	if tables != nil {
+		other = codecCols
+	}
+	last := other
+	for i := k0; i < k1; i++ {
+		raw := blockOf(sec, cuts, i)
 		offs = append(offs, uint64(len(packed)))
 		best, codec := raw, byte(codecRaw)
 		limit := len(raw) - len(raw)/8
@@ -139,20 +201,34 @@ func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte) ([]byte, []
 				best, codec, limit = zbuf, codecZstd, len(zbuf)
 			}
 		}
-		huf := func() {
-			if hbuf = huffPack(hbuf[:0], raw); len(hbuf) < limit {
-				best, codec, limit = hbuf, codecHuff, len(hbuf)
+		oth := func() {
+			if tables == nil {
+				obuf = huffPack(obuf[:0], raw)
+			} else if st, ok := cs.block(i - k0); ok {
+				obuf = colPack(obuf[:0], tables, &st)
+			} else {
+				return
+			}
+			if len(obuf) < limit {
+				best, codec, limit = obuf, other, len(obuf)
 			}
 		}
-		if last == codecHuff {
-			huf()
-			if codec == codecRaw || k%8 == 0 {
+		if tables != nil {
+			// The column codec costs a fraction of zstd: always tried,
+			// zstd behind it on every 8th block and after a block it won.
+			oth()
+			if codec == codecRaw || i%8 == 0 || last == codecZstd {
+				zst()
+			}
+		} else if last == other {
+			oth()
+			if codec == codecRaw || i%8 == 0 {
 				zst()
 			}
 		} else {
 			zst()
-			if codec == codecRaw || k%8 == 0 {
-				huf()
+			if codec == codecRaw || i%8 == 0 {
+				oth()
 			}
 		}
 		last = codec
@@ -218,8 +294,9 @@ type blockSec struct {
 	name   string
 	at     uint64 // file offset of packed
 	packed []byte
-	bidx   []byte // u64 raw length, then a u64 offset per block
-	raw    uint64 // the uncompressed length
+	bidx   []byte     // u64 raw length, then a u64 offset per block
+	raw    uint64     // the uncompressed length
+	cols   *colTables // the column codec's tables (segment format 4)
 	// last: the most recently decoded block (lookups of nearby ids or
 	// outputs come in runs).
 	last atomic.Pointer[decodedBlock]
@@ -227,7 +304,10 @@ type blockSec struct {
 
 type decodedBlock struct {
 	k    int
-	data []byte
+	data []byte // the block's bytes (nil: not joined yet)
+	// st: a block of groups in the column codec, its streams (a lookup
+	// joins only the run of groups it wants: groupRun).
+	st *[colMaxStreams][]byte
 }
 
 func (b *blockSec) blocks() int { return len(b.bidx)/8 - 1 }
@@ -257,6 +337,27 @@ func (b *blockSec) check(starts func(k int) uint64, nIdx int) error {
 	return nil
 }
 
+// packedBlock returns block k's packed bytes (its codec byte first), the
+// length it must decode to ([start, end) of the uncompressed section), and
+// the error maker that names the file, the section and the block.
+func (b *blockSec) packedBlock(path string, k int, start, end uint64) (p []byte, want int, bad func(string) error, err error) {
+	a := binary.BigEndian.Uint64(b.bidx[8+8*k:])
+	bad = func(what string) error {
+		return fmt.Errorf("%w: segment %s: %s block %d at file offset %d: %s", errCorrupt, path, b.name, k, b.at+a, what)
+	}
+	z := uint64(len(b.packed))
+	if k+1 < b.blocks() {
+		z = binary.BigEndian.Uint64(b.bidx[8+8*(k+1):])
+	}
+	if a >= z || z > uint64(len(b.packed)) || end <= start || end > b.raw {
+		return nil, 0, bad, bad("out of bounds")
+	}
+	if end-start > blockMax {
+		return nil, 0, bad, bad(fmt.Sprintf("%d bytes uncompressed", end-start))
+	}
+	return b.packed[a:z], int(end - start), bad, nil
+}
+
 // blockPrealloc bounds the room allocated for a block before it is
 // decoded, with 8 bytes per packed byte (Huffman codes take at least a bit a
 // byte; zstd blocks of adjacency rarely gain more). The size a block must
@@ -275,24 +376,14 @@ const blockMax = 1 << 30
 // block returns the uncompressed bytes [start, end) of block k (end: the
 // next block's start, or the section's length).
 func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) {
-	if d := b.last.Load(); d != nil && d.k == k {
+	d := b.last.Load()
+	if d != nil && d.k == k && d.data != nil {
 		return d.data, nil
 	}
-	a := binary.BigEndian.Uint64(b.bidx[8+8*k:])
-	bad := func(what string) error {
-		return fmt.Errorf("%w: segment %s: %s block %d at file offset %d: %s", errCorrupt, path, b.name, k, b.at+a, what)
+	p, want, bad, err := b.packedBlock(path, k, start, end)
+	if err != nil {
+		return nil, err
 	}
-	z := uint64(len(b.packed))
-	if k+1 < b.blocks() {
-		z = binary.BigEndian.Uint64(b.bidx[8+8*(k+1):])
-	}
-	if a >= z || z > uint64(len(b.packed)) || end <= start || end > b.raw {
-		return nil, bad("out of bounds")
-	}
-	if end-start > blockMax {
-		return nil, bad(fmt.Sprintf("%d bytes uncompressed", end-start))
-	}
-	p, want := b.packed[a:z], int(end-start)
 	var data []byte
 	switch p[0] {
 	case codecRaw:
@@ -317,6 +408,18 @@ func (b *blockSec) block(path string, k int, start, end uint64) ([]byte, error) 
 		data = out
 	case codecHuff:
 		out, err := huffUnpack(make([]byte, 0, min(want, blockPrealloc, 8*len(p)+4096)), p[1:], want)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		data = out
+	case codecCols:
+		var out []byte
+		var err error
+		if d != nil && d.k == k && d.st != nil {
+			out, err = colJoin(b.cols.kind, d.st, want) // the streams a lookup decoded
+		} else {
+			out, err = colUnpack(b.cols, p[1:], want)
+		}
 		if err != nil {
 			return nil, bad(err.Error())
 		}

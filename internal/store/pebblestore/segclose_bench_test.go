@@ -61,11 +61,11 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 	})
 	run("spent", func(d *segData) {
 		spent, sindex := encodeSpent(d)
-		packBlocks(spent, blockCuts(sindex, 20))
+		packSection(spent, blockCuts(sindex, 20), colSpent)
 	})
 	run("groups", func(d *segData) {
 		groups, gindex, _ := encodeGroups(d)
-		packBlocks(groups, blockCuts(gindex, 16))
+		packSection(groups, blockCuts(gindex, 16), colGroups)
 	})
 }
 
@@ -80,13 +80,17 @@ func BenchmarkPackCodecs(b *testing.B) {
 		name string
 		raw  []byte
 		cuts []uint64
+		kind colKind
 	}
 	var secs []section
 	for _, d := range ds {
 		groups, gindex, _ := encodeGroups(d)
 		spent, sindex := encodeSpent(d)
-		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16)}, section{"spent", spent, blockCuts(sindex, 20)})
+		secs = append(secs, section{"groups", groups, blockCuts(gindex, 16), colGroups}, section{"spent", spent, blockCuts(sindex, 20), colSpent})
 	}
+	// "chosen" is what a close writes (the column codec first, zstd behind
+	// it on every 8th block); "cols" packs every block in the column codec.
+	writer := map[string]colKind{"groups": colGroups, "spent": colSpent}
 	blocks := func(s section, fn func(raw []byte)) {
 		for k, a := range s.cuts {
 			e := uint64(len(s.raw))
@@ -97,7 +101,7 @@ func BenchmarkPackCodecs(b *testing.B) {
 		}
 	}
 	for _, name := range []string{"groups", "spent"} {
-		for _, codec := range []string{"zstd", "huff", "chosen"} {
+		for _, codec := range []string{"zstd", "huff", "cols", "chosen"} {
 			b.Run(name+"/"+codec, func(b *testing.B) {
 				var raw, packed int
 				var buf []byte
@@ -109,8 +113,35 @@ func BenchmarkPackCodecs(b *testing.B) {
 							continue
 						}
 						if codec == "chosen" {
-							p, _ := packBlocks(s.raw, s.cuts)
+							p, _, _ := packSection(s.raw, s.cuts, writer[s.name])
 							raw, packed = raw+len(s.raw), packed+len(p)
+							continue
+						}
+						if codec == "cols" {
+							// Every block in the column codec: the tables
+							// from the whole section's counts, as
+							// packSection builds them.
+							var cnt [colMaxStreams][256]uint64
+							var cs colStreams
+							cs.split(s.kind, s.raw, s.cuts, 0, len(s.cuts), &cnt)
+							head := colHead(s.kind, &cnt)
+							t, _, err := parseColTables(s.kind, head, true)
+							if err != nil {
+								b.Fatal(err)
+							}
+							packed += len(head)
+							for i, a := range s.cuts {
+								st, ok := cs.block(i)
+								if !ok {
+									b.Fatal("a block does not split")
+								}
+								buf = colPack(buf[:0], t, &st)
+								e := uint64(len(s.raw))
+								if i+1 < len(s.cuts) {
+									e = s.cuts[i+1]
+								}
+								raw, packed = raw+int(e-a), packed+len(buf)
+							}
 							continue
 						}
 						blocks(s, func(r []byte) {
@@ -147,12 +178,13 @@ func BenchmarkPackStride(b *testing.B) {
 		idx  []byte
 		w    int
 		name string
+		kind colKind
 	}
 	var secs []section
 	for _, d := range ds {
 		groups, gindex, _ := encodeGroups(d)
 		spent, sindex := encodeSpent(d)
-		secs = append(secs, section{groups, gindex, 16, "groups"}, section{spent, sindex, 20, "spent"})
+		secs = append(secs, section{groups, gindex, 16, "groups", colGroups}, section{spent, sindex, 20, "spent", colSpent})
 	}
 	for _, name := range []string{"groups", "spent"} {
 		for _, stride := range []int{8, 16, 32, 64} {
@@ -170,7 +202,7 @@ func BenchmarkPackStride(b *testing.B) {
 							cuts = append(cuts, binary.BigEndian.Uint64(s.idx[s.w*i+s.w-8:]))
 						}
 						cpu0 := cpuTime()
-						p, _ := packBlocks(s.raw, cuts)
+						p, _, _ := packSection(s.raw, cuts, s.kind)
 						cpu += cpuTime() - cpu0
 						raw, packed = raw+len(s.raw), packed+len(p)+8*len(cuts)
 					}
