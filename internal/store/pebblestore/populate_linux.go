@@ -5,11 +5,6 @@ import (
 	"unsafe"
 )
 
-// populateStep is how far ahead of the entries being appended push has
-// the kernel make an open segment array's pages present, one step at a
-// time (see populateAhead).
-const populateStep = 256 << 10
-
 // madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14); an older kernel
 // refuses it (EINVAL) and the pages fault in as they are written.
 const madvPopulateWrite = 23

@@ -323,17 +323,7 @@ groups:
 			f := body[n]
 			flags = append(flags, f)
 			body = body[n+1:]
-			if f&(efAsset|efInMask|efInMask<<efOutShift) != 0 {
-				k := 0
-				if f&efAsset != 0 {
-					k++
-				}
-				if f&efInMask == 3 {
-					k++
-				}
-				if f>>efOutShift&efInMask == 3 {
-					k++
-				}
+			if k := rareFields(f); k > 0 {
 				for ; k > 0; k-- {
 					if n = uvLen(body); n == 0 {
 						ok = false
@@ -627,15 +617,7 @@ func skipGroups(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, r
 		long += uint64(c >> 7)
 	}
 	for _, f := range rest[gsFlags][:entries] {
-		if f&efAsset != 0 {
-			rare++
-		}
-		if f&efInMask == 3 {
-			rare++
-		}
-		if f>>efOutShift&efInMask == 3 {
-			rare++
-		}
+		rare += uint64(rareFields(f))
 		amounts += uint64(f>>5&1) + uint64(f>>6&1) // efIn, efOut
 	}
 	rest[gsTx], rest[gsFlags] = rest[gsTx][entries:], rest[gsFlags][entries:]
@@ -720,17 +702,7 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte, max int) ([]byte, [colMax
 			f := flags[iFlags]
 			iFlags++
 			out = append(out, f)
-			if f&(efAsset|efInMask|efInMask<<efOutShift) != 0 {
-				k := 0
-				if f&efAsset != 0 {
-					k++
-				}
-				if f&efInMask == 3 {
-					k++
-				}
-				if f>>efOutShift&efInMask == 3 {
-					k++
-				}
+			if k := rareFields(f); k > 0 {
 				for ; k > 0; k-- {
 					n := uvLen(rare[iRare:])
 					if n == 0 {
@@ -869,4 +841,20 @@ func skipSpent(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, ra
 	raw += uint64(n)
 	rest[ssVout] = rest[ssVout][n:]
 	return rest, raw, true
+}
+
+// rareFields is how many uvarints an entry with flag byte f carries in the
+// rare stream: its asset, and an input or output count past 2 (code 3).
+func rareFields(f byte) int {
+	k := 0
+	if f&efAsset != 0 {
+		k++
+	}
+	if f&efInMask == 3 {
+		k++
+	}
+	if f>>efOutShift&efInMask == 3 {
+		k++
+	}
+	return k
 }
