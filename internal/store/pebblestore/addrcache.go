@@ -157,12 +157,13 @@ func (c *addrCache) resize(size int) { c.resizeKeep(size, nil, false) }
 
 // resizeKeep places the slots that keep accepts (all, if keep is nil) in
 // a new table of size slots; with keep, the long addresses kept get a new
-// arena. touch writes the new table through first.
+// arena. touch makes the new table's pages present first (populate).
 func (c *addrCache) resizeKeep(size int, keep func(*addrSlot) bool, touch bool) {
 	old, oldArena := c.slots, c.arena
 	c.slots = make([]addrSlot, size)
-	if touch {
-		clearSlots(c.slots)
+	if touch && size > 0 {
+		// The kernel maps the fresh pages writable in one call.
+		populate(unsafe.Pointer(&c.slots[0]), uintptr(size)*unsafe.Sizeof(addrSlot{}))
 	}
 	c.shift = uint(64 - log2(size))
 	if keep != nil {
