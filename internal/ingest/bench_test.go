@@ -18,13 +18,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
@@ -97,14 +97,6 @@ func wireDecode(raws [][]byte, workers int, withTxids bool) time.Duration {
 	return time.Since(start)
 }
 
-// cpuTime is the process's user+system CPU time so far: on a shared machine
-// it measures work done, where wall time also measures the neighbours.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkIngestVsWire times, in each iteration, btcd's wire decoding the
 // blocks (one core, and all cores) and spoor's full ingest of the same blk
 // file into an empty store (read, decode on all cores, classify scripts,
@@ -126,9 +118,9 @@ func BenchmarkIngestVsWire(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				wire1 += wireDecode(raws, 1, false)
-				wireCPU += cpuTime() - c0
+				wireCPU += cputime.Process() - c0
 				wireN += wireDecode(raws, procs, false)
 				wireTx += wireDecode(raws, procs, true)
 				dir := b.TempDir()
@@ -140,7 +132,7 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				// The collector as `spoor ingest btc --blocks` runs it
 				// (GCForInput); wire, above, runs with Go's default.
 				restore := GCForInput(btc.FilesSize(path))
-				c0 = cpuTime()
+				c0 = cputime.Process()
 				start := time.Now()
 				res, err := BTCFiles(s, path, Options{})
 				if err != nil {
@@ -148,14 +140,14 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				}
 				// Closed, as `spoor ingest` does: the close writes the
 				// last open segment.
-				c1, start1 := cpuTime(), time.Now()
+				c1, start1 := cputime.Process(), time.Now()
 				if err := s.Close(); err != nil {
 					b.Fatal(err)
 				}
 				closeWall += time.Since(start1)
-				closeCPU += cpuTime() - c1
+				closeCPU += cputime.Process() - c1
 				ing += time.Since(start)
-				ingCPU += cpuTime() - c0
+				ingCPU += cputime.Process() - c0
 				restore()
 				if res.Txs != uint64(ntx)+uint64(btcGenesisExtra(path)) {
 					b.Fatalf("ingested %d txs, file holds %d", res.Txs, ntx)

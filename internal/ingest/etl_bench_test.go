@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/pgtest"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
@@ -114,9 +115,9 @@ func BenchmarkETLImport(b *testing.B) {
 			var n uint64
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				d, cl, got := importOnce(b, c.dir)
-				cs = append(cs, cpuTime()-c0)
+				cs = append(cs, cputime.Process()-c0)
 				ds, cls = append(ds, d), append(cls, cl)
 				n = got
 			}

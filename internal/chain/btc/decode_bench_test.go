@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -12,17 +11,9 @@ import (
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
 	"github.com/spoor-dev/spoor/internal/chain/btc/hash160"
 	"github.com/spoor-dev/spoor/internal/chain/btc/sha256d"
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 )
-
-// cpuTime is the process's user+system CPU time so far (garbage collection
-// on other threads included): on a shared machine it is steadier than wall
-// time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchSet is a set of real raw blocks and their transaction count.
 type benchSet struct {
@@ -77,11 +68,11 @@ func BenchmarkDecode(b *testing.B) {
 		start := func(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 = cpuTime()
+			cpu0 = cputime.Process()
 		}
 		report := func(b *testing.B) {
 			n := float64(set.txs) * float64(b.N)
-			b.ReportMetric(n/(cpuTime()-cpu0).Seconds(), "tx/cpu-s")
+			b.ReportMetric(n/(cputime.Process()-cpu0).Seconds(), "tx/cpu-s")
 			b.ReportMetric(n/b.Elapsed().Seconds(), "tx/s")
 			b.ReportMetric(0, "ns/op")
 		}

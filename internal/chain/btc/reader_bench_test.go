@@ -2,19 +2,12 @@ package btc
 
 import (
 	"os"
-	"syscall"
 	"testing"
 
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 )
-
-// minorFaults is the process's minor page faults so far.
-func minorFaults() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Minflt
-}
 
 // benchBlkPath is the blk file the benchmarks read: SPOOR_BENCH_BLK, or
 // the real mainnet blocks 0–14,131 of btcd's test data.
@@ -51,7 +44,7 @@ func BenchmarkReadDecode(b *testing.B) {
 			}
 			txs := 0
 			b.ResetTimer()
-			f0, c0 := minorFaults(), cpuTime()
+			f0, c0 := cputime.MinorFaults(), cputime.Process()
 			for i := 0; i < b.N; i++ {
 				rd := bf.NewReader()
 				for _, p := range plan {
@@ -73,8 +66,8 @@ func BenchmarkReadDecode(b *testing.B) {
 				}
 				rd.Close()
 			}
-			cpu := cpuTime() - c0
-			b.ReportMetric(float64(minorFaults()-f0)/float64(b.N), "faults/op")
+			cpu := cputime.Process() - c0
+			b.ReportMetric(float64(cputime.MinorFaults()-f0)/float64(b.N), "faults/op")
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 			b.ReportMetric(float64(txs)/cpu.Seconds(), "tx/cpu-s")
 		})
@@ -87,11 +80,11 @@ func BenchmarkReadDecode(b *testing.B) {
 // btcd's test data or SPOOR_BENCH_BLK.
 func BenchmarkBestChain(b *testing.B) {
 	path := benchBlkPath(b)
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if _, plan := openPlan(b, path); len(plan) == 0 {
 			b.Fatal("no blocks planned")
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-c0)/1e6/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(cputime.Process()-c0)/1e6/float64(b.N), "cpu-ms/op")
 }

@@ -20,10 +20,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 
 	"github.com/spoor-dev/spoor/internal/chain/etl/etltest"
@@ -129,16 +129,6 @@ func stdlibRead(b *testing.B, u Unit) int {
 	return n
 }
 
-// cpuTime returns the CPU time the process has used (user + system): the
-// number a busy shared machine disturbs least.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // spoorRead reads every file of u with spoor's streaming CSV reader (the
 // one the row-by-row tables use; fields are subslices of its buffer), one
 // goroutine, nothing decoded, and returns the records read.
@@ -197,7 +187,7 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		b.Run(l.name, func(b *testing.B) {
 			runtime.GC()
-			m0, c0 := mallocs(), cpuTime()
+			m0, c0 := mallocs(), cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				decodeOnce(b, u, n)
@@ -207,7 +197,7 @@ func BenchmarkDecode(b *testing.B) {
 		})
 		b.Run("stream/"+l.name, func(b *testing.B) {
 			runtime.GC()
-			m0, c0 := mallocs(), cpuTime()
+			m0, c0 := mallocs(), cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				streamOnce(b, u, n)
@@ -217,7 +207,7 @@ func BenchmarkDecode(b *testing.B) {
 		})
 		b.Run("spoor-csv/"+l.name, func(b *testing.B) {
 			runtime.GC()
-			m0, c0 := mallocs(), cpuTime()
+			m0, c0 := mallocs(), cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if got := spoorRead(b, u); got != rows+len(u.Files) {
@@ -229,7 +219,7 @@ func BenchmarkDecode(b *testing.B) {
 		})
 		b.Run("encoding-csv/"+l.name, func(b *testing.B) {
 			runtime.GC()
-			m0, c0 := mallocs(), cpuTime()
+			m0, c0 := mallocs(), cputime.Process()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if got := stdlibRead(b, u); got != rows+len(u.Files) {
@@ -245,7 +235,7 @@ func BenchmarkDecode(b *testing.B) {
 // reportRates reports token transfers per second of wall time and per CPU
 // second (all goroutines, GC included), and allocations per row.
 func reportRates(b *testing.B, n, rows int, m0 uint64, c0 time.Duration) {
-	cpu := cpuTime() - c0
+	cpu := cputime.Process() - c0
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "transfers/cpu-s")
 	var m runtime.MemStats

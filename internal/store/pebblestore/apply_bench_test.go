@@ -4,10 +4,10 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
 )
@@ -69,7 +69,7 @@ func BenchmarkApplyTokens(b *testing.B) {
 			b.Fatal(err)
 		}
 		runtime.GC()
-		c0, t0 := cpuTime(), time.Now()
+		c0, t0 := cputime.Process(), time.Now()
 		for j := 0; j < len(blocks); j += batchBlocks {
 			if err := s.Apply(model.Tron, store.Unordered, blocks[j:min(j+batchBlocks, len(blocks))]); err != nil {
 				b.Fatal(err)
@@ -79,17 +79,10 @@ func BenchmarkApplyTokens(b *testing.B) {
 			b.Fatal(err)
 		}
 		wall += time.Since(t0)
-		cpu += cpuTime() - c0
+		cpu += cputime.Process() - c0
 	}
 	total := float64(b.N) * float64(n)
 	b.ReportMetric(total/wall.Seconds(), "transfers/s")
 	b.ReportMetric(total/cpu.Seconds(), "transfers/cpu-s")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

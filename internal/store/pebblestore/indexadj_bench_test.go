@@ -3,6 +3,8 @@ package pebblestore
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/cputime"
 )
 
 // BenchmarkIndexAdj indexes txs of inputs and outputs only into a segment
@@ -41,7 +43,7 @@ func BenchmarkIndexAdj(b *testing.B) {
 			d := &segData{start: 1 << 20, end: 1 << 20, addrStart: 1 << 19, addrEnd: 1 << 19}
 			var parts []part
 			n, k := 0, uint64(0) // txs indexed, and since the segment began
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if len(d.adj) >= segMaxEntries {
 					d.adj, d.spent, d.times, k = d.adj[:0], d.spent[:0], d.times[:0], 0
@@ -49,7 +51,7 @@ func BenchmarkIndexAdj(b *testing.B) {
 				parts = indexAdj(d, d.start+k, &recs[n%txs], 1_600_000_000, parts)
 				n, k = n+1, k+1
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/tx")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/tx")
 		})
 	}
 }

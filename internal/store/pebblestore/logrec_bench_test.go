@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
 )
@@ -87,7 +88,7 @@ func BenchmarkAppendLogRec(b *testing.B) {
 	}
 	buf := make([]byte, 0, 1<<20)
 	n := uint64(1 << 21)
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for b.Loop() {
 		if len(buf) > 1<<20-4096 {
 			buf = buf[:0]
@@ -95,5 +96,5 @@ func BenchmarkAppendLogRec(b *testing.B) {
 		buf = appendLogRec(buf, &recs[n%4096], n, 1000)
 		n++
 	}
-	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/rec")
+	b.ReportMetric(float64((cputime.Process()-c0).Nanoseconds())/float64(b.N), "cpu-ns/rec")
 }

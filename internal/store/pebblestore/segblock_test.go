@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/cputime"
 )
 
 // blockWorld returns a section of four blocks that each codec wins once:
@@ -275,8 +277,8 @@ func BenchmarkSegmentGroup(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			ids := rand.New(rand.NewPCG(5, 5))
 			found := 0
-			cpu0 := cpuTime()
-			defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+			cpu0 := cputime.Process()
+			defer func() { b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 			for i := 0; i < b.N; i++ {
 				_, _, _, ok, err := c.s.group(1 + ids.Uint64N(1<<18))
 				if err != nil {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spoor-dev/spoor/internal/cputime"
 )
 
 // appendOrder puts a loaded segment's adjacency and spends back in the
@@ -46,9 +48,9 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 					c := *d
 					c.spent, c.adj = slices.Clone(d.spent), slices.Clone(d.adj)
 					b.StartTimer()
-					cpu0 := cpuTime()
+					cpu0 := cputime.Process()
 					fn(&c)
-					cpu += cpuTime() - cpu0
+					cpu += cputime.Process() - cpu0
 				}
 			}
 			b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "cpu-ms/op")
@@ -105,7 +107,7 @@ func BenchmarkPackCodecs(b *testing.B) {
 			b.Run(name+"/"+codec, func(b *testing.B) {
 				var raw, packed int
 				var buf []byte
-				cpu0 := cpuTime()
+				cpu0 := cputime.Process()
 				for b.Loop() {
 					raw, packed = 0, 0
 					for _, s := range secs {
@@ -154,7 +156,7 @@ func BenchmarkPackCodecs(b *testing.B) {
 						})
 					}
 				}
-				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/float64(raw), "cpu-ns/raw-B")
+				b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N)/float64(raw), "cpu-ns/raw-B")
 				b.ReportMetric(float64(raw), "raw-B")
 				b.ReportMetric(float64(packed), "packed-B")
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(raw), "ns/raw-B")
@@ -201,9 +203,9 @@ func BenchmarkPackStride(b *testing.B) {
 						for i := 0; i < len(s.idx)/s.w; i += stride {
 							cuts = append(cuts, binary.BigEndian.Uint64(s.idx[s.w*i+s.w-8:]))
 						}
-						cpu0 := cpuTime()
+						cpu0 := cputime.Process()
 						p, _, _ := packSection(s.raw, cuts, s.kind)
-						cpu += cpuTime() - cpu0
+						cpu += cputime.Process() - cpu0
 						raw, packed = raw+len(s.raw), packed+len(p)+8*len(cuts)
 					}
 				}
@@ -226,7 +228,7 @@ func BenchmarkOpenSegment(b *testing.B) {
 			name = "trusted"
 		}
 		b.Run(name, func(b *testing.B) {
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				for _, f := range files {
 					s, err := openSegmentAs(f, trusted)
@@ -237,7 +239,7 @@ func BenchmarkOpenSegment(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "ms/file")
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "cpu-ms/file")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N)/float64(len(files))/1e6, "cpu-ms/file")
 		})
 	}
 }

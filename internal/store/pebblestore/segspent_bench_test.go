@@ -3,6 +3,8 @@ package pebblestore
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/cputime"
 )
 
 // BenchmarkSegmentSpent: a random output's spender (spentBy: one spent
@@ -37,12 +39,12 @@ func BenchmarkSegmentSpent(b *testing.B) {
 	}
 	b.Logf("spent: %d spends, %d bytes packed (%.2f B a spend)", len(d.spent), len(seg.spent.packed), float64(len(seg.spent.packed))/float64(len(d.spent)))
 	ids := rand.New(rand.NewPCG(5, 5))
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		o := outs[ids.IntN(len(outs))]
 		if _, ok, err := seg.spentBy(o[0], uint32(o[1])); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

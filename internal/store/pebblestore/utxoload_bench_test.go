@@ -2,10 +2,10 @@ package pebblestore
 
 import (
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"github.com/spoor-dev/spoor/internal/model"
 )
 
@@ -34,12 +34,12 @@ func BenchmarkUTXOLoad(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start, c0 := time.Now(), processCPU()
+		start, c0 := time.Now(), cputime.Process()
 		if err := s.ensureUTXO(model.BTC, st); err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(start)
-		cpu += processCPU() - c0
+		cpu += cputime.Process() - c0
 		outputs = st.utxo.len()
 		s.mu.Unlock()
 		if err := s.Close(); err != nil {
@@ -50,12 +50,4 @@ func BenchmarkUTXOLoad(b *testing.B) {
 	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "load-cpu-ms")
 	b.ReportMetric(float64(outputs), "outputs")
 	b.ReportMetric(0, "ns/op")
-}
-
-// processCPU is the process's user and system CPU time so far (the load's
-// own goroutine and the collector's).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/spoor-dev/spoor/internal/cputime"
 	"golang.org/x/crypto/ripemd160"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkHash160(b *testing.B) {
 	b.Run("crypto+xcrypto", func(b *testing.B) {
 		h := ripemd160.New()
 		var sum []byte
-		cpuOp(b, func(i int) {
+		cputime.PerOp(b, func(i int) {
 			key[1] = byte(i)
 			first := sha256.Sum256(key)
 			h.Reset()
@@ -80,7 +81,7 @@ func BenchmarkHash160(b *testing.B) {
 		copy(sink[:], sum)
 	})
 	b.Run("hash160", func(b *testing.B) {
-		cpuOp(b, func(i int) {
+		cputime.PerOp(b, func(i int) {
 			key[1] = byte(i)
 			sink = Sum(key)
 		})

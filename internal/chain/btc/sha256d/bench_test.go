@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"testing"
+
+	"github.com/spoor-dev/spoor/internal/cputime"
 )
 
 var sink [32]byte
@@ -16,14 +18,14 @@ var sink [32]byte
 func BenchmarkSum(b *testing.B) {
 	var m [64]byte
 	b.Run("merkle-node/crypto", func(b *testing.B) {
-		cpuOp(b, func(i int) {
+		cputime.PerOp(b, func(i int) {
 			m[0] = byte(i)
 			first := sha256.Sum256(m[:])
 			sink = sha256.Sum256(first[:])
 		})
 	})
 	b.Run("merkle-node/sha256d", func(b *testing.B) {
-		cpuOp(b, func(i int) {
+		cputime.PerOp(b, func(i int) {
 			m[0] = byte(i)
 			sink = Sum64(&m)
 		})
@@ -31,13 +33,13 @@ func BenchmarkSum(b *testing.B) {
 	for _, n := range []int{33, 65} {
 		p := make([]byte, n)
 		b.Run(fmt.Sprintf("sha256-%d/crypto", n), func(b *testing.B) {
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				p[0] = byte(i)
 				sink = sha256.Sum256(p)
 			})
 		})
 		b.Run(fmt.Sprintf("sha256-%d/sha256d", n), func(b *testing.B) {
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				p[0] = byte(i)
 				sink = Sum256(p)
 			})
@@ -47,7 +49,7 @@ func BenchmarkSum(b *testing.B) {
 		p := make([]byte, n)
 		b.Run(fmt.Sprintf("txid-%d/crypto", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				p[0] = byte(i)
 				first := sha256.Sum256(p)
 				sink = sha256.Sum256(first[:])
@@ -55,14 +57,14 @@ func BenchmarkSum(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("txid-%d/sha256d", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				p[0] = byte(i)
 				sink = Sum(p)
 			})
 		})
 		b.Run(fmt.Sprintf("txid-%d/sha256d-3pieces", n), func(b *testing.B) {
 			b.SetBytes(int64(n))
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				p[0] = byte(i)
 				first := [][32]byte{Sum256Parts(p[:4], p[4:n-4], p[n-4:])}
 				Rehash(first)
@@ -87,13 +89,13 @@ func BenchmarkMerkleRoot(b *testing.B) {
 			// decoder hashed before this package.
 			defer func(was bool) { useSHANI = was }(useSHANI)
 			useSHANI = false
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				copy(ids, leaves)
 				sink = MerkleRoot(ids)
 			})
 		})
 		b.Run(fmt.Sprintf("%d/sha256d", n), func(b *testing.B) {
-			cpuOp(b, func(i int) {
+			cputime.PerOp(b, func(i int) {
 				copy(ids, leaves)
 				sink = MerkleRoot(ids)
 			})
@@ -125,7 +127,7 @@ func BenchmarkSum256Each(b *testing.B) {
 	dst := make([][32]byte, len(msgs))
 	b.Run("crypto", func(b *testing.B) {
 		h := sha256.New()
-		cpuOp(b, func(int) {
+		cputime.PerOp(b, func(int) {
 			for i, m := range msgs {
 				if m[1] == nil {
 					dst[i] = sha256.Sum256(m[0])
@@ -140,7 +142,7 @@ func BenchmarkSum256Each(b *testing.B) {
 		})
 	})
 	b.Run("sha256d-one-at-a-time", func(b *testing.B) {
-		cpuOp(b, func(int) {
+		cputime.PerOp(b, func(int) {
 			for i, m := range msgs {
 				dst[i] = Sum256Parts(m[0], m[1], m[2])
 			}
@@ -148,6 +150,6 @@ func BenchmarkSum256Each(b *testing.B) {
 	})
 	b.Run("sha256d-each", func(b *testing.B) {
 		b.ReportAllocs()
-		cpuOp(b, func(int) { Sum256Each(dst, msgs) })
+		cputime.PerOp(b, func(int) { Sum256Each(dst, msgs) })
 	})
 }

@@ -1,0 +1,3 @@
+package cputime
+
+const rusageThread = 1 // RUSAGE_THREAD
