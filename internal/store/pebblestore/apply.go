@@ -203,6 +203,7 @@ func (s *Store) apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 	}
 	a.m.LogEnd = a.ix.logBase + uint64(len(a.ix.logBuf))
 	// The records first (each log synced), then the meta naming their ends.
+	region := "apply: write and sync the logs"
 	if pipelined {
 		// The previous batch's commit first: jobs commit in order, and
 		// writes that met its fdatasyncs waited for them in the kernel (the
@@ -214,9 +215,6 @@ func (s *Store) apply(c model.Chain, mode store.ApplyMode, blocks []*model.Block
 		if err != nil {
 			return err
 		}
-	}
-	region := "apply: write and sync the logs"
-	if pipelined {
 		region = "apply: write the logs"
 	}
 	r = trace.StartRegion(context.Background(), region)

@@ -568,6 +568,18 @@ func colStreamsOf(t *colTables, p []byte, want int, buf []byte) (st [colMaxStrea
 	return st, buf, nil
 }
 
+// varintsLen returns the length of the first n varints of b (or of n runs
+// of further bytes: each ends at a byte below 0x80), and whether b holds n.
+func varintsLen(b []byte, n uint64) (int, bool) {
+	i := 0
+	for ; n > 0 && i < len(b); i++ {
+		if b[i] < 0x80 {
+			n--
+		}
+	}
+	return i, n == 0
+}
+
 // skipGroups returns the streams of a block of groups past its first g
 // groups, and those groups' length in the block's bytes, found by counting
 // (a varint ends at a byte below 0x80; a tx delta has its first byte in
@@ -576,18 +588,8 @@ func colStreamsOf(t *colTables, p []byte, want int, buf []byte) (st [colMaxStrea
 // how many leading and further bytes) rather than by joining them.
 func skipGroups(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, raw uint64, ok bool) {
 	rest = *st
-	// ends returns the length of the first n varints of b (n terminators).
-	ends := func(b []byte, n uint64) (int, bool) {
-		i := 0
-		for ; n > 0 && i < len(b); i++ {
-			if b[i] < 0x80 {
-				n--
-			}
-		}
-		return i, n == 0
-	}
 	var entries uint64
-	n, ok := ends(rest[gsID], uint64(g))
+	n, ok := varintsLen(rest[gsID], uint64(g))
 	if !ok {
 		return rest, 0, false
 	}
@@ -621,11 +623,11 @@ func skipGroups(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, r
 		amounts += uint64(f>>5&1) + uint64(f>>6&1) // efIn, efOut
 	}
 	rest[gsTx], rest[gsFlags] = rest[gsTx][entries:], rest[gsFlags][entries:]
-	if n, ok = ends(rest[gsTxMore], long); !ok {
+	if n, ok = varintsLen(rest[gsTxMore], long); !ok {
 		return rest, 0, false
 	}
 	rest[gsTxMore] = rest[gsTxMore][n:]
-	if n, ok = ends(rest[gsRare], rare); !ok {
+	if n, ok = varintsLen(rest[gsRare], rare); !ok {
 		return rest, 0, false
 	}
 	rest[gsRare] = rest[gsRare][n:]
@@ -808,17 +810,6 @@ func joinSpent(out []byte, st *[colMaxStreams][]byte, max int) ([]byte, [colMaxS
 // first g spends and their length in the block's bytes.
 func skipSpent(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, raw uint64, ok bool) {
 	rest = *st
-	// runs returns the length of the first n runs of further bytes (each
-	// ends at a byte below 0x80).
-	runs := func(b []byte, n uint64) (int, bool) {
-		i := 0
-		for ; n > 0 && i < len(b); i++ {
-			if b[i] < 0x80 {
-				n--
-			}
-		}
-		return i, n == 0
-	}
 	if g > len(rest[ssPrev]) || g > len(rest[ssSpender]) {
 		return rest, 0, false
 	}
@@ -827,14 +818,14 @@ func skipSpent(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, ra
 		for _, c := range rest[f[0]][:g] {
 			long += uint64(c >> 7)
 		}
-		n, ok := runs(rest[f[1]], long)
+		n, ok := varintsLen(rest[f[1]], long)
 		if !ok {
 			return rest, 0, false
 		}
 		raw += uint64(g + n)
 		rest[f[0]], rest[f[1]] = rest[f[0]][g:], rest[f[1]][n:]
 	}
-	n, ok := runs(rest[ssVout], uint64(g))
+	n, ok := varintsLen(rest[ssVout], uint64(g))
 	if !ok {
 		return rest, 0, false
 	}
