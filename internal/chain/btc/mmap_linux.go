@@ -4,6 +4,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"github.com/spoor-dev/spoor/internal/pages"
 )
 
 // mapAdvice is the madvise hint for a mapped blk file (see BENCHMARKS.md,
@@ -66,11 +68,6 @@ func populate(b []byte) {
 	}
 }
 
-// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): the pages of the
-// range are made present and writable, as a write to each would, in one
-// call.
-const madvPopulateWrite = 23
-
 // prefault makes the pages of fresh memory b (a new array of the Go heap)
 // present and writable before the decoder fills them. Left alone, a fresh
 // slab's pages are first touched one by one as blocks are decoded into it,
@@ -84,15 +81,7 @@ const madvPopulateWrite = 23
 // allocation and no interrupt. A kernel without MADV_POPULATE_WRITE gets a
 // written byte a page instead (one fault each, still no zero page).
 func prefault(b []byte) {
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	start := (base + pageSize - 1) &^ (pageSize - 1)
-	end := (base + uintptr(len(b))) &^ (pageSize - 1)
-	if end <= start {
-		return
+	if !pages.Populate(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b))) {
+		touchPages(b)
 	}
-	p := b[start-base : end-base]
-	if syscall.Madvise(p, madvPopulateWrite) == nil {
-		return
-	}
-	touchPages(p)
 }

@@ -3,23 +3,18 @@ package btc
 import (
 	"syscall"
 	"testing"
-	"unsafe"
+
+	"github.com/spoor-dev/spoor/internal/pages"
 )
 
-// resident reports, page by page, whether b's pages are in memory
-// (mincore). b must start on a page boundary.
+// resident reports, page by page, whether b's pages are in memory.
 func resident(t *testing.T, b []byte) []bool {
 	t.Helper()
-	vec := make([]byte, (len(b)+pageSize-1)/pageSize)
-	_, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
-	if e != 0 {
-		t.Fatalf("mincore: %v", e)
+	r, err := pages.Resident(b)
+	if err != nil {
+		t.Fatalf("mincore: %v", err)
 	}
-	out := make([]bool, len(vec))
-	for i, v := range vec {
-		out[i] = v&1 != 0
-	}
-	return out
+	return r
 }
 
 // TestPrefault: prefault makes every whole page of fresh memory resident
@@ -28,8 +23,8 @@ func resident(t *testing.T, b []byte) []bool {
 // anonymous mapping of its own (a Go heap array may reuse pages that are
 // resident already, and could not fail the test).
 func TestPrefault(t *testing.T) {
-	const pages = 16
-	m, err := syscall.Mmap(-1, 0, pages*pageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	const npages = 16
+	m, err := syscall.Mmap(-1, 0, npages*pageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
 	if err != nil {
 		t.Skipf("no anonymous mapping: %v", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/spoor-dev/spoor/internal/pages"
 )
 
 // addrCache maps canonical address bytes to ids: an open-addressing table
@@ -163,7 +165,7 @@ func (c *addrCache) resizeKeep(size int, keep func(*addrSlot) bool, touch bool) 
 	c.slots = make([]addrSlot, size)
 	if touch && size > 0 {
 		// The kernel maps the fresh pages writable in one call.
-		populate(unsafe.Pointer(&c.slots[0]), uintptr(size)*unsafe.Sizeof(addrSlot{}))
+		pages.Populate(unsafe.Pointer(&c.slots[0]), uintptr(size)*unsafe.Sizeof(addrSlot{}))
 	}
 	c.shift = uint(64 - log2(size))
 	if keep != nil {

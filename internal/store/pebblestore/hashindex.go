@@ -3,6 +3,8 @@ package pebblestore
 import (
 	"sort"
 	"unsafe"
+
+	"github.com/spoor-dev/spoor/internal/pages"
 )
 
 // hashIndex maps 64-bit hashes (txidHash, addrHash: already well mixed) to
@@ -73,7 +75,7 @@ func (t *slotTable) grow(min int) {
 		// core each (the UTXO set's growth on the resolve step, a
 		// segment close's catchUp; BENCHMARKS.md, ninth session, helper
 		// offpath).
-		populate(unsafe.Pointer(unsafe.SliceData(t.slots)), uintptr(size)*8)
+		pages.Populate(unsafe.Pointer(unsafe.SliceData(t.slots)), uintptr(size)*8)
 	}
 	t.shift = uint(64 - log2(size))
 	for _, s := range old {

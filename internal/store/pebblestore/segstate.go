@@ -30,6 +30,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/pages"
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
@@ -648,7 +649,7 @@ func populateAhead[T any](s []T) {
 	if from >= to {
 		return
 	}
-	populate(unsafe.Pointer(unsafe.SliceData(s[from:to])), uintptr(to-from)*sz)
+	pages.Populate(unsafe.Pointer(unsafe.SliceData(s[from:to])), uintptr(to-from)*sz)
 }
 
 // grow is slices.Grow(s, k) without its clearing of the new room: a new

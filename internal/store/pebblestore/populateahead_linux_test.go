@@ -4,18 +4,16 @@ import (
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/spoor-dev/spoor/internal/pages"
 )
 
 // residentPages reports which pages of the mapping m are in memory.
 func residentPages(t *testing.T, m []byte) []bool {
 	t.Helper()
-	vec := make([]byte, (len(m)+4095)/4096)
-	if _, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
-		t.Fatalf("mincore: %v", e)
-	}
-	r := make([]bool, len(vec))
-	for i, v := range vec {
-		r[i] = v&1 != 0
+	r, err := pages.Resident(m)
+	if err != nil {
+		t.Fatalf("mincore: %v", err)
 	}
 	return r
 }
