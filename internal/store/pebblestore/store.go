@@ -471,7 +471,11 @@ func (s *Store) writeState(c model.Chain) (*chainState, error) {
 // more (up to a segment), so that an ingest does not rehash the cache and
 // copy the array as they fill (on the 1 M-transfer chain the cache's
 // doublings alone were ≈ 5 % of the ingest's CPU); the open segment's
-// other arrays likewise (reserveRest, openreserve.go).
+// other arrays likewise (reserveRest, openreserve.go). The cache and the
+// segment's arrays are sized on two goroutines at once: nearly all of it
+// is the kernel mapping and clearing fresh pages, which runs on both cores
+// (one had sat idle: the decoders stop once their budget is full), and
+// the ingest's first Apply waits for it.
 func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -479,12 +483,18 @@ func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 	if err != nil {
 		return err
 	}
-	st.addrs.reserve(int(min(uint64(s.addrMax), addresses)))
+	defer trace.StartRegion(context.Background(), "store: reserve").End()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st.addrs.reserve(int(min(uint64(s.addrMax), addresses)))
+	}()
 	want := min(uint64(s.segMax), transfers+transfers/4)
 	if d := st.seg.open; want > uint64(cap(d.adj)) {
 		d.adj = grow(d.adj, int(want)-len(d.adj))
 	}
 	st.seg.open.reserveRest(addresses, transfers, s.segMax)
+	<-done
 	return nil
 }
 
