@@ -24,6 +24,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 )
 
@@ -35,15 +36,33 @@ const (
 // appendHashSection appends the sorted (hash>>32, number−base) pairs of
 // ents as a hash section (ents stays as it is).
 func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
+	return appendHashKeys(out, hashKeys(ents, base))
+}
+
+// hashKeys returns the (hash>>32, number−base) pairs of ents as keys
+// hash>>32<<32 | number−base, sorted (by hash, then number): what a hash
+// section codes, and what a closing segment's lookups search (hashKeyIndex).
+func hashKeys(ents []hashEnt, base uint64) []uint64 {
 	keys := make([]uint64, len(ents))
-	var maxNum uint64
 	for i, e := range ents {
 		keys[i] = e.hash>>32<<32 | (e.num-base)&0xffffffff
-		maxNum = max(maxNum, (e.num-base)&0xffffffff)
 	}
 	radixSort(keys, 32, 64) // in number order: stable on the hash bits
+	return keys
+}
+
+// appendHashKeys appends the sorted keys (hashKeys) as a hash section.
+func appendHashKeys(out []byte, keys []uint64) []byte {
+	var maxNum uint64
+	for _, key := range keys {
+		maxNum = max(maxNum, key&0xffffffff)
+	}
 	k, w := riceParam(keys), uint(bits.Len64(maxNum))
 	nb := (len(keys) + hashStride - 1) / hashStride
+	// Room for the whole section: the head and index, and per pair the
+	// Rice code's k bits, its quotient (about 1.5 bits) and w bits, with
+	// a word of slack a block (appends that outgrow it copy what they hold).
+	out = slices.Grow(out, hashSecHead+8*nb+len(keys)*int(k+w+2)/8+8*nb+8)
 	out = binary.BigEndian.AppendUint32(out, uint32(nb))
 	out = append(out, byte(k), byte(w))
 	idx := len(out)
@@ -67,6 +86,26 @@ func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
 		prev = h
 	}
 	return bw.flush(out)
+}
+
+// hashKeyIndex finds numbers by hash in sorted keys (hashKeys): a closing
+// segment's txids and new addresses, which its lookups search until its
+// file is mapped. The close sorts them for its hash sections anyway; an
+// open-addressing table of them (hashIndex) cost as much again.
+type hashKeyIndex struct {
+	keys []uint64
+	base uint64
+}
+
+// get appends to out the numbers whose hash may be h (the same top 32
+// bits), in number order.
+func (x *hashKeyIndex) get(h uint64, out []uint64) []uint64 {
+	fp := h >> 32
+	i, _ := slices.BinarySearch(x.keys, fp<<32)
+	for ; i < len(x.keys) && x.keys[i]>>32 == fp; i++ {
+		out = append(out, x.base+x.keys[i]&0xffffffff)
+	}
+	return out
 }
 
 // riceParam returns the Rice parameter that codes the hash differences of

@@ -130,3 +130,46 @@ func BenchmarkHashSection(b *testing.B) {
 		}
 	})
 }
+
+// TestHashKeyIndex: a closing segment's sorted keys (hashKeys) find every
+// number whose hash shares the looked-up hash's top 32 bits, in number
+// order, with runs of one hash (also the smallest and largest), and nothing
+// for absent hashes; and the section written from them is the one written
+// from the entries.
+func TestHashKeyIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 255, 256, 5000} {
+		var ents []hashEnt
+		for i := 0; i < n; i++ {
+			h := rng.Uint64()
+			switch {
+			case i%5 == 0 && i > 0:
+				h = ents[i-1].hash ^ 0xffff // the same top 32 bits
+			case i%11 == 3:
+				h = 0 // a run at the smallest hash
+			case i%13 == 4:
+				h = ^uint64(0) // and at the largest
+			}
+			ents = append(ents, hashEnt{hash: h, num: 900 + uint64(i)})
+		}
+		x := hashKeyIndex{keys: hashKeys(ents, 900), base: 900}
+		want := map[uint64][]uint64{}
+		for _, e := range ents {
+			want[e.hash>>32] = append(want[e.hash>>32], e.num)
+		}
+		for fp, nums := range want {
+			if got := x.get(fp<<32|0x1234, nil); !slices.Equal(got, nums) {
+				t.Fatalf("%d keys: hash %x found %v, want %v", n, fp, got, nums)
+			}
+		}
+		for i := 0; i < 200; i++ {
+			h := rng.Uint64()
+			if _, ok := want[h>>32]; !ok && len(x.get(h, nil)) != 0 {
+				t.Fatalf("%d keys: absent hash %x found %v", n, h, x.get(h, nil))
+			}
+		}
+		if got, want := appendHashKeys(nil, x.keys), appendHashSection(nil, ents, 900); !slices.Equal(got, want) {
+			t.Fatalf("%d keys: the section from the sorted keys differs from the entries'", n)
+		}
+	}
+}

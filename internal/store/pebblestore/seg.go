@@ -284,7 +284,21 @@ func (d *segData) truncate(n, a uint64) {
 // encodeSeg writes d as a segment file image. It may sort d.spent and d.adj
 // in place (where spentOrder and sortAdj cannot sort packed keys): d is the closing
 // segment's, owned by the goroutine that writes it (startClose).
-func encodeSeg(d *segData) ([]byte, error) {
+func encodeSeg(d *segData) ([]byte, error) { return encodeSegKeys(d, nil) }
+
+// sortedKeys are a closing segment's txids and new addresses as sorted
+// hash keys (hashKeys), sorted on another goroutine (the one that makes
+// them searchable for the lookups during a background close, beginClose),
+// ready once ready closes.
+type sortedKeys struct {
+	ready    chan struct{}
+	tx, addr hashKeyIndex
+}
+
+// encodeSegKeys is encodeSeg with d's hash keys sorted already (ks, when
+// not nil: its bases must be d's, d.start and d.addrStart), which it waits
+// for after the sections that do not need them.
+func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 	var base int64
 	for i, t := range d.times {
 		if i == 0 || t < base {
@@ -306,11 +320,19 @@ func encodeSeg(d *segData) ([]byte, error) {
 		groups, gindex, nAddr = encodeGroups(d)
 		groups, _, gblocks = packSection(groups, blockCuts(gindex, 16), colGroups)
 	}()
-	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
 	spent, sindex := encodeSpent(d)
 	spent, _, sblocks := packSection(spent, blockCuts(sindex, 20), colSpent)
-	addrs := appendHashSection(nil, d.addrs, d.addrStart)
+	var txs, addrs []byte
+	if ks != nil {
+		<-ks.ready
+		if ks.tx.base != d.start || ks.addr.base != d.addrStart || len(ks.tx.keys) != len(d.txids) || len(ks.addr.keys) != len(d.addrs) {
+			panic("pebblestore: encodeSegKeys: keys of another segment") // a bug, not bad input
+		}
+		txs, addrs = appendHashKeys(nil, ks.tx.keys), appendHashKeys(nil, ks.addr.keys)
+	} else {
+		txs, addrs = appendHashSection(nil, d.txids, d.start), appendHashSection(nil, d.addrs, d.addrStart)
+	}
 	<-done
 
 	gindex, sindex = narrowIndex(gindex, 8, 0), narrowIndex(sindex, 12, 8)
