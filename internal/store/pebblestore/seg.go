@@ -317,12 +317,13 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		groups, gindex, nAddr = encodeGroups(d)
-		groups, _, gblocks = packSection(groups, blockCuts(gindex, 16), colGroups)
+		var parts []*colStreams
+		groups, gindex, nAddr, parts = encodeGroupsCols(d)
+		groups, _, gblocks = packSectionCols(groups, blockCuts(gindex, 16), colGroups, parts)
 	}()
 	times := encodeTimes(d.times, base)
-	spent, sindex := encodeSpent(d)
-	spent, _, sblocks := packSection(spent, blockCuts(sindex, 20), colSpent)
+	spent, sindex, scols := encodeSpentCols(d)
+	spent, _, sblocks := packSectionCols(spent, blockCuts(sindex, 20), colSpent, []*colStreams{scols})
 	var txs, addrs []byte
 	if ks != nil {
 		<-ks.ready
@@ -421,6 +422,14 @@ func encodeTimes(times []int64, base int64) []byte {
 // encodeGroups sorts and encodes the adjacency: the groups section, its
 // sparse index (offsets relative to the section) and the address count.
 func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
+	out, gindex, nAddr, _ = encodeGroupsCols(d)
+	return out, gindex, nAddr
+}
+
+// encodeGroupsCols is encodeGroups that also returns the section's blocks
+// split into the column codec's streams (written as the bytes are: no
+// parse of them again), in one or two parts of consecutive blocks.
+func encodeGroupsCols(d *segData) (out, gindex []byte, nAddr uint64, parts []*colStreams) {
 	order := sortAdj(d)
 	n := len(d.adj)
 	addrAt := func(i int) uint64 {
@@ -430,10 +439,11 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 		return order[i] >> adjKeyBits
 	}
 	// A large segment is encoded in two ranges of addresses on two
-	// goroutines, cut where a group starts at an index point (every
-	// groupStride-th address): there the encoding restarts from nothing
-	// anyway (absolute id, a new index entry), so the two outputs joined
-	// are byte for byte what one pass writes.
+	// goroutines, cut where a group starts a block (every
+	// groupStride·blockStride-th address, an index point): there the
+	// encoding restarts from nothing anyway (absolute id, a new index entry),
+	// so the two outputs joined are byte for byte what one pass writes, and
+	// each range's streams are whole blocks.
 	cut, cutAddrs := n, uint64(0)
 	if n >= groupsSplitMin {
 		cut = -1
@@ -442,7 +452,7 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 			if i > 0 && addrAt(i) == addrAt(i-1) {
 				continue
 			}
-			if i >= n/2 && k%groupStride == 0 {
+			if i >= n/2 && k%(groupStride*blockStride) == 0 {
 				cut, cutAddrs = i, k
 				break
 			}
@@ -454,17 +464,22 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 	}
 	var out2, gindex2 []byte
 	var nAddr2 uint64
+	cs1, cs2 := new(colStreams), new(colStreams)
 	done := make(chan struct{})
 	if cut < n {
 		go func() {
 			defer close(done)
-			out2, gindex2, nAddr2 = encodeGroupRange(d, order, cut, n, nil)
+			out2, gindex2, nAddr2 = encodeGroupRange(d, order, cut, n, make([]byte, 0, 8*(n-cut)), cs2)
 		}()
 	} else {
 		close(done)
 	}
-	out, gindex, nAddr = encodeGroupRange(d, order, 0, cut, make([]byte, 0, 8*n))
+	out, gindex, nAddr = encodeGroupRange(d, order, 0, cut, make([]byte, 0, 8*n), cs1)
 	<-done
+	parts = []*colStreams{cs1}
+	if cut < n {
+		parts = append(parts, cs2)
+	}
 	if cut < n {
 		if nAddr != cutAddrs {
 			panic("pebblestore: encodeGroups: the ranges disagree on the address count") // a bug, not bad input
@@ -477,7 +492,7 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 		gindex = append(gindex, gindex2...)
 		nAddr += nAddr2
 	}
-	return out, gindex, nAddr
+	return out, gindex, nAddr, parts
 }
 
 const (
@@ -493,7 +508,7 @@ const (
 // positions [lo, hi) (of order's keys, or of d.adj when order is nil) onto
 // out, with their index entries (offsets into out); lo starts a group at
 // an index point.
-func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gindex []byte, nAddr uint64) {
+func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *colStreams) (_, gindex []byte, nAddr uint64) {
 	// The entries in address order are read from d.adj at random: gathered
 	// a window at a time in a loop of independent reads (many misses in
 	// flight, as in prefetch.go), not one by one as the encoding reaches
@@ -526,6 +541,8 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 	var newFirst uint64
 	var hasNew bool
 	var ebuf []byte
+	var st groupCols
+	st.load(&cs.st)
 	for i := lo; i < hi; {
 		addr := addrAt(i)
 		j := i
@@ -544,11 +561,50 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		if addr >= d.addrStart {
 			newFirst, hasNew = first, true
 		}
+		if nAddr%(groupStride*blockStride) == 0 && nAddr > 0 {
+			st.store(&cs.st)
+			cs.endBlock(i-lo, hi-i)
+			st.load(&cs.st)
+		}
 		var lastIn uint256.Int
 		for k := i; k < j; k++ {
 			e := at(k)
-			ebuf = appendSegEntry(ebuf, d, e, prevTx, &lastIn)
-			prevTx = d.entTx(e)
+			if e.nIn == adjWide {
+				st.store(&cs.st)
+				ebuf = appendWideEntryCols(ebuf, &cs.st, d, e, prevTx, &lastIn)
+				st.load(&cs.st)
+				prevTx = d.entTx(e)
+				continue
+			}
+			// appendSegEntry, and the fields into their streams.
+			f := narrowFlags(e, &lastIn)
+			dt := d.start + uint64(e.txnum) - prevTx
+			ebuf = putUvarint(ebuf, dt)
+			st.tx, st.txMore = putUvarintCols(st.tx, st.txMore, dt)
+			ebuf = append(ebuf, f)
+			st.flags = append(st.flags, f)
+			if rareFields(f) > 0 {
+				r0 := len(ebuf)
+				if e.asset != 0 {
+					ebuf = putUvarint(ebuf, uint64(e.asset))
+				}
+				if e.nIn >= 3 {
+					ebuf = putUvarint(ebuf, uint64(e.nIn))
+				}
+				if e.nOut >= 3 {
+					ebuf = putUvarint(ebuf, uint64(e.nOut))
+				}
+				st.rare = append(st.rare, ebuf[r0:]...)
+			}
+			if e.in != 0 {
+				ebuf = putAmountU64(ebuf, e.in)
+				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.in)
+			}
+			if f&efOut != 0 {
+				ebuf = putAmountU64(ebuf, e.out)
+				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.out)
+			}
+			prevTx = d.start + uint64(e.txnum)
 		}
 		if nAddr%groupStride == 0 {
 			gindex = binary.BigEndian.AppendUint64(gindex, addr)
@@ -557,19 +613,52 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		}
 		var nb [binary.MaxVarintLen64]byte
 		cnt := binary.PutUvarint(nb[:], uint64(j-i)<<1|chained)
+		h0 := len(out)
 		out = putUvarint(out, addr-prevID)
+		st.id = append(st.id, out[h0:]...)
+		h0 = len(out)
 		out = putUvarint(out, uint64(cnt+len(ebuf)))
+		st.ln = append(st.ln, out[h0:]...)
+		st.cnt = append(st.cnt, nb[:cnt]...)
 		out = append(append(out, nb[:cnt]...), ebuf...)
 		prevID = addr
 		nAddr++
 		i = j
 	}
+	st.store(&cs.st)
+	if nAddr > 0 {
+		cs.endBlock(hi-lo, 0)
+	}
 	return out, gindex, nAddr
+}
+
+// groupCols holds the streams of the groups in locals while the encoder
+// appends to them (through the array, every append loaded and stored its
+// slice again).
+type groupCols struct {
+	id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore []byte
+}
+
+func (g *groupCols) load(st *[colMaxStreams][]byte) {
+	g.id, g.ln, g.cnt, g.tx, g.txMore, g.flags, g.rare, g.amtLen, g.amtLead, g.amtMore = st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore]
+}
+
+func (g *groupCols) store(st *[colMaxStreams][]byte) {
+	st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore] = g.id, g.ln, g.cnt, g.tx, g.txMore, g.flags, g.rare, g.amtLen, g.amtLead, g.amtMore
 }
 
 // encodeSpent sorts and encodes the spends: the spent section and its
 // sparse index (offsets relative to the section).
 func encodeSpent(d *segData) (out, sindex []byte) {
+	out, sindex, _ = encodeSpentCols(d)
+	return out, sindex
+}
+
+// encodeSpentCols is encodeSpent that also returns the section's blocks
+// split into the column codec's streams, written as the bytes are.
+func encodeSpentCols(d *segData) (out, sindex []byte, cs *colStreams) {
+	cs = new(colStreams)
+	st := &cs.st
 	order, voutBits, idxBits, base := spentOrder(d)
 	out = make([]byte, 0, 5*len(d.spent))
 	// The spenders, in (prevTx, vout) order, are read from d.spent at
@@ -592,6 +681,9 @@ func encodeSpent(d *segData) (out, sindex []byte) {
 			k := order[i] >> idxBits
 			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: win[i%window]}
 		}
+		if i%(spentStride*blockStride) == 0 && i > 0 {
+			cs.endBlock(i, len(d.spent)-i)
+		}
 		if i%spentStride == 0 {
 			sindex = binary.BigEndian.AppendUint64(sindex, s.prevTx)
 			sindex = binary.BigEndian.AppendUint32(sindex, s.vout)
@@ -599,11 +691,18 @@ func encodeSpent(d *segData) (out, sindex []byte) {
 			prev = s.prevTx
 		}
 		out = putUvarint(out, s.prevTx-prev)
+		st[ssPrev], st[ssPrevMore] = putUvarintCols(st[ssPrev], st[ssPrevMore], s.prevTx-prev)
+		at := len(out)
 		out = putUvarint(out, uint64(s.vout))
+		st[ssVout] = append(st[ssVout], out[at:]...)
 		out = putUvarint(out, s.spender-s.prevTx)
+		st[ssSpender], st[ssSpenderMore] = putUvarintCols(st[ssSpender], st[ssSpenderMore], s.spender-s.prevTx)
 		prev = s.prevTx
 	}
-	return out, sindex
+	if len(d.spent) > 0 {
+		cs.endBlock(len(d.spent), 0)
+	}
+	return out, sindex, cs
 }
 
 // spentOrder orders d.spent by (prevTx, vout). Where prevTx − base, vout
@@ -767,22 +866,7 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	if e.nIn == adjWide {
 		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
 	}
-	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
-	if e.asset != 0 {
-		f |= efAsset
-	}
-	if e.in != 0 {
-		f |= efIn
-	}
-	if e.out != 0 {
-		f |= efOut
-		if lastIn != nil && lastIn[0] == e.out && lastIn[1]|lastIn[2]|lastIn[3] == 0 {
-			f ^= efOut | efOutSame
-		}
-	}
-	if lastIn != nil && e.in != 0 {
-		lastIn.SetUint64(e.in)
-	}
+	f := narrowFlags(e, lastIn)
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
 	if e.asset != 0 {
@@ -799,6 +883,41 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	}
 	if f&efOut != 0 {
 		b = putAmountU64(b, e.out)
+	}
+	return b
+}
+
+// narrowFlags returns the flag byte of narrow entry e (appendSegEntry) and
+// updates lastIn with e's amount in.
+func narrowFlags(e *adjEnt, lastIn *uint256.Int) byte {
+	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
+	if e.asset != 0 {
+		f |= efAsset
+	}
+	if e.in != 0 {
+		f |= efIn
+	}
+	if e.out != 0 {
+		f |= efOut
+		if lastIn != nil && lastIn[0] == e.out && lastIn[1]|lastIn[2]|lastIn[3] == 0 {
+			f ^= efOut | efOutSame
+		}
+	}
+	if lastIn != nil && e.in != 0 {
+		lastIn.SetUint64(e.in)
+	}
+	return f
+}
+
+// appendWideEntryCols appends wide entry e (appendSegEntry) and its
+// fields to the streams of the column codec, split from its bytes as
+// splitGroups would (encodeGroupRange writes the narrow ones' fields
+// directly).
+func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int) []byte {
+	at := len(b)
+	b = appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
+	if !splitEntry(b[at:], st) {
+		panic("pebblestore: a wide entry the encoder wrote does not split") // a bug, not bad input
 	}
 	return b
 }
