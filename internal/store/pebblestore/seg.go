@@ -659,27 +659,18 @@ func encodeSpent(d *segData) (out, sindex []byte) {
 func encodeSpentCols(d *segData) (out, sindex []byte, cs *colStreams) {
 	cs = new(colStreams)
 	st := &cs.st
-	order, voutBits, idxBits, base := spentOrder(d)
+	order, voutBits, spBits, base, spBase := spentOrder(d)
 	out = make([]byte, 0, 5*len(d.spent))
-	// The spenders, in (prevTx, vout) order, are read from d.spent at
-	// random: gathered a window at a time in a loop of independent reads,
-	// as encodeGroupRange does (prevTx and vout come from the keys).
-	const window = 256
-	var win [window]uint64
-	idxMask, voutMask := uint64(1)<<idxBits-1, uint64(1)<<voutBits-1
+	// Every field comes from the keys: the entries are not read again.
+	spMask, voutMask := uint64(1)<<spBits-1, uint64(1)<<voutBits-1
 	var prev uint64
 	for i := range d.spent {
 		var s spentEnt
 		if order == nil {
 			s = d.spent[i]
 		} else {
-			if i%window == 0 {
-				for k, o := range order[i:min(i+window, len(order))] {
-					win[k] = d.spent[o&idxMask].spender
-				}
-			}
-			k := order[i] >> idxBits
-			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: win[i%window]}
+			k := order[i] >> spBits
+			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: spBase + order[i]&spMask}
 		}
 		if i%(spentStride*blockStride) == 0 && i > 0 {
 			cs.endBlock(i, len(d.spent)-i)
@@ -706,36 +697,40 @@ func encodeSpentCols(d *segData) (out, sindex []byte, cs *colStreams) {
 }
 
 // spentOrder orders d.spent by (prevTx, vout). Where prevTx − base, vout
-// and a position into d.spent fit in 64 bits together it returns that
-// order as keys ((prevTx−base)<<voutBits | vout, above idxBits bits of
-// position), radix-sorted on the prevTx and vout bits (a few linear passes:
+// and spender − spBase fit in 64 bits together it returns that order as
+// keys ((prevTx−base)<<voutBits | vout, above spBits bits of spender −
+// spBase), radix-sorted on the prevTx and vout bits (a few linear passes:
 // the spends arrive in spender order, prevTx order is scattered, and a
 // comparison sort of the entries was most of a segment close's CPU);
 // otherwise it sorts d.spent in place and returns nil. A segment spends an
-// output at most once, so the two orders are the same.
-func spentOrder(d *segData) (order []uint64, voutBits, idxBits uint, base uint64) {
+// output at most once, so the two orders are the same. (Until the tenth
+// session the low bits held a position into d.spent, whose spender the
+// encoder then read at random: a cache miss a spend.)
+func spentOrder(d *segData) (order []uint64, voutBits, spBits uint, base, spBase uint64) {
 	n := len(d.spent)
 	if n == 0 {
-		return nil, 0, 0, 0
+		return nil, 0, 0, 0, 0
 	}
 	lo, hi, maxVout := d.spent[0].prevTx, d.spent[0].prevTx, uint32(0)
+	spLo, spHi := d.spent[0].spender, d.spent[0].spender
 	for i := range d.spent {
 		s := &d.spent[i]
 		lo, hi, maxVout = min(lo, s.prevTx), max(hi, s.prevTx), max(maxVout, s.vout)
+		spLo, spHi = min(spLo, s.spender), max(spHi, s.spender)
 	}
-	voutBits, idxBits = uint(bits.Len32(maxVout)), uint(bits.Len(uint(n-1)))
-	keyBits := idxBits + voutBits + uint(bits.Len64(hi-lo))
+	voutBits, spBits = uint(bits.Len32(maxVout)), uint(bits.Len64(spHi-spLo))
+	keyBits := spBits + voutBits + uint(bits.Len64(hi-lo))
 	if n < 256 || keyBits > 64 {
 		slices.SortFunc(d.spent, cmpSpent)
-		return nil, 0, 0, 0
+		return nil, 0, 0, 0, 0
 	}
 	order = make([]uint64, n)
 	for i := range d.spent {
 		s := &d.spent[i]
-		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<idxBits | uint64(i)
+		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<spBits | (s.spender - spLo)
 	}
-	radixSort(order, idxBits, keyBits)
-	return order, voutBits, idxBits, lo
+	radixSort(order, spBits, keyBits)
+	return order, voutBits, spBits, lo, spLo
 }
 
 // cmpSpent orders spends by the output they spend.

@@ -91,7 +91,7 @@ func TestEncodeSpentOrder(t *testing.T) {
 			}
 			wantOut, wantIdx := encodeSpentRef(spent)
 			d := &segData{spent: slices.Clone(spent)}
-			if order, _, _, _ := spentOrder(&segData{spent: slices.Clone(spent)}); (order != nil) != tc.radix {
+			if order, _, _, _, _ := spentOrder(&segData{spent: slices.Clone(spent)}); (order != nil) != tc.radix {
 				t.Fatalf("radix order used: %v, want %v", order != nil, tc.radix)
 			}
 			out, idx := encodeSpent(d)
