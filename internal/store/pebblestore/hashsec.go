@@ -62,7 +62,7 @@ func appendHashKeys(out []byte, keys []uint64) []byte {
 	// Room for the whole section: the head and index, and per pair the
 	// Rice code's k bits, its quotient (about 1.5 bits) and w bits, with
 	// a word of slack a block (appends that outgrow it copy what they hold).
-	out = slices.Grow(out, hashSecHead+8*nb+len(keys)*int(k+w+2)/8+8*nb+8)
+	out = grow(out, hashSecHead+8*nb+len(keys)*int(k+w+2)/8+8*nb+8)
 	out = binary.BigEndian.AppendUint32(out, uint32(nb))
 	out = append(out, byte(k), byte(w))
 	idx := len(out)

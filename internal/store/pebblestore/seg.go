@@ -752,31 +752,32 @@ func sortAdj(d *segData) []uint64 {
 	const idxBits = adjKeyBits
 	n := len(d.adj)
 	base := d.addrBase()
+	if n >= 1<<idxBits {
+		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
+		return nil
+	}
+	// The keys and the largest id in one pass over the entries (the keys
+	// are dropped when an id does not fit).
+	keys := make([]uint64, n)
 	maxAddr := uint64(0)
 	if len(d.wide) == 0 {
 		var m uint32
 		for i := range d.adj {
-			m = max(m, d.adj[i].addr)
+			a := d.adj[i].addr
+			m = max(m, a)
+			keys[i] = (base+uint64(a))<<idxBits | uint64(i)
 		}
 		maxAddr = base + uint64(m)
 	} else {
 		for i := range d.adj {
-			maxAddr = max(maxAddr, d.entAddr(&d.adj[i]))
+			a := d.entAddr(&d.adj[i])
+			maxAddr = max(maxAddr, a)
+			keys[i] = a<<idxBits | uint64(i)
 		}
 	}
-	if n >= 1<<idxBits || maxAddr >= 1<<(64-idxBits) {
+	if maxAddr >= 1<<(64-idxBits) {
 		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
 		return nil
-	}
-	keys := make([]uint64, n)
-	if len(d.wide) == 0 {
-		for i := range d.adj {
-			keys[i] = (base+uint64(d.adj[i].addr))<<idxBits | uint64(i)
-		}
-	} else {
-		for i := range d.adj {
-			keys[i] = d.entAddr(&d.adj[i])<<idxBits | uint64(i)
-		}
 	}
 	// The keys are in position order: a stable sort on the address bits
 	// alone leaves positions in order within an address.

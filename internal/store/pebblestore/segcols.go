@@ -42,7 +42,6 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/huff0"
@@ -255,12 +254,13 @@ func (c *colStreams) split(k colKind, sec []byte, cuts []uint64, k0, k1 int, cnt
 
 // endBlock ends a block of streams its writer appended (encodeGroupRange,
 // encodeSpent) after done of the run's records, rest to come: after the
-// first block it makes room for the rest at the first block's shares, and
-// an eighth more (appends that outgrow their room copy what they hold).
+// first block it makes room (grow: not cleared) for the rest at the first
+// block's shares, and an eighth more (appends that outgrow their room copy
+// what they hold).
 func (c *colStreams) endBlock(done, rest int) {
 	if len(c.ends) == 0 && rest > 0 && done > 0 {
 		for s := range c.st {
-			c.st[s] = slices.Grow(c.st[s], len(c.st[s])*rest/done*9/8+64)
+			c.st[s] = grow(c.st[s], len(c.st[s])*rest/done*9/8+64)
 		}
 	}
 	var e [colMaxStreams]int

@@ -950,9 +950,9 @@ func (s *Store) startClose(c model.Chain, st *chainState) { s.beginClose(c, st, 
 // beginClose is startClose; waited says the caller settles the close at
 // once, still holding s.mu (closeOpen: a flush, the store's Close). Then
 // no Apply or lookup runs while the close is pending, so the pending
-// segment needs no hash indexes of its txids and addresses (building them
-// took 30–110 ms of the 1 M-transfer chain's last close; the built filters
-// take the fingerprints from the entries), and the tx log's index is made
+// segment's hash keys are not sorted ahead for lookups (the encoding sorts
+// them for its sections; the built filters take the fingerprints from the
+// entries), and the tx log's index is made
 // durable on the close's goroutines beside the segment's encoding.
 func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g := st.seg
