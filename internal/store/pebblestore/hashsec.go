@@ -118,13 +118,19 @@ func riceParam(keys []uint64) uint {
 	span := keys[len(keys)-1]>>32 - keys[0]>>32
 	mean := span / uint64(len(keys)-1)
 	guess := uint(bits.Len64(mean * 11 / 16)) // log2(mean · ln 2), rounded up
+	// The sizes of the (up to) three candidates k0 … k0+2 in one pass over
+	// the differences.
+	k0, k2 := max(guess, 1)-1, min(guess+1, 32)
+	var q [3]uint64 // the sum of the quotients d>>k of each
+	for i := 1; i < len(keys); i++ {
+		d := keys[i]>>32 - keys[i-1]>>32
+		q[0] += d >> k0
+		q[1] += d >> (k0 + 1)
+		q[2] += d >> (k0 + 2)
+	}
 	best, bestBits := guess, ^uint64(0)
-	for k := max(guess, 1) - 1; k <= min(guess+1, 32); k++ {
-		n := uint64(0)
-		for i := 1; i < len(keys); i++ {
-			n += (keys[i]>>32-keys[i-1]>>32)>>k + 1 + uint64(k)
-		}
-		if n < bestBits {
+	for k := k0; k <= k2; k++ {
+		if n := q[k-k0] + uint64(len(keys)-1)*(1+uint64(k)); n < bestBits {
 			best, bestBits = k, n
 		}
 	}

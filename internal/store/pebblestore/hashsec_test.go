@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -170,6 +171,37 @@ func TestHashKeyIndex(t *testing.T) {
 		}
 		if got, want := appendHashKeys(nil, x.keys), appendHashSection(nil, ents, 900); !slices.Equal(got, want) {
 			t.Fatalf("%d keys: the section from the sorted keys differs from the entries'", n)
+		}
+	}
+}
+
+// TestRiceParam: the one-pass choice of the Rice parameter is the k of
+// fewest bits among the guess and its neighbours, counted one k at a time
+// (ties to the smallest), for sections dense and sparse.
+func TestRiceParam(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{2, 3, 50, 1000, 100_000} {
+		for _, span := range []uint64{1, 1000, 1 << 20, 1 << 32} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				keys[i] = rng.Uint64N(span) << 32
+			}
+			slices.Sort(keys)
+			mean := (keys[n-1]>>32 - keys[0]>>32) / uint64(n-1)
+			guess := uint(bits.Len64(mean * 11 / 16))
+			want, wantBits := guess, ^uint64(0)
+			for k := max(guess, 1) - 1; k <= min(guess+1, 32); k++ {
+				b := uint64(0)
+				for i := 1; i < n; i++ {
+					b += (keys[i]>>32-keys[i-1]>>32)>>k + 1 + uint64(k)
+				}
+				if b < wantBits {
+					want, wantBits = k, b
+				}
+			}
+			if got := riceParam(keys); got != want {
+				t.Errorf("%d keys over %d: k = %d, want %d", n, span, got, want)
+			}
 		}
 	}
 }
