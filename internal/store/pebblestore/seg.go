@@ -585,15 +585,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 			st.flags = append(st.flags, f)
 			if rareFields(f) > 0 {
 				r0 := len(ebuf)
-				if e.asset != 0 {
-					ebuf = putUvarint(ebuf, uint64(e.asset))
-				}
-				if e.nIn >= 3 {
-					ebuf = putUvarint(ebuf, uint64(e.nIn))
-				}
-				if e.nOut >= 3 {
-					ebuf = putUvarint(ebuf, uint64(e.nOut))
-				}
+				ebuf = appendRare(ebuf, e)
 				st.rare = append(st.rare, ebuf[r0:]...)
 			}
 			if e.in != 0 {
@@ -865,6 +857,19 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	f := narrowFlags(e, lastIn)
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
+	b = appendRare(b, e)
+	if e.in != 0 {
+		b = putAmountU64(b, e.in)
+	}
+	if f&efOut != 0 {
+		b = putAmountU64(b, e.out)
+	}
+	return b
+}
+
+// appendRare appends narrow entry e's rare fields: its asset, and its
+// counts of 3 or more.
+func appendRare(b []byte, e *adjEnt) []byte {
 	if e.asset != 0 {
 		b = putUvarint(b, uint64(e.asset))
 	}
@@ -873,12 +878,6 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	}
 	if e.nOut >= 3 {
 		b = putUvarint(b, uint64(e.nOut))
-	}
-	if e.in != 0 {
-		b = putAmountU64(b, e.in)
-	}
-	if f&efOut != 0 {
-		b = putAmountU64(b, e.out)
 	}
 	return b
 }
