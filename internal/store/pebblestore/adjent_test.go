@@ -194,7 +194,7 @@ func TestWriteSegTrusted(t *testing.T) {
 		d.end = n + 1
 	}
 	path := t.TempDir() + "/t.seg"
-	got, err := writeSeg(d, nil, path)
+	got, err := writeSeg(d, nil, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

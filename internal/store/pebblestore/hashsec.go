@@ -24,6 +24,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 )
 
@@ -35,15 +36,33 @@ const (
 // appendHashSection appends the sorted (hash>>32, number−base) pairs of
 // ents as a hash section (ents stays as it is).
 func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
+	return appendHashKeys(out, hashKeys(ents, base))
+}
+
+// hashKeys returns the (hash>>32, number−base) pairs of ents as keys
+// hash>>32<<32 | number−base, sorted (by hash, then number): what a hash
+// section codes, and what a closing segment's lookups search (hashKeyIndex).
+func hashKeys(ents []hashEnt, base uint64) []uint64 {
 	keys := make([]uint64, len(ents))
-	var maxNum uint64
 	for i, e := range ents {
 		keys[i] = e.hash>>32<<32 | (e.num-base)&0xffffffff
-		maxNum = max(maxNum, (e.num-base)&0xffffffff)
 	}
 	radixSort(keys, 32, 64) // in number order: stable on the hash bits
+	return keys
+}
+
+// appendHashKeys appends the sorted keys (hashKeys) as a hash section.
+func appendHashKeys(out []byte, keys []uint64) []byte {
+	var maxNum uint64
+	for _, key := range keys {
+		maxNum = max(maxNum, key&0xffffffff)
+	}
 	k, w := riceParam(keys), uint(bits.Len64(maxNum))
 	nb := (len(keys) + hashStride - 1) / hashStride
+	// Room for the whole section: the head and index, and per pair the
+	// Rice code's k bits, its quotient (about 1.5 bits) and w bits, with
+	// a word of slack a block (appends that outgrow it copy what they hold).
+	out = grow(out, hashSecHead+8*nb+len(keys)*int(k+w+2)/8+8*nb+8)
 	out = binary.BigEndian.AppendUint32(out, uint32(nb))
 	out = append(out, byte(k), byte(w))
 	idx := len(out)
@@ -69,6 +88,26 @@ func appendHashSection(out []byte, ents []hashEnt, base uint64) []byte {
 	return bw.flush(out)
 }
 
+// hashKeyIndex finds numbers by hash in sorted keys (hashKeys): a closing
+// segment's txids and new addresses, which its lookups search until its
+// file is mapped. The close sorts them for its hash sections anyway; an
+// open-addressing table of them (hashIndex) cost as much again.
+type hashKeyIndex struct {
+	keys []uint64
+	base uint64
+}
+
+// get appends to out the numbers whose hash may be h (the same top 32
+// bits), in number order.
+func (x *hashKeyIndex) get(h uint64, out []uint64) []uint64 {
+	fp := h >> 32
+	i, _ := slices.BinarySearch(x.keys, fp<<32)
+	for ; i < len(x.keys) && x.keys[i]>>32 == fp; i++ {
+		out = append(out, x.base+x.keys[i]&0xffffffff)
+	}
+	return out
+}
+
 // riceParam returns the Rice parameter that codes the hash differences of
 // the sorted keys in the fewest bits, trying the few around the one their
 // mean suggests.
@@ -79,13 +118,19 @@ func riceParam(keys []uint64) uint {
 	span := keys[len(keys)-1]>>32 - keys[0]>>32
 	mean := span / uint64(len(keys)-1)
 	guess := uint(bits.Len64(mean * 11 / 16)) // log2(mean · ln 2), rounded up
+	// The sizes of the (up to) three candidates k0 … k0+2 in one pass over
+	// the differences.
+	k0, k2 := max(guess, 1)-1, min(guess+1, 32)
+	var q [3]uint64 // the sum of the quotients d>>k of each
+	for i := 1; i < len(keys); i++ {
+		d := keys[i]>>32 - keys[i-1]>>32
+		q[0] += d >> k0
+		q[1] += d >> (k0 + 1)
+		q[2] += d >> (k0 + 2)
+	}
 	best, bestBits := guess, ^uint64(0)
-	for k := max(guess, 1) - 1; k <= min(guess+1, 32); k++ {
-		n := uint64(0)
-		for i := 1; i < len(keys); i++ {
-			n += (keys[i]>>32-keys[i-1]>>32)>>k + 1 + uint64(k)
-		}
-		if n < bestBits {
+	for k := k0; k <= k2; k++ {
+		if n := q[k-k0] + uint64(len(keys)-1)*(1+uint64(k)); n < bestBits {
 			best, bestBits = k, n
 		}
 	}

@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -129,4 +130,78 @@ func BenchmarkHashSection(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestHashKeyIndex: a closing segment's sorted keys (hashKeys) find every
+// number whose hash shares the looked-up hash's top 32 bits, in number
+// order, with runs of one hash (also the smallest and largest), and nothing
+// for absent hashes; and the section written from them is the one written
+// from the entries.
+func TestHashKeyIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 255, 256, 5000} {
+		var ents []hashEnt
+		for i := 0; i < n; i++ {
+			h := rng.Uint64()
+			switch {
+			case i%5 == 0 && i > 0:
+				h = ents[i-1].hash ^ 0xffff // the same top 32 bits
+			case i%11 == 3:
+				h = 0 // a run at the smallest hash
+			case i%13 == 4:
+				h = ^uint64(0) // and at the largest
+			}
+			ents = append(ents, hashEnt{hash: h, num: 900 + uint64(i)})
+		}
+		x := hashKeyIndex{keys: hashKeys(ents, 900), base: 900}
+		want := map[uint64][]uint64{}
+		for _, e := range ents {
+			want[e.hash>>32] = append(want[e.hash>>32], e.num)
+		}
+		for fp, nums := range want {
+			if got := x.get(fp<<32|0x1234, nil); !slices.Equal(got, nums) {
+				t.Fatalf("%d keys: hash %x found %v, want %v", n, fp, got, nums)
+			}
+		}
+		for i := 0; i < 200; i++ {
+			h := rng.Uint64()
+			if _, ok := want[h>>32]; !ok && len(x.get(h, nil)) != 0 {
+				t.Fatalf("%d keys: absent hash %x found %v", n, h, x.get(h, nil))
+			}
+		}
+		if got, want := appendHashKeys(nil, x.keys), appendHashSection(nil, ents, 900); !slices.Equal(got, want) {
+			t.Fatalf("%d keys: the section from the sorted keys differs from the entries'", n)
+		}
+	}
+}
+
+// TestRiceParam: the one-pass choice of the Rice parameter is the k of
+// fewest bits among the guess and its neighbours, counted one k at a time
+// (ties to the smallest), for sections dense and sparse.
+func TestRiceParam(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{2, 3, 50, 1000, 100_000} {
+		for _, span := range []uint64{1, 1000, 1 << 20, 1 << 32} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				keys[i] = rng.Uint64N(span) << 32
+			}
+			slices.Sort(keys)
+			mean := (keys[n-1]>>32 - keys[0]>>32) / uint64(n-1)
+			guess := uint(bits.Len64(mean * 11 / 16))
+			want, wantBits := guess, ^uint64(0)
+			for k := max(guess, 1) - 1; k <= min(guess+1, 32); k++ {
+				b := uint64(0)
+				for i := 1; i < n; i++ {
+					b += (keys[i]>>32-keys[i-1]>>32)>>k + 1 + uint64(k)
+				}
+				if b < wantBits {
+					want, wantBits = k, b
+				}
+			}
+			if got := riceParam(keys); got != want {
+				t.Errorf("%d keys over %d: k = %d, want %d", n, span, got, want)
+			}
+		}
+	}
 }

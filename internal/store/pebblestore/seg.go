@@ -284,7 +284,21 @@ func (d *segData) truncate(n, a uint64) {
 // encodeSeg writes d as a segment file image. It may sort d.spent and d.adj
 // in place (where spentOrder and sortAdj cannot sort packed keys): d is the closing
 // segment's, owned by the goroutine that writes it (startClose).
-func encodeSeg(d *segData) ([]byte, error) {
+func encodeSeg(d *segData) ([]byte, error) { return encodeSegKeys(d, nil) }
+
+// sortedKeys are a closing segment's txids and new addresses as sorted
+// hash keys (hashKeys), sorted on another goroutine (the one that makes
+// them searchable for the lookups during a background close, beginClose),
+// ready once ready closes.
+type sortedKeys struct {
+	ready    chan struct{}
+	tx, addr hashKeyIndex
+}
+
+// encodeSegKeys is encodeSeg with d's hash keys sorted already (ks, when
+// not nil: its bases must be d's, d.start and d.addrStart), which it waits
+// for after the sections that do not need them.
+func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 	var base int64
 	for i, t := range d.times {
 		if i == 0 || t < base {
@@ -303,14 +317,23 @@ func encodeSeg(d *segData) ([]byte, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		groups, gindex, nAddr = encodeGroups(d)
-		groups, _, gblocks = packSection(groups, blockCuts(gindex, 16), colGroups)
+		var parts []*colStreams
+		groups, gindex, nAddr, parts = encodeGroupsCols(d)
+		groups, _, gblocks = packSectionCols(groups, blockCuts(gindex, 16), colGroups, parts)
 	}()
-	txs := appendHashSection(nil, d.txids, d.start)
 	times := encodeTimes(d.times, base)
-	spent, sindex := encodeSpent(d)
-	spent, _, sblocks := packSection(spent, blockCuts(sindex, 20), colSpent)
-	addrs := appendHashSection(nil, d.addrs, d.addrStart)
+	spent, sindex, scols := encodeSpentCols(d)
+	spent, _, sblocks := packSectionCols(spent, blockCuts(sindex, 20), colSpent, []*colStreams{scols})
+	var txs, addrs []byte
+	if ks != nil {
+		<-ks.ready
+		if ks.tx.base != d.start || ks.addr.base != d.addrStart || len(ks.tx.keys) != len(d.txids) || len(ks.addr.keys) != len(d.addrs) {
+			panic("pebblestore: encodeSegKeys: keys of another segment") // a bug, not bad input
+		}
+		txs, addrs = appendHashKeys(nil, ks.tx.keys), appendHashKeys(nil, ks.addr.keys)
+	} else {
+		txs, addrs = appendHashSection(nil, d.txids, d.start), appendHashSection(nil, d.addrs, d.addrStart)
+	}
 	<-done
 
 	gindex, sindex = narrowIndex(gindex, 8, 0), narrowIndex(sindex, 12, 8)
@@ -399,6 +422,14 @@ func encodeTimes(times []int64, base int64) []byte {
 // encodeGroups sorts and encodes the adjacency: the groups section, its
 // sparse index (offsets relative to the section) and the address count.
 func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
+	out, gindex, nAddr, _ = encodeGroupsCols(d)
+	return out, gindex, nAddr
+}
+
+// encodeGroupsCols is encodeGroups that also returns the section's blocks
+// split into the column codec's streams (written as the bytes are: no
+// parse of them again), in one or two parts of consecutive blocks.
+func encodeGroupsCols(d *segData) (out, gindex []byte, nAddr uint64, parts []*colStreams) {
 	order := sortAdj(d)
 	n := len(d.adj)
 	addrAt := func(i int) uint64 {
@@ -408,10 +439,11 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 		return order[i] >> adjKeyBits
 	}
 	// A large segment is encoded in two ranges of addresses on two
-	// goroutines, cut where a group starts at an index point (every
-	// groupStride-th address): there the encoding restarts from nothing
-	// anyway (absolute id, a new index entry), so the two outputs joined
-	// are byte for byte what one pass writes.
+	// goroutines, cut where a group starts a block (every
+	// groupStride·blockStride-th address, an index point): there the
+	// encoding restarts from nothing anyway (absolute id, a new index entry),
+	// so the two outputs joined are byte for byte what one pass writes, and
+	// each range's streams are whole blocks.
 	cut, cutAddrs := n, uint64(0)
 	if n >= groupsSplitMin {
 		cut = -1
@@ -420,7 +452,7 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 			if i > 0 && addrAt(i) == addrAt(i-1) {
 				continue
 			}
-			if i >= n/2 && k%groupStride == 0 {
+			if i >= n/2 && k%(groupStride*blockStride) == 0 {
 				cut, cutAddrs = i, k
 				break
 			}
@@ -432,17 +464,22 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 	}
 	var out2, gindex2 []byte
 	var nAddr2 uint64
+	cs1, cs2 := new(colStreams), new(colStreams)
 	done := make(chan struct{})
 	if cut < n {
 		go func() {
 			defer close(done)
-			out2, gindex2, nAddr2 = encodeGroupRange(d, order, cut, n, nil)
+			out2, gindex2, nAddr2 = encodeGroupRange(d, order, cut, n, make([]byte, 0, 8*(n-cut)), cs2)
 		}()
 	} else {
 		close(done)
 	}
-	out, gindex, nAddr = encodeGroupRange(d, order, 0, cut, make([]byte, 0, 8*n))
+	out, gindex, nAddr = encodeGroupRange(d, order, 0, cut, make([]byte, 0, 8*n), cs1)
 	<-done
+	parts = []*colStreams{cs1}
+	if cut < n {
+		parts = append(parts, cs2)
+	}
 	if cut < n {
 		if nAddr != cutAddrs {
 			panic("pebblestore: encodeGroups: the ranges disagree on the address count") // a bug, not bad input
@@ -455,7 +492,7 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 		gindex = append(gindex, gindex2...)
 		nAddr += nAddr2
 	}
-	return out, gindex, nAddr
+	return out, gindex, nAddr, parts
 }
 
 const (
@@ -471,7 +508,7 @@ const (
 // positions [lo, hi) (of order's keys, or of d.adj when order is nil) onto
 // out, with their index entries (offsets into out); lo starts a group at
 // an index point.
-func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gindex []byte, nAddr uint64) {
+func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *colStreams) (_, gindex []byte, nAddr uint64) {
 	// The entries in address order are read from d.adj at random: gathered
 	// a window at a time in a loop of independent reads (many misses in
 	// flight, as in prefetch.go), not one by one as the encoding reaches
@@ -504,6 +541,8 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 	var newFirst uint64
 	var hasNew bool
 	var ebuf []byte
+	var st groupCols
+	st.load(&cs.st)
 	for i := lo; i < hi; {
 		addr := addrAt(i)
 		j := i
@@ -522,11 +561,42 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		if addr >= d.addrStart {
 			newFirst, hasNew = first, true
 		}
+		if nAddr%(groupStride*blockStride) == 0 && nAddr > 0 {
+			st.store(&cs.st)
+			cs.endBlock(i-lo, hi-i)
+			st.load(&cs.st)
+		}
 		var lastIn uint256.Int
 		for k := i; k < j; k++ {
 			e := at(k)
-			ebuf = appendSegEntry(ebuf, d, e, prevTx, &lastIn)
-			prevTx = d.entTx(e)
+			if e.nIn == adjWide {
+				st.store(&cs.st)
+				ebuf = appendWideEntryCols(ebuf, &cs.st, d, e, prevTx, &lastIn)
+				st.load(&cs.st)
+				prevTx = d.entTx(e)
+				continue
+			}
+			// appendSegEntry, and the fields into their streams.
+			f := narrowFlags(e, &lastIn)
+			dt := d.start + uint64(e.txnum) - prevTx
+			ebuf = putUvarint(ebuf, dt)
+			st.tx, st.txMore = putUvarintCols(st.tx, st.txMore, dt)
+			ebuf = append(ebuf, f)
+			st.flags = append(st.flags, f)
+			if rareFields(f) > 0 {
+				r0 := len(ebuf)
+				ebuf = appendRare(ebuf, e)
+				st.rare = append(st.rare, ebuf[r0:]...)
+			}
+			if e.in != 0 {
+				ebuf = putAmountU64(ebuf, e.in)
+				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.in)
+			}
+			if f&efOut != 0 {
+				ebuf = putAmountU64(ebuf, e.out)
+				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.out)
+			}
+			prevTx = d.start + uint64(e.txnum)
 		}
 		if nAddr%groupStride == 0 {
 			gindex = binary.BigEndian.AppendUint64(gindex, addr)
@@ -535,40 +605,67 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte) (_, gi
 		}
 		var nb [binary.MaxVarintLen64]byte
 		cnt := binary.PutUvarint(nb[:], uint64(j-i)<<1|chained)
+		h0 := len(out)
 		out = putUvarint(out, addr-prevID)
+		st.id = append(st.id, out[h0:]...)
+		h0 = len(out)
 		out = putUvarint(out, uint64(cnt+len(ebuf)))
+		st.ln = append(st.ln, out[h0:]...)
+		st.cnt = append(st.cnt, nb[:cnt]...)
 		out = append(append(out, nb[:cnt]...), ebuf...)
 		prevID = addr
 		nAddr++
 		i = j
 	}
+	st.store(&cs.st)
+	if nAddr > 0 {
+		cs.endBlock(hi-lo, 0)
+	}
 	return out, gindex, nAddr
+}
+
+// groupCols holds the streams of the groups in locals while the encoder
+// appends to them (through the array, every append loaded and stored its
+// slice again).
+type groupCols struct {
+	id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore []byte
+}
+
+func (g *groupCols) load(st *[colMaxStreams][]byte) {
+	g.id, g.ln, g.cnt, g.tx, g.txMore, g.flags, g.rare, g.amtLen, g.amtLead, g.amtMore = st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore]
+}
+
+func (g *groupCols) store(st *[colMaxStreams][]byte) {
+	st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore] = g.id, g.ln, g.cnt, g.tx, g.txMore, g.flags, g.rare, g.amtLen, g.amtLead, g.amtMore
 }
 
 // encodeSpent sorts and encodes the spends: the spent section and its
 // sparse index (offsets relative to the section).
 func encodeSpent(d *segData) (out, sindex []byte) {
-	order, voutBits, idxBits, base := spentOrder(d)
+	out, sindex, _ = encodeSpentCols(d)
+	return out, sindex
+}
+
+// encodeSpentCols is encodeSpent that also returns the section's blocks
+// split into the column codec's streams, written as the bytes are.
+func encodeSpentCols(d *segData) (out, sindex []byte, cs *colStreams) {
+	cs = new(colStreams)
+	st := &cs.st
+	order, voutBits, spBits, base, spBase := spentOrder(d)
 	out = make([]byte, 0, 5*len(d.spent))
-	// The spenders, in (prevTx, vout) order, are read from d.spent at
-	// random: gathered a window at a time in a loop of independent reads,
-	// as encodeGroupRange does (prevTx and vout come from the keys).
-	const window = 256
-	var win [window]uint64
-	idxMask, voutMask := uint64(1)<<idxBits-1, uint64(1)<<voutBits-1
+	// Every field comes from the keys: the entries are not read again.
+	spMask, voutMask := uint64(1)<<spBits-1, uint64(1)<<voutBits-1
 	var prev uint64
 	for i := range d.spent {
 		var s spentEnt
 		if order == nil {
 			s = d.spent[i]
 		} else {
-			if i%window == 0 {
-				for k, o := range order[i:min(i+window, len(order))] {
-					win[k] = d.spent[o&idxMask].spender
-				}
-			}
-			k := order[i] >> idxBits
-			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: win[i%window]}
+			k := order[i] >> spBits
+			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: spBase + order[i]&spMask}
+		}
+		if i%(spentStride*blockStride) == 0 && i > 0 {
+			cs.endBlock(i, len(d.spent)-i)
 		}
 		if i%spentStride == 0 {
 			sindex = binary.BigEndian.AppendUint64(sindex, s.prevTx)
@@ -577,44 +674,55 @@ func encodeSpent(d *segData) (out, sindex []byte) {
 			prev = s.prevTx
 		}
 		out = putUvarint(out, s.prevTx-prev)
+		st[ssPrev], st[ssPrevMore] = putUvarintCols(st[ssPrev], st[ssPrevMore], s.prevTx-prev)
+		at := len(out)
 		out = putUvarint(out, uint64(s.vout))
+		st[ssVout] = append(st[ssVout], out[at:]...)
 		out = putUvarint(out, s.spender-s.prevTx)
+		st[ssSpender], st[ssSpenderMore] = putUvarintCols(st[ssSpender], st[ssSpenderMore], s.spender-s.prevTx)
 		prev = s.prevTx
 	}
-	return out, sindex
+	if len(d.spent) > 0 {
+		cs.endBlock(len(d.spent), 0)
+	}
+	return out, sindex, cs
 }
 
 // spentOrder orders d.spent by (prevTx, vout). Where prevTx − base, vout
-// and a position into d.spent fit in 64 bits together it returns that
-// order as keys ((prevTx−base)<<voutBits | vout, above idxBits bits of
-// position), radix-sorted on the prevTx and vout bits (a few linear passes:
+// and spender − spBase fit in 64 bits together it returns that order as
+// keys ((prevTx−base)<<voutBits | vout, above spBits bits of spender −
+// spBase), radix-sorted on the prevTx and vout bits (a few linear passes:
 // the spends arrive in spender order, prevTx order is scattered, and a
 // comparison sort of the entries was most of a segment close's CPU);
 // otherwise it sorts d.spent in place and returns nil. A segment spends an
-// output at most once, so the two orders are the same.
-func spentOrder(d *segData) (order []uint64, voutBits, idxBits uint, base uint64) {
+// output at most once, so the two orders are the same. (Until the tenth
+// session the low bits held a position into d.spent, whose spender the
+// encoder then read at random: a cache miss a spend.)
+func spentOrder(d *segData) (order []uint64, voutBits, spBits uint, base, spBase uint64) {
 	n := len(d.spent)
 	if n == 0 {
-		return nil, 0, 0, 0
+		return nil, 0, 0, 0, 0
 	}
 	lo, hi, maxVout := d.spent[0].prevTx, d.spent[0].prevTx, uint32(0)
+	spLo, spHi := d.spent[0].spender, d.spent[0].spender
 	for i := range d.spent {
 		s := &d.spent[i]
 		lo, hi, maxVout = min(lo, s.prevTx), max(hi, s.prevTx), max(maxVout, s.vout)
+		spLo, spHi = min(spLo, s.spender), max(spHi, s.spender)
 	}
-	voutBits, idxBits = uint(bits.Len32(maxVout)), uint(bits.Len(uint(n-1)))
-	keyBits := idxBits + voutBits + uint(bits.Len64(hi-lo))
+	voutBits, spBits = uint(bits.Len32(maxVout)), uint(bits.Len64(spHi-spLo))
+	keyBits := spBits + voutBits + uint(bits.Len64(hi-lo))
 	if n < 256 || keyBits > 64 {
 		slices.SortFunc(d.spent, cmpSpent)
-		return nil, 0, 0, 0
+		return nil, 0, 0, 0, 0
 	}
 	order = make([]uint64, n)
 	for i := range d.spent {
 		s := &d.spent[i]
-		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<idxBits | uint64(i)
+		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<spBits | (s.spender - spLo)
 	}
-	radixSort(order, idxBits, keyBits)
-	return order, voutBits, idxBits, lo
+	radixSort(order, spBits, keyBits)
+	return order, voutBits, spBits, lo, spLo
 }
 
 // cmpSpent orders spends by the output they spend.
@@ -636,31 +744,32 @@ func sortAdj(d *segData) []uint64 {
 	const idxBits = adjKeyBits
 	n := len(d.adj)
 	base := d.addrBase()
+	if n >= 1<<idxBits {
+		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
+		return nil
+	}
+	// The keys and the largest id in one pass over the entries (the keys
+	// are dropped when an id does not fit).
+	keys := make([]uint64, n)
 	maxAddr := uint64(0)
 	if len(d.wide) == 0 {
 		var m uint32
 		for i := range d.adj {
-			m = max(m, d.adj[i].addr)
+			a := d.adj[i].addr
+			m = max(m, a)
+			keys[i] = (base+uint64(a))<<idxBits | uint64(i)
 		}
 		maxAddr = base + uint64(m)
 	} else {
 		for i := range d.adj {
-			maxAddr = max(maxAddr, d.entAddr(&d.adj[i]))
+			a := d.entAddr(&d.adj[i])
+			maxAddr = max(maxAddr, a)
+			keys[i] = a<<idxBits | uint64(i)
 		}
 	}
-	if n >= 1<<idxBits || maxAddr >= 1<<(64-idxBits) {
+	if maxAddr >= 1<<(64-idxBits) {
 		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
 		return nil
-	}
-	keys := make([]uint64, n)
-	if len(d.wide) == 0 {
-		for i := range d.adj {
-			keys[i] = (base+uint64(d.adj[i].addr))<<idxBits | uint64(i)
-		}
-	} else {
-		for i := range d.adj {
-			keys[i] = d.entAddr(&d.adj[i])<<idxBits | uint64(i)
-		}
 	}
 	// The keys are in position order: a stable sort on the address bits
 	// alone leaves positions in order within an address.
@@ -745,6 +854,37 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	if e.nIn == adjWide {
 		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
 	}
+	f := narrowFlags(e, lastIn)
+	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
+	b = append(b, f)
+	b = appendRare(b, e)
+	if e.in != 0 {
+		b = putAmountU64(b, e.in)
+	}
+	if f&efOut != 0 {
+		b = putAmountU64(b, e.out)
+	}
+	return b
+}
+
+// appendRare appends narrow entry e's rare fields: its asset, and its
+// counts of 3 or more.
+func appendRare(b []byte, e *adjEnt) []byte {
+	if e.asset != 0 {
+		b = putUvarint(b, uint64(e.asset))
+	}
+	if e.nIn >= 3 {
+		b = putUvarint(b, uint64(e.nIn))
+	}
+	if e.nOut >= 3 {
+		b = putUvarint(b, uint64(e.nOut))
+	}
+	return b
+}
+
+// narrowFlags returns the flag byte of narrow entry e (appendSegEntry) and
+// updates lastIn with e's amount in.
+func narrowFlags(e *adjEnt, lastIn *uint256.Int) byte {
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
 		f |= efAsset
@@ -761,22 +901,18 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	if lastIn != nil && e.in != 0 {
 		lastIn.SetUint64(e.in)
 	}
-	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
-	b = append(b, f)
-	if e.asset != 0 {
-		b = putUvarint(b, uint64(e.asset))
-	}
-	if e.nIn >= 3 {
-		b = putUvarint(b, uint64(e.nIn))
-	}
-	if e.nOut >= 3 {
-		b = putUvarint(b, uint64(e.nOut))
-	}
-	if e.in != 0 {
-		b = putAmountU64(b, e.in)
-	}
-	if f&efOut != 0 {
-		b = putAmountU64(b, e.out)
+	return f
+}
+
+// appendWideEntryCols appends wide entry e (appendSegEntry) and its
+// fields to the streams of the column codec, split from its bytes as
+// splitGroups would (encodeGroupRange writes the narrow ones' fields
+// directly).
+func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int) []byte {
+	at := len(b)
+	b = appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
+	if !splitEntry(b[at:], st) {
+		panic("pebblestore: a wide entry the encoder wrote does not split") // a bug, not bad input
 	}
 	return b
 }

@@ -90,6 +90,14 @@ func packBlocks(sec []byte, cuts []uint64) (packed, bidx []byte) {
 // ingest). The column tables are built first, from the counts of every
 // block's streams (the halves counted at once too).
 func packSection(sec []byte, cuts []uint64, k colKind) (packed []byte, hdr int, bidx []byte) {
+	return packSectionCols(sec, cuts, k, nil)
+}
+
+// packSectionCols is packSection with the blocks split into the column
+// codec's streams already (parts, when not nil: consecutive runs of whole
+// blocks, every block of sec in one of them, the streams splitGroups or
+// splitSpent would split; encodeGroupsCols, encodeSpentCols).
+func packSectionCols(sec []byte, cuts []uint64, k colKind, parts []*colStreams) (packed []byte, hdr int, bidx []byte) {
 	bidx = binary.BigEndian.AppendUint64(make([]byte, 0, 8+8*len(cuts)), uint64(len(sec)))
 	h := len(cuts)
 	if h >= 2*packSplitMin {
@@ -110,7 +118,43 @@ func packSection(sec []byte, cuts []uint64, k colKind) (packed []byte, hdr int, 
 	}
 	var head []byte
 	var cs [2]colStreams
-	if k != colNone {
+	// block returns the streams of block i of a range from k0.
+	block := func(k0, i int) ([colMaxStreams][]byte, bool) { return cs[min(k0, 1)].block(i - k0) }
+	if k != colNone && parts != nil {
+		// The parts' symbols counted on two goroutines, as split does.
+		cnt := new([2][colMaxStreams][256]uint64)
+		first, n := make([]int, len(parts)), 0
+		for j, p := range parts {
+			first[j], n = n, n+len(p.ends)
+		}
+		if n != len(cuts) {
+			panic(fmt.Sprintf("pebblestore: packSectionCols: %d blocks of streams for %d blocks", n, len(cuts))) // a bug
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, p := range parts[len(parts)/2:] {
+				p.count(k, &cnt[1])
+			}
+		}()
+		for _, p := range parts[:len(parts)/2] {
+			p.count(k, &cnt[0])
+		}
+		<-done
+		for s := range cnt[0] {
+			for b := range cnt[0][s] {
+				cnt[0][s][b] += cnt[1][s][b]
+			}
+		}
+		head = colHead(k, &cnt[0])
+		block = func(_, i int) ([colMaxStreams][]byte, bool) {
+			j := len(first) - 1
+			for first[j] > i {
+				j--
+			}
+			return parts[j].block(i - first[j])
+		}
+	} else if k != colNone {
 		cnt := new([2][colMaxStreams][256]uint64)
 		two(func(k0, k1 int) {
 			j := min(k0, 1)
@@ -128,12 +172,12 @@ func packSection(sec []byte, cuts []uint64, k colKind) (packed []byte, hdr int, 
 	two(func(k0, k1 int) {
 		if k0 == 0 {
 			packed = make([]byte, 0, len(head)+len(sec)/2+len(cuts))
-			packed, offs = packRange(sec, cuts, k0, k1, append(packed, head...), k, head, &cs[0])
+			packed, offs = packRange(sec, cuts, k0, k1, append(packed, head...), k, head, block)
 			for i := range offs {
 				offs[i] -= uint64(len(head))
 			}
 		} else {
-			packed2, offs2 = packRange(sec, cuts, k0, k1, nil, k, head, &cs[1])
+			packed2, offs2 = packRange(sec, cuts, k0, k1, nil, k, head, block)
 		}
 	})
 	for _, o := range offs {
@@ -166,9 +210,9 @@ const packSplitMin = 16
 const zstdMinBlock = 256
 
 // packRange packs blocks k0 … k1−1 of sec (cut at cuts, a section of kind
-// k whose head is head, its blocks split into cs) onto packed and returns
-// it with each block's offset in it.
-func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte, k colKind, head []byte, cs *colStreams) ([]byte, []uint64) {
+// k whose head is head, block(k0, i) the streams of block i) onto packed
+// and returns it with each block's offset in it.
+func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte, k colKind, head []byte, block func(k0, i int) ([colMaxStreams][]byte, bool)) ([]byte, []uint64) {
 	offs := make([]uint64, 0, k1-k0)
 	var tables *colTables
 	if k != colNone {
@@ -204,7 +248,7 @@ func packRange(sec []byte, cuts []uint64, k0, k1 int, packed []byte, k colKind, 
 		oth := func() {
 			if tables == nil {
 				obuf = huffPack(obuf[:0], raw)
-			} else if st, ok := cs.block(i - k0); ok {
+			} else if st, ok := block(k0, i); ok {
 				obuf = colPack(obuf[:0], tables, &st)
 			} else {
 				return

@@ -91,7 +91,7 @@ func TestEncodeSpentOrder(t *testing.T) {
 			}
 			wantOut, wantIdx := encodeSpentRef(spent)
 			d := &segData{spent: slices.Clone(spent)}
-			if order, _, _, _ := spentOrder(&segData{spent: slices.Clone(spent)}); (order != nil) != tc.radix {
+			if order, _, _, _, _ := spentOrder(&segData{spent: slices.Clone(spent)}); (order != nil) != tc.radix {
 				t.Fatalf("radix order used: %v, want %v", order != nil, tc.radix)
 			}
 			out, idx := encodeSpent(d)
@@ -408,8 +408,8 @@ func TestBackgroundCloseSnapshotFailure(t *testing.T) {
 	checkAsClean(t, s, w, 40, "a failed snapshot")
 }
 
-// TestFlushFilters: a close that is settled at once (Flush, Close) builds
-// no hash indexes of the pending segment and adds its keys to the built
+// TestFlushFilters: a close that is settled at once (Flush, Close) sorts
+// no hash keys of the pending segment ahead for lookups and adds its keys to the built
 // filters from its entries. With flushes between applies (the filters built
 // by the applies' lookups, then extended by each flush), every filtered
 // lookup is still what the walk of every segment gives, and the store

@@ -41,6 +41,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"github.com/klauspost/compress/huff0"
@@ -249,6 +250,99 @@ func (c *colStreams) split(k colKind, sec []byte, cuts []uint64, k0, k1 int, cnt
 			h[b]++
 		}
 	}
+}
+
+// endBlock ends a block of streams its writer appended (encodeGroupRange,
+// encodeSpent) after done of the run's records, rest to come: after the
+// first block it makes room (grow: not cleared) for the rest at the first
+// block's shares, and an eighth more (appends that outgrow their room copy
+// what they hold).
+func (c *colStreams) endBlock(done, rest int) {
+	if len(c.ends) == 0 && rest > 0 && done > 0 {
+		for s := range c.st {
+			c.st[s] = grow(c.st[s], len(c.st[s])*rest/done*9/8+64)
+		}
+	}
+	var e [colMaxStreams]int
+	for s := range e {
+		e[s] = len(c.st[s])
+	}
+	c.ends, c.ok = append(c.ends, e), append(c.ok, true)
+}
+
+// count adds the symbols of the streams of a section of kind k to cnt.
+func (c *colStreams) count(k colKind, cnt *[colMaxStreams][256]uint64) {
+	for s := 0; s < k.streams(); s++ {
+		h := &cnt[s]
+		for _, b := range c.st[s] {
+			h[b]++
+		}
+	}
+}
+
+// putUvarintCols appends uvarint v as its first byte to first and its
+// further bytes to more.
+func putUvarintCols(first, more []byte, v uint64) ([]byte, []byte) {
+	if v < 0x80 {
+		return append(first, byte(v)), more
+	}
+	first = append(first, byte(v)|0x80)
+	for v >>= 7; v >= 0x80; v >>= 7 {
+		more = append(more, byte(v)|0x80)
+	}
+	return first, append(more, byte(v))
+}
+
+// putAmountCols appends amount v (putAmountU64) as its length byte, its
+// leading byte and its further bytes to the three streams.
+func putAmountCols(ln, lead, more []byte, v uint64) ([]byte, []byte, []byte) {
+	n := (bits.Len64(v) + 7) / 8
+	ln = append(ln, byte(n))
+	if n == 0 {
+		return ln, lead, more
+	}
+	lead = append(lead, byte(v>>(8*(n-1))))
+	for i := n - 2; i >= 0; i-- {
+		more = append(more, byte(v>>(8*i)))
+	}
+	return ln, lead, more
+}
+
+// splitEntry appends the streams of one entry of a group, b whole (as
+// splitGroups splits an entry), and reports whether b is exactly one.
+func splitEntry(b []byte, st *[colMaxStreams][]byte) bool {
+	n := uvLen(b)
+	if n == 0 || n == len(b) {
+		return false
+	}
+	st[gsTx] = append(st[gsTx], b[0])
+	st[gsTxMore] = append(st[gsTxMore], b[1:n]...)
+	f := b[n]
+	st[gsFlags] = append(st[gsFlags], f)
+	b = b[n+1:]
+	for k := rareFields(f); k > 0; k-- {
+		if n = uvLen(b); n == 0 {
+			return false
+		}
+		st[gsRare] = append(st[gsRare], b[:n]...)
+		b = b[n:]
+	}
+	for m := byte(efIn); m <= efOut; m <<= 1 {
+		if f&m == 0 {
+			continue
+		}
+		if len(b) == 0 || b[0] > 32 || int(b[0]) >= len(b) {
+			return false
+		}
+		a := int(b[0])
+		st[gsAmtLen] = append(st[gsAmtLen], b[0])
+		if a > 0 {
+			st[gsAmtLead] = append(st[gsAmtLead], b[1])
+			st[gsAmtMore] = append(st[gsAmtMore], b[2:1+a]...)
+		}
+		b = b[1+a:]
+	}
+	return len(b) == 0
 }
 
 // block returns the streams of the i-th block split.

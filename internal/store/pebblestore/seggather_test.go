@@ -173,7 +173,7 @@ func TestEncodeGroupsSplit(t *testing.T) {
 			}
 			out, gindex, nAddr := encodeGroups(d)
 			keys := sortAdj(d)
-			one, oneIdx, oneN := encodeGroupRange(d, keys, 0, len(d.adj), nil)
+			one, oneIdx, oneN := encodeGroupRange(d, keys, 0, len(d.adj), nil, new(colStreams))
 			if !slices.Equal(out, one) || !slices.Equal(gindex, oneIdx) || nAddr != oneN {
 				t.Fatalf("split: %d bytes, %d index bytes, %d addresses; one pass: %d, %d, %d", len(out), len(gindex), nAddr, len(one), len(oneIdx), oneN)
 			}

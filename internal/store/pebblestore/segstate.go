@@ -199,8 +199,8 @@ func (g *segState) closedTxCandidates(p uint64, out []uint64) []uint64 {
 		out = append(out, s.txnums(p)...)
 	}
 	if g.pending != nil {
-		<-g.pending.indexed
-		out = g.pending.x.get(p, out)
+		<-g.pending.keys.ready
+		out = g.pending.keys.tx.get(p, out)
 	}
 	return out
 }
@@ -248,8 +248,8 @@ func (g *segState) closedAddrCandidatesBelow(h, limit uint64, out []uint64) []ui
 		from = g.segs[n-1].addrStart
 	}
 	if g.pending != nil && from < limit {
-		<-g.pending.indexed
-		out = g.pending.a.get(h, out)
+		<-g.pending.keys.ready
+		out = g.pending.keys.addr.get(h, out)
 	}
 	return out
 }
@@ -918,13 +918,14 @@ func (s *Store) closeOpen(c model.Chain, st *chainState) error {
 // meta-only Mark, Network and Stats need not wait), so no read sees
 // the store without the segment's entries.
 type pendingSeg struct {
-	// x, a: the txid and address indexes of its entries, read-only once
-	// indexed closes: a goroutine completes them (the open segment's were
-	// mostly not built: 20–100 ms per close, which Apply waited for), so a
-	// lookup that reaches them waits for indexed; the filters take the
-	// keys from txids and addrs, the entries, at once.
-	x, a         hashIndex
-	indexed      chan struct{}
+	// keys: its txids and addresses as sorted hash keys, which its lookups
+	// search, read-only once keys.ready closes: a goroutine sorts them
+	// (Apply would wait 20–100 ms a close), so a lookup that reaches them
+	// waits for ready; the hash sections are written from them. (Until the
+	// tenth session a goroutine completed the open segment's hash indexes
+	// instead, as much CPU again as the sort.) The filters take the keys
+	// from txids and addrs, the entries, at once.
+	keys         sortedKeys
 	txids, addrs []hashEnt
 	l            segList // the list to commit once the file is written
 	ref          segRef
@@ -949,9 +950,9 @@ func (s *Store) startClose(c model.Chain, st *chainState) { s.beginClose(c, st, 
 // beginClose is startClose; waited says the caller settles the close at
 // once, still holding s.mu (closeOpen: a flush, the store's Close). Then
 // no Apply or lookup runs while the close is pending, so the pending
-// segment needs no hash indexes of its txids and addresses (building them
-// took 30–110 ms of the 1 M-transfer chain's last close; the built filters
-// take the fingerprints from the entries), and the tx log's index is made
+// segment's hash keys are not sorted ahead for lookups (the encoding sorts
+// them for its sections; the built filters take the fingerprints from the
+// entries), and the tx log's index is made
 // durable on the close's goroutines beside the segment's encoding.
 func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g := st.seg
@@ -959,7 +960,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	if d.end == d.start {
 		return
 	}
-	p := &pendingSeg{l: g.list, done: make(chan struct{}), indexed: make(chan struct{}), txids: d.txids, addrs: d.addrs}
+	p := &pendingSeg{l: g.list, done: make(chan struct{}), keys: sortedKeys{ready: make(chan struct{})}, txids: d.txids, addrs: d.addrs}
 	l := &p.l
 	l.segs = append([]segRef(nil), g.list.segs...)
 	var tail *segment
@@ -991,13 +992,20 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	l.segEnd, l.addrEnd = d.end, d.addrEnd
 	p.ref = ref
 	p.adj, p.spent, p.times = d.adj, d.spent, d.times
+	// The keys of a merged file are sorted by its encoding (the tail's
+	// and this segment's together); a close settled at once sorts them
+	// there too (nothing looks up before settle).
+	var ks *sortedKeys
 	if waited {
-		close(p.indexed) // never read: nothing looks up before settle
+		close(p.keys.ready)
 	} else {
-		x, a := g.openX, g.openA // resetOpen leaves them to the goroutine
+		if tail == nil {
+			ks = &p.keys
+		}
 		go func() {
-			defer close(p.indexed)
-			p.x, p.a = *x.catchUp(d.txids), *a.catchUp(d.addrs)
+			defer close(p.keys.ready)
+			p.keys.tx = hashKeyIndex{keys: hashKeys(d.txids, d.start), base: d.start}
+			p.keys.addr = hashKeyIndex{keys: hashKeys(d.addrs, d.addrStart), base: d.addrStart}
 		}()
 	}
 	g.pending = p
@@ -1006,7 +1014,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	segFile, utxoFile, segEnd := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile), l.segEnd
 	go func() {
 		defer close(p.done)
-		defer func() { <-p.indexed }() // settled once indexed too
+		defer func() { <-p.keys.ready }() // settled once sorted too
 		// The UTXO snapshot is encoded, written and synced on its own
 		// goroutine while the segment is encoded (it used to be written
 		// first: its write and sync waited ahead of the encoding, on the
@@ -1041,7 +1049,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 			close(idxDone)
 		}
 		// Written, checked, and mapped here, not by settle on Apply's path.
-		p.seg, p.err = writeSeg(d, tail, segFile)
+		p.seg, p.err = writeSeg(d, tail, segFile, ks)
 		<-snapDone
 		<-idxDone
 		if p.err == nil {
@@ -1060,8 +1068,9 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 // synced, and the file, the same bytes, is then mapped without the checks
 // that read it whole (openSegmentAs trusted): they were 15–22 ms of the
 // last close of the 10⁶-transfer chain, serial after the write, and faulted
-// in every page of the mapping.
-func writeSeg(d *segData, tail *segment, path string) (*segment, error) {
+// in every page of the mapping. ks, when not nil, are d's hash keys sorted
+// on another goroutine (encodeSegKeys).
+func writeSeg(d *segData, tail *segment, path string, ks *sortedKeys) (*segment, error) {
 	if tail != nil {
 		t, err := tail.load()
 		if err != nil {
@@ -1071,7 +1080,7 @@ func writeSeg(d *segData, tail *segment, path string) (*segment, error) {
 		d = t
 	}
 	r := trace.StartRegion(context.Background(), "segment: encode")
-	img, err := encodeSeg(d)
+	img, err := encodeSegKeys(d, ks)
 	r.End()
 	if err != nil {
 		return nil, err
