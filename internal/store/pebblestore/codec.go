@@ -182,11 +182,14 @@ type meta struct {
 // hash sections in the segments ("SPSEG003", hashsec.go), 8 the
 // compact tx record leaves out what its readers derive, a tx's position in
 // its block (from the block record's first tx) and a Bitcoin tx's fee
-// (from the outputs its inputs spend), 9 this one: segment format 4
+// (from the outputs its inputs spend), 9 segment format 4
 // ("SPSEG004": an adjacency entry's amount out may refer to its group's
 // last amount in, and the groups and spends are packed in the column codec
-// with one Huffman table per stream and section, segcols.go).
-const layoutVersion = 9
+// with one Huffman table per stream and section, segcols.go), 10 this one:
+// the compact tx record codes a value's trailing decimal zeros and its
+// first output's address id relative to its index group's address base,
+// which the group's first record carries (logrec.go).
+const layoutVersion = 10
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.

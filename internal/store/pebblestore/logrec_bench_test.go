@@ -38,11 +38,17 @@ func BenchmarkRecordSkip(b *testing.B) {
 	type rec struct {
 		body []byte
 		n    uint64
+		g    groupRef
 	}
 	var recs []rec
+	var g groupRef
 	for off, n := 0, uint64(1); off < len(log); n++ {
 		m, k := binary.Uvarint(log[off:])
-		recs = append(recs, rec{log[off+k : off+k+int(m)], n})
+		body := log[off+k : off+k+int(m)]
+		if groupFirst(n) {
+			g, _ = firstRef(body)
+		}
+		recs = append(recs, rec{body, n, g})
 		off += k + int(m)
 	}
 	b.Logf("%d records, %.1f bytes a record with its length prefix", len(recs), float64(len(log))/float64(len(recs)))
@@ -61,7 +67,7 @@ func BenchmarkRecordSkip(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			r := &recs[i%len(recs)]
 			var err error
-			if _, outs, err = logRecOutputs(r.body, r.n, 0, outs); err != nil {
+			if _, outs, err = logRecOutputs(r.body, r.n, r.g, outs); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -93,7 +99,7 @@ func BenchmarkAppendLogRec(b *testing.B) {
 		if len(buf) > 1<<20-4096 {
 			buf = buf[:0]
 		}
-		buf = appendLogRec(buf, &recs[n%4096], n, 1000)
+		buf = appendLogRec(buf, &recs[n%4096], n, groupRef{h: 1000, a: 1 << 23})
 		n++
 	}
 	b.ReportMetric(float64((cputime.Process()-c0).Nanoseconds())/float64(b.N), "cpu-ns/rec")

@@ -65,9 +65,10 @@ type indexer struct {
 	logBuf  []byte
 	logBase uint64
 	logIdx  []idxEnt
-	// groupH: the height of the first record of the current index group
-	// (the compact records are relative to it); groupOK once known.
-	groupH  uint64
+	// group: the reference of the current index group (its first
+	// record's height and address base: the compact records are relative
+	// to it); groupOK once known.
+	group   groupRef
 	groupOK bool
 	err     error // the first failure; later chunks are not indexed
 	// Set once the goroutine runs: work carries chunks to it, free brings
@@ -100,17 +101,17 @@ func (x *indexer) index(ch *txChunk) {
 		x.parts = indexAdj(x.d, j.n, &j.rec, j.t, x.parts)
 		if groupFirst(j.n) {
 			x.err = x.indexLog()
-			x.groupH, x.groupOK = j.rec.Height, true
+			x.group, x.groupOK = refOf(&j.rec), true
 		} else if !x.groupOK {
 			// The Apply starts inside a group whose first record is
 			// committed: one read of it.
-			x.groupH, x.err = x.log.groupHeight(j.n)
+			x.group, x.err = x.log.groupRef(j.n)
 			x.groupOK = x.err == nil
 			if x.err != nil {
 				return
 			}
 		}
-		x.logBuf = appendLogRec(x.logBuf, &j.rec, j.n, x.groupH)
+		x.logBuf = appendLogRec(x.logBuf, &j.rec, j.n, x.group)
 	}
 }
 

@@ -390,11 +390,12 @@ func (w *logWin) rawRecord(off uint64) (raw []byte, k int, next uint64, err erro
 }
 
 // seek returns the offset of tx n's record (n ≤ next; the end for next)
-// and the height of the first record of n's group, which the compact
-// records of the group are relative to (logrec.go). Callers hold l.mu.
-func (l *txLog) seek(w *logWin, n uint64) (off, groupH uint64, err error) {
+// and the reference of n's group (its first record's height and address
+// base), which the compact records of the group are relative to
+// (logrec.go). Callers hold l.mu.
+func (l *txLog) seek(w *logWin, n uint64) (off uint64, g groupRef, err error) {
 	if n == l.next {
-		return l.end, 0, nil
+		return l.end, g, nil
 	}
 	var t uint64 = 1
 	if len(l.idx) > 0 {
@@ -404,44 +405,43 @@ func (l *txLog) seek(w *logWin, n uint64) (off, groupH uint64, err error) {
 	for ; t < n; t++ {
 		var rec []byte
 		if rec, off, err = w.record(off); err != nil {
-			return 0, 0, err
+			return 0, g, err
 		}
 		if groupFirst(t) {
-			if groupH, err = l.firstHeight(rec, t); err != nil {
-				return 0, 0, err
+			if g, err = l.firstRef(rec, t); err != nil {
+				return 0, g, err
 			}
 		}
 	}
 	if groupFirst(n) {
-		return off, 0, nil
+		return off, groupRef{}, nil
 	}
-	return off, groupH, nil
+	return off, g, nil
 }
 
-// firstHeight is the height of rec, the first record (tx t) of its group.
-func (l *txLog) firstHeight(rec []byte, t uint64) (uint64, error) {
-	h, ok := logHeight(rec)
+// firstRef is the reference of the group whose first record (tx t) is rec.
+func (l *txLog) firstRef(rec []byte, t uint64) (groupRef, error) {
+	g, ok := firstRef(rec)
 	if !ok {
-		return 0, fmt.Errorf("%w: tx log %s: tx %d: bad height", errCorrupt, l.path, t)
+		return g, fmt.Errorf("%w: tx log %s: tx %d: bad height or address base", errCorrupt, l.path, t)
 	}
-	return h, nil
+	return g, nil
 }
 
-// groupHeight returns the height of the first record of tx n's group, for
-// an Apply that starts inside the group (n < next: the first record is
-// committed).
-func (l *txLog) groupHeight(n uint64) (uint64, error) {
+// groupRef returns the reference of tx n's group, for an Apply that starts
+// inside the group (n < next: the first record is committed).
+func (l *txLog) groupRef(n uint64) (groupRef, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	k := (n - 1) / txIdxStride
 	if k >= uint64(len(l.idx)) {
-		return 0, fmt.Errorf("pebblestore: tx log %s: no index entry for tx %d", l.path, 1+k*txIdxStride)
+		return groupRef{}, fmt.Errorf("pebblestore: tx log %s: no index entry for tx %d", l.path, 1+k*txIdxStride)
 	}
 	rec, _, err := (&logWin{l: l, size: 64}).record(l.idx[k].off)
 	if err != nil {
-		return 0, err
+		return groupRef{}, err
 	}
-	return l.firstHeight(rec, 1+k*txIdxStride)
+	return l.firstRef(rec, 1+k*txIdxStride)
 }
 
 // offset returns the offset of tx n's record, the end for n = next.
@@ -477,11 +477,11 @@ func (l *txLog) txs(nums []uint64) ([]*txRec, error) {
 			out[j] = out[j-1]
 			continue
 		}
-		v, groupH, err := c.rec(n)
+		v, g, err := c.rec(n)
 		if err != nil {
 			return nil, err
 		}
-		if out[j], err = decodeLogRec(v, n, groupH); err != nil {
+		if out[j], err = decodeLogRec(v, n, g); err != nil {
 			return nil, fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
 		}
 	}
@@ -499,7 +499,7 @@ type recCursor struct {
 	cached bool
 	group  uint64 // the group walked; t and off: the next record in it
 	t, off uint64
-	groupH uint64 // the height of the group's first record
+	g      groupRef // the group's reference (its first record's)
 }
 
 // cursor returns a cursor reading windows of size bytes; cached: complete
@@ -509,12 +509,12 @@ func (l *txLog) cursor(size uint64, cached bool) *recCursor {
 }
 
 // rec returns tx n's compact record (valid until the next call) and the
-// height of the first record of its group, which decodeLogRec takes. n must
-// not be below the previous call's. Callers hold l.mu (read).
-func (c *recCursor) rec(n uint64) (rec []byte, groupH uint64, err error) {
+// reference of its group, which decodeLogRec takes. n must not be below
+// the previous call's. Callers hold l.mu (read).
+func (c *recCursor) rec(n uint64) (rec []byte, g groupRef, err error) {
 	l := c.l
 	if n == 0 || n >= l.next {
-		return nil, 0, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
+		return nil, g, fmt.Errorf("tx number %d: %w", n, store.ErrNotFound)
 	}
 	k := (n - 1) / txIdxStride
 	if k != c.group || n < c.t {
@@ -525,30 +525,30 @@ func (c *recCursor) rec(n uint64) (rec []byte, groupH uint64, err error) {
 				err = l.checkGroup(&c.w, k)
 			}
 			if err != nil {
-				return nil, 0, err
+				return nil, g, err
 			}
 		}
-		if c.off, c.groupH, err = l.seek(&c.w, n); err != nil {
-			return nil, 0, err
+		if c.off, c.g, err = l.seek(&c.w, n); err != nil {
+			return nil, g, err
 		}
 		c.group, c.t = k, n
 	}
 	for ; c.t < n; c.t++ { // within the group, past its first record
 		if _, c.off, err = c.w.record(c.off); err != nil {
-			return nil, 0, err
+			return nil, g, err
 		}
 	}
 	rec, c.off, err = c.w.record(c.off)
 	if err != nil {
-		return nil, 0, err
+		return nil, g, err
 	}
 	c.t = n + 1
 	if groupFirst(n) {
-		if c.groupH, err = l.firstHeight(rec, n); err != nil {
-			return nil, 0, err
+		if c.g, err = l.firstRef(rec, n); err != nil {
+			return nil, g, err
 		}
 	}
-	return rec, c.groupH, nil
+	return rec, c.g, nil
 }
 
 // checkGroup reads complete group k into w's window and checks it against
@@ -609,7 +609,7 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec *txRec) error) error
 		l.mu.RUnlock()
 		return fmt.Errorf("%w: tx log %s: txs %d-%d wanted, it holds 1-%d", errCorrupt, l.path, from, to-1, l.next-1)
 	}
-	off, groupH, err := l.seek(w, from)
+	off, g, err := l.seek(w, from)
 	// crc: the checksum of the current group's bytes before off. A scan
 	// that starts inside a group, or at one whose entry it is to add (the
 	// replay on open), reads the group's start (the one before) first.
@@ -664,11 +664,11 @@ func (l *txLog) scan(from, to uint64, fn func(n uint64, rec *txRec) error) error
 		}
 		crc = crc32.Update(crc, castagnoli, raw)
 		if groupFirst(n) {
-			if groupH, err = l.firstHeight(raw[hl:], n); err != nil {
+			if g, err = l.firstRef(raw[hl:], n); err != nil {
 				return err
 			}
 		}
-		rec, err := decodeLogRec(raw[hl:], n, groupH)
+		rec, err := decodeLogRec(raw[hl:], n, g)
 		if err != nil {
 			return fmt.Errorf("tx log %s tx %d: %w", l.path, n, err)
 		}

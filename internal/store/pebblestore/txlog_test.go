@@ -30,14 +30,14 @@ func TestLogRecordFraming(t *testing.T) {
 			rec.Outputs = append(rec.Outputs, outRec{Addr: 1<<40 + uint64(i%2)<<50 + uint64(i), Value: 1<<62 + uint64(i), Script: byte(i % 8)})
 		}
 		tn := uint64(n) + 2 // not a group's first: the height is relative
-		body := appendCompactTx(nil, rec, tn, 7)
+		body := appendCompactTx(nil, rec, tn, groupRef{h: 7})
 		want := binary.AppendUvarint(append([]byte(nil), prefix...), uint64(len(body)))
 		want = append(want, body...)
-		got := appendLogRec(append([]byte(nil), prefix...), rec, tn, 7)
+		got := appendLogRec(append([]byte(nil), prefix...), rec, tn, groupRef{h: 7})
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%d outputs (record of %d bytes): framing differs", n, len(body))
 		}
-		back, err := decodeLogRec(body, tn, 7)
+		back, err := decodeLogRec(body, tn, groupRef{h: 7})
 		if err != nil || !reflect.DeepEqual(back, rec) {
 			t.Fatalf("%d outputs: decoded %+v, %v", n, back, err)
 		}
@@ -71,7 +71,7 @@ func writeLog(t testing.TB, dir string, data []byte, next uint64) *txLog {
 // past the log's end.
 func FuzzTxLog(f *testing.F) {
 	var b []byte
-	var groupH uint64
+	var g groupRef
 	for n := uint64(1); n <= 80; n++ { // a log of 80 records, some longer than 127 bytes
 		// Positions derived (layout 8) but for every fifth; fees derived
 		// where there are inputs.
@@ -86,9 +86,9 @@ func FuzzTxLog(f *testing.F) {
 			rec.Inputs = append(rec.Inputs, inRec{PrevTx: n - i%3, PrevIndex: uint32(i)})
 		}
 		if groupFirst(n) {
-			groupH = rec.Height
+			g = refOf(rec)
 		}
-		b = appendLogRec(b, rec, n, groupH)
+		b = appendLogRec(b, rec, n, g)
 	}
 	f.Add(b)
 	f.Add(b[:len(b)-7])

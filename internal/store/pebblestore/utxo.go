@@ -505,9 +505,9 @@ func loadUTXOSnapshot(data []byte, path string, at uint64, log *txLog) (*utxoSet
 				return nil
 			}
 			if k.tx != cur {
-				v, groupH, err := c.rec(k.tx)
+				v, g, err := c.rec(k.tx)
 				if err == nil {
-					id, outs, err = logRecOutputs(v, k.tx, groupH, outs)
+					id, outs, err = logRecOutputs(v, k.tx, g, outs)
 				}
 				if err != nil {
 					return fmt.Errorf("UTXO snapshot %s: tx %d: %w", path, k.tx, err)
