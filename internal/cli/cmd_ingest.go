@@ -8,7 +8,6 @@ import (
 
 	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/ingest"
-	"github.com/spoor-dev/spoor/internal/lowprio"
 )
 
 // ingesters maps "spoor ingest CHAIN" to its implementation. Other files add
@@ -81,9 +80,6 @@ func ingestBTC(env *Env, args []string) (err error) {
 	if *blocks != "" {
 		// Set before the store's deferred close, restored after it.
 		defer ingest.GCForInput(btc.FilesSize(*blocks))()
-		// Decoders and segment closes yield the cores to the store's
-		// resolve step (lowprio), until the store is closed.
-		defer lowprio.Start()()
 	}
 	st, err := openStore(env)
 	if err != nil {

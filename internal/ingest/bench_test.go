@@ -25,7 +25,6 @@ import (
 	"github.com/spoor-dev/spoor/internal/chain/btc"
 	"github.com/spoor-dev/spoor/internal/chain/btc/btctestdata"
 	"github.com/spoor-dev/spoor/internal/cputime"
-	"github.com/spoor-dev/spoor/internal/lowprio"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store/pebblestore"
 )
@@ -133,7 +132,6 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				// The collector as `spoor ingest btc --blocks` runs it
 				// (GCForInput); wire, above, runs with Go's default.
 				restore := GCForInput(btc.FilesSize(path))
-				endLow := lowprio.Start() // as the CLI runs it
 				c0 = cputime.Process()
 				start := time.Now()
 				res, err := BTCFiles(s, path, Options{})
@@ -150,7 +148,6 @@ func BenchmarkIngestVsWire(b *testing.B) {
 				closeCPU += cputime.Process() - c1
 				ing += time.Since(start)
 				ingCPU += cputime.Process() - c0
-				endLow()
 				restore()
 				if res.Txs != uint64(ntx)+uint64(btcGenesisExtra(path)) {
 					b.Fatalf("ingested %d txs, file holds %d", res.Txs, ntx)
@@ -235,7 +232,6 @@ func BenchmarkFootprint(b *testing.B) {
 					}
 				}()
 				restore := GCForInput(btc.FilesSize(path))
-				endLow := lowprio.Start() // as the CLI runs it
 				if _, err := BTCFiles(s, path, Options{}); err != nil {
 					b.Fatal(err)
 				}
@@ -263,7 +259,6 @@ func BenchmarkFootprint(b *testing.B) {
 						st[0].Txs, st[0].Transfers, st[0].Addresses, disk/(1<<20), perTable(tables, st[0].Transfers))
 				}
 				s.Close()
-				endLow()
 				restore()
 			}
 			n := float64(b.N)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/spoor-dev/spoor/internal/chain/btc"
-	"github.com/spoor-dev/spoor/internal/lowprio"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
 )
@@ -143,13 +143,10 @@ func (p *pipeline) close() {
 }
 
 // decodeBlocks runs decoders on all cores and returns the items in job order.
-// The decoders are background work (lowprio): they run ahead of the store
-// within their budget, and the store's resolve step waits for them only
-// when they are behind.
 func decodeBlocks(p *pipeline) <-chan item {
-	for range lowprio.Workers() {
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
 		go func() {
-			lowprio.Background()
 			for j := range p.jobs {
 				it := decodeOne(j, p.rc)
 				if it.blk != nil {

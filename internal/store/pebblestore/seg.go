@@ -63,8 +63,6 @@ import (
 	"syscall"
 
 	"github.com/holiman/uint256"
-
-	"github.com/spoor-dev/spoor/internal/lowprio"
 )
 
 const (
@@ -318,7 +316,6 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 	var nAddr uint64
 	done := make(chan struct{})
 	go func() {
-		lowprio.Background()
 		defer close(done)
 		var parts []*colStreams
 		groups, gindex, nAddr, parts = encodeGroupsCols(d)
@@ -471,7 +468,6 @@ func encodeGroupsCols(d *segData) (out, gindex []byte, nAddr uint64, parts []*co
 	done := make(chan struct{})
 	if cut < n {
 		go func() {
-			lowprio.Background()
 			defer close(done)
 			out2, gindex2, nAddr2 = encodeGroupRange(d, order, cut, n, make([]byte, 0, 8*(n-cut)), cs2)
 		}()

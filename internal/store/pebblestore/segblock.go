@@ -36,8 +36,6 @@ import (
 
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/spoor-dev/spoor/internal/lowprio"
 )
 
 const (
@@ -109,7 +107,6 @@ func packSectionCols(sec []byte, cuts []uint64, k colKind, parts []*colStreams) 
 		done := make(chan struct{})
 		if h < len(cuts) {
 			go func() {
-				lowprio.Background()
 				defer close(done)
 				fn(h, len(cuts))
 			}()
@@ -135,7 +132,6 @@ func packSectionCols(sec []byte, cuts []uint64, k colKind, parts []*colStreams) 
 		}
 		done := make(chan struct{})
 		go func() {
-			lowprio.Background()
 			defer close(done)
 			for _, p := range parts[len(parts)/2:] {
 				p.count(k, &cnt[1])

@@ -29,7 +29,6 @@ import (
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/spoor-dev/spoor/internal/lowprio"
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/pages"
 	"github.com/spoor-dev/spoor/internal/store"
@@ -1014,9 +1013,6 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 	g.resetOpen(d.end, d.addrEnd)
 	segFile, utxoFile, segEnd := segPath(s.dir, c, ref.file), utxoPath(s.dir, c, l.utxoFile), l.segEnd
 	go func() {
-		// Background work (lowprio), with the goroutines it starts, but
-		// for the keys' sort above, which a lookup may wait for.
-		lowprio.Background()
 		defer close(p.done)
 		defer func() { <-p.keys.ready }() // settled once sorted too
 		// The UTXO snapshot is encoded, written and synced on its own
@@ -1027,7 +1023,6 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 		snapDone := make(chan struct{})
 		if snap != nil {
 			go func() {
-				lowprio.Background()
 				defer close(snapDone)
 				img, err := encodeUTXOSnapshot(snap, utxoAt)
 				if err == nil {
@@ -1093,7 +1088,6 @@ func writeSeg(d *segData, tail *segment, path string, ks *sortedKeys) (*segment,
 	defer trace.StartRegion(context.Background(), "segment: write").End()
 	checked := make(chan error, 1)
 	go func() {
-		lowprio.Background()
 		_, err := parseSegment(img, path)
 		checked <- err
 	}()
