@@ -1,7 +1,10 @@
 package pebblestore
 
 import (
+	"unsafe"
+
 	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/prefetch"
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
@@ -21,7 +24,13 @@ import (
 // flight at once: a loop that hashed and read in turn kept too few in
 // flight (the reorder buffer filled up behind the first miss) and gained
 // little. It changes nothing: the reads go into a.sink, so that the
-// compiler keeps them.
+// compiler keeps them. The UTXO set's slots and entries and the address
+// cache's slots (tenth session) are asked for with prefetch instructions
+// instead (internal/prefetch), which retire at once: the loop does not
+// stall once the reorder buffer is full of waiting loads, and the resolve
+// step starts while the lines arrive (10⁶ and 10⁷ CLI ingests 2–5 % less
+// CPU, 12 and 6 interleaved rounds). Reading an input's slot to find its
+// entry still waits for that slot's line.
 //
 // On a Linked Apply of a UTXO chain the address stage (addrstage.go) does
 // the hashing and the address reads, ahead of the resolve step, which
@@ -118,12 +127,9 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 			return
 		}
 		shift := u.shift
-		for _, h := range w.in {
-			sink += u.slots[h>>shift]
-		}
-		for _, h := range w.out {
-			sink += u.slots[h>>shift]
-		}
+		slots := unsafe.Pointer(&u.slots[0])
+		prefetch.Indexed(slots, w.in, shift, 3)
+		prefetch.Indexed(slots, w.out, shift, 3)
 		if a.as == nil { // else the address stage's, which owns the cache
 			sink += prefetchAddrs(st, w.addr)
 		}
@@ -139,7 +145,7 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 					break
 				}
 				if s>>32 == h>>32 {
-					sink += u.ent(uint32(s) - 1).txNum
+					prefetch.Line(unsafe.Pointer(u.ent(uint32(s) - 1)))
 					break
 				}
 			}
@@ -148,7 +154,7 @@ func (a *applier) prefetch(txs []model.Tx, mode store.ApplyMode) {
 		// takes them from the free list's end, in order: the spent ones it
 		// frees go to its journal until it commits).
 		for k, f := 1, u.free; k <= len(w.out) && k <= len(f); k++ {
-			sink += u.ent(f[len(f)-k]).txNum
+			prefetch.Line(unsafe.Pointer(u.ent(f[len(f)-k])))
 		}
 	} else {
 		for i := range txs {
@@ -198,15 +204,11 @@ func prefetchAddrs(st *chainState, hs []uint64) uint64 {
 	ac, ao := st.addrs.cur, st.addrs.old
 	var sink uint64
 	if ac.n > 0 {
-		for _, h := range hs {
-			sink += ac.slots[h>>ac.shift].id
-		}
+		prefetch.Indexed(unsafe.Pointer(&ac.slots[0]), hs, ac.shift, 5)
 	}
 	// A miss there is looked up in the old generation next.
 	if ao.n > 0 {
-		for _, h := range hs {
-			sink += ao.slots[h>>ao.shift].id
-		}
+		prefetch.Indexed(unsafe.Pointer(&ao.slots[0]), hs, ao.shift, 5)
 	}
 	// An address the full cache misses is looked up in the address filter
 	// next.
