@@ -308,41 +308,50 @@ func putAmountCols(ln, lead, more []byte, v uint64) ([]byte, []byte, []byte) {
 	return ln, lead, more
 }
 
-// splitEntry appends the streams of one entry of a group, b whole (as
-// splitGroups splits an entry), and reports whether b is exactly one.
+// splitEntry appends the streams of one entry of a group, b whole, and
+// reports whether b is exactly one.
 func splitEntry(b []byte, st *[colMaxStreams][]byte) bool {
+	n, ok := splitEntryPrefix(b, st)
+	return ok && n == len(b)
+}
+
+// splitEntryPrefix appends the streams of the entry of a group that b
+// starts with and returns its length; false when b does not start with a
+// whole entry.
+func splitEntryPrefix(b []byte, st *[colMaxStreams][]byte) (int, bool) {
 	n := uvLen(b)
 	if n == 0 || n == len(b) {
-		return false
+		return 0, false
 	}
 	st[gsTx] = append(st[gsTx], b[0])
 	st[gsTxMore] = append(st[gsTxMore], b[1:n]...)
 	f := b[n]
 	st[gsFlags] = append(st[gsFlags], f)
-	b = b[n+1:]
+	at := n + 1
 	for k := rareFields(f); k > 0; k-- {
-		if n = uvLen(b); n == 0 {
-			return false
+		if n = uvLen(b[at:]); n == 0 {
+			return 0, false
 		}
-		st[gsRare] = append(st[gsRare], b[:n]...)
-		b = b[n:]
+		st[gsRare] = append(st[gsRare], b[at:at+n]...)
+		at += n
 	}
 	for m := byte(efIn); m <= efOut; m <<= 1 {
 		if f&m == 0 {
 			continue
 		}
-		if len(b) == 0 || b[0] > 32 || int(b[0]) >= len(b) {
-			return false
+		r := b[at:]
+		if len(r) == 0 || r[0] > 32 || int(r[0]) >= len(r) {
+			return 0, false
 		}
-		a := int(b[0])
-		st[gsAmtLen] = append(st[gsAmtLen], b[0])
+		a := int(r[0])
+		st[gsAmtLen] = append(st[gsAmtLen], r[0])
 		if a > 0 {
-			st[gsAmtLead] = append(st[gsAmtLead], b[1])
-			st[gsAmtMore] = append(st[gsAmtMore], b[2:1+a]...)
+			st[gsAmtLead] = append(st[gsAmtLead], r[1])
+			st[gsAmtMore] = append(st[gsAmtMore], r[2:1+a]...)
 		}
-		b = b[1+a:]
+		at += 1 + a
 	}
-	return len(b) == 0
+	return at, true
 }
 
 // block returns the streams of the i-th block split.
@@ -369,92 +378,41 @@ func uvLen(b []byte) int {
 
 // splitGroups appends the streams of a block of groups to st: what the
 // tests' reference does (colWalk.walk, colGroups, segcols_walk_test.go),
-// in straight code (the streams in locals, the bytes moved one at a time:
-// a close splits every block).
+// in straight code, each entry by splitEntryPrefix (a close writes its
+// streams as it encodes: this splits the blocks a merge or a test packs).
 func splitGroups(b []byte, st *[colMaxStreams][]byte) bool {
-	id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore := st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore]
-	ok := true
-groups:
 	for len(b) > 0 {
 		n := uvLen(b)
 		if n == 0 {
-			ok = false
-			break groups
+			return false
 		}
-		for _, c := range b[:n] {
-			id = append(id, c)
-		}
+		st[gsID] = append(st[gsID], b[:n]...)
 		b = b[n:]
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
-			ok = false
-			break groups
+			return false
 		}
-		for _, c := range b[:n] {
-			ln = append(ln, c)
-		}
+		st[gsLen] = append(st[gsLen], b[:n]...)
 		body := b[n : n+int(l)]
 		b = b[n+int(l):]
 		c, n := binary.Uvarint(body)
 		if n <= 0 {
-			ok = false
-			break groups
+			return false
 		}
-		for _, c := range body[:n] {
-			cnt = append(cnt, c)
-		}
+		st[gsCount] = append(st[gsCount], body[:n]...)
 		body = body[n:]
 		for e := c >> 1; e > 0; e-- {
-			n = uvLen(body)
-			if n == 0 || n == len(body) {
-				ok = false
-				break groups
-			}
-			tx = append(tx, body[0])
-			for _, c := range body[1:n] {
-				txMore = append(txMore, c)
-			}
-			f := body[n]
-			flags = append(flags, f)
-			body = body[n+1:]
-			if k := rareFields(f); k > 0 {
-				for ; k > 0; k-- {
-					if n = uvLen(body); n == 0 {
-						ok = false
-						break groups
-					}
-					for _, c := range body[:n] {
-						rare = append(rare, c)
-					}
-					body = body[n:]
-				}
-			}
-			for m := byte(efIn); m <= efOut; m <<= 1 {
-				if f&m == 0 {
-					continue
-				}
-				if len(body) == 0 || body[0] > 32 || int(body[0]) >= len(body) {
-					ok = false
-					break groups
-				}
-				a := int(body[0])
-				amtLen = append(amtLen, body[0])
-				if a > 0 {
-					amtLead = append(amtLead, body[1])
-					for _, c := range body[2 : 1+a] {
-						amtMore = append(amtMore, c)
-					}
-				}
-				body = body[1+a:]
+			if n, ok := splitEntryPrefix(body, st); ok {
+				body = body[n:]
+			} else {
+				return false
 			}
 		}
 		if len(body) != 0 {
-			ok = false
-			break groups
+			return false
 		}
 	}
-	st[gsID], st[gsLen], st[gsCount], st[gsTx], st[gsTxMore], st[gsFlags], st[gsRare], st[gsAmtLen], st[gsAmtLead], st[gsAmtMore] = id, ln, cnt, tx, txMore, flags, rare, amtLen, amtLead, amtMore
-	return ok
+	return true
 }
 
 // splitSpent appends the streams of a block of spends to st.
