@@ -415,58 +415,29 @@ func splitGroups(b []byte, st *[colMaxStreams][]byte) bool {
 	return true
 }
 
-// splitSpent appends the streams of a block of spends to st.
+// splitSpent appends the streams of a block of spends to st: each spend's
+// prevTx delta and spender delta as their first and further bytes, its
+// vout whole (a uvarint is at most ten bytes, as the walker reads).
 func splitSpent(b []byte, st *[colMaxStreams][]byte) bool {
-	prev, prevMore, vout, sp, spMore := st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore]
-	ok := true
-	i := 0
-spends:
-	for i < len(b) {
-		// The prevTx delta: its first byte, then further bytes (at most
-		// ten in all, as the walker reads).
-		c := b[i]
-		i++
-		prev = append(prev, c)
-		for k := 1; c >= 0x80; k++ {
-			if k == binary.MaxVarintLen64 || i == len(b) {
-				ok = false
-				break spends
-			}
-			c = b[i]
-			i++
-			prevMore = append(prevMore, c)
+	for len(b) > 0 {
+		n := uvLen(b)
+		if n == 0 {
+			return false
 		}
-		for k := 0; ; k++ {
-			if k == binary.MaxVarintLen64 || i == len(b) {
-				ok = false
-				break spends
-			}
-			c = b[i]
-			i++
-			vout = append(vout, c)
-			if c < 0x80 {
-				break
-			}
+		st[ssPrev], st[ssPrevMore] = append(st[ssPrev], b[0]), append(st[ssPrevMore], b[1:n]...)
+		b = b[n:]
+		if n = uvLen(b); n == 0 {
+			return false
 		}
-		if i == len(b) {
-			ok = false
-			break
+		st[ssVout] = append(st[ssVout], b[:n]...)
+		b = b[n:]
+		if n = uvLen(b); n == 0 {
+			return false
 		}
-		c = b[i]
-		i++
-		sp = append(sp, c)
-		for k := 1; c >= 0x80; k++ {
-			if k == binary.MaxVarintLen64 || i == len(b) {
-				ok = false
-				break spends
-			}
-			c = b[i]
-			i++
-			spMore = append(spMore, c)
-		}
+		st[ssSpender], st[ssSpenderMore] = append(st[ssSpender], b[0]), append(st[ssSpenderMore], b[1:n]...)
+		b = b[n:]
 	}
-	st[ssPrev], st[ssPrevMore], st[ssVout], st[ssSpender], st[ssSpenderMore] = prev, prevMore, vout, sp, spMore
-	return ok
+	return true
 }
 
 // colPack appends the streams of a block of t's kind, coded with t's
