@@ -15,6 +15,6 @@ go vet ./...
 echo "== go test"
 go test -count=1 -timeout 25m ./...
 echo "== go test -race (the store's two-goroutine Apply and background segment close)"
-go test -count=1 -race -timeout 10m -run 'Pipelined|TinySegments|ReadsGolden|BackgroundClose|SpareAdj|AddrStage' ./internal/store/pebblestore/
+go test -count=1 -race -timeout 10m -run 'Pipelined|TinySegments|ReadsGolden|BackgroundClose|SpareAdj|AddrStage|Sweeps' ./internal/store/pebblestore/
 echo "== go test -race (ETL hand-overs and decoded Bitcoin blocks recycled between the decoders and Apply; the Bitcoin RPC fetcher's planner and requests in flight)"
 go test -count=1 -race -timeout 10m -run 'Recycle|ReturnEarly|TestStreamRecycled|TestRPC' ./internal/ingest ./internal/chain/etl ./internal/chain/btc

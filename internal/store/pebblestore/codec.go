@@ -185,11 +185,13 @@ type meta struct {
 // (from the outputs its inputs spend), 9 segment format 4
 // ("SPSEG004": an adjacency entry's amount out may refer to its group's
 // last amount in, and the groups and spends are packed in the column codec
-// with one Huffman table per stream and section, segcols.go), 10 this one:
-// the compact tx record codes a value's trailing decimal zeros and its
-// first output's address id relative to its index group's address base,
-// which the group's first record carries (logrec.go).
-const layoutVersion = 10
+// with one Huffman table per stream and section, segcols.go), 10 the
+// compact tx record codes a value's trailing decimal zeros and its first
+// output's address id relative to its index group's address base, which
+// the group's first record carries (logrec.go), 11 this one: segment
+// format 5 ("SPSEG005": an adjacency entry may be a sweep, and the spends
+// it implies are not stored, sweeps.go).
+const layoutVersion = 11
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this
 // one does not read.

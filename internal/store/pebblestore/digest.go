@@ -175,6 +175,11 @@ func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 		if err != nil {
 			return err
 		}
+		swept, err := sweptSpends(st.log, d)
+		if err != nil {
+			return err
+		}
+		d.spent = append(d.spent, swept...)
 		all.appendRaw(d)
 	}
 	all.appendRaw(st.seg.open)

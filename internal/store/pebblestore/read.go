@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -183,8 +184,10 @@ func (s *Store) AddressTxs(c model.Chain, addr []byte, after uint64, limit int) 
 	return out, err
 }
 
-// spentBy returns the number of the tx that spent output vout of tx n.
-func (s *Store) spentBy(c model.Chain, n uint64, vout uint32) (uint64, bool, error) {
+// spentBy returns the number of the tx that spent output vout of tx n,
+// which pays address id addr: the spend a segment stores, or the one a
+// sweep in n's segment implies (sweeps.go).
+func (s *Store) spentBy(c model.Chain, n uint64, vout uint32, addr uint64) (uint64, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.state(c)
@@ -195,7 +198,7 @@ func (s *Store) spentBy(c model.Chain, n uint64, vout uint32) (uint64, bool, err
 		if seg.end <= n {
 			continue
 		}
-		if sp, ok, err := seg.spentBy(n, vout); err != nil || ok {
+		if sp, ok, err := seg.spenderOf(n, vout, addr); err != nil || ok {
 			return sp, ok, err
 		}
 	}
@@ -205,6 +208,94 @@ func (s *Store) spentBy(c model.Chain, n uint64, vout uint32) (uint64, bool, err
 		}
 	}
 	return 0, false, nil
+}
+
+// outRef is an output whose spender spentByMany finds (0: unspent).
+type outRef struct {
+	n       uint64
+	vout    uint32
+	addr    uint64
+	spender uint64
+}
+
+// spentByMany is spentBy for outputs outs (in tx-number order, for the
+// stored spends' blocks), which it fills in: the spends the segments store
+// first, then the sweeps of the rest, looked up by address in address
+// order (each address's group read once, and the groups' blocks in order).
+func (s *Store) spentByMany(c model.Chain, outs []outRef) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.state(c)
+	if err != nil {
+		return err
+	}
+	type miss struct {
+		seg  int
+		addr uint64
+		i    int
+	}
+	var misses []miss
+	rcs := make([]runCache, len(st.seg.segs)) // a run of spends per segment: the lookups ascend in each
+	for i := range outs {
+		o := &outs[i]
+		found, own := false, -1
+		for k, seg := range st.seg.segs {
+			if seg.end <= o.n {
+				continue
+			}
+			if seg.start <= o.n {
+				own = k
+			}
+			sp, ok, err := seg.spentVia(o.n, o.vout, &rcs[k])
+			if err != nil {
+				return err
+			}
+			if ok {
+				o.spender, found = sp, true
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		for _, e := range st.seg.open.spent {
+			if e.prevTx == o.n && e.vout == o.vout {
+				o.spender, found = e.spender, true
+				break
+			}
+		}
+		if !found && own >= 0 {
+			misses = append(misses, miss{seg: own, addr: o.addr, i: i})
+		}
+	}
+	slices.SortFunc(misses, func(a, b miss) int {
+		return cmp.Or(cmp.Compare(a.seg, b.seg), cmp.Compare(a.addr, b.addr), cmp.Compare(a.i, b.i))
+	})
+	var rc runCache
+	for j := 0; j < len(misses); {
+		m := misses[j]
+		seg := st.seg.segs[m.seg]
+		k := j
+		for k < len(misses) && misses[k].seg == m.seg && misses[k].addr == m.addr {
+			k++
+		}
+		n, prev, entries, ok, err := seg.groupVia(m.addr, &rc)
+		if err != nil {
+			return err
+		}
+		for ; ok && j < k; j++ {
+			o := &outs[misses[j].i]
+			sp, found, err := sweepAfter(seg.path, n, prev, entries, o.n)
+			if err != nil {
+				return err
+			}
+			if found {
+				o.spender = sp
+			}
+		}
+		j = k
+	}
+	return nil
 }
 
 // txNumOf returns the number of the tx with this id.
@@ -351,19 +442,19 @@ func (s *Store) TxsByNum(c model.Chain, nums []uint64, fn func(i int, tv *store.
 		return err
 	}
 	more = more[:0]
+	var outs []outRef
 	for _, n := range sorted {
-		for o := range byNum[n].Outputs {
-			sn, ok, err := s.spentBy(c, n, uint32(o))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				sn = 0
-			}
-			vc.spent[[2]uint64{n, uint64(o)}] = sn
-			if sn != 0 {
-				more = append(more, sn)
-			}
+		for o, out := range byNum[n].Outputs {
+			outs = append(outs, outRef{n: n, vout: uint32(o), addr: out.Addr})
+		}
+	}
+	if err := s.spentByMany(c, outs); err != nil {
+		return err
+	}
+	for _, o := range outs {
+		vc.spent[[2]uint64{o.n, uint64(o.vout)}] = o.spender
+		if o.spender != 0 {
+			more = append(more, o.spender)
 		}
 	}
 	if err := s.readRecs(c, more, func(n uint64, t *txRec) { vc.ids[n] = t.ID }); err != nil {
@@ -459,7 +550,7 @@ func (s *Store) assetOf(c model.Chain, id uint32, vc *viewCache) (model.Asset, e
 
 // spenderID is the txid of the tx that spends output vout of tx n, nil
 // while unspent (through vc's batch lookups when they hold it).
-func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, vc *viewCache) (*[32]byte, error) {
+func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, addr uint64, vc *viewCache) (*[32]byte, error) {
 	if vc != nil {
 		if sn, ok := vc.spent[[2]uint64{n, uint64(vout)}]; ok {
 			if sn == 0 {
@@ -470,7 +561,7 @@ func (s *Store) spenderID(c model.Chain, n uint64, vout uint32, vc *viewCache) (
 			}
 		}
 	}
-	sn, ok, err := s.spentBy(c, n, vout)
+	sn, ok, err := s.spentBy(c, n, vout, addr)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -558,7 +649,7 @@ func (s *Store) view(c model.Chain, n uint64, t *txRec, vc *viewCache) (*store.T
 			return nil, err
 		}
 		out := store.TxOutput{Index: uint32(i), Address: a, Value: o.Value, ScriptType: model.ScriptType(o.Script)}
-		if id, err := s.spenderID(c, n, uint32(i), vc); err != nil {
+		if id, err := s.spenderID(c, n, uint32(i), o.Addr, vc); err != nil {
 			return nil, err
 		} else if id != nil {
 			out.SpentBy = id

@@ -9,7 +9,7 @@ package pebblestore
 //
 // File layout (all integers big-endian unless said varint):
 //
-//	"SPSEG004"
+//	"SPSEG005"
 //	txids   (txidHash>>32, txnum−start) per tx, sorted, bit-packed in
 //	          blocks of 64 with a sparse index (hashsec.go)   (txid lookup)
 //	times   the block time of every txnum (first/last seen), either
@@ -25,7 +25,9 @@ package pebblestore
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
 //	                   (SPSEG004: no amount out where it is the group's
-//	                   last nonzero amount in before the entry, flag bit 7)
+//	                   last nonzero amount in before the entry, flag bit 7;
+//	                   SPSEG005: bits 6 and 7 both, the same and a sweep:
+//	                   sweeps.go)
 //	        (prevTxnum before the first entry: the segment's start, or,
 //	        when chained (SPSEG003), the first txnum of the group before it
 //	        in its run of groupStride whose address the segment created:
@@ -34,6 +36,7 @@ package pebblestore
 //	        offset u64) where one does not fit 32 bits (the section's
 //	        length tells which), offsets into the uncompressed groups
 //	spent   (SPSEG004: the column tables of the spends first, segcols.go)
+//	        (SPSEG005: without the spends a sweep implies, sweeps.go)
 //	        runs of spentStride entries sorted by (prevTx, vout), in
 //	        compressed blocks of blockStride sindex entries:
 //	          uvarint prevTx−prevPrevTx, uvarint vout, uvarint spender−prevTx
@@ -45,8 +48,8 @@ package pebblestore
 //	gblocks, sblocks  the block indexes of groups and spent (segblock.go)
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
-//	        crc32c of everything before the footer u32, "SPSEG004"
-//	        (SPSEG003, layouts 7–8, still read: amounts out always written,
+//	        crc32c of everything before the footer u32, "SPSEG005"
+//	        (SPSEG004, layouts 9–10, still read: no sweeps; SPSEG003, layouts 7–8, still read: amounts out always written,
 //	        no column tables; SPSEG002, layouts 5–6: hash sections of
 //	        uvarint pairs)
 
@@ -66,7 +69,8 @@ import (
 )
 
 const (
-	segMagic     = "SPSEG004"
+	segMagic     = "SPSEG005"
+	segMagic4    = "SPSEG004" // read too: the files of layouts 9 and 10 (no sweeps)
 	segMagic3    = "SPSEG003" // read too: the files of layouts 7 and 8
 	groupStride  = 16
 	spentStride  = 64
@@ -180,8 +184,13 @@ type hashEnt struct {
 }
 
 type spentEnt struct {
-	prevTx  uint64
-	vout    uint32
+	prevTx uint64
+	vout   uint32
+	// addr is the spent output's address id − the segment's addrBase + 1
+	// where the indexer knew it and it fits (else spentAddrNone, 0): what
+	// pairs a spend with its spender's adjacency entry (sweeps.go). Not
+	// stored: a segment's spends read back have none.
+	addr    uint32
 	spender uint64
 }
 
@@ -244,6 +253,13 @@ type segData struct {
 	adj                []adjEnt
 	wide               []wideEnt // the wide adjacency entries (adjEnt)
 	spent              []spentEnt
+	// marks: per adjacency entry, while a segment is encoded or after it
+	// was loaded, the spends paired with it and whether it sweeps
+	// (sweeps.go); fresh: the first entry and spend of d.adj and d.spent
+	// that are in tx order as the indexer appended them (0, or past what a
+	// load read in address order), from which the spends are paired.
+	marks                []uint8
+	freshAdj, freshSpent int
 	// small: indexSmallUTXO's shares of one tx, scratch of the goroutine
 	// that runs indexAdj (kept here rather than zeroed on its stack for
 	// every tx: 640 bytes, a sixth of its samples).
@@ -277,6 +293,9 @@ func (d *segData) truncate(n, a uint64) {
 		}
 	}
 	d.adj, d.wide = d.adj[:i], d.wide[:nw]
+	if len(d.marks) > i {
+		d.marks = d.marks[:i]
+	}
 	i = sort.Search(len(d.spent), func(i int) bool { return d.spent[i].spender >= n })
 	d.spent = d.spent[:i]
 }
@@ -322,8 +341,6 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 		groups, _, gblocks = packSectionCols(groups, blockCuts(gindex, 16), colGroups, parts)
 	}()
 	times := encodeTimes(d.times, base)
-	spent, sindex, scols := encodeSpentCols(d)
-	spent, _, sblocks := packSectionCols(spent, blockCuts(sindex, 20), colSpent, []*colStreams{scols})
 	var txs, addrs []byte
 	if ks != nil {
 		<-ks.ready
@@ -335,6 +352,10 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 		txs, addrs = appendHashSection(nil, d.txids, d.start), appendHashSection(nil, d.addrs, d.addrStart)
 	}
 	<-done
+	// The spends after the groups: the sweeps found there imply some.
+	live := d.liveSpends()
+	spent, sindex, scols := encodeSpentCols(live)
+	spent, _, sblocks := packSectionCols(spent, blockCuts(sindex, 20), colSpent, []*colStreams{scols})
 
 	gindex, sindex = narrowIndex(gindex, 8, 0), narrowIndex(sindex, 12, 8)
 	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs, gblocks, sblocks}
@@ -350,7 +371,7 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 		out = append(out, sec...)
 	}
 	crc := crc32.Checksum(out, castagnoli)
-	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(d.spent)), d.addrStart, d.addrEnd} {
+	for _, v := range []uint64{d.start, d.end, uint64(base), uint64(len(d.txids)), nAddr, uint64(len(d.adj)), uint64(len(live)), d.addrStart, d.addrEnd} {
 		out = binary.BigEndian.AppendUint64(out, v)
 	}
 	for _, v := range offs {
@@ -430,6 +451,7 @@ func encodeGroups(d *segData) (out, gindex []byte, nAddr uint64) {
 // split into the column codec's streams (written as the bytes are: no
 // parse of them again), in one or two parts of consecutive blocks.
 func encodeGroupsCols(d *segData) (out, gindex []byte, nAddr uint64, parts []*colStreams) {
+	d.markSpends() // in tx order, before the sort
 	order := sortAdj(d)
 	n := len(d.adj)
 	addrAt := func(i int) uint64 {
@@ -534,6 +556,12 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 		}
 		return order[i] >> adjKeyBits
 	}
+	posAt := func(i int) int {
+		if order == nil {
+			return i
+		}
+		return int(order[i] & (1<<adjKeyBits - 1))
+	}
 	var prevID uint64
 	// newFirst: the first txnum of the run's last group whose address the
 	// segment created (hasNew), which a later such group's first entry is
@@ -567,17 +595,35 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 			st.load(&cs.st)
 		}
 		var lastIn uint256.Int
+		var sw sweeper
 		for k := i; k < j; k++ {
 			e := at(k)
+			o := posAt(k)
 			if e.nIn == adjWide {
+				w := &d.wide[e.in].e
+				sweep := false
+				if w.nOut > 0 {
+					sweep = sw.out(d.marks[o], !w.out.IsZero() && w.out == lastIn)
+				}
+				sw.unspent += w.nIn
+				if sweep {
+					d.marks[o] |= markSweep
+				}
 				st.store(&cs.st)
-				ebuf = appendWideEntryCols(ebuf, &cs.st, d, e, prevTx, &lastIn)
+				ebuf = appendWideEntryCols(ebuf, &cs.st, d, e, prevTx, &lastIn, sweep)
 				st.load(&cs.st)
 				prevTx = d.entTx(e)
 				continue
 			}
 			// appendSegEntry, and the fields into their streams.
 			f := narrowFlags(e, &lastIn)
+			if e.nOut > 0 {
+				if sw.out(d.marks[o], f&efOutSame != 0) {
+					f |= efSweep
+					d.marks[o] |= markSweep
+				}
+			}
+			sw.unspent += uint64(e.nIn)
 			dt := d.start + uint64(e.txnum) - prevTx
 			ebuf = putUvarint(ebuf, dt)
 			st.tx, st.txMore = putUvarintCols(st.tx, st.txMore, dt)
@@ -592,7 +638,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 				ebuf = putAmountU64(ebuf, e.in)
 				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.in)
 			}
-			if f&efOut != 0 {
+			if outWritten(f) {
 				ebuf = putAmountU64(ebuf, e.out)
 				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.out)
 			}
@@ -642,30 +688,31 @@ func (g *groupCols) store(st *[colMaxStreams][]byte) {
 // encodeSpent sorts and encodes the spends: the spent section and its
 // sparse index (offsets relative to the section).
 func encodeSpent(d *segData) (out, sindex []byte) {
-	out, sindex, _ = encodeSpentCols(d)
+	out, sindex, _ = encodeSpentCols(d.spent)
 	return out, sindex
 }
 
-// encodeSpentCols is encodeSpent that also returns the section's blocks
-// split into the column codec's streams, written as the bytes are.
-func encodeSpentCols(d *segData) (out, sindex []byte, cs *colStreams) {
+// encodeSpentCols encodes spends sp (encodeSpent, which it may sort in
+// place) and also returns the section's blocks split into the column
+// codec's streams, written as the bytes are.
+func encodeSpentCols(sp []spentEnt) (out, sindex []byte, cs *colStreams) {
 	cs = new(colStreams)
 	st := &cs.st
-	order, voutBits, spBits, base, spBase := spentOrder(d)
-	out = make([]byte, 0, 5*len(d.spent))
+	order, voutBits, spBits, base, spBase := spentOrder(sp)
+	out = make([]byte, 0, 5*len(sp))
 	// Every field comes from the keys: the entries are not read again.
 	spMask, voutMask := uint64(1)<<spBits-1, uint64(1)<<voutBits-1
 	var prev uint64
-	for i := range d.spent {
+	for i := range sp {
 		var s spentEnt
 		if order == nil {
-			s = d.spent[i]
+			s = sp[i]
 		} else {
 			k := order[i] >> spBits
 			s = spentEnt{prevTx: base + k>>voutBits, vout: uint32(k & voutMask), spender: spBase + order[i]&spMask}
 		}
 		if i%(spentStride*blockStride) == 0 && i > 0 {
-			cs.endBlock(i, len(d.spent)-i)
+			cs.endBlock(i, len(sp)-i)
 		}
 		if i%spentStride == 0 {
 			sindex = binary.BigEndian.AppendUint64(sindex, s.prevTx)
@@ -682,43 +729,43 @@ func encodeSpentCols(d *segData) (out, sindex []byte, cs *colStreams) {
 		st[ssSpender], st[ssSpenderMore] = putUvarintCols(st[ssSpender], st[ssSpenderMore], s.spender-s.prevTx)
 		prev = s.prevTx
 	}
-	if len(d.spent) > 0 {
-		cs.endBlock(len(d.spent), 0)
+	if len(sp) > 0 {
+		cs.endBlock(len(sp), 0)
 	}
 	return out, sindex, cs
 }
 
-// spentOrder orders d.spent by (prevTx, vout). Where prevTx − base, vout
+// spentOrder orders spends sp by (prevTx, vout). Where prevTx − base, vout
 // and spender − spBase fit in 64 bits together it returns that order as
 // keys ((prevTx−base)<<voutBits | vout, above spBits bits of spender −
 // spBase), radix-sorted on the prevTx and vout bits (a few linear passes:
 // the spends arrive in spender order, prevTx order is scattered, and a
 // comparison sort of the entries was most of a segment close's CPU);
-// otherwise it sorts d.spent in place and returns nil. A segment spends an
+// otherwise it sorts sp in place and returns nil. A segment spends an
 // output at most once, so the two orders are the same. (Until the tenth
 // session the low bits held a position into d.spent, whose spender the
 // encoder then read at random: a cache miss a spend.)
-func spentOrder(d *segData) (order []uint64, voutBits, spBits uint, base, spBase uint64) {
-	n := len(d.spent)
+func spentOrder(sp []spentEnt) (order []uint64, voutBits, spBits uint, base, spBase uint64) {
+	n := len(sp)
 	if n == 0 {
 		return nil, 0, 0, 0, 0
 	}
-	lo, hi, maxVout := d.spent[0].prevTx, d.spent[0].prevTx, uint32(0)
-	spLo, spHi := d.spent[0].spender, d.spent[0].spender
-	for i := range d.spent {
-		s := &d.spent[i]
+	lo, hi, maxVout := sp[0].prevTx, sp[0].prevTx, uint32(0)
+	spLo, spHi := sp[0].spender, sp[0].spender
+	for i := range sp {
+		s := &sp[i]
 		lo, hi, maxVout = min(lo, s.prevTx), max(hi, s.prevTx), max(maxVout, s.vout)
 		spLo, spHi = min(spLo, s.spender), max(spHi, s.spender)
 	}
 	voutBits, spBits = uint(bits.Len32(maxVout)), uint(bits.Len64(spHi-spLo))
 	keyBits := spBits + voutBits + uint(bits.Len64(hi-lo))
 	if n < 256 || keyBits > 64 {
-		slices.SortFunc(d.spent, cmpSpent)
+		slices.SortFunc(sp, cmpSpent)
 		return nil, 0, 0, 0, 0
 	}
 	order = make([]uint64, n)
-	for i := range d.spent {
-		s := &d.spent[i]
+	for i := range sp {
+		s := &sp[i]
 		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<spBits | (s.spender - spLo)
 	}
 	radixSort(order, spBits, keyBits)
@@ -745,7 +792,7 @@ func sortAdj(d *segData) []uint64 {
 	n := len(d.adj)
 	base := d.addrBase()
 	if n >= 1<<idxBits {
-		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
+		d.sortAdjInPlace()
 		return nil
 	}
 	// The keys and the largest id in one pass over the entries (the keys
@@ -768,13 +815,32 @@ func sortAdj(d *segData) []uint64 {
 		}
 	}
 	if maxAddr >= 1<<(64-idxBits) {
-		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
+		d.sortAdjInPlace()
 		return nil
 	}
 	// The keys are in position order: a stable sort on the address bits
 	// alone leaves positions in order within an address.
 	radixSort(keys, idxBits, idxBits+uint(bits.Len64(maxAddr)))
 	return keys
+}
+
+// sortAdjInPlace sorts d.adj by cmpAdj, and d.marks with it.
+func (d *segData) sortAdjInPlace() {
+	if d.marks == nil {
+		slices.SortFunc(d.adj, func(a, b adjEnt) int { return d.cmpAdj(&a, &b) })
+		return
+	}
+	idx := make([]int, len(d.adj))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return d.cmpAdj(&d.adj[a], &d.adj[b]) })
+	adj, marks := make([]adjEnt, len(idx)), make([]uint8, len(idx))
+	for k, i := range idx {
+		adj[k], marks[k] = d.adj[i], d.marks[i]
+	}
+	copy(d.adj, adj)
+	copy(d.marks, marks)
 }
 
 // cmpAdj orders adjacency entries by address, then txnum, then asset.
@@ -844,7 +910,24 @@ const (
 	// address of a UTXO chain mostly spends what it received, whole: on the
 	// synthetic chain 99 % of the amounts out are the last amount in.
 	efOutSame = 1 << 7
+	// efOutSame|efOut (SPSEG005): the amount out is the last amount in, as
+	// for efOutSame alone, and the entry is a sweep (sweeps.go): its tx
+	// spends every output the segment paid the address before it that no
+	// earlier tx spent; the spends it implies are not in the spent section.
+	efSweep = efOutSame | efOut
 )
+
+// outWritten tells whether an entry of flags f writes its amount out.
+func outWritten(f byte) bool { return f&efSweep == efOut }
+
+// entryAmounts is the number of amounts an entry of flags f writes.
+func entryAmounts(f byte) int {
+	n := int(f >> 5 & 1) // efIn
+	if outWritten(f) {
+		n++
+	}
+	return n
+}
 
 // appendSegEntry appends entry e, whose txnum is a difference from prevTx.
 // lastIn is the group's last nonzero amount in so far (zero before the
@@ -852,7 +935,7 @@ const (
 // updated with e's. A nil lastIn writes every amount (the digest's form).
 func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int) []byte {
 	if e.nIn == adjWide {
-		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
+		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn, false)
 	}
 	f := narrowFlags(e, lastIn)
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
@@ -861,7 +944,7 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	if e.in != 0 {
 		b = putAmountU64(b, e.in)
 	}
-	if f&efOut != 0 {
+	if outWritten(f) {
 		b = putAmountU64(b, e.out)
 	}
 	return b
@@ -908,9 +991,9 @@ func narrowFlags(e *adjEnt, lastIn *uint256.Int) byte {
 // fields to the streams of the column codec, split from its bytes as
 // splitGroups would (encodeGroupRange writes the narrow ones' fields
 // directly).
-func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int) []byte {
+func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint256.Int, sweep bool) []byte {
 	at := len(b)
-	b = appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn)
+	b = appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn, sweep)
 	if !splitEntry(b[at:], st) {
 		panic("pebblestore: a wide entry the encoder wrote does not split") // a bug, not bad input
 	}
@@ -918,7 +1001,7 @@ func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adj
 }
 
 // appendWideEntry is appendSegEntry for a wide entry.
-func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int) []byte {
+func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int, sweep bool) []byte {
 	inNZ, outNZ := !e.in.IsZero(), !e.out.IsZero()
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
@@ -932,6 +1015,9 @@ func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int) 
 		if lastIn != nil && e.out == *lastIn {
 			f ^= efOut | efOutSame
 			outNZ = false
+			if sweep {
+				f |= efSweep
+			}
 		}
 	}
 	if lastIn != nil && inNZ {
@@ -974,6 +1060,7 @@ type segEntry struct {
 	asset     uint32
 	nIn, nOut uint64
 	in, out   uint256.Int
+	sweep     bool // the entry sweeps (efSweep): its tx spends the address's unspent outputs of the segment
 }
 
 // segEntry decodes an entry whose txnum is a difference from prevTx;
@@ -996,14 +1083,17 @@ func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 	if f&efIn != 0 {
 		e.in = r.amount()
 	}
-	if f&efOut != 0 {
+	if outWritten(f) {
 		e.out = r.amount()
 	}
 	if f&efOutSame != 0 {
-		if f&efOut != 0 || lastIn.IsZero() {
+		if lastIn.IsZero() {
 			r.fail("an amount out the same as no amount in")
 		}
 		e.out = *lastIn
+		if e.sweep = f&efOut != 0; e.sweep && e.nOut == 0 {
+			r.fail("a sweep that spends nothing")
+		}
 	}
 	if !e.in.IsZero() {
 		*lastIn = e.in
@@ -1109,8 +1199,9 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	if len(data) < len(segMagic)+segFooterLen {
 		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
 	}
-	v3 := bytes.HasPrefix(data, []byte(segMagic3)) && bytes.HasSuffix(data, []byte(segMagic3))
-	if !v3 && (!bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic))) {
+	has := func(m string) bool { return bytes.HasPrefix(data, []byte(m)) && bytes.HasSuffix(data, []byte(m)) }
+	v3 := has(segMagic3)
+	if !v3 && !has(segMagic) && !has(segMagic4) {
 		return nil, bad("bad magic")
 	}
 	body := len(data) - segFooterLen
@@ -1304,14 +1395,32 @@ func (s *segment) blockOf(sec *blockSec, off func(int) uint64, n, i int) ([]byte
 // group returns the encoded entries of address id (count, bytes) and the
 // txnum its first entry is a difference from, or ok false.
 func (s *segment) group(id uint64) (n, prevTx uint64, entries []byte, ok bool, err error) {
+	return s.groupVia(id, nil)
+}
+
+// runCache keeps the last run of groups or spends a lookup joined
+// (groupVia, spentVia): lookups in ascending order read each run once.
+type runCache struct {
+	seg *segment
+	i   int
+	run []byte
+}
+
+// groupVia is group, through rc's run when it is the one id's lookup
+// needs (rc may be nil).
+func (s *segment) groupVia(id uint64, rc *runCache) (n, prevTx uint64, entries []byte, ok bool, err error) {
 	ng := len(s.gindex) / s.gw
 	i := sort.Search(ng, func(i int) bool { return s.gindexID(i) > id }) - 1
 	if i < 0 {
 		return 0, 0, nil, false, nil
 	}
-	run, err := s.groupRun(i, ng)
-	if err != nil {
+	var run []byte
+	if rc != nil && rc.seg == s && rc.i == i {
+		run = rc.run
+	} else if run, err = s.groupRun(i, ng); err != nil {
 		return 0, 0, nil, false, err
+	} else if rc != nil {
+		*rc = runCache{seg: s, i: i, run: run}
 	}
 	r := &reader{b: run}
 	var prev uint64
@@ -1480,6 +1589,12 @@ func (s *segment) eachGroup(fn func(id, n, prevTx uint64, entries []byte) error)
 // spentBy returns the txnum that spent output (prevTx, vout), if this
 // segment holds that spend.
 func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
+	return s.spentVia(prevTx, vout, nil)
+}
+
+// spentVia is spentBy through rc's run of spends when it is the one the
+// lookup needs (rc may be nil; see groupVia).
+func (s *segment) spentVia(prevTx uint64, vout uint32, rc *runCache) (uint64, bool, error) {
 	nb := len(s.sindex) / s.sw
 	less := func(i int) bool { // index point i is after (prevTx, vout)
 		p, v := s.sindexTx(i), s.sindexVout(i)
@@ -1490,9 +1605,14 @@ func (s *segment) spentBy(prevTx uint64, vout uint32) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	p := s.sindexTx(i)
-	run, err := s.sectionRun(&s.spent, s.sindexOff, nb, i, spentStride)
-	if err != nil {
+	var run []byte
+	var err error
+	if rc != nil && rc.seg == s && rc.i == i {
+		run = rc.run
+	} else if run, err = s.sectionRun(&s.spent, s.sindexOff, nb, i, spentStride); err != nil {
 		return 0, false, err
+	} else if rc != nil {
+		*rc = runCache{seg: s, i: i, run: run}
 	}
 	r := &reader{b: run}
 	for k := 0; k < spentStride && len(r.b) > 0; k++ {
@@ -1571,6 +1691,10 @@ func (s *segment) load() (*segData, error) {
 			}
 			prev = e.txnum
 			d.addEnt(id, &e)
+			if e.sweep {
+				d.marks = append(d.marks, make([]uint8, len(d.adj)-len(d.marks))...)
+				d.marks[len(d.adj)-1] = markSweep
+			}
 		}
 		if r.err != nil {
 			return fmt.Errorf("segment %s: %w", s.path, r.err)
@@ -1583,6 +1707,12 @@ func (s *segment) load() (*segData, error) {
 	if err := s.eachSpent(func(e spentEnt) { d.spent = append(d.spent, e) }); err != nil {
 		return nil, err
 	}
+	if d.marks != nil {
+		d.marks = append(d.marks, make([]uint8, len(d.adj)-len(d.marks))...)
+	}
+	// What was read is in address order: only spends and entries appended
+	// later are paired (sweeps.go).
+	d.freshAdj, d.freshSpent = len(d.adj), len(d.spent)
 	return d, nil
 }
 

@@ -97,6 +97,7 @@ func FuzzSegment(f *testing.F) {
 		}
 		for tx := seg.start; tx < seg.end && tx < seg.start+50; tx++ {
 			seg.spentBy(tx, 0)
+			seg.spenderOf(tx, 1, seg.addrStart+tx-seg.start) // a sweep's spend
 			seg.txTime(tx)
 		}
 		seg.txnums(0)

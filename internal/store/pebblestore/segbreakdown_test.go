@@ -92,7 +92,7 @@ func TestSegmentBreakdown(t *testing.T) {
 					r.amount()
 					fields["entry amount in"] += uint64(b2 - len(r.b))
 				}
-				if f&efOut != 0 {
+				if outWritten(f) {
 					b2 := len(r.b)
 					r.amount()
 					fields["entry amount out"] += uint64(b2 - len(r.b))

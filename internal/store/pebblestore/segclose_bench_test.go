@@ -64,7 +64,7 @@ func BenchmarkEncodeSegFiles(b *testing.B) {
 		}
 	})
 	run("spent", func(d *segData) {
-		spent, sindex, cs := encodeSpentCols(d)
+		spent, sindex, cs := encodeSpentCols(d.spent)
 		packSectionCols(spent, blockCuts(sindex, 20), colSpent, []*colStreams{cs})
 	})
 	run("groups", func(d *segData) {

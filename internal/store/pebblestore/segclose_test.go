@@ -91,7 +91,7 @@ func TestEncodeSpentOrder(t *testing.T) {
 			}
 			wantOut, wantIdx := encodeSpentRef(spent)
 			d := &segData{spent: slices.Clone(spent)}
-			if order, _, _, _, _ := spentOrder(&segData{spent: slices.Clone(spent)}); (order != nil) != tc.radix {
+			if order, _, _, _, _ := spentOrder(slices.Clone(spent)); (order != nil) != tc.radix {
 				t.Fatalf("radix order used: %v, want %v", order != nil, tc.radix)
 			}
 			out, idx := encodeSpent(d)
@@ -204,7 +204,7 @@ func indexAdjRef(d *segData, n uint64, rec *txRec, t int64, parts []part) []part
 		p := get(in.Addr, 0)
 		p.out.AddUint64(&p.out, in.Value)
 		p.nOut++
-		d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
+		d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, addr: d.spendAddr(in.Addr), spender: n})
 	}
 	for _, o := range rec.Outputs {
 		p := get(o.Addr, 0)

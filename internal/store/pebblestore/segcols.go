@@ -335,10 +335,7 @@ func splitEntryPrefix(b []byte, st *[colMaxStreams][]byte) (int, bool) {
 		st[gsRare] = append(st[gsRare], b[at:at+n]...)
 		at += n
 	}
-	for m := byte(efIn); m <= efOut; m <<= 1 {
-		if f&m == 0 {
-			continue
-		}
+	for k := entryAmounts(f); k > 0; k-- {
 		r := b[at:]
 		if len(r) == 0 || r[0] > 32 || int(r[0]) >= len(r) {
 			return 0, false
@@ -643,7 +640,7 @@ func skipGroups(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, r
 	}
 	for _, f := range rest[gsFlags][:entries] {
 		rare += uint64(rareFields(f))
-		amounts += uint64(f>>5&1) + uint64(f>>6&1) // efIn, efOut
+		amounts += uint64(entryAmounts(f))
 	}
 	rest[gsTx], rest[gsFlags] = rest[gsTx][entries:], rest[gsFlags][entries:]
 	if n, ok = varintsLen(rest[gsTxMore], long); !ok {
@@ -737,10 +734,7 @@ func joinGroups(out []byte, st *[colMaxStreams][]byte, max int) ([]byte, [colMax
 					iRare += n
 				}
 			}
-			for m := byte(efIn); m <= efOut; m <<= 1 {
-				if f&m == 0 {
-					continue
-				}
+			for k := entryAmounts(f); k > 0; k-- {
 				if iAmtLen == len(amtLen) || amtLen[iAmtLen] > 32 {
 					return out, *st, false
 				}

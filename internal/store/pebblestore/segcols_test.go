@@ -336,22 +336,24 @@ func TestOutSameReference(t *testing.T) {
 			prev = e.txnum
 		}
 	}
-	// A reference with nothing to refer to, or beside a written amount
-	// out, is an error.
-	for _, f := range []byte{efOutSame, efOutSame | efOut} {
-		b := []byte{0, f}
-		if f&efOut != 0 {
-			b = append(b, 1, 5)
-		}
-		r := &reader{b: b}
+	// A reference with nothing to refer to, or a sweep that spends
+	// nothing, is an error.
+	for _, f := range []byte{efOutSame, efSweep} {
+		r := &reader{b: []byte{0, f}}
 		li := uint256.NewInt(3)
-		if f&efOut == 0 {
+		if f == efOutSame {
 			li.Clear()
 		}
 		r.segEntry(d.start, li)
 		if r.err == nil {
 			t.Errorf("flags %#x: no error", f)
 		}
+	}
+	// A sweep (SPSEG005) spends what it says it does, the last amount in.
+	r := &reader{b: []byte{4, efSweep | 1<<efOutShift}}
+	li := uint256.NewInt(3)
+	if e := r.segEntry(d.start, li); r.err != nil || !e.sweep || e.out.Uint64() != 3 || e.nOut != 1 || len(r.b) != 0 {
+		t.Errorf("a sweep read as %+v, %v", e, r.err)
 	}
 }
 

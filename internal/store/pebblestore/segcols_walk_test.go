@@ -119,7 +119,7 @@ func (w *colWalk) walk(k colKind, want int) bool {
 				if f&efIn != 0 {
 					w.amount()
 				}
-				if f&efOut != 0 {
+				if outWritten(f) {
 					w.amount()
 				}
 				if w.pos(srcLen)-at > int(min(n, 1<<31)) {

@@ -43,6 +43,7 @@ func TestSegmentDamageBounded(t *testing.T) {
 			}
 			for tx := seg.start; tx < seg.end && tx < seg.start+50; tx++ {
 				seg.spentBy(tx, 0)
+				seg.spenderOf(tx, 1, seg.addrStart+tx-seg.start) // a sweep's spend
 				seg.txTime(tx)
 			}
 			seg.txnums(0)

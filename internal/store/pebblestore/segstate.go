@@ -302,7 +302,7 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 			}
 			d.spent = d.spent[:k+1]
 			e := &d.spent[k]
-			e.prevTx, e.vout, e.spender = in.PrevTx, in.PrevIndex, n
+			e.prevTx, e.vout, e.addr, e.spender = in.PrevTx, in.PrevIndex, d.spendAddr(in.Addr), n
 		}
 		return parts
 	}
@@ -328,7 +328,7 @@ func indexAdj(d *segData, n uint64, rec *txRec, t int64, parts []part) []part {
 		p := get(in.Addr, 0)
 		p.out.AddUint64(&p.out, in.Value)
 		p.nOut++
-		d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, spender: n})
+		d.spent = push(d.spent, spentEnt{prevTx: in.PrevTx, vout: in.PrevIndex, addr: d.spendAddr(in.Addr), spender: n})
 	}
 	for _, o := range rec.Outputs {
 		p := get(o.Addr, 0)
@@ -1183,6 +1183,17 @@ func (d *segData) appendData(o *segData) {
 		x := o.entry(&e)
 		d.addEnt(o.entAddr(&e), &x)
 	}
+	at := len(d.spent)
 	d.spent = append(d.spent, o.spent...)
+	if o.addrBase() != d.addrBase() {
+		for i := at; i < len(d.spent); i++ { // each spend's address relative to d's base
+			if sp := &d.spent[i]; sp.addr != spentAddrNone {
+				sp.addr = d.spendAddr(o.addrBase() + uint64(sp.addr) - 1)
+			}
+		}
+	}
+	if d.marks != nil { // o's entries start unmarked
+		d.marks = append(d.marks, make([]uint8, len(d.adj)-len(d.marks))...)
+	}
 	d.end = o.end
 }

@@ -70,7 +70,7 @@ func TestEncodeWritesStreams(t *testing.T) {
 			if tc.name == "two ranges" && len(parts) != 2 {
 				t.Fatalf("%d parts: the test no longer encodes two ranges", len(parts))
 			}
-			spent, sindex, scols := encodeSpentCols(d)
+			spent, sindex, scols := encodeSpentCols(d.spent)
 			for _, sec := range []struct {
 				name  string
 				kind  colKind

@@ -539,7 +539,7 @@ func TestUndoAccountAcrossSegments(t *testing.T) {
 // tx records in Pebble, which this version would not find) is refused with
 // a message that says what to do, not read.
 func TestOldLayoutRefused(t *testing.T) {
-	for _, v := range []byte{1, 2, 3, 4, 5, 6, 7, 8, 9} {
+	for _, v := range []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10} {
 		t.Run(fmt.Sprint(v), func(t *testing.T) { testOldLayoutRefused(t, v) })
 	}
 }

@@ -1,0 +1,241 @@
+package pebblestore
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/spoor-dev/spoor/internal/model"
+	"github.com/spoor-dev/spoor/internal/store"
+)
+
+// TestSweepsEqualStored: a store whose segments leave out the spends their
+// sweeps imply answers every tx view (each output's spender) and hashes to
+// the same digest as one that stores every spend, through closes of tiny
+// segments, merges into the last segment after a reopen, a rollback into a
+// closed segment and the blocks applied again; and it does leave spends
+// out (else the comparison would prove nothing).
+func TestSweepsEqualStored(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		w    *utxoWorld
+	}{
+		{"fresh addresses", newSweepWorld(11, 500)},
+		{"40 addresses", newUTXOWorld(11, 500)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSweepsEqualStored(t, tc.w) })
+	}
+}
+
+func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
+	defer func(old bool) { useSweeps = old }(useSweeps)
+	build := func(sweeps bool) *Store {
+		useSweeps = sweeps
+		dir := t.TempDir()
+		open := func() *Store {
+			s, err := OpenWith(dir, Options{SegmentEntries: 300})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		s := open()
+		for i := 0; i < len(w.blocks); i += 10 {
+			if err := s.Apply(model.BTC, store.Linked, w.blocks[i:i+10]); err != nil {
+				t.Fatal(err)
+			}
+			switch i {
+			case 120, 300: // a small last segment, merged into by the next close
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				s = open()
+			case 400: // back into a closed segment, and forward again
+				if err := s.RollbackTo(model.BTC, 330); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Apply(model.BTC, store.Linked, w.blocks[331:i+10]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return open()
+	}
+	plain := build(false)
+	defer plain.Close()
+	swept := build(true)
+	defer swept.Close()
+
+	count := func(s *Store) (segs int, spends, sweeps uint64) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st, err := s.state(model.BTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, seg := range st.seg.segs {
+			spends += seg.nSpent
+			d, err := seg.load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range d.marks {
+				sweeps += uint64(m >> 7)
+			}
+		}
+		return len(st.seg.segs), spends, sweeps
+	}
+	nSeg, plainSpends, plainSweeps := count(plain)
+	_, sweptSpends, nSweeps := count(swept)
+	t.Logf("%d segments; spends stored: %d without sweeps, %d with %d sweeps", nSeg, plainSpends, sweptSpends, nSweeps)
+	if nSeg < 3 || plainSweeps != 0 || nSweeps == 0 || sweptSpends >= plainSpends {
+		t.Fatalf("%d segments, %d and %d sweeps, %d and %d spends stored: the test no longer exercises sweeps", nSeg, plainSweeps, nSweeps, plainSpends, sweptSpends)
+	}
+	if a, b := digest(t, plain), digest(t, swept); a != b {
+		t.Fatalf("digest %s with every spend stored, %s with sweeps", a, b)
+	}
+	stats, err := plain.Stats()
+	if err != nil || len(stats) != 1 {
+		t.Fatal(stats, err)
+	}
+	var nums []uint64
+	for n := uint64(1); n <= stats[0].Txs; n++ {
+		nums = append(nums, n)
+	}
+	views := func(s *Store) []*store.TxView {
+		var out []*store.TxView
+		if err := s.TxsByNum(model.BTC, nums, func(_ int, tv *store.TxView) error { out = append(out, tv); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a, b := views(plain), views(swept)
+	spent := 0
+	for i := range a {
+		for _, o := range a[i].Outputs {
+			if o.SpentBy != nil {
+				spent++
+			}
+		}
+		if !reflect.DeepEqual(a[i], b[i]) {
+			t.Fatalf("tx %d: %+v with every spend stored, %+v with sweeps", nums[i], a[i], b[i])
+		}
+		if i%7 == 0 { // one at a time too (spenderID, not the batch's lookups)
+			x, err := swept.TxByNum(model.BTC, nums[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(a[i], x) {
+				t.Fatalf("TxByNum(%d): %+v, want %+v", nums[i], x, a[i])
+			}
+		}
+	}
+	if len(a) == 0 || spent < len(a) {
+		t.Fatalf("%d txs, %d spent outputs: too few to compare", len(a), spent)
+	}
+}
+
+// TestSweeper: which out entries are sweeps, by the count of the
+// address's unspent outputs of the segment; a count that misses spends
+// only ever loses sweeps.
+func TestSweeper(t *testing.T) {
+	type step struct {
+		nIn  uint64 // outputs the entry is paid
+		out  bool   // an out entry
+		m    uint8  // its spends of the segment's outputs paired
+		same bool
+		want bool
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"receive, spend", []step{{nIn: 1}, {out: true, m: 1, same: true, want: true}}},
+		{"receive twice, spend both", []step{{nIn: 1}, {nIn: 1}, {out: true, m: 2, same: true, want: true}}},
+		{"receive twice, spend one, then the other", []step{{nIn: 1}, {nIn: 1}, {out: true, m: 1, same: true}, {out: true, m: 1, same: true, want: true}}},
+		{"the amount is not the last in", []step{{nIn: 1}, {out: true, m: 1}}},
+		{"spends only older outputs", []step{{out: true, m: 0, same: true}}},
+		{"change to itself, then a sweep", []step{{nIn: 1}, {nIn: 1, out: true, m: 1, same: true, want: true}, {out: true, m: 1, same: true, want: true}}},
+		{"a missed spend: no sweep after it", []step{{nIn: 2}, {out: true, m: 0, same: true}, {out: true, m: 1, same: true}}},
+		{"a loaded sweep", []step{{nIn: 3}, {out: true, m: markSweep, same: true, want: true}, {nIn: 1}, {out: true, m: 1, same: true, want: true}}},
+	} {
+		var w sweeper
+		for i, s := range tc.steps {
+			if s.out {
+				if got := w.out(s.m, s.same); got != s.want {
+					t.Errorf("%s: step %d: sweep %v, want %v", tc.name, i, got, s.want)
+				}
+			}
+			w.unspent += s.nIn
+		}
+	}
+}
+
+// newSweepWorld is a linked UTXO chain shaped like a real one for the
+// sweeps: most outputs pay a fresh address, some one of a few reused ones
+// (an exchange's); a tx spends either everything an address holds (a
+// sweep, mostly) or one random output (which leaves the rest of a reused
+// address unswept).
+func newSweepWorld(seed uint64, nBlocks int) *utxoWorld {
+	w := &utxoWorld{rng: rand.New(rand.NewPCG(seed, 2)), balance: map[string]uint64{}}
+	fresh := 0
+	addr := func() []byte {
+		if w.rng.IntN(10) < 3 {
+			return []byte{1, byte(w.rng.IntN(8)), 0xee, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}
+		}
+		fresh++
+		return []byte{1, byte(fresh), byte(fresh >> 8), byte(fresh >> 16), 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}
+	}
+	var prev [32]byte
+	for h := 0; h < nBlocks; h++ {
+		b := &model.Block{Chain: model.BTC, Height: uint64(h), PrevHash: prev, Time: int64(1600000000 + 600*h)}
+		b.Hash = [32]byte{byte(h), byte(h >> 8), 0xbd, byte(seed)}
+		newTx := func() [32]byte {
+			w.txs++
+			return [32]byte{byte(w.txs), byte(w.txs >> 8), byte(w.txs >> 16), 0xcd, byte(seed)}
+		}
+		cb := model.Tx{ID: newTx(), Coinbase: true}
+		cb.Outputs = []model.Output{{Address: addr(), Value: 5000, ScriptType: model.ScriptP2PKH}}
+		b.Txs = append(b.Txs, cb)
+		var made []model.Tx
+		for k := 0; k < 4 && len(w.ref) > 4; k++ {
+			tx := model.Tx{ID: newTx(), Index: uint32(len(b.Txs))}
+			pick := len(w.ref) - 1 - w.rng.IntN(min(len(w.ref), 24)) // mostly recent outputs, as on a real chain
+			take := []int{pick}
+			if w.rng.IntN(4) != 0 { // everything its address holds
+				take = take[:0]
+				for i := range w.unspent {
+					if string(w.unspent[i].Address) == string(w.unspent[pick].Address) {
+						take = append(take, i)
+					}
+				}
+			}
+			var sum uint64
+			for j := len(take) - 1; j >= 0; j-- { // from the back: removal keeps the earlier positions
+				i := take[j]
+				tx.Inputs = append(tx.Inputs, model.Input{PrevTxID: w.ref[i].id, PrevIndex: w.ref[i].vout})
+				sum += w.unspent[i].Value
+				w.balance[string(w.unspent[i].Address)] -= w.unspent[i].Value
+				w.ref = append(w.ref[:i], w.ref[i+1:]...)
+				w.unspent = append(w.unspent[:i], w.unspent[i+1:]...)
+			}
+			a := sum / 3
+			for j, v := range []uint64{a, sum - a} {
+				tx.Outputs = append(tx.Outputs, model.Output{Index: uint32(j), Address: addr(), Value: v, ScriptType: model.ScriptP2WPKH})
+			}
+			b.Txs = append(b.Txs, tx)
+			made = append(made, tx)
+		}
+		// Outputs are spendable from the next block on.
+		for i := range made {
+			w.addOutputs(&made[i])
+		}
+		w.addOutputs(&b.Txs[0])
+		w.blocks = append(w.blocks, b)
+		prev = b.Hash
+	}
+	return w
+}
