@@ -146,7 +146,7 @@ func TestAdjEntWide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.load()
+			got, err := s.load(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,7 +194,7 @@ func TestWriteSegTrusted(t *testing.T) {
 		d.end = n + 1
 	}
 	path := t.TempDir() + "/t.seg"
-	got, err := writeSeg(d, nil, path, nil)
+	got, err := writeSeg(d, nil, nil, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,8 @@ type meta struct {
 // output's address id relative to its index group's address base, which
 // the group's first record carries (logrec.go), 11 this one: segment
 // format 5 ("SPSEG005": an adjacency entry may be a sweep, and the spends
-// it implies are not stored, sweeps.go).
+// it implies are not stored, sweeps.go; a UTXO chain's group of few
+// entries leaves its amounts in to the tx records, derive.go).
 const layoutVersion = 11
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this

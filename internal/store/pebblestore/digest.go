@@ -171,7 +171,7 @@ func (s *Store) Digest() (string, error) {
 func (s *Store) digestChain(h hash.Hash, c model.Chain, st *chainState) error {
 	all := &segData{}
 	for _, seg := range st.seg.segs {
-		d, err := seg.load()
+		d, err := seg.load(st.log)
 		if err != nil {
 			return err
 		}

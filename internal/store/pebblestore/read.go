@@ -90,6 +90,23 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 		if !ok {
 			continue
 		}
+		if n <= deriveMax {
+			// A group that may leave its amounts in to the tx records:
+			// decoded whole and resolved first (derive.go).
+			ents, derived, err := decodeGroup(nil, n, prev, seg.end, entries)
+			if err == nil && derived {
+				err = resolveFromLog(st.log, id, ents)
+			}
+			if err != nil {
+				return fmt.Errorf("segment %s: %w", seg.path, err)
+			}
+			for i := range ents {
+				if e := &ents[i]; e.txnum > after && !fn(e, seg.txTime(e.txnum)) {
+					return nil
+				}
+			}
+			continue
+		}
 		r := &reader{b: entries}
 		var lastIn uint256.Int
 		for k := uint64(0); k < n; k++ {
@@ -99,6 +116,9 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 			}
 			if e.txnum < prev || e.txnum >= seg.end {
 				return fmt.Errorf("%w: segment %s: entry outside the segment", errCorrupt, seg.path)
+			}
+			if e.inDerived {
+				return fmt.Errorf("%w: segment %s: amounts in left to the records in a group of %d entries", errCorrupt, seg.path, n)
 			}
 			prev = e.txnum
 			if e.txnum <= after {

@@ -27,7 +27,9 @@ package pebblestore
 //	                   (SPSEG004: no amount out where it is the group's
 //	                   last nonzero amount in before the entry, flag bit 7;
 //	                   SPSEG005: bits 6 and 7 both, the same and a sweep:
-//	                   sweeps.go)
+//	                   sweeps.go; an entry with nIn > 0 and no amount in
+//	                   (flag bit 5 clear) leaves it to the tx record:
+//	                   derive.go, a zero amount in is written)
 //	        (prevTxnum before the first entry: the segment's start, or,
 //	        when chained (SPSEG003), the first txnum of the group before it
 //	        in its run of groupStride whose address the segment created:
@@ -49,9 +51,11 @@ package pebblestore
 //	footer  start, end, baseTime, nTx, nAddr, nAdj, nSpent, addrStart, addrEnd u64,
 //	        offsets and lengths of the nine sections u64,
 //	        crc32c of everything before the footer u32, "SPSEG005"
-//	        (SPSEG004, layouts 9–10, still read: no sweeps; SPSEG003, layouts 7–8, still read: amounts out always written,
-//	        no column tables; SPSEG002, layouts 5–6: hash sections of
-//	        uvarint pairs)
+//	        (only format 5 is read: the formats before it belong to layouts
+//	        a store of layout 11 refuses; SPSEG004, layouts 9–10, had no
+//	        sweeps and a zero amount in unwritten; SPSEG003, layouts 7–8,
+//	        amounts out always written and no column tables; SPSEG002,
+//	        layouts 5–6, hash sections of uvarint pairs)
 
 import (
 	"bytes"
@@ -70,8 +74,6 @@ import (
 
 const (
 	segMagic     = "SPSEG005"
-	segMagic4    = "SPSEG004" // read too: the files of layouts 9 and 10 (no sweeps)
-	segMagic3    = "SPSEG003" // read too: the files of layouts 7 and 8
 	groupStride  = 16
 	spentStride  = 64
 	segSections  = 9
@@ -260,6 +262,9 @@ type segData struct {
 	// load read in address order), from which the spends are paired.
 	marks                []uint8
 	freshAdj, freshSpent int
+	// utxo: the segment is a UTXO chain's, whose closed groups of few
+	// entries leave their amounts in to the tx records (derive.go).
+	utxo bool
 	// small: indexSmallUTXO's shares of one tx, scratch of the goroutine
 	// that runs indexAdj (kept here rather than zeroed on its stack for
 	// every tx: 640 bytes, a sixth of its samples).
@@ -596,6 +601,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 		}
 		var lastIn uint256.Int
 		var sw sweeper
+		derive := d.utxo && useDerive && j-i <= deriveMax
 		for k := i; k < j; k++ {
 			e := at(k)
 			o := posAt(k)
@@ -616,7 +622,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 				continue
 			}
 			// appendSegEntry, and the fields into their streams.
-			f := narrowFlags(e, &lastIn)
+			f := narrowFlags(e, &lastIn, derive)
 			if e.nOut > 0 {
 				if sw.out(d.marks[o], f&efOutSame != 0) {
 					f |= efSweep
@@ -634,7 +640,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 				ebuf = appendRare(ebuf, e)
 				st.rare = append(st.rare, ebuf[r0:]...)
 			}
-			if e.in != 0 {
+			if f&efIn != 0 {
 				ebuf = putAmountU64(ebuf, e.in)
 				st.amtLen, st.amtLead, st.amtMore = putAmountCols(st.amtLen, st.amtLead, st.amtMore, e.in)
 			}
@@ -937,11 +943,11 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	if e.nIn == adjWide {
 		return appendWideEntry(b, &d.wide[e.in].e, prevTx, lastIn, false)
 	}
-	f := narrowFlags(e, lastIn)
+	f := narrowFlags(e, lastIn, false)
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
 	b = appendRare(b, e)
-	if e.in != 0 {
+	if f&efIn != 0 {
 		b = putAmountU64(b, e.in)
 	}
 	if outWritten(f) {
@@ -965,14 +971,30 @@ func appendRare(b []byte, e *adjEnt) []byte {
 	return b
 }
 
+// inWritten tells whether an entry writes its amount in (efIn): a nonzero
+// one always; in a file (not the digest's form, which writes what layout 10
+// wrote) a zero one of an entry with outputs too, as an entry with outputs
+// and no amount in leaves it to the tx record (derive.go), which derive
+// asks for.
+func inWritten(nonzero, hasIn, digestForm, derive bool) bool {
+	switch {
+	case digestForm:
+		return nonzero
+	case derive && hasIn:
+		return false
+	}
+	return nonzero || hasIn
+}
+
 // narrowFlags returns the flag byte of narrow entry e (appendSegEntry) and
-// updates lastIn with e's amount in.
-func narrowFlags(e *adjEnt, lastIn *uint256.Int) byte {
+// updates lastIn with e's amount in; derive leaves the amount in to the tx
+// record.
+func narrowFlags(e *adjEnt, lastIn *uint256.Int, derive bool) byte {
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
 		f |= efAsset
 	}
-	if e.in != 0 {
+	if inWritten(e.in != 0, e.nIn > 0, lastIn == nil, derive) {
 		f |= efIn
 	}
 	if e.out != 0 {
@@ -1007,7 +1029,8 @@ func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int, 
 	if e.asset != 0 {
 		f |= efAsset
 	}
-	if inNZ {
+	inW := inWritten(inNZ, e.nIn > 0, lastIn == nil, false) // a wide entry writes its amount in
+	if inW {
 		f |= efIn
 	}
 	if outNZ {
@@ -1034,7 +1057,7 @@ func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int, 
 	if e.nOut >= 3 {
 		b = putUvarint(b, e.nOut)
 	}
-	if inNZ {
+	if inW {
 		b = putAmount(b, &e.in)
 	}
 	if outNZ {
@@ -1061,6 +1084,11 @@ type segEntry struct {
 	nIn, nOut uint64
 	in, out   uint256.Int
 	sweep     bool // the entry sweeps (efSweep): its tx spends the address's unspent outputs of the segment
+	// inDerived: the amount in is the tx record's (derive.go), in is zero
+	// until resolveGroup sets it; outSame: the amount out is the group's
+	// last nonzero amount in before the entry (efOutSame), which out holds
+	// only once the group is resolved where it has derived amounts in.
+	inDerived, outSame bool
 }
 
 // segEntry decodes an entry whose txnum is a difference from prevTx;
@@ -1082,6 +1110,8 @@ func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 	}
 	if f&efIn != 0 {
 		e.in = r.amount()
+	} else if e.nIn > 0 {
+		e.inDerived = true // resolveGroup fills it in
 	}
 	if outWritten(f) {
 		e.out = r.amount()
@@ -1090,12 +1120,15 @@ func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 		if lastIn.IsZero() {
 			r.fail("an amount out the same as no amount in")
 		}
-		e.out = *lastIn
+		e.out, e.outSame = *lastIn, true
 		if e.sweep = f&efOut != 0; e.sweep && e.nOut == 0 {
 			r.fail("a sweep that spends nothing")
 		}
 	}
-	if !e.in.IsZero() {
+	switch {
+	case e.inDerived:
+		lastIn.SetAllOne() // not known here: resolveGroup follows the references again
+	case !e.in.IsZero():
 		*lastIn = e.in
 	}
 	return e
@@ -1199,9 +1232,7 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	if len(data) < len(segMagic)+segFooterLen {
 		return nil, bad(fmt.Sprintf("%d bytes, too short", len(data)))
 	}
-	has := func(m string) bool { return bytes.HasPrefix(data, []byte(m)) && bytes.HasSuffix(data, []byte(m)) }
-	v3 := has(segMagic3)
-	if !v3 && !has(segMagic) && !has(segMagic4) {
+	if !bytes.HasPrefix(data, []byte(segMagic)) || !bytes.HasSuffix(data, []byte(segMagic)) {
 		return nil, bad("bad magic")
 	}
 	body := len(data) - segFooterLen
@@ -1222,18 +1253,16 @@ func parseSegmentAs(data []byte, path string, trusted bool) (*segment, error) {
 	s.txids, s.times, s.gindex, s.sindex, s.addrs = sec[0], sec[1], sec[3], sec[5], sec[6]
 	s.groups = blockSec{name: "groups", at: u(segHeadVals + 2*2), packed: sec[2], bidx: sec[7]}
 	s.spent = blockSec{name: "spent", at: u(segHeadVals + 2*4), packed: sec[4], bidx: sec[8]}
-	if !v3 {
-		// Format 4: each packed section starts with its column tables.
-		for _, b := range []struct {
-			sec  *blockSec
-			kind colKind
-		}{{&s.groups, colGroups}, {&s.spent, colSpent}} {
-			t, n, err := parseColTables(b.kind, b.sec.packed, false)
-			if err != nil {
-				return nil, bad(fmt.Sprintf("%s: %v", b.sec.name, err))
-			}
-			b.sec.cols, b.sec.at, b.sec.packed = t, b.sec.at+uint64(n), b.sec.packed[n:]
+	// Each packed section starts with its column tables (since format 4).
+	for _, b := range []struct {
+		sec  *blockSec
+		kind colKind
+	}{{&s.groups, colGroups}, {&s.spent, colSpent}} {
+		t, n, err := parseColTables(b.kind, b.sec.packed, false)
+		if err != nil {
+			return nil, bad(fmt.Sprintf("%s: %v", b.sec.name, err))
 		}
+		b.sec.cols, b.sec.at, b.sec.packed = t, b.sec.at+uint64(n), b.sec.packed[n:]
 	}
 	ng, ns := (s.nAddr+groupStride-1)/groupStride, (s.nSpent+spentStride-1)/spentStride
 	s.gw, s.sw = 8, 12
@@ -1665,8 +1694,9 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 
 // load decodes the whole segment back into memory (for a merge or a
 // digest), in the segment's order: by address, not by txnum, so truncate
-// does not apply to the result.
-func (s *segment) load() (*segData, error) {
+// does not apply to the result. The amounts in left to the tx records are
+// read from l (derive.go).
+func (s *segment) load(l *txLog) (*segData, error) {
 	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
 	s.addrh.each(func(h uint32, num uint64) {
 		d.addrs = append(d.addrs, hashEnt{hash: uint64(h) << 32, num: s.addrStart + num})
@@ -1681,23 +1711,28 @@ func (s *segment) load() (*segData, error) {
 	for n := s.start; n < s.end; n++ {
 		d.times[n-s.start] = s.txTime(n)
 	}
-	err := s.eachGroup(func(id, n, prev uint64, entries []byte) error {
-		r := &reader{b: entries}
-		var lastIn uint256.Int
-		for k := uint64(0); k < n && r.err == nil; k++ {
-			e := r.segEntry(prev, &lastIn)
-			if e.txnum < prev || e.txnum >= s.end {
-				r.fail("entry outside the segment")
-			}
-			prev = e.txnum
-			d.addEnt(id, &e)
-			if e.sweep {
+	ins, err := s.derivedIns(l)
+	if err != nil {
+		return nil, err
+	}
+	var ents []segEntry
+	err = s.eachGroup(func(id, n, prev uint64, entries []byte) error {
+		var derived bool
+		var err error
+		ents, derived, err = decodeGroup(ents[:0], n, prev, s.end, entries)
+		if err == nil && derived {
+			d.utxo = true
+			err = resolveGroup(ents, func(e *segEntry) (uint256.Int, error) { return ins[[2]uint64{e.txnum, id}], nil })
+		}
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", s.path, err)
+		}
+		for i := range ents {
+			d.addEnt(id, &ents[i])
+			if ents[i].sweep {
 				d.marks = append(d.marks, make([]uint8, len(d.adj)-len(d.marks))...)
 				d.marks[len(d.adj)-1] = markSweep
 			}
-		}
-		if r.err != nil {
-			return fmt.Errorf("segment %s: %w", s.path, r.err)
 		}
 		return nil
 	})

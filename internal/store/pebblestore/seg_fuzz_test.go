@@ -40,7 +40,7 @@ func segImages(t testing.TB) [][]byte {
 	}
 	// The world's blocks hold several txs of one time, so its segments
 	// keep times as runs; one more seed has a time per tx (the flat form).
-	d, err := st.seg.segs[0].load()
+	d, err := st.seg.segs[0].load(st.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func FuzzSegment(f *testing.F) {
 		}
 		seg.txnums(0)
 		seg.addrIDs(1 << 40)
-		seg.load()
+		seg.load(nil)
 	})
 }
 

@@ -203,7 +203,7 @@ func TestSegmentBlockDamage(t *testing.T) {
 	if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "x.seg") || !strings.Contains(err.Error(), fmt.Sprintf("file offset %d", seg.groups.at)) {
 		t.Fatalf("damaged block: err = %v", err)
 	}
-	if _, err := dseg.load(); err == nil {
+	if _, err := dseg.load(nil); err == nil {
 		t.Fatal("load of a segment with a damaged block: no error")
 	}
 	last := uint64(600) // in the last block: intact

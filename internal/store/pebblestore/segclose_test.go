@@ -175,7 +175,7 @@ func loadSegFiles(tb testing.TB) (files []string, ds []*segData) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		d, err := seg.load()
+		d, err := seg.load(nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -567,7 +567,7 @@ func TestGroupRuns(t *testing.T) {
 				t.Fatalf("an absent id: %v %v", ok, err)
 			}
 			if i%1500 == 0 { // a full read of the block a lookup cached as streams
-				if _, err := fresh.load(); err != nil {
+				if _, err := fresh.load(nil); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -48,7 +48,7 @@ func TestSegmentDamageBounded(t *testing.T) {
 			}
 			seg.txnums(0)
 			seg.addrIDs(1 << 40)
-			seg.load()
+			seg.load(nil)
 		}
 		runtime.ReadMemStats(&m1)
 		worstMem = max(worstMem, m1.TotalAlloc-m0.TotalAlloc)

@@ -47,7 +47,7 @@ func TestEncodeGroupsGather(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := seg.load()
+	got, err := seg.load(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

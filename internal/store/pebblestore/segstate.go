@@ -89,6 +89,7 @@ func decodeSegList(v []byte) (*segList, error) {
 // segState is a chain's segments.
 type segState struct {
 	list segList
+	utxo bool       // the chain's is a UTXO chain (segData.utxo)
 	segs []*segment // readers, parallel to list.segs
 	open *segData
 	// Hash indexes of the open segment's txids and address ids, built
@@ -142,7 +143,7 @@ func (g *segState) openAdj(id uint64) []uint32 {
 }
 
 func (g *segState) resetOpen(start, addrStart uint64) {
-	g.open = &segData{start: start, end: start, addrStart: addrStart, addrEnd: addrStart}
+	g.open = &segData{start: start, end: start, addrStart: addrStart, addrEnd: addrStart, utxo: g.utxo}
 	g.openX = newHashIndex(start)
 	g.openA = newHashIndex(addrStart)
 	g.byAddr, g.adjDone = nil, 0
@@ -725,7 +726,7 @@ func cmpPart(a, b *part) int {
 // committing the list) and rebuilds the open segment from the tx records
 // past the last segment. Callers hold s.mu.
 func (s *Store) loadSegs(c model.Chain, st *chainState) error {
-	g := &segState{list: segList{nextFile: 1, segEnd: 1, addrEnd: 1, utxoAt: 1}}
+	g := &segState{list: segList{nextFile: 1, segEnd: 1, addrEnd: 1, utxoAt: 1}, utxo: c.IsUTXO()}
 	v, err := s.get(key(tSegList, byte(c), 0))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -1049,7 +1050,7 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 			close(idxDone)
 		}
 		// Written, checked, and mapped here, not by settle on Apply's path.
-		p.seg, p.err = writeSeg(d, tail, segFile, ks)
+		p.seg, p.err = writeSeg(d, tail, st.log, segFile, ks)
 		<-snapDone
 		<-idxDone
 		if p.err == nil {
@@ -1070,12 +1071,13 @@ func (s *Store) beginClose(c model.Chain, st *chainState, waited bool) {
 // last close of the 10⁶-transfer chain, serial after the write, and faulted
 // in every page of the mapping. ks, when not nil, are d's hash keys sorted
 // on another goroutine (encodeSegKeys).
-func writeSeg(d *segData, tail *segment, path string, ks *sortedKeys) (*segment, error) {
+func writeSeg(d *segData, tail *segment, l *txLog, path string, ks *sortedKeys) (*segment, error) {
 	if tail != nil {
-		t, err := tail.load()
+		t, err := tail.load(l) // the tx log's records of the tail are durable: read beside the Applies (txLog.mu)
 		if err != nil {
 			return nil, err
 		}
+		t.utxo = d.utxo
 		t.appendData(d)
 		d = t
 	}

@@ -10,11 +10,13 @@ import (
 )
 
 // TestSweepsEqualStored: a store whose segments leave out the spends their
-// sweeps imply answers every tx view (each output's spender) and hashes to
-// the same digest as one that stores every spend, through closes of tiny
-// segments, merges into the last segment after a reopen, a rollback into a
-// closed segment and the blocks applied again; and it does leave spends
-// out (else the comparison would prove nothing).
+// sweeps imply and the amounts in the tx records hold (derive.go) answers
+// every tx view (each output's spender), every address's totals and
+// entries, and hashes to the same digest as one that stores every spend
+// and amount, through closes of tiny segments, merges into the last
+// segment after a reopen, a rollback into a closed segment and the blocks
+// applied again; and it does leave spends and amounts out (else the
+// comparison would prove nothing).
 func TestSweepsEqualStored(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -28,9 +30,9 @@ func TestSweepsEqualStored(t *testing.T) {
 }
 
 func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
-	defer func(old bool) { useSweeps = old }(useSweeps)
-	build := func(sweeps bool) *Store {
-		useSweeps = sweeps
+	defer func(sweeps, derive bool) { useSweeps, useDerive = sweeps, derive }(useSweeps, useDerive)
+	build := func(leaveOut bool) *Store {
+		useSweeps, useDerive = leaveOut, leaveOut
 		dir := t.TempDir()
 		open := func() *Store {
 			s, err := OpenWith(dir, Options{SegmentEntries: 300})
@@ -69,7 +71,7 @@ func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
 	swept := build(true)
 	defer swept.Close()
 
-	count := func(s *Store) (segs int, spends, sweeps uint64) {
+	count := func(s *Store) (segs int, spends, sweeps, derived uint64) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		st, err := s.state(model.BTC)
@@ -78,21 +80,33 @@ func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
 		}
 		for _, seg := range st.seg.segs {
 			spends += seg.nSpent
-			d, err := seg.load()
+			d, err := seg.load(st.log)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, m := range d.marks {
 				sweeps += uint64(m >> 7)
 			}
+			var ents []segEntry
+			if err := seg.eachGroup(func(_, n, prev uint64, entries []byte) error {
+				ents, _, err = decodeGroup(ents[:0], n, prev, seg.end, entries)
+				for i := range ents {
+					if ents[i].inDerived {
+						derived++
+					}
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		return len(st.seg.segs), spends, sweeps
+		return len(st.seg.segs), spends, sweeps, derived
 	}
-	nSeg, plainSpends, plainSweeps := count(plain)
-	_, sweptSpends, nSweeps := count(swept)
-	t.Logf("%d segments; spends stored: %d without sweeps, %d with %d sweeps", nSeg, plainSpends, sweptSpends, nSweeps)
-	if nSeg < 3 || plainSweeps != 0 || nSweeps == 0 || sweptSpends >= plainSpends {
-		t.Fatalf("%d segments, %d and %d sweeps, %d and %d spends stored: the test no longer exercises sweeps", nSeg, plainSweeps, nSweeps, plainSpends, sweptSpends)
+	nSeg, plainSpends, plainSweeps, plainDerived := count(plain)
+	_, sweptSpends, nSweeps, nDerived := count(swept)
+	t.Logf("%d segments; spends stored: %d without sweeps, %d with %d sweeps; %d amounts in left to the records", nSeg, plainSpends, sweptSpends, nSweeps, nDerived)
+	if nSeg < 3 || plainSweeps != 0 || nSweeps == 0 || sweptSpends >= plainSpends || plainDerived != 0 || nDerived == 0 {
+		t.Fatalf("%d segments, %d and %d sweeps, %d and %d spends stored, %d and %d amounts derived: the test no longer exercises sweeps and derived amounts", nSeg, plainSweeps, nSweeps, plainSpends, sweptSpends, plainDerived, nDerived)
 	}
 	if a, b := digest(t, plain), digest(t, swept); a != b {
 		t.Fatalf("digest %s with every spend stored, %s with sweeps", a, b)
@@ -135,6 +149,41 @@ func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
 	}
 	if len(a) == 0 || spent < len(a) {
 		t.Fatalf("%d txs, %d spent outputs: too few to compare", len(a), spent)
+	}
+	// Every address's totals and entries.
+	seen := map[string]bool{}
+	for _, b := range w.blocks {
+		for _, tx := range b.Txs {
+			for _, o := range tx.Outputs {
+				addr := o.Address
+				if seen[string(addr)] {
+					continue
+				}
+				seen[string(addr)] = true
+				x, err := plain.Address(model.BTC, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				y, err := swept.Address(model.BTC, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(x, y) {
+					t.Fatalf("address %x: %+v with every amount stored, %+v derived", addr, x, y)
+				}
+				xs, err := plain.AddressTxs(model.BTC, addr, 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ys, err := swept.AddressTxs(model.BTC, addr, 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(xs, ys) || len(xs) == 0 {
+					t.Fatalf("address %x: %d entries with every amount stored, %d derived, or they differ", addr, len(xs), len(ys))
+				}
+			}
+		}
 	}
 }
 

@@ -131,7 +131,7 @@ func (s *Store) Undo(c model.Chain, mark store.Mark) error {
 		from := g.list.segs[k].start
 		if mark.NextTx > from {
 			as := g.segs[k].addrStart
-			d := &segData{start: from, end: from, addrStart: as, addrEnd: as}
+			d := &segData{start: from, end: from, addrStart: as, addrEnd: as, utxo: c.IsUTXO()}
 			if err := s.replay(c, d, from, mark.NextTx, mark.NextAddr); err != nil {
 				return err
 			}
