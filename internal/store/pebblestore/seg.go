@@ -338,11 +338,12 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 	// goroutine while this one does the other sections.
 	var groups, gindex, gblocks []byte
 	var nAddr uint64
-	done := make(chan struct{})
+	done, swept := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		var parts []*colStreams
 		groups, gindex, nAddr, parts = encodeGroupsCols(d)
+		close(swept) // the sweeps are known: the spends can be encoded while the groups are packed
 		groups, _, gblocks = packSectionCols(groups, blockCuts(gindex, 16), colGroups, parts)
 	}()
 	times := encodeTimes(d.times, base)
@@ -356,11 +357,13 @@ func encodeSegKeys(d *segData, ks *sortedKeys) ([]byte, error) {
 	} else {
 		txs, addrs = appendHashSection(nil, d.txids, d.start), appendHashSection(nil, d.addrs, d.addrStart)
 	}
-	<-done
-	// The spends after the groups: the sweeps found there imply some.
+	// The spends once the groups are encoded: the sweeps found there imply
+	// some.
+	<-swept
 	live := d.liveSpends()
 	spent, sindex, scols := encodeSpentCols(live)
 	spent, _, sblocks := packSectionCols(spent, blockCuts(sindex, 20), colSpent, []*colStreams{scols})
+	<-done
 
 	gindex, sindex = narrowIndex(gindex, 8, 0), narrowIndex(sindex, 12, 8)
 	secs := [segSections][]byte{txs, times, groups, gindex, spent, sindex, addrs, gblocks, sblocks}
