@@ -261,6 +261,7 @@ type segData struct {
 	// that are in tx order as the indexer appended them (0, or past what a
 	// load read in address order), from which the spends are paired.
 	marks                []uint8
+	pairs                [][2]int32 // markSpends' (spend, entry) pairs, for liveSpends
 	freshAdj, freshSpent int
 	// utxo: the segment is a UTXO chain's, whose closed groups of few
 	// entries leave their amounts in to the tx records (derive.go).

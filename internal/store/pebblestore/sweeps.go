@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/holiman/uint256"
 )
@@ -84,7 +85,8 @@ func (d *segData) spendAddr(a uint64) uint32 {
 func (d *segData) pairSpends(fn func(i, o int)) {
 	o, q := d.freshAdj, d.freshAdj // the entries of the current spender: [o, q)
 	var cur uint64                 // the current spender (0: none yet)
-	var byAddr map[uint64]int      // for a spender of more than pairScan entries
+	var byAddr map[uint64]int      // for a spender of more than pairScan entries, not in address order
+	sorted := false                // the spender has more than pairScan entries, in address order
 	for i := d.freshSpent; i < len(d.spent); i++ {
 		sp := &d.spent[i]
 		if sp.spender != cur {
@@ -99,7 +101,11 @@ func (d *segData) pairSpends(fn func(i, o int)) {
 			}
 			for q = o; q < len(d.adj) && d.entTx(&d.adj[q]) == cur; q++ {
 			}
-			if q-o > pairScan {
+			sorted = q-o > pairScan
+			for k := o + 1; sorted && k < q; k++ { // a large tx's entries are in address order (indexManyUTXO)
+				sorted = d.entAddr(&d.adj[k-1]) < d.entAddr(&d.adj[k])
+			}
+			if q-o > pairScan && !sorted {
 				if byAddr == nil {
 					byAddr = map[uint64]int{}
 				}
@@ -115,6 +121,13 @@ func (d *segData) pairSpends(fn func(i, o int)) {
 			continue
 		}
 		a := d.addrBase() + uint64(sp.addr) - 1
+		if sorted {
+			k := o + sort.Search(q-o, func(j int) bool { return d.entAddr(&d.adj[o+j]) >= a })
+			if k < q && d.entAddr(&d.adj[k]) == a && d.adj[k].asset == 0 {
+				fn(i, k)
+			}
+			continue
+		}
 		if q-o > pairScan {
 			if k, ok := byAddr[a]; ok {
 				fn(i, k)
@@ -141,10 +154,12 @@ func (d *segData) markSpends() {
 	}
 	d.marks = d.marks[:n]
 	clear(d.marks[min(d.freshAdj, n):])
-	if !useSweeps {
+	d.pairs = d.pairs[:0]
+	if !useSweeps || len(d.spent) >= math.MaxInt32 || n >= math.MaxInt32 {
 		return
 	}
-	d.pairSpends(func(_, o int) {
+	d.pairSpends(func(i, o int) {
+		d.pairs = append(d.pairs, [2]int32{int32(i), int32(o)})
 		if d.marks[o]&markCount < markCount { // saturated: it misses spends, which only loses sweeps
 			d.marks[o]++
 		}
@@ -159,11 +174,11 @@ func (d *segData) liveSpends() []spentEnt {
 		return d.spent
 	}
 	var omit []int
-	d.pairSpends(func(i, o int) {
-		if d.marks[o]&markSweep != 0 {
-			omit = append(omit, i)
+	for _, p := range d.pairs { // markSpends' pairs, in spend order
+		if d.marks[p[1]]&markSweep != 0 {
+			omit = append(omit, int(p[0]))
 		}
-	})
+	}
 	if len(omit) == 0 {
 		return d.spent
 	}
