@@ -158,6 +158,9 @@ func (d *segData) markSpends() {
 	if !useSweeps || len(d.spent) >= math.MaxInt32 || n >= math.MaxInt32 {
 		return
 	}
+	if k := len(d.spent) - min(d.freshSpent, len(d.spent)); cap(d.pairs) < k {
+		d.pairs = make([][2]int32, 0, k) // at most a pair a spend
+	}
 	d.pairSpends(func(i, o int) {
 		d.pairs = append(d.pairs, [2]int32{int32(i), int32(o)})
 		if d.marks[o]&markCount < markCount { // saturated: it misses spends, which only loses sweeps
@@ -173,7 +176,7 @@ func (d *segData) liveSpends() []spentEnt {
 	if len(d.marks) != len(d.adj) {
 		return d.spent
 	}
-	var omit []int
+	omit := make([]int, 0, len(d.pairs))
 	for _, p := range d.pairs { // markSpends' pairs, in spend order
 		if d.marks[p[1]]&markSweep != 0 {
 			omit = append(omit, int(p[0]))
