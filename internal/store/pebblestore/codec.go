@@ -191,7 +191,7 @@ type meta struct {
 // the group's first record carries (logrec.go), 11 this one: segment
 // format 5 ("SPSEG005": an adjacency entry may be a sweep, and the spends
 // it implies are not stored, sweeps.go; a UTXO chain's group of few
-// entries leaves its amounts in to the tx records, derive.go).
+// entries leaves its amounts in to the tx records, recordins.go).
 const layoutVersion = 11
 
 // ErrOldLayout marks a store written by an earlier spoor in a layout this

@@ -92,7 +92,7 @@ func (s *Store) adjacency(st *chainState, id, after uint64, fn func(e *segEntry,
 		}
 		if n <= deriveMax {
 			// A group that may leave its amounts in to the tx records:
-			// decoded whole and resolved first (derive.go).
+			// decoded whole and resolved first (recordins.go).
 			ents, derived, err := decodeGroup(nil, n, prev, seg.end, entries)
 			if err == nil && derived {
 				err = resolveFromLog(st.log, id, ents)

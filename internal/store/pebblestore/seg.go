@@ -29,7 +29,7 @@ package pebblestore
 //	                   SPSEG005: bits 6 and 7 both, the same and a sweep:
 //	                   sweeps.go; an entry with nIn > 0 and no amount in
 //	                   (flag bit 5 clear) leaves it to the tx record:
-//	                   derive.go, a zero amount in is written)
+//	                   recordins.go, a zero amount in is written)
 //	        (prevTxnum before the first entry: the segment's start, or,
 //	        when chained (SPSEG003), the first txnum of the group before it
 //	        in its run of groupStride whose address the segment created:
@@ -264,7 +264,7 @@ type segData struct {
 	pairs                [][2]int32 // markSpends' (spend, entry) pairs, for liveSpends
 	freshAdj, freshSpent int
 	// utxo: the segment is a UTXO chain's, whose closed groups of few
-	// entries leave their amounts in to the tx records (derive.go).
+	// entries leave their amounts in to the tx records (recordins.go).
 	utxo bool
 	// small: indexSmallUTXO's shares of one tx, scratch of the goroutine
 	// that runs indexAdj (kept here rather than zeroed on its stack for
@@ -978,7 +978,7 @@ func appendRare(b []byte, e *adjEnt) []byte {
 // inWritten tells whether an entry writes its amount in (efIn): a nonzero
 // one always; in a file (not the digest's form, which writes what layout 10
 // wrote) a zero one of an entry with outputs too, as an entry with outputs
-// and no amount in leaves it to the tx record (derive.go), which derive
+// and no amount in leaves it to the tx record (recordins.go), which derive
 // asks for.
 func inWritten(nonzero, hasIn, digestForm, derive bool) bool {
 	switch {
@@ -1088,7 +1088,7 @@ type segEntry struct {
 	nIn, nOut uint64
 	in, out   uint256.Int
 	sweep     bool // the entry sweeps (efSweep): its tx spends the address's unspent outputs of the segment
-	// inDerived: the amount in is the tx record's (derive.go), in is zero
+	// inDerived: the amount in is the tx record's (recordins.go), in is zero
 	// until resolveGroup sets it; outSame: the amount out is the group's
 	// last nonzero amount in before the entry (efOutSame), which out holds
 	// only once the group is resolved where it has derived amounts in.
@@ -1699,7 +1699,7 @@ func (s *segment) eachSpent(fn func(spentEnt)) error {
 // load decodes the whole segment back into memory (for a merge or a
 // digest), in the segment's order: by address, not by txnum, so truncate
 // does not apply to the result. The amounts in left to the tx records are
-// read from l (derive.go).
+// read from l (recordins.go).
 func (s *segment) load(l *txLog) (*segData, error) {
 	d := &segData{start: s.start, end: s.end, addrStart: s.addrStart, addrEnd: s.addrEnd}
 	s.addrh.each(func(h uint32, num uint64) {

@@ -1,16 +1,19 @@
 package pebblestore
 
 import (
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/holiman/uint256"
 
 	"github.com/spoor-dev/spoor/internal/model"
 	"github.com/spoor-dev/spoor/internal/store"
 )
 
 // TestSweepsEqualStored: a store whose segments leave out the spends their
-// sweeps imply and the amounts in the tx records hold (derive.go) answers
+// sweeps imply and the amounts in the tx records hold (recordins.go) answers
 // every tx view (each output's spender), every address's totals and
 // entries, and hashes to the same digest as one that stores every spend
 // and amount, through closes of tiny segments, merges into the last
@@ -287,4 +290,20 @@ func newSweepWorld(seed uint64, nBlocks int) *utxoWorld {
 		prev = b.Hash
 	}
 	return w
+}
+
+// TestRecordIn: an amount in left to the records is the sum of the tx's
+// outputs to the address, and a record that pays the address another number
+// of outputs than its entry says is an error, not a silent amount.
+func TestRecordIn(t *testing.T) {
+	rec := &txRec{Outputs: []outRec{{Addr: 7, Value: 5}, {Addr: 9, Value: 1}, {Addr: 7, Value: 1 << 62}, {Addr: 7, Value: 1 << 62}}}
+	v, err := recordIn(rec, 3, 7, 3)
+	if want := new(uint256.Int).Lsh(uint256.NewInt(1), 63); err != nil || v.Cmp(want.AddUint64(want, 5)) != 0 {
+		t.Errorf("recordIn = %v, %v; want 2^63+5", &v, err)
+	}
+	for _, c := range []struct{ addr, nIn uint64 }{{7, 2}, {9, 2}, {8, 1}} {
+		if _, err := recordIn(rec, 3, c.addr, c.nIn); !errors.Is(err, errCorrupt) {
+			t.Errorf("address %d with %d outputs: %v, want a corruption error", c.addr, c.nIn, err)
+		}
+	}
 }

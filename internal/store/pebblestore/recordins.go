@@ -34,16 +34,21 @@ const deriveMax = 8
 // every amount.
 var useDerive = true
 
-// recordIn is the amount tx record t pays address id addr: the sum of its
-// outputs to it.
-func recordIn(t *txRec, addr uint64) uint256.Int {
+// recordIn is the amount tx record t (number n) pays address id addr, the
+// sum of its outputs to it, which must be nIn outputs.
+func recordIn(t *txRec, n, addr, nIn uint64) (uint256.Int, error) {
 	var v uint256.Int
+	k := uint64(0)
 	for _, o := range t.Outputs {
 		if o.Addr == addr {
 			v.AddUint64(&v, o.Value)
+			k++
 		}
 	}
-	return v
+	if k != nIn {
+		return v, fmt.Errorf("%w: tx %d pays address %d %d outputs, its adjacency entry says %d", errCorrupt, n, addr, k, nIn)
+	}
+	return v, nil
 }
 
 // resolveGroup fills in the derived amounts in of a group's entries
@@ -113,7 +118,7 @@ func resolveFromLog(l *txLog, addr uint64, ents []segEntry) error {
 	k := 0
 	return resolveGroup(ents, func(e *segEntry) (uint256.Int, error) {
 		k++
-		return recordIn(recs[k-1], addr), nil
+		return recordIn(recs[k-1], e.txnum, addr, e.nIn)
 	})
 }
 
@@ -121,7 +126,7 @@ func resolveFromLog(l *txLog, addr uint64, ents []segEntry) error {
 // left to the tx records, keyed by (txnum, address id), reading the records
 // from l in ascending order a few thousand at a time.
 func (s *segment) derivedIns(l *txLog) (map[[2]uint64]uint256.Int, error) {
-	var need [][2]uint64
+	var need [][3]uint64 // txnum, address id, nIn
 	var ents []segEntry
 	err := s.eachGroup(func(id, n, prev uint64, entries []byte) error {
 		var err error
@@ -131,7 +136,7 @@ func (s *segment) derivedIns(l *txLog) (map[[2]uint64]uint256.Int, error) {
 		}
 		for i := range ents {
 			if ents[i].inDerived {
-				need = append(need, [2]uint64{ents[i].txnum, id})
+				need = append(need, [3]uint64{ents[i].txnum, id, ents[i].nIn})
 			}
 		}
 		return nil
@@ -142,7 +147,7 @@ func (s *segment) derivedIns(l *txLog) (map[[2]uint64]uint256.Int, error) {
 	if l == nil {
 		return nil, fmt.Errorf("pebblestore: segment %s leaves amounts to the tx records, and none were given", s.path)
 	}
-	slices.SortFunc(need, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
+	slices.SortFunc(need, func(a, b [3]uint64) int { return cmp.Compare(a[0], b[0]) })
 	out := make(map[[2]uint64]uint256.Int, len(need))
 	const chunk = 4096
 	var nums []uint64
@@ -163,7 +168,11 @@ func (s *segment) derivedIns(l *txLog) (map[[2]uint64]uint256.Int, error) {
 			for nums[k] != need[i][0] {
 				k++
 			}
-			out[need[i]] = recordIn(recs[k], need[i][1])
+			v, err := recordIn(recs[k], need[i][0], need[i][1], need[i][2])
+			if err != nil {
+				return nil, fmt.Errorf("segment %s: %w", s.path, err)
+			}
+			out[[2]uint64{need[i][0], need[i][1]}] = v
 		}
 	}
 	return out, nil
