@@ -611,10 +611,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 			o := posAt(k)
 			if e.nIn == adjWide {
 				w := &d.wide[e.in].e
-				sweep := false
-				if w.nOut > 0 {
-					sweep = sw.out(d.marks[o], !w.out.IsZero() && w.out == lastIn)
-				}
+				sweep := w.nOut > 0 && sw.out(d.marks[o])
 				sw.unspent += w.nIn
 				if sweep {
 					d.marks[o] |= markSweep
@@ -627,10 +624,13 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 			}
 			// appendSegEntry, and the fields into their streams.
 			f := narrowFlags(e, &lastIn, derive)
-			if e.nOut > 0 {
-				if sw.out(d.marks[o], f&efOutSame != 0) {
-					f |= efSweep
-					d.marks[o] |= markSweep
+			ext := uint64(e.asset) << 1
+			if e.nOut > 0 && sw.out(d.marks[o]) {
+				d.marks[o] |= markSweep
+				if f&efOutSame != 0 {
+					f |= efSweep // the common sweep: no byte
+				} else {
+					f, ext = f|efExt, ext|1
 				}
 			}
 			sw.unspent += uint64(e.nIn)
@@ -641,7 +641,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 			st.flags = append(st.flags, f)
 			if rareFields(f) > 0 {
 				r0 := len(ebuf)
-				ebuf = appendRare(ebuf, e)
+				ebuf = appendRare(ebuf, e, f, ext)
 				st.rare = append(st.rare, ebuf[r0:]...)
 			}
 			if f&efIn != 0 {
@@ -912,9 +912,13 @@ func radixSort(keys []uint64, lo, hi uint) {
 const (
 	efInMask   = 3 // nIn 0..2, 3: uvarint follows
 	efOutShift = 2 // nOut likewise in bits 2-3
-	efAsset    = 1 << 4
-	efIn       = 1 << 5
-	efOut      = 1 << 6
+	// efExt: a uvarint follows the flags (a rare field): in a file (SPSEG005)
+	// the entry's asset << 1 | whether it is a sweep whose amount out is
+	// written (sweeps.go; the common sweep is efSweep, below); the asset
+	// alone in the digest's form and before format 5.
+	efExt = 1 << 4
+	efIn  = 1 << 5
+	efOut = 1 << 6
 	// efOutSame (SPSEG004): the amount out is the group's last nonzero
 	// amount in before this entry, and is not written (efOut is clear). An
 	// address of a UTXO chain mostly spends what it received, whole: on the
@@ -950,7 +954,11 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	f := narrowFlags(e, lastIn, false)
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
-	b = appendRare(b, e)
+	ext := uint64(e.asset) << 1 // a file's
+	if lastIn == nil {
+		ext = uint64(e.asset) // the digest's form, as layout 10 wrote
+	}
+	b = appendRare(b, e, f, ext)
 	if f&efIn != 0 {
 		b = putAmountU64(b, e.in)
 	}
@@ -960,11 +968,12 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	return b
 }
 
-// appendRare appends narrow entry e's rare fields: its asset, and its
-// counts of 3 or more.
-func appendRare(b []byte, e *adjEnt) []byte {
-	if e.asset != 0 {
-		b = putUvarint(b, uint64(e.asset))
+// appendRare appends narrow entry e's rare fields: ext where flags f have
+// efExt (its asset, and in a file whether it sweeps: extOf), and its counts
+// of 3 or more.
+func appendRare(b []byte, e *adjEnt, f byte, ext uint64) []byte {
+	if f&efExt != 0 {
+		b = putUvarint(b, ext)
 	}
 	if e.nIn >= 3 {
 		b = putUvarint(b, uint64(e.nIn))
@@ -996,7 +1005,7 @@ func inWritten(nonzero, hasIn, digestForm, derive bool) bool {
 func narrowFlags(e *adjEnt, lastIn *uint256.Int, derive bool) byte {
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
 	if e.asset != 0 {
-		f |= efAsset
+		f |= efExt
 	}
 	if inWritten(e.in != 0, e.nIn > 0, lastIn == nil, derive) {
 		f |= efIn
@@ -1030,8 +1039,12 @@ func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adj
 func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int, sweep bool) []byte {
 	inNZ, outNZ := !e.in.IsZero(), !e.out.IsZero()
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
+	ext := uint64(e.asset) << 1 // a file's
+	if lastIn == nil {
+		ext = uint64(e.asset) // the digest's form
+	}
 	if e.asset != 0 {
-		f |= efAsset
+		f |= efExt
 	}
 	inW := inWritten(inNZ, e.nIn > 0, lastIn == nil, false) // a wide entry writes its amount in
 	if inW {
@@ -1044,16 +1057,20 @@ func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int, 
 			outNZ = false
 			if sweep {
 				f |= efSweep
+				sweep = false
 			}
 		}
 	}
 	if lastIn != nil && inNZ {
 		*lastIn = e.in
 	}
+	if sweep { // not the common one (the amount out is written): in ext
+		f, ext = f|efExt, ext|1
+	}
 	b = putUvarint(b, e.txnum-prevTx)
 	b = append(b, f)
-	if e.asset != 0 {
-		b = putUvarint(b, uint64(e.asset))
+	if f&efExt != 0 {
+		b = putUvarint(b, ext)
 	}
 	if e.nIn >= 3 {
 		b = putUvarint(b, e.nIn)
@@ -1101,8 +1118,9 @@ type segEntry struct {
 func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 	e.txnum = prevTx + r.uvarint()
 	f := r.byte1()
-	if f&efAsset != 0 {
-		e.asset = uint32(r.uvarint())
+	if f&efExt != 0 {
+		x := r.uvarint()
+		e.asset, e.sweep = uint32(x>>1), x&1 != 0
 	}
 	e.nIn = uint64(f & efInMask)
 	if e.nIn == 3 {
@@ -1125,9 +1143,10 @@ func (r *reader) segEntry(prevTx uint64, lastIn *uint256.Int) (e segEntry) {
 			r.fail("an amount out the same as no amount in")
 		}
 		e.out, e.outSame = *lastIn, true
-		if e.sweep = f&efOut != 0; e.sweep && e.nOut == 0 {
-			r.fail("a sweep that spends nothing")
-		}
+		e.sweep = e.sweep || f&efOut != 0
+	}
+	if e.sweep && e.nOut == 0 {
+		r.fail("a sweep that spends nothing")
 	}
 	switch {
 	case e.inDerived:

@@ -77,7 +77,7 @@ func TestSegmentBreakdown(t *testing.T) {
 				f := r.byte1()
 				fields["entry flags"]++
 				b1 := len(r.b)
-				if f&efAsset != 0 {
+				if f&efExt != 0 {
 					r.uvarint()
 				}
 				if f&efInMask == 3 {

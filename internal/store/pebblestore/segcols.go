@@ -855,7 +855,7 @@ func skipSpent(st *[colMaxStreams][]byte, g int) (rest [colMaxStreams][]byte, ra
 // rare stream: its asset, and an input or output count past 2 (code 3).
 func rareFields(f byte) int {
 	k := 0
-	if f&efAsset != 0 {
+	if f&efExt != 0 {
 		k++
 	}
 	if f&efInMask == 3 {

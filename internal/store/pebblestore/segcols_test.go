@@ -355,6 +355,22 @@ func TestOutSameReference(t *testing.T) {
 	if e := r.segEntry(d.start, li); r.err != nil || !e.sweep || e.out.Uint64() != 3 || e.nOut != 1 || len(r.b) != 0 {
 		t.Errorf("a sweep read as %+v, %v", e, r.err)
 	}
+	// A consolidation's sweep writes its amount out and says so in ext
+	// (asset << 1 | 1); an asset's ext without the bit is no sweep.
+	for _, c := range []struct {
+		ext   byte
+		asset uint32
+		sweep bool
+	}{{1, 0, true}, {5, 2, true}, {4, 2, false}} {
+		r = &reader{b: []byte{4, efExt | efOut | 2<<efOutShift, c.ext, 1, 9}}
+		if e := r.segEntry(d.start, li); r.err != nil || e.sweep != c.sweep || e.asset != c.asset || e.out.Uint64() != 9 || len(r.b) != 0 {
+			t.Errorf("ext %d read as %+v, %v", c.ext, e, r.err)
+		}
+	}
+	r = &reader{b: []byte{4, efExt | efOut, 1, 1, 9}} // a sweep that spends nothing
+	if r.segEntry(d.start, li); r.err == nil {
+		t.Error("a sweep without inputs: no error")
+	}
 }
 
 // FuzzColBlock decodes arbitrary bytes as a column block of the groups

@@ -107,7 +107,7 @@ func (w *colWalk) walk(k colKind, want int) bool {
 			for e := c >> 1; e > 0 && !w.bad; e-- {
 				w.uv(gsTx, gsTxMore)
 				f := w.next(gsFlags)
-				if f&efAsset != 0 {
+				if f&efExt != 0 {
 					w.uv(gsRare, gsRare)
 				}
 				if f&efInMask == 3 {

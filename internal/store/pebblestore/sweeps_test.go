@@ -198,26 +198,24 @@ func TestSweeper(t *testing.T) {
 		nIn  uint64 // outputs the entry is paid
 		out  bool   // an out entry
 		m    uint8  // its spends of the segment's outputs paired
-		same bool
 		want bool
 	}
 	for _, tc := range []struct {
 		name  string
 		steps []step
 	}{
-		{"receive, spend", []step{{nIn: 1}, {out: true, m: 1, same: true, want: true}}},
-		{"receive twice, spend both", []step{{nIn: 1}, {nIn: 1}, {out: true, m: 2, same: true, want: true}}},
-		{"receive twice, spend one, then the other", []step{{nIn: 1}, {nIn: 1}, {out: true, m: 1, same: true}, {out: true, m: 1, same: true, want: true}}},
-		{"the amount is not the last in", []step{{nIn: 1}, {out: true, m: 1}}},
-		{"spends only older outputs", []step{{out: true, m: 0, same: true}}},
-		{"change to itself, then a sweep", []step{{nIn: 1}, {nIn: 1, out: true, m: 1, same: true, want: true}, {out: true, m: 1, same: true, want: true}}},
-		{"a missed spend: no sweep after it", []step{{nIn: 2}, {out: true, m: 0, same: true}, {out: true, m: 1, same: true}}},
-		{"a loaded sweep", []step{{nIn: 3}, {out: true, m: markSweep, same: true, want: true}, {nIn: 1}, {out: true, m: 1, same: true, want: true}}},
+		{"receive, spend", []step{{nIn: 1}, {out: true, m: 1, want: true}}},
+		{"receive twice, spend both", []step{{nIn: 1}, {nIn: 1}, {out: true, m: 2, want: true}}},
+		{"receive twice, spend one, then the other", []step{{nIn: 1}, {nIn: 1}, {out: true, m: 1}, {out: true, m: 1, want: true}}},
+		{"spends only older outputs", []step{{out: true, m: 0}}},
+		{"change to itself, then a sweep", []step{{nIn: 1}, {nIn: 1, out: true, m: 1, want: true}, {out: true, m: 1, want: true}}},
+		{"a missed spend: no sweep after it", []step{{nIn: 2}, {out: true, m: 0}, {out: true, m: 1}}},
+		{"a loaded sweep", []step{{nIn: 3}, {out: true, m: markSweep, want: true}, {nIn: 1}, {out: true, m: 1, want: true}}},
 	} {
 		var w sweeper
 		for i, s := range tc.steps {
 			if s.out {
-				if got := w.out(s.m, s.same); got != s.want {
+				if got := w.out(s.m); got != s.want {
 					t.Errorf("%s: step %d: sweep %v, want %v", tc.name, i, got, s.want)
 				}
 			}
