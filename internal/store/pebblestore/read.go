@@ -256,6 +256,20 @@ func (s *Store) spentByMany(c model.Chain, outs []outRef) error {
 	}
 	var misses []miss
 	rcs := make([]runCache, len(st.seg.segs)) // a run of spends per segment: the lookups ascend in each
+	// The open segment's spends of the outputs' txs, found once (a scan per
+	// output was quadratic in a batch against a large open segment).
+	open := map[[2]uint64]uint64{}
+	if len(outs) > 0 {
+		lo, hi := outs[0].n, outs[0].n
+		for _, o := range outs {
+			lo, hi = min(lo, o.n), max(hi, o.n)
+		}
+		for _, e := range st.seg.open.spent {
+			if e.prevTx >= lo && e.prevTx <= hi {
+				open[[2]uint64{e.prevTx, uint64(e.vout)}] = e.spender
+			}
+		}
+	}
 	for i := range outs {
 		o := &outs[i]
 		found, own := false, -1
@@ -278,11 +292,8 @@ func (s *Store) spentByMany(c model.Chain, outs []outRef) error {
 		if found {
 			continue
 		}
-		for _, e := range st.seg.open.spent {
-			if e.prevTx == o.n && e.vout == o.vout {
-				o.spender, found = e.spender, true
-				break
-			}
+		if sp, ok := open[[2]uint64{o.n, uint64(o.vout)}]; ok {
+			o.spender, found = sp, true
 		}
 		if !found && own >= 0 {
 			misses = append(misses, miss{seg: own, addr: o.addr, i: i})
