@@ -305,3 +305,31 @@ func TestRecordIn(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGroupResolve decodes arbitrary bytes as a group's entries and
+// resolves the amounts they leave to the records: an error or entries, never
+// a panic, and a resolved group's amounts out that refer to an amount in are
+// one of its amounts in.
+func FuzzGroupResolve(f *testing.F) {
+	f.Add(uint8(2), []byte{1, 1 | efIn, 1, 5, 3, efSweep | 1<<efOutShift})
+	f.Add(uint8(3), []byte{1, 1, 2, efExt | efOut | 1<<efOutShift, 1, 1, 9, 1, efOutSame | 1<<efOutShift})
+	f.Fuzz(func(t *testing.T, n uint8, b []byte) {
+		ents, _, err := decodeGroup(nil, uint64(n%(deriveMax+2)), 10, 1<<20, b)
+		if err != nil {
+			return
+		}
+		err = resolveGroup(ents, func(e *segEntry) (uint256.Int, error) { return *uint256.NewInt(e.txnum % 3), nil })
+		if err != nil {
+			return
+		}
+		ins := map[uint256.Int]bool{}
+		for _, e := range ents {
+			if e.outSame && !ins[e.out] {
+				t.Fatalf("an amount out %v that no amount in before it had", &e.out)
+			}
+			if !e.in.IsZero() {
+				ins[e.in] = true
+			}
+		}
+	})
+}
