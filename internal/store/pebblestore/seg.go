@@ -22,6 +22,8 @@ package pebblestore
 //	        per address, ascending id, in compressed blocks of  (adjacency)
 //	        blockStride gindex entries (segblock.go):
 //	          uvarint id−prevID, uvarint byteLen, uvarint nEntries<<1|chained,
+//	          (prevID of the first group of a run of groupStride: its gindex id,
+//	          SPSEG005; 0 before)
 //	          entries: uvarint txnum−prevTxnum, flags byte,
 //	                   [uvarint asset] [uvarint nIn] [uvarint nOut] [amount in] [amount out]
 //	                   (SPSEG004: no amount out where it is the group's
@@ -657,7 +659,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 		if nAddr%groupStride == 0 {
 			gindex = binary.BigEndian.AppendUint64(gindex, addr)
 			gindex = binary.BigEndian.AppendUint64(gindex, uint64(len(out)))
-			prevID = 0 // a group at an index point is absolute
+			prevID = addr // a group at an index point: its id is the index's (SPSEG005; it was written whole)
 		}
 		var nb [binary.MaxVarintLen64]byte
 		cnt := binary.PutUvarint(nb[:], uint64(j-i)<<1|chained)
@@ -1475,7 +1477,7 @@ func (s *segment) groupVia(id uint64, rc *runCache) (n, prevTx uint64, entries [
 		*rc = runCache{seg: s, i: i, run: run}
 	}
 	r := &reader{b: run}
-	var prev uint64
+	prev := s.gindexID(i) // the run's first group's id, which it writes as 0 from it
 	var ch groupChain
 	for k := 0; k < groupStride && len(r.b) > 0; k++ {
 		gid := prev + r.uvarint()
@@ -1618,7 +1620,10 @@ func (s *segment) eachGroup(fn func(id, n, prevTx uint64, entries []byte) error)
 		var ch groupChain
 		for ; len(r.b) > 0; k++ {
 			if k%groupStride == 0 {
-				prev, ch = 0, groupChain{}
+				if k/groupStride >= uint64(ng) {
+					return fmt.Errorf("%w: segment %s: more groups than its index holds", errCorrupt, s.path)
+				}
+				prev, ch = s.gindexID(int(k/groupStride)), groupChain{}
 			}
 			id := prev + r.uvarint()
 			body := r.lenBytes()
