@@ -187,7 +187,7 @@ func (bf *BlockFiles) scan(i int) (err error) {
 		return fmt.Errorf("btc: %w", err)
 	}
 	size := fi.Size()
-	v := &view{w: &window{f: fh, size: size, buf: make([]byte, 1<<20)}}
+	w := &window{f: fh, size: size, buf: make([]byte, 1<<20)}
 	var off int64
 	var hb [88]byte
 	for off < size {
@@ -197,7 +197,7 @@ func (bf *BlockFiles) scan(i int) (err error) {
 			n = left
 		}
 		rest := hb[:n]
-		src, err := v.at(off, n)
+		src, err := w.at(off, n)
 		if err != nil {
 			return &FileError{f.path, off, "read: " + err.Error()}
 		}
@@ -247,29 +247,12 @@ func (bf *BlockFiles) scan(i int) (err error) {
 		off += 8 + int64(bsize)
 		// After a large block the next header is far: read just it, not a
 		// window of the block's bytes.
-		v.w.span = 0
+		w.span = 0
 		if bsize >= scanFar {
-			v.w.span = 4 << 10
+			w.span = 4 << 10
 		}
 	}
 	return nil
-}
-
-// view reads a file's bytes from its mapping, or through a window.
-type view struct {
-	data []byte
-	w    *window
-}
-
-// at returns the file's bytes [off, off+n), valid until the next call.
-func (v *view) at(off, n int64) ([]byte, error) {
-	if v.data == nil {
-		return v.w.at(off, n)
-	}
-	if off+n > int64(len(v.data)) {
-		return nil, io.ErrUnexpectedEOF
-	}
-	return v.data[off : off+n : off+n], nil
 }
 
 // window reads a file through a buffer, so that many small records cost
