@@ -208,26 +208,9 @@ func (s *Store) AddressTxs(c model.Chain, addr []byte, after uint64, limit int) 
 // which pays address id addr: the spend a segment stores, or the one a
 // sweep in n's segment implies (sweeps.go).
 func (s *Store) spentBy(c model.Chain, n uint64, vout uint32, addr uint64) (uint64, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, err := s.state(c)
-	if err != nil {
-		return 0, false, err
-	}
-	for _, seg := range st.seg.segs {
-		if seg.end <= n {
-			continue
-		}
-		if sp, ok, err := seg.spenderOf(n, vout, addr); err != nil || ok {
-			return sp, ok, err
-		}
-	}
-	for _, e := range st.seg.open.spent {
-		if e.prevTx == n && e.vout == vout {
-			return e.spender, true, nil
-		}
-	}
-	return 0, false, nil
+	outs := []outRef{{n: n, vout: vout, addr: addr}}
+	err := s.spentByMany(c, outs)
+	return outs[0].spender, outs[0].spender != 0, err // tx numbers start at 1
 }
 
 // outRef is an output whose spender spentByMany finds (0: unspent).

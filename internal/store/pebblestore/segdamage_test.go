@@ -43,7 +43,9 @@ func TestSegmentDamageBounded(t *testing.T) {
 			}
 			for tx := seg.start; tx < seg.end && tx < seg.start+50; tx++ {
 				seg.spentBy(tx, 0)
-				seg.spenderOf(tx, 1, seg.addrStart+tx-seg.start) // a sweep's spend
+				if n, prev, entries, ok, _ := seg.group(seg.addrStart + tx - seg.start); ok { // a sweep's spend
+					sweepAfter(seg.path, n, prev, entries, tx)
+				}
 				seg.txTime(tx)
 			}
 			seg.txnums(0)

@@ -214,24 +214,6 @@ func (w *sweeper) out(mark uint8) bool {
 	return false
 }
 
-// spenderOf returns the txnum that spent output (prevTx, vout), paying
-// address addr, where this segment holds that spend: stored in its spent
-// section, or implied by a sweep of addr's group when the output is the
-// segment's. ok false: not spent by a tx of this segment.
-func (s *segment) spenderOf(prevTx uint64, vout uint32, addr uint64) (uint64, bool, error) {
-	if sp, ok, err := s.spentBy(prevTx, vout); err != nil || ok {
-		return sp, ok, err
-	}
-	if prevTx < s.start || prevTx >= s.end {
-		return 0, false, nil
-	}
-	n, prev, entries, ok, err := s.group(addr)
-	if err != nil || !ok {
-		return 0, false, err
-	}
-	return sweepAfter(s.path, n, prev, entries, prevTx)
-}
-
 // sweepAfter returns the txnum of the first sweep after txnum t among a
 // group's n entries.
 func sweepAfter(path string, n, prev uint64, entries []byte, t uint64) (uint64, bool, error) {
