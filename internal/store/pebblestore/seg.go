@@ -626,7 +626,7 @@ func encodeGroupRange(d *segData, order []uint64, lo, hi int, out []byte, cs *co
 			}
 			// appendSegEntry, and the fields into their streams.
 			f := narrowFlags(e, &lastIn, derive)
-			ext := uint64(e.asset) << 1
+			ext := extOf(e.asset, false)
 			if e.nOut > 0 && sw.out(d.marks[o]) {
 				d.marks[o] |= markSweep
 				if f&efOutSame != 0 {
@@ -956,11 +956,7 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 	f := narrowFlags(e, lastIn, false)
 	b = putUvarint(b, d.start+uint64(e.txnum)-prevTx)
 	b = append(b, f)
-	ext := uint64(e.asset) << 1 // a file's
-	if lastIn == nil {
-		ext = uint64(e.asset) // the digest's form, as layout 10 wrote
-	}
-	b = appendRare(b, e, f, ext)
+	b = appendRare(b, e, f, extOf(e.asset, lastIn == nil))
 	if f&efIn != 0 {
 		b = putAmountU64(b, e.in)
 	}
@@ -968,6 +964,16 @@ func appendSegEntry(b []byte, d *segData, e *adjEnt, prevTx uint64, lastIn *uint
 		b = putAmountU64(b, e.out)
 	}
 	return b
+}
+
+// extOf is an entry's ext field (efExt) for asset, before its sweep bit:
+// asset << 1 in a file, the asset alone in the digest's form (as layout 10
+// wrote it).
+func extOf(asset uint32, digestForm bool) uint64 {
+	if digestForm {
+		return uint64(asset)
+	}
+	return uint64(asset) << 1
 }
 
 // appendRare appends narrow entry e's rare fields: ext where flags f have
@@ -1041,10 +1047,7 @@ func appendWideEntryCols(b []byte, st *[colMaxStreams][]byte, d *segData, e *adj
 func appendWideEntry(b []byte, e *segEntry, prevTx uint64, lastIn *uint256.Int, sweep bool) []byte {
 	inNZ, outNZ := !e.in.IsZero(), !e.out.IsZero()
 	f := byte(min(e.nIn, 3)) | byte(min(e.nOut, 3))<<efOutShift
-	ext := uint64(e.asset) << 1 // a file's
-	if lastIn == nil {
-		ext = uint64(e.asset) // the digest's form
-	}
+	ext := extOf(e.asset, lastIn == nil)
 	if e.asset != 0 {
 		f |= efExt
 	}
