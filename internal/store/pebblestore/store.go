@@ -489,7 +489,7 @@ func (s *Store) Reserve(c model.Chain, addresses, transfers uint64) error {
 		defer close(done)
 		st.addrs.reserve(int(min(uint64(s.addrMax), addresses)))
 	}()
-	want := min(uint64(s.segMax), transfers+transfers/4)
+	want := min(uint64(s.segMax+adjSlack(s.segMax)), transfers+transfers/4)
 	if d := st.seg.open; want > uint64(cap(d.adj)) {
 		d.adj = grow(d.adj, int(want)-len(d.adj))
 	}
