@@ -14,6 +14,10 @@ import "unsafe"
 // page size in use).
 const Size = 4096
 
+// HugeSize is the size of a transparent huge page on the machines spoor
+// runs on (x86-64 and arm64 with 4 KiB pages).
+const HugeSize = 2 << 20
+
 // inner returns the whole pages inside [p, p+n), or n == 0.
 func inner(p unsafe.Pointer, n uintptr) (start, size uintptr) {
 	start = (uintptr(p) + Size - 1) &^ (Size - 1)

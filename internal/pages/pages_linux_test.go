@@ -1,6 +1,9 @@
 package pages
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -52,4 +55,61 @@ func TestPopulate(t *testing.T) {
 			t.Fatalf("byte %d is %d after Populate", i, b)
 		}
 	}
+}
+
+// Huge: the whole huge pages inside a range are backed by transparent
+// huge pages once populated, where the kernel's setting allows them
+// ("madvise" or "always"); a range without a whole aligned huge page is
+// refused. Fresh memory of its own, as above.
+func TestHuge(t *testing.T) {
+	setting, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || !strings.Contains(string(setting), "[madvise]") && !strings.Contains(string(setting), "[always]") {
+		t.Skipf("transparent huge pages are off here (%q, %v)", setting, err)
+	}
+	const n = 4 * HugeSize
+	m, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	if err != nil {
+		t.Skipf("no anonymous mapping: %v", err)
+	}
+	defer syscall.Munmap(m)
+	p := unsafe.Pointer(&m[0])
+	// From inside a huge page to less than one huge page later: none is
+	// whole (the mapping is page aligned, not huge-page aligned: start at
+	// the first aligned huge page inside it).
+	off := int((HugeSize - uintptr(p)%HugeSize) % HugeSize)
+	if Huge(unsafe.Pointer(&m[off+Size]), HugeSize) {
+		t.Fatal("a range without a whole aligned huge page was accepted")
+	}
+	if !Huge(p, n) {
+		t.Fatal("MADV_HUGEPAGE refused")
+	}
+	if !Populate(p, n) {
+		t.Skip("this kernel has no MADV_POPULATE_WRITE")
+	}
+	// The mapping's AnonHugePages in /proc/self/smaps: at least one whole
+	// huge page lies inside 8 MiB however it is aligned.
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no smaps: %v", err)
+	}
+	start := uintptr(p)
+	in, huge := false, -1
+	for _, line := range strings.Split(string(smaps), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			var lo, hi uintptr
+			fmt.Sscanf(f[0], "%x-%x", &lo, &hi)
+			in = lo <= start+n/2 && start+n/2 < hi
+			continue
+		}
+		if in && strings.HasPrefix(line, "AnonHugePages:") {
+			fmt.Sscanf(strings.TrimPrefix(line, "AnonHugePages:"), "%d", &huge)
+		}
+	}
+	if huge < 0 {
+		t.Fatal("the mapping was not found in /proc/self/smaps")
+	}
+	if huge < HugeSize>>10 {
+		t.Errorf("%d kB of huge pages in the populated mapping, want at least %d (a busy machine may have none free)", huge, HugeSize>>10)
+	}
+	t.Logf("%d kB in huge pages", huge)
 }

@@ -13,3 +13,6 @@ func Populate(p unsafe.Pointer, n uintptr) bool { return false }
 
 // Resident is not known on this system.
 func Resident(b []byte) ([]bool, error) { return nil, errors.New("pages: no mincore here") }
+
+// Huge does nothing on this system.
+func Huge(p unsafe.Pointer, n uintptr) bool { return false }

@@ -163,6 +163,7 @@ func (c *addrCache) resize(size int) { c.resizeKeep(size, nil, false) }
 func (c *addrCache) resizeKeep(size int, keep func(*addrSlot) bool, touch bool) {
 	old, oldArena := c.slots, c.arena
 	c.slots = make([]addrSlot, size)
+	hugeArray(c.slots)
 	if touch && size > 0 {
 		// The kernel maps the fresh pages writable in one call.
 		pages.Populate(unsafe.Pointer(&c.slots[0]), uintptr(size)*unsafe.Sizeof(addrSlot{}))

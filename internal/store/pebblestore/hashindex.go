@@ -67,6 +67,7 @@ func (t *slotTable) grow(min int) {
 	old := t.slots
 	size := max(min, 2*len(old))
 	t.slots = make([]uint64, size)
+	hugeArray(t.slots)
 	if size >= 1<<13 {
 		// Fresh pages, about all of which the re-placing below and the
 		// puts to come touch at random, each first by a read (a probe):

@@ -776,6 +776,7 @@ func spentOrder(sp []spentEnt) (order []uint64, voutBits, spBits uint, base, spB
 		return nil, 0, 0, 0, 0
 	}
 	order = make([]uint64, n)
+	hugeArray(order)
 	for i := range sp {
 		s := &sp[i]
 		order[i] = ((s.prevTx-lo)<<voutBits|uint64(s.vout))<<spBits | (s.spender - spLo)
@@ -810,6 +811,7 @@ func sortAdj(d *segData) []uint64 {
 	// The keys and the largest id in one pass over the entries (the keys
 	// are dropped when an id does not fit).
 	keys := make([]uint64, n)
+	hugeArray(keys)
 	maxAddr := uint64(0)
 	if len(d.wide) == 0 {
 		var m uint32
@@ -885,6 +887,7 @@ func radixSort(keys []uint64, lo, hi uint) {
 	passes := (hi - lo + 10) / 11
 	width := (hi - lo + passes - 1) / passes
 	tmp := make([]uint64, len(keys))
+	hugeArray(tmp)
 	src, dst := keys, tmp
 	var count [1<<11 + 1]int
 	for shift := lo; shift < hi; shift += width {

@@ -63,7 +63,9 @@ type keyFilter struct {
 func newKeyFilter(capacity int) *keyFilter {
 	capacity = max(capacity, filterMinKeys)
 	nb := (capacity*filterBitsPerKey + 511) / 512
-	return &keyFilter{words: make([]uint64, 8*nb), nBlocks: uint64(nb), capacity: capacity}
+	f := &keyFilter{words: make([]uint64, 8*nb), nBlocks: uint64(nb), capacity: capacity}
+	hugeArray(f.words)
+	return f
 }
 
 // block returns fp's block and the mix its bit positions come from.

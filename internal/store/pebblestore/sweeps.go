@@ -151,6 +151,7 @@ func (d *segData) markSpends() {
 	n := len(d.adj)
 	if cap(d.marks) < n {
 		m := make([]uint8, n)
+		hugeArray(m)
 		copy(m, d.marks)
 		d.marks = m
 	}

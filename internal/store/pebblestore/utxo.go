@@ -164,7 +164,7 @@ func (m *utxoSet) addHash(op outpoint, h uint64, u utxoRec) (ok bool, err error)
 		e = m.used
 		m.used++
 		if int(e>>utxoPageBits) == len(m.pages) {
-			m.pages = append(m.pages, make([]utxoEnt, 1<<utxoPageBits))
+			m.addPages()
 		}
 	}
 	x := m.ent(e)
@@ -177,6 +177,21 @@ func (m *utxoSet) addHash(op outpoint, h uint64, u utxoRec) (ok bool, err error)
 	}
 	return true, nil
 }
+
+// addPages adds as many pages as the set has, at least one and at most
+// utxoChunkPages, in one array: an array of pages can be backed by huge
+// pages (hugeArray), a single 1 MiB page cannot.
+func (m *utxoSet) addPages() {
+	n := min(max(len(m.pages), 1), utxoChunkPages)
+	chunk := make([]utxoEnt, n<<utxoPageBits)
+	hugeArray(chunk)
+	for i := range n {
+		m.pages = append(m.pages, chunk[i<<utxoPageBits:(i+1)<<utxoPageBits:(i+1)<<utxoPageBits])
+	}
+}
+
+// utxoChunkPages bounds the pages addPages adds at once (32 MiB).
+const utxoChunkPages = 32
 
 // set inserts op or replaces its record.
 func (m *utxoSet) set(op outpoint, u utxoRec) error {
