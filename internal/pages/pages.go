@@ -5,7 +5,8 @@
 // page and the write after it faults again to copy it, flushing the other
 // cores' TLBs on the way. Populate asks for the pages in one call instead
 // (BENCHMARKS.md, ninth session, helper offpath). The decoders' slabs and
-// the store's tables use it.
+// the store's tables use it. Huge asks for transparent huge pages under
+// large tables read at random, before they are touched (twelfth session).
 package pages
 
 import "unsafe"
