@@ -151,7 +151,6 @@ func (d *segData) markSpends() {
 	n := len(d.adj)
 	if cap(d.marks) < n {
 		m := make([]uint8, n)
-		hugeArray(m)
 		copy(m, d.marks)
 		d.marks = m
 	}
