@@ -49,14 +49,7 @@ func TestLeftOutEqualOnChain(t *testing.T) {
 	if a, b := digest(t, plain), digest(t, left); a != b {
 		t.Fatalf("digest %s with everything stored, %s with left-outs", a, b)
 	}
-	stats, err := plain.Stats()
-	if err != nil || len(stats) != 1 {
-		t.Fatal(stats, err)
-	}
-	var nums []uint64
-	for n := uint64(1); n <= stats[0].Txs; n++ {
-		nums = append(nums, n)
-	}
+	nums := allTxNums(t, plain)
 	// Every tx, 4,096 a call, as trace.Counterparties asks.
 	views := func(s *Store) ([]*store.TxView, time.Duration) {
 		var out []*store.TxView

@@ -114,14 +114,7 @@ func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
 	if a, b := digest(t, plain), digest(t, swept); a != b {
 		t.Fatalf("digest %s with every spend stored, %s with sweeps", a, b)
 	}
-	stats, err := plain.Stats()
-	if err != nil || len(stats) != 1 {
-		t.Fatal(stats, err)
-	}
-	var nums []uint64
-	for n := uint64(1); n <= stats[0].Txs; n++ {
-		nums = append(nums, n)
-	}
+	nums := allTxNums(t, plain)
 	views := func(s *Store) []*store.TxView {
 		var out []*store.TxView
 		if err := s.TxsByNum(model.BTC, nums, func(_ int, tv *store.TxView) error { out = append(out, tv); return nil }); err != nil {
@@ -188,6 +181,20 @@ func testSweepsEqualStored(t *testing.T, w *utxoWorld) {
 			}
 		}
 	}
+}
+
+// allTxNums returns the numbers of every tx of s, a store of one chain.
+func allTxNums(t *testing.T, s *Store) []uint64 {
+	t.Helper()
+	stats, err := s.Stats()
+	if err != nil || len(stats) != 1 {
+		t.Fatal(stats, err)
+	}
+	nums := make([]uint64, stats[0].Txs)
+	for i := range nums {
+		nums[i] = uint64(i) + 1
+	}
+	return nums
 }
 
 // TestSweeper: which out entries are sweeps, by the count of the
