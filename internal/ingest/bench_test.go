@@ -108,7 +108,9 @@ func wireDecode(raws [][]byte, workers int, withTxids bool) time.Duration {
 // against wire on one core and on all cores, and by CPU time (the CPU
 // seconds wire needs to decode the blocks / the CPU seconds the ingest
 // needs, background compactions included), which a busy shared machine
-// disturbs least.
+// disturbs least. The same ingest also runs in a fresh process in each
+// iteration (childIngest; the -child metrics): that is what a user runs,
+// while the ingest in this process finds a heap already mapped.
 func BenchmarkIngestVsWire(b *testing.B) {
 	checkRecycle = false // the tests' checks of recycled blocks cost no time here
 	for _, set := range benchSets {
