@@ -133,6 +133,21 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		defer func() { trace.Stop(); f.Close() }()
 	}
+	if p := os.Getenv("SPOOR_MEMPROFILE"); p != "" {
+		// For operators and benchmarks: a heap profile written when the
+		// command ends (`go tool pprof -sample_index=alloc_space`: where
+		// the memory a command touched was allocated).
+		defer func() {
+			f, err := os.Create(p)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "spoor: SPOOR_MEMPROFILE: %v\n", err)
+			}
+		}()
+	}
 	if err := cmd.run(env, sub); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
