@@ -51,12 +51,7 @@ func newUTXOWorld(seed uint64, nBlocks int) *utxoWorld {
 			tx := model.Tx{ID: newTx(), Index: uint32(len(b.Txs))}
 			var sum uint64
 			for n := 1 + w.rng.IntN(2); n > 0 && len(w.ref) > 0; n-- {
-				i := w.rng.IntN(len(w.ref))
-				tx.Inputs = append(tx.Inputs, model.Input{PrevTxID: w.ref[i].id, PrevIndex: w.ref[i].vout})
-				sum += w.unspent[i].Value
-				w.balance[string(w.unspent[i].Address)] -= w.unspent[i].Value
-				w.ref = append(w.ref[:i], w.ref[i+1:]...)
-				w.unspent = append(w.unspent[:i], w.unspent[i+1:]...)
+				sum += w.spend(&tx, w.rng.IntN(len(w.ref)))
 			}
 			fee := uint64(w.rng.IntN(10))
 			if fee > sum {
@@ -75,6 +70,16 @@ func newUTXOWorld(seed uint64, nBlocks int) *utxoWorld {
 		prev = b.Hash
 	}
 	return w
+}
+
+// spend makes unspent output i an input of tx and returns its value.
+func (w *utxoWorld) spend(tx *model.Tx, i int) uint64 {
+	o := w.unspent[i]
+	tx.Inputs = append(tx.Inputs, model.Input{PrevTxID: w.ref[i].id, PrevIndex: w.ref[i].vout})
+	w.balance[string(o.Address)] -= o.Value
+	w.ref = append(w.ref[:i], w.ref[i+1:]...)
+	w.unspent = append(w.unspent[:i], w.unspent[i+1:]...)
+	return o.Value
 }
 
 func (w *utxoWorld) addOutputs(tx *model.Tx) {

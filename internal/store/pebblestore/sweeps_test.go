@@ -272,12 +272,7 @@ func newSweepWorld(seed uint64, nBlocks int) *utxoWorld {
 			}
 			var sum uint64
 			for j := len(take) - 1; j >= 0; j-- { // from the back: removal keeps the earlier positions
-				i := take[j]
-				tx.Inputs = append(tx.Inputs, model.Input{PrevTxID: w.ref[i].id, PrevIndex: w.ref[i].vout})
-				sum += w.unspent[i].Value
-				w.balance[string(w.unspent[i].Address)] -= w.unspent[i].Value
-				w.ref = append(w.ref[:i], w.ref[i+1:]...)
-				w.unspent = append(w.unspent[:i], w.unspent[i+1:]...)
+				sum += w.spend(&tx, take[j])
 			}
 			a := sum / 3
 			for j, v := range []uint64{a, sum - a} {
